@@ -1,0 +1,1 @@
+"""Read models: call detail records in PostgreSQL, KPIs, the REST API and the replay tools."""

@@ -1,0 +1,1 @@
+"""gRPC contracts: MediaService and the pluggable speech backends."""

