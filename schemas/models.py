@@ -1,0 +1,1395 @@
+"""Typed records of the Sentiric contract.
+
+GENERATED from the .avsc files by `python -m schemas.codegen`; do not edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentReplied:
+    """The dialog engine's answer to a transcript."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.AgentReplied"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    reply_id: str
+    utterance_id: str | None = None
+    text: str
+    intent: str | None = None
+    end_conversation: bool = False
+    engine: str
+    latency_ms: float
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "reply_id": self.reply_id,
+            "utterance_id": self.utterance_id,
+            "text": self.text,
+            "intent": self.intent,
+            "end_conversation": self.end_conversation,
+            "engine": self.engine,
+            "latency_ms": self.latency_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> AgentReplied:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallAnswered:
+    """200 OK with the SDP answer (or late offer) was sent."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallAnswered"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    codec: str
+    payload_type: int
+    clock_rate: int = 8000
+    ptime_ms: int = 20
+    srtp: bool = False
+    remote_rtp_addr: str | None = None
+    sdp_answer: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "codec": self.codec,
+            "payload_type": self.payload_type,
+            "clock_rate": self.clock_rate,
+            "ptime_ms": self.ptime_ms,
+            "srtp": self.srtp,
+            "remote_rtp_addr": self.remote_rtp_addr,
+            "sdp_answer": self.sdp_answer,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallAnswered:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallCancelled:
+    """The caller cancelled before the call was answered."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallCancelled"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    reason: str = "caller_cancel"
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallCancelled:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEnded:
+    """The call is over; the last call fact but MediaPortReleased."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallEnded"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    reason: str
+    hangup_by: str
+    sip_status: int
+    setup_ms: float | None = None
+    talk_ms: int = 0
+    total_ms: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "reason": self.reason,
+            "hangup_by": self.hangup_by,
+            "sip_status": self.sip_status,
+            "setup_ms": self.setup_ms,
+            "talk_ms": self.talk_ms,
+            "total_ms": self.total_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallEnded:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEstablished:
+    """The ACK for the 200 OK arrived; media flows."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallEstablished"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    ack_delay_ms: float = 0.0
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "ack_delay_ms": self.ack_delay_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallEstablished:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallInviteReceived:
+    """An INVITE for a new call reached the edge."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallInviteReceived"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    sip_call_id: str
+    from_uri: str
+    to_uri: str
+    caller: str
+    callee: str
+    remote_addr: str
+    transport: str
+    channel: str = "sip"
+    sdp_offer: str | None = None
+    user_agent: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "sip_call_id": self.sip_call_id,
+            "from_uri": self.from_uri,
+            "to_uri": self.to_uri,
+            "caller": self.caller,
+            "callee": self.callee,
+            "remote_addr": self.remote_addr,
+            "transport": self.transport,
+            "channel": self.channel,
+            "sdp_offer": self.sdp_offer,
+            "user_agent": self.user_agent,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallInviteReceived:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallMediaUpdated:
+    """A re-INVITE changed the media (hold, unhold, new address or codec)."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallMediaUpdated"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    direction: str
+    remote_rtp_addr: str | None = None
+    codec: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "direction": self.direction,
+            "remote_rtp_addr": self.remote_rtp_addr,
+            "codec": self.codec,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallMediaUpdated:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRejected:
+    """Call setup failed or was refused; the SIP final response sent."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallRejected"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    sip_status: int
+    reason: str
+    stage: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "sip_status": self.sip_status,
+            "reason": self.reason,
+            "stage": self.stage,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallRejected:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallTransferred:
+    """A blind transfer (REFER) progressed."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallTransferred"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    target_uri: str
+    status: str
+    sip_status: int | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "target_uri": self.target_uri,
+            "status": self.status,
+            "sip_status": self.sip_status,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallTransferred:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DialogStateChanged:
+    """The dialog state machine moved; its decisions recorded as facts."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.DialogStateChanged"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    from_state: str
+    to_state: str
+    trigger: str
+    turn: int = 0
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "trigger": self.trigger,
+            "turn": self.turn,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DialogStateChanged:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DialogTimerFired:
+    """A dialog timer (no-input, reprompt) expired."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.DialogTimerFired"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    timer: str
+    armed_seq: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "timer": self.timer,
+            "armed_seq": self.armed_seq,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DialogTimerFired:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DialplanResolved:
+    """The local dialplan decided what to do with the call."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.DialplanResolved"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    dialplan_id: str
+    action: str
+    target: str | None = None
+    prompt_uri: str | None = None
+    language: str = "en-US"
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "dialplan_id": self.dialplan_id,
+            "action": self.action,
+            "target": self.target,
+            "prompt_uri": self.prompt_uri,
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DialplanResolved:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DtmfReceived:
+    """A DTMF digit from the caller."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.DtmfReceived"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    digit: str
+    duration_ms: int
+    method: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "digit": self.digit,
+            "duration_ms": self.duration_ms,
+            "method": self.method,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DtmfReceived:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaPortAllocated:
+    """An RTP/RTCP port pair was reserved for the call."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.MediaPortAllocated"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    rtp_port: int
+    local_address: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "rtp_port": self.rtp_port,
+            "local_address": self.local_address,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> MediaPortAllocated:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaPortReleased:
+    """The call's RTP port went back to the pool (into quarantine)."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.MediaPortReleased"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    rtp_port: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "rtp_port": self.rtp_port,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> MediaPortReleased:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaQualityReported:
+    """RTCP-derived quality, periodic and at call end."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.MediaQualityReported"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    final: bool
+    packets_received: int
+    packets_lost: int
+    loss_fraction: float
+    jitter_ms: float
+    rtt_ms: float | None = None
+    r_factor: float
+    mos: float
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "final": self.final,
+            "packets_received": self.packets_received,
+            "packets_lost": self.packets_lost,
+            "loss_fraction": self.loss_fraction,
+            "jitter_ms": self.jitter_ms,
+            "rtt_ms": self.rtt_ms,
+            "r_factor": self.r_factor,
+            "mos": self.mos,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> MediaQualityReported:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaybackFinished:
+    """Playback stopped: completed, interrupted by barge-in, or stopped by command."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.PlaybackFinished"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    playback_id: str
+    interrupted: bool
+    played_ms: int
+    duration_ms: int
+    reason: str = "completed"
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "playback_id": self.playback_id,
+            "interrupted": self.interrupted,
+            "played_ms": self.played_ms,
+            "duration_ms": self.duration_ms,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> PlaybackFinished:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaybackStarted:
+    """The edge started sending a prompt or synthesized reply."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.PlaybackStarted"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    playback_id: str
+    source_uri: str | None = None
+    duration_ms: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "playback_id": self.playback_id,
+            "source_uri": self.source_uri,
+            "duration_ms": self.duration_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> PlaybackStarted:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingFinished:
+    """A recording was written and uploaded."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.RecordingFinished"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    recording_id: str
+    uri: str
+    format: str
+    size_bytes: int
+    duration_ms: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "recording_id": self.recording_id,
+            "uri": self.uri,
+            "format": self.format,
+            "size_bytes": self.size_bytes,
+            "duration_ms": self.duration_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> RecordingFinished:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechStarted:
+    """The VAD heard the caller start speaking (barge-in signal)."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.SpeechStarted"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    utterance_id: str
+    stream_ms: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "utterance_id": self.utterance_id,
+            "stream_ms": self.stream_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SpeechStarted:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechSynthesized:
+    """Text-to-speech audio for a reply, PCM in the event."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.SpeechSynthesized"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    reply_id: str
+    text: str
+    sample_rate: int
+    pcm: bytes
+    engine: str
+    latency_ms: float
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "reply_id": self.reply_id,
+            "text": self.text,
+            "sample_rate": self.sample_rate,
+            "pcm": self.pcm,
+            "engine": self.engine,
+            "latency_ms": self.latency_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SpeechSynthesized:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UtteranceCaptured:
+    """A VAD-endpointed caller utterance, PCM in the event."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.UtteranceCaptured"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    utterance_id: str
+    sample_rate: int
+    pcm: bytes
+    start_ms: int
+    end_ms: int
+    end_reason: str = "silence"
+    text: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "utterance_id": self.utterance_id,
+            "sample_rate": self.sample_rate,
+            "pcm": self.pcm,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "end_reason": self.end_reason,
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> UtteranceCaptured:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UtteranceTranscribed:
+    """Speech-to-text result for an utterance."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.UtteranceTranscribed"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    utterance_id: str
+    text: str
+    language: str
+    confidence: float | None = None
+    is_final: bool = True
+    engine: str
+    latency_ms: float
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "utterance_id": self.utterance_id,
+            "text": self.text,
+            "language": self.language,
+            "confidence": self.confidence,
+            "is_final": self.is_final,
+            "engine": self.engine,
+            "latency_ms": self.latency_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> UtteranceTranscribed:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hangup:
+    """End the call (the edge sends BYE)."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.Hangup"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    reason: str = "agent_hangup"
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Hangup:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayAudio:
+    """Play a prompt URI or PCM to the caller."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.PlayAudio"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    playback_id: str
+    audio_uri: str | None = None
+    pcm: bytes | None = None
+    sample_rate: int = 8000
+    barge_in: bool = True
+    text: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "playback_id": self.playback_id,
+            "audio_uri": self.audio_uri,
+            "pcm": self.pcm,
+            "sample_rate": self.sample_rate,
+            "barge_in": self.barge_in,
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> PlayAudio:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendDtmf:
+    """Send RFC 4733 digits to the caller."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.SendDtmf"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    digits: str
+    duration_ms: int = 100
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "digits": self.digits,
+            "duration_ms": self.duration_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SendDtmf:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartRecording:
+    """Record both directions, caller left, agent right."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.StartRecording"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    recording_id: str
+    output_uri: str
+    format: str = "wav"
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "recording_id": self.recording_id,
+            "output_uri": self.output_uri,
+            "format": self.format,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> StartRecording:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopPlayback:
+    """Stop the current (or the named) playback at once."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.StopPlayback"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    playback_id: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "playback_id": self.playback_id,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> StopPlayback:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopRecording:
+    """Finish a recording and upload it."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.StopRecording"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    recording_id: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "recording_id": self.recording_id,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> StopRecording:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferCall:
+    """Blind-transfer the caller with REFER."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.TransferCall"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    target_uri: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "target_uri": self.target_uri,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> TransferCall:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dialplan:
+    """A dialplan entry: which called numbers go where."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.config.Dialplan"
+    FAMILY: ClassVar[str] = "config"
+    event_id: UUID
+    entity_id: str
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    pattern: str
+    priority: int = 100
+    action: str
+    target: str | None = None
+    prompt_uri: str | None = None
+    reject_status: int = 403
+    require_auth: bool = False
+    language: str = "en-US"
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "pattern": self.pattern,
+            "priority": self.priority,
+            "action": self.action,
+            "target": self.target,
+            "prompt_uri": self.prompt_uri,
+            "reject_status": self.reject_status,
+            "require_auth": self.require_auth,
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Dialplan:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KnowledgeEntry:
+    """A knowledge-base entry the dialog engine answers from."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.config.KnowledgeEntry"
+    FAMILY: ClassVar[str] = "config"
+    event_id: UUID
+    entity_id: str
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    title: str
+    phrasings: tuple[str, ...]
+    answer: str
+    language: str = "en-US"
+    end_conversation: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "title": self.title,
+            "phrasings": self.phrasings,
+            "answer": self.answer,
+            "language": self.language,
+            "end_conversation": self.end_conversation,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> KnowledgeEntry:
+        record["phrasings"] = tuple(record["phrasings"])
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prompt:
+    """A named prompt."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.config.Prompt"
+    FAMILY: ClassVar[str] = "config"
+    event_id: UUID
+    entity_id: str
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    uri: str | None = None
+    text: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "uri": self.uri,
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Prompt:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SipUser:
+    """A SIP user for digest authentication and registration."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.config.SipUser"
+    FAMILY: ClassVar[str] = "config"
+    event_id: UUID
+    entity_id: str
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    username: str
+    realm: str
+    ha1_md5: str
+    ha1_sha256: str
+    enabled: bool = True
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "username": self.username,
+            "realm": self.realm,
+            "ha1_md5": self.ha1_md5,
+            "ha1_sha256": self.ha1_sha256,
+            "enabled": self.enabled,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SipUser:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookSubscription:
+    """An outbound webhook connector."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.config.WebhookSubscription"
+    FAMILY: ClassVar[str] = "config"
+    event_id: UUID
+    entity_id: str
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    url: str
+    event_types: tuple[str, ...]
+    secret: str
+    enabled: bool = True
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "url": self.url,
+            "event_types": self.event_types,
+            "secret": self.secret,
+            "enabled": self.enabled,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> WebhookSubscription:
+        record["event_types"] = tuple(record["event_types"])
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KpiWindowReported:
+    """Tumbling-window telecom KPIs from the analytics agents."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.metrics.KpiWindowReported"
+    FAMILY: ClassVar[str] = "metrics"
+    event_id: UUID
+    window_start: datetime
+    window_end: datetime
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    calls_offered: int
+    calls_answered: int
+    calls_ended: int
+    calls_rejected: int = 0
+    asr: float | None = None
+    acd_ms: float | None = None
+    pdd_ms_p50: float | None = None
+    pdd_ms_p95: float | None = None
+    stt_ms_p50: float | None = None
+    stt_ms_p95: float | None = None
+    dialog_ms_p50: float | None = None
+    dialog_ms_p95: float | None = None
+    tts_ms_p50: float | None = None
+    tts_ms_p95: float | None = None
+    v2v_ms_p50: float | None = None
+    v2v_ms_p95: float | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "calls_offered": self.calls_offered,
+            "calls_answered": self.calls_answered,
+            "calls_ended": self.calls_ended,
+            "calls_rejected": self.calls_rejected,
+            "asr": self.asr,
+            "acd_ms": self.acd_ms,
+            "pdd_ms_p50": self.pdd_ms_p50,
+            "pdd_ms_p95": self.pdd_ms_p95,
+            "stt_ms_p50": self.stt_ms_p50,
+            "stt_ms_p95": self.stt_ms_p95,
+            "dialog_ms_p50": self.dialog_ms_p50,
+            "dialog_ms_p95": self.dialog_ms_p95,
+            "tts_ms_p50": self.tts_ms_p50,
+            "tts_ms_p95": self.tts_ms_p95,
+            "v2v_ms_p50": self.v2v_ms_p50,
+            "v2v_ms_p95": self.v2v_ms_p95,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> KpiWindowReported:
+        return cls(**record)
+
+
+Fact = (
+    AgentReplied
+    | CallAnswered
+    | CallCancelled
+    | CallEnded
+    | CallEstablished
+    | CallInviteReceived
+    | CallMediaUpdated
+    | CallRejected
+    | CallTransferred
+    | DialogStateChanged
+    | DialogTimerFired
+    | DialplanResolved
+    | DtmfReceived
+    | MediaPortAllocated
+    | MediaPortReleased
+    | MediaQualityReported
+    | PlaybackFinished
+    | PlaybackStarted
+    | RecordingFinished
+    | SpeechStarted
+    | SpeechSynthesized
+    | UtteranceCaptured
+    | UtteranceTranscribed
+)
+
+Command = Hangup | PlayAudio | SendDtmf | StartRecording | StopPlayback | StopRecording | TransferCall
+
+ConfigRecord = Dialplan | KnowledgeEntry | Prompt | SipUser | WebhookSubscription
+
+MetricRecord = KpiWindowReported
+
+ALL_MODELS: tuple[type[Any], ...] = (
+    AgentReplied,
+    CallAnswered,
+    CallCancelled,
+    CallEnded,
+    CallEstablished,
+    CallInviteReceived,
+    CallMediaUpdated,
+    CallRejected,
+    CallTransferred,
+    DialogStateChanged,
+    DialogTimerFired,
+    DialplanResolved,
+    DtmfReceived,
+    MediaPortAllocated,
+    MediaPortReleased,
+    MediaQualityReported,
+    PlaybackFinished,
+    PlaybackStarted,
+    RecordingFinished,
+    SpeechStarted,
+    SpeechSynthesized,
+    UtteranceCaptured,
+    UtteranceTranscribed,
+    Hangup,
+    PlayAudio,
+    SendDtmf,
+    StartRecording,
+    StopPlayback,
+    StopRecording,
+    TransferCall,
+    Dialplan,
+    KnowledgeEntry,
+    Prompt,
+    SipUser,
+    WebhookSubscription,
+    KpiWindowReported,
+)
