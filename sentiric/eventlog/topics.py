@@ -1,0 +1,57 @@
+"""Topic names and their configurations (DESIGN.md, "The log").
+
+- `sentiric.calls`: every call fact, key = call_id, so one call's facts are totally ordered.
+- `sentiric.commands.<node>`: commands addressed to the edge that owns the call, key = call_id.
+- `sentiric.config`: compacted; dialplans, users, knowledge entries, prompts, webhooks, key = "<kind>:<id>".
+- `sentiric.metrics`: analytics windows (KpiWindowReported), key = window start.
+- `sentiric.deadletter`: undecodable messages, with their original topic/partition/offset in headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CALLS = "sentiric.calls"
+CONFIG = "sentiric.config"
+METRICS = "sentiric.metrics"
+DEADLETTER = "sentiric.deadletter"
+WEBHOOK_DEADLETTER = "sentiric.webhooks.deadletter"
+COMMANDS_PREFIX = "sentiric.commands."
+
+# Dead-letter headers (bytes values): where the message came from and why it was set aside.
+DLQ_TOPIC = "sentiric.dlq.topic"
+DLQ_PARTITION = "sentiric.dlq.partition"
+DLQ_OFFSET = "sentiric.dlq.offset"
+DLQ_ERROR = "sentiric.dlq.error"
+DLQ_CONSUMER = "sentiric.dlq.consumer"
+
+
+def commands_topic(node_id: str) -> str:
+    return f"{COMMANDS_PREFIX}{node_id}"
+
+
+def config_key(kind: str, entity_id: str) -> str:
+    """Key on the compacted config topic, e.g. `dialplan:default`."""
+    return f"{kind}:{entity_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def platform_topics(
+    *, partitions: int, calls_retention_ms: int, node_ids: tuple[str, ...] = ("edge-1",)
+) -> list[TopicSpec]:
+    """The topics Sentiric needs. Call and command topics share a partition count so they co-partition."""
+    retention = {"retention.ms": str(calls_retention_ms)}
+    return [
+        TopicSpec(CALLS, partitions, retention),
+        *(TopicSpec(commands_topic(n), partitions, retention) for n in node_ids),
+        TopicSpec(CONFIG, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
+        TopicSpec(METRICS, 1, retention),
+        TopicSpec(DEADLETTER, 1, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+        TopicSpec(WEBHOOK_DEADLETTER, 1, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+    ]
