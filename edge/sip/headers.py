@@ -22,14 +22,12 @@ Percent-escapes (§19.1.2) are decoded in :class:`SipUri` fields and re-applied 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
 from edge.sip.errors import SipParseError
 
-TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
-_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
 # Characters kept unescaped when serializing each URI component (§25.1).
 _USER_SAFE = "-_.!~*'()&=+$,;?/"
 _PASSWORD_SAFE = "-_.!~*'()&=+$,"
@@ -41,11 +39,14 @@ Params = tuple[tuple[str, str | None], ...]
 
 
 def is_token(text: str) -> bool:
-    return bool(text) and _TOKEN_RE.fullmatch(text) is not None
+    # strip() removes token characters from both ends and stops at the first other one.
+    return bool(text) and not text.strip(TOKEN_CHARS)
 
 
 def split_quoted(text: str, sep: str) -> list[str]:
     """Split ``text`` on ``sep`` outside quoted strings and angle brackets."""
+    if sep not in text:  # fast path; unbalanced quotes are caught by the element parsers
+        return [text]
     if '"' not in text and "<" not in text:
         return text.split(sep)
     parts: list[str] = []
