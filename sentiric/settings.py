@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     node_id: str = Field(default="edge-1", description="This process's node id; names its command topic.")
     home: Path = Field(default_factory=_default_home, description="Data and cache directory.")
+    cache_home: Path | None = Field(
+        default=None, description="Download cache (Kafka jars); default home/cache."
+    )
     log_level: str = "INFO"
 
     # The log. Unset bootstrap means: run the embedded single-node Kafka.
@@ -77,7 +80,7 @@ class Settings(BaseSettings):
 
     @property
     def cache_dir(self) -> Path:
-        return self.home / "cache"
+        return self.cache_home or self.home / "cache"
 
     @property
     def data_dir(self) -> Path:
