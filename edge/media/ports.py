@@ -1,0 +1,91 @@
+"""RTP/RTCP UDP port pool for media sessions (RFC 3550 §11: RTP on an even port, RTCP on port + 1).
+
+Interface shared by the SIP layer (which allocates a port before it answers an INVITE with SDP, and
+answers 503 on ``PortsExhausted``) and the asyncio RTP layer (which binds the pair and releases it when
+the session ends)::
+
+    pool = PortPool(low=10000, high=20000, quarantine_s=5.0)
+    rtp_port = pool.allocate(now)        # even; RTCP is rtp_port + 1; raises PortsExhausted
+    ...
+    pool.release(rtp_port, now)          # quarantined until now + quarantine_s
+    pool.in_use                          # number of ports handed out
+    pool.available(now)                  # number allocate(now) could hand out now
+
+``low``/``high`` bound the range inclusively; only even ports whose RTCP port also fits are used.
+Released ports wait ``quarantine_s`` before reuse, so late packets of an ended call (or a peer that has
+not yet seen the BYE) never reach the next call that would get the same port. Allocation is FIFO over
+released ports (least recently used first). Every operation is O(1) amortised: a deque of ready ports,
+a deque of quarantined ones ordered by release time, and a set of ports in use. Not thread-safe: one
+event loop owns the pool.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class PortsExhausted(Exception):
+    """No RTP port is free (all in use or in quarantine): answer the call with 503."""
+
+
+class PortPool:
+    __slots__ = ("_in_use", "_quarantine", "_ready", "high", "low", "quarantine_s")
+
+    def __init__(self, low: int, high: int, quarantine_s: float = 0.0) -> None:
+        first = low + (low % 2)
+        if not 0 < low <= high <= 65535 or first + 1 > high:
+            raise ValueError(f"port range {low}-{high} holds no even RTP port with its RTCP port")
+        if quarantine_s < 0:
+            raise ValueError(f"quarantine must not be negative, got {quarantine_s}")
+        self.low = low
+        self.high = high
+        self.quarantine_s = quarantine_s
+        self._ready: deque[int] = deque(range(first, high, 2))  # p + 1 <= high
+        self._quarantine: deque[tuple[float, int]] = deque()  # (reusable at, port), in release order
+        self._in_use: set[int] = set()
+
+    @property
+    def capacity(self) -> int:
+        return len(self._ready) + len(self._quarantine) + len(self._in_use)
+
+    @property
+    def in_use(self) -> int:
+        return len(self._in_use)
+
+    def is_allocated(self, port: int) -> bool:
+        return port in self._in_use
+
+    def _reclaim(self, now: float) -> None:
+        quarantine = self._quarantine
+        while quarantine and quarantine[0][0] <= now:
+            self._ready.append(quarantine.popleft()[1])
+
+    def available(self, now: float) -> int:
+        self._reclaim(now)
+        return len(self._ready)
+
+    def next_release(self) -> float | None:
+        """When the next quarantined port becomes reusable (None if none is quarantined)."""
+        return self._quarantine[0][0] if self._quarantine else None
+
+    def allocate(self, now: float) -> int:
+        """An even RTP port (RTCP is port + 1), marked in use."""
+        self._reclaim(now)
+        if not self._ready:
+            raise PortsExhausted(
+                f"no RTP port free in {self.low}-{self.high}: {len(self._in_use)} in use, "
+                f"{len(self._quarantine)} in quarantine"
+            )
+        port = self._ready.popleft()
+        self._in_use.add(port)
+        return port
+
+    def release(self, port: int, now: float) -> None:
+        """Give ``port`` back; it is reusable from ``now + quarantine_s``."""
+        if port not in self._in_use:
+            raise ValueError(f"port {port} is not allocated")
+        self._in_use.remove(port)
+        if self.quarantine_s > 0:
+            self._quarantine.append((now + self.quarantine_s, port))
+        else:
+            self._ready.append(port)
