@@ -1,0 +1,488 @@
+"""SDP (RFC 4566) and the offer/answer model (RFC 3264), with SDES crypto lines (RFC 4568).
+
+Grammar (one ``<type>=<value>`` per line, CRLF; order is fixed by RFC 4566 §5)::
+
+    session  = v= o= s= [i=] [u=] [e=] [p=] [c=] *b= 1*(t= *r=) [z=] [k=] *a=  *media
+    media    = m=<media> <port>[/<count>] <proto> <fmt> ...  [i=] *c= *b= [k=] *a=
+    o=<username> <sess-id> <sess-version> IN IP4 <address>
+    a=rtpmap:<pt> <encoding>/<clock>[/<channels>]   a=fmtp:<pt> <params>   a=ptime:<ms>
+    a=sendrecv | a=sendonly | a=recvonly | a=inactive          (session or media level)
+    a=crypto:<tag> <crypto-suite> <key-params> [<session-params>]   (RFC 4568 §9.1)
+
+Descriptions keep their lines in order, so ``bytes(SessionDescription.parse(x)) == x`` for CRLF
+input; typed views (origin, connection, rtpmap, direction, crypto…) are computed from the lines.
+:func:`answer` picks the first offered codec we support (PCMU 0, PCMA 8, keeping telephone-event
+with the offered payload type), mirrors the direction (sendonly→recvonly, hold), keeps ptime,
+and raises :class:`SdpNegotiationError` (answer 488) when nothing fits.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+STATIC_PAYLOAD_TYPES: dict[int, tuple[str, int]] = {
+    0: ("PCMU", 8000),
+    8: ("PCMA", 8000),
+    9: ("G722", 8000),
+    18: ("G729", 8000),
+    3: ("GSM", 8000),
+    13: ("CN", 8000),
+}
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+MIRROR = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+SRTP_SUITES = ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
+
+Line = tuple[str, str]
+
+
+class SdpParseError(ValueError):
+    """Malformed session description."""
+
+
+class SdpNegotiationError(ValueError):
+    """No acceptable answer to an offer; the SIP layer answers ``status`` (488)."""
+
+    status = 488
+
+
+def _attrs(lines: Sequence[Line], name: str) -> list[str | None]:
+    out: list[str | None] = []
+    for t, v in lines:
+        if t == "a":
+            n, colon, rest = v.partition(":")
+            if n == name:
+                out.append(rest if colon else None)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    username: str
+    session_id: str
+    version: int
+    address: str
+    nettype: str = "IN"
+    addrtype: str = "IP4"
+
+    @classmethod
+    def parse(cls, value: str) -> Origin:
+        p = value.split()
+        if len(p) != 6 or not p[2].isdigit():
+            raise SdpParseError(f"invalid o= line: {value!r}")
+        return cls(p[0], p[1], int(p[2]), p[5], p[3], p[4])
+
+    def __str__(self) -> str:
+        return (
+            f"{self.username} {self.session_id} {self.version} {self.nettype} {self.addrtype} {self.address}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    address: str
+    nettype: str = "IN"
+    addrtype: str = "IP4"
+
+    @classmethod
+    def parse(cls, value: str) -> Connection:
+        p = value.split()
+        if len(p) != 3:
+            raise SdpParseError(f"invalid c= line: {value!r}")
+        return cls(p[2].split("/")[0], p[0], p[1])
+
+    @property
+    def is_hold(self) -> bool:
+        return self.address in ("0.0.0.0", "::")  # RFC 2543-style hold
+
+
+@dataclass(frozen=True, slots=True)
+class Crypto:
+    """``a=crypto`` (RFC 4568 §9.1); key_params like ``inline:<key||salt>[|lifetime][|MKI:len]``."""
+
+    tag: int
+    suite: str
+    key_params: str
+    session_params: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, value: str) -> Crypto:
+        p = value.split()
+        if len(p) < 3 or not p[0].isdigit():
+            raise SdpParseError(f"invalid crypto attribute: {value!r}")
+        return cls(int(p[0]), p[1], p[2], tuple(p[3:]))
+
+    def __str__(self) -> str:
+        return " ".join([str(self.tag), self.suite, self.key_params, *self.session_params])
+
+    @property
+    def inline_key(self) -> str | None:
+        """The base64 master key||salt of the first ``inline:`` key parameter."""
+        for kp in self.key_params.split(";"):
+            if kp.startswith("inline:"):
+                return kp[7:].split("|")[0]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    payload_type: int
+    encoding: str
+    clock_rate: int
+    channels: int = 1
+    fmtp: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaDescription:
+    media: str
+    port: int
+    proto: str
+    fmts: tuple[str, ...]
+    lines: tuple[Line, ...] = ()  # c=, b=, a=… after the m= line
+    port_count: int | None = None
+
+    @classmethod
+    def parse_mline(cls, value: str) -> MediaDescription:
+        p = value.split()
+        if len(p) < 4:
+            raise SdpParseError(f"invalid m= line: {value!r}")
+        port_text, _, count = p[1].partition("/")
+        if not port_text.isdigit() or int(port_text) > 65535 or (count and not count.isdigit()):
+            raise SdpParseError(f"invalid m= port: {value!r}")
+        return cls(p[0], int(port_text), p[2], tuple(p[3:]), port_count=int(count) if count else None)
+
+    def mline(self) -> str:
+        port = f"{self.port}/{self.port_count}" if self.port_count is not None else str(self.port)
+        return f"{self.media} {port} {self.proto} {' '.join(self.fmts)}"
+
+    def attributes(self, name: str) -> list[str | None]:
+        return _attrs(self.lines, name)
+
+    @property
+    def connection(self) -> Connection | None:
+        for t, v in self.lines:
+            if t == "c":
+                return Connection.parse(v)
+        return None
+
+    @property
+    def direction(self) -> str | None:
+        for t, v in self.lines:
+            if t == "a" and v in DIRECTIONS:
+                return v
+        return None
+
+    @property
+    def ptime(self) -> int | None:
+        v = self.attributes("ptime")
+        return int(float(v[0])) if v and v[0] else None
+
+    @property
+    def maxptime(self) -> int | None:
+        v = self.attributes("maxptime")
+        return int(float(v[0])) if v and v[0] else None
+
+    @property
+    def cryptos(self) -> list[Crypto]:
+        return [Crypto.parse(v) for v in self.attributes("crypto") if v]
+
+    @property
+    def is_srtp(self) -> bool:
+        return "SAVP" in self.proto.upper()
+
+    def codecs(self) -> list[Codec]:
+        """Offered codecs in preference order (rtpmap wins over the static table)."""
+        rtpmap: dict[str, str] = {}
+        for v in self.attributes("rtpmap"):
+            if v:
+                pt, _, enc = v.partition(" ")
+                rtpmap[pt] = enc.strip()
+        fmtp: dict[str, str] = {}
+        for v in self.attributes("fmtp"):
+            if v:
+                pt, _, params = v.partition(" ")
+                fmtp[pt] = params.strip()
+        out = []
+        for fmt in self.fmts:
+            if not fmt.isdigit():
+                continue
+            pt = int(fmt)
+            if fmt in rtpmap:
+                parts = rtpmap[fmt].split("/")
+                name = parts[0]
+                clock = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 8000
+                channels = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
+            elif pt in STATIC_PAYLOAD_TYPES:
+                name, clock = STATIC_PAYLOAD_TYPES[pt]
+                channels = 1
+            else:
+                continue
+            out.append(Codec(pt, name, clock, channels, fmtp.get(fmt)))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDescription:
+    lines: tuple[Line, ...]  # session-level lines, v= first
+    media: tuple[MediaDescription, ...] = ()
+
+    @classmethod
+    def parse(cls, data: bytes | str) -> SessionDescription:
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        session: list[Line] = []
+        media: list[MediaDescription] = []
+        current: list[Line] | None = None
+        head: MediaDescription | None = None
+        for raw in text.split("\n"):
+            line = raw.rstrip("\r")
+            if not line:
+                continue
+            if len(line) < 2 or line[1] != "=" or not line[0].isalpha():
+                raise SdpParseError(f"invalid SDP line: {line[:40]!r}")
+            t, v = line[0], line[2:]
+            if t == "m":
+                if head is not None:
+                    media.append(replace(head, lines=tuple(current or ())))
+                head, current = MediaDescription.parse_mline(v), []
+            elif current is not None:
+                current.append((t, v))
+            else:
+                session.append((t, v))
+        if head is not None:
+            media.append(replace(head, lines=tuple(current or ())))
+        if not session or session[0] != ("v", "0"):
+            raise SdpParseError("SDP must start with v=0")
+        sd = cls(tuple(session), tuple(media))
+        sd.origin  # noqa: B018 - validate o=
+        return sd
+
+    def __str__(self) -> str:
+        out = [f"{t}={v}" for t, v in self.lines]
+        for m in self.media:
+            out.append(f"m={m.mline()}")
+            out.extend(f"{t}={v}" for t, v in m.lines)
+        return "\r\n".join(out) + "\r\n"
+
+    def __bytes__(self) -> bytes:
+        return str(self).encode("utf-8")
+
+    def _value(self, kind: str) -> str | None:
+        for t, v in self.lines:
+            if t == kind:
+                return v
+        return None
+
+    @property
+    def origin(self) -> Origin:
+        v = self._value("o")
+        if v is None:
+            raise SdpParseError("missing o= line")
+        return Origin.parse(v)
+
+    @property
+    def connection(self) -> Connection | None:
+        v = self._value("c")
+        return Connection.parse(v) if v else None
+
+    @property
+    def direction(self) -> str | None:
+        for t, v in self.lines:
+            if t == "a" and v in DIRECTIONS:
+                return v
+        return None
+
+    def media_connection(self, m: MediaDescription) -> Connection | None:
+        return m.connection or self.connection
+
+    def media_direction(self, m: MediaDescription) -> str:
+        return m.direction or self.direction or "sendrecv"
+
+    def is_hold(self, m: MediaDescription) -> bool:
+        conn = self.media_connection(m)
+        return self.media_direction(m) in ("sendonly", "inactive") or bool(conn and conn.is_hold)
+
+    def with_version(self, version: int) -> SessionDescription:
+        o = self.origin
+        lines = tuple(("o", str(replace(o, version=version))) if t == "o" else (t, v) for t, v in self.lines)
+        return replace(self, lines=lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    """What the media layer needs once offer and answer are known."""
+
+    sdp: SessionDescription  # our description (the answer, or our offer)
+    codec: Codec
+    telephone_event: Codec | None
+    remote_address: str
+    remote_port: int
+    direction: str  # ours
+    ptime: int
+    local_crypto: Crypto | None = None
+    remote_crypto: Crypto | None = None
+
+    @property
+    def on_hold(self) -> bool:
+        return self.direction in ("recvonly", "inactive")
+
+
+def _first_audio(sd: SessionDescription) -> MediaDescription:
+    for m in sd.media:
+        if m.media == "audio" and m.port != 0:
+            return m
+    raise SdpNegotiationError("no audio stream offered")
+
+
+def _build(
+    local_address: str, username: str, session_id: str, version: int, media: Sequence[MediaDescription]
+) -> SessionDescription:
+    lines = (
+        ("v", "0"),
+        ("o", f"{username} {session_id} {version} IN IP4 {local_address}"),
+        ("s", "-"),
+        ("c", f"IN IP4 {local_address}"),
+        ("t", "0 0"),
+    )
+    return SessionDescription(lines, tuple(media))
+
+
+def _codec_lines(codecs: Sequence[Codec]) -> list[Line]:
+    out: list[Line] = []
+    for c in codecs:
+        out.append(("a", f"rtpmap:{c.payload_type} {c.encoding}/{c.clock_rate}"))
+        if c.fmtp:
+            out.append(("a", f"fmtp:{c.payload_type} {c.fmtp}"))
+    return out
+
+
+def answer(
+    offer: SessionDescription,
+    *,
+    local_address: str,
+    local_port: int,
+    supported_codecs: Sequence[int] = (0, 8),
+    require_srtp: bool = False,
+    crypto_for: Callable[[str], str | None] | None = None,
+    previous: SessionDescription | None = None,
+    username: str = "sentiric",
+    hold: bool = False,
+) -> Negotiated:
+    """The answer to ``offer`` (RFC 3264 §6).  ``crypto_for(suite)`` returns our ``key-params``
+    (e.g. ``inline:...``) for a suite we accept, or None.  ``previous`` is our last description
+    in this session: its id is kept and its version bumped (§8)."""
+    audio = _first_audio(offer)
+    names = {STATIC_PAYLOAD_TYPES[pt][0]: pt for pt in supported_codecs if pt in STATIC_PAYLOAD_TYPES}
+    offered = audio.codecs()
+    chosen = next((c for c in offered if c.encoding.upper() in names and c.clock_rate == 8000), None)
+    if chosen is None:
+        raise SdpNegotiationError("no common codec")
+    te = next((c for c in offered if c.encoding.lower() == "telephone-event" and c.clock_rate == 8000), None)
+    local_crypto = remote_crypto = None
+    proto = audio.proto
+    if audio.is_srtp:
+        for cr in audio.cryptos:
+            key = crypto_for(cr.suite) if crypto_for else None
+            if key is not None:
+                remote_crypto, local_crypto = cr, Crypto(cr.tag, cr.suite, key)
+                break
+        if local_crypto is None:
+            raise SdpNegotiationError("no acceptable SRTP crypto suite offered")
+    elif require_srtp:
+        raise SdpNegotiationError("SRTP required but not offered")
+    direction = MIRROR[offer.media_direction(audio)]
+    conn = offer.media_connection(audio)
+    if conn is None:
+        raise SdpNegotiationError("no connection address for the audio stream")
+    if conn.is_hold and direction == "sendrecv":
+        direction = "recvonly"
+    if hold:
+        direction = {"sendrecv": "sendonly", "recvonly": "inactive"}.get(direction, direction)
+    ptime = audio.ptime or 20
+    codecs = [chosen] + ([te] if te else [])
+    lines = _codec_lines(codecs)
+    if audio.ptime:
+        lines.append(("a", f"ptime:{audio.ptime}"))
+    lines.append(("a", direction))
+    if local_crypto:
+        lines.append(("a", f"crypto:{local_crypto}"))
+    media = []
+    for m in offer.media:
+        if m is audio:
+            media.append(
+                MediaDescription(
+                    "audio", local_port, proto, tuple(str(c.payload_type) for c in codecs), tuple(lines)
+                )
+            )
+        else:  # every offered stream gets an m= line; unsupported ones are refused with port 0
+            media.append(MediaDescription(m.media, 0, m.proto, m.fmts))
+    sid = previous.origin.session_id if previous else str(secrets.randbelow(2**62))
+    version = previous.origin.version + 1 if previous else 1
+    sd = _build(local_address, username, sid, version, media)
+    return Negotiated(sd, chosen, te, conn.address, audio.port, direction, ptime, local_crypto, remote_crypto)
+
+
+def make_offer(
+    *,
+    local_address: str,
+    local_port: int,
+    codecs: Sequence[int] = (0, 8),
+    telephone_event_pt: int | None = 101,
+    crypto: Sequence[Crypto] = (),
+    ptime: int = 20,
+    direction: str = "sendrecv",
+    previous: SessionDescription | None = None,
+    username: str = "sentiric",
+) -> SessionDescription:
+    """An offer (late-offer INVITE: sent in the 200, answer taken from the ACK).  A re-offer
+    passes ``previous`` to keep the session id and bump the o= version (RFC 3264 §8)."""
+    cs = [Codec(pt, *STATIC_PAYLOAD_TYPES[pt]) for pt in codecs]
+    if telephone_event_pt is not None:
+        cs.append(Codec(telephone_event_pt, "telephone-event", 8000, fmtp="0-16"))
+    lines = [*_codec_lines(cs), ("a", f"ptime:{ptime}"), ("a", direction)]
+    lines += [("a", f"crypto:{c}") for c in crypto]
+    proto = "RTP/SAVP" if crypto else "RTP/AVP"
+    m = MediaDescription("audio", local_port, proto, tuple(str(c.payload_type) for c in cs), tuple(lines))
+    sid = previous.origin.session_id if previous else str(secrets.randbelow(2**62))
+    version = previous.origin.version + 1 if previous else 1
+    return _build(local_address, username, sid, version, [m])
+
+
+def accept_answer(offer: SessionDescription, answer_sdp: SessionDescription) -> Negotiated:
+    """Apply the peer's answer to our offer (e.g. the SDP in an ACK after a late offer)."""
+    ours = _first_audio(offer)
+    theirs = _first_audio(answer_sdp)
+    offered = {c.payload_type: c for c in ours.codecs()}
+    chosen = next(
+        (c for c in theirs.codecs() if c.payload_type in offered and c.encoding.lower() != "telephone-event"),
+        None,
+    )
+    if chosen is None:
+        raise SdpNegotiationError("answer selected no codec from the offer")
+    te = next((c for c in theirs.codecs() if c.encoding.lower() == "telephone-event"), None)
+    conn = answer_sdp.media_connection(theirs)
+    if conn is None:
+        raise SdpNegotiationError("no connection address in the answer")
+    remote_crypto = None
+    local_crypto = None
+    if ours.is_srtp:
+        answered = theirs.cryptos
+        if not answered:
+            raise SdpNegotiationError("SRTP offered but the answer has no crypto line")
+        remote_crypto = answered[0]
+        local_crypto = next((c for c in ours.cryptos if c.tag == remote_crypto.tag), None)
+        if local_crypto is None:
+            raise SdpNegotiationError("answer crypto tag matches nothing offered")
+    direction = MIRROR[answer_sdp.media_direction(theirs)]
+    return Negotiated(
+        offer,
+        chosen,
+        te,
+        conn.address,
+        theirs.port,
+        direction,
+        theirs.ptime or ours.ptime or 20,
+        local_crypto,
+        remote_crypto,
+    )
