@@ -1,0 +1,432 @@
+"""The dialog state machine: a pure, deterministic reducer `decide(state, fact) -> (state, decisions)`.
+
+No I/O, no clock, no randomness: every id the machine mints derives from the call id and its own
+sequence numbers, and every timestamp is the triggering fact's, so re-running it over a call's
+recorded facts (`streams.replay_dialog`) reproduces its decisions exactly.
+
+The transition table `TABLE` declares, for every phase and every fact type, one of:
+
+- a handler name: the fact drives the dialog (the handler may still find it stale, e.g. audio for a
+  reply that a barge-in cancelled, and then only remembers having seen it);
+- `IGNORE`: legitimate here but not the dialog's business (quality reports, audio for the STT worker,
+  stragglers after the call ended); the state is returned unchanged, so nothing is written;
+- `ILLEGAL`: cannot happen in this phase; `decide` raises `IllegalTransition` and the agent logs
+  and drops the fact.
+
+Redelivered facts (Faust redelivers after rebalances) are dropped before the table is consulted: an
+edge fact whose `seq` is not above the highest seen from the owning edge, or any fact whose `event_id`
+is among the last few seen. Facts the machine recorded itself come back on the call topic and are
+ignored by their `source`.
+
+The speech work is driven by facts on the call topic: the STT worker answers every
+`UtteranceCaptured`, the dialog engine every `UtteranceTranscribed`, TTS every `AgentReplied`. The
+machine decides whether the flow proceeds: it follows only the utterance it is thinking about
+(`pending_utterance`), plays only the reply it is waiting for (`pending_reply`), and the prompts it
+says itself (greeting, reprompt, goodbye) are `AgentReplied` facts it records, for TTS to voice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from schemas import models as m
+from streams.dialog.decisions import ArmTimer, CancelTimer, Decision, DropState, Record, Send
+from streams.dialog.state import RECENT_IDS, DialogState, Phase, Timer, TimerName
+
+ID_NAMESPACE: Final = uuid.UUID("5b0e2f3c-8a41-4c7e-9d2a-6f1e3c0b7a55")
+MACHINE_ENGINE: Final = "dialog-machine"
+DTMF_ENGINE: Final = "dtmf"
+IGNORE: Final = "ignore"
+ILLEGAL: Final = "illegal"
+
+
+class IllegalTransition(ValueError):
+    """A fact that cannot happen in the call's current dialog phase."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What the machine says and how long it waits. Part of the input: replay must use the same."""
+
+    source: str = "dialog"
+    """`source` of the records the machine makes; facts from it are its own echoes."""
+    greeting: str = "Hello, thank you for calling. How can I help you?"
+    reprompt: str = "Sorry, I didn't hear anything. How can I help you?"
+    goodbye_no_input: str = "I still can't hear you. Please call again later. Goodbye."
+    goodbye_dtmf: str = "Thank you for calling. Goodbye."
+    sorry: str = "Sorry, I'm having trouble answering right now. Could you say that again?"
+    no_input_timeout_s: float = 8.0
+    no_reply_timeout_s: float = 15.0
+    closing_timeout_s: float = 20.0
+    max_reprompts: int = 1
+    exit_digit: str = "0"
+    greeting_barge_in: bool = True
+
+
+DEFAULT_POLICY: Final = Policy()
+
+
+def derived_event_id(call_id: str, source: str, seq: int) -> uuid.UUID:
+    """The event id of the record numbered `seq` by `source` for `call_id`: the same on every re-run."""
+    return uuid.uuid5(ID_NAMESPACE, f"{call_id}/{source}/{seq}")
+
+
+def dtmf_utterance_id(call_id: str, seq: int) -> str:
+    return f"{call_id}:dtmf:{seq}"
+
+
+def reply_id_for(call_id: str, seq: int) -> str:
+    return f"{call_id}:say:{seq}"
+
+
+class _Step:
+    """Accumulates one fact's state changes and decisions; internal to `decide`."""
+
+    __slots__ = ("drop", "fact", "out", "policy", "s", "start")
+
+    def __init__(self, state: DialogState, fact: Any, policy: Policy) -> None:
+        self.start = state
+        self.s = state
+        self.fact = fact
+        self.policy = policy
+        self.out: list[Decision] = []
+        self.drop = False
+
+    def set(self, **changes: Any) -> None:
+        self.s = self.s.evolve(**changes)
+
+    def _envelope(self) -> dict[str, Any]:
+        seq = self.s.out_seq + 1
+        self.set(out_seq=seq)
+        return {
+            "event_id": derived_event_id(self.s.call_id, self.policy.source, seq),
+            "call_id": self.s.call_id,
+            "seq": seq,
+            "occurred_at": self.fact.occurred_at,
+            "source": self.policy.source,
+            "trace_id": self.s.trace_id or self.fact.trace_id,
+        }
+
+    def record(self, cls: type[Any], **fields: Any) -> Any:
+        fact = cls(**self._envelope(), **fields)
+        self.out.append(Record(fact))
+        return fact
+
+    def send(self, cls: type[Any], **fields: Any) -> None:
+        assert self.s.edge is not None, "commands are only sent after CallEstablished named the edge"
+        self.out.append(Send(self.s.edge, cls(**self._envelope(), **fields)))
+
+    def say(self, text: str, intent: str, *, end: bool = False, barge_in: bool = True) -> None:
+        reply_id = reply_id_for(self.s.call_id, self.s.out_seq + 1)
+        self.record(
+            m.AgentReplied, reply_id=reply_id, utterance_id=None, text=text, intent=intent,
+            end_conversation=end, engine=MACHINE_ENGINE, latency_ms=0.0,
+        )  # fmt: skip
+        self.set(pending_reply=reply_id, barge_in=barge_in)
+
+    def arm(self, name: TimerName, delay_s: float) -> None:
+        seq = self.s.out_seq + 1
+        self.set(out_seq=seq, timer=Timer(name, seq, delay_s))
+        self.out.append(ArmTimer(name, seq, delay_s))
+
+    def stop_playback(self) -> None:
+        if self.s.playing is not None:
+            self.send(m.StopPlayback, playback_id=self.s.playing)
+        self.set(playing=None, pending_reply=None)
+
+    def go(self, phase: Phase) -> None:
+        self.set(phase=phase)
+
+    def finish(self, trigger: str) -> tuple[DialogState, list[Decision]]:
+        if self.start.timer is not None and self.s.timer is None:
+            self.out.append(CancelTimer())
+        if self.s.phase != self.start.phase:
+            self.record(
+                m.DialogStateChanged, from_state=str(self.start.phase), to_state=str(self.s.phase),
+                trigger=trigger, turn=self.s.turn,
+            )  # fmt: skip
+        if self.drop:
+            self.out.append(DropState())
+        return self.s, self.out
+
+
+# Handlers: (step) -> None. Each may find its fact stale and change nothing but the seen-ids.
+
+
+def _note_edge(st: _Step) -> None:
+    f = st.fact
+    st.set(edge=st.s.edge or f.source, trace_id=st.s.trace_id or f.trace_id)
+
+
+def _configure(st: _Step) -> None:
+    f: m.DialplanResolved = st.fact
+    _note_edge(st)
+    st.set(language=f.language, agent_enabled=f.action == "agent")
+
+
+def _greet(st: _Step) -> None:
+    f: m.CallEstablished = st.fact
+    st.set(edge=f.source, trace_id=st.s.trace_id or f.trace_id)
+    if not st.s.agent_enabled:
+        st.drop = True  # the dialplan sent this call elsewhere; the dialog stays out of it
+        return
+    st.say(st.policy.greeting, "greeting", barge_in=st.policy.greeting_barge_in)
+    st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
+    st.go(Phase.GREETING)
+
+
+def _synthesized(st: _Step) -> None:
+    f: m.SpeechSynthesized = st.fact
+    if f.reply_id != st.s.pending_reply:
+        return  # audio for a reply that was superseded or interrupted
+    st.send(
+        m.PlayAudio, playback_id=f.reply_id, pcm=f.pcm, sample_rate=f.sample_rate,
+        barge_in=st.s.barge_in, text=f.text,
+    )  # fmt: skip
+    st.set(playing=f.reply_id, pending_reply=None)
+    if st.s.phase != Phase.CLOSING:
+        st.set(timer=None)
+
+
+def _playback_finished(st: _Step) -> None:
+    f: m.PlaybackFinished = st.fact
+    if f.playback_id != st.s.playing:
+        return  # an interrupted or foreign playback
+    st.set(playing=None)
+    if st.s.phase == Phase.CLOSING:
+        st.send(m.Hangup, reason="dialog_complete")
+        st.set(hangup_sent=True, timer=None)
+        return
+    st.go(Phase.LISTENING)
+    st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
+
+
+def _interruptible(st: _Step) -> bool:
+    busy = st.s.playing is not None or st.s.pending_reply is not None
+    return not busy or st.s.barge_in
+
+
+def _speech_started(st: _Step) -> None:
+    phase = st.s.phase
+    if phase in (Phase.GREETING, Phase.SPEAKING):
+        if not _interruptible(st):
+            return
+        st.stop_playback()  # barge-in: the caller's voice overtakes queued audio
+        st.go(Phase.LISTENING)
+        st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
+    elif phase == Phase.LISTENING:
+        # Re-arm: if the speech turns out to be noise and no transcript follows, reprompt later.
+        st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
+
+
+def _take_turn(st: _Step, utterance_id: str) -> None:
+    st.stop_playback()
+    st.set(turn=st.s.turn + 1, pending_utterance=utterance_id, reprompts=0)
+    st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
+    st.go(Phase.THINKING)
+
+
+def _transcribed(st: _Step) -> None:
+    f: m.UtteranceTranscribed = st.fact
+    if not f.is_final:
+        return
+    if not f.text.strip():
+        if st.s.phase == Phase.LISTENING:
+            st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)  # noise: keep waiting
+        return
+    if not _interruptible(st):
+        return
+    _take_turn(st, f.utterance_id)
+
+
+def _close(st: _Step, text: str) -> None:
+    st.set(pending_utterance=None)
+    st.say(text, "goodbye", end=True, barge_in=False)
+    st.arm(TimerName.HANGUP, st.policy.closing_timeout_s)
+    st.go(Phase.CLOSING)
+
+
+def _dtmf(st: _Step) -> None:
+    f: m.DtmfReceived = st.fact
+    if f.digit == st.policy.exit_digit:
+        st.stop_playback()
+        _close(st, st.policy.goodbye_dtmf)
+        return
+    if not _interruptible(st):
+        return
+    utterance_id = dtmf_utterance_id(st.s.call_id, f.seq)
+    st.record(
+        m.UtteranceTranscribed, utterance_id=utterance_id, text=f.digit, language=st.s.language,
+        confidence=1.0, is_final=True, engine=DTMF_ENGINE, latency_ms=0.0,
+    )  # fmt: skip
+    _take_turn(st, utterance_id)
+
+
+def _replied(st: _Step) -> None:
+    f: m.AgentReplied = st.fact
+    if f.utterance_id is None or f.utterance_id != st.s.pending_utterance:
+        return  # a reply to an utterance the caller has since talked over
+    st.set(pending_utterance=None, pending_reply=f.reply_id)
+    if f.end_conversation:
+        st.set(barge_in=False)
+        st.arm(TimerName.HANGUP, st.policy.closing_timeout_s)
+        st.go(Phase.CLOSING)
+    else:
+        st.set(barge_in=True)
+        st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
+        st.go(Phase.SPEAKING)
+
+
+def _timer_fired(st: _Step) -> None:
+    f: m.DialogTimerFired = st.fact
+    t = st.s.timer
+    if t is None or f.timer != t.name or f.armed_seq != t.armed_seq:
+        return  # re-armed or cancelled since
+    st.set(timer=None)
+    phase, p = st.s.phase, st.policy
+    if t.name == TimerName.NO_INPUT and phase == Phase.LISTENING:
+        if st.s.reprompts < p.max_reprompts:
+            st.set(reprompts=st.s.reprompts + 1)
+            st.say(p.reprompt, "reprompt")
+            st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
+            st.go(Phase.SPEAKING)
+        else:
+            _close(st, p.goodbye_no_input)
+    elif t.name == TimerName.NO_REPLY and phase == Phase.THINKING:
+        st.set(pending_utterance=None)
+        st.say(p.sorry, "error")
+        st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
+        st.go(Phase.SPEAKING)
+    elif t.name == TimerName.NO_REPLY and phase in (Phase.GREETING, Phase.SPEAKING):
+        st.set(pending_reply=None)  # the audio never came; listen instead
+        st.go(Phase.LISTENING)
+        st.arm(TimerName.NO_INPUT, p.no_input_timeout_s)
+    elif t.name == TimerName.HANGUP and phase == Phase.CLOSING:
+        st.send(m.Hangup, reason="dialog_timeout")
+        st.set(hangup_sent=True)
+
+
+def _end(st: _Step) -> None:
+    st.drop = True
+    if st.s.phase != Phase.SETUP:
+        st.set(timer=None)
+        st.go(Phase.ENDED)
+
+
+HANDLERS: Final[dict[str, Callable[[_Step], None]]] = {
+    "note_edge": _note_edge,
+    "configure": _configure,
+    "greet": _greet,
+    "synthesized": _synthesized,
+    "playback_finished": _playback_finished,
+    "speech_started": _speech_started,
+    "transcribed": _transcribed,
+    "dtmf": _dtmf,
+    "replied": _replied,
+    "timer": _timer_fired,
+    "end": _end,
+}
+
+_LIVE: dict[type[Any], str] = {
+    m.CallInviteReceived: ILLEGAL,
+    m.DialplanResolved: ILLEGAL,
+    m.MediaPortAllocated: ILLEGAL,
+    m.CallAnswered: ILLEGAL,
+    m.CallEstablished: ILLEGAL,
+    m.CallRejected: ILLEGAL,
+    m.CallCancelled: ILLEGAL,
+    m.MediaPortReleased: ILLEGAL,
+    m.CallEnded: "end",
+    m.CallMediaUpdated: IGNORE,
+    m.CallTransferred: IGNORE,
+    m.MediaQualityReported: IGNORE,
+    m.RecordingFinished: IGNORE,
+    m.PlaybackStarted: IGNORE,
+    m.UtteranceCaptured: IGNORE,
+    m.DialogStateChanged: IGNORE,
+    m.DialogTimerFired: "timer",
+    m.SpeechSynthesized: "synthesized",
+    m.PlaybackFinished: "playback_finished",
+    m.AgentReplied: "replied",
+    m.SpeechStarted: "speech_started",
+    m.UtteranceTranscribed: "transcribed",
+    m.DtmfReceived: "dtmf",
+}
+_ALL_FACTS: tuple[type[Any], ...] = tuple(_LIVE)
+
+TABLE: Final[dict[Phase, dict[type[Any], str]]] = {
+    Phase.SETUP: {
+        **dict.fromkeys(_ALL_FACTS, IGNORE),  # stragglers of a call whose state was dropped
+        **dict.fromkeys((m.CallInviteReceived, m.MediaPortAllocated, m.CallAnswered), "note_edge"),
+        m.DialplanResolved: "configure",
+        m.CallEstablished: "greet",
+        m.CallRejected: "end",
+        m.CallCancelled: "end",
+        m.CallEnded: "end",
+        m.SpeechStarted: ILLEGAL,
+        m.DtmfReceived: ILLEGAL,
+    },
+    Phase.GREETING: dict(_LIVE),
+    Phase.LISTENING: dict(_LIVE),
+    Phase.THINKING: dict(_LIVE),
+    Phase.SPEAKING: dict(_LIVE),
+    Phase.CLOSING: {
+        **_LIVE,
+        **dict.fromkeys((m.SpeechStarted, m.UtteranceTranscribed, m.DtmfReceived, m.AgentReplied), IGNORE),
+    },
+    Phase.ENDED: dict.fromkeys(_ALL_FACTS, IGNORE),
+}
+
+
+def _is_redelivery(state: DialogState, fact: Any) -> bool:
+    if str(fact.event_id) in state.recent_ids:
+        return True
+    return state.edge is not None and fact.source == state.edge and fact.seq <= state.edge_seq
+
+
+def _seen(state: DialogState, fact: Any) -> DialogState:
+    recent = (*state.recent_ids, str(fact.event_id))[-RECENT_IDS:]
+    edge_seq = state.edge_seq
+    if state.edge is None or fact.source == state.edge:
+        edge_seq = max(edge_seq, fact.seq)
+    return state.evolve(recent_ids=recent, edge_seq=edge_seq)
+
+
+def decide(
+    state: DialogState, fact: Any, policy: Policy = DEFAULT_POLICY
+) -> tuple[DialogState, list[Decision]]:
+    """Apply one fact of the call to its dialog state; return the next state and the decisions.
+
+    The state is returned unchanged (the same object) when the fact is ignored, a redelivery, or the
+    machine's own echo, so the caller need not write it back.
+    """
+    if fact.call_id != state.call_id:
+        raise IllegalTransition(f"fact for call {fact.call_id} applied to the state of call {state.call_id}")
+    try:
+        entry = TABLE[state.phase][type(fact)]
+    except KeyError:
+        raise IllegalTransition(f"{type(fact).__name__} is not a call fact") from None
+    if entry == IGNORE or fact.source == policy.source or _is_redelivery(state, fact):
+        return state, []
+    if entry == ILLEGAL:
+        raise IllegalTransition(
+            f"{type(fact).__name__} cannot happen in {state.phase} (call {state.call_id}, seq {fact.seq})"
+        )
+    step = _Step(_seen(state, fact), fact, policy)
+    HANDLERS[entry](step)
+    trigger = type(fact).__name__
+    if isinstance(fact, m.DialogTimerFired):
+        trigger = f"DialogTimerFired:{fact.timer}"
+    return step.finish(trigger)
+
+
+def new_state(call_id: str) -> DialogState:
+    return DialogState(call_id=call_id)
+
+
+def fact_types() -> tuple[type[Any], ...]:
+    """Every call fact type the table covers (all of `schemas.models.Fact`)."""
+    return _ALL_FACTS

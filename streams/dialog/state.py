@@ -1,0 +1,134 @@
+"""The per-call dialog state, as stored in the dialog agent's Faust table.
+
+The state is plain data: a frozen dataclass that serializes to compact JSON (`bytes(state)`) and
+back (`DialogState.parse(data)`), so a restarted worker rebuilds it from the table's changelog and
+takes exactly the same future decisions. It holds no clock values: timers are named and numbered
+(`armed_seq`), and the agent keeps their wall-clock deadlines beside the state.
+
+Phases (DESIGN.md, "The dialog state machine"); `streams.dialog.machine.TABLE` has every edge::
+
+    SETUP ─CallEstablished─▶ GREETING ─PlaybackFinished─▶ LISTENING ─UtteranceTranscribed/DTMF─▶ THINKING
+                                │                          ▲   │ no-input: reprompt           │ AgentReplied
+                                │ caller speaks (barge-in) │   ▼                              ▼
+                                └─────────────────────────▶├── SPEAKING ◀─────────────────────┘
+                                                           └── (PlaybackFinished / barge-in)
+    no-input twice, DTMF 0, end_conversation ─▶ CLOSING ─PlaybackFinished: Hangup─▶ … CallEnded ─▶ ENDED
+    CallEnded in any phase ─▶ ENDED (the state is dropped)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+RECENT_IDS = 16
+"""How many event ids a state remembers to drop redelivered facts (Faust redelivers after rebalances)."""
+
+
+class StateError(ValueError):
+    """Bytes that are not a serialized DialogState."""
+
+
+class Phase(StrEnum):
+    SETUP = "SETUP"
+    GREETING = "GREETING"
+    LISTENING = "LISTENING"
+    THINKING = "THINKING"
+    SPEAKING = "SPEAKING"
+    CLOSING = "CLOSING"
+    ENDED = "ENDED"
+
+
+class TimerName(StrEnum):
+    NO_INPUT = "no_input"
+    """LISTENING: the caller said nothing; reprompt once, then say goodbye."""
+    NO_REPLY = "no_reply"
+    """THINKING, or waiting for synthesized audio: a speech worker did not answer."""
+    HANGUP = "hangup"
+    """CLOSING: the goodbye did not finish playing; hang up anyway."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    name: TimerName
+    armed_seq: int
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class DialogState:
+    call_id: str
+    phase: Phase = Phase.SETUP
+    edge: str | None = None
+    """Node id of the edge that owns the call (the `source` of its edge facts); commands go to it."""
+    language: str = "en-US"
+    agent_enabled: bool = True
+    """False when the dialplan routed the call elsewhere (transfer, prompt_hangup, reject)."""
+    trace_id: str | None = None
+    out_seq: int = 0
+    """Last `seq` this machine stamped on a record (or used to number a timer)."""
+    edge_seq: int = 0
+    """Highest `seq` seen from the owning edge; an edge fact at or below it is a redelivery."""
+    recent_ids: tuple[str, ...] = ()
+    turn: int = 0
+    pending_utterance: str | None = None
+    """THINKING: the utterance the dialog engine is answering; other replies are stale."""
+    pending_reply: str | None = None
+    """The reply whose synthesized audio is awaited; other audio is stale."""
+    playing: str | None = None
+    """Playback id sent to the edge in PlayAudio and not finished yet."""
+    barge_in: bool = True
+    """Whether the current (or awaited) playback may be interrupted by the caller."""
+    reprompts: int = 0
+    timer: Timer | None = None
+    hangup_sent: bool = False
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    """Fields written by newer versions, kept so a round trip through an older worker loses nothing."""
+
+    def evolve(self, **changes: Any) -> DialogState:
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        extra = out.pop("extra")
+        out["phase"] = str(self.phase)
+        out["recent_ids"] = list(self.recent_ids)
+        if self.timer is not None:
+            out["timer"] = {
+                "name": str(self.timer.name),
+                "armed_seq": self.timer.armed_seq,
+                "delay_s": self.timer.delay_s,
+            }
+        return {**extra, **out}
+
+    def __bytes__(self) -> bytes:
+        return json.dumps(self.to_json(), separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DialogState:
+        known = set(cls.__dataclass_fields__) - {"extra"}
+        try:
+            kwargs = {k: v for k, v in data.items() if k in known}
+            kwargs["phase"] = Phase(kwargs.get("phase", Phase.SETUP))
+            kwargs["recent_ids"] = tuple(kwargs.get("recent_ids", ()))
+            t = kwargs.get("timer")
+            if t is not None:
+                kwargs["timer"] = Timer(TimerName(t["name"]), int(t["armed_seq"]), float(t["delay_s"]))
+            state = cls(**kwargs, extra={k: v for k, v in data.items() if k not in known})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"invalid dialog state: {type(exc).__name__}: {exc}") from None
+        if not isinstance(state.call_id, str) or not state.call_id:
+            raise StateError("invalid dialog state: call_id missing")
+        return state
+
+    @classmethod
+    def parse(cls, data: bytes) -> DialogState:
+        try:
+            obj = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StateError(f"invalid dialog state: not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise StateError("invalid dialog state: not a JSON object")
+        return cls.from_json(obj)
