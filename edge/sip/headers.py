@@ -397,7 +397,7 @@ class Via:
             rest = ";" + more + (" " + rest if rest else "")
         if not is_token(name) or not is_token(version) or not is_token(transport):
             raise SipParseError(f"invalid Via sent-protocol: {s!r}")
-        sent_by, _, param_text = rest.partition(";")
+        sent_by, semi, param_text = rest.partition(";")
         sent_by = sent_by.strip()
         if not sent_by:
             raise SipParseError(f"missing Via sent-by: {s!r}")
@@ -408,20 +408,20 @@ class Via:
             if end < 0 or (len(sent_by) > end + 1 and not port_text):
                 raise SipParseError(f"invalid Via sent-by: {sent_by!r}")
         else:
-            host, _, port_text = sent_by.partition(":")
+            host, colon, port_text = sent_by.partition(":")
             host = host.strip()
             port_text = port_text.strip()
             if not host or " " in host:
                 raise SipParseError(f"invalid Via sent-by: {sent_by!r}")
-            if _ and not port_text:
+            if colon and not port_text:
                 raise SipParseError(f"invalid Via port: {sent_by!r}")
         port = None
         if port_text:
             if not port_text.isdigit() or int(port_text) > 65535:
                 raise SipParseError(f"invalid Via port: {sent_by!r}")
             port = int(port_text)
-        params = parse_params(param_text, "Via") if _ else ()
-        if _ and not params:
+        params = parse_params(param_text, "Via") if semi else ()
+        if semi and not params:
             raise SipParseError(f"empty Via parameter: {s!r}")
         return cls(
             transport=transport.upper(),

@@ -445,8 +445,13 @@ def _split_headers(lines: list[str]) -> list[Header]:
 
 
 def _partial(method: str, headers: list[Header]) -> SipRequest | None:
-    kept = tuple(h for h in headers if h.key in _PARTIAL_KEYS)
-    keys = {h.key for h in kept}
+    kept_list: list[Header] = []
+    keys: set[str] = set()
+    for h in headers:
+        if h.key in _PARTIAL_KEYS and (h.key == "via" or h.key not in keys):
+            kept_list.append(h)
+            keys.add(h.key)
+    kept = tuple(kept_list)
     if not is_token(method) or not {"via", "cseq"} <= keys:
         return None
     return SipRequest(method=method, uri="", headers=kept)
