@@ -1,0 +1,85 @@
+"""Real infrastructure for the integration tests: a local Apache Kafka (KRaft) and an embedded PostgreSQL.
+
+Each runs once per session on free ports under a temporary home; the Kafka jars come from the machine's
+download cache, so they are fetched once per machine. Nothing here skips: without Java, Maven or the
+PostgreSQL wheel the fixtures raise, and every test that needs them errors loudly.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sentiric.broker.local_kafka import LocalKafka
+from sentiric.database import EmbeddedPostgres
+from sentiric.settings import Settings
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def integration_settings(home: Path, cache: Path) -> Settings:
+    """Settings for one private broker and database: free ports, a private home, the shared jar cache."""
+    return Settings(
+        home=home,
+        cache_home=cache,
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        postgres_port=free_port(),
+    )
+
+
+@pytest.fixture(scope="session")
+def make_settings(
+    tmp_path_factory: pytest.TempPathFactory, machine_cache_dir: Path
+) -> Callable[[str], Settings]:
+    def make(name: str) -> Settings:
+        return integration_settings(tmp_path_factory.mktemp(name), machine_cache_dir)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def local_kafka(make_settings: Callable[[str], Settings]) -> Iterator[LocalKafka]:
+    broker = LocalKafka(make_settings("kafka-home"))
+    broker.start(detach=False)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(local_kafka: LocalKafka) -> str:
+    """The bootstrap address of the session's local Kafka."""
+    return local_kafka.bootstrap
+
+
+@pytest.fixture(scope="session")
+def embedded_postgres(make_settings: Callable[[str], Settings]) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(make_settings("postgres-home"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(embedded_postgres: EmbeddedPostgres) -> str:
+    """The DSN of the session's embedded PostgreSQL, database `sentiric`."""
+    return embedded_postgres.start()  # already running: returns the DSN
