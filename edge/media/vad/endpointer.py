@@ -1,0 +1,218 @@
+"""Utterance endpointing over 20 ms frames of 8 or 16 kHz int16 PCM, with the WebRTC VAD.
+
+``Endpointer.feed(frame, now_ms)`` classifies one frame (speech / not speech, ``webrtcvad`` at the
+configured aggressiveness 0-3) and runs a small state machine:
+
+    IDLE ──(start_ms of consecutive speech)──▶ SPEECH ──(end_silence_ms of non-speech)──▶ IDLE
+                                                  └──(max_utterance_ms reached)─────────▶ IDLE
+
+- Entering SPEECH emits ``SpeechStarted`` at once (the dialog uses it for barge-in).
+- Leaving on silence emits ``UtteranceEnded(reason="silence")`` with the audio from ``pre_roll_ms``
+  before the speech onset to ``post_roll_ms`` after the last speech frame — unless the speech lasted
+  less than ``min_utterance_ms`` (a cough, a click), which emits ``SpeechDiscarded`` instead.
+- Reaching ``max_utterance_ms`` emits ``UtteranceEnded(reason="max_length")`` with everything so far.
+- ``flush(now_ms)`` at the end of the stream (hang-up) closes an utterance in progress with
+  ``reason="stream_end"``.
+
+Times are the caller's clock in milliseconds: ``now_ms`` is the start time of the frame being fed;
+an utterance's ``end_ms`` is the end of its last frame. Pure: no I/O, no clock reads.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import webrtcvad
+
+FRAME_MS = 20
+SUPPORTED_RATES = (8000, 16000)
+
+EndReason = Literal["silence", "max_length", "stream_end"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    at_ms: int  # start of the first speech frame of the onset
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceEnded:
+    pcm: bytes  # int16 little-endian, mono, at sample_rate
+    start_ms: int
+    end_ms: int
+    reason: EndReason
+    sample_rate: int
+
+    @property
+    def samples(self) -> npt.NDArray[np.int16]:
+        return np.frombuffer(self.pcm, dtype="<i2")
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end_ms - self.start_ms
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechDiscarded:
+    """Speech that started (``SpeechStarted`` was emitted) but was too short to be an utterance."""
+
+    start_ms: int
+    end_ms: int
+
+
+EndpointerEvent = SpeechStarted | UtteranceEnded | SpeechDiscarded
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointerConfig:
+    sample_rate: int = 8000
+    aggressiveness: int = 2  # webrtcvad mode 0 (least) .. 3 (most aggressive in rejecting non-speech)
+    start_ms: int = 60  # consecutive speech needed to declare an onset
+    end_silence_ms: int = 700  # trailing non-speech that ends an utterance
+    min_utterance_ms: int = 200  # shorter speech (onset → last speech frame) is discarded
+    max_utterance_ms: int = 15_000
+    pre_roll_ms: int = 200  # audio kept before the onset
+    post_roll_ms: int = 200  # trailing non-speech kept after the last speech frame
+
+    def __post_init__(self) -> None:
+        if self.sample_rate not in SUPPORTED_RATES:
+            raise ValueError(f"VAD sample rate must be 8000 or 16000, got {self.sample_rate}")
+        if not 0 <= self.aggressiveness <= 3:
+            raise ValueError(f"VAD aggressiveness must be 0..3, got {self.aggressiveness}")
+        for name in ("start_ms", "end_silence_ms", "max_utterance_ms"):
+            if getattr(self, name) < FRAME_MS:
+                raise ValueError(f"{name} must be at least {FRAME_MS} ms")
+
+
+def _frames(ms: int) -> int:
+    return max(0, -(-ms // FRAME_MS))  # ceiling division
+
+
+class Endpointer:
+    __slots__ = (
+        "_frame_bytes",
+        "_last_speech_end",
+        "_onset_ms",
+        "_pre_roll",
+        "_silence_frames",
+        "_speech_run",
+        "_utterance",
+        "_utterance_start",
+        "_vad",
+        "config",
+    )
+
+    def __init__(self, config: EndpointerConfig | None = None) -> None:
+        self.config = config or EndpointerConfig()
+        self._vad = webrtcvad.Vad(self.config.aggressiveness)
+        self._frame_bytes = self.config.sample_rate * FRAME_MS // 1000 * 2
+        self._pre_roll: deque[tuple[int, bytes]] = deque(
+            maxlen=_frames(self.config.pre_roll_ms) + _frames(self.config.start_ms)
+        )
+        self._utterance: list[bytes] | None = None  # None: IDLE
+        self._speech_run = 0
+        self._silence_frames = 0
+        self._utterance_start = 0
+        self._onset_ms = 0
+        self._last_speech_end = 0
+
+    @property
+    def in_speech(self) -> bool:
+        return self._utterance is not None
+
+    def reset(self) -> None:
+        """Forget any speech in progress (e.g. after a prompt that did not allow barge-in)."""
+        self._pre_roll.clear()
+        self._utterance = None
+        self._speech_run = 0
+        self._silence_frames = 0
+
+    def _as_bytes(self, frame: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> bytes:
+        if isinstance(frame, np.ndarray):
+            if frame.dtype != np.int16:
+                raise TypeError(f"PCM frame must be int16, got {frame.dtype}")
+            frame = frame.astype("<i2", copy=False).tobytes()
+        else:
+            frame = bytes(frame)
+        if len(frame) != self._frame_bytes:
+            raise ValueError(
+                f"VAD frame must be {FRAME_MS} ms ({self._frame_bytes} bytes at {self.config.sample_rate} Hz), "
+                f"got {len(frame)} bytes"
+            )
+        return frame
+
+    def feed(
+        self, frame: bytes | bytearray | memoryview | npt.NDArray[np.int16], now_ms: int
+    ) -> list[EndpointerEvent]:
+        data = self._as_bytes(frame)
+        is_speech = self._vad.is_speech(data, self.config.sample_rate)
+        if self._utterance is None:
+            return self._idle(data, now_ms, is_speech)
+        return self._speaking(data, now_ms, is_speech)
+
+    def _idle(self, data: bytes, now_ms: int, is_speech: bool) -> list[EndpointerEvent]:
+        self._pre_roll.append((now_ms, data))
+        self._speech_run = self._speech_run + 1 if is_speech else 0
+        if self._speech_run < _frames(self.config.start_ms):
+            return []
+        keep = _frames(self.config.pre_roll_ms) + self._speech_run
+        frames = list(self._pre_roll)[-keep:]
+        self._pre_roll.clear()
+        self._utterance = [f for _, f in frames]
+        self._utterance_start = frames[0][0]
+        self._onset_ms = now_ms - (self._speech_run - 1) * FRAME_MS
+        self._last_speech_end = now_ms + FRAME_MS
+        self._silence_frames = 0
+        self._speech_run = 0
+        return [SpeechStarted(self._onset_ms)]
+
+    def _speaking(self, data: bytes, now_ms: int, is_speech: bool) -> list[EndpointerEvent]:
+        utterance = self._utterance
+        assert utterance is not None
+        utterance.append(data)
+        if is_speech:
+            self._silence_frames = 0
+            self._last_speech_end = now_ms + FRAME_MS
+        else:
+            self._silence_frames += 1
+        end_ms = now_ms + FRAME_MS
+        if self._silence_frames >= _frames(self.config.end_silence_ms):
+            return [self._finish_on_silence()]
+        if end_ms - self._utterance_start >= self.config.max_utterance_ms:
+            return [self._emit(utterance, end_ms, "max_length")]
+        return []
+
+    def _finish_on_silence(self) -> EndpointerEvent:
+        utterance = self._utterance
+        assert utterance is not None
+        trailing_kept = min(self._silence_frames, _frames(self.config.post_roll_ms))
+        del utterance[len(utterance) - self._silence_frames + trailing_kept :]
+        end_ms = self._last_speech_end + trailing_kept * FRAME_MS
+        if self._last_speech_end - self._onset_ms < self.config.min_utterance_ms:
+            self._utterance = None
+            return SpeechDiscarded(self._onset_ms, self._last_speech_end)
+        return self._emit(utterance, end_ms, "silence")
+
+    def _emit(self, utterance: list[bytes], end_ms: int, reason: EndReason) -> UtteranceEnded:
+        self._utterance = None
+        self._silence_frames = 0
+        return UtteranceEnded(
+            b"".join(utterance), self._utterance_start, end_ms, reason, self.config.sample_rate
+        )
+
+    def flush(self, now_ms: int) -> list[EndpointerEvent]:
+        """End of stream: close an utterance in progress (``now_ms`` is the end of the last frame fed)."""
+        if self._utterance is None:
+            self.reset()
+            return []
+        if self._last_speech_end - self._onset_ms < self.config.min_utterance_ms:
+            event: EndpointerEvent = SpeechDiscarded(self._onset_ms, self._last_speech_end)
+            self.reset()
+            return [event]
+        event = self._emit(self._utterance, now_ms, "stream_end")
+        self.reset()
+        return [event]
