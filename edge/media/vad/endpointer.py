@@ -140,8 +140,8 @@ class Endpointer:
             frame = bytes(frame)
         if len(frame) != self._frame_bytes:
             raise ValueError(
-                f"VAD frame must be {FRAME_MS} ms ({self._frame_bytes} bytes at {self.config.sample_rate} Hz), "
-                f"got {len(frame)} bytes"
+                f"VAD frame must be {FRAME_MS} ms ({self._frame_bytes} bytes at "
+                f"{self.config.sample_rate} Hz), got {len(frame)} bytes"
             )
         return frame
 

@@ -145,7 +145,7 @@ def test_input_validation() -> None:
         endpointer.feed(np.zeros(160), 0)
     with pytest.raises(ValueError, match="VAD sample rate must be 8000 or 16000, got 44100"):
         EndpointerConfig(sample_rate=44100)
-    with pytest.raises(ValueError, match="VAD aggressiveness must be 0..3, got 4"):
+    with pytest.raises(ValueError, match=r"VAD aggressiveness must be 0\.\.3, got 4"):
         EndpointerConfig(aggressiveness=4)
     with pytest.raises(ValueError, match="end_silence_ms must be at least 20 ms"):
         EndpointerConfig(end_silence_ms=0)
