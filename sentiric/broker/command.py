@@ -37,6 +37,7 @@ def _start(args: argparse.Namespace) -> int:
         if not kafka.settings.embedded_kafka:
             print(kafka.status().describe())
             return 0
+        kafka.java()  # no JVM: say so before announcing a download
         if not kafka.is_provisioned():
             version = kafka.settings.kafka_version
             print(f"fetching Kafka {version} from Maven Central into {kafka.install_dir} (once)")
