@@ -1,0 +1,1 @@
+"""Speech engines behind small `typing.Protocol`s: STT, the dialog engine, TTS; embedded defaults."""

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import hashlib
+import wave
+from pathlib import Path
+
+import pytest
+
+from streams.engines.errors import EngineError
+from streams.engines.whisper import MODEL_SHA256, MODEL_SIZE, WhisperSTT, ensure_model, pcm_to_float
+
+SPEECH = Path(__file__).parents[3] / "fixtures" / "speech"
+
+
+def _wav(name: str) -> tuple[bytes, int]:
+    with wave.open(str(SPEECH / name)) as w:
+        return w.readframes(w.getnframes()), w.getframerate()
+
+
+@pytest.fixture(scope="module")
+def stt(tmp_path_factory: pytest.TempPathFactory) -> WhisperSTT:
+    return WhisperSTT(tmp_path_factory.mktemp("cache"))
+
+
+def test_model_is_assembled_verified_and_reused(stt: WhisperSTT) -> None:
+    model = stt.model_dir / "model.bin"
+    assert model.stat().st_size == MODEL_SIZE
+    assert (stt.model_dir / "model.bin.sha256").read_text().strip() == MODEL_SHA256
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    assert digest == MODEL_SHA256
+    mtime = model.stat().st_mtime_ns
+    assert ensure_model(stt.model_dir.parent) == stt.model_dir
+    assert model.stat().st_mtime_ns == mtime  # not rebuilt
+
+
+def test_transcribes_phone_line_speech(stt: WhisperSTT) -> None:
+    pcm, rate = _wav("opening_hours_16k.wav")
+    t = stt.transcribe(pcm, rate, "en-US")
+    words = t.text.lower()
+    assert "opening" in words and "hours" in words
+    assert t.language == "en-US"
+    assert t.confidence is not None and 0 < t.confidence <= 1
+
+
+def test_transcribes_8khz_input(stt: WhisperSTT) -> None:
+    import numpy as np
+    import soxr
+
+    pcm, _ = _wav("goodbye_16k.wav")
+    narrow = soxr.resample(np.frombuffer(pcm, "<i2"), 16000, 8000).astype("<i2").tobytes()
+    assert "goodbye" in stt.transcribe(narrow, 8000, "en-US").text.lower()
+
+
+def test_silence_and_nothing(stt: WhisperSTT) -> None:
+    assert stt.transcribe(b"", 16000, "en-US").text == ""
+
+
+def test_odd_pcm_is_an_error() -> None:
+    with pytest.raises(EngineError, match=r"^PCM of odd length 3$"):
+        pcm_to_float(b"\0\0\0", 16000)
