@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     ws_port: int = 8081
     grpc_port: int = 50051
 
+    # Streams: the dialog and the speech workers.
+    language: str = "en-US"
+    stt_engine: str = Field(default="whisper", description="whisper or pocketsphinx")
+    dialog_engine: str = Field(default="knowledge", description="knowledge, or openai when llm_url is set")
+    tts_engine: str = "espeak"
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    knowledge_file: Path | None = Field(default=None, description="Knowledge JSON until config has entries.")
+    no_input_timeout_s: float = 8.0
+    streams_offset_reset: Literal["earliest", "latest"] = "latest"
+
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8080
