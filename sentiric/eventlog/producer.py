@@ -1,0 +1,181 @@
+"""The idempotent fact producer: `publish()` never blocks the caller's event loop.
+
+Facts are encoded at once (so a bad record fails in the caller, not later) and appended to a bounded
+in-memory buffer; one sender task drains it into an idempotent aiokafka producer (`acks=all`,
+`enable_idempotence=True`), keyed by call_id so one call's facts stay in order on one partition. If the
+broker is slow or away, facts wait in the buffer and are retried; only when the buffer is full is a
+fact refused, and that is counted (`sentiric_log_buffer_overflow_total`) and logged as an error — the edge
+watches `fill_ratio` and answers new INVITEs 503 long before that, so established calls keep going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter, Gauge
+
+from schemas.codec import Codec, default_codec, type_name
+from sentiric.eventlog import topics
+
+log = structlog.get_logger(__name__)
+
+PUBLISHED = Counter("sentiric_log_published_total", "Records acknowledged by the log", ["topic"])
+OVERFLOWED = Counter("sentiric_log_buffer_overflow_total", "Records refused because the buffer was full")
+SEND_ERRORS = Counter("sentiric_log_send_errors_total", "Failed send attempts (retried)")
+BUFFERED = Gauge("sentiric_log_buffered", "Records waiting to be acknowledged by the log")
+
+RETRY_BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+class BufferFull(RuntimeError):
+    """The producer's bounded buffer is full; the record was not accepted."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def record_key(record: Any) -> str:
+    """The Kafka key of a record: call_id for call records, `<kind>:<entity_id>` for config."""
+    call_id = getattr(record, "call_id", None)
+    if call_id is not None:
+        return call_id
+    entity_id = getattr(record, "entity_id", None)
+    if entity_id is not None:
+        return topics.config_key(type_name(record).lower(), entity_id)
+    return str(record.window_start.isoformat())
+
+
+class EventProducer:
+    """A buffered, idempotent producer. Use as `async with EventProducer(...) as p: p.publish(fact)`."""
+
+    def __init__(
+        self,
+        *,
+        buffer_max: int = 10_000,
+        codec: Codec | None = None,
+        linger_ms: int = 2,
+        **client: Any,
+    ) -> None:
+        self._client = client
+        self._codec = codec or default_codec()
+        self._buffer: deque[_Pending] = deque()
+        self._buffer_max = buffer_max
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=linger_ms, **client)
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.overflowed = 0
+        self.published = 0
+
+    async def start(self) -> None:
+        await self._producer.start()
+        self._task = asyncio.create_task(self._drain(), name="sentiric-producer")
+
+    async def stop(self, flush_timeout: float = 10.0) -> None:
+        """Flush what is buffered (up to `flush_timeout` seconds), then close."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), flush_timeout)
+        self._closing = True
+        self._wakeup.set()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._buffer:
+            log.error("producer closed with unpublished records", count=len(self._buffer))
+        await self._producer.stop()
+
+    async def __aenter__(self) -> EventProducer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    @property
+    def fill_ratio(self) -> float:
+        return len(self._buffer) / self._buffer_max
+
+    def publish(self, record: Any, *, topic: str = topics.CALLS, key: str | None = None) -> None:
+        """Queue a record for the log. Never blocks; raises `BufferFull` (counted) when full."""
+        value = self._codec.encode(record)
+        self.publish_raw(topic, (key or record_key(record)).encode(), value)
+
+    def publish_raw(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: tuple[tuple[str, bytes], ...] = (),
+    ) -> None:
+        if len(self._buffer) >= self._buffer_max:
+            self.overflowed += 1
+            OVERFLOWED.inc()
+            log.error("log buffer full, record refused", topic=topic, buffered=len(self._buffer))
+            raise BufferFull(f"producer buffer full ({self._buffer_max} records)")
+        self._buffer.append(_Pending(topic, key, value, headers))
+        BUFFERED.set(len(self._buffer))
+        self._idle.clear()
+        self._wakeup.set()
+
+    def tombstone(self, topic: str, key: str) -> None:
+        """Delete a key from a compacted topic."""
+        self.publish_raw(topic, key.encode(), None)
+
+    async def flush(self) -> None:
+        """Wait until everything published so far is acknowledged by the log."""
+        await self._idle.wait()
+
+    async def publish_and_wait(
+        self, record: Any, *, topic: str = topics.CALLS, key: str | None = None
+    ) -> None:
+        self.publish(record, topic=topic, key=key)
+        await self.flush()
+
+    async def _drain(self) -> None:
+        attempt = 0
+        while not self._closing:
+            if not self._buffer:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            # Hand a batch to aiokafka (which batches per partition), then await its acknowledgements.
+            batch = [self._buffer[i] for i in range(min(len(self._buffer), 500))]
+            try:
+                futures = [
+                    await self._producer.send(p.topic, p.value, p.key, headers=list(p.headers) or None)
+                    for p in batch
+                ]
+                await asyncio.gather(*futures)
+            except KafkaError as exc:
+                SEND_ERRORS.inc()
+                delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
+                attempt += 1
+                log.warning("log send failed, retrying", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                continue
+            attempt = 0
+            for p in batch:
+                self._buffer.popleft()
+                PUBLISHED.labels(p.topic).inc()
+            self.published += len(batch)
+            BUFFERED.set(len(self._buffer))

@@ -1,0 +1,135 @@
+"""`sentiric replay`: read calls back from the log, decoded.
+
+- `replay call <call_id>`: one call's timeline in order (facts and the commands sent to its edge).
+- `replay tail`: follow the live call topic.
+Output is one line per record (time, type, key fields), or with `--json` one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any, TextIO
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.codec import default_codec, to_json_dict, type_name
+from sentiric.eventlog import topics
+from sentiric.eventlog.connection import client_options
+from sentiric.eventlog.consumer import Decoded, decode_message, read_call
+from sentiric.settings import Settings, get_settings
+
+ENVELOPE_FIELDS = frozenset({"event_id", "call_id", "seq", "occurred_at", "source", "trace_id"})
+
+
+def format_line(decoded: Decoded) -> str:
+    """`2026-01-02T03:04:05.678Z  #3   CallEnded  reason=caller_bye hangup_by=caller ...`"""
+    record = decoded.record
+    when = record.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    kind = "cmd " if decoded.topic.startswith(topics.COMMANDS_PREFIX) else "fact"
+    parts = []
+    for key, value in record.to_record().items():
+        if key in ENVELOPE_FIELDS or value is None:
+            continue
+        if isinstance(value, bytes):
+            value = f"<{len(value)} bytes>"
+        elif isinstance(value, str) and len(value) > 60:
+            value = value[:57].replace("\r\n", " ").replace("\n", " ") + "..."
+        elif isinstance(value, str):
+            value = value.replace("\r\n", " ").replace("\n", " ")
+        parts.append(f"{key}={value}")
+    return f"{when}  {kind} #{record.seq:<4} {type_name(record):<22} {' '.join(parts)}"
+
+
+def json_line(decoded: Decoded, *, include_audio: bool = False) -> str:
+    obj = to_json_dict(decoded.record, include_audio=include_audio)
+    obj["log"] = {"topic": decoded.topic, "partition": decoded.partition, "offset": decoded.offset}
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def emit(decoded: Decoded, args: argparse.Namespace, out: TextIO) -> None:
+    print(json_line(decoded, include_audio=args.audio) if args.json else format_line(decoded), file=out)
+
+
+async def replay_call(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    records = await read_call(args.call_id, include_commands=not args.facts_only, **client_options(settings))
+    if not records:
+        print(f"no records for call {args.call_id}", file=sys.stderr)
+        return 1
+    for decoded in records:
+        emit(decoded, args, out)
+    return 0
+
+
+async def replay_tail(
+    settings: Settings,
+    args: argparse.Namespace,
+    out: TextIO = sys.stdout,
+    ready: asyncio.Event | None = None,
+) -> int:
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(settings))
+    await consumer.start()
+    codec = default_codec()
+    try:
+        await consumer.topics()  # fetch metadata
+        partitions = [
+            TopicPartition(topics.CALLS, p) for p in consumer.partitions_for_topic(topics.CALLS) or ()
+        ]
+        if not partitions:
+            print(f"topic {topics.CALLS} does not exist yet", file=sys.stderr)
+            return 1
+        consumer.assign(partitions)
+        if args.from_beginning:
+            await consumer.seek_to_beginning(*partitions)
+        else:
+            await consumer.seek_to_end(*partitions)
+        # Resolve the starting positions now, so every record produced after this point is seen.
+        for tp in partitions:
+            await consumer.position(tp)
+        if ready is not None:
+            ready.set()
+        print("following sentiric.calls (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        seen = 0
+        async for msg in consumer:
+            decoded = decode_message(msg, codec, None)
+            if decoded is None:
+                continue
+            if args.call and decoded.record.call_id != args.call:
+                continue
+            emit(decoded, args, out)
+            out.flush()
+            seen += 1
+            if args.limit and seen >= args.limit:
+                return 0
+    finally:
+        await consumer.stop()
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    replay = sub.add_parser("replay", help="read calls back from the log")
+    rsub = replay.add_subparsers(dest="replay_command", required=True)
+
+    call = rsub.add_parser("call", help="one call's decoded timeline, in order")
+    call.add_argument("call_id")
+    call.add_argument("--json", action="store_true", help="one JSON object per line")
+    call.add_argument("--audio", action="store_true", help="include PCM (base64) in --json output")
+    call.add_argument("--facts-only", action="store_true", help="leave out the commands sent to the edge")
+    call.set_defaults(func=lambda a: asyncio.run(replay_call(get_settings(), a)))
+
+    tail = rsub.add_parser("tail", help="follow the live call topic, decoded")
+    tail.add_argument("--json", action="store_true", help="one JSON object per line")
+    tail.add_argument("--audio", action="store_true", help="include PCM (base64) in --json output")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
+    tail.add_argument("--call", help="only this call_id")
+    tail.add_argument("--limit", type=int, default=0, help="stop after this many records")
+    tail.set_defaults(func=lambda a: _run_tail(a))
+
+
+def _run_tail(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(replay_tail(get_settings(), args))
+    except KeyboardInterrupt:
+        return 0
