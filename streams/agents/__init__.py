@@ -1,0 +1,1 @@
+"""Faust agents: thin adapters that decode, call pure code, and emit."""

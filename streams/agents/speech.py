@@ -1,0 +1,119 @@
+"""The speech workers: `UtteranceCaptured` → STT → `UtteranceTranscribed`; `UtteranceTranscribed` →
+dialog engine → `AgentReplied`; `AgentReplied` → TTS → `SpeechSynthesized`.
+
+Each worker is stateless but for the dialog engine's short per-call history. Its facts carry the
+engine's name and latency, and an event id derived from the fact that caused them, so a redelivered
+input yields the very same fact (which the reducer then ignores). The dialog reducer decides whether
+the flow proceeds: the workers answer every input, and the reducer uses only the answers it waits for.
+
+The functions here are synchronous (engines are CPU-bound); the agents run them in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
+
+import numpy as np
+import soxr
+
+from schemas import models as m
+from streams.engines.dialog import DialogEngine, Turn
+from streams.engines.stt import SpeechToText
+from streams.engines.tts import TextToSpeech
+
+STT_SOURCE: Final = "stt"
+ENGINE_SOURCE: Final = "dialog-engine"
+TTS_SOURCE: Final = "tts"
+TTS_RATE: Final = 16000
+HISTORY_TURNS: Final = 12
+_NS: Final = uuid.UUID("b7f0e6c2-39d4-4f5e-8a17-2c6b5d4e3f21")
+T = TypeVar("T")
+
+
+def _derived(cause: Any, source: str) -> dict[str, Any]:
+    """Envelope of a worker's fact: same call, the cause's seq and time, a reproducible event id."""
+    return {
+        "event_id": uuid.uuid5(_NS, f"{cause.call_id}/{source}/{cause.event_id}"),
+        "call_id": cause.call_id,
+        "seq": cause.seq,
+        "occurred_at": cause.occurred_at,
+        "source": source,
+        "trace_id": cause.trace_id,
+    }
+
+
+def _timed(fn: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, (time.perf_counter() - start) * 1000.0
+
+
+def transcribe(fact: m.UtteranceCaptured, stt: SpeechToText, language: str) -> m.UtteranceTranscribed:
+    if fact.text is not None:  # the edge (or a browser) already had a transcript
+        return m.UtteranceTranscribed(
+            **_derived(fact, STT_SOURCE), utterance_id=fact.utterance_id, text=fact.text, language=language,
+            confidence=None, is_final=True, engine="provided", latency_ms=0.0,
+        )  # fmt: skip
+    result, ms = _timed(lambda: stt.transcribe(fact.pcm, fact.sample_rate, language))
+    return m.UtteranceTranscribed(
+        **_derived(fact, STT_SOURCE), utterance_id=fact.utterance_id, text=result.text,
+        language=result.language, confidence=result.confidence, is_final=True, engine=stt.name, latency_ms=ms,
+    )  # fmt: skip
+
+
+def wants_reply(fact: m.UtteranceTranscribed) -> bool:
+    return fact.is_final and bool(fact.text.strip())
+
+
+def reply(
+    fact: m.UtteranceTranscribed,
+    engine: DialogEngine,
+    history: Sequence[Turn],
+    knowledge: Sequence[m.KnowledgeEntry],
+) -> m.AgentReplied:
+    answer, ms = _timed(lambda: engine.reply(fact.text, history, knowledge))
+    return m.AgentReplied(
+        **_derived(fact, ENGINE_SOURCE), reply_id=f"{fact.utterance_id}:reply",
+        utterance_id=fact.utterance_id, text=answer.text, intent=answer.intent,
+        end_conversation=answer.end_conversation, engine=engine.name, latency_ms=ms,
+    )  # fmt: skip
+
+
+def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.SpeechSynthesized:
+    def run() -> tuple[bytes, int]:
+        speech = tts.synthesize(fact.text, language)
+        if speech.sample_rate == TTS_RATE:
+            return speech.pcm, TTS_RATE
+        pcm = np.frombuffer(speech.pcm, dtype="<i2")
+        out = soxr.resample(pcm, speech.sample_rate, TTS_RATE, quality="HQ")
+        return out.astype("<i2").tobytes(), TTS_RATE
+
+    (pcm, rate), ms = _timed(run)
+    return m.SpeechSynthesized(
+        **_derived(fact, TTS_SOURCE), reply_id=fact.reply_id, text=fact.text, sample_rate=rate, pcm=pcm,
+        engine=tts.name, latency_ms=ms,
+    )  # fmt: skip
+
+
+# The dialog engine's per-call history, as stored in its table: JSON [[role, text], ...].
+
+
+def load_history(raw: bytes | None) -> list[Turn]:
+    if not raw:
+        return []
+    try:
+        return [Turn(role, text) for role, text in json.loads(raw)]
+    except (ValueError, TypeError):
+        return []
+
+
+def dump_history(turns: Sequence[Turn]) -> bytes:
+    return json.dumps([[t.role, t.text] for t in turns[-HISTORY_TURNS:]]).encode()
+
+
+def remember(raw: bytes | None, *turns: Turn) -> bytes:
+    return dump_history([*load_history(raw), *turns])

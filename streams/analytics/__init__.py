@@ -1,0 +1,1 @@
+"""Telecom KPIs over tumbling windows, as pure aggregation code."""

@@ -1,0 +1,151 @@
+"""Tumbling-window KPIs (DESIGN.md, "Projections and queries"): ASR, ACD, PDD, speech-stage latency,
+voice-to-voice latency, per window of `window_s` seconds of event time.
+
+Two stages, so that windows are whole even with many workers: every worker turns the call facts of
+its partitions into tiny `Measurement`s (`measure`), which go to one single-partition topic; the
+worker that owns it folds them into windows (`KpiWindows`) and closes each window `grace_s` after
+its end, as one `KpiWindowReported`. Voice-to-voice latency pairs the end of a caller's utterance
+(`UtteranceCaptured`) with the start of the playback of its reply (`PlaybackStarted` whose id is
+the reply id `<utterance_id>:reply`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from schemas import models as m
+
+MAX_PENDING_UTTERANCES: Final = 10_000
+_NS: Final = uuid.UUID("3f6b1a2e-7c8d-4e9f-a0b1-c2d3e4f5a6b7")
+_LATENCY_KINDS: Final = ("pdd", "stt", "dialog", "tts", "v2v")
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    kind: str
+    at: float
+    """Event time, seconds since the epoch."""
+    value: float | None = None
+    key: str | None = None
+
+    def __bytes__(self) -> bytes:
+        return json.dumps([self.kind, self.at, self.value, self.key]).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> Measurement:
+        try:
+            kind, at, value, key = json.loads(data)
+            return cls(str(kind), float(at), None if value is None else float(value), key)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"invalid measurement: {exc}") from None
+
+
+def measure(fact: Any) -> list[Measurement]:
+    t = fact.occurred_at.timestamp()
+    match fact:
+        case m.CallInviteReceived():
+            return [Measurement("offered", t)]
+        case m.CallAnswered():
+            return [Measurement("answered", t)]
+        case m.CallRejected():
+            return [Measurement("rejected", t)]
+        case m.CallEnded():
+            out = [Measurement("ended", t, float(fact.talk_ms))]
+            if fact.setup_ms is not None:
+                out.append(Measurement("pdd", t, fact.setup_ms))
+            return out
+        case m.UtteranceTranscribed() if fact.engine not in ("dtmf", "provided"):
+            return [Measurement("stt", t, fact.latency_ms)]
+        case m.AgentReplied() if fact.utterance_id is not None:
+            return [Measurement("dialog", t, fact.latency_ms)]
+        case m.SpeechSynthesized():
+            return [Measurement("tts", t, fact.latency_ms)]
+        case m.UtteranceCaptured():
+            return [Measurement("heard", t, key=f"{fact.utterance_id}:reply")]
+        case m.PlaybackStarted():
+            return [Measurement("spoke", t, key=fact.playback_id)]
+    return []
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+@dataclass(slots=True)
+class _Window:
+    counts: dict[str, int] = field(default_factory=dict)
+    talk_ms: list[float] = field(default_factory=list)
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in _LATENCY_KINDS})
+
+
+class KpiWindows:
+    def __init__(self, window_s: float = 60.0, grace_s: float = 10.0, source: str = "analytics") -> None:
+        self.window_s = window_s
+        self.grace_s = grace_s
+        self.source = source
+        self._windows: dict[float, _Window] = {}
+        self._closed_until = -math.inf
+        self._heard: OrderedDict[str, float] = OrderedDict()
+        self.late = 0
+
+    def observe(self, x: Measurement) -> None:
+        if x.kind == "heard" and x.key is not None:
+            self._heard[x.key] = x.at
+            while len(self._heard) > MAX_PENDING_UTTERANCES:
+                self._heard.popitem(last=False)
+            return
+        if x.kind == "spoke":
+            heard = self._heard.pop(x.key or "", None)
+            if heard is None:
+                return  # a prompt (greeting, reprompt), not an answer to the caller
+            x = Measurement("v2v", x.at, (x.at - heard) * 1000.0)
+        start = math.floor(x.at / self.window_s) * self.window_s
+        if start < self._closed_until:
+            self.late += 1
+            return
+        w = self._windows.setdefault(start, _Window())
+        w.counts[x.kind] = w.counts.get(x.kind, 0) + 1
+        if x.kind == "ended" and x.value:
+            w.talk_ms.append(x.value)
+        elif x.kind in w.latencies and x.value is not None:
+            w.latencies[x.kind].append(x.value)
+
+    def close(self, now: float) -> list[m.KpiWindowReported]:
+        """Reports of every window whose end plus grace has passed, oldest first."""
+        out = []
+        for start in sorted(self._windows):
+            end = start + self.window_s
+            if end + self.grace_s > now:
+                break
+            out.append(self._report(start, end, self._windows.pop(start)))
+            self._closed_until = end
+        return out
+
+    def _report(self, start: float, end: float, w: _Window) -> m.KpiWindowReported:
+        offered, answered = w.counts.get("offered", 0), w.counts.get("answered", 0)
+        lat = w.latencies
+        return m.KpiWindowReported(
+            event_id=uuid.uuid5(_NS, f"{self.source}/{start}"),
+            window_start=datetime.fromtimestamp(start, UTC),
+            window_end=datetime.fromtimestamp(end, UTC),
+            occurred_at=datetime.fromtimestamp(end, UTC),
+            source=self.source,
+            trace_id=f"kpi:{int(start)}",
+            calls_offered=offered,
+            calls_answered=answered,
+            calls_ended=w.counts.get("ended", 0),
+            calls_rejected=w.counts.get("rejected", 0),
+            asr=answered / offered if offered else None,
+            acd_ms=sum(w.talk_ms) / len(w.talk_ms) if w.talk_ms else None,
+            **{f"{k}_ms_p{q}": percentile(lat[k], q) for k in _LATENCY_KINDS for q in (50, 95)},
+        )

@@ -1,0 +1,213 @@
+"""The Faust application `sentiric`: the dialog agent, the speech workers and the analytics.
+
+`create_app(settings, engines)` builds and wires the app; `run_worker(settings)` runs a worker in the
+foreground (the `sentiric worker` command); `python -m streams.app` does the same from environment.
+
+Every topic carries raw bytes (our Avro single-object codec does the encoding), keyed by call id.
+Per-call agents run with `concurrency=1`: more would reorder a call's facts and could not write
+tables safely. Tables share the call topic's partition count, so a call's state lives on the worker
+that consumes its facts, and their changelogs let a restarted worker resume where the last stopped.
+The agents are thin: decode, call pure code (`streams.dialog`, `streams.agents.speech`,
+`streams.analytics.kpi`), emit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+import faust
+
+from schemas import models as m
+from schemas.codec import CodecError, decode, encode
+from sentiric.eventlog.topics import CALLS, METRICS
+from sentiric.settings import Settings, get_settings
+from streams.agents import dialog as dialog_step
+from streams.agents import speech
+from streams.agents.config import KnowledgeStore, follow_config
+from streams.analytics.kpi import KpiWindows, Measurement, measure
+from streams.dialog.machine import Policy
+from streams.engines.dialog import Turn
+from streams.engines.errors import EngineError
+from streams.engines.factory import Engines, build_engines
+
+log = logging.getLogger("sentiric.streams")
+APP_ID = "sentiric"
+KPI_TOPIC = f"{APP_ID}-kpi-measurements"
+TIMER_SCAN_S = 0.2
+KPI_CLOSE_S = 5.0
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(no_input_timeout_s=settings.no_input_timeout_s)
+
+
+def _decode(value: bytes) -> Any:
+    try:
+        return decode(value)
+    except CodecError:
+        return None  # the dialog agent logs undecodable messages once; the others skip them
+
+
+def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) -> faust.App:
+    partitions = settings.topic_partitions
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    app = faust.App(
+        APP_ID,
+        broker=[f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",")],
+        store="memory://",  # rebuilt from the changelog on start; no local state to lose
+        datadir=str(settings.data_dir / "faust"),
+        topic_partitions=partitions,
+        topic_replication_factor=settings.topic_replication,
+        consumer_auto_offset_reset=settings.streams_offset_reset,
+        table_standby_replicas=0,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        web_enabled=False,
+        autodiscover=False,
+    )
+    policy = policy_from(settings)
+    language = settings.language
+    knowledge = KnowledgeStore(settings.knowledge_file)
+
+    calls = app.topic(CALLS, partitions=partitions, **raw)
+    metrics = app.topic(METRICS, **raw)
+    kpi_topic = app.topic(KPI_TOPIC, partitions=1, internal=True, **raw)
+    command_topics: dict[str, faust.TopicT] = {}
+
+    def topic(name: str) -> faust.TopicT:
+        if name == CALLS:
+            return calls
+        if name not in command_topics:
+            command_topics[name] = app.topic(name, **raw)
+        return command_topics[name]
+
+    table_schema = faust.Schema(**raw)
+    dialogs = app.Table("dialog", default=None, partitions=partitions, schema=table_schema)
+    histories = app.Table("dialog-history", default=None, partitions=partitions, schema=table_schema)
+
+    @app.agent(calls, name="dialog", concurrency=1)
+    async def dialog_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            key = event.key
+            outcome = dialog_step.step(dialogs.get(key), key, event.value, policy, time.time())
+            for name, k, v in outcome.messages:
+                await topic(name).send(key=k, value=v)
+            if outcome.changed:
+                if outcome.stored is None:
+                    dialogs.pop(key, None)
+                else:
+                    dialogs[key] = bytes(outcome.stored)
+
+    fired: dict[uuid.UUID, float] = {}
+
+    @app.timer(interval=TIMER_SCAN_S)
+    async def fire_dialog_timers() -> None:
+        now = time.time()
+        for key, event_id, value in list(dialog_step.due_timers(iter(list(dialogs.items())), now, policy)):
+            if event_id in fired:
+                continue  # produced already; the dialog agent has not consumed it yet
+            fired[event_id] = now
+            await calls.send(key=key, value=value)
+        for marker in [k for k, t in fired.items() if now - t > 120]:
+            del fired[marker]
+
+    @app.agent(calls, name="stt", concurrency=1)
+    async def stt_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            fact = _decode(event.value)
+            if not isinstance(fact, m.UtteranceCaptured):
+                continue
+            try:
+                out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, language)
+            except EngineError as exc:
+                log.warning("call %s: transcription failed: %s", fact.call_id, exc)
+                continue
+            await calls.send(key=event.key, value=encode(out))
+
+    @app.agent(calls, name="dialog-engine", concurrency=1)
+    async def engine_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            fact, key = _decode(event.value), event.key
+            if isinstance(fact, m.CallEnded):
+                histories.pop(key, None)
+            elif isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
+                histories[key] = speech.remember(histories.get(key), Turn("agent", fact.text))
+            elif isinstance(fact, m.UtteranceTranscribed) and speech.wants_reply(fact):
+                history = speech.load_history(histories.get(key))
+                try:
+                    out = await asyncio.to_thread(
+                        speech.reply, fact, engines.dialog, history, knowledge.entries()
+                    )
+                except EngineError as exc:
+                    log.warning("call %s: dialog engine failed: %s", fact.call_id, exc)
+                    continue
+                await calls.send(key=key, value=encode(out))
+                turns = (Turn("caller", fact.text), Turn("agent", out.text))
+                histories[key] = speech.remember(histories.get(key), *turns)
+
+    @app.agent(calls, name="tts", concurrency=1)
+    async def tts_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            fact = _decode(event.value)
+            if not isinstance(fact, m.AgentReplied):
+                continue
+            try:
+                out = await asyncio.to_thread(speech.synthesize, fact, engines.tts, language)
+            except EngineError as exc:
+                log.warning("call %s: synthesis failed: %s", fact.call_id, exc)
+                continue
+            await calls.send(key=event.key, value=encode(out))
+
+    windows = KpiWindows(window_s=window_s, source=f"{APP_ID}-analytics")
+
+    @app.agent(calls, name="measure", concurrency=1)
+    async def measure_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            fact = _decode(event.value)
+            for x in measure(fact) if fact is not None else ():
+                await kpi_topic.send(key=b"kpi", value=bytes(x))
+
+    @app.agent(kpi_topic, name="kpi", concurrency=1)
+    async def kpi_agent(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            try:
+                windows.observe(Measurement.parse(value))
+            except ValueError as exc:
+                log.warning("dropped measurement: %s", exc)
+
+    @app.timer(interval=KPI_CLOSE_S)
+    async def close_kpi_windows() -> None:
+        for report in windows.close(time.time()):
+            key = report.window_start.isoformat().encode()
+            await metrics.send(key=key, value=encode(report))
+
+    @app.task
+    async def materialize_config() -> None:
+        await follow_config(knowledge, settings.bootstrap_servers)
+
+    return app
+
+
+def run_worker(settings: Settings) -> None:
+    """Run a streams worker in the foreground until interrupted (the `sentiric worker` command)."""
+    engines = build_engines(settings)
+    app = create_app(settings, engines)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    run_worker(get_settings())

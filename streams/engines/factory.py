@@ -1,0 +1,53 @@
+"""Builds the configured engines from settings (`stt_engine`, `dialog_engine`, `tts_engine`, `llm_*`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sentiric.settings import Settings
+from streams.engines.dialog import DialogEngine
+from streams.engines.errors import EngineError
+from streams.engines.stt import SpeechToText
+from streams.engines.tts import TextToSpeech
+
+
+@dataclass(frozen=True, slots=True)
+class Engines:
+    stt: SpeechToText
+    dialog: DialogEngine
+    tts: TextToSpeech
+
+
+def build_stt(settings: Settings) -> SpeechToText:
+    if settings.stt_engine == "whisper":
+        from streams.engines.whisper import WhisperSTT
+
+        return WhisperSTT(settings.cache_dir)
+    raise EngineError(f"unknown stt_engine {settings.stt_engine!r} (known: whisper)")
+
+
+def build_dialog(settings: Settings) -> DialogEngine:
+    if settings.dialog_engine == "openai" or (settings.dialog_engine != "knowledge" and settings.llm_url):
+        from streams.engines.openai_chat import OpenAIChatEngine
+
+        if not settings.llm_url or not settings.llm_model:
+            raise EngineError("dialog_engine openai needs llm_url and llm_model")
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        return OpenAIChatEngine(settings.llm_url, settings.llm_model, key)
+    if settings.dialog_engine == "knowledge":
+        from streams.engines.knowledge import KnowledgeEngine
+
+        return KnowledgeEngine(language=settings.language)
+    raise EngineError(f"unknown dialog_engine {settings.dialog_engine!r} (known: knowledge, openai)")
+
+
+def build_tts(settings: Settings) -> TextToSpeech:
+    if settings.tts_engine == "espeak":
+        from streams.engines.espeak import EspeakTTS
+
+        return EspeakTTS()
+    raise EngineError(f"unknown tts_engine {settings.tts_engine!r} (known: espeak)")
+
+
+def build_engines(settings: Settings) -> Engines:
+    return Engines(stt=build_stt(settings), dialog=build_dialog(settings), tts=build_tts(settings))
