@@ -64,6 +64,8 @@ def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) 
     app = faust.App(
         APP_ID,
         broker=[f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",")],
+        key_serializer="raw",
+        value_serializer="raw",  # changelogs too: table values are our own bytes
         store="memory://",  # rebuilt from the changelog on start; no local state to lose
         datadir=str(settings.data_dir / "faust"),
         topic_partitions=partitions,
@@ -94,9 +96,15 @@ def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) 
             command_topics[name] = app.topic(name, **raw)
         return command_topics[name]
 
-    table_schema = faust.Schema(**raw)
-    dialogs = app.Table("dialog", default=None, partitions=partitions, schema=table_schema)
-    histories = app.Table("dialog-history", default=None, partitions=partitions, schema=table_schema)
+    # bytes key and value types make Faust use the raw serializer for the store and the changelog.
+    table: dict[str, Any] = {
+        "default": None,
+        "partitions": partitions,
+        "key_type": bytes,
+        "value_type": bytes,
+    }
+    dialogs = app.Table("dialog", **table)
+    histories = app.Table("dialog-history", **table)
 
     @app.agent(calls, name="dialog", concurrency=1)
     async def dialog_agent(stream: faust.StreamT[bytes]) -> None:
