@@ -1,0 +1,94 @@
+"""The speech workers' pure functions, with fake engines at the protocol seams."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from schemas import models as m
+from streams.agents import speech
+from streams.dialog.script import CallScript
+from streams.engines.dialog import Reply, Turn
+from streams.engines.stt import Transcript
+from streams.engines.tts import Speech
+
+
+class FakeSTT:
+    name = "fake-stt"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, str]] = []
+
+    def transcribe(self, pcm: bytes, sample_rate: int, language: str) -> Transcript:
+        self.calls.append((len(pcm), sample_rate, language))
+        return Transcript("what are your opening hours", language, 0.9)
+
+
+class FakeEngine:
+    name = "fake-engine"
+
+    def reply(self, text: str, history: Sequence[Turn], knowledge: Sequence[m.KnowledgeEntry]) -> Reply:
+        return Reply(f"{text}? ({len(history)} turns)", intent="echo", end_conversation=text == "bye")
+
+
+class FakeTTS:
+    name = "fake-tts"
+
+    def synthesize(self, text: str, language: str) -> Speech:
+        tone = (np.sin(np.arange(22050) / 22050 * 2 * np.pi * 440) * 8000).astype("<i2")
+        return Speech(tone.tobytes(), 22050)
+
+
+def test_transcribe_records_engine_latency_and_a_reproducible_id() -> None:
+    s = CallScript()
+    captured = s.fact(m.UtteranceCaptured, utterance_id="u1", sample_rate=8000, pcm=b"\0\0" * 800)
+    stt = FakeSTT()
+    a = speech.transcribe(captured, stt, "en-US")
+    b = speech.transcribe(captured, stt, "en-US")
+    assert stt.calls == [(1600, 8000, "en-US")] * 2
+    assert (a.utterance_id, a.text, a.engine, a.source, a.seq) == (
+        "u1", "what are your opening hours", "fake-stt", "stt", captured.seq,
+    )  # fmt: skip
+    assert a.latency_ms >= 0 and a.confidence == 0.9
+    assert a.event_id == b.event_id  # a redelivered utterance gives the same fact
+
+
+def test_provided_text_skips_the_engine() -> None:
+    captured = CallScript().fact(m.UtteranceCaptured, utterance_id="u1", text="hello there")
+    stt = FakeSTT()
+    out = speech.transcribe(captured, stt, "en-US")
+    assert stt.calls == [] and out.text == "hello there" and out.engine == "provided"
+
+
+def test_reply_links_the_utterance_and_carries_the_intent() -> None:
+    heard = CallScript().transcribed("u3", "bye")
+    out = speech.reply(heard, FakeEngine(), [Turn("agent", "hi")], [])
+    assert (out.reply_id, out.utterance_id, out.text) == ("u3:reply", "u3", "bye? (1 turns)")
+    assert out.end_conversation and out.intent == "echo" and out.engine == "fake-engine"
+    assert out.source == speech.ENGINE_SOURCE
+
+
+def test_only_final_non_empty_transcripts_want_a_reply() -> None:
+    s = CallScript()
+    assert speech.wants_reply(s.transcribed("u1", "hi"))
+    assert not speech.wants_reply(s.transcribed("u2", "  "))
+    assert not speech.wants_reply(s.fact(m.UtteranceTranscribed, text="hi", is_final=False))
+
+
+def test_synthesize_resamples_to_16k() -> None:
+    said = CallScript().replied("u1", "We are open.")
+    out = speech.synthesize(said, FakeTTS(), "en-US")
+    assert out.sample_rate == 16000
+    assert abs(len(out.pcm) // 2 - 16000) < 10
+    assert out.reply_id == "u1:reply" and out.engine == "fake-tts" and out.source == "tts"
+
+
+def test_history_is_bounded_and_survives_bad_bytes() -> None:
+    raw = None
+    for i in range(20):
+        raw = speech.remember(raw, Turn("caller", f"q{i}"), Turn("agent", f"a{i}"))
+    turns = speech.load_history(raw)
+    assert len(turns) == speech.HISTORY_TURNS
+    assert turns[-1] == Turn("agent", "a19")
+    assert speech.load_history(b"{bad") == []

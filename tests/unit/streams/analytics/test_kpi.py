@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from schemas import models as m
+from streams.analytics.kpi import KpiWindows, Measurement, measure, percentile
+from streams.dialog.script import CallScript
+
+T0 = datetime(2026, 1, 2, 3, 4, 0, tzinfo=UTC)  # a window boundary
+
+
+def at(fact: Any, seconds: float) -> Any:
+    return type(fact)(**{**fact.to_record(), "occurred_at": T0 + timedelta(seconds=seconds)})
+
+
+def test_one_window_of_calls_and_speech() -> None:
+    s = CallScript()
+    facts = [
+        at(s.fact(m.CallInviteReceived), 1),
+        at(s.fact(m.CallAnswered), 2),
+        at(s.fact(m.CallInviteReceived), 3),
+        at(s.fact(m.CallRejected), 3.5),
+        at(s.fact(m.UtteranceCaptured, utterance_id="u1"), 10),
+        at(s.fact(m.UtteranceTranscribed, utterance_id="u1", latency_ms=400.0), 10.4),
+        at(s.fact(m.AgentReplied, reply_id="u1:reply", utterance_id="u1", latency_ms=2.0), 10.5),
+        at(s.fact(m.SpeechSynthesized, reply_id="u1:reply", latency_ms=30.0), 10.6),
+        at(s.fact(m.PlaybackStarted, playback_id="u1:reply"), 10.7),
+        at(s.fact(m.PlaybackStarted, playback_id="call-1:say:1"), 11),  # a prompt: no v2v
+        at(s.fact(m.AgentReplied, reply_id="call-1:say:9", utterance_id=None, latency_ms=0.0), 11),
+        at(s.fact(m.CallEnded, talk_ms=30_000, setup_ms=120.0), 40),
+    ]
+    windows = KpiWindows(window_s=60, grace_s=10)
+    for f in facts:
+        for x in measure(f):
+            windows.observe(Measurement.parse(bytes(x)))
+    start = T0.timestamp()
+    assert windows.close(start + 69) == []  # grace not over
+    (r,) = windows.close(start + 70)
+    assert (r.window_start, r.window_end) == (T0, T0 + timedelta(seconds=60))
+    assert (r.calls_offered, r.calls_answered, r.calls_rejected, r.calls_ended) == (2, 1, 1, 1)
+    assert r.asr == 0.5 and r.acd_ms == 30_000 and r.pdd_ms_p50 == 120.0
+    assert (r.stt_ms_p50, r.dialog_ms_p50, r.tts_ms_p50) == (400.0, 2.0, 30.0)
+    assert r.v2v_ms_p50 == pytest.approx(700.0)
+    # A measurement for a closed window is late and dropped.
+    windows.observe(Measurement("offered", start + 5))
+    assert windows.late == 1 and windows.close(start + 1000) == []
+
+
+def test_empty_window_values_are_none() -> None:
+    windows = KpiWindows(window_s=60, grace_s=0)
+    windows.observe(Measurement("offered", T0.timestamp()))
+    (r,) = windows.close(T0.timestamp() + 60)
+    assert r.asr == 0.0 and r.acd_ms is None and r.v2v_ms_p95 is None
+
+
+def test_percentile_nearest_rank() -> None:
+    assert percentile([], 50) is None
+    assert percentile([5.0], 95) == 5.0
+    assert percentile([float(i) for i in range(1, 101)], 95) == 95.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
+
+
+def test_bad_measurement_bytes() -> None:
+    with pytest.raises(ValueError, match=r"^invalid measurement: "):
+        Measurement.parse(b"[1]")
