@@ -1,0 +1,109 @@
+"""The seam between SIP signalling and the media engine (RTP/SRTP sessions).
+
+The SIP core never imports the media engine: it allocates RTP ports from the engine's one
+:class:`~edge.media.ports.PortPool` and asks, through effects, for sessions to be opened, updated
+(re-INVITE, hold) and closed.  The asyncio driver (:mod:`edge.transport`) carries those effects out
+against any object that satisfies :class:`MediaEngine` — the real engine in ``edge.media.engine``
+or, when that is not available, :class:`NullMediaEngine`, which only binds the RTP port, counts
+what arrives (so the media timeout works) and sends nothing.
+
+Closing a session stops RTP but does not give the port back: the SIP core releases it (and records
+``MediaPortReleased``) once the call has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any, Protocol
+
+from edge.media.ports import PortPool
+
+
+class MediaSession(Protocol):
+    last_rx_monotonic: float
+
+    def update_remote(self, addr: tuple[str, int] | None, direction: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MediaEngine(Protocol):
+    pool: PortPool
+
+    async def open_session(
+        self,
+        call_id: str,
+        *,
+        local_port: int,
+        remote_addr: tuple[str, int] | None,
+        codec: str,
+        payload_type: int,
+        dtmf_payload_type: int | None,
+        ptime_ms: int,
+        crypto_local: str | None = None,
+        crypto_remote: str | None = None,
+    ) -> MediaSession: ...
+
+
+class _CountingRtp(asyncio.DatagramProtocol):
+    def __init__(self, session: NullMediaSession) -> None:
+        self._session = session
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self._session.last_rx_monotonic = time.monotonic()
+        self._session.packets_received += 1
+
+
+class NullMediaSession:
+    """Binds the RTP port and notes when packets arrive; plays and records nothing."""
+
+    def __init__(self, call_id: str, local_port: int, remote: tuple[str, int] | None) -> None:
+        self.call_id = call_id
+        self.local_port = local_port
+        self.remote = remote
+        self.direction = "sendrecv"
+        self.last_rx_monotonic = time.monotonic()
+        self.packets_received = 0
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def update_remote(self, addr: tuple[str, int] | None, direction: str) -> None:
+        self.remote, self.direction = addr, direction
+
+    async def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+
+class NullMediaEngine:
+    """A stand-in media engine: one UDP socket per session on the allocated port, nothing more."""
+
+    def __init__(self, pool: PortPool, host: str = "127.0.0.1") -> None:
+        self.pool = pool
+        self.host = host
+
+    async def open_session(
+        self,
+        call_id: str,
+        *,
+        local_port: int,
+        remote_addr: tuple[str, int] | None,
+        codec: str,
+        payload_type: int,
+        dtmf_payload_type: int | None,
+        ptime_ms: int,
+        crypto_local: str | None = None,
+        crypto_remote: str | None = None,
+    ) -> NullMediaSession:
+        session = NullMediaSession(call_id, local_port, remote_addr)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(OSError):  # a busy port only costs this call its media
+            session.transport, _ = await loop.create_datagram_endpoint(
+                lambda: _CountingRtp(session), local_addr=(self.host, local_port)
+            )
+        return session
+
+    def execute(self, command: Any) -> None:
+        """Media commands (PlayAudio, …) have nothing to act on here."""

@@ -1,0 +1,74 @@
+"""Dialplan resolution: which plan a called number falls under (pure, local, never waits).
+
+A plan's ``pattern`` is matched against the dialled user part (Request-URI user)::
+
+    "*"          every number
+    "90212*"     prefix: every number starting with 90212
+    "1000"       exactly 1000
+
+Among matching plans the lowest ``priority`` wins, then the most specific pattern (exact before
+prefix, longer prefix first), then the plan id, so resolution is deterministic.  When no configured
+plan matches, :data:`DEFAULT_PLAN` applies: every number goes to the AI agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+ACTIONS = ("agent", "prompt_hangup", "transfer", "reject")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    dialplan_id: str
+    pattern: str
+    action: str
+    priority: int = 100
+    target: str | None = None
+    prompt_uri: str | None = None
+    reject_status: int = 403
+    require_auth: bool = False
+    language: str = "en-US"
+
+    def matches(self, number: str) -> bool:
+        if self.pattern == "*":
+            return True
+        if self.pattern.endswith("*"):
+            return number.startswith(self.pattern[:-1])
+        return number == self.pattern
+
+    def sort_key(self) -> tuple[int, int, int, str]:
+        exact = 0 if not self.pattern.endswith("*") else 1
+        return (self.priority, exact, -len(self.pattern), self.dialplan_id)
+
+    @classmethod
+    def from_record(cls, record: object) -> Plan:
+        """From a ``schemas.models.Dialplan`` config record."""
+        get = record.__getattribute__
+        action = get("action")
+        if action not in ACTIONS:
+            raise ValueError(f"unknown dialplan action {action!r}")
+        return cls(
+            dialplan_id=get("entity_id"),
+            pattern=get("pattern"),
+            action=action,
+            priority=get("priority"),
+            target=get("target"),
+            prompt_uri=get("prompt_uri"),
+            reject_status=get("reject_status"),
+            require_auth=get("require_auth"),
+            language=get("language"),
+        )
+
+
+DEFAULT_PLAN = Plan(dialplan_id="default", pattern="*", action="agent", priority=2**31 - 1)
+
+
+def resolve(plans: Iterable[Plan], number: str, default: Plan = DEFAULT_PLAN) -> Plan:
+    """The plan for ``number``: the best matching configured plan, else ``default``."""
+    best: Plan | None = None
+    for plan in plans:
+        if plan.matches(number) and (best is None or plan.sort_key() < best.sort_key()):
+            best = plan
+    return best or default

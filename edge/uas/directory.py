@@ -1,0 +1,97 @@
+"""What the UAS core reads to decide about a call: dialplans and SIP users (a local table).
+
+The core depends only on the :class:`Directory` protocol; the edge app passes the
+:class:`~edge.config_table.ConfigTable` materialized from ``sentiric.config``, tests pass a
+:class:`StaticDirectory`.  Lookups are local and synchronous: call setup never waits on the log.
+
+:class:`DigestGate` is the digest-authentication step (RFC 3261 §22.4, RFC 8760) in front of INVITE
+and REGISTER: no credentials or a stale nonce gives a challenge, wrong ones a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from edge.sip.digest import AuthResult, DigestAuthenticator
+from edge.sip.errors import SipParseError
+from edge.sip.headers import DigestParams
+from edge.sip.message import SipRequest
+from edge.uas.dialplan import Plan
+
+
+@dataclass(frozen=True, slots=True)
+class UserCredentials:
+    username: str
+    realm: str
+    ha1_md5: str
+    ha1_sha256: str
+    enabled: bool = True
+
+    @property
+    def ha1(self) -> dict[str, str]:
+        return {"MD5": self.ha1_md5, "SHA-256": self.ha1_sha256}
+
+
+class Directory(Protocol):
+    def dialplans(self) -> Iterable[Plan]: ...
+
+    def user(self, username: str, realm: str) -> UserCredentials | None: ...
+
+
+@dataclass(slots=True)
+class StaticDirectory:
+    plans: list[Plan] = field(default_factory=list)
+    users: dict[tuple[str, str], UserCredentials] = field(default_factory=dict)
+
+    def dialplans(self) -> Iterable[Plan]:
+        return self.plans
+
+    def user(self, username: str, realm: str) -> UserCredentials | None:
+        return self.users.get((username, realm))
+
+
+@dataclass(frozen=True, slots=True)
+class AuthOutcome:
+    """``ok`` with the user name; else ``challenge`` (headers to send with 401) or ``reason``."""
+
+    ok: bool
+    username: str | None = None
+    challenge: tuple[tuple[str, str], ...] = ()
+    reason: str | None = None
+
+
+class DigestGate:
+    def __init__(self, authenticator: DigestAuthenticator, directory: Directory) -> None:
+        self.authenticator = authenticator
+        self.directory = directory
+
+    @property
+    def realm(self) -> str:
+        return self.authenticator.realm
+
+    def _challenge(self, now: float, *, stale: bool = False, reason: str | None = None) -> AuthOutcome:
+        values = self.authenticator.challenges(now, stale=stale)
+        return AuthOutcome(False, challenge=tuple(("WWW-Authenticate", v) for v in values), reason=reason)
+
+    def check(self, request: SipRequest, now: float) -> AuthOutcome:
+        value = request.header("authorization")
+        if value is None:
+            return self._challenge(now)
+        try:
+            creds = DigestParams.parse(value)
+        except SipParseError:
+            return AuthOutcome(False, reason="malformed")
+        if creds.get("realm") != self.realm:
+            return self._challenge(now)  # credentials for another realm: ask for ours
+        username = creds.get("username") or ""
+        user = self.directory.user(username, self.realm)
+        if user is None or not user.enabled:
+            return AuthOutcome(False, username=username, reason="unknown_user")
+        result = self.authenticator.verify(creds, method=request.method, now=now, ha1=user.ha1)
+        if result is AuthResult.OK:
+            return AuthOutcome(True, username=username)
+        if result is AuthResult.STALE:
+            return self._challenge(now, stale=True, reason="stale_nonce")
+        return AuthOutcome(False, username=username, reason=result.value)
