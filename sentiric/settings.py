@@ -72,6 +72,19 @@ class Settings(BaseSettings):
     rtp_port_max: int = 20998
     ws_port: int = 8081
     grpc_port: int = 50051
+    # Edge media engine (edge.media.engine).
+    rtp_port_quarantine_s: float = Field(default=5.0, description="Released RTP ports wait this long.")
+    media_timeout_s: float = Field(default=30.0, description="No RTP for this long ends the call.")
+    media_quality_interval_s: float = Field(default=5.0, description="Periodic MediaQualityReported.")
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    vad_end_silence_ms: int = 700
+    vad_min_utterance_ms: int = 200
+    vad_max_utterance_ms: int = 15_000
+    srtp_policy: Literal["off", "optional", "required"] = "optional"
+    grpc_tls_cert: Path | None = Field(default=None, description="gRPC server certificate (PEM).")
+    grpc_tls_key: Path | None = None
+    grpc_tls_client_ca: Path | None = Field(default=None, description="Set: require client certs (mTLS).")
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint for s3:// URIs.")
 
     # Streams: the dialog and the speech workers.
     language: str = "en-US"

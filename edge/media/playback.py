@@ -163,6 +163,19 @@ class PromptPlayer:
         return bool(self._queue)
 
     @property
+    def current_id(self) -> str | None:
+        """The id of the prompt playing now (None when idle or the prompt has no id)."""
+        return self._queue[0].prompt_id if self._queue else None
+
+    def cancel(self, prompt_id: str) -> bool:
+        """Drop a queued prompt that has not started yet; False if it is not queued behind the current one."""
+        for index in range(1, len(self._queue)):
+            if self._queue[index].prompt_id == prompt_id:
+                del self._queue[index]
+                return True
+        return False
+
+    @property
     def played_ms(self) -> int:
         """How much of the current prompt has been sent."""
         return self._queue[0].position * 1000 // TELEPHONY_RATE if self._queue else 0
@@ -174,21 +187,28 @@ class PromptPlayer:
         if pcm.size:
             self._queue.append(_Prompt(prompt_id, pcm, barge_in))
 
-    def next_packet(self, now: float) -> RtpPacket | None:
-        """The next 20 ms packet to send at ``now``, or None when nothing is playing."""
+    def next_frame(self) -> Int16Array | None:
+        """The next 20 ms of PCM, advancing playback (for a caller that mixes and encodes itself)."""
         if not self._queue:
             return None
         prompt = self._queue[0]
         frame = prompt.pcm[prompt.position : prompt.position + FRAME_SAMPLES]
         if frame.size < FRAME_SAMPLES:
             frame = np.concatenate([frame, np.zeros(FRAME_SAMPLES - frame.size, dtype=np.int16)])
-        packet = self.sender.next_packet(self.codec.encode(frame), now)
         prompt.position = min(prompt.position + FRAME_SAMPLES, prompt.pcm.size)
         if prompt.position >= prompt.pcm.size:
             self._queue.popleft()
             self._finished.append(PromptFinished(prompt.prompt_id, self._ms(prompt), interrupted=False))
-            if not self._queue:
-                self.sender.end_talkspurt()  # the next prompt starts a new talkspurt
+        return frame
+
+    def next_packet(self, now: float) -> RtpPacket | None:
+        """The next 20 ms packet to send at ``now``, or None when nothing is playing."""
+        frame = self.next_frame()
+        if frame is None:
+            return None
+        packet = self.sender.next_packet(self.codec.encode(frame), now)
+        if not self._queue:
+            self.sender.end_talkspurt()  # the next prompt starts a new talkspurt
         return packet
 
     @staticmethod

@@ -1,0 +1,126 @@
+"""The one media clock of an edge process: a fixed 20 ms grid that ticks every media session.
+
+Every session's outgoing RTP (and its jitter-buffer playout, VAD, recording and taps) is driven from
+here, not from a sleeping task per call: one timer handle, re-armed with ``loop.call_at`` on the
+absolute grid ``start + k * period``, so the cadence never drifts however long a tick takes.
+
+- A tick passes the grid time it stands for (``deadline``), not the time it actually ran, so sessions
+  stamp packets on the ideal grid; they may read ``loop.time()`` themselves for arrival times.
+- When the loop falls behind (a GC pause, a burst of work), the missed ticks run back to back, up to
+  ``max_catch_up`` of them, so every session still sends 50 packets a second; beyond that the clock
+  skips ahead to the present and counts the skipped ticks (the receivers see a gap, not a burst).
+- A session whose tick raises is logged and counted; it never stops the clock or another session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from prometheus_client import Counter
+
+log = logging.getLogger(__name__)
+
+PERIOD_S = 0.020
+
+TICK_ERRORS = Counter("sentiric_media_tick_errors_total", "Media session ticks that raised")
+TICKS_SKIPPED = Counter("sentiric_media_clock_skipped_ticks_total", "Clock ticks skipped (loop overloaded)")
+
+
+class Tickable(Protocol):
+    def tick(self, now: float) -> None: ...
+
+
+class MediaClock:
+    __slots__ = (
+        "_handle",
+        "_k",
+        "_loop",
+        "_members",
+        "_start",
+        "late_ticks",
+        "max_catch_up",
+        "period",
+        "skipped_ticks",
+        "ticks",
+    )
+
+    def __init__(
+        self,
+        period: float = PERIOD_S,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        max_catch_up: int = 5,
+    ) -> None:
+        if period <= 0:
+            raise ValueError(f"clock period must be positive, got {period}")
+        self.period = period
+        self.max_catch_up = max_catch_up
+        self._loop = loop
+        self._members: dict[int, Tickable] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._start = 0.0
+        self._k = 0
+        self.ticks = 0
+        self.late_ticks = 0  # ticks that ran more than one period after their deadline
+        self.skipped_ticks = 0
+
+    @property
+    def running(self) -> bool:
+        return self._handle is not None
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def add(self, member: Tickable) -> None:
+        self._members[id(member)] = member
+
+    def discard(self, member: Tickable) -> None:
+        self._members.pop(id(member), None)
+
+    def start(self) -> None:
+        if self._handle is not None:
+            return
+        loop = self._loop or asyncio.get_running_loop()
+        self._loop = loop
+        self._start = loop.time() + self.period
+        self._k = 0
+        self._handle = loop.call_at(self._start, self._fire)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _deadline(self, k: int) -> float:
+        return self._start + k * self.period  # from the grid origin: no accumulated float error
+
+    def _fire(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        k = self._k
+        # Run this tick and any missed ones that are still within the catch-up window.
+        behind = int((now - self._deadline(k)) / self.period)
+        if behind > self.max_catch_up:
+            skipped = behind - self.max_catch_up
+            self.skipped_ticks += skipped
+            TICKS_SKIPPED.inc(skipped)
+            k += skipped
+            behind = self.max_catch_up
+        if behind >= 1:
+            self.late_ticks += 1
+        for step in range(behind + 1):
+            self._tick_all(self._deadline(k + step))
+        self._k = k + behind + 1
+        self._handle = loop.call_at(self._deadline(self._k), self._fire)
+
+    def _tick_all(self, deadline: float) -> None:
+        self.ticks += 1
+        for member in tuple(self._members.values()):
+            try:
+                member.tick(deadline)
+            except Exception:
+                TICK_ERRORS.inc()
+                log.exception("media session tick failed")

@@ -1,0 +1,269 @@
+"""The edge's media engine: the port pool, the shared 20 ms clock and every call's ``MediaSession``.
+
+The SIP side (and the gRPC MediaService) code against this surface::
+
+    engine = MediaEngine(settings, facts)          # facts: edge.facts.FactSink
+    await engine.start()
+    port = engine.pool.allocate(time.monotonic())  # PortsExhausted → answer 503
+    session = await engine.open_session(call_id, local_port=port, remote_addr=("10.0.0.7", 4000),
+                                        codec="PCMU", payload_type=0, dtmf_payload_type=101,
+                                        ptime_ms=20, crypto_local=None, crypto_remote=None)
+    session.update_remote(addr, "sendrecv")        # re-INVITE / hold (direction is ours)
+    session.last_rx_monotonic                      # time.monotonic() of the last accepted RTP packet
+    await engine.execute(command)                  # PlayAudio, StopPlayback, StartRecording, StopRecording,
+                                                   # SendDtmf — by command.call_id
+    await session.close()                          # RTP stops, final quality, recordings stored
+    engine.pool.release(port, time.monotonic())    # the SIP side gives the port back (quarantined)
+    await engine.stop()
+
+Commands are idempotent: one already executed (same ``event_id``, e.g. a gRPC command that the edge
+then also consumes from its command topic, or a redelivery after a rebalance) is ignored. A command for
+a call this engine has no session for is logged and ignored (the call ended, or another node owns it);
+a command that cannot be carried out raises ``MediaCommandError``. A PlayAudio whose audio cannot be
+loaded also gets a ``PlaybackFinished(reason="error")`` so the dialog does not wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+from prometheus_client import Gauge
+
+from edge.media.clock import MediaClock
+from edge.media.codecs.g711 import CODECS_BY_NAME
+from edge.media.codecs.resample import TELEPHONY_RATE, resample
+from edge.media.playback import PromptCache, PromptError
+from edge.media.ports import PortPool
+from edge.media.recording import RecordingError
+from edge.media.session import MediaSession
+from edge.media.srtp import CryptoAttribute, SrtpContext, SrtpError
+from edge.media.storage import RecordingStore, S3Store, StorageError, UriStore, parse_uri
+from edge.media.vad.endpointer import EndpointerConfig
+from schemas.models import (
+    PlayAudio,
+    PlaybackFinished,
+    SendDtmf,
+    StartRecording,
+    StopPlayback,
+    StopRecording,
+)
+
+if TYPE_CHECKING:
+    from edge.facts import FactSink
+    from sentiric.settings import Settings
+
+__all__ = ["MediaCommandError", "MediaEngine", "MediaSession"]
+
+log = logging.getLogger(__name__)
+
+ACTIVE_SESSIONS = Gauge("sentiric_media_active_sessions", "Media sessions open on this edge")
+EXECUTED_HISTORY = 4096
+
+
+class MediaCommandError(ValueError):
+    """A media command that cannot be carried out (bad audio, unknown recording, unsupported codec …)."""
+
+
+def prompt_path(uri: str) -> Path:
+    """A prompt URI (``file:///abs/path.wav`` or a plain path) → the local path."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("", "file"):
+        return Path(unquote(parts.path) if parts.scheme else uri)
+    raise MediaCommandError(f"unsupported audio URI scheme {parts.scheme!r}: {uri}")
+
+
+class MediaEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        facts: FactSink,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        store: RecordingStore | None = None,
+        prompts: PromptCache | None = None,
+    ) -> None:
+        self.settings = settings
+        self.facts = facts
+        self._loop = loop
+        self.pool = PortPool(settings.rtp_port_min, settings.rtp_port_max, settings.rtp_port_quarantine_s)
+        self.clock = MediaClock(loop=loop)
+        self.prompts = prompts or PromptCache()
+        self._prompt_lock = asyncio.Lock()
+        self.store: RecordingStore = store or UriStore(s3=S3Store(settings.s3_endpoint_url))
+        self.vad = EndpointerConfig(
+            sample_rate=TELEPHONY_RATE,
+            aggressiveness=settings.vad_aggressiveness,
+            end_silence_ms=settings.vad_end_silence_ms,
+            min_utterance_ms=settings.vad_min_utterance_ms,
+            max_utterance_ms=settings.vad_max_utterance_ms,
+        )
+        self._sessions: dict[str, MediaSession] = {}
+        self._executed: OrderedDict[Any, None] = OrderedDict()
+
+    # --- life cycle ---
+
+    async def start(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        self.clock.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(s.close() for s in list(self._sessions.values())))
+        self.clock.stop()
+
+    # --- sessions ---
+
+    @property
+    def active_sessions(self) -> int:
+        return len(self._sessions)
+
+    def session(self, call_id: str) -> MediaSession | None:
+        return self._sessions.get(call_id)
+
+    async def open_session(
+        self,
+        call_id: str,
+        *,
+        local_port: int,
+        remote_addr: tuple[str, int] | None,
+        codec: str,
+        payload_type: int,
+        dtmf_payload_type: int | None,
+        ptime_ms: int,
+        crypto_local: str | None = None,
+        crypto_remote: str | None = None,
+    ) -> MediaSession:
+        """Bind ``local_port`` (RTP) and ``local_port + 1`` (RTCP) and start ticking the call's media."""
+        if call_id in self._sessions:
+            raise MediaCommandError(f"call {call_id} already has a media session")
+        g711 = CODECS_BY_NAME.get(codec.upper())
+        if g711 is None:
+            raise MediaCommandError(f"unsupported codec {codec!r}")
+        if (crypto_local is None) != (crypto_remote is None):
+            raise MediaCommandError("SRTP needs both the local and the remote crypto attribute")
+        srtp = None
+        if crypto_local is not None and crypto_remote is not None:
+            try:
+                srtp = SrtpContext(CryptoAttribute.parse(crypto_local), CryptoAttribute.parse(crypto_remote))
+            except SrtpError as exc:
+                raise MediaCommandError(str(exc)) from None
+        session = MediaSession(
+            call_id,
+            local_port=local_port,
+            remote_addr=remote_addr,
+            codec=g711,
+            payload_type=payload_type,
+            dtmf_payload_type=dtmf_payload_type,
+            ptime_ms=ptime_ms if ptime_ms > 0 else 20,
+            facts=self.facts,
+            clock=self.clock,
+            store=self.store,
+            srtp=srtp,
+            vad=self.vad,
+            quality_interval_s=self.settings.media_quality_interval_s,
+            cname=f"{self.settings.node_id}@sentiric",
+            on_closed=self._closed,
+        )
+        loop = self._loop or asyncio.get_running_loop()
+        await session.bind(self.settings.rtp_host, loop)
+        self._sessions[call_id] = session
+        self.clock.add(session)
+        ACTIVE_SESSIONS.set(len(self._sessions))
+        return session
+
+    def _closed(self, session: MediaSession) -> None:
+        if self._sessions.get(session.call_id) is session:
+            del self._sessions[session.call_id]
+            ACTIVE_SESSIONS.set(len(self._sessions))
+
+    # --- commands ---
+
+    def _first_time(self, command: Any) -> bool:
+        event_id = getattr(command, "event_id", None)
+        if event_id is None:
+            return True
+        if event_id in self._executed:
+            return False
+        self._executed[event_id] = None
+        if len(self._executed) > EXECUTED_HISTORY:
+            self._executed.popitem(last=False)
+        return True
+
+    async def execute(self, command: Any) -> None:
+        if not self._first_time(command):
+            log.debug("command %s already executed", getattr(command, "event_id", None))
+            return
+        session = self._sessions.get(command.call_id)
+        if session is None:
+            log.warning(
+                "%s for call %s, which has no media session here", type(command).__name__, command.call_id
+            )
+            return
+        if isinstance(command, PlayAudio):
+            await self._play(session, command)
+        elif isinstance(command, StopPlayback):
+            session.stop_playback(command.playback_id, reason="stopped")
+        elif isinstance(command, StartRecording):
+            try:
+                parse_uri(command.output_uri)
+                session.start_recording(command.recording_id, command.output_uri, command.format)
+            except (StorageError, RecordingError, ValueError) as exc:
+                raise MediaCommandError(str(exc)) from None
+        elif isinstance(command, StopRecording):
+            try:
+                await session.stop_recording(command.recording_id)
+            except KeyError as exc:
+                raise MediaCommandError(str(exc.args[0])) from None
+        elif isinstance(command, SendDtmf):
+            try:
+                session.send_dtmf(command.digits, command.duration_ms)
+            except ValueError as exc:
+                raise MediaCommandError(str(exc)) from None
+        else:
+            raise MediaCommandError(f"not a media command: {type(command).__name__}")
+
+    async def load_prompt(self, uri: str) -> np.ndarray:
+        """A prompt file as 8 kHz int16, through the LRU cache (decoded off the loop on a miss)."""
+        path = prompt_path(uri)
+        async with self._prompt_lock:  # the cache is not thread-safe; one decode at a time
+            try:
+                return await asyncio.to_thread(self.prompts.get, path)
+            except (OSError, PromptError) as exc:
+                raise MediaCommandError(f"cannot load prompt {uri}: {exc}") from None
+
+    async def _play(self, session: MediaSession, command: PlayAudio) -> None:
+        try:
+            if command.audio_uri:
+                pcm = await self.load_prompt(command.audio_uri)
+            elif command.pcm is not None:
+                if command.sample_rate <= 0 or len(command.pcm) % 2:
+                    raise MediaCommandError("PlayAudio PCM must be 16-bit samples at a positive rate")
+                pcm = np.frombuffer(command.pcm, dtype="<i2").astype(np.int16)
+                if command.sample_rate != TELEPHONY_RATE:
+                    pcm = await asyncio.to_thread(resample, pcm, command.sample_rate, TELEPHONY_RATE)
+            else:
+                raise MediaCommandError("PlayAudio carries neither an audio URI nor PCM")
+        except MediaCommandError:
+            self.facts.emit(
+                session.call_id,
+                PlaybackFinished,
+                playback_id=command.playback_id,
+                interrupted=True,
+                played_ms=0,
+                duration_ms=0,
+                reason="error",
+            )
+            raise
+        if not session.closed:
+            session.play(pcm, command.playback_id, barge_in=command.barge_in, source_uri=command.audio_uri)
+
+    def release_port(self, port: int) -> None:
+        """Give a port back to the pool (quarantined); for callers outside SIP (gRPC ReleasePort)."""
+        self.pool.release(port, time.monotonic())

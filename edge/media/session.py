@@ -1,0 +1,681 @@
+"""One call's media: RTP/RTCP (optionally SRTP) on a port pair, ticked by the shared 20 ms clock.
+
+Receive path (``receive_rtp``, per datagram): SRTP unprotect → ``RtpPacket.parse`` → source check
+(symmetric RTP: latch onto the address the caller actually sends from, RFC 4961) → telephone events to
+the ``DtmfReceiver``, audio to the RFC 3550 statistics and the ``JitterBuffer``. Anything that fails on
+the way is dropped and counted in ``sentiric_media_rtp_dropped_total{reason}``; the socket never dies.
+
+Every clock tick (``tick(now)``, ``now`` on the 20 ms grid):
+
+1. play out what the jitter buffer has due, decode it (G.711) into the caller FIFO and take exactly one
+   160-sample caller frame — concealment (silence) for lost packets, so everything downstream stays
+   sample-aligned;
+2. feed the caller frame to the VAD endpointer (``SpeechStarted`` → barge-in; ``UtteranceCaptured`` with
+   the PCM), close stale DTMF events;
+3. build the agent frame — the current prompt mixed with injected audio, or silence — encode it and send
+   it through the session's one ``RtpSender`` (sequence numbers and timestamps continuous across
+   prompts), unless an RFC 4733 event is being sent, which takes the slot;
+4. hand both frames to the recorders and the live taps;
+5. send RTCP (SR or RR + SDES CNAME) about every 5 s and emit ``MediaQualityReported`` periodically.
+
+Direction (``update_remote``) is ours, as negotiated in SDP: we send when it is ``sendrecv`` or
+``sendonly``. Prompts keep advancing while we may not send (hold), so ``played_ms`` means time offered.
+Only 20 ms frames are sent whatever ``ptime`` was offered (ptime is a preference, RFC 4566 §6); received
+packets of any constant ptime are re-framed to 20 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+import uuid
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from prometheus_client import Counter
+
+from edge.media.codecs.g711 import G711Codec
+from edge.media.playback import PromptPlayer
+from edge.media.quality.emodel import r_factor
+from edge.media.quality.stats import ReceiverStats, round_trip_time
+from edge.media.recording import CONTENT_TYPES, CallRecorder, encode
+from edge.media.rtp.dtmf import DtmfDigit, DtmfParseError, DtmfReceiver, ScheduledPacket, dtmf_packets
+from edge.media.rtp.jitter_buffer import Frame, JitterBuffer
+from edge.media.rtp.packet import RtpPacket, RtpParseError
+from edge.media.rtp.rtcp import (
+    Bye,
+    ReceiverReport,
+    RtcpParseError,
+    SenderReport,
+    SourceDescription,
+    ntp_from_unix,
+    parse_compound,
+    serialize_compound,
+)
+from edge.media.rtp.sender import RtpSender
+from edge.media.srtp import SrtpContext, SrtpError
+from edge.media.taps import FRAME_SAMPLES, AudioInjector, AudioTap, mix
+from edge.media.vad.endpointer import (
+    Endpointer,
+    EndpointerConfig,
+    SpeechDiscarded,
+)
+from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
+from schemas.models import (
+    DtmfReceived,
+    MediaQualityReported,
+    PlaybackFinished,
+    PlaybackStarted,
+    RecordingFinished,
+    SpeechStarted,
+    UtteranceCaptured,
+)
+
+if TYPE_CHECKING:
+    from edge.facts import FactSink
+    from edge.media.clock import MediaClock
+    from edge.media.storage import RecordingStore
+
+log = logging.getLogger(__name__)
+
+Int16Array = npt.NDArray[np.int16]
+Addr = tuple[str, int]
+
+RTCP_INTERVAL_S = 5.0
+RELATCH_AFTER_S = 2.0  # a new source address is accepted once the latched one has been silent this long
+MAX_CALLER_BACKLOG = 10 * FRAME_SAMPLES  # decoded caller audio held beyond one tick (a burst)
+JITTER_PLAYOUT_DELAY_S = 0.060
+SENDING_DIRECTIONS = ("sendrecv", "sendonly")
+ZERO_FRAME: Int16Array = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+ZERO_FRAME.flags.writeable = False
+
+DROPPED = Counter(
+    "sentiric_media_rtp_dropped_total", "Received RTP/RTCP datagrams dropped, by reason", ["reason"]
+)
+_DROP = {
+    reason: DROPPED.labels(reason)
+    for reason in (
+        "srtp",
+        "malformed",
+        "unexpected_source",
+        "payload_type",
+        "dtmf_malformed",
+        "rtcp_srtp",
+        "rtcp_malformed",
+        "closed",
+    )
+}
+PACKETS = Counter("sentiric_media_rtp_packets_total", "RTP packets by direction", ["direction"])
+_SENT = PACKETS.labels("sent")
+_RECEIVED = PACKETS.labels("received")
+
+
+class RtpProtocol(asyncio.DatagramProtocol):
+    """Thin adapter: datagrams in → the session; the transport is the session's to send on."""
+
+    def __init__(self, session: MediaSession, rtcp: bool) -> None:
+        self.session = session
+        self.rtcp = rtcp
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if self.rtcp:
+            self.session.receive_rtcp(data, addr)
+        else:
+            self.session.receive_rtp(data, addr)
+
+    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable and friends
+        log.debug("RTP socket error on %s: %s", self.session.call_id, exc)
+
+
+class MediaSession:
+    def __init__(
+        self,
+        call_id: str,
+        *,
+        local_port: int,
+        remote_addr: Addr | None,
+        codec: G711Codec,
+        payload_type: int,
+        dtmf_payload_type: int | None,
+        ptime_ms: int,
+        facts: FactSink,
+        clock: MediaClock,
+        store: RecordingStore,
+        srtp: SrtpContext | None = None,
+        vad: EndpointerConfig | None = None,
+        quality_interval_s: float = 5.0,
+        cname: str = "sentiric",
+        on_closed: Any = None,
+    ) -> None:
+        self.call_id = call_id
+        self.local_port = local_port
+        self.codec = codec
+        self.payload_type = payload_type
+        self.dtmf_payload_type = dtmf_payload_type
+        self.ptime_ms = ptime_ms
+        self.srtp = srtp
+        self._facts = facts
+        self._clock = clock
+        self._store = store
+        self._cname = cname
+        self._on_closed = on_closed
+        self.direction = "sendrecv"
+        self.remote_rtp: Addr | None = remote_addr
+        self.remote_rtcp: Addr | None = (remote_addr[0], remote_addr[1] + 1) if remote_addr else None
+        self._rx_source: Addr | None = None
+        self._rx_source_seen = 0.0
+        self._rtcp_latched = False
+        self.rtp_transport: asyncio.DatagramTransport | None = None
+        self.rtcp_transport: asyncio.DatagramTransport | None = None
+        self.last_rx_monotonic = time.monotonic()  # the SIP side's media timeout starts at setup
+
+        self.sender = RtpSender(payload_type, clock_rate=codec.clock_rate)
+        self.player = PromptPlayer(self.sender, codec)
+        self._silence = codec.silence()
+        self._jitter = JitterBuffer(ptime=ptime_ms / 1000, playout_delay=JITTER_PLAYOUT_DELAY_S)
+        self._rx_stats: ReceiverStats | None = None
+        self._dtmf_rx = DtmfReceiver()
+        self._dtmf_tx: deque[ScheduledPacket] = deque()
+        self._endpointer = Endpointer(vad or EndpointerConfig())
+        self._stream_ms = 0  # caller audio fed to the VAD
+        self._utterance_id: str | None = None
+        self._caller: deque[Int16Array] = deque()
+        self._caller_samples = 0
+        self._rx_started = False
+
+        self._playbacks: OrderedDict[str, tuple[int, str | None]] = OrderedDict()  # id → (ms, uri)
+        self._started_playback: str | None = None
+        self.recorders: dict[str, CallRecorder] = {}
+        self.taps: list[AudioTap] = []
+        self.injectors: list[AudioInjector] = []
+
+        self.packets_sent = 0
+        self.packets_received = 0
+        self.dropped: dict[str, int] = {}
+        self.rtt_s: float | None = None
+        self._quality_interval = quality_interval_s
+        self._next_rtcp: float | None = None
+        self._next_quality: float | None = None
+        self.closed = False
+
+    # --- set-up and signalling ---
+
+    async def bind(self, host: str, loop: asyncio.AbstractEventLoop) -> None:
+        """Open the RTP (even) and RTCP (+1) sockets."""
+        rtp, _ = await loop.create_datagram_endpoint(
+            lambda: RtpProtocol(self, rtcp=False), local_addr=(host, self.local_port)
+        )
+        try:
+            rtcp, _ = await loop.create_datagram_endpoint(
+                lambda: RtpProtocol(self, rtcp=True), local_addr=(host, self.local_port + 1)
+            )
+        except OSError:
+            rtp.close()
+            raise
+        self.rtp_transport = rtp  # type: ignore[assignment]
+        self.rtcp_transport = rtcp  # type: ignore[assignment]
+
+    def update_remote(self, addr: Addr | None, direction: str) -> None:
+        """Re-INVITE or hold: a new SDP address and our direction; the source is learnt again."""
+        self.direction = direction
+        self.remote_rtp = addr
+        self.remote_rtcp = (addr[0], addr[1] + 1) if addr else None
+        self._rx_source = None
+        self._rtcp_latched = False
+
+    @property
+    def sending(self) -> bool:
+        return self.direction in SENDING_DIRECTIONS and self.remote_rtp is not None
+
+    def _drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+        _DROP[reason].inc()
+
+    # --- receive path ---
+
+    def _accept_source(self, addr: Addr, now: float) -> bool:
+        if addr == self._rx_source:
+            self._rx_source_seen = now
+            return True
+        if self._rx_source is None or now - self._rx_source_seen > RELATCH_AFTER_S:
+            if self._rx_source is not None:
+                log.info("RTP source of %s moved from %s to %s", self.call_id, self._rx_source, addr)
+            self._rx_source = addr
+            self._rx_source_seen = now
+            self.remote_rtp = addr  # symmetric RTP: answer where the caller sends from
+            if not self._rtcp_latched:
+                self.remote_rtcp = (addr[0], addr[1] + 1)
+            return True
+        return False
+
+    def receive_rtp(self, data: bytes, addr: Addr) -> None:
+        if self.closed:
+            self._drop("closed")
+            return
+        now = time.monotonic()
+        if self.srtp is not None:
+            try:
+                data = self.srtp.unprotect(data)
+            except SrtpError:
+                self._drop("srtp")
+                return
+        try:
+            packet = RtpPacket.parse(data)
+        except RtpParseError:
+            self._drop("malformed")
+            return
+        if not self._accept_source(addr, now):
+            self._drop("unexpected_source")
+            return
+        self.last_rx_monotonic = now
+        pt = packet.payload_type
+        if pt == self.payload_type:
+            self.packets_received += 1
+            _RECEIVED.inc()
+            stats = self._rx_stats
+            if stats is None or stats.ssrc != packet.ssrc:
+                stats = self._rx_stats = ReceiverStats(
+                    packet.ssrc, packet.sequence_number, clock_rate=self.codec.clock_rate, probation=0
+                )
+            stats.on_packet(packet.sequence_number, packet.timestamp, now)
+            self._jitter.push(packet, now)
+        elif pt == self.dtmf_payload_type:
+            try:
+                digits = self._dtmf_rx.receive(packet, now)
+            except DtmfParseError:
+                self._drop("dtmf_malformed")
+                return
+            self._emit_digits(digits)
+        else:
+            self._drop("payload_type")
+
+    def receive_rtcp(self, data: bytes, addr: Addr) -> None:
+        if self.closed:
+            return
+        if self.srtp is not None:
+            try:
+                data = self.srtp.unprotect_rtcp(data)
+            except SrtpError:
+                self._drop("rtcp_srtp")
+                return
+        try:
+            packets = parse_compound(data)
+        except RtcpParseError:
+            self._drop("rtcp_malformed")
+            return
+        if not self._rtcp_latched:
+            self.remote_rtcp = addr
+            self._rtcp_latched = True
+        now = time.monotonic()
+        arrival_ntp = ntp_from_unix(time.time())
+        for packet in packets:
+            if isinstance(packet, SenderReport):
+                if self._rx_stats is not None and packet.ssrc == self._rx_stats.ssrc:
+                    self._rx_stats.on_sender_report(packet.ntp_timestamp, now)
+                blocks = packet.reports
+            elif isinstance(packet, ReceiverReport):
+                blocks = packet.reports
+            else:
+                continue
+            for block in blocks:
+                if block.ssrc == self.sender.ssrc:
+                    rtt = round_trip_time(block, arrival_ntp)
+                    if rtt is not None:
+                        self.rtt_s = rtt
+
+    def _emit_digits(self, digits: list[DtmfDigit]) -> None:
+        for digit in digits:
+            if digit.digit is None:
+                continue
+            duration_ms = digit.duration * 1000 // self.codec.clock_rate
+            self._facts.emit(
+                self.call_id, DtmfReceived, digit=digit.digit, duration_ms=duration_ms, method="rfc4733"
+            )
+
+    # --- the tick ---
+
+    def tick(self, now: float) -> None:
+        caller = self._caller_frame(now)
+        if caller is not None:
+            self._listen(caller)
+        else:
+            caller = ZERO_FRAME
+        if self._dtmf_rx.next_deadline() is not None:
+            self._emit_digits(self._dtmf_rx.poll(time.monotonic()))
+        agent = self._speak(now)
+        if self.recorders:
+            for recorder in self.recorders.values():
+                recorder.append(caller, agent)
+        if self.taps:
+            for tap in self.taps:
+                tap.push(caller, agent)
+        if self._next_rtcp is None:
+            self._next_rtcp = now + random.uniform(0.5, 1.5) * RTCP_INTERVAL_S / 2
+            self._next_quality = now + self._quality_interval
+        elif now >= self._next_rtcp:
+            self._next_rtcp = now + random.uniform(0.5, 1.5) * RTCP_INTERVAL_S  # RFC 3550 §6.3.1
+            self._send_rtcp()
+        if self._next_quality is not None and now >= self._next_quality:
+            self._next_quality = now + self._quality_interval
+            self._report_quality(final=False)
+
+    def _caller_frame(self, now: float) -> Int16Array | None:
+        """Exactly one 20 ms caller frame from the jitter buffer, or None before the caller's first packet."""
+        jitter = self._jitter
+        while (item := jitter.pop(now)) is not None:
+            if type(item) is Frame:
+                pcm = self.codec.decode(item.packet.payload)
+            else:  # lost: conceal with silence for one packet time
+                pcm = np.zeros(self.codec.clock_rate * self.ptime_ms // 1000, dtype=np.int16)
+            self._caller.append(pcm)
+            self._caller_samples += pcm.size
+            self._rx_started = True
+        if not self._rx_started:
+            return None
+        caller = self._caller
+        while self._caller_samples > MAX_CALLER_BACKLOG:  # a resync burst: keep the freshest audio
+            self._caller_samples -= caller.popleft().size
+        if self._caller_samples < FRAME_SAMPLES:
+            return ZERO_FRAME  # not yet due (ptime > 20 ms) or a playout gap
+        first = caller[0]
+        if first.size == FRAME_SAMPLES:
+            self._caller_samples -= FRAME_SAMPLES
+            return caller.popleft()
+        joined = np.concatenate(list(caller))
+        caller.clear()
+        frame, rest = joined[:FRAME_SAMPLES], joined[FRAME_SAMPLES:]
+        if rest.size:
+            caller.append(rest)
+        self._caller_samples = rest.size
+        return frame
+
+    def _listen(self, caller: Int16Array) -> None:
+        events = self._endpointer.feed(caller, self._stream_ms)
+        self._stream_ms += 20
+        for event in events:
+            if isinstance(event, VadSpeechStarted):
+                self._utterance_id = str(uuid.uuid4())
+                self._facts.emit(
+                    self.call_id, SpeechStarted, utterance_id=self._utterance_id, stream_ms=event.at_ms
+                )
+                report = self.player.barge_in()
+                if report is not None:
+                    self._finish_playbacks("barge_in")
+            elif isinstance(event, SpeechDiscarded):
+                self._utterance_id = None
+            else:
+                self._facts.emit(
+                    self.call_id,
+                    UtteranceCaptured,
+                    utterance_id=self._utterance_id or str(uuid.uuid4()),
+                    sample_rate=event.sample_rate,
+                    pcm=event.pcm,
+                    start_ms=event.start_ms,
+                    end_ms=event.end_ms,
+                    end_reason=event.reason,
+                )
+                self._utterance_id = None
+
+    def _speak(self, now: float) -> Int16Array:
+        """Send this tick's packet; return the audio the caller hears in it (for recording and taps)."""
+        if self._dtmf_tx:
+            while self._dtmf_tx and self._dtmf_tx[0].at <= now + 1e-6:
+                self._send_rtp(self._dtmf_tx.popleft().packet)
+            return ZERO_FRAME
+        player = self.player
+        frame: Int16Array | None = None
+        if player.playing:
+            current = player.current_id
+            if current is not None and current != self._started_playback:
+                self._started_playback = current
+                duration, uri = self._playbacks.get(current, (0, None))
+                self._facts.emit(
+                    self.call_id, PlaybackStarted, playback_id=current, source_uri=uri, duration_ms=duration
+                )
+            frame = player.next_frame()
+            if not player.playing or player.current_id != current:
+                self._finish_playbacks("completed")
+        if self.injectors:
+            for injector in self.injectors:
+                injected = injector.read_frame()
+                if injected is not None:
+                    frame = injected if frame is None else mix(frame, injected)
+            self.injectors = [i for i in self.injectors if not i.finished]
+        if self.sending:
+            payload = self._silence if frame is None else self.codec.encode(frame)
+            self._send_rtp(self.sender.next_packet(payload, now))
+        return ZERO_FRAME if frame is None else frame
+
+    def _send_rtp(self, packet: RtpPacket) -> None:
+        transport, remote = self.rtp_transport, self.remote_rtp
+        if transport is None or remote is None:
+            return
+        data = bytes(packet)
+        if self.srtp is not None:
+            data = self.srtp.protect(data)
+        transport.sendto(data, remote)
+        self.packets_sent += 1
+        _SENT.inc()
+
+    # --- playback ---
+
+    def play(self, pcm: Int16Array, playback_id: str, *, barge_in: bool, source_uri: str | None) -> None:
+        """Queue a prompt (8 kHz int16) behind any playing one."""
+        if not pcm.size:
+            self._facts.emit(
+                self.call_id, PlaybackStarted, playback_id=playback_id, source_uri=source_uri, duration_ms=0
+            )
+            self._facts.emit(
+                self.call_id,
+                PlaybackFinished,
+                playback_id=playback_id,
+                interrupted=False,
+                played_ms=0,
+                duration_ms=0,
+                reason="completed",
+            )
+            return
+        self._playbacks[playback_id] = (pcm.size * 1000 // self.codec.clock_rate, source_uri)
+        self.player.play(pcm, prompt_id=playback_id, barge_in=barge_in)
+
+    def stop_playback(self, playback_id: str | None = None, reason: str = "stopped") -> None:
+        if playback_id is not None and playback_id != self.player.current_id:
+            if self.player.cancel(playback_id):
+                duration, _ = self._playbacks.pop(playback_id, (0, None))
+                self._facts.emit(
+                    self.call_id,
+                    PlaybackFinished,
+                    playback_id=playback_id,
+                    interrupted=True,
+                    played_ms=0,
+                    duration_ms=duration,
+                    reason=reason,
+                )
+            return
+        if self.player.stop() is not None:
+            self._finish_playbacks(reason)
+
+    def _finish_playbacks(self, reason: str) -> None:
+        """Emit PlaybackFinished for what the player reports, and for queued prompts it dropped."""
+        for finished in self.player.pop_finished():
+            pid = finished.prompt_id or ""
+            duration, _ = self._playbacks.pop(pid, (finished.played_ms, None))
+            self._facts.emit(
+                self.call_id,
+                PlaybackFinished,
+                playback_id=pid,
+                interrupted=finished.interrupted,
+                played_ms=finished.played_ms,
+                duration_ms=duration,
+                reason=reason if finished.interrupted else "completed",
+            )
+        if not self.player.playing:
+            for pid, (duration, _) in self._playbacks.items():  # queued, never started
+                self._facts.emit(
+                    self.call_id,
+                    PlaybackFinished,
+                    playback_id=pid,
+                    interrupted=True,
+                    played_ms=0,
+                    duration_ms=duration,
+                    reason=reason,
+                )
+            self._playbacks.clear()
+
+    # --- DTMF out ---
+
+    def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
+        if self.dtmf_payload_type is None:
+            raise ValueError(f"call {self.call_id} negotiated no telephone-event payload type")
+        at = self._dtmf_tx[-1].at + 0.1 if self._dtmf_tx else time.monotonic()
+        for digit in digits:
+            scheduled = dtmf_packets(
+                self.sender, digit, at, payload_type=self.dtmf_payload_type, duration_ms=duration_ms
+            )
+            self._dtmf_tx.extend(scheduled)
+            at = scheduled[-1].at + 0.1  # an inter-digit pause
+
+    # --- recording ---
+
+    def start_recording(self, recording_id: str, output_uri: str, fmt: str) -> None:
+        if recording_id in self.recorders:
+            raise ValueError(f"recording {recording_id} is already running on call {self.call_id}")
+        self.recorders[recording_id] = CallRecorder(recording_id, output_uri, fmt, self.codec.clock_rate)
+
+    async def stop_recording(self, recording_id: str) -> None:
+        recorder = self.recorders.pop(recording_id, None)
+        if recorder is None:
+            raise KeyError(f"no recording {recording_id} on call {self.call_id}")
+        await self._finish_recording(recorder)
+
+    async def _finish_recording(self, recorder: CallRecorder) -> None:
+        """Encode and upload off the media path, then record the fact."""
+        pcm = recorder.take_pcm()
+
+        def work() -> int:
+            encoded = encode(pcm, recorder.format, recorder.sample_rate)
+            self._store.put(recorder.output_uri, encoded.data, CONTENT_TYPES[recorder.format])
+            return len(encoded.data)
+
+        try:
+            size = await asyncio.to_thread(work)
+        except Exception:
+            log.exception("recording %s of %s could not be stored", recorder.recording_id, self.call_id)
+            return
+        self._facts.emit(
+            self.call_id,
+            RecordingFinished,
+            recording_id=recorder.recording_id,
+            uri=recorder.output_uri,
+            format=recorder.format,
+            size_bytes=size,
+            duration_ms=recorder.frames * 1000 // recorder.sample_rate,
+        )
+
+    # --- RTCP and quality ---
+
+    def _send_rtcp(self, bye: bool = False) -> None:
+        transport, remote = self.rtcp_transport, self.remote_rtcp
+        if transport is None or remote is None:
+            return
+        stats = self._rx_stats
+        blocks = (stats.report_block(time.monotonic()),) if stats is not None else ()
+        sender = self.sender
+        packets: list[Any] = []
+        if sender.packet_count:
+            wall = time.time()
+            elapsed = time.monotonic() - (sender._last_sent_at or time.monotonic())
+            rtp_ts = (sender._last_ts + round(elapsed * sender.clock_rate)) % (1 << 32)
+            packets.append(
+                SenderReport(
+                    sender.ssrc, ntp_from_unix(wall), rtp_ts, sender.packet_count, sender.octet_count, blocks
+                )
+            )
+        else:
+            packets.append(ReceiverReport(sender.ssrc, blocks))
+        packets.append(SourceDescription.cname_for(sender.ssrc, self._cname))
+        if bye:
+            packets.append(Bye((sender.ssrc,)))
+        data = serialize_compound(packets)
+        if self.srtp is not None:
+            data = self.srtp.protect_rtcp(data)
+        transport.sendto(data, remote)
+
+    def quality(self) -> dict[str, Any]:
+        stats = self._rx_stats
+        if stats is None:
+            received = lost = 0
+            loss = jitter_ms = 0.0
+        else:
+            snap = stats.snapshot()
+            received, lost, loss, jitter_ms = (
+                snap.received,
+                max(0, snap.cumulative_lost),
+                snap.fraction_lost,
+                snap.jitter_ms,
+            )
+        rtt_ms = None if self.rtt_s is None else self.rtt_s * 1000
+        one_way = (rtt_ms or 0.0) / 2 + JITTER_PLAYOUT_DELAY_S * 1000 + 2 * jitter_ms
+        model = r_factor(one_way, 100.0 * loss)
+        return {
+            "packets_received": received,
+            "packets_lost": lost,
+            "loss_fraction": loss,
+            "jitter_ms": jitter_ms,
+            "rtt_ms": rtt_ms,
+            "r_factor": round(model.r, 2),
+            "mos": round(model.mos, 3) if not math.isnan(model.mos) else 1.0,
+        }
+
+    def _report_quality(self, final: bool) -> None:
+        self._facts.emit(self.call_id, MediaQualityReported, final=final, **self.quality())
+
+    # --- hang-up ---
+
+    async def close(self) -> None:
+        """Stop RTP, close utterance/playback/DTMF, send RTCP BYE, report quality, finish recordings.
+
+        The port stays allocated: the SIP side releases it to the pool.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self._clock.discard(self)
+        if self.player.playing:
+            self.player.stop()
+            self._finish_playbacks("hangup")
+        for event in self._endpointer.flush(self._stream_ms):
+            if not isinstance(event, VadSpeechStarted | SpeechDiscarded):
+                self._facts.emit(
+                    self.call_id,
+                    UtteranceCaptured,
+                    utterance_id=self._utterance_id or str(uuid.uuid4()),
+                    sample_rate=event.sample_rate,
+                    pcm=event.pcm,
+                    start_ms=event.start_ms,
+                    end_ms=event.end_ms,
+                    end_reason=event.reason,
+                )
+        self._emit_digits(self._dtmf_rx.poll(math.inf))
+        try:
+            self._send_rtcp(bye=True)
+        except (OSError, SrtpError):
+            log.debug("RTCP BYE for %s not sent", self.call_id)
+        self._report_quality(final=True)
+        for transport in (self.rtp_transport, self.rtcp_transport):
+            if transport is not None:
+                transport.close()
+        for tap in self.taps:
+            tap.close()
+        self.taps.clear()
+        self.injectors.clear()
+        recorders = list(self.recorders.values())
+        self.recorders.clear()
+        await asyncio.gather(*(self._finish_recording(r) for r in recorders))
+        if self._on_closed is not None:
+            self._on_closed(self)

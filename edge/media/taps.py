@@ -1,0 +1,115 @@
+"""Live audio out of a call (``AudioTap``) and into it (``AudioInjector``), 20 ms at a time.
+
+Both sit between a media session's clock tick and a consumer that runs at its own pace (a gRPC stream,
+a speech engine), so both are bounded and lossy on the consumer's side, never on the call's:
+
+- ``AudioTap.push(caller, agent)`` is called by the session on every tick with the caller's decoded
+  frame and the frame sent to the caller (8 kHz int16, 160 samples each). The tap queues the direction
+  it was asked for (``caller``, ``agent``, or ``mixed``: both summed) and, when its reader falls behind
+  by ``max_frames``, drops the oldest frame and counts it. The session never waits for a reader.
+- ``AudioInjector.write(pcm)`` buffers 8 kHz PCM from a producer; the session takes one frame per tick
+  with ``read_frame()`` and mixes it into what the caller hears. An underrun gives None (the caller hears
+  the prompt or silence, not a partial frame); a producer running ahead of real time by more than
+  ``max_ms`` loses its oldest audio (counted), so a flood cannot grow memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+FRAME_SAMPLES = 160
+FRAME_BYTES = FRAME_SAMPLES * 2
+Int16Array = npt.NDArray[np.int16]
+TapDirection = Literal["caller", "agent", "mixed"]
+
+
+def mix(a: Int16Array, b: Int16Array) -> Int16Array:
+    """Sum two int16 frames with saturation."""
+    return np.clip(a.astype(np.int32) + b, -32768, 32767).astype(np.int16)
+
+
+class AudioTap:
+    """A bounded, drop-oldest queue of one call's live frames (int16 little-endian bytes)."""
+
+    __slots__ = ("_queue", "closed", "direction", "dropped")
+
+    def __init__(self, direction: TapDirection = "caller", max_frames: int = 100) -> None:
+        if direction not in ("caller", "agent", "mixed"):
+            raise ValueError(f"tap direction must be caller, agent or mixed, got {direction!r}")
+        self.direction = direction
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=max_frames)
+        self.dropped = 0
+        self.closed = False
+
+    def _put(self, item: bytes | None) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(item)
+
+    def push(self, caller: Int16Array, agent: Int16Array) -> None:
+        if self.closed:
+            return
+        if self.direction == "caller":
+            frame = caller
+        elif self.direction == "agent":
+            frame = agent
+        else:
+            frame = mix(caller, agent)
+        self._put(frame.astype("<i2", copy=False).tobytes())
+
+    def close(self) -> None:
+        """End of the call: the reader gets None after the frames still queued."""
+        if not self.closed:
+            self.closed = True
+            self._put(None)
+
+    async def get(self) -> bytes | None:
+        return await self._queue.get()
+
+
+class AudioInjector:
+    """PCM from outside the call, handed to the session one 20 ms frame per tick."""
+
+    __slots__ = ("_buffer", "_max_bytes", "dropped_bytes", "ended")
+
+    def __init__(self, max_ms: int = 2000) -> None:
+        self._buffer = bytearray()
+        self._max_bytes = max_ms * 8 * 2  # 8 kHz, 2 bytes a sample
+        self.dropped_bytes = 0
+        self.ended = False
+
+    @property
+    def buffered_ms(self) -> int:
+        return len(self._buffer) // 16
+
+    def write(self, pcm: Int16Array | bytes) -> None:
+        data = pcm.astype("<i2", copy=False).tobytes() if isinstance(pcm, np.ndarray) else bytes(pcm)
+        self._buffer += data
+        excess = len(self._buffer) - self._max_bytes
+        if excess > 0:
+            excess += excess % 2
+            del self._buffer[:excess]
+            self.dropped_bytes += excess
+
+    def end(self) -> None:
+        """No more audio: the last partial frame is played, padded with silence."""
+        self.ended = True
+
+    @property
+    def finished(self) -> bool:
+        return self.ended and not self._buffer
+
+    def read_frame(self) -> Int16Array | None:
+        buffer = self._buffer
+        if len(buffer) < FRAME_BYTES:
+            if not (self.ended and buffer):
+                return None
+            buffer += bytes(FRAME_BYTES - len(buffer))
+        frame = np.frombuffer(bytes(buffer[:FRAME_BYTES]), dtype="<i2").astype(np.int16)
+        del buffer[:FRAME_BYTES]
+        return frame
