@@ -64,6 +64,20 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     postgres_port: int = 15432
 
+    # Edge SIP (edge.uas, edge.app).
+    sip_tcp: bool = Field(default=True, description="Also listen for SIP over TCP on sip_port.")
+    sip_t1_ms: int = Field(default=500, description="SIP timer T1 (RFC 3261 §17); T2=8*T1, T4=10*T1.")
+    sip_ring_ms: int = Field(default=0, description="Send 180 Ringing and wait this long before the 200.")
+    sip_realm: str = "sentiric"
+    sip_require_auth: bool = Field(default=False, description="Digest-challenge every INVITE.")
+    sip_register_auth: bool = True
+    sip_auth_secret: SecretStr | None = Field(default=None, description="Nonce HMAC key shared by edges.")
+    max_calls: int = Field(default=0, description="Calls per edge before 503 (0: no limit).")
+    sip_max_log_fill: float = Field(default=0.5, description="503 new calls above this log buffer fill.")
+    sip_max_loop_lag_ms: float = Field(default=250.0, description="503 new calls above this loop lag.")
+    sip_retry_after_s: int = 5
+    edge_metrics_port: int = Field(default=9101, description="Prometheus /metrics of the edge.")
+
     # Edge.
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
