@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from schemas import models as m
@@ -82,6 +82,22 @@ def reply_id_for(call_id: str, seq: int) -> str:
     return f"{call_id}:say:{seq}"
 
 
+_FIELDS: Final = tuple(f.name for f in fields(DialogState))
+
+
+class _Draft:
+    """A mutable working copy of a DialogState (one `DialogState(...)` per fact instead of one per change)."""
+
+    __slots__ = _FIELDS
+
+    def __init__(self, state: DialogState) -> None:
+        for name in _FIELDS:
+            setattr(self, name, getattr(state, name))
+
+    def freeze(self) -> DialogState:
+        return DialogState(**{name: getattr(self, name) for name in _FIELDS})
+
+
 class _Step:
     """Accumulates one fact's state changes and decisions; internal to `decide`."""
 
@@ -89,14 +105,15 @@ class _Step:
 
     def __init__(self, state: DialogState, fact: Any, policy: Policy) -> None:
         self.start = state
-        self.s = state
+        self.s: Any = _Draft(state)  # read like a DialogState
         self.fact = fact
         self.policy = policy
         self.out: list[Decision] = []
         self.drop = False
 
     def set(self, **changes: Any) -> None:
-        self.s = self.s.evolve(**changes)
+        for name, value in changes.items():
+            setattr(self.s, name, value)
 
     def _envelope(self) -> dict[str, Any]:
         seq = self.s.out_seq + 1
@@ -150,7 +167,7 @@ class _Step:
             )  # fmt: skip
         if self.drop:
             self.out.append(DropState())
-        return self.s, self.out
+        return self.s.freeze(), self.out
 
 
 # Handlers: (step) -> None. Each may find its fact stale and change nothing but the seen-ids.
@@ -387,12 +404,11 @@ def _is_redelivery(state: DialogState, fact: Any) -> bool:
     return state.edge is not None and fact.source == state.edge and fact.seq <= state.edge_seq
 
 
-def _seen(state: DialogState, fact: Any) -> DialogState:
-    recent = (*state.recent_ids, str(fact.event_id))[-RECENT_IDS:]
-    edge_seq = state.edge_seq
-    if state.edge is None or fact.source == state.edge:
-        edge_seq = max(edge_seq, fact.seq)
-    return state.evolve(recent_ids=recent, edge_seq=edge_seq)
+def _seen(st: _Step) -> None:
+    s, fact = st.s, st.fact
+    s.recent_ids = (*s.recent_ids, str(fact.event_id))[-RECENT_IDS:]
+    if s.edge is None or fact.source == s.edge:
+        s.edge_seq = max(s.edge_seq, fact.seq)
 
 
 def decide(
@@ -415,7 +431,8 @@ def decide(
         raise IllegalTransition(
             f"{type(fact).__name__} cannot happen in {state.phase} (call {state.call_id}, seq {fact.seq})"
         )
-    step = _Step(_seen(state, fact), fact, policy)
+    step = _Step(state, fact, policy)
+    _seen(step)
     HANDLERS[entry](step)
     trigger = type(fact).__name__
     if isinstance(fact, m.DialogTimerFired):
