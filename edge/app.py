@@ -1,0 +1,207 @@
+"""The edge process, composed: settings → producer, config table, media engine, UAS core, transports,
+command consumer, Prometheus metrics over HTTP.  ``run(settings)`` serves until SIGINT/SIGTERM.
+
+Start order makes the edge ready before it takes a call: topics exist, the producer is connected, the
+config table holds every dialplan and user, the media engine runs, then the SIP sockets open.  Stop
+order is the reverse, and live calls get a BYE (reason ``shutdown``) so none is left half-open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from edge.commands import CommandConsumer, CommandDispatcher
+from edge.config_table import ConfigFollower, ConfigTable
+from edge.facts import FactRecorder, FactSink
+from edge.media.ports import PortPool
+from edge.media_port import MediaEngine, NullMediaEngine
+from edge.sip.transaction import TimerConfig
+from edge.transport import MediaDriver, SipEndpoint, SipTcpProtocol, SipUdpProtocol
+from edge.uas.admission import Admission, AdmissionLimits
+from edge.uas.core import UasConfig, UasCore
+from sentiric.eventlog import topics
+from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.connection import client_options
+from sentiric.eventlog.producer import EventProducer
+from sentiric.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+EngineFactory = Callable[[Settings, FactSink], Any]
+
+
+def default_engine(settings: Settings, facts: FactSink) -> Any:
+    """The real media engine when it is installed, else the port-binding stand-in."""
+    try:
+        from edge.media.engine import MediaEngine as RealEngine
+    except ImportError:
+        pool = PortPool(settings.rtp_port_min, settings.rtp_port_max, settings.rtp_port_quarantine_s)
+        return NullMediaEngine(pool, settings.rtp_host)
+    return RealEngine(settings, facts)
+
+
+def uas_config(settings: Settings, port: int) -> UasConfig:
+    t1 = settings.sip_t1_ms / 1000
+    secret = settings.sip_auth_secret.get_secret_value().encode() if settings.sip_auth_secret else None
+    extra = {"auth_secret": secret} if secret else {}
+    return UasConfig(
+        host=settings.sip_host,
+        port=port,
+        rtp_host=settings.rtp_host,
+        realm=settings.sip_realm,
+        require_auth=settings.sip_require_auth,
+        register_auth=settings.sip_register_auth,
+        ring_s=settings.sip_ring_ms / 1000,
+        media_timeout_s=settings.media_timeout_s,
+        srtp_policy=settings.srtp_policy,
+        timers=TimerConfig(t1=t1, t2=8 * t1, t4=10 * t1),
+        **extra,
+    )
+
+
+class EdgeApp:
+    def __init__(self, settings: Settings, *, engine_factory: EngineFactory = default_engine) -> None:
+        self.settings = settings
+        self.engine_factory = engine_factory
+        self.client = client_options(settings)
+        self.producer = EventProducer(buffer_max=settings.producer_buffer_max, **self.client)
+        self.recorder = FactRecorder(self.producer, settings.node_id)
+        self.config = ConfigTable()
+        self.follower = ConfigFollower(self.config, **self.client)
+        self.engine: MediaEngine | Any = None
+        self.core: UasCore | None = None
+        self.endpoint: SipEndpoint | None = None
+        self.media: MediaDriver | None = None
+        self.commands: CommandConsumer | None = None
+        self.sip_port = 0
+        self.metrics_port = 0
+        self.loop_lag = 0.0
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._metrics: asyncio.Server | None = None
+        self._lag_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        specs = topics.platform_topics(
+            partitions=s.topic_partitions, calls_retention_ms=s.calls_retention_ms, node_ids=(s.node_id,)
+        )
+        await ensure_topics(specs, replication=s.topic_replication, **self.client)
+        await self.producer.start()
+        await self.follower.start()
+        self.engine = self.engine_factory(s, self.recorder)
+        if hasattr(self.engine, "start"):
+            await self.engine.start()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.bind((s.sip_host, s.sip_port))
+        self.sip_port = sock.getsockname()[1]
+        limits = AdmissionLimits(
+            max_calls=s.max_calls,
+            max_log_fill=s.sip_max_log_fill,
+            max_loop_lag_s=s.sip_max_loop_lag_ms / 1000,
+            retry_after_s=s.sip_retry_after_s,
+        )
+        self.core = core = UasCore(
+            uas_config(s, self.sip_port),
+            facts=self.recorder,
+            pool=self.engine.pool,
+            directory=self.config,
+            admission=Admission(
+                limits, log_fill=lambda: self.producer.fill_ratio, loop_lag=lambda: self.loop_lag
+            ),
+            media_activity=lambda call_id: self.media.last_rx(call_id, loop.time()) if self.media else None,
+        )
+        self.endpoint = endpoint = SipEndpoint(core, loop)
+        self.media = MediaDriver(
+            self.engine, on_closed=lambda call_id: endpoint.run(lambda now: core.media_closed(call_id, now))
+        )
+        endpoint.media = self.media
+        self._udp, _ = await loop.create_datagram_endpoint(lambda: SipUdpProtocol(endpoint), sock=sock)
+        if s.sip_tcp:
+            self._tcp = await loop.create_server(lambda: SipTcpProtocol(endpoint), s.sip_host, self.sip_port)
+        self.commands = CommandConsumer(
+            s.commands_topic, CommandDispatcher(endpoint, self.engine), **self.client
+        )
+        await self.commands.start()
+        self._metrics = await asyncio.start_server(_serve_metrics, s.sip_host, s.edge_metrics_port)
+        self.metrics_port = self._metrics.sockets[0].getsockname()[1]
+        self._lag_task = loop.create_task(self._watch_lag(), name="edge-loop-lag")
+        log.info("edge ready", sip=f"{s.sip_host}:{self.sip_port}", metrics_port=self.metrics_port)
+
+    async def _watch_lag(self, interval: float = 0.1) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(interval)
+            late = max(0.0, loop.time() - before - interval)
+            self.loop_lag = max(late, self.loop_lag * 0.8)  # decays once the loop catches up
+
+    async def stop(self, grace_s: float = 1.0) -> None:
+        if self.core is not None and self.endpoint is not None:
+            for call_id in list(self.core.calls):
+                self.endpoint.hangup(call_id, "shutdown")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._calls_gone(), grace_s)
+        for closer in (self.commands, self.follower):
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer.stop()
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+        if self._tcp is not None:
+            self._tcp.close()
+        if self._udp is not None:
+            self._udp.close()
+        if self.endpoint is not None:
+            self.endpoint.close()
+        if self.media is not None:
+            await self.media.drain()
+        if hasattr(self.engine, "stop"):
+            await self.engine.stop()
+        if self._metrics is not None:
+            self._metrics.close()
+        await self.producer.stop()
+        log.info("edge stopped")
+
+    async def _calls_gone(self) -> None:
+        while self.core is not None and self.core.calls:  # noqa: ASYNC110 - polled only at shutdown
+            await asyncio.sleep(0.02)
+
+
+async def _serve_metrics(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A minimal HTTP/1.0 responder: any GET gets the Prometheus exposition."""
+    try:
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+        body = generate_latest()
+        head = (
+            f"HTTP/1.0 200 OK\r\nContent-Type: {CONTENT_TYPE_LATEST}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        writer.write(head.encode() + body)
+        await writer.drain()
+    except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def run(settings: Settings) -> None:
+    app = EdgeApp(settings)
+    await app.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()

@@ -1,0 +1,27 @@
+"""`sentiric edge`: run the edge process (SIP UAS, media, commands) under uvloop."""
+
+from __future__ import annotations
+
+import argparse
+
+from sentiric.settings import get_settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from edge.app import run
+
+    settings = get_settings()
+    overrides = {k: v for k, v in (("sip_port", args.sip_port), ("node_id", args.node_id)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    uvloop.run(run(settings))
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("edge", help="run the edge: SIP user-agent server, media, commands")
+    parser.add_argument("--sip-port", type=int, default=None, help="override SENTIRIC_SIP_PORT")
+    parser.add_argument("--node-id", default=None, help="override SENTIRIC_NODE_ID")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,105 @@
+"""The edge's command consumer: ``sentiric.commands.<node>`` → the SIP core or the media engine.
+
+``Hangup`` and ``TransferCall`` are signalling (BYE, REFER) and go to the SIP side; everything else
+(PlayAudio, StopPlayback, StartRecording, StopRecording, SendDtmf) goes to ``engine.execute``.
+Each edge node reads its own topic from the end as it is at start-up: commands for calls of a
+previous run have no call to act on.  A failing command is logged and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from typing import Any, Protocol
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from edge import metrics as m
+from schemas.codec import CodecError, default_codec, type_name
+from sentiric.logs import bind_call, unbind_call
+
+log = structlog.get_logger(__name__)
+
+
+class SignallingCommands(Protocol):
+    def hangup(self, call_id: str, reason: str) -> None: ...
+
+    def transfer(self, call_id: str, target: str) -> None: ...
+
+
+class CommandDispatcher:
+    def __init__(self, sip: SignallingCommands, engine: Any | None) -> None:
+        self.sip = sip
+        self.engine = engine
+
+    async def dispatch(self, command: Any) -> str:
+        """Carry out one command; returns the outcome label (ok, ignored, error)."""
+        name = type_name(command)
+        bind_call(command.call_id, getattr(command, "trace_id", None))
+        try:
+            if name == "Hangup":
+                self.sip.hangup(command.call_id, command.reason)
+            elif name == "TransferCall":
+                self.sip.transfer(command.call_id, command.target_uri)
+            else:
+                execute = getattr(self.engine, "execute", None)
+                if execute is None:
+                    log.warning("no media engine for command", command=name)
+                    return "ignored"
+                result = execute(command)
+                if inspect.isawaitable(result):
+                    await result
+            return "ok"
+        except Exception as exc:
+            log.warning("command failed", command=name, error=str(exc))
+            return "error"
+        finally:
+            unbind_call()
+
+
+class CommandConsumer:
+    def __init__(self, topic: str, dispatcher: CommandDispatcher, **client: Any) -> None:
+        self.topic = topic
+        self.dispatcher = dispatcher
+        self._consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)
+        self._codec = default_codec()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = self._consumer
+        await consumer.start()
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        if not partitions:
+            await consumer.stop()
+            raise RuntimeError(f"topic {self.topic} does not exist")
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:  # resolve the positions now: commands produced after start() are seen
+            await consumer.position(tp)
+        self._task = asyncio.create_task(self._run(tps), name="edge-commands")
+
+    async def _run(self, tps: list[TopicPartition]) -> None:
+        while True:
+            batch = await self._consumer.getmany(*tps, timeout_ms=1000)
+            for messages in batch.values():
+                for msg in messages:
+                    if msg.value is None:
+                        continue
+                    try:
+                        command = self._codec.decode(msg.value)
+                    except CodecError as exc:
+                        log.warning("undecodable command skipped", offset=msg.offset, error=str(exc))
+                        m.COMMANDS.labels("undecodable", "error").inc()
+                        continue
+                    outcome = await self.dispatcher.dispatch(command)
+                    m.COMMANDS.labels(type_name(command), outcome).inc()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()

@@ -1,0 +1,127 @@
+"""The edge's local copy of dialplans and SIP users, materialized from the compacted config topic.
+
+``sentiric.config`` holds one record per entity under the key ``<kind>:<entity_id>``
+(``dialplan:<id>``, ``sipuser:<id>``); a tombstone (null value) deletes the entity.  At start the
+follower reads the topic from the beginning up to its current end before the edge takes calls, then
+keeps applying changes in the background.  Lookups (:meth:`ConfigTable.dialplans`,
+:meth:`ConfigTable.user`) are plain dictionary reads: call setup never waits on the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from edge.uas.dialplan import Plan
+from edge.uas.directory import UserCredentials
+from schemas.codec import CodecError, default_codec
+from sentiric.eventlog import topics
+
+log = structlog.get_logger(__name__)
+
+
+class ConfigTable:
+    """Dialplans and users by entity id (implements :class:`edge.uas.directory.Directory`)."""
+
+    def __init__(self) -> None:
+        self._plans: dict[str, Plan] = {}
+        self._plan_list: tuple[Plan, ...] = ()
+        self._users: dict[str, UserCredentials] = {}
+        self._by_name: dict[tuple[str, str], UserCredentials] = {}
+
+    def apply(self, key: str, record: Any | None) -> None:
+        """Apply one config record (None = tombstone) under its topic key."""
+        kind, _, entity_id = key.partition(":")
+        if kind == "dialplan":
+            if record is None:
+                self._plans.pop(entity_id, None)
+            else:
+                try:
+                    self._plans[entity_id] = Plan.from_record(record)
+                except ValueError as exc:
+                    log.warning("dialplan ignored", entity_id=entity_id, error=str(exc))
+                    return
+            self._plan_list = tuple(self._plans.values())
+        elif kind == "sipuser":
+            old = self._users.pop(entity_id, None)
+            if old is not None:
+                self._by_name.pop((old.username, old.realm), None)
+            if record is not None:
+                user = UserCredentials(
+                    record.username, record.realm, record.ha1_md5, record.ha1_sha256, record.enabled
+                )
+                self._users[entity_id] = user
+                self._by_name[(user.username, user.realm)] = user
+
+    def dialplans(self) -> Iterable[Plan]:
+        return self._plan_list
+
+    def user(self, username: str, realm: str) -> UserCredentials | None:
+        return self._by_name.get((username, realm))
+
+    def __len__(self) -> int:
+        return len(self._plans) + len(self._users)
+
+
+class ConfigFollower:
+    """Loads ``sentiric.config`` into a :class:`ConfigTable`, then follows it."""
+
+    def __init__(self, table: ConfigTable, *, topic: str = topics.CONFIG, **client: Any) -> None:
+        self.table = table
+        self.topic = topic
+        self._consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)
+        self._codec = default_codec()
+        self._task: asyncio.Task[None] | None = None
+
+    def _apply(self, msg: Any) -> None:
+        if msg.key is None:
+            return
+        key = msg.key.decode("utf-8", "replace")
+        if msg.value is None:
+            self.table.apply(key, None)
+            return
+        try:
+            record = self._codec.decode(msg.value)
+        except CodecError as exc:
+            log.warning("undecodable config record skipped", key=key, offset=msg.offset, error=str(exc))
+            return
+        self.table.apply(key, record)
+
+    async def start(self) -> None:
+        """Read the topic from the beginning to its current end, then follow in the background."""
+        consumer = self._consumer
+        await consumer.start()
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        if not partitions:
+            await consumer.stop()
+            raise RuntimeError(f"topic {self.topic} does not exist")
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        while any(await consumer.position(tp) < end[tp] for tp in tps):
+            batch = await consumer.getmany(*tps, timeout_ms=500)
+            for messages in batch.values():
+                for msg in messages:
+                    self._apply(msg)
+        log.info("config loaded", entries=len(self.table))
+        self._task = asyncio.create_task(self._follow(tps), name="edge-config-follower")
+
+    async def _follow(self, tps: list[TopicPartition]) -> None:
+        while True:
+            batch = await self._consumer.getmany(*tps, timeout_ms=1000)
+            for messages in batch.values():
+                for msg in messages:
+                    self._apply(msg)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()

@@ -1,0 +1,218 @@
+"""Thin asyncio adapters around the sans-IO UAS core (aioquic style).
+
+``datagram_received`` / ``data_received`` → ``core.receive(data, peer, now=loop.time())`` → send
+what it returns → re-arm the one timer.  Media effects go to :class:`MediaDriver`, which carries
+them out against the media engine in tasks (opening a session is async; the core never waits).
+Nothing raises out of these callbacks: the core catches its own errors and a broken TCP framing
+closes only that connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from edge import metrics as m
+from edge.media_port import MediaEngine, MediaSession
+from edge.sip.errors import SipParseError
+from edge.sip.framing import PONG, KeepAlivePing, StreamFramer
+from edge.sip.transaction import Send
+from edge.uas.call import CloseMedia, OpenMedia, Peer, UpdateMedia
+from edge.uas.core import Effect, UasCore
+from sentiric.logs import bind_call, unbind_call
+
+log = structlog.get_logger(__name__)
+
+
+class MediaDriver:
+    """Opens, updates and closes media sessions for the core's effects; reports closes back."""
+
+    def __init__(self, engine: MediaEngine, on_closed: Callable[[str], None]) -> None:
+        self.engine = engine
+        self.on_closed = on_closed
+        self.sessions: dict[str, MediaSession] = {}
+        self._opening: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def apply(self, effect: OpenMedia | UpdateMedia | CloseMedia) -> None:
+        if isinstance(effect, UpdateMedia):
+            session = self.sessions.get(effect.call_id)
+            if session is not None:
+                session.update_remote(effect.remote_addr, effect.direction)
+                return
+        coro = {OpenMedia: self._open, UpdateMedia: self._update_later, CloseMedia: self._close}[type(effect)]
+        task = asyncio.get_running_loop().create_task(coro(effect))  # type: ignore[operator]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if isinstance(effect, OpenMedia):
+            self._opening[effect.call_id] = task
+
+    async def _open(self, e: OpenMedia) -> None:
+        bind_call(e.call_id)
+        try:
+            self.sessions[e.call_id] = await self.engine.open_session(
+                e.call_id,
+                local_port=e.local_port,
+                remote_addr=e.remote_addr,
+                codec=e.codec,
+                payload_type=e.payload_type,
+                dtmf_payload_type=e.dtmf_payload_type,
+                ptime_ms=e.ptime_ms,
+                crypto_local=e.crypto_local,
+                crypto_remote=e.crypto_remote,
+            )
+        except Exception:
+            log.exception("media session did not open", port=e.local_port)
+        finally:
+            self._opening.pop(e.call_id, None)
+            unbind_call()
+
+    async def _update_later(self, e: UpdateMedia) -> None:
+        opening = self._opening.get(e.call_id)
+        if opening is not None:
+            await asyncio.shield(opening)
+        session = self.sessions.get(e.call_id)
+        if session is not None:
+            session.update_remote(e.remote_addr, e.direction)
+
+    async def _close(self, e: CloseMedia) -> None:
+        bind_call(e.call_id)
+        try:
+            opening = self._opening.get(e.call_id)
+            if opening is not None:
+                await asyncio.shield(opening)
+            session = self.sessions.pop(e.call_id, None)
+            if session is not None:
+                await session.close()
+        except Exception:
+            log.exception("media session did not close cleanly")
+        finally:
+            unbind_call()
+            self.on_closed(e.call_id)
+
+    def last_rx(self, call_id: str, loop_now: float) -> float | None:
+        """The session's last RTP arrival on the loop's clock (engines stamp time.monotonic())."""
+        session = self.sessions.get(call_id)
+        if session is None:
+            return None
+        return session.last_rx_monotonic - time.monotonic() + loop_now
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+class SipEndpoint:
+    """Feeds one UasCore from every transport and drives its single timer."""
+
+    def __init__(self, core: UasCore, loop: asyncio.AbstractEventLoop) -> None:
+        self.core = core
+        self.loop = loop
+        self.media: MediaDriver | None = None
+        self.udp: asyncio.DatagramTransport | None = None
+        self.tcp: dict[tuple[str, int], asyncio.Transport] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+
+    def handle(self, data: bytes, peer: Peer) -> None:
+        self.dispatch(self.core.receive(data, peer, self.loop.time()))
+
+    def run(self, step: Callable[[float], list[Effect] | None]) -> None:
+        """Apply a core entry point (hangup, transfer, media_closed) at the loop's now."""
+        self.dispatch(step(self.loop.time()) or [])
+
+    def hangup(self, call_id: str, reason: str) -> None:
+        self.run(lambda now: self.core.hangup(call_id, reason, now))
+
+    def transfer(self, call_id: str, target: str) -> None:
+        self.run(lambda now: self.core.transfer(call_id, target, now))
+
+    def dispatch(self, effects: list[Effect]) -> None:
+        for e in effects:
+            if isinstance(e, Send):
+                self._send(e.data, e.peer)
+            elif self.media is not None:
+                self.media.apply(e)
+            elif isinstance(e, CloseMedia):
+                self.core.media_closed(e.call_id, self.loop.time())
+        self._rearm()
+
+    def _send(self, data: bytes, peer: Peer) -> None:
+        if peer.transport == "udp":
+            if self.udp is not None:
+                self.udp.sendto(data, peer.addr)
+        else:
+            conn = self.tcp.get(peer.addr)
+            if conn is not None and not conn.is_closing():
+                conn.write(data)
+
+    def _rearm(self) -> None:
+        when = self.core.next_deadline
+        if when is None or (self._timer_at is not None and self._timer_at <= when):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = self.loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        due, self._timer, self._timer_at = self._timer_at or 0.0, None, None
+        self.dispatch(self.core.on_timer(max(self.loop.time(), due)))
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class SipUdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, endpoint: SipEndpoint) -> None:
+        self.endpoint = endpoint
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.endpoint.udp = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.endpoint.handle(data, Peer("udp", (addr[0], addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("SIP UDP socket error", error=str(exc))
+
+
+class SipTcpProtocol(asyncio.Protocol):
+    """One TCP connection: Content-Length framing (RFC 3261 §18.3), CRLF keep-alives (RFC 5626)."""
+
+    def __init__(self, endpoint: SipEndpoint) -> None:
+        self.endpoint = endpoint
+        self.framer = StreamFramer()
+        self.transport: asyncio.Transport | None = None
+        self.peer: Peer | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        host, port = transport.get_extra_info("peername")[:2]
+        self.peer = Peer("tcp", (host, port))
+        self.endpoint.tcp[self.peer.addr] = transport
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None and self.peer is not None
+        try:
+            frames = self.framer.feed(data)
+        except SipParseError as exc:
+            m.PARSE_ERRORS.labels("dropped").inc()
+            log.debug("SIP TCP framing error, closing", error=str(exc), peer=str(self.peer))
+            self.transport.close()
+            return
+        for frame in frames:
+            if isinstance(frame, KeepAlivePing):
+                self.transport.write(PONG)
+            else:
+                self.endpoint.handle(frame, self.peer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.peer is not None and self.endpoint.tcp.get(self.peer.addr) is self.transport:
+            del self.endpoint.tcp[self.peer.addr]
