@@ -23,7 +23,13 @@ def build_stt(settings: Settings) -> SpeechToText:
         from streams.engines.whisper import WhisperSTT
 
         return WhisperSTT(settings.cache_dir)
-    raise EngineError(f"unknown stt_engine {settings.stt_engine!r} (known: whisper)")
+    if settings.stt_engine == "pocketsphinx":
+        from streams.engines.knowledge import SAMPLE_PATH, load_knowledge
+        from streams.engines.pocketsphinx_grammar import PocketsphinxGrammarSTT
+
+        entries = load_knowledge(settings.knowledge_file or SAMPLE_PATH)
+        return PocketsphinxGrammarSTT(p for e in entries for p in e.phrasings)
+    raise EngineError(f"unknown stt_engine {settings.stt_engine!r} (known: whisper, pocketsphinx)")
 
 
 def build_dialog(settings: Settings) -> DialogEngine:
