@@ -4,8 +4,8 @@
 
 Prints: reducer facts/s and decisions/s over scripted whole calls (pure `decide`), the same through
 the agent's adapter step (Avro decode + decide + encode + JSON state), and the median / max latency
-of STT (faster-whisper base, CPU int8, beam 1) on a 2 s phone-line utterance, of the knowledge-base
-reply, and of espeak-ng TTS of one sentence.
+of STT on a 2 s phone-line utterance (faster-whisper base, CPU int8, beam 1; PocketSphinx in
+grammar mode), of the knowledge-base reply, and of espeak-ng TTS of one sentence.
 """
 
 from __future__ import annotations
@@ -113,7 +113,17 @@ def bench_engines(repeat: int) -> None:
         t = time.perf_counter()
         text = stt.transcribe(pcm, rate, "en-US").text
         samples.append((time.perf_counter() - t) * 1000)
-    _stats(f"STT 2.0 s utterance -> {text!r}", samples)
+    _stats(f"STT whisper, 2.0 s utterance -> {text!r}", samples)
+
+    from streams.engines.pocketsphinx_grammar import PocketsphinxGrammarSTT
+
+    grammar_stt = PocketsphinxGrammarSTT(p for e in load_knowledge() for p in e.phrasings)
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        text = grammar_stt.transcribe(pcm, rate, "en-US").text
+        samples.append((time.perf_counter() - t) * 1000)
+    _stats(f"STT pocketsphinx grammar, 2.0 s utterance -> {text!r}", samples)
 
     kb, engine = load_knowledge(), KnowledgeEngine()
     questions = [
