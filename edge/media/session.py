@@ -359,7 +359,7 @@ class MediaSession:
             self._next_quality = now + self._quality_interval
         elif now >= self._next_rtcp:
             self._next_rtcp = now + random.uniform(0.5, 1.5) * RTCP_INTERVAL_S  # RFC 3550 §6.3.1
-            self._send_rtcp()
+            self.send_rtcp()
         if self._next_quality is not None and now >= self._next_quality:
             self._next_quality = now + self._quality_interval
             self._report_quality(final=False)
@@ -579,7 +579,7 @@ class MediaSession:
 
     # --- RTCP and quality ---
 
-    def _send_rtcp(self, bye: bool = False) -> None:
+    def send_rtcp(self, bye: bool = False) -> None:
         transport, remote = self.rtcp_transport, self.remote_rtcp
         if transport is None or remote is None:
             return
@@ -663,7 +663,7 @@ class MediaSession:
                 )
         self._emit_digits(self._dtmf_rx.poll(math.inf))
         try:
-            self._send_rtcp(bye=True)
+            self.send_rtcp(bye=True)
         except (OSError, SrtpError):
             log.debug("RTCP BYE for %s not sent", self.call_id)
         self._report_quality(final=True)

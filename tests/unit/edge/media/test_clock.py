@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from edge.media.clock import MediaClock
+
+
+class FakeLoop:
+    """Just enough of an event loop: a settable time and the one timer the clock arms."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.armed: list[float] = []
+        self._callback: Any = None
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Any) -> Any:
+        self.armed.append(when)
+        self._callback = callback
+        loop = self
+
+        class Handle:
+            def cancel(self) -> None:
+                loop._callback = None
+
+        return Handle()
+
+    def run_until(self, t: float, work: float = 0.0) -> None:
+        """Fire the armed timer whenever it is due, each tick taking ``work`` seconds."""
+        while self._callback is not None and self.armed[-1] <= t:
+            self.now = max(self.now, self.armed[-1])
+            callback, self._callback = self._callback, None
+            callback()
+            self.now += work
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.ticks: list[float] = []
+
+    def tick(self, now: float) -> None:
+        self.ticks.append(now)
+
+
+def test_ticks_stay_on_the_grid_however_long_a_tick_takes() -> None:
+    loop = FakeLoop()
+    clock = MediaClock(0.02, loop=loop)  # type: ignore[arg-type]
+    member = Recorder()
+    clock.add(member)
+    clock.start()
+    loop.run_until(100.0 + 10.0, work=0.013)  # every tick runs 13 ms late work
+    assert len(member.ticks) == 500
+    assert member.ticks == pytest.approx([100.02 + 0.02 * k for k in range(500)])
+    assert loop.armed[-1] == pytest.approx(100.02 + 0.02 * 500)  # no drift after 500 ticks
+    assert clock.late_ticks == 0 and clock.skipped_ticks == 0
+
+
+def test_missed_ticks_catch_up_then_skip() -> None:
+    loop = FakeLoop()
+    clock = MediaClock(0.02, loop=loop, max_catch_up=5)  # type: ignore[arg-type]
+    member = Recorder()
+    clock.add(member)
+    clock.start()
+    loop.run_until(100.02)
+    loop.now = 100.02 + 0.065  # a 65 ms stall: 3 ticks missed
+    loop.run_until(100.2)
+    assert member.ticks[:5] == pytest.approx([100.02, 100.04, 100.06, 100.08, 100.10])
+    assert clock.late_ticks == 1 and clock.skipped_ticks == 0
+    loop.now = 101.0  # a 0.9 s stall: far beyond the catch-up window
+    loop.run_until(101.2)
+    assert clock.skipped_ticks > 0
+    assert member.ticks[-1] == pytest.approx(100.02 + 0.02 * round((member.ticks[-1] - 100.02) / 0.02))
+    gaps = [b - a for a, b in zip(member.ticks, member.ticks[1:], strict=False)]
+    assert max(gaps) > 0.5  # the receiver sees one gap, not a burst of 45 packets
+
+
+def test_a_failing_member_does_not_stop_the_others() -> None:
+    loop = FakeLoop()
+    clock = MediaClock(0.02, loop=loop)  # type: ignore[arg-type]
+
+    class Broken:
+        def tick(self, now: float) -> None:
+            raise RuntimeError("boom")
+
+    good = Recorder()
+    clock.add(Broken())
+    clock.add(good)
+    clock.start()
+    loop.run_until(100.1)
+    assert len(good.ticks) == 5
+    clock.discard(good)
+    loop.run_until(100.2)
+    assert len(good.ticks) == 5
+    clock.stop()
+    assert not clock.running
