@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -52,7 +53,13 @@ def _decode(value: bytes) -> Any:
         return None  # the dialog agent logs undecodable messages once; the others skip them
 
 
-def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) -> faust.App:
+Emit = Callable[[str, bytes, bytes], Awaitable[None]]
+"""Produce (topic, key, value). The app's default sends through Faust; tests pass a fake sink."""
+
+
+def create_app(
+    settings: Settings, engines: Engines, *, window_s: float = 60.0, emit: Emit | None = None
+) -> faust.App:
     partitions = settings.topic_partitions
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     raw: dict[str, Any] = {
@@ -90,11 +97,17 @@ def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) 
     command_topics: dict[str, faust.TopicT] = {}
 
     def topic(name: str) -> faust.TopicT:
-        if name == CALLS:
-            return calls
+        known = {CALLS: calls, METRICS: metrics, KPI_TOPIC: kpi_topic}
+        if name in known:
+            return known[name]
         if name not in command_topics:
             command_topics[name] = app.topic(name, **raw)
         return command_topics[name]
+
+    async def send(name: str, key: bytes, value: bytes) -> None:
+        await topic(name).send(key=key, value=value)
+
+    emit = emit or send
 
     # bytes key and value types make Faust use the raw serializer for the store and the changelog.
     table: dict[str, Any] = {
@@ -112,7 +125,7 @@ def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) 
             key = event.key
             outcome = dialog_step.step(dialogs.get(key), key, event.value, policy, time.time())
             for name, k, v in outcome.messages:
-                await topic(name).send(key=k, value=v)
+                await emit(name, k, v)
             if outcome.changed:
                 if outcome.stored is None:
                     dialogs.pop(key, None)
@@ -128,7 +141,7 @@ def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) 
             if event_id in fired:
                 continue  # produced already; the dialog agent has not consumed it yet
             fired[event_id] = now
-            await calls.send(key=key, value=value)
+            await emit(CALLS, key, value)
         for marker in [k for k, t in fired.items() if now - t > 120]:
             del fired[marker]
 
@@ -143,7 +156,7 @@ def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) 
             except EngineError as exc:
                 log.warning("call %s: transcription failed: %s", fact.call_id, exc)
                 continue
-            await calls.send(key=event.key, value=encode(out))
+            await emit(CALLS, event.key, encode(out))
 
     @app.agent(calls, name="dialog-engine", concurrency=1)
     async def engine_agent(stream: faust.StreamT[bytes]) -> None:
@@ -162,7 +175,7 @@ def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) 
                 except EngineError as exc:
                     log.warning("call %s: dialog engine failed: %s", fact.call_id, exc)
                     continue
-                await calls.send(key=key, value=encode(out))
+                await emit(CALLS, key, encode(out))
                 turns = (Turn("caller", fact.text), Turn("agent", out.text))
                 histories[key] = speech.remember(histories.get(key), *turns)
 
@@ -177,7 +190,7 @@ def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) 
             except EngineError as exc:
                 log.warning("call %s: synthesis failed: %s", fact.call_id, exc)
                 continue
-            await calls.send(key=event.key, value=encode(out))
+            await emit(CALLS, event.key, encode(out))
 
     windows = KpiWindows(window_s=window_s, source=f"{APP_ID}-analytics")
 
@@ -186,7 +199,7 @@ def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) 
         async for event in stream.events():
             fact = _decode(event.value)
             for x in measure(fact) if fact is not None else ():
-                await kpi_topic.send(key=b"kpi", value=bytes(x))
+                await emit(KPI_TOPIC, b"kpi", bytes(x))
 
     @app.agent(kpi_topic, name="kpi", concurrency=1)
     async def kpi_agent(stream: faust.StreamT[bytes]) -> None:
@@ -200,7 +213,7 @@ def create_app(settings: Settings, engines: Engines, *, window_s: float = 60.0) 
     async def close_kpi_windows() -> None:
         for report in windows.close(time.time()):
             key = report.window_start.isoformat().encode()
-            await metrics.send(key=key, value=encode(report))
+            await emit(METRICS, key, encode(report))
 
     @app.task
     async def materialize_config() -> None:

@@ -1,0 +1,146 @@
+"""The Faust agents in `agent.test_context()`: memory store, flow resumed, sends into a fake sink."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import faust
+import pytest
+
+from schemas import models as m
+from schemas.codec import decode, encode
+from sentiric.eventlog.topics import commands_topic
+from sentiric.settings import Settings
+from streams.agents.dialog import Stored
+from streams.app import create_app
+from streams.dialog.script import CallScript
+from streams.dialog.state import Phase
+from streams.engines.dialog import Reply, Turn
+from streams.engines.factory import Engines
+from streams.engines.knowledge import KnowledgeEngine
+from streams.engines.stt import Transcript
+from streams.engines.tts import Speech
+
+KEY = b"call-1"
+
+
+class FakeSTT:
+    name = "fake-stt"
+
+    def transcribe(self, pcm: bytes, sample_rate: int, language: str) -> Transcript:
+        return Transcript("where is your shop", language, 0.8)
+
+
+class FakeTTS:
+    name = "fake-tts"
+
+    def synthesize(self, text: str, language: str) -> Speech:
+        return Speech(b"\x10\x00" * 1600, 16000)
+
+
+class RecordingEngine:
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.histories: list[list[Turn]] = []
+
+    def reply(self, text: str, history: Sequence[Turn], knowledge: Sequence[m.KnowledgeEntry]) -> Reply:
+        self.histories.append(list(history))
+        return KnowledgeEngine().reply(text, history, knowledge)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, Any]] = []
+
+    async def __call__(self, topic: str, key: bytes, value: bytes) -> None:
+        self.sent.append((topic, key, value if topic.startswith("sentiric-") else decode(value)))
+
+    def of(self, cls: type[Any]) -> list[Any]:
+        return [v for _, _, v in self.sent if isinstance(v, cls)]
+
+
+@pytest.fixture
+def sink() -> Sink:
+    return Sink()
+
+
+@pytest.fixture
+def engine() -> RecordingEngine:
+    return RecordingEngine()
+
+
+@pytest.fixture
+def app(tmp_path: Path, sink: Sink, engine: RecordingEngine) -> faust.App:
+    settings = Settings(home=tmp_path, kafka_bootstrap="127.0.0.1:9", topic_partitions=1)
+    app = create_app(settings, Engines(stt=FakeSTT(), dialog=engine, tts=FakeTTS()), emit=sink)
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    return app
+
+
+async def test_dialog_agent_keeps_its_table_and_sends_to_the_owning_edge(app: faust.App, sink: Sink) -> None:
+    s = CallScript(edge="edge-3")
+    table = app.tables["dialog"]
+    async with app.agents["dialog"].test_context() as agent:
+        for fact in [*s.setup(), s.established()]:
+            await agent.put(key=KEY, value=encode(fact))
+        stored = Stored.parse(table[KEY])
+        assert stored.state.phase == Phase.GREETING and stored.deadline is not None
+        (greeting,) = sink.of(m.AgentReplied)
+        await agent.put(key=KEY, value=encode(s.synthesized(greeting.reply_id)))
+        ((topic, key, play),) = [x for x in sink.sent if isinstance(x[2], m.PlayAudio)]
+        assert (topic, key, play.playback_id) == (commands_topic("edge-3"), KEY, greeting.reply_id)
+        await agent.put(key=KEY, value=encode(s.ended()))
+        assert KEY not in table
+        await agent.put(key=KEY, value=b"not a record")  # dropped, the agent lives on
+        await agent.put(key=KEY, value=encode(s.fact(m.MediaPortReleased)))
+        assert KEY not in table
+
+
+async def test_speech_agents_chain_through_the_call_topic(
+    app: faust.App, sink: Sink, engine: RecordingEngine
+) -> None:
+    s = CallScript()
+    async with app.agents["stt"].test_context() as stt:
+        await stt.put(key=KEY, value=encode(s.captured("u1")))
+        await stt.put(key=KEY, value=encode(s.fact(m.CallAnswered)))  # not its business
+    (heard,) = sink.of(m.UtteranceTranscribed)
+    assert heard.text == "where is your shop" and heard.engine == "fake-stt"
+
+    async with app.agents["dialog-engine"].test_context() as dialog_engine:
+        greeting = s.fact(m.AgentReplied, source="dialog", reply_id="g", utterance_id=None, text="Hello!")
+        await dialog_engine.put(key=KEY, value=encode(greeting))
+        await dialog_engine.put(key=KEY, value=encode(heard))
+        await dialog_engine.put(key=KEY, value=encode(s.transcribed("u2", "   ")))  # nothing to answer
+    (answer,) = [r for r in sink.of(m.AgentReplied) if r.source == "dialog-engine"]
+    assert answer.intent == "address" and answer.utterance_id == "u1"
+    assert engine.histories == [[Turn("agent", "Hello!")]]
+    assert [t.text for t in _history(app)] == ["Hello!", "where is your shop", answer.text]
+
+    async with app.agents["tts"].test_context() as tts:
+        await tts.put(key=KEY, value=encode(answer))
+    (voiced,) = sink.of(m.SpeechSynthesized)
+    assert voiced.reply_id == answer.reply_id and voiced.sample_rate == 16000 and voiced.pcm
+
+    async with app.agents["dialog-engine"].test_context() as dialog_engine:
+        await dialog_engine.put(key=KEY, value=encode(s.ended()))
+    assert _history(app) == []
+
+
+def _history(app: faust.App) -> list[Turn]:
+    from streams.agents.speech import load_history
+
+    return load_history(app.tables["dialog-history"].get(KEY))
+
+
+async def test_measure_agent_forwards_compact_measurements(app: faust.App, sink: Sink) -> None:
+    s = CallScript()
+    async with app.agents["measure"].test_context() as agent:
+        await agent.put(key=KEY, value=encode(s.fact(m.CallInviteReceived)))
+        await agent.put(key=KEY, value=encode(s.fact(m.MediaQualityReported)))
+    ((topic, key, value),) = sink.sent
+    assert topic == "sentiric-kpi-measurements" and key == b"kpi" and value.startswith(b'["offered"')
