@@ -673,6 +673,8 @@ class MediaSession:
         for tap in self.taps:
             tap.close()
         self.taps.clear()
+        for injector in self.injectors:
+            injector.abort()
         self.injectors.clear()
         recorders = list(self.recorders.values())
         self.recorders.clear()

@@ -75,13 +75,30 @@ class AudioTap:
 class AudioInjector:
     """PCM from outside the call, handed to the session one 20 ms frame per tick."""
 
-    __slots__ = ("_buffer", "_max_bytes", "dropped_bytes", "ended")
+    __slots__ = ("_buffer", "_max_bytes", "_wait_bytes", "_waiter", "aborted", "dropped_bytes", "ended")
 
     def __init__(self, max_ms: int = 2000) -> None:
         self._buffer = bytearray()
         self._max_bytes = max_ms * 8 * 2  # 8 kHz, 2 bytes a sample
         self.dropped_bytes = 0
         self.ended = False
+        self.aborted = False
+        self._waiter: asyncio.Event | None = None
+        self._wait_bytes = 0
+
+    async def drained(self, below_ms: int = 0) -> None:
+        """Wait until at most ``below_ms`` of audio is left to play (or the call ended)."""
+        while len(self._buffer) > below_ms * 16 and not self.aborted:
+            self._waiter = asyncio.Event()
+            self._wait_bytes = below_ms * 16
+            await self._waiter.wait()
+
+    def abort(self) -> None:
+        """The call ended: drop what is buffered and release anyone waiting in ``drained``."""
+        self.aborted = self.ended = True
+        self._buffer.clear()
+        if self._waiter is not None:
+            self._waiter.set()
 
     @property
     def buffered_ms(self) -> int:
@@ -112,4 +129,6 @@ class AudioInjector:
             buffer += bytes(FRAME_BYTES - len(buffer))
         frame = np.frombuffer(bytes(buffer[:FRAME_BYTES]), dtype="<i2").astype(np.int16)
         del buffer[:FRAME_BYTES]
+        if self._waiter is not None and len(buffer) <= self._wait_bytes:
+            self._waiter.set()
         return frame

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -44,4 +46,21 @@ def test_injector_hands_out_whole_frames_and_bounds_its_buffer() -> None:
     injector.end()
     last = injector.read_frame()
     assert last is not None and last[:50].tolist() == [1] * 50 and not last[50:].any()
+    assert injector.finished
+
+
+async def test_injector_drained_waits_for_the_reader_and_abort_releases_it() -> None:
+    injector = AudioInjector()
+    injector.write(np.zeros(480, dtype=np.int16))  # 60 ms
+    waiter = asyncio.ensure_future(injector.drained(20))
+    await asyncio.sleep(0)
+    injector.read_frame()
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    injector.read_frame()
+    await asyncio.wait_for(waiter, 1)
+    blocked = asyncio.ensure_future(injector.drained())
+    await asyncio.sleep(0)
+    injector.abort()
+    await asyncio.wait_for(blocked, 1)
     assert injector.finished

@@ -1,0 +1,320 @@
+"""The gRPC MediaService (``protos/media.proto``) over the edge's ``MediaEngine``.
+
+Thin by design: each RPC maps to the engine. Commands arriving here (PlayAudio, StartRecording,
+StopRecording) are built as the same Avro command records the dialog sends, recorded on this node's
+command topic (``sentiric.commands.<node-id>``), and executed at once. When the edge's command
+consumer later reads them back, the engine recognises their ``event_id`` and does not run them twice.
+
+- ``trace_id`` request metadata, when present, becomes the command's trace id (else the call id).
+- ``sentiric_media_grpc_requests_total{method, code}`` counts every RPC by outcome.
+- TLS when ``grpc_tls_cert``/``grpc_tls_key`` are set; mutual TLS (client certificates required and
+  checked against ``grpc_tls_client_ca``) when that is set too.
+- Live audio: ``StreamAudio``/``RecordAudio`` read a bounded tap of the call (a slow reader loses its
+  own oldest frames, never the call's); ``InjectAudio`` applies back-pressure through gRPC flow control
+  when the client sends faster than real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import numpy as np
+from prometheus_client import Counter
+
+from edge.media.codecs.resample import StreamResampler
+from edge.media.engine import MediaCommandError, MediaEngine
+from edge.media.ports import PortsExhausted
+from edge.media.taps import AudioInjector, AudioTap
+from protos import media_pb2, media_pb2_grpc
+from schemas.envelope import CallSequencer, envelope
+from schemas.models import PlayAudio, StartRecording, StopRecording
+
+if TYPE_CHECKING:
+    from edge.facts import Publisher
+    from sentiric.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter("sentiric_media_grpc_requests_total", "MediaService RPCs by outcome", ["method", "code"])
+DIRECTIONS = {
+    media_pb2.AUDIO_DIRECTION_CALLER: "caller",
+    media_pb2.AUDIO_DIRECTION_AGENT: "agent",
+    media_pb2.AUDIO_DIRECTION_MIXED: "mixed",
+}
+INJECT_HIGH_WATER_MS = 400  # stop reading the client's stream while this much audio waits to be played
+
+
+def _code(context: grpc.aio.ServicerContext) -> str:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    return "UNKNOWN"
+
+
+def counted(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Count the RPC in REQUESTS with its final status code (unary and server-streaming handlers)."""
+    name = method.__name__
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def stream(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            code = "OK"
+            try:
+                async for item in method(self, request, context):
+                    yield item
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
+            except BaseException:
+                code = _code(context)
+                raise
+            finally:
+                REQUESTS.labels(name, code).inc()
+
+        return stream
+
+    @functools.wraps(method)
+    async def unary(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        code = "OK"
+        try:
+            return await method(self, request, context)
+        except BaseException:
+            code = _code(context)
+            raise
+        finally:
+            REQUESTS.labels(name, code).inc()
+
+    return unary
+
+
+class MediaServicer(media_pb2_grpc.MediaServiceServicer):
+    def __init__(
+        self, engine: MediaEngine, publisher: Publisher, *, commands_topic: str, node_id: str
+    ) -> None:
+        self.engine = engine
+        self.publisher = publisher
+        self.commands_topic = commands_topic
+        self.source = f"{node_id}/grpc"
+        self._seq = CallSequencer()
+        self._ports: dict[str, int] = {}
+
+    # --- helpers ---
+
+    def _command(
+        self, model: type[Any], call_id: str, context: grpc.aio.ServicerContext, **fields: Any
+    ) -> Any:
+        metadata = dict(context.invocation_metadata() or ())
+        trace_id = metadata.get("trace_id") or metadata.get("x-trace-id")
+        record = model(
+            **envelope(call_id, seq=self._seq.next(call_id), source=self.source, trace_id=trace_id),
+            **fields,
+        )
+        self.publisher.publish(record, topic=self.commands_topic)  # recorded like the dialog's commands
+        return record
+
+    async def _session(self, call_id: str, context: grpc.aio.ServicerContext) -> Any:
+        session = self.engine.session(call_id)
+        if session is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no media session for call {call_id!r}")
+        return session
+
+    async def _execute(self, command: Any, context: grpc.aio.ServicerContext) -> None:
+        try:
+            await self.engine.execute(command)
+        except MediaCommandError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+    # --- ports ---
+
+    @counted
+    async def AllocatePort(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if not request.call_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "call_id is required")
+        if self.engine.session(request.call_id) is not None:
+            await context.abort(grpc.StatusCode.ALREADY_EXISTS, f"call {request.call_id!r} has a session")
+        try:
+            port = self.engine.pool.allocate(time.monotonic())
+        except PortsExhausted as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        remote = (request.remote_host, request.remote_port) if request.remote_host else None
+        try:
+            await self.engine.open_session(
+                request.call_id,
+                local_port=port,
+                remote_addr=remote,
+                codec=request.codec or "PCMU",
+                payload_type=request.payload_type,
+                dtmf_payload_type=request.dtmf_payload_type or None,
+                ptime_ms=20,
+                crypto_local=request.crypto_local or None,
+                crypto_remote=request.crypto_remote or None,
+            )
+        except (MediaCommandError, OSError) as exc:
+            self.engine.release_port(port)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        self._ports[request.call_id] = port
+        host = self.engine.settings.rtp_host
+        return media_pb2.AllocatePortResponse(host=host, rtp_port=port, rtcp_port=port + 1)
+
+    @counted
+    async def ReleasePort(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        port = self._ports.pop(request.call_id, None)
+        if port is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no port allocated here for {request.call_id!r}")
+        session = self.engine.session(request.call_id)
+        if session is not None:
+            await session.close()
+        self.engine.release_port(port)
+        self._seq.forget(request.call_id)
+        return media_pb2.ReleasePortResponse(rtp_port=port)
+
+    # --- commands ---
+
+    @counted
+    async def PlayAudio(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await self._session(request.call_id, context)
+        command = self._command(
+            PlayAudio,
+            request.call_id,
+            context,
+            playback_id=request.playback_id or str(uuid.uuid4()),
+            audio_uri=request.audio_uri or None,
+            pcm=request.pcm or None,
+            sample_rate=request.sample_rate or 8000,
+            barge_in=request.barge_in,
+        )
+        await self._execute(command, context)
+        return media_pb2.PlayAudioResponse(playback_id=command.playback_id)
+
+    @counted
+    async def StartRecording(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await self._session(request.call_id, context)
+        command = self._command(
+            StartRecording,
+            request.call_id,
+            context,
+            recording_id=request.recording_id or str(uuid.uuid4()),
+            output_uri=request.output_uri,
+            format=request.format or "wav",
+        )
+        await self._execute(command, context)
+        return media_pb2.StartRecordingResponse(recording_id=command.recording_id)
+
+    @counted
+    async def StopRecording(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await self._session(request.call_id, context)
+        command = self._command(StopRecording, request.call_id, context, recording_id=request.recording_id)
+        await self._execute(command, context)
+        return media_pb2.StopRecordingResponse()
+
+    # --- live audio ---
+
+    async def _stream(
+        self, call_id: str, direction: str, sample_rate: int, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        rate = sample_rate or 8000
+        if rate not in (8000, 16000):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "sample_rate must be 8000 or 16000")
+        session = await self._session(call_id, context)
+        tap = AudioTap(direction)  # type: ignore[arg-type]
+        session.taps.append(tap)
+        resampler = StreamResampler(8000, rate, quality="QQ") if rate != 8000 else None
+        sequence = 0
+        try:
+            while (frame := await tap.get()) is not None:
+                if resampler is not None:
+                    frame = resampler.process(np.frombuffer(frame, "<i2").astype(np.int16)).tobytes()
+                yield media_pb2.AudioFrame(
+                    pcm=frame, sample_rate=rate, sequence=sequence, dropped=tap.dropped
+                )
+                sequence += 1
+        finally:
+            tap.close()
+            if tap in session.taps:
+                session.taps.remove(tap)
+
+    @counted
+    async def StreamAudio(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        direction = DIRECTIONS.get(request.direction, "caller")
+        async for frame in self._stream(request.call_id, direction, request.sample_rate, context):
+            yield frame
+
+    @counted
+    async def RecordAudio(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async for frame in self._stream(request.call_id, "caller", request.sample_rate, context):
+            yield frame
+
+    async def InjectAudio(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        code = "OK"
+        try:
+            return await self._inject(request_iterator, context)
+        except BaseException:
+            code = _code(context)
+            raise
+        finally:
+            REQUESTS.labels("InjectAudio", code).inc()
+
+    async def _inject(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        injector = AudioInjector()
+        session = None
+        resampler: StreamResampler | None = None
+        received = 0
+        async for message in request_iterator:
+            if session is None:
+                session = await self._session(message.call_id, context)
+                session.injectors.append(injector)
+            rate = message.sample_rate or 8000
+            pcm = np.frombuffer(message.pcm[: len(message.pcm) // 2 * 2], "<i2").astype(np.int16)
+            received += pcm.size
+            if rate != 8000:
+                if resampler is None or resampler.in_rate != rate:
+                    resampler = StreamResampler(rate, 8000, quality="QQ")
+                pcm = resampler.process(pcm)
+            injector.write(pcm)
+            await injector.drained(INJECT_HIGH_WATER_MS)  # back-pressure: the client's next message waits
+        if resampler is not None:
+            injector.write(resampler.flush())
+        injector.end()
+        await injector.drained()  # answer once the caller has heard it all (or hung up)
+        return media_pb2.InjectAudioResponse(
+            samples_received=received, samples_dropped=injector.dropped_bytes // 2
+        )
+
+
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    if settings.grpc_tls_cert is None or settings.grpc_tls_key is None:
+        return None
+    key = settings.grpc_tls_key.read_bytes()
+    cert = settings.grpc_tls_cert.read_bytes()
+    ca = settings.grpc_tls_client_ca.read_bytes() if settings.grpc_tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=ca, require_client_auth=ca is not None
+    )
+
+
+async def serve_media(
+    engine: MediaEngine, publisher: Publisher, settings: Settings, *, address: str | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """Start the MediaService; returns the server and the bound port (``address`` "host:0" picks one)."""
+    server = grpc.aio.server()
+    servicer = MediaServicer(
+        engine, publisher, commands_topic=settings.commands_topic, node_id=settings.node_id
+    )
+    media_pb2_grpc.add_MediaServiceServicer_to_server(servicer, server)
+    address = address or f"{settings.sip_host}:{settings.grpc_port}"
+    credentials = server_credentials(settings)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
+    await server.start()
+    log.info("MediaService listening on %s (tls=%s)", port, credentials is not None)
+    return server, port
