@@ -59,6 +59,7 @@ def uas_config(settings: Settings, port: int) -> UasConfig:
         realm=settings.sip_realm,
         require_auth=settings.sip_require_auth,
         register_auth=settings.sip_register_auth,
+        auth_algorithms=tuple(a.strip() for a in settings.sip_auth_algorithms.split(",") if a.strip()),
         ring_s=settings.sip_ring_ms / 1000,
         media_timeout_s=settings.media_timeout_s,
         srtp_policy=settings.srtp_policy,
@@ -90,6 +91,13 @@ class EdgeApp:
         self._lag_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         s = self.settings
         loop = asyncio.get_running_loop()
         specs = topics.platform_topics(

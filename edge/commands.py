@@ -17,6 +17,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from edge import metrics as m
+from edge.config_table import topic_partitions
 from schemas.codec import CodecError, default_codec, type_name
 from sentiric.logs import bind_call, unbind_call
 
@@ -63,18 +64,15 @@ class CommandConsumer:
     def __init__(self, topic: str, dispatcher: CommandDispatcher, **client: Any) -> None:
         self.topic = topic
         self.dispatcher = dispatcher
+        self._client = client
         self._consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)
         self._codec = default_codec()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         consumer = self._consumer
+        tps = [TopicPartition(self.topic, p) for p in range(await topic_partitions(self.topic, self._client))]
         await consumer.start()
-        partitions = consumer.partitions_for_topic(self.topic) or set()
-        if not partitions:
-            await consumer.stop()
-            raise RuntimeError(f"topic {self.topic} does not exist")
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
         for tp in tps:  # resolve the positions now: commands produced after start() are seen

@@ -21,8 +21,27 @@ from edge.uas.dialplan import Plan
 from edge.uas.directory import UserCredentials
 from schemas.codec import CodecError, default_codec
 from sentiric.eventlog import topics
+from sentiric.eventlog.admin import partition_count
 
 log = structlog.get_logger(__name__)
+
+
+async def topic_partitions(topic: str, client: dict[str, Any], wait_s: float = 15.0) -> int:
+    """The partition count of ``topic``, waiting for a just-created topic's metadata to appear."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        try:
+            count = await partition_count(topic, **client)
+        except Exception as exc:  # the admin client raises various errors while the topic settles
+            if loop.time() > deadline:
+                raise RuntimeError(f"topic {topic} is not available: {exc}") from exc
+            count = 0
+        if count:
+            return count
+        if loop.time() > deadline:
+            raise RuntimeError(f"topic {topic} has no partitions")
+        await asyncio.sleep(0.2)
 
 
 class ConfigTable:
@@ -74,6 +93,7 @@ class ConfigFollower:
     def __init__(self, table: ConfigTable, *, topic: str = topics.CONFIG, **client: Any) -> None:
         self.table = table
         self.topic = topic
+        self._client = client
         self._consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)
         self._codec = default_codec()
         self._task: asyncio.Task[None] | None = None
@@ -95,16 +115,12 @@ class ConfigFollower:
     async def start(self) -> None:
         """Read the topic from the beginning to its current end, then follow in the background."""
         consumer = self._consumer
+        tps = [TopicPartition(self.topic, p) for p in range(await topic_partitions(self.topic, self._client))]
         await consumer.start()
-        partitions = consumer.partitions_for_topic(self.topic) or set()
-        if not partitions:
-            await consumer.stop()
-            raise RuntimeError(f"topic {self.topic} does not exist")
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
-        while any(await consumer.position(tp) < end[tp] for tp in tps):
+        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
             batch = await consumer.getmany(*tps, timeout_ms=500)
             for messages in batch.values():
                 for msg in messages:

@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     sip_realm: str = "sentiric"
     sip_require_auth: bool = Field(default=False, description="Digest-challenge every INVITE.")
     sip_register_auth: bool = True
+    sip_auth_algorithms: str = Field(default="SHA-256,MD5", description="Digest challenges, preferred first.")
     sip_auth_secret: SecretStr | None = Field(default=None, description="Nonce HMAC key shared by edges.")
     max_calls: int = Field(default=0, description="Calls per edge before 503 (0: no limit).")
     sip_max_log_fill: float = Field(default=0.5, description="503 new calls above this log buffer fill.")

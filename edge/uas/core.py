@@ -84,6 +84,7 @@ class UasConfig:
     auth_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     require_auth: bool = False  # challenge every INVITE, whatever the dialplan says
     register_auth: bool = True
+    auth_algorithms: tuple[str, ...] = ("SHA-256", "MD5")  # one challenge each, preferred first
     ring_s: float = 0.0  # send 180 and wait this long before the 200 (0: answer at once)
     media_timeout_s: float = 30.0  # no RTP for this long ends the call (0: never)
     challenge_ttl_s: float = 32.0  # a 401 not answered by then ends the call attempt
@@ -119,7 +120,10 @@ class UasCore:
         self.admission = admission or Admission(AdmissionLimits())
         self.media_activity = media_activity
         self.registrar = registrar or Registrar()
-        self.gate = DigestGate(DigestAuthenticator(config.realm, config.auth_secret), directory)
+        self.gate = DigestGate(
+            DigestAuthenticator(config.realm, config.auth_secret, algorithms=config.auth_algorithms),
+            directory,
+        )
         self.layers = {
             "udp": TransactionLayer(config.timers, reliable=False),
             "tcp": TransactionLayer(config.timers, reliable=True),

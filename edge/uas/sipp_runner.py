@@ -1,0 +1,132 @@
+"""Driving sipp (Debian ``sip-tester``) against a running edge: for the integration tests and the bench.
+
+Every run is bounded (``-m`` calls, ``-timeout``, a subprocess deadline), uses free ports on
+127.0.0.1 and returns sipp's exit code with its statistics CSV (``-trace_stat``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import random
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "sipp"
+SIPP = "/usr/bin/sipp"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_rtp_range(size: int = 1000) -> tuple[int, int]:
+    """A port range whose first ports bind now (a sample: the pool tolerates a busy port)."""
+    for _ in range(50):
+        low = random.randrange(30000, 60000 - size, 2)
+        try:
+            socks = []
+            for p in range(low, low + 20):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        return low, low + size - 1
+    raise RuntimeError("no free RTP port range")
+
+
+def edge_settings(kafka: str, home: Path, **overrides: Any) -> Any:
+    from sentiric.settings import Settings
+
+    low, high = free_rtp_range()
+    values: dict[str, Any] = {
+        "kafka_bootstrap": kafka,
+        "home": home,
+        "node_id": f"edge-it-{uuid.uuid4().hex[:8]}",
+        "sip_port": 0,
+        "rtp_port_min": low,
+        "rtp_port_max": high,
+        "rtp_port_quarantine_s": 1.0,
+        "edge_metrics_port": 0,
+        "sip_t1_ms": 100,
+        "media_timeout_s": 120.0,
+        "topic_partitions": 3,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    stats: list[dict[str, str]]
+
+    def last(self, field: str) -> int:
+        return int(self.stats[-1][field]) if self.stats else -1
+
+    def describe(self) -> str:
+        return f"sipp rc={self.returncode}\n{self.stderr[-2000:]}\n{self.stdout[-2000:]}"
+
+
+async def run_sipp(
+    edge_port: int,
+    workdir: Path,
+    *,
+    scenario: str | None = "uac",
+    service: str = "1000",
+    calls: int = 1,
+    rate: float = 10,
+    timeout_s: float = 60,
+    extra: list[str] | None = None,
+) -> SippResult:
+    """Run sipp once, bounded by ``-m`` and ``-timeout``; returns its exit code and stats CSV."""
+    workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test helper, before sipp starts
+    stats = workdir / f"stats-{uuid.uuid4().hex[:6]}.csv"
+    args = [SIPP, f"127.0.0.1:{edge_port}", "-i", "127.0.0.1", "-p", str(free_udp_port())]
+    args += ["-mp", str(free_udp_port()), "-s", service, "-m", str(calls), "-r", str(rate)]
+    args += ["-timeout", str(int(timeout_s)), "-timeout_error", "-nostdin", "-max_retrans", "3"]
+    args += [
+        "-trace_stat",
+        "-stf",
+        str(stats),
+        "-fd",
+        "1",
+        "-trace_err",
+        "-error_file",
+        str(workdir / "err.log"),
+    ]
+    if scenario and scenario.endswith(".xml"):
+        args += ["-sf", str(SCENARIOS / scenario)]
+    elif scenario:
+        args += ["-sn", scenario]
+    args += extra or []
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=workdir
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s + 15)
+    except TimeoutError:
+        proc.kill()
+        out, err = await proc.communicate()
+    rows: list[dict[str, str]] = []
+    if stats.exists():
+        with stats.open() as fh:
+            rows = list(csv.DictReader(fh, delimiter=";"))
+    return SippResult(proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"), rows)
