@@ -65,7 +65,7 @@ class Codec:
         self._writers: dict[bytes, _WriterSchema] = {}
         for raw in current:
             full = f"{raw['namespace']}.{raw['name']}"
-            parsed = parse_schema(raw, _write_hint=False)
+            parsed = parse_schema(raw)
             ws = _WriterSchema(full, schema_fingerprint(raw), parsed)
             model = by_name[full]
             self._model_by_name[full] = model
@@ -75,7 +75,7 @@ class Codec:
         for raw in history:
             full = f"{raw['namespace']}.{raw['name']}"
             fp = schema_fingerprint(raw)
-            self._writers.setdefault(fp, _WriterSchema(full, fp, parse_schema(raw, _write_hint=False)))
+            self._writers.setdefault(fp, _WriterSchema(full, fp, parse_schema(raw)))
 
     @classmethod
     def from_directory(cls, root: Path = HERE) -> Codec:

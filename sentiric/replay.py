@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from schemas.codec import default_codec, to_json_dict, type_name
 from sentiric.eventlog import topics
 from sentiric.eventlog.connection import client_options
-from sentiric.eventlog.consumer import Decoded, decode_message, read_call
+from sentiric.eventlog.consumer import Decoded, decode_message, partition_counts, read_call
 from sentiric.settings import Settings, get_settings
 
 ENVELOPE_FIELDS = frozenset({"event_id", "call_id", "seq", "occurred_at", "source", "trace_id"})
@@ -69,17 +69,15 @@ async def replay_tail(
     out: TextIO = sys.stdout,
     ready: asyncio.Event | None = None,
 ) -> int:
+    counts = await partition_counts(lambda _names: [topics.CALLS], **client_options(settings))
+    if not counts:
+        print(f"topic {topics.CALLS} does not exist yet", file=sys.stderr)
+        return 1
+    partitions = [TopicPartition(topics.CALLS, p) for p in range(counts[topics.CALLS])]
     consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(settings))
     await consumer.start()
     codec = default_codec()
     try:
-        await consumer.topics()  # fetch metadata
-        partitions = [
-            TopicPartition(topics.CALLS, p) for p in consumer.partitions_for_topic(topics.CALLS) or ()
-        ]
-        if not partitions:
-            print(f"topic {topics.CALLS} does not exist yet", file=sys.stderr)
-            return 1
         consumer.assign(partitions)
         if args.from_beginning:
             await consumer.seek_to_beginning(*partitions)

@@ -7,7 +7,7 @@ byte to `sentiric.deadletter` with its origin in headers, and skipped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,21 +143,29 @@ async def read_partition_until_end(
         await consumer.stop()
 
 
-async def read_call(call_id: str, *, include_commands: bool = True, **client: Any) -> list[Decoded]:
-    """One call's records in order: its facts from `sentiric.calls` and, by default, the commands sent
-    to its edge. Reads only the call's partition (the key decides it), up to the current end."""
+async def partition_counts(select: Callable[[list[str]], list[str]], **client: Any) -> dict[str, int]:
+    """Partition counts of the existing topics that `select` picks from the cluster's topic names."""
     admin = AIOKafkaAdminClient(**client)
     await admin.start()
     try:
-        all_topics = set(await admin.list_topics())
-        wanted = [topics.CALLS]
-        if include_commands:
-            wanted += sorted(t for t in all_topics if t.startswith(topics.COMMANDS_PREFIX))
-        wanted = [t for t in wanted if t in all_topics]
+        names = sorted(await admin.list_topics())
+        wanted = [t for t in select(names) if t in names]
         described = await admin.describe_topics(wanted) if wanted else []
-        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        return {d["topic"]: len(d["partitions"]) for d in described}
     finally:
         await admin.close()
+
+
+async def read_call(call_id: str, *, include_commands: bool = True, **client: Any) -> list[Decoded]:
+    """One call's records in order: its facts from `sentiric.calls` and, by default, the commands sent
+    to its edge. Reads only the call's partition (the key decides it), up to the current end."""
+    counts = await partition_counts(
+        lambda names: [
+            topics.CALLS,
+            *(n for n in names if include_commands and n.startswith(topics.COMMANDS_PREFIX)),
+        ],
+        **client,
+    )
     reads = [read_partition_until_end(t, partition_for(call_id, n), **client) for t, n in counts.items() if n]
     parts = await asyncio.gather(*reads)
     facts: list[Decoded] = []

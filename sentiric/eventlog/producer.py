@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Gauge
 
 from schemas.codec import Codec, default_codec, type_name
@@ -77,6 +78,9 @@ class EventProducer:
         self._idle.set()
         self._producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=linger_ms, **client)
         self._task: asyncio.Task[None] | None = None
+        self._partitions: dict[str, list[int]] = {}
+        self._partitioner = DefaultPartitioner()
+        self._round_robin = 0
         self._closing = False
         self.overflowed = 0
         self.published = 0
@@ -150,6 +154,34 @@ class EventProducer:
         self.publish(record, topic=topic, key=key)
         await self.flush()
 
+    async def _partition(self, p: _Pending) -> int:
+        partitions = self._partitions.get(p.topic)
+        if partitions is None:
+            partitions = sorted(await self._producer.partitions_for(p.topic))
+            self._partitions[p.topic] = partitions
+        if p.key is None:
+            self._round_robin += 1
+            return partitions[self._round_robin % len(partitions)]
+        return self._partitioner(p.key, partitions, partitions)
+
+    async def _send_batches(self, pending: list[_Pending]) -> list[asyncio.Future[Any]]:
+        groups: dict[tuple[str, int], list[_Pending]] = {}
+        for p in pending:
+            groups.setdefault((p.topic, await self._partition(p)), []).append(p)
+        futures = []
+        for (topic, partition), records in groups.items():
+            batch = self._producer.create_batch()
+            for p in records:
+                headers = list(p.headers)
+                if batch.append(key=p.key, value=p.value, timestamp=None, headers=headers) is None:
+                    batch.close()
+                    futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+                    batch = self._producer.create_batch()
+                    batch.append(key=p.key, value=p.value, timestamp=None, headers=headers)
+            batch.close()
+            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+        return futures
+
     async def _drain(self) -> None:
         attempt = 0
         while not self._closing:
@@ -158,18 +190,17 @@ class EventProducer:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            # Hand a batch to aiokafka (which batches per partition), then await its acknowledgements.
-            batch = [self._buffer[i] for i in range(min(len(self._buffer), 500))]
+            # Hand aiokafka whole record batches per partition (its per-message send() costs ~10x more),
+            # then await the acknowledgements. Records keep their buffer order within each partition.
+            batch = [self._buffer[i] for i in range(min(len(self._buffer), 2000))]
             try:
-                futures = [
-                    await self._producer.send(p.topic, p.value, p.key, headers=list(p.headers) or None)
-                    for p in batch
-                ]
+                futures = await self._send_batches(batch)
                 await asyncio.gather(*futures)
             except KafkaError as exc:
                 SEND_ERRORS.inc()
                 delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
                 attempt += 1
+                # A partly acknowledged batch is sent again: consumers de-duplicate on event_id.
                 log.warning("log send failed, retrying", error=str(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 continue

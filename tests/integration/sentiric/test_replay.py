@@ -127,8 +127,11 @@ async def test_replay_tail_sees_a_fact_produced_after_it_started(kafka):
     )
     try:
         assert proc.stderr is not None and proc.stdout is not None
-        while b"following" not in await asyncio.wait_for(proc.stderr.readline(), 60):
-            pass
+        while True:
+            line = await asyncio.wait_for(proc.stderr.readline(), 60)
+            assert line, "replay tail exited before following the topic"
+            if b"following" in line:
+                break
         facts = a_call(call_id)[:2]
         await produce(kafka, facts)
         out = await asyncio.wait_for(proc.stdout.read(), 60)
