@@ -282,11 +282,17 @@ class EmbeddedPostgres:
                 self.stop()
 
 
-def database_url(settings: Settings | None = None) -> str:
-    """The configured database URL, or the DSN of the embedded server (started or not)."""
+def database_url(settings: Settings | None = None, *, start: bool = False) -> str:
+    """The configured database URL, or the DSN of the embedded server (started first if `start`)."""
     settings = settings or get_settings()
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
     embedded = EmbeddedPostgres(settings)
+    if start:
+        return embedded.start()
+    if not embedded.password_file.exists():
+        raise DatabaseError(
+            "the embedded PostgreSQL has not been set up yet: run `sentiric up`, or set SENTIRIC_DATABASE_URL"
+        )
     current = embedded._postmaster()
     return embedded.dsn(current[1] if current else None)
