@@ -106,6 +106,33 @@ async def replay_tail(
     return 0
 
 
+async def replay_dialog_cmd(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Re-run the dialog state machine over a recorded call; print where its decisions differ."""
+    from streams.replay_dialog import replay_dialog
+
+    records = await read_call(args.call_id, include_commands=True, **client_options(settings))
+    if not records:
+        print(f"no records for call {args.call_id}", file=sys.stderr)
+        return 1
+    differences = replay_dialog([d.record for d in records])
+    for difference in differences:
+        print(difference, file=out)
+    print(
+        f"{len(records)} records re-run: "
+        + (f"{len(differences)} differences" if differences else "decisions identical to the record"),
+        file=out,
+    )
+    return 1 if differences else 0
+
+
+def _run_rebuild(args: argparse.Namespace) -> int:
+    from projections.rebuild import rebuild
+
+    checksum = asyncio.run(rebuild(get_settings()))
+    print(checksum)
+    return 0
+
+
 def add_parser(sub: Any) -> None:
     replay = sub.add_parser("replay", help="read calls back from the log")
     rsub = replay.add_subparsers(dest="replay_command", required=True)
@@ -116,6 +143,15 @@ def add_parser(sub: Any) -> None:
     call.add_argument("--audio", action="store_true", help="include PCM (base64) in --json output")
     call.add_argument("--facts-only", action="store_true", help="leave out the commands sent to the edge")
     call.set_defaults(func=lambda a: asyncio.run(replay_call(get_settings(), a)))
+
+    dialog = rsub.add_parser("dialog", help="re-run the dialog state machine over a call and diff decisions")
+    dialog.add_argument("call_id")
+    dialog.set_defaults(func=lambda a: asyncio.run(replay_dialog_cmd(get_settings(), a)))
+
+    rebuild = rsub.add_parser(
+        "rebuild", help="drop the projections, rebuild them from offset 0, print a checksum"
+    )
+    rebuild.set_defaults(func=_run_rebuild)
 
     tail = rsub.add_parser("tail", help="follow the live call topic, decoded")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
