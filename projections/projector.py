@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Counter, Gauge, Histogram
 
 from projections import store
@@ -40,6 +41,17 @@ DUPLICATES = Counter("sentiric_projection_duplicates_total", "Records dropped as
 BATCH_SECONDS = Histogram("sentiric_projection_batch_seconds", "Time to apply and commit one batch")
 LAG = Gauge("sentiric_projection_lag_records", "Records on the log not yet projected")
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+async def partition_counts(topics: Sequence[str], **client: Any) -> dict[str, int]:
+    """Partition count of each topic that exists (missing topics are left out)."""
+    admin = AIOKafkaAdminClient(**client)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return {d["topic"]: len(d["partitions"]) for d in described if d["error_code"] == 0 and d["partitions"]}
 
 
 class Projector:
@@ -103,11 +115,10 @@ class Projector:
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         while True:
-            await consumer.topics()  # refreshes metadata
-            found = {t: consumer.partitions_for_topic(t) for t in self._topics}
-            missing = [t for t, p in found.items() if not p]
+            found = await partition_counts(self._topics, **self._client)
+            missing = [t for t in self._topics if not found.get(t)]
             if not missing:
-                return sorted(TopicPartition(t, p) for t, ps in found.items() for p in ps or ())
+                return sorted(TopicPartition(t, p) for t, n in found.items() for p in range(n))
             log.info("waiting for topics", missing=missing)
             await asyncio.sleep(1.0)
 

@@ -1,0 +1,188 @@
+"""The projector against the real broker and PostgreSQL: a synthetic day, crashes, rebuild."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from projections import rebuild as rebuild_module
+from projections import store
+from projections.projector import Projector
+from projections.synthetic import SCENARIOS, day_of_calls, interleaved
+from schemas import models as m
+from sentiric.eventlog.producer import EventProducer
+
+from .conftest import PARTITIONS
+
+DAY = day_of_calls(330, seed=3)
+
+
+async def project_to_end(env, pool) -> int:
+    return await Projector(pool, topics=env.topics.projected, client=env.client, batch_max=500).run(
+        stop_at_end=True
+    )
+
+
+async def test_a_synthetic_day_is_projected_and_rows_match_the_facts(env):
+    facts = interleaved(DAY)
+    await env.produce(facts)
+    pool = await env.pool()
+    try:
+        applied = await project_to_end(env, pool)
+        assert applied == len(facts)
+        async with pool.acquire() as conn:
+            rows = {r["call_id"]: r for r in await conn.fetch("SELECT * FROM calls")}
+            turns = await conn.fetch("SELECT call_id, speaker FROM transcript_turns")
+            dtmf = await conn.fetch("SELECT call_id, digit FROM dtmf ORDER BY call_id, at")
+        assert len(rows) == len(DAY)
+        assert {r["disposition"] for r in rows.values()} == {c.disposition for c in DAY}
+        for call in DAY:
+            row = rows[call.call_id]
+            assert row["disposition"] == call.disposition, call.scenario
+            assert row["event_count"] == len(call.facts)
+            assert row["caller"] == call.facts[0].caller
+            assert row["invite_at"] == call.facts[0].occurred_at
+            assert row["log_topic"] == env.topics.calls
+            ended = [f for f in call.facts if isinstance(f, m.CallEnded)]
+            if ended:
+                assert row["ended_at"] == ended[0].occurred_at
+                assert row["end_reason"] == ended[0].reason
+        assert sum(1 for t in turns if t["speaker"] == "caller") == sum(c.turns for c in DAY)
+        digits: dict[str, str] = {}
+        for d in dtmf:
+            digits[d["call_id"]] = digits.get(d["call_id"], "") + d["digit"]
+        assert digits == {c.call_id: c.digits for c in DAY if c.digits}
+        assert len(SCENARIOS) < len(DAY)
+    finally:
+        await pool.close()
+
+
+async def live_checksum(env, dsn: str | None = None) -> str:
+    pool = await env.pool(dsn)
+    try:
+        await project_to_end(env, pool)
+        return await rebuild_module.projection_checksum(pool)
+    finally:
+        await pool.close()
+
+
+async def test_rebuild_from_offset_zero_gives_the_live_checksum(env):
+    await env.produce(interleaved(DAY[:120]))
+    live = await live_checksum(env)
+    pool = await env.pool()
+    try:
+        first = await rebuild_module.rebuild_pool(pool, topics=env.topics, client=env.client)
+        second = await rebuild_module.rebuild_pool(pool, topics=env.topics, client=env.client, batch_max=37)
+    finally:
+        await pool.close()
+    assert first.checksum == live
+    assert second.checksum == live
+    assert first.counts["calls"] == 120
+
+
+async def test_duplicated_facts_on_the_log_and_corrupt_messages_change_nothing(env):
+    calls = DAY[:40]
+    clean = interleaved(calls)
+    await env.produce(clean)
+    reference = await live_checksum(env)
+    # The same facts published again (an upstream republish) plus garbage: same tables.
+    await env.produce(clean[::3])
+    async with EventProducer(bootstrap_servers=env.kafka) as producer:
+        producer.publish_raw(env.topics.calls, calls[0].call_id.encode(), b"\xc3\x01garbage-not-avro")
+        pool = await env.pool()
+        try:
+            projector = Projector(pool, topics=env.topics.projected, client=env.client, dead_letters=producer)
+            await projector.run(stop_at_end=True)
+            assert await rebuild_module.projection_checksum(pool) == reference
+            async with pool.acquire() as conn:
+                stored = await store.stored_offsets(conn, env.topics.projected)
+        finally:
+            await pool.close()
+    ends = await end_offsets(env)
+    assert stored == {k: v for k, v in ends.items() if v}
+
+
+async def end_offsets(env) -> dict[tuple[str, int], int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=env.kafka)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(env.topics.calls, p) for p in range(PARTITIONS)]
+        tps.append(TopicPartition(env.topics.metrics, 0))
+        return {(tp.topic, tp.partition): o for tp, o in (await consumer.end_offsets(tps)).items()}
+    finally:
+        await consumer.stop()
+
+
+async def test_cancelled_at_random_points_the_restarted_projector_gives_the_same_tables(env):
+    facts = interleaved(DAY[:150])
+    await env.produce(facts)
+    reference = await live_checksum(env)
+    dsn = await env.new_database()
+    rng = random.Random(5)
+    pool = await env.pool(dsn)
+    try:
+        kills = 0
+        while True:
+            projector = Projector(pool, topics=env.topics.projected, client=env.client, batch_max=10)
+            task = asyncio.create_task(projector.run(stop_at_end=True))
+            await asyncio.sleep(rng.uniform(0.02, 0.3))
+            if task.done():
+                break
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            kills += 1
+        assert kills >= 3
+        assert await rebuild_module.projection_checksum(pool) == reference
+    finally:
+        await pool.close()
+
+
+KILLABLE = """
+import asyncio, sys
+from projections.logtopics import LogTopics
+from projections.pool import open_pool
+from projections.projector import Projector
+
+async def main(dsn, kafka, calls, metrics):
+    pool = await open_pool(dsn)
+    topics = (calls, metrics)
+    await Projector(pool, topics=topics, client={"bootstrap_servers": kafka}, batch_max=10).run(stop_at_end=True)
+    print("caught-up", flush=True)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_killed_process_at_random_points_restarts_without_duplicates_or_gaps(env):
+    facts = interleaved(DAY[:300])
+    await env.produce(facts)
+    reference = await live_checksum(env)
+    dsn = await env.new_database()
+    rng = random.Random(9)
+    args = [sys.executable, "-c", KILLABLE, dsn, env.kafka, env.topics.calls, env.topics.metrics]
+    kills = 0
+    while True:
+        proc = await asyncio.create_subprocess_exec(
+            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=rng.uniform(0.8, 2.5) + 0.2 * kills)
+        except TimeoutError:
+            proc.kill()  # SIGKILL: no cleanup, no rollback by the client
+            await proc.wait()
+            kills += 1
+            continue
+        out = await proc.stdout.read()
+        assert proc.returncode == 0 and b"caught-up" in out
+        break
+    assert kills >= 2
+    pool = await env.pool(dsn)
+    try:
+        assert await rebuild_module.projection_checksum(pool) == reference
+    finally:
+        await pool.close()
