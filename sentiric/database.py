@@ -264,9 +264,11 @@ class EmbeddedPostgres:
         current = self._postmaster() if self.settings.database_url is None else None
         if current is None:
             return self.status()
+        run_as = self._run_as()
+        self._prepare_directory(run_as)
         self._pg(
             "pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60", "stop",
-            run_as=self._run_as(), timeout=70,
+            run_as=run_as, timeout=70,
         )  # fmt: skip
         return PostgresStatus(running=False, pid=current[0], port=current[1], changed=True)
 

@@ -7,7 +7,9 @@ PostgreSQL wheel the fixtures raise, and every test that needs them errors loudl
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -44,13 +46,18 @@ def integration_settings(home: Path, cache: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def make_settings(
-    tmp_path_factory: pytest.TempPathFactory, machine_cache_dir: Path
-) -> Callable[[str], Settings]:
-    def make(name: str) -> Settings:
-        return integration_settings(tmp_path_factory.mktemp(name), machine_cache_dir)
+def make_settings(machine_cache_dir: Path) -> Iterator[Callable[[str], Settings]]:
+    """Private homes under a fresh /tmp directory, not pytest's tmp_path: as root, PostgreSQL runs as
+    another user who must traverse the path, and pytest resets its own base directory to mode 0700
+    whenever another pytest session starts."""
+    root = Path(tempfile.mkdtemp(prefix="sentiric-it-"))
+    root.chmod(0o711)
 
-    return make
+    def make(name: str) -> Settings:
+        return integration_settings(Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root)), machine_cache_dir)
+
+    yield make
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
