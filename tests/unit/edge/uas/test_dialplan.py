@@ -1,0 +1,18 @@
+"""Dialplan resolution: exact before prefix before *, priority first, default plan last."""
+
+from edge.uas.dialplan import DEFAULT_PLAN, Plan, resolve
+
+
+def test_resolution_order() -> None:
+    plans = [
+        Plan("all", "*", "reject", priority=100),
+        Plan("istanbul", "90212*", "agent", priority=100),
+        Plan("desk", "902125550000", "transfer", priority=100, target="sip:desk@pbx"),
+        Plan("vip", "9*", "agent", priority=1),
+    ]
+    assert resolve(plans, "902125550000").dialplan_id == "vip"  # lowest priority wins
+    plans.pop()
+    assert resolve(plans, "902125550000").dialplan_id == "desk"  # exact beats prefix
+    assert resolve(plans, "902121111111").dialplan_id == "istanbul"  # longer prefix beats *
+    assert resolve(plans, "1000").dialplan_id == "all"
+    assert resolve([], "1000") is DEFAULT_PLAN and DEFAULT_PLAN.action == "agent"
