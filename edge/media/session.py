@@ -196,6 +196,7 @@ class MediaSession:
 
         self.packets_sent = 0
         self.packets_received = 0
+        self._counted_sent = self._counted_received = 0
         self.dropped: dict[str, int] = {}
         self.rtt_s: float | None = None
         self._quality_interval = quality_interval_s
@@ -276,7 +277,6 @@ class MediaSession:
         pt = packet.payload_type
         if pt == self.payload_type:
             self.packets_received += 1
-            _RECEIVED.inc()
             stats = self._rx_stats
             if stats is None or stats.ssrc != packet.ssrc:
                 stats = self._rx_stats = ReceiverStats(
@@ -363,6 +363,13 @@ class MediaSession:
         if self._next_quality is not None and now >= self._next_quality:
             self._next_quality = now + self._quality_interval
             self._report_quality(final=False)
+            self._flush_counters()
+
+    def _flush_counters(self) -> None:
+        """Packet counters reach Prometheus in batches: a locked inc() per packet costs 20% of a tick."""
+        _SENT.inc(self.packets_sent - self._counted_sent)
+        _RECEIVED.inc(self.packets_received - self._counted_received)
+        self._counted_sent, self._counted_received = self.packets_sent, self.packets_received
 
     def _caller_frame(self, now: float) -> Int16Array | None:
         """Exactly one 20 ms caller frame from the jitter buffer, or None before the caller's first packet."""
@@ -460,7 +467,6 @@ class MediaSession:
             data = self.srtp.protect(data)
         transport.sendto(data, remote)
         self.packets_sent += 1
-        _SENT.inc()
 
     # --- playback ---
 
@@ -667,6 +673,7 @@ class MediaSession:
         except (OSError, SrtpError):
             log.debug("RTCP BYE for %s not sent", self.call_id)
         self._report_quality(final=True)
+        self._flush_counters()
         for transport in (self.rtp_transport, self.rtcp_transport):
             if transport is not None:
                 transport.close()

@@ -25,7 +25,7 @@ FIXTURES = Path(__file__).parents[3] / "fixtures" / "media"
 def free_udp_range(size: int = 40) -> int:
     """An even base port whose next ``size`` UDP ports are free on 127.0.0.1 right now."""
     for _ in range(200):
-        base = random.randrange(30000, 60000 - size) & ~1
+        base = random.randrange(21000, 32700 - size) & ~1  # below the ephemeral port range
         socks = []
         try:
             for port in range(base, base + size):
