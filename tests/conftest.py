@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,10 @@ MACHINE_CACHE = _machine_cache()
 
 for _name in [name for name in os.environ if name.upper().startswith("SENTIRIC_")]:
     del os.environ[_name]
+
+# `timeout pytest ...` and CI cancellations send SIGTERM: handle it like Ctrl-C, so pytest still runs
+# the fixture finalizers that stop the brokers and databases the tests started.
+signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

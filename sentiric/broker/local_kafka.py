@@ -412,6 +412,8 @@ class LocalKafka:
             f"-Dkafka.logs.dir={self.data_dir.resolve()}",
             KAFKA_MAIN_CLASS, str(self.server_properties),
         ]  # fmt: skip
+        if not detach:
+            command = self._with_parent_death_signal(command)
         with self.console_log.open("ab") as log:
             process = subprocess.Popen(
                 command,
@@ -431,6 +433,17 @@ class LocalKafka:
         if not detach:
             atexit.register(self.stop)
         return BrokerStatus(self.bootstrap, running=True, answering=True, pid=process.pid, changed=True)
+
+    @staticmethod
+    def _with_parent_death_signal(command: list[str]) -> list[str]:
+        """Managed mode: the broker gets SIGTERM when its parent dies, even by SIGKILL, so a killed
+        supervisor or test run leaves no orphan. util-linux `setpriv` sets PR_SET_PDEATHSIG and execs
+        java in place (same pid). Linux ties the signal to the starting *thread*: start a managed broker
+        from the main thread or one that lives as long as the broker should."""
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            return command
+        return [setpriv, "--pdeathsig", "TERM", "--", *command]
 
     def _wait_until_answering(self, pid: int | None) -> None:
         deadline = time.monotonic() + self.start_timeout
