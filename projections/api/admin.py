@@ -1,0 +1,296 @@
+"""`/api/admin/*`: CRUD of dialplans, SIP users, knowledge entries and webhooks, as records on the
+compacted `sentiric.config` topic (a delete is a tombstone). Bearer-token protected.
+
+Writes are acknowledged by the log (`acks=all`) before the response, and applied to this process's
+config view at once, so a GET right after a PUT sees it. Users are given a password and stored as
+digest HA1 hashes only (RFC 2617 MD5 and RFC 7616 SHA-256 of `username:realm:password`); webhook
+secrets are never returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from projections.api.errors import ApiError
+from projections.api.models import ErrorBody
+from projections.api.services import Services, services
+from projections.webhooks import ALL_TYPES, ReplayResult, replay_parked
+from schemas import models as m
+
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, Field(min_length=1, max_length=500, pattern=NO_NUL)]
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+EntityId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@+-]{1,128}$")]
+FACT_TYPES = tuple(sorted(t.__name__ for t in m.ALL_MODELS if t.FAMILY == "events"))
+bearer = HTTPBearer(auto_error=False)
+
+
+def require_admin(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    expected = request.app.state.services.config.admin_token
+    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise ApiError(401, "missing or wrong admin bearer token")
+
+
+router = APIRouter(
+    prefix="/api/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DialplanIn(Strict):
+    pattern: Annotated[
+        str, Field(min_length=1, max_length=200, pattern=NO_NUL, description="called number regex")
+    ]
+    priority: Annotated[int, Field(ge=0, le=1_000_000)] = 100
+    action: Literal["agent", "prompt_hangup", "transfer", "reject"]
+    target: Text | None = None
+    prompt_uri: Text | None = None
+    reject_status: Annotated[int, Field(ge=400, le=699)] = 403
+    require_auth: bool = False
+    language: Language = "en-US"
+
+
+class DialplanOut(DialplanIn):
+    id: str
+
+
+class UserIn(Strict):
+    realm: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+    password: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+    enabled: bool = True
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    realm: str
+    enabled: bool
+
+
+class KnowledgeIn(Strict):
+    title: Text
+    phrasings: Annotated[list[Text], Field(min_length=1, max_length=100)]
+    answer: Annotated[str, Field(min_length=1, max_length=10_000, pattern=NO_NUL)]
+    language: Language = "en-US"
+    end_conversation: bool = False
+
+
+class KnowledgeOut(KnowledgeIn):
+    id: str
+
+
+class WebhookIn(Strict):
+    url: AnyHttpUrl
+    event_types: Annotated[list[Literal[(*FACT_TYPES, ALL_TYPES)]], Field(min_length=1)]  # type: ignore[valid-type]
+    secret: Annotated[str, Field(min_length=16, max_length=200, pattern=NO_NUL)]
+    enabled: bool = True
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    enabled: bool
+
+
+class ReplayOut(BaseModel):
+    delivered: int
+    parked: int
+
+
+def _envelope(entity_id: str) -> dict[str, Any]:
+    event_id = uuid.uuid4()
+    return {
+        "event_id": event_id,
+        "entity_id": entity_id,
+        "occurred_at": datetime.now(UTC),
+        "source": "api",
+        "trace_id": str(event_id),
+    }
+
+
+def ha1(username: str, realm: str, password: str) -> tuple[str, str]:
+    secret = f"{username}:{realm}:{password}".encode()
+    return hashlib.md5(secret).hexdigest(), hashlib.sha256(secret).hexdigest()
+
+
+async def _write(svc: Services, record: Any) -> None:
+    await svc.producer.publish_and_wait(record, topic=svc.config.topics.config)
+    svc.view.put(record)
+
+
+async def _delete(svc: Services, model: type[Any], entity_id: str) -> Response:
+    if svc.view.get(model, entity_id) is None:
+        raise ApiError(404, f"{model.__name__} not found", {"id": entity_id})
+    key = f"{model.__name__.lower()}:{entity_id}"
+    svc.producer.tombstone(svc.config.topics.config, key)
+    await svc.producer.flush()
+    svc.view.apply(key, None)
+    return Response(status_code=204)
+
+
+def _found(svc: Services, model: type[Any], entity_id: str) -> Any:
+    record = svc.view.get(model, entity_id)
+    if record is None:
+        raise ApiError(404, f"{model.__name__} not found", {"id": entity_id})
+    return record
+
+
+def _dialplan_out(r: m.Dialplan) -> dict[str, Any]:
+    out = {k: v for k, v in r.to_record().items() if k in DialplanIn.model_fields}
+    return {"id": r.entity_id, **out}
+
+
+def _user_out(r: m.SipUser) -> dict[str, Any]:
+    return {"id": r.entity_id, "username": r.username, "realm": r.realm, "enabled": r.enabled}
+
+
+def _knowledge_out(r: m.KnowledgeEntry) -> dict[str, Any]:
+    out = {k: v for k, v in r.to_record().items() if k in KnowledgeIn.model_fields}
+    return {"id": r.entity_id, **out, "phrasings": list(r.phrasings)}
+
+
+def _webhook_out(r: m.WebhookSubscription) -> dict[str, Any]:
+    return {"id": r.entity_id, "url": r.url, "event_types": list(r.event_types), "enabled": r.enabled}
+
+
+Svc = Annotated[Services, Depends(services)]
+NOT_FOUND = {404: {"model": ErrorBody}}
+
+
+# -- dialplans ---------------------------------------------------------------------------------------
+@router.get("/dialplans", response_model=list[DialplanOut])
+async def list_dialplans(svc: Svc) -> list[dict[str, Any]]:
+    return [_dialplan_out(r) for r in svc.view.all(m.Dialplan)]
+
+
+@router.get("/dialplans/{entity_id}", response_model=DialplanOut, responses=NOT_FOUND)
+async def get_dialplan(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
+    return _dialplan_out(_found(svc, m.Dialplan, entity_id))
+
+
+@router.put("/dialplans/{entity_id}", response_model=DialplanOut)
+async def put_dialplan(entity_id: EntityId, body: DialplanIn, svc: Svc) -> dict[str, Any]:
+    record = m.Dialplan(**_envelope(entity_id), **body.model_dump())
+    await _write(svc, record)
+    return _dialplan_out(record)
+
+
+@router.delete("/dialplans/{entity_id}", status_code=204, responses=NOT_FOUND)
+async def delete_dialplan(entity_id: EntityId, svc: Svc) -> Response:
+    return await _delete(svc, m.Dialplan, entity_id)
+
+
+# -- users -------------------------------------------------------------------------------------------
+@router.get("/users", response_model=list[UserOut])
+async def list_users(svc: Svc) -> list[dict[str, Any]]:
+    return [_user_out(r) for r in svc.view.all(m.SipUser)]
+
+
+@router.get("/users/{entity_id}", response_model=UserOut, responses=NOT_FOUND)
+async def get_user(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
+    return _user_out(_found(svc, m.SipUser, entity_id))
+
+
+@router.put("/users/{entity_id}", response_model=UserOut)
+async def put_user(entity_id: EntityId, body: UserIn, svc: Svc) -> dict[str, Any]:
+    md5, sha256 = ha1(entity_id, body.realm, body.password)
+    record = m.SipUser(
+        **_envelope(entity_id),
+        username=entity_id,
+        realm=body.realm,
+        ha1_md5=md5,
+        ha1_sha256=sha256,
+        enabled=body.enabled,
+    )
+    await _write(svc, record)
+    return _user_out(record)
+
+
+@router.delete("/users/{entity_id}", status_code=204, responses=NOT_FOUND)
+async def delete_user(entity_id: EntityId, svc: Svc) -> Response:
+    return await _delete(svc, m.SipUser, entity_id)
+
+
+# -- knowledge ---------------------------------------------------------------------------------------
+@router.get("/knowledge", response_model=list[KnowledgeOut])
+async def list_knowledge(svc: Svc) -> list[dict[str, Any]]:
+    return [_knowledge_out(r) for r in svc.view.all(m.KnowledgeEntry)]
+
+
+@router.get("/knowledge/{entity_id}", response_model=KnowledgeOut, responses=NOT_FOUND)
+async def get_knowledge(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
+    return _knowledge_out(_found(svc, m.KnowledgeEntry, entity_id))
+
+
+@router.put("/knowledge/{entity_id}", response_model=KnowledgeOut)
+async def put_knowledge(entity_id: EntityId, body: KnowledgeIn, svc: Svc) -> dict[str, Any]:
+    fields = body.model_dump()
+    fields["phrasings"] = tuple(fields["phrasings"])
+    record = m.KnowledgeEntry(**_envelope(entity_id), **fields)
+    await _write(svc, record)
+    return _knowledge_out(record)
+
+
+@router.delete("/knowledge/{entity_id}", status_code=204, responses=NOT_FOUND)
+async def delete_knowledge(entity_id: EntityId, svc: Svc) -> Response:
+    return await _delete(svc, m.KnowledgeEntry, entity_id)
+
+
+# -- webhooks ----------------------------------------------------------------------------------------
+@router.get("/webhooks", response_model=list[WebhookOut])
+async def list_webhooks(svc: Svc) -> list[dict[str, Any]]:
+    return [_webhook_out(r) for r in svc.view.all(m.WebhookSubscription)]
+
+
+@router.get("/webhooks/{entity_id}", response_model=WebhookOut, responses=NOT_FOUND)
+async def get_webhook(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
+    return _webhook_out(_found(svc, m.WebhookSubscription, entity_id))
+
+
+@router.put("/webhooks/{entity_id}", response_model=WebhookOut)
+async def put_webhook(entity_id: EntityId, body: WebhookIn, svc: Svc) -> dict[str, Any]:
+    record = m.WebhookSubscription(
+        **_envelope(entity_id),
+        url=str(body.url),
+        event_types=tuple(dict.fromkeys(body.event_types)),
+        secret=body.secret,
+        enabled=body.enabled,
+    )
+    await _write(svc, record)
+    return _webhook_out(record)
+
+
+@router.delete("/webhooks/{entity_id}", status_code=204, responses=NOT_FOUND)
+async def delete_webhook(entity_id: EntityId, svc: Svc) -> Response:
+    return await _delete(svc, m.WebhookSubscription, entity_id)
+
+
+@router.post("/webhooks/{entity_id}/replay", response_model=ReplayOut, responses=NOT_FOUND)
+async def replay_webhook(entity_id: EntityId, svc: Svc) -> ReplayResult:
+    """Re-deliver the facts parked for this subscription since the last replay."""
+    sub = _found(svc, m.WebhookSubscription, entity_id)
+    return await replay_parked(
+        sub,
+        pool=svc.pool,
+        client=svc.config.client,
+        topics=svc.config.topics,
+        producer=svc.producer,
+        policy=svc.dispatcher.policy if svc.dispatcher else svc.config.webhook_policy,
+    )

@@ -1,0 +1,28 @@
+"""`/healthz` (database and broker reachable, else 503) and `/metrics` (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from projections.api.models import Health
+from projections.api.services import Services, services
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
+async def healthz(svc: Annotated[Services, Depends(services)]) -> JSONResponse:
+    database, broker = await asyncio.gather(svc.database_ok(), svc.broker_ok())
+    ok = database and broker
+    body = {"status": "ok" if ok else "unavailable", "database": database, "broker": broker}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,35 @@
+"""`/api/stats`: telecom KPIs over a time range (see `projections.kpi` for the definitions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from projections import kpi
+from projections.api.calls import utc
+from projections.api.errors import ApiError
+from projections.api.models import ErrorBody, Stats
+from projections.api.services import Services, services
+
+router = APIRouter(prefix="/api", tags=["stats"])
+
+
+@router.get("/stats", response_model=Stats, responses={422: {"model": ErrorBody}})
+async def get_stats(
+    svc: Annotated[Services, Depends(services)],
+    start: Annotated[datetime | None, Query(alias="from", description="default: `to` minus 24 h")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
+) -> dict[str, Any]:
+    stop = utc(end) or datetime.now(UTC)
+    begin = utc(start) or stop - timedelta(hours=24)
+    if begin >= stop:
+        raise ApiError(422, "empty time range: 'from' must be before 'to'", {"from": begin, "to": stop})
+    try:
+        begin - kpi.ACTIVE_HORIZON, stop - kpi.ACTIVE_HORIZON
+    except OverflowError:
+        raise ApiError(422, "time range out of bounds", {"from": begin, "to": stop}) from None
+    async with svc.pool.acquire() as conn:
+        result = await kpi.stats(conn, begin, stop)
+    return result
