@@ -151,7 +151,8 @@ from projections.projector import Projector
 async def main(dsn, kafka, calls, metrics):
     pool = await open_pool(dsn)
     topics = (calls, metrics)
-    await Projector(pool, topics=topics, client={"bootstrap_servers": kafka}, batch_max=10).run(stop_at_end=True)
+    projector = Projector(pool, topics=topics, client={"bootstrap_servers": kafka}, batch_max=10)
+    await projector.run(stop_at_end=True)
     print("caught-up", flush=True)
 
 asyncio.run(main(*sys.argv[1:]))
