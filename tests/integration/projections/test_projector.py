@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import sys
 
@@ -187,3 +188,26 @@ async def test_killed_process_at_random_points_restarts_without_duplicates_or_ga
         assert await rebuild_module.projection_checksum(pool) == reference
     finally:
         await pool.close()
+
+
+async def test_the_rebuild_command_prints_the_live_checksum(env):
+    from projections.logtopics import LogTopics
+    from sentiric.eventlog.admin import ensure_topics
+
+    topics = LogTopics()
+    await ensure_topics(topics.specs(6, 24 * 3600 * 1000), bootstrap_servers=env.kafka)
+    await env.produce(interleaved(day_of_calls(30, seed=int(random.random() * 1e9))), topic=topics.calls)
+    pool = await env.pool()
+    try:
+        await Projector(pool, topics=topics.projected, client=env.client).run(stop_at_end=True)
+        live = await rebuild_module.projection_checksum(pool)
+    finally:
+        await pool.close()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sentiric.cli", "projections", "rebuild",
+        env=dict(os.environ, SENTIRIC_KAFKA_BOOTSTRAP=env.kafka, SENTIRIC_DATABASE_URL=env.dsn),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert f"checksum {live}" in out.decode()

@@ -1,0 +1,149 @@
+"""Console commands of the read side.
+
+sentiric api                              the REST API, the CDR projector and the webhook
+                                          dispatcher, in one process under uvicorn
+sentiric projections rebuild              drop the projections, re-project from offset 0,
+                                          print the checksum
+sentiric projections checksum             the checksum of the tables as they are
+sentiric projections webhooks-replay ID   re-deliver the facts parked for a webhook
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from sentiric.settings import Settings, get_settings
+
+
+def _dsn(settings: Settings) -> str:
+    """The configured database, or the embedded one (started if it is not running)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from sentiric.database import EmbeddedPostgres
+
+    return EmbeddedPostgres(settings).start()
+
+
+async def _prepare_topics(settings: Settings) -> None:
+    from projections.logtopics import LogTopics
+    from sentiric.eventlog.admin import ensure_topics
+    from sentiric.eventlog.connection import client_options
+    from sentiric.eventlog.topics import platform_topics
+
+    specs = platform_topics(
+        partitions=settings.topic_partitions,
+        calls_retention_ms=settings.calls_retention_ms,
+        node_ids=(settings.node_id,),
+    )
+    names = {s.name for s in specs}
+    specs += [
+        s
+        for s in LogTopics().specs(settings.topic_partitions, settings.calls_retention_ms)
+        if s.name not in names
+    ]
+    await ensure_topics(specs, replication=settings.topic_replication, **client_options(settings))
+
+
+def run_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from projections.api.app import create_app
+    from projections.api.services import ApiConfig
+    from sentiric.eventlog.connection import client_options
+
+    settings = get_settings()
+    asyncio.run(_prepare_topics(settings))
+    config = ApiConfig(
+        dsn=_dsn(settings),
+        client=client_options(settings),
+        admin_token=settings.admin_token.get_secret_value(),
+        run_projector=not args.no_projector,
+        run_webhooks=not args.no_webhooks,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            host=args.host or settings.api_host,
+            port=args.port or settings.api_port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    )
+    server.run()
+    return 0
+
+
+async def rebuild(settings: Settings) -> str:
+    """Drop and re-project everything; prints and returns the checksum (`sentiric replay rebuild`)."""
+    from projections import rebuild as rebuild_module
+
+    if settings.database_url is None:
+        from pydantic import SecretStr
+
+        settings = settings.model_copy(update={"database_url": SecretStr(_dsn(settings))})
+    return await rebuild_module.rebuild(settings)
+
+
+async def _checksum(settings: Settings) -> str:
+    from projections.pool import open_pool
+    from projections.rebuild import projection_checksum
+
+    pool = await open_pool(_dsn(settings), max_size=2)
+    try:
+        digest = await projection_checksum(pool)
+    finally:
+        await pool.close()
+    print(f"checksum {digest}")
+    return digest
+
+
+async def _webhooks_replay(settings: Settings, subscription_id: str) -> int:
+    from projections.config_view import ConfigView
+    from projections.logtopics import LogTopics
+    from projections.pool import open_pool
+    from projections.webhooks import RetryPolicy, replay_parked
+    from schemas.models import WebhookSubscription
+    from sentiric.eventlog.connection import client_options
+    from sentiric.eventlog.producer import EventProducer
+
+    client = client_options(settings)
+    topics = LogTopics()
+    view = ConfigView()
+    follower = asyncio.create_task(view.follow(topics.config, **client))
+    pool = await open_pool(_dsn(settings), max_size=2)
+    try:
+        await view.wait_ready()
+        sub = view.get(WebhookSubscription, subscription_id)
+        if sub is None:
+            print(f"no webhook subscription {subscription_id!r}")
+            return 1
+        async with EventProducer(**client) as producer:
+            result = await replay_parked(
+                sub, pool=pool, client=client, topics=topics, producer=producer, policy=RetryPolicy()
+            )
+        print(f"delivered {result.delivered}, parked again {result.parked}")
+        return 0
+    finally:
+        follower.cancel()
+        await pool.close()
+
+
+def add_parser(sub: Any) -> None:
+    api = sub.add_parser("api", help="REST API + CDR projector + webhook dispatcher")
+    api.add_argument("--host", help="default: settings api_host")
+    api.add_argument("--port", type=int, help="default: settings api_port (8080)")
+    api.add_argument("--no-projector", action="store_true", help="serve only; another process projects")
+    api.add_argument("--no-webhooks", action="store_true", help="do not deliver webhooks from this process")
+    api.set_defaults(func=run_api)
+
+    proj = sub.add_parser("projections", help="the read models: rebuild, checksum, webhook replay")
+    psub = proj.add_subparsers(dest="projections_command", required=True)
+    rb = psub.add_parser("rebuild", help="drop the projections, re-project from offset 0, print the checksum")
+    rb.set_defaults(func=lambda a: asyncio.run(rebuild(get_settings())) and 0)
+    cs = psub.add_parser("checksum", help="print the checksum of the projection tables")
+    cs.set_defaults(func=lambda a: asyncio.run(_checksum(get_settings())) and 0)
+    wr = psub.add_parser("webhooks-replay", help="re-deliver the facts parked for a webhook subscription")
+    wr.add_argument("subscription_id")
+    wr.set_defaults(func=lambda a: asyncio.run(_webhooks_replay(get_settings(), a.subscription_id)))
