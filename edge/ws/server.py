@@ -1,0 +1,290 @@
+"""The asyncio side of the WebSocket gateway: ``/ws`` on ``SENTIRIC_WS_PORT`` with ``websockets``.
+
+Thin adapters only (the call logic is the sans-IO ``edge.ws.session.WebCall``):
+
+- ``WsConnection`` pumps one connection: frames in → ``call.receive`` → effects out; one timer task
+  re-armed at ``call.next_deadline``; a writer task draining a bounded outbox (a client that stops
+  reading is closed, never allowed to grow memory or stall the loop).
+- ``WsServer`` accepts connections on ``/ws`` (anything else: HTTP 404) and makes each a call.
+- ``WebService`` composes what a gateway needs on the log: the fact recorder (shared with the edge
+  when embedded), the ``sentiric.calls`` tail and, only when running alone, its own command consumer.
+
+Query parameters on the upgrade request: ``caller`` and ``to`` (the dialled "number", matched by the
+dialplans like a SIP request-URI user); both ``[A-Za-z0-9_.+-]{1,32}``, default ``web``.
+Run alone with ``python -m edge.ws.server`` (uses the usual ``SENTIRIC_*`` settings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import structlog
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from edge.commands import CommandConsumer
+from edge.facts import FactRecorder
+from edge.ws import protocol as p
+from edge.ws.gateway import CallTail, Dialplans, GatewayFirst, WebGateway
+from edge.ws.session import Close, Effect, Emit, Peer, SendAudio, SendText, WebCall, vad_config
+from sentiric.eventlog import topics
+from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.connection import client_options
+from sentiric.eventlog.producer import EventProducer
+from sentiric.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PATH = "/ws"
+OUTBOX_MAX = 1024  # frames queued for one client (about 100 s of agent audio in 100 ms chunks)
+_NAME = re.compile(r"[A-Za-z0-9_.+\-]{1,32}")
+_CLOSED = object()
+
+
+def _name(query: dict[str, list[str]], key: str) -> str:
+    value = (query.get(key) or ["web"])[0]
+    return value if _NAME.fullmatch(value) else "web"
+
+
+class WsConnection:
+    def __init__(self, ws: ServerConnection, call: WebCall, gateway: WebGateway) -> None:
+        self.ws = ws
+        self.call = call
+        self.gateway = gateway
+        self._outbox: asyncio.Queue[Any] = asyncio.Queue(OUTBOX_MAX)
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def apply(self, effects: list[Effect]) -> None:
+        call_id = self.call.call_id
+        for effect in effects:
+            if isinstance(effect, Emit):
+                self.gateway.facts.emit(call_id, effect.model, **effect.fields)
+            elif isinstance(effect, SendText):
+                self._push(str(effect.message))
+            elif isinstance(effect, SendAudio):
+                self._push(effect.pcm)
+            else:
+                self._push(effect)
+        self._wake.set()
+
+    def _push(self, item: Any) -> None:
+        try:
+            self._outbox.put_nowait(item)
+        except asyncio.QueueFull:
+            while not self._outbox.empty():  # drop the backlog: only the close goes out
+                self._outbox.get_nowait()
+            self.apply(self.call.overflow(self._loop.time()))
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self._write(), name=f"ws-write-{self.call.call_id}")
+        timers = asyncio.create_task(self._timers(), name=f"ws-timer-{self.call.call_id}")
+        try:
+            async for data in self.ws:
+                self.apply(self.call.receive(data, self._loop.time()))
+        except ConnectionClosed:
+            pass
+        finally:
+            self.apply(self.call.peer_closed(self._loop.time()))
+            timers.cancel()
+            with contextlib.suppress(asyncio.QueueFull):
+                self._outbox.put_nowait(_CLOSED)
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(writer, 5.0)
+            writer.cancel()
+
+    async def _write(self) -> None:
+        while True:
+            item = await self._outbox.get()
+            if item is _CLOSED:
+                return
+            try:
+                if isinstance(item, Close):
+                    await self.ws.close(item.code, item.reason)
+                    return
+                await self.ws.send(item)
+            except ConnectionClosed:
+                return
+
+    async def _timers(self) -> None:
+        while not self.call.ended:
+            self._wake.clear()
+            deadline = self.call.next_deadline
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            delay = deadline - self._loop.time()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                if self._loop.time() < deadline:
+                    continue  # woken early: deadlines may have moved
+            self.apply(self.call.tick(self._loop.time()))
+
+
+class WsServer:
+    def __init__(
+        self,
+        gateway: WebGateway,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limits: p.Limits | None = None,
+        vad: dict[str, Any] | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.host = host
+        self.port = port
+        self.limits = limits or p.Limits()
+        self.vad = vad or {}
+        self._server: Server | None = None
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._route,
+            max_size=self.limits.max_frame_bytes * 4,  # hard stop; the session closes at 1x with a reason
+            ping_interval=20,
+            ping_timeout=20,
+        )
+        self.port = next(iter(self._server.sockets)).getsockname()[1]
+        log.info("web gateway listening", url=f"ws://{self.host}:{self.port}{PATH}")
+
+    @staticmethod
+    def _route(connection: ServerConnection, request: Request) -> Response | None:
+        if urlsplit(request.path).path != PATH:
+            return connection.respond(404, f"WebSocket endpoint is {PATH}\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        loop = asyncio.get_running_loop()
+        assert ws.request is not None
+        query = parse_qs(urlsplit(ws.request.path).query)
+        host, port = ws.remote_address[:2]
+        peer = Peer(
+            f"{host}:{port}", _name(query, "caller"), _name(query, "to"), ws.request.headers.get("User-Agent")
+        )
+        call_id = str(uuid.uuid4())
+        call = WebCall(
+            call_id,
+            peer,
+            plan=self.gateway.plan_for(peer.callee),
+            limits=self.limits,
+            vad=vad_config(**self.vad),
+        )
+        link = WsConnection(ws, call, self.gateway)
+        self.gateway.register(link)
+        try:
+            link.apply(call.open(loop.time()))
+            await link.run()
+        finally:
+            self.gateway.unregister(call_id)
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        loop = asyncio.get_running_loop()
+        for link in list(self.gateway.links.values()):
+            link.apply(link.call.shutdown(loop.time()))
+        if self._server is not None:
+            self._server.close(close_connections=False)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), grace_s)
+            self._server.close()
+
+
+class WebService:
+    """The gateway with its server and log feeds; embeddable in the edge or run alone."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        recorder: FactRecorder,
+        *,
+        directory: Dialplans | None = None,
+        own_commands: bool = False,
+        port: int | None = None,
+        limits: p.Limits | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client_options(settings)
+        self.gateway = WebGateway(recorder, directory=directory)
+        vad = {
+            "aggressiveness": settings.vad_aggressiveness,
+            "end_silence_ms": settings.vad_end_silence_ms,
+            "min_utterance_ms": settings.vad_min_utterance_ms,
+            "max_utterance_ms": settings.vad_max_utterance_ms,
+        }
+        self.server = WsServer(
+            self.gateway,
+            host=settings.sip_host,
+            port=settings.ws_port if port is None else port,
+            limits=limits,
+            vad=vad,
+        )
+        self.tail = CallTail(self.gateway, **self.client)
+        self.commands = (
+            CommandConsumer(settings.commands_topic, GatewayFirst(self.gateway), **self.client)  # type: ignore[arg-type]
+            if own_commands
+            else None
+        )
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def front(self, dispatcher: Any) -> GatewayFirst:
+        """The edge's command dispatcher, with web calls served first."""
+        return GatewayFirst(self.gateway, dispatcher)
+
+    async def start(self) -> None:
+        await self.tail.start()
+        if self.commands is not None:
+            await self.commands.start()
+        await self.server.start()
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        for part in (self.commands, self.tail):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    await part.stop()
+
+
+async def run(settings: Settings) -> None:
+    """The gateway alone: its own producer and command consumer (for when no edge embeds it)."""
+    client = client_options(settings)
+    specs = topics.platform_topics(
+        partitions=settings.topic_partitions,
+        calls_retention_ms=settings.calls_retention_ms,
+        node_ids=(settings.node_id,),
+    )
+    await ensure_topics(specs, replication=settings.topic_replication, **client)
+    producer = EventProducer(buffer_max=settings.producer_buffer_max, **client)
+    await producer.start()
+    service = WebService(settings, FactRecorder(producer, settings.node_id), own_commands=True)
+    await service.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()
+        await producer.stop()
+
+
+if __name__ == "__main__":
+    from sentiric.logs import configure
+    from sentiric.settings import get_settings
+
+    configure(get_settings(), service="sentiric-ws")
+    asyncio.run(run(get_settings()))

@@ -1,0 +1,440 @@
+"""One browser voice session = one call on the log (sans-IO).
+
+``WebCall`` is the WebSocket counterpart of a SIP call plus its media session. It takes client
+frames, facts about its call, commands and the time, and returns effects for the I/O layer:
+``Emit`` (a fact to record), ``SendText``/``SendAudio`` (frames to the client), ``Close`` (close the
+socket with a status code and reason). ``next_deadline`` is when ``tick`` must run next.
+
+Facts, in the order a SIP call records them (DESIGN.md, "The life of a call"):
+
+    open         CallInviteReceived(channel="web", transport="ws") → DialplanResolved (or CallRejected
+                 → CallEnded) → CallAnswered(codec="L16/16000") → CallEstablished
+    audio        20 ms frames through the VAD endpointer → SpeechStarted (+ barge-in) / UtteranceCaptured
+    text         UtteranceCaptured(text=…, pcm=b"", end_reason="typed")
+    PlayAudio    PlaybackStarted → binary frames, paced (``edge.ws.playout``) → PlaybackFinished
+    end          [UtteranceCaptured(stream_end)] [PlaybackFinished(interrupted)] CallEnded
+
+Who ends the call: the client closing or sending ``hangup`` (``hangup_by="caller"``, reason
+``caller_close`` / ``caller_hangup``); a ``Hangup`` command after the audio queued before it has
+played (``agent``); idle, oversized, too fast, too many bad frames, shutdown (``system``).
+There is no media port and no RTP, so ``MediaPortAllocated``/``MediaPortReleased`` do not occur.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge.media.codecs.resample import resample
+from edge.media.vad.endpointer import (
+    Endpointer,
+    EndpointerConfig,
+    EndpointerEvent,
+    SpeechDiscarded,
+)
+from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
+from edge.uas.dialplan import DEFAULT_PLAN, Plan
+from edge.ws import protocol as p
+from edge.ws.playout import Chunk, Finished, Playout, PlayoutEvent, Started
+from schemas import models as m
+
+WEB_CODEC = "L16/16000"
+WEB_PAYLOAD_TYPE = 96  # nominal (dynamic range): a web call has no RTP; the CDR wants a value
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    model: type[Any]
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SendText:
+    message: p.ServerMessage
+
+
+@dataclass(frozen=True, slots=True)
+class SendAudio:
+    pcm: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str
+
+
+Effect = Emit | SendText | SendAudio | Close
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Who connected: from the HTTP upgrade request."""
+
+    remote_addr: str
+    caller: str = "web"
+    callee: str = "web"
+    user_agent: str | None = None
+
+
+def vad_config(**overrides: Any) -> EndpointerConfig:
+    return EndpointerConfig(sample_rate=p.AUDIO_RATE, **overrides)
+
+
+class WebCall:
+    def __init__(
+        self,
+        call_id: str,
+        peer: Peer,
+        *,
+        plan: Plan = DEFAULT_PLAN,
+        limits: p.Limits | None = None,
+        vad: EndpointerConfig | None = None,
+        playout: Playout | None = None,
+    ) -> None:
+        self.call_id = call_id
+        self.peer = peer
+        self.plan = plan
+        self.limits = limits or p.Limits()
+        self.endpointer = Endpointer(vad or vad_config())
+        self.playout = playout or Playout()
+        self.ended = False
+        self.end_reason: str | None = None
+        self._opened_at = 0.0
+        self._answered_at: float | None = None
+        self._last_activity = 0.0
+        self._pending = b""  # caller audio not yet a whole 20 ms frame
+        self._audio_bytes = 0
+        self._stream_ms = 0
+        self._utterance_id: str | None = None
+        self._hangup: str | None = None
+        self._errors = 0
+
+    # --- set-up ---
+
+    def open(self, now: float) -> list[Effect]:
+        self._opened_at = self._last_activity = now
+        peer, plan = self.peer, self.plan
+        out: list[Effect] = [
+            Emit(
+                m.CallInviteReceived,
+                {
+                    "sip_call_id": self.call_id,
+                    "from_uri": f"web:{peer.caller}",
+                    "to_uri": f"web:{peer.callee}",
+                    "caller": peer.caller,
+                    "callee": peer.callee,
+                    "remote_addr": peer.remote_addr,
+                    "transport": "ws",
+                    "channel": "web",
+                    "sdp_offer": None,
+                    "user_agent": peer.user_agent,
+                },
+            )
+        ]
+        if plan.action == "reject":
+            out.append(
+                Emit(
+                    m.CallRejected,
+                    {"sip_status": plan.reject_status, "reason": "dialplan_reject", "stage": "dialplan"},
+                )
+            )
+            return out + self._end(now, "rejected", "system", p.CLOSE_POLICY, "rejected by dialplan")
+        self._answered_at = now
+        out += [
+            Emit(
+                m.DialplanResolved,
+                {
+                    "dialplan_id": plan.dialplan_id,
+                    "action": plan.action,
+                    "target": plan.target,
+                    "prompt_uri": plan.prompt_uri,
+                    "language": plan.language,
+                },
+            ),
+            Emit(
+                m.CallAnswered,
+                {
+                    "codec": WEB_CODEC,
+                    "payload_type": WEB_PAYLOAD_TYPE,
+                    "clock_rate": p.AUDIO_RATE,
+                    "ptime_ms": p.FRAME_MS,
+                    "srtp": False,
+                    "remote_rtp_addr": None,
+                    "sdp_answer": "",
+                },
+            ),
+            Emit(m.CallEstablished, {"ack_delay_ms": 0.0}),
+            SendText(
+                p.SessionInfo(
+                    self.call_id, p.AUDIO_RATE, self.limits.max_frame_bytes, self.limits.idle_timeout_s
+                )
+            ),
+        ]
+        return out
+
+    # --- from the client ---
+
+    def receive(self, data: bytes | str, now: float) -> list[Effect]:
+        if self.ended:
+            return []
+        try:
+            message = p.parse_client(data, self.limits)
+        except p.WsProtocolError as exc:
+            return self._bad_frame(exc, now)
+        self._last_activity = now
+        if isinstance(message, p.AudioFrame):
+            return self._audio(message.pcm, now)
+        if isinstance(message, p.TextInput):
+            return self._typed(message.text)
+        if isinstance(message, p.Ping):
+            return [SendText(p.Pong())]
+        bye = self._end(now, "caller_hangup", "caller", p.CLOSE_NORMAL, "caller hung up")
+        return [SendText(p.Hangup("caller_hangup")), *bye]
+
+    def _bad_frame(self, exc: p.WsProtocolError, now: float) -> list[Effect]:
+        if exc.code == "too_big":
+            return self._end(now, "frame_too_large", "system", p.CLOSE_TOO_BIG, str(exc))
+        self._errors += 1
+        if self._errors > self.limits.max_errors:
+            return self._end(now, "too_many_errors", "system", p.CLOSE_POLICY, "too many bad frames")
+        return [SendText(p.Error(exc.code, str(exc)))]
+
+    def _audio(self, pcm: bytes, now: float) -> list[Effect]:
+        self._audio_bytes += len(pcm)
+        if self._audio_bytes > self.limits.max_session_bytes:
+            reason = f"session audio exceeds {self.limits.max_session_audio_s:g} s"
+            return self._end(now, "session_too_large", "system", p.CLOSE_TOO_BIG, reason)
+        if self._stream_ms / 1000 > now - self._opened_at + self.limits.max_audio_lead_s:
+            return self._end(now, "audio_too_fast", "system", p.CLOSE_POLICY, "audio faster than real time")
+        data = self._pending + pcm
+        usable = len(data) - len(data) % p.FRAME_BYTES
+        self._pending = data[usable:]
+        out: list[Effect] = []
+        for start in range(0, usable, p.FRAME_BYTES):
+            events = self.endpointer.feed(data[start : start + p.FRAME_BYTES], self._stream_ms)
+            self._stream_ms += p.FRAME_MS
+            out += self._vad(events, now)
+        return out
+
+    def _vad(self, events: list[EndpointerEvent], now: float) -> list[Effect]:
+        out: list[Effect] = []
+        for event in events:
+            if isinstance(event, VadSpeechStarted):
+                self._utterance_id = str(uuid.uuid4())
+                out.append(
+                    Emit(m.SpeechStarted, {"utterance_id": self._utterance_id, "stream_ms": event.at_ms})
+                )
+                out.append(SendText(p.SpeechDetected(self._utterance_id, event.at_ms)))
+                out += self._finished(self.playout.barge_in(now), notify=True)
+            elif isinstance(event, SpeechDiscarded):
+                self._utterance_id = None
+            else:
+                out.append(
+                    Emit(
+                        m.UtteranceCaptured,
+                        {
+                            "utterance_id": self._utterance_id or str(uuid.uuid4()),
+                            "sample_rate": event.sample_rate,
+                            "pcm": event.pcm,
+                            "start_ms": event.start_ms,
+                            "end_ms": event.end_ms,
+                            "end_reason": event.reason,
+                        },
+                    )
+                )
+                self._utterance_id = None
+        return out
+
+    def _typed(self, text: str) -> list[Effect]:
+        return [
+            Emit(
+                m.UtteranceCaptured,
+                {
+                    "utterance_id": str(uuid.uuid4()),
+                    "sample_rate": p.AUDIO_RATE,
+                    "pcm": b"",
+                    "start_ms": self._stream_ms,
+                    "end_ms": self._stream_ms,
+                    "end_reason": "typed",
+                    "text": text,
+                },
+            )
+        ]
+
+    # --- from the log ---
+
+    def observe(self, fact: Any) -> list[Effect]:
+        """A fact about this call from elsewhere (the speech workers, the dialog): tell the client."""
+        if self.ended or getattr(fact, "call_id", None) != self.call_id:
+            return []
+        if isinstance(fact, m.UtteranceTranscribed):
+            return [SendText(p.Transcript(fact.utterance_id, fact.text, fact.is_final))]
+        if isinstance(fact, m.AgentReplied):
+            return [SendText(p.Reply(fact.reply_id, fact.text, fact.end_conversation))]
+        if isinstance(fact, m.DialogStateChanged):
+            return [SendText(p.StateChange(fact.from_state, fact.to_state, fact.turn))]
+        return []
+
+    def execute(self, command: Any, now: float) -> list[Effect]:
+        """A command for this call: PlayAudio (with PCM), StopPlayback, Hangup. Others are refused."""
+        if self.ended:
+            return []
+        if isinstance(command, m.PlayAudio):
+            if command.pcm is None or command.sample_rate <= 0 or len(command.pcm) % 2:
+                return self.play_failed(command.playback_id)
+            return self.play(
+                command.playback_id,
+                command.pcm,
+                command.sample_rate,
+                barge_in=command.barge_in,
+                source_uri=command.audio_uri,
+                now=now,
+            )
+        if isinstance(command, m.StopPlayback):
+            return self._finished(self.playout.stop(now, "stopped", command.playback_id), notify=True)
+        if isinstance(command, m.Hangup):
+            self._hangup = command.reason or "hangup"
+            return self.tick(now)
+        raise ValueError(f"a web call cannot carry out {type(command).__name__}")
+
+    def play(
+        self, playback_id: str, pcm: bytes, rate: int, *, barge_in: bool, source_uri: str | None, now: float
+    ) -> list[Effect]:
+        if self._hangup is not None:
+            return self.play_failed(playback_id)
+        if rate != p.AUDIO_RATE:
+            samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
+            pcm = resample(samples, rate, p.AUDIO_RATE).astype("<i2").tobytes()
+        self.playout.enqueue(playback_id, pcm, barge_in=barge_in, source_uri=source_uri)
+        return self.tick(now)
+
+    def play_failed(self, playback_id: str) -> list[Effect]:
+        """A PlayAudio that cannot play: say so, so the dialog does not wait for it."""
+        return [
+            Emit(
+                m.PlaybackFinished,
+                {
+                    "playback_id": playback_id,
+                    "interrupted": True,
+                    "played_ms": 0,
+                    "duration_ms": 0,
+                    "reason": "error",
+                },
+            )
+        ]
+
+    # --- time ---
+
+    @property
+    def next_deadline(self) -> float | None:
+        if self.ended:
+            return None
+        deadlines = [self._last_activity + self.limits.idle_timeout_s]
+        playout = self.playout.next_deadline
+        if playout is not None:
+            deadlines.append(playout)
+        elif self._hangup is not None:
+            deadlines.append(0.0)
+        return min(deadlines)
+
+    def tick(self, now: float) -> list[Effect]:
+        if self.ended:
+            return []
+        out = self._playout(self.playout.due(now))
+        if self._hangup is not None and not self.playout.playing:
+            reason = self._hangup
+            out += [
+                SendText(p.Hangup(reason)),
+                *self._end(now, reason, "agent", p.CLOSE_NORMAL, f"hangup: {reason}"),
+            ]
+        elif now >= self._last_activity + self.limits.idle_timeout_s:
+            idle = f"idle for {self.limits.idle_timeout_s:g} s"
+            out += self._end(now, "idle_timeout", "system", p.CLOSE_POLICY, idle)
+        return out
+
+    def _playout(self, events: list[PlayoutEvent]) -> list[Effect]:
+        out: list[Effect] = []
+        for event in events:
+            if isinstance(event, Chunk):
+                out.append(SendAudio(event.pcm))
+            elif isinstance(event, Started):
+                out.append(
+                    Emit(
+                        m.PlaybackStarted,
+                        {
+                            "playback_id": event.playback_id,
+                            "source_uri": event.source_uri,
+                            "duration_ms": event.duration_ms,
+                        },
+                    )
+                )
+                out.append(SendText(p.PlaybackEvent(event.playback_id, "started", event.duration_ms)))
+            else:
+                out += self._finished([event], notify=True)
+        return out
+
+    def _finished(self, finished: list[Finished], *, notify: bool) -> list[Effect]:
+        out: list[Effect] = []
+        for f in finished:
+            out.append(
+                Emit(
+                    m.PlaybackFinished,
+                    {
+                        "playback_id": f.playback_id,
+                        "interrupted": f.interrupted,
+                        "played_ms": f.played_ms,
+                        "duration_ms": f.duration_ms,
+                        "reason": f.reason,
+                    },
+                )
+            )
+            if notify:
+                event = "stopped" if f.interrupted else "finished"
+                out.append(SendText(p.PlaybackEvent(f.playback_id, event, f.duration_ms, f.played_ms)))
+        return out
+
+    # --- the end ---
+
+    def peer_closed(self, now: float) -> list[Effect]:
+        """The client closed the socket (or the connection dropped)."""
+        if self.ended:
+            return []
+        return self._end(now, "caller_close", "caller", None, "")
+
+    def overflow(self, now: float) -> list[Effect]:
+        """The client does not read what it is sent (the I/O layer's bounded outbox is full)."""
+        if self.ended:
+            return []
+        return self._end(now, "client_too_slow", "system", p.CLOSE_POLICY, "client is not reading")
+
+    def shutdown(self, now: float) -> list[Effect]:
+        if self.ended:
+            return []
+        return self._end(now, "shutdown", "system", p.CLOSE_GOING_AWAY, "server shutting down")
+
+    def _end(self, now: float, reason: str, hangup_by: str, code: int | None, why: str) -> list[Effect]:
+        self.ended = True
+        self.end_reason = reason
+        out = self._vad(self.endpointer.flush(self._stream_ms), now)
+        out += self._finished(self.playout.stop(now, "hangup"), notify=False)
+        answered = self._answered_at
+        out.append(
+            Emit(
+                m.CallEnded,
+                {
+                    "reason": reason,
+                    "hangup_by": hangup_by,
+                    "sip_status": 200 if answered is not None else self.plan.reject_status,
+                    "setup_ms": None if answered is None else round((answered - self._opened_at) * 1000, 3),
+                    "talk_ms": 0 if answered is None else round((now - answered) * 1000),
+                    "total_ms": round((now - self._opened_at) * 1000),
+                },
+            )
+        )
+        if code is not None:
+            out.append(Close(code, p.close_reason(why)))
+        return out
