@@ -26,6 +26,7 @@ loaded also gets a ``PlaybackFinished(reason="error")`` so the dialog does not w
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections import OrderedDict
@@ -112,6 +113,10 @@ class MediaEngine:
     async def start(self) -> None:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
+        # Everything imported and built so far lives as long as the process: move it out of the cyclic
+        # GC's reach, so a full collection walks only call-time objects (measured: 200 ms stalls at
+        # 100 calls without this, see bench/media_load.py).
+        gc.freeze()
         self.clock.start()
 
     async def stop(self) -> None:
