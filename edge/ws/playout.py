@@ -9,9 +9,10 @@ the playout clock.
 
 Model: one playout clock per session. A prompt starts when the previous one ends (or now, if the
 queue was idle); at time ``now`` the listener is at position ``now - start``. Audio is sent in
-``chunk_ms`` slices up to ``lead_ms`` ahead of that position, which covers network jitter and the
-browser's scheduling without letting a stop leave much audio behind. The prompt finishes when the
-clock passes its duration. ``due(now)`` returns what to do; ``next_deadline`` says when to call again.
+``chunk_ms`` slices, each as soon as its start is within ``lead_ms`` of that position: enough to
+cover network jitter and the browser's scheduling, little enough that a stop leaves little behind.
+The prompt finishes when the clock passes its duration. ``due(now)`` returns what to do;
+``next_deadline`` says when to call it again.
 
 PCM here is s16le mono at 16 kHz (``edge.ws.protocol.AUDIO_RATE``).
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from edge.ws.protocol import AUDIO_RATE, SAMPLE_WIDTH
 
 BYTES_PER_MS = AUDIO_RATE * SAMPLE_WIDTH // 1000  # 32
+EPSILON_MS = 1e-3  # float slack: a deadline computed from the clock must count as reached at that time
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class _Prompt:
     source_uri: str | None
     start: float | None = None  # playout clock time of its first sample
     sent: int = 0  # bytes sent
+    announced: bool = False  # Started reported
 
     @property
     def duration_ms(self) -> int:
@@ -96,15 +99,16 @@ class Playout:
     def due(self, now: float) -> list[PlayoutEvent]:
         """Everything to do at ``now``: prompts that start, audio to send, prompts that end."""
         out: list[PlayoutEvent] = []
+        step = self.chunk_ms * BYTES_PER_MS
         while self._queue:
             prompt = self._queue[0]
             if prompt.start is None:
                 prompt.start = now
+            if not prompt.announced:
+                prompt.announced = True
                 out.append(Started(prompt.playback_id, prompt.duration_ms, prompt.source_uri))
-            position_ms = (now - prompt.start) * 1000
-            horizon = min(len(prompt.pcm), int(position_ms + self.lead_ms) * BYTES_PER_MS)
-            step = self.chunk_ms * BYTES_PER_MS
-            while prompt.sent < horizon:
+            position_ms = (now - prompt.start) * 1000 + EPSILON_MS
+            while prompt.sent < len(prompt.pcm) and prompt.sent / BYTES_PER_MS <= position_ms + self.lead_ms:
                 end = min(prompt.sent + step, len(prompt.pcm))
                 out.append(Chunk(prompt.playback_id, prompt.pcm[prompt.sent : end]))
                 prompt.sent = end

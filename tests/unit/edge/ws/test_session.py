@@ -1,0 +1,268 @@
+"""A web call as a pure state machine: facts recorded, frames sent, closes, timers."""
+
+from __future__ import annotations
+
+import uuid
+import wave
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edge.uas.dialplan import Plan
+from edge.ws import protocol as p
+from edge.ws.session import Close, Emit, Peer, SendAudio, SendText, WebCall
+from schemas import models as m
+
+SPEECH = Path(__file__).parents[3] / "fixtures" / "speech" / "opening_hours_16k.wav"
+PEER = Peer("127.0.0.1:5555", "alice", "web", "pytest")
+
+
+def question() -> bytes:
+    with wave.open(str(SPEECH)) as w:
+        assert w.getframerate() == p.AUDIO_RATE
+        return w.readframes(w.getnframes())
+
+
+def facts(effects: list[Any]) -> list[str]:
+    return [e.model.__name__ for e in effects if isinstance(e, Emit)]
+
+
+def sent(effects: list[Any]) -> list[p.ServerMessage]:
+    return [e.message for e in effects if isinstance(e, SendText)]
+
+
+def closes(effects: list[Any]) -> list[Close]:
+    return [e for e in effects if isinstance(e, Close)]
+
+
+def emitted(effects: list[Any], model: type[Any]) -> dict[str, Any]:
+    return next(e.fields for e in effects if isinstance(e, Emit) and e.model is model)
+
+
+def command(cls: type[Any], call_id: str, **fields: Any) -> Any:
+    return cls(event_id=uuid.uuid4(), call_id=call_id, seq=1, occurred_at=datetime.now(UTC), source="dialog",
+               trace_id="t", **fields)  # fmt: skip
+
+
+def opened(limits: p.Limits | None = None) -> WebCall:
+    call = WebCall("c-1", PEER, limits=limits)
+    call.open(100.0)
+    return call
+
+
+def test_open_records_the_facts_of_an_answered_call() -> None:
+    call = WebCall("c-1", PEER)
+    out = call.open(100.0)
+    assert facts(out) == ["CallInviteReceived", "DialplanResolved", "CallAnswered", "CallEstablished"]
+    invite = emitted(out, m.CallInviteReceived)
+    assert (invite["channel"], invite["transport"], invite["caller"], invite["remote_addr"]) == (
+        "web",
+        "ws",
+        "alice",
+        "127.0.0.1:5555",
+    )
+    assert emitted(out, m.CallAnswered)["codec"] == "L16/16000"
+    assert emitted(out, m.CallAnswered)["clock_rate"] == 16000
+    assert sent(out) == [p.SessionInfo("c-1")]
+    for e in out:  # every fact builds with the envelope fields added
+        if isinstance(e, Emit):
+            e.model(event_id=uuid.uuid4(), call_id="c-1", seq=1, occurred_at=datetime.now(UTC), source="x",
+                    trace_id="t", **e.fields)  # fmt: skip
+
+
+def test_a_dialplan_reject_ends_the_call_with_a_policy_close() -> None:
+    plan = Plan(dialplan_id="no-web", pattern="*", action="reject", reject_status=403)
+    out = WebCall("c-2", PEER, plan=plan).open(0.0)
+    assert facts(out) == ["CallInviteReceived", "CallRejected", "CallEnded"]
+    assert emitted(out, m.CallEnded)["sip_status"] == 403
+    assert closes(out) == [Close(1008, "rejected by dialplan")]
+
+
+def test_spoken_audio_becomes_speech_started_and_an_utterance() -> None:
+    call = opened()
+    pcm = question() + b"\x00\x00" * 16000  # a second of silence ends the utterance
+    out: list[Any] = []
+    for i in range(0, len(pcm), 3000):  # frames that do not align with the VAD's 20 ms
+        out += call.receive(pcm[i : i + 3000], 100.0 + i / 32000)
+    assert facts(out) == ["SpeechStarted", "UtteranceCaptured"]
+    captured = emitted(out, m.UtteranceCaptured)
+    assert captured["sample_rate"] == 16000 and captured["end_reason"] == "silence"
+    assert (
+        len(captured["pcm"]) > 16000
+        and captured["utterance_id"] == emitted(out, m.SpeechStarted)["utterance_id"]
+    )
+    assert isinstance(sent(out)[0], p.SpeechDetected)
+
+
+def test_typed_text_is_an_utterance_with_text() -> None:
+    call = opened()
+    out = call.receive('{"type":"text","text":"where are you"}', 101.0)
+    captured = emitted(out, m.UtteranceCaptured)
+    assert (captured["text"], captured["pcm"], captured["end_reason"]) == ("where are you", b"", "typed")
+    assert call.receive('{"type":"ping"}', 101.0) == [SendText(p.Pong())]
+
+
+def test_bad_frames_get_errors_until_too_many() -> None:
+    call = opened(p.Limits(max_errors=2))
+    assert sent(call.receive("{", 101.0)) == [p.Error("bad_json", "text frame is not valid JSON")]
+    assert sent(call.receive(b"\x01", 101.0))[0].code == "bad_audio"  # type: ignore[attr-defined]
+    out = call.receive('{"type":"x"}', 101.0)
+    assert closes(out) == [Close(1008, "too many bad frames")]
+    assert emitted(out, m.CallEnded)["reason"] == "too_many_errors"
+    assert call.ended and call.receive('{"type":"ping"}', 102.0) == []
+
+
+def test_an_oversized_frame_closes_with_1009() -> None:
+    call = opened(p.Limits(max_frame_bytes=1280))
+    out = call.receive(b"\x00" * 1282, 101.0)
+    assert closes(out) == [Close(1009, "audio frame of 1282 bytes exceeds 1280")]
+    assert emitted(out, m.CallEnded)["hangup_by"] == "system"
+
+
+def test_session_audio_budget_and_pace() -> None:
+    call = opened(p.Limits(max_session_audio_s=1.0))
+    call.receive(b"\x00" * 32000, 101.0)
+    out = call.receive(b"\x00\x00", 101.1)
+    assert closes(out) == [Close(1009, "session audio exceeds 1 s")]
+    fast = opened(p.Limits(max_audio_lead_s=1.0))
+    for _ in range(2):
+        assert closes(fast.receive(b"\x00" * 32000, 100.0)) == []  # 1 s each, at t=0
+    assert closes(fast.receive(b"\x00" * 640, 100.0)) == [Close(1008, "audio faster than real time")]
+
+
+def test_idle_timeout() -> None:
+    call = opened(p.Limits(idle_timeout_s=5.0))
+    assert call.next_deadline == 105.0
+    call.receive('{"type":"ping"}', 103.0)
+    assert call.next_deadline == 108.0
+    assert call.tick(107.0) == []
+    out = call.tick(108.0)
+    assert closes(out) == [Close(1008, "idle for 5 s")]
+    assert emitted(out, m.CallEnded)["reason"] == "idle_timeout"
+    assert call.next_deadline is None
+
+
+def play(call: WebCall, now: float, ms: int = 1000, rate: int = 16000, barge_in: bool = True) -> list[Any]:
+    pcm = (np.ones(rate * ms // 1000, dtype=np.int16) * 1000).astype("<i2").tobytes()
+    return call.execute(command(m.PlayAudio, call.call_id, playback_id="r1", pcm=pcm, sample_rate=rate,
+                                barge_in=barge_in), now)  # fmt: skip
+
+
+def run_until_quiet(call: WebCall, start: float, until: float) -> list[Any]:
+    out: list[Any] = []
+    t = start
+    while (deadline := call.next_deadline) is not None and deadline <= until:
+        t = max(t, deadline)
+        out += call.tick(t)
+    return out
+
+
+def test_play_audio_is_paced_and_reported() -> None:
+    call = opened()
+    out = play(call, 110.0)
+    assert facts(out) == ["PlaybackStarted"]
+    assert emitted(out, m.PlaybackStarted)["duration_ms"] == 1000
+    out += run_until_quiet(call, 110.0, 112.0)
+    audio = b"".join(e.pcm for e in out if isinstance(e, SendAudio))
+    assert len(audio) == 32000
+    finished = emitted(out, m.PlaybackFinished)
+    assert finished == {"playback_id": "r1", "interrupted": False, "played_ms": 1000, "duration_ms": 1000,
+                        "reason": "completed"}  # fmt: skip
+    assert [s.event for s in sent(out) if isinstance(s, p.PlaybackEvent)] == ["started", "finished"]
+
+
+def test_8khz_audio_is_resampled_to_16khz() -> None:
+    call = opened()
+    out = play(call, 110.0, rate=8000) + run_until_quiet(call, 110.0, 112.0)
+    assert sum(len(e.pcm) for e in out if isinstance(e, SendAudio)) == 32000
+
+
+def test_caller_speech_barges_in() -> None:
+    call = opened()
+    play(call, 110.0, ms=3000)
+    out: list[Any] = []
+    speech = question()
+    for i in range(0, 16000, 640):
+        out += call.receive(speech[i : i + 640], 110.5)
+    finished = emitted(out, m.PlaybackFinished)
+    assert (finished["interrupted"], finished["reason"], finished["played_ms"]) == (True, "barge_in", 500)
+    assert p.PlaybackEvent("r1", "stopped", 3000, 500) in sent(out)
+
+
+def test_a_prompt_without_barge_in_plays_on() -> None:
+    call = opened()
+    play(call, 110.0, ms=3000, barge_in=False)
+    out = call.receive(question()[:16000], 110.5)
+    assert "PlaybackFinished" not in facts(out)
+
+
+def test_stop_playback_command() -> None:
+    call = opened()
+    play(call, 110.0)
+    out = call.execute(command(m.StopPlayback, "c-1", playback_id=None), 110.2)
+    assert emitted(out, m.PlaybackFinished)["reason"] == "stopped"
+
+
+def test_hangup_waits_for_the_goodbye_to_play() -> None:
+    call = opened()
+    play(call, 110.0, barge_in=False)
+    assert closes(call.execute(command(m.Hangup, "c-1", reason="dialog_complete"), 110.1)) == []
+    out = run_until_quiet(call, 110.1, 120.0)
+    assert facts(out)[-2:] == ["PlaybackFinished", "CallEnded"]
+    assert p.Hangup("dialog_complete") in sent(out)
+    assert closes(out) == [Close(1000, "hangup: dialog_complete")]
+    ended = emitted(out, m.CallEnded)
+    assert (ended["hangup_by"], ended["talk_ms"], ended["sip_status"]) == ("agent", 11000, 200)
+
+
+def test_client_close_flushes_speech_and_stops_playback() -> None:
+    call = opened()
+    call.receive(question()[:24000], 101.0)  # speech in progress
+    play(call, 101.0)
+    out = call.peer_closed(101.2)
+    assert facts(out) == ["UtteranceCaptured", "PlaybackFinished", "CallEnded"]
+    assert emitted(out, m.UtteranceCaptured)["end_reason"] == "stream_end"
+    assert emitted(out, m.PlaybackFinished)["reason"] == "hangup"
+    assert emitted(out, m.CallEnded)["hangup_by"] == "caller"
+    assert closes(out) == []
+    assert call.peer_closed(102.0) == []
+
+
+def test_client_hangup_message_and_shutdown() -> None:
+    call = opened()
+    out = call.receive('{"type":"hangup"}', 101.0)
+    assert emitted(out, m.CallEnded)["reason"] == "caller_hangup"
+    assert closes(out) == [Close(1000, "caller hung up")]
+    other = opened()
+    assert closes(other.shutdown(101.0)) == [Close(1001, "server shutting down")]
+
+
+def test_facts_from_the_log_reach_the_client() -> None:
+    call = opened()
+
+    def fact(cls: type[Any], call_id: str = "c-1", **fields: Any) -> Any:
+        return command(cls, call_id, **fields)
+
+    heard = fact(m.UtteranceTranscribed, utterance_id="u1", text="opening hours", language="en-US",
+                 is_final=True, engine="w", latency_ms=1.0)  # fmt: skip
+    assert sent(call.observe(heard)) == [p.Transcript("u1", "opening hours", True)]
+    reply = fact(m.AgentReplied, reply_id="r1", text="Nine to five.", engine="kb", latency_ms=1.0,
+                 end_conversation=False)  # fmt: skip
+    assert sent(call.observe(reply)) == [p.Reply("r1", "Nine to five.", False)]
+    state = fact(m.DialogStateChanged, from_state="LISTENING", to_state="THINKING", trigger="x", turn=1)
+    assert sent(call.observe(state)) == [p.StateChange("LISTENING", "THINKING", 1)]
+    assert call.observe(fact(m.DialogStateChanged, "other", from_state="A", to_state="B", trigger="x")) == []
+
+
+def test_play_audio_without_pcm_and_foreign_commands() -> None:
+    call = opened()
+    out = call.execute(command(m.PlayAudio, "c-1", playback_id="x", pcm=None, sample_rate=16000,
+                               barge_in=True), 101.0)  # fmt: skip
+    assert emitted(out, m.PlaybackFinished)["reason"] == "error"
+    with pytest.raises(ValueError, match="a web call cannot carry out StartRecording"):
+        call.execute(
+            command(m.StartRecording, "c-1", recording_id="r", output_uri="file:///tmp/x.wav"), 101.0
+        )
