@@ -112,6 +112,12 @@ async def test_stats_match_the_calls(env):
                 "/api/stats", params={"from": "2026-03-01T00:00:00Z", "to": "2026-03-04T00:00:00Z"}
             )
         ).json()
+        early = await client.get("/api/stats", params={"to": "0001-01-01T01:00:00Z"})
+        assert early.status_code == 422 and early.json()["error"] == "time range out of bounds"
+        empty = await client.get(
+            "/api/stats", params={"from": "2026-03-02T00:00:00Z", "to": "2026-03-01T00:00:00Z"}
+        )
+        assert empty.status_code == 422
     answered = [c for c in DAY if any(isinstance(f, m.CallAnswered) for f in c.facts)]
     assert s["calls_offered"] == len(DAY)
     assert s["calls_answered"] == len(answered)
