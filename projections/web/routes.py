@@ -1,0 +1,171 @@
+"""The browser UI, served by the API process: include ``router`` in the FastAPI app.
+
+    GET /                   the operator dashboard (live calls, CDRs, one call's timeline, KPI charts)
+    GET /talk               the browser voice client (talks to the edge's /ws gateway)
+    GET /web/<asset>        their scripts and style sheet (plain files, no build step, nothing external)
+    GET /api/web/config     what the pages need to know: the WebSocket gateway's URL
+    GET /api/live           live calls as server-sent events (``projections.web.live``)
+    GET /api/web/series     KPIs per time bucket for the charts: one grouped query over the CDR index
+
+Everything else the dashboard shows comes from the main API (``/api/calls``, ``/api/calls/{id}``,
+``/api/calls/{id}/events``, ``/api/calls/{id}/recording``, ``/api/stats``). The pages work with
+that API's database pool (``app.state.services``) when they have it, and degrade to the live feed
+alone when they do not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+
+from projections.web.live import LiveFeed
+from sentiric.eventlog.connection import client_options
+from sentiric.settings import get_settings
+
+STATIC: Final = Path(__file__).parent / "static"
+ASSETS: Final = {
+    "style.css": "text/css",
+    "dashboard.js": "text/javascript",
+    "talk.js": "text/javascript",
+    "capture-worklet.js": "text/javascript",
+    "charts.js": "text/javascript",
+}
+NO_CACHE: Final = {"Cache-Control": "no-cache"}
+SEED_SQL: Final = (
+    "SELECT call_id, channel, caller, callee, invite_at, answered_at FROM calls "
+    "WHERE finished_at IS NULL AND invite_at > $1 ORDER BY invite_at DESC LIMIT 500"
+)
+SERIES_SQL: Final = """
+SELECT date_bin($3::interval, invite_at, $1) AS bucket,
+       count(*) AS offered,
+       count(answered_at) AS answered,
+       avg(duration_ms) FILTER (WHERE answered_at IS NOT NULL) AS acd_ms,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY pdd_ms) AS pdd_ms_p50,
+       avg(mos) AS mos
+FROM calls
+WHERE invite_at >= $1 AND invite_at < $2
+GROUP BY 1 ORDER BY 1
+"""
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    feed: LiveFeed | None = getattr(app.state, "web_live", None)
+    if feed is not None:
+        await feed.stop()
+
+
+router = APIRouter(tags=["web"], lifespan=_lifespan)
+
+
+def _pool(request: Request) -> Any:
+    services = getattr(request.app.state, "services", None)
+    return getattr(services, "pool", None)
+
+
+def _client(request: Request) -> dict[str, Any]:
+    services = getattr(request.app.state, "services", None)
+    config = getattr(services, "config", None)
+    return config.client if config is not None else client_options(get_settings())
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC / name, media_type="text/html", headers=NO_CACHE)
+
+
+@router.get("/", include_in_schema=False)
+async def dashboard() -> FileResponse:
+    return _page("dashboard.html")
+
+
+@router.get("/talk", include_in_schema=False)
+async def talk() -> FileResponse:
+    return _page("talk.html")
+
+
+@router.get("/web/{asset}", include_in_schema=False)
+async def asset(asset: str) -> FileResponse:
+    media = ASSETS.get(asset)
+    if media is None:
+        raise HTTPException(404, "no such asset")
+    return FileResponse(STATIC / asset, media_type=media, headers=NO_CACHE)
+
+
+@router.get("/api/web/config")
+async def web_config(request: Request) -> dict[str, Any]:
+    """The WebSocket gateway's URL as this browser should reach it (``app.state.web_ws_url`` overrides)."""
+    url = getattr(request.app.state, "web_ws_url", None)
+    if url is None:
+        host = request.url.hostname or "127.0.0.1"
+        url = f"ws://{host}:{get_settings().ws_port}/ws"
+    return {"ws_url": url, "sample_rate": 16000}
+
+
+@router.get("/api/live", response_class=StreamingResponse)
+async def live(request: Request) -> StreamingResponse:
+    """``text/event-stream``: one ``snapshot`` event (the calls in progress), then a ``call`` event for
+    every change (status, dialog state, last words either side); ``status: "ended"`` removes a call."""
+    feed: LiveFeed | None = getattr(request.app.state, "web_live", None)
+    if feed is None:
+        feed = request.app.state.web_live = LiveFeed(_client(request))
+        seed: list[dict[str, Any]] = []
+        pool = _pool(request)
+        if pool is not None:
+            with contextlib.suppress(Exception):  # the live feed works without the CDR store
+                since = datetime.now(UTC) - timedelta(hours=4)
+                seed = [dict(r) for r in await pool.fetch(SEED_SQL, since)]
+        await feed.ensure_started(seed)
+    headers = {**NO_CACHE, "X-Accel-Buffering": "no"}
+    return StreamingResponse(feed.stream(), media_type="text/event-stream", headers=headers)
+
+
+@router.get("/api/web/series")
+async def series(
+    request: Request,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    buckets: Annotated[int, Query(ge=1, le=500)] = 24,
+) -> JSONResponse:
+    """KPIs per bucket of ``(to - from) / buckets``: calls offered and answered, ASR, ACD, PDD p50, MOS."""
+    stop = (
+        end.astimezone(UTC) if end and end.tzinfo else (end.replace(tzinfo=UTC) if end else datetime.now(UTC))
+    )
+    begin = (
+        start.astimezone(UTC) if start and start.tzinfo else (start.replace(tzinfo=UTC) if start else None)
+    )
+    begin = begin or stop - timedelta(hours=24)
+    if begin >= stop:
+        return JSONResponse({"error": "empty time range: 'from' must be before 'to'"}, status_code=422)
+    pool = _pool(request)
+    if pool is None:
+        return JSONResponse({"error": "no CDR database in this process"}, status_code=503)
+    width = max(timedelta(seconds=1), (stop - begin) / buckets)
+    rows = {r["bucket"]: r for r in await pool.fetch(SERIES_SQL, begin, stop, width)}
+    points = []
+    for i in range(buckets):
+        at = begin + width * i
+        if at >= stop:
+            break
+        r = rows.get(at)
+        offered = r["offered"] if r else 0
+        answered = r["answered"] if r else 0
+        points.append(
+            {
+                "at": at.isoformat(),
+                "offered": offered,
+                "answered": answered,
+                "asr": answered / offered if offered else None,
+                "acd_ms": float(r["acd_ms"]) if r and r["acd_ms"] is not None else None,
+                "pdd_ms_p50": r["pdd_ms_p50"] if r else None,
+                "mos": r["mos"] if r else None,
+            }
+        )
+    return JSONResponse({"from": begin.isoformat(), "to": stop.isoformat(), "width_s": width.total_seconds(),
+                         "points": points})  # fmt: skip
