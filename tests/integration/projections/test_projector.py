@@ -118,26 +118,33 @@ async def end_offsets(env) -> dict[tuple[str, int], int]:
         await consumer.stop()
 
 
+async def committed(pool) -> int:
+    return await pool.fetchval("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets")
+
+
 async def test_cancelled_at_random_points_the_restarted_projector_gives_the_same_tables(env):
     facts = interleaved(DAY[:150])
     await env.produce(facts)
     reference = await live_checksum(env)
     dsn = await env.new_database()
     rng = random.Random(5)
+    thresholds = sorted(rng.sample(range(len(facts) // 20, len(facts) * 9 // 10), 6))
     pool = await env.pool(dsn)
     try:
-        kills = 0
-        while True:
+        for threshold in [*thresholds, None]:
             projector = Projector(pool, topics=env.topics.projected, client=env.client, batch_max=10)
             task = asyncio.create_task(projector.run(stop_at_end=True))
-            await asyncio.sleep(rng.uniform(0.02, 0.3))
-            if task.done():
+            if threshold is None:
+                await task
                 break
+            while await committed(pool) < threshold:
+                assert not task.done(), "the projector finished before it could be cancelled"
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(rng.uniform(0, 0.01))  # between or inside a transaction
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            kills += 1
-        assert kills >= 3
+        assert await committed(pool) == len(facts)
         assert await rebuild_module.projection_checksum(pool) == reference
     finally:
         await pool.close()
@@ -166,25 +173,27 @@ async def test_killed_process_at_random_points_restarts_without_duplicates_or_ga
     reference = await live_checksum(env)
     dsn = await env.new_database()
     rng = random.Random(9)
+    # SIGKILL once the child has committed past each of these log positions, plus a random few ms so
+    # the kill lands anywhere: between transactions or inside one.
+    thresholds = sorted(rng.sample(range(len(facts) // 20, len(facts) * 9 // 10), 4))
     args = [sys.executable, "-c", KILLABLE, dsn, env.kafka, env.topics.calls, env.topics.metrics]
-    kills = 0
-    while True:
-        proc = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-        )
-        try:
-            await asyncio.wait_for(proc.wait(), timeout=rng.uniform(0.8, 2.5) + 0.2 * kills)
-        except TimeoutError:
-            proc.kill()  # SIGKILL: no cleanup, no rollback by the client
-            await proc.wait()
-            kills += 1
-            continue
-        out = await proc.stdout.read()
-        assert proc.returncode == 0 and b"caught-up" in out
-        break
-    assert kills >= 2
     pool = await env.pool(dsn)
     try:
+        for threshold in [*thresholds, None]:
+            proc = await asyncio.create_subprocess_exec(
+                *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+            )
+            if threshold is None:
+                out, _ = await proc.communicate()
+                assert proc.returncode == 0 and b"caught-up" in out
+                break
+            while await committed(pool) < threshold:
+                assert proc.returncode is None, "the projector finished before it could be killed"
+                await asyncio.sleep(0.002)
+            await asyncio.sleep(rng.uniform(0, 0.02))
+            proc.kill()  # SIGKILL: no cleanup, no rollback by the client
+            await proc.wait()
+        assert await committed(pool) == len(facts)
         assert await rebuild_module.projection_checksum(pool) == reference
     finally:
         await pool.close()
