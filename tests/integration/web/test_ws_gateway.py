@@ -1,0 +1,128 @@
+"""A spoken question over /ws on the real stack: Kafka, a streams worker (Whisper STT, knowledge-base
+dialog, espeak-ng TTS) and the gateway. The browser's part is played by a `websockets` client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from edge.ws import protocol as p
+from streams.engines.knowledge import load_knowledge
+from tests.integration.web.conftest import WebStack, wait_until
+
+SPEECH = Path(__file__).parents[2] / "fixtures" / "speech" / "opening_hours_16k.wav"
+WAIT_S = 180.0
+
+
+class Conversation:
+    """Everything the gateway sends, typed; binary audio filed under the playback that was playing."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.messages: list[Any] = []
+        self.audio: dict[str, bytearray] = {}
+        self.playing: str | None = None
+        self.closed = asyncio.Event()
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                if isinstance(frame, bytes):
+                    self.audio.setdefault(self.playing or "?", bytearray()).extend(frame)
+                    continue
+                message = p.parse_server(frame)
+                if isinstance(message, p.PlaybackEvent):
+                    self.playing = message.playback_id if message.event == "started" else None
+                self.messages.append(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+
+    def find(self, kind: type[Any], **fields: Any) -> Any:
+        for m in self.messages:
+            if isinstance(m, kind) and all(getattr(m, k) == v for k, v in fields.items()):
+                return m
+        return None
+
+
+def question_pcm() -> bytes:
+    with wave.open(str(SPEECH)) as w:
+        assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (16000, 2, 1)
+        return w.readframes(w.getnframes())
+
+
+async def test_spoken_question_gets_transcript_answer_and_audio(web_stack: WebStack) -> None:
+    hours = next(e for e in load_knowledge() if e.entity_id == "hours")
+    async with connect(web_stack.ws_url + "?caller=it-web&to=help") as ws:
+        session = p.SessionInfo.parse(await ws.recv())
+        call_id = session.call_id
+        talk = Conversation(ws)
+
+        def wait(kind: type[Any], what: str, **fields: Any) -> Any:
+            return wait_until(lambda: talk.find(kind, **fields), what, WAIT_S, web_stack.alive)
+
+        greeting = await wait(p.Reply, "the greeting")
+        await wait(p.PlaybackEvent, "the greeting played", playback_id=greeting.reply_id, event="finished")
+        await wait(p.StateChange, "LISTENING", to_state="LISTENING")
+
+        pcm = question_pcm() + bytes(2 * 16000)  # the question, then a second of silence
+        for i in range(0, len(pcm), 3200):  # 100 ms frames, sent faster than real time
+            await ws.send(pcm[i : i + 3200])
+        await ws.send(json.dumps({"type": "ping"}))
+
+        speech = await wait(p.SpeechDetected, "the VAD onset")
+        heard = await wait(p.Transcript, "the transcript", utterance_id=speech.utterance_id)
+        assert heard.final and {"opening", "hours"} <= set(heard.text.lower().replace("?", "").split())
+
+        def the_answer() -> Any:
+            return next((m for m in talk.messages if isinstance(m, p.Reply) and m != greeting), None)
+
+        answer = await wait_until(the_answer, "the answer", WAIT_S, web_stack.alive)
+        assert answer.text == hours.answer and not answer.end
+        done = await wait(p.PlaybackEvent, "the answer played", playback_id=answer.reply_id, event="finished")
+        audio = np.frombuffer(bytes(talk.audio[answer.reply_id]), dtype="<i2").astype(np.float64)
+        assert len(audio) // 16 == done.duration_ms > 1000  # all of it, whole milliseconds
+        assert np.sqrt(np.mean(audio**2)) > 300  # speech, not silence
+        assert talk.find(p.Pong) is not None
+        assert [m.to_state for m in talk.messages if isinstance(m, p.StateChange)][:2] == [
+            "GREETING",
+            "LISTENING",
+        ]
+
+        await ws.send(json.dumps({"type": "hangup"}))
+        await asyncio.wait_for(talk.closed.wait(), 10)
+        assert (ws.close_code, ws.close_reason) == (1000, "caller hung up")
+
+    async def replayed() -> str:
+        result = await asyncio.to_thread(web_stack.cli, "replay", "call", call_id)
+        return result.stdout if "CallEnded" in result.stdout else ""
+
+    timeline = ""
+    for _ in range(50):
+        timeline = await replayed()
+        if timeline:
+            break
+        await asyncio.sleep(0.2)
+    lines = timeline.splitlines()
+    kinds = [line.split()[3] for line in lines]
+    assert kinds[:4] == ["CallInviteReceived", "DialplanResolved", "CallAnswered", "CallEstablished"], (
+        timeline
+    )
+    assert "channel=web" in lines[0] and "transport=ws" in lines[0] and "caller=it-web" in lines[0]
+    assert "codec=L16/16000" in lines[2]
+    expected = ["SpeechStarted", "UtteranceCaptured", "UtteranceTranscribed", "AgentReplied"]
+    expected += ["SpeechSynthesized", "PlayAudio", "PlaybackStarted", "PlaybackFinished", "CallEnded"]
+    for kind in expected:
+        assert kind in kinds, kind
+    ended = next(line for line in lines if " CallEnded " in line)
+    assert "hangup_by=caller" in ended and "reason=caller_hangup" in ended
+    assert any(" cmd " in line and "PlayAudio" in line and answer.reply_id in line for line in lines)
