@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,15 @@ from streams.engines.stt import Transcript
 from streams.engines.tts import Speech
 
 KEY = b"call-1"
+
+
+async def until(sink: Sink, predicate: Any) -> None:
+    """Wait for an agent's work to show: engines run in threads, so `put` returns before they finish,
+    and leaving `test_context` stops the agent."""
+    async with asyncio.timeout(10):
+        while not predicate():
+            sink.changed.clear()
+            await sink.changed.wait()
 
 
 class FakeSTT:
@@ -54,9 +64,11 @@ class RecordingEngine:
 class Sink:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, Any]] = []
+        self.changed = asyncio.Event()
 
     async def __call__(self, topic: str, key: bytes, value: bytes) -> None:
         self.sent.append((topic, key, value if topic.startswith("sentiric-") else decode(value)))
+        self.changed.set()
 
     def of(self, cls: type[Any]) -> list[Any]:
         return [v for _, _, v in self.sent if isinstance(v, cls)]
@@ -108,6 +120,7 @@ async def test_speech_agents_chain_through_the_call_topic(
     async with app.agents["stt"].test_context() as stt:
         await stt.put(key=KEY, value=encode(s.captured("u1")))
         await stt.put(key=KEY, value=encode(s.fact(m.CallAnswered)))  # not its business
+        await until(sink, lambda: sink.of(m.UtteranceTranscribed))
     (heard,) = sink.of(m.UtteranceTranscribed)
     assert heard.text == "where is your shop" and heard.engine == "fake-stt"
 
@@ -116,6 +129,7 @@ async def test_speech_agents_chain_through_the_call_topic(
         await dialog_engine.put(key=KEY, value=encode(greeting))
         await dialog_engine.put(key=KEY, value=encode(heard))
         await dialog_engine.put(key=KEY, value=encode(s.transcribed("u2", "   ")))  # nothing to answer
+        await until(sink, lambda: [r for r in sink.of(m.AgentReplied) if r.source == "dialog-engine"])
     (answer,) = [r for r in sink.of(m.AgentReplied) if r.source == "dialog-engine"]
     assert answer.intent == "address" and answer.utterance_id == "u1"
     assert engine.histories == [[Turn("agent", "Hello!")]]
@@ -123,6 +137,7 @@ async def test_speech_agents_chain_through_the_call_topic(
 
     async with app.agents["tts"].test_context() as tts:
         await tts.put(key=KEY, value=encode(answer))
+        await until(sink, lambda: sink.of(m.SpeechSynthesized))
     (voiced,) = sink.of(m.SpeechSynthesized)
     assert voiced.reply_id == answer.reply_id and voiced.sample_rate == 16000 and voiced.pcm
 
