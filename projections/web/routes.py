@@ -3,6 +3,7 @@
     GET /                   the operator dashboard (live calls, CDRs, one call's timeline, KPI charts)
     GET /talk               the browser voice client (talks to the edge's /ws gateway)
     GET /web/<asset>        their scripts and style sheet (plain files, no build step, nothing external)
+    GET /favicon.ico        the icon (an SVG)
     GET /api/web/config     what the pages need to know: the WebSocket gateway's URL
     GET /api/live           live calls as server-sent events (``projections.web.live``)
     GET /api/web/series     KPIs per time bucket for the charts: one grouped query over the CDR index
@@ -35,6 +36,7 @@ ASSETS: Final = {
     "talk.js": "text/javascript",
     "capture-worklet.js": "text/javascript",
     "charts.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
 }
 NO_CACHE: Final = {"Cache-Control": "no-cache"}
 SEED_SQL: Final = (
@@ -88,6 +90,11 @@ async def dashboard() -> FileResponse:
 @router.get("/talk", include_in_schema=False)
 async def talk() -> FileResponse:
     return _page("talk.html")
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> FileResponse:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
 @router.get("/web/{asset}", include_in_schema=False)

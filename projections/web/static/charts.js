@@ -24,7 +24,7 @@ const Charts = (() => {
     svg.replaceChildren();
     const n = labels.length;
     const all = series.flatMap((s) => s.values.filter((v) => v !== null && v !== undefined));
-    const top = max ?? Math.max(1e-9, ...all, 0) * 1.1;
+    const top = max ?? (Math.max(0, ...all) || 1) * 1.1;
     const x = (i) => PAD.l + (i + 0.5) * ((W - PAD.l - PAD.r) / Math.max(1, n));
     const y = (v) => H - PAD.b - (v / top) * (H - PAD.t - PAD.b);
     for (const f of [0, 0.5, 1]) {

@@ -91,6 +91,9 @@ async def test_talk_page_and_dashboard(web_stack: WebStack, api_url: str) -> Non
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
             page.on("request", lambda req: None if req.url.startswith(api_url) else outside.append(req.url))
+            page.on(
+                "response", lambda r: errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None
+            )
 
         try:
             talk = await context.new_page()
