@@ -76,6 +76,19 @@ def kafka(local_kafka: LocalKafka) -> str:
     return local_kafka.bootstrap
 
 
+@pytest.fixture(scope="module")
+def fresh_kafka(make_settings: Callable[[str], Settings]) -> Iterator[str]:
+    """A private, empty broker for one test module: for tests whose processes read the call topic from
+    offset 0 (a streams worker with offset reset `earliest`) and must not replay every other test's
+    calls. About two seconds to start."""
+    broker = LocalKafka(make_settings("fresh-kafka-home"))
+    broker.start(detach=False)
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
 @pytest.fixture(scope="session")
 def embedded_postgres(make_settings: Callable[[str], Settings]) -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(make_settings("postgres-home"))

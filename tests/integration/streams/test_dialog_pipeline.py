@@ -111,7 +111,8 @@ class Log:
 
 
 @pytest.fixture
-async def topics(kafka: str) -> AsyncIterator[str]:
+async def topics(fresh_kafka: str) -> AsyncIterator[str]:
+    kafka = fresh_kafka
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
     await admin.start()
     try:
