@@ -27,6 +27,7 @@ from edge.sip.transaction import TimerConfig
 from edge.transport import MediaDriver, SipEndpoint, SipTcpProtocol, SipUdpProtocol
 from edge.uas.admission import Admission, AdmissionLimits
 from edge.uas.core import UasConfig, UasCore
+from edge.ws.server import WebService
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
@@ -82,6 +83,7 @@ class EdgeApp:
         self.endpoint: SipEndpoint | None = None
         self.media: MediaDriver | None = None
         self.commands: CommandConsumer | None = None
+        self.web: WebService | None = None  # the /ws gateway (edge.ws): browser calls
         self.sip_port = 0
         self.metrics_port = 0
         self.loop_lag = 0.0
@@ -137,9 +139,15 @@ class EdgeApp:
         self._udp, _ = await loop.create_datagram_endpoint(lambda: SipUdpProtocol(endpoint), sock=sock)
         if s.sip_tcp:
             self._tcp = await loop.create_server(lambda: SipTcpProtocol(endpoint), s.sip_host, self.sip_port)
-        self.commands = CommandConsumer(
-            s.commands_topic, CommandDispatcher(endpoint, self.engine), **self.client
-        )
+        self.web = WebService(s, self.recorder, directory=self.config)
+        try:
+            await self.web.start()
+        except OSError as exc:  # the SIP side must not depend on the browser gateway's port
+            log.error("web gateway disabled: cannot listen", port=s.ws_port, error=str(exc))
+            self.web = None
+        front = self.web.front if self.web is not None else lambda d: d
+        dispatcher = front(CommandDispatcher(endpoint, self.engine))  # web calls' commands first
+        self.commands = CommandConsumer(s.commands_topic, dispatcher, **self.client)  # type: ignore[arg-type]
         await self.commands.start()
         self._metrics = await asyncio.start_server(_serve_metrics, s.sip_host, s.edge_metrics_port)
         self.metrics_port = self._metrics.sockets[0].getsockname()[1]
@@ -155,6 +163,8 @@ class EdgeApp:
             self.loop_lag = max(late, self.loop_lag * 0.8)  # decays once the loop catches up
 
     async def stop(self, grace_s: float = 1.0) -> None:
+        if self.web is not None:
+            await self.web.stop()  # web calls get CallEnded(shutdown) while the producer still runs
         if self.core is not None and self.endpoint is not None:
             for call_id in list(self.core.calls):
                 self.endpoint.hangup(call_id, "shutdown")

@@ -245,10 +245,15 @@ class WebService:
         return GatewayFirst(self.gateway, dispatcher)
 
     async def start(self) -> None:
-        await self.tail.start()
-        if self.commands is not None:
-            await self.commands.start()
-        await self.server.start()
+        """Start the feeds, then listen; on failure (e.g. the port is taken) nothing is left running."""
+        try:
+            await self.tail.start()
+            if self.commands is not None:
+                await self.commands.start()
+            await self.server.start()
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         await self.server.stop()

@@ -1,0 +1,45 @@
+"""The gateway inside the edge process: `EdgeApp` serves /ws, and a command on the edge's own command
+topic reaches the web call through the edge's command consumer (no second consumer)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+from edge.app import EdgeApp
+from edge.uas.sipp_runner import edge_settings
+from edge.ws import protocol as p
+from schemas import models as m
+from sentiric.eventlog.producer import EventProducer
+
+
+async def test_edge_serves_web_calls_and_routes_their_commands(kafka: str, tmp_path: Path) -> None:
+    app = EdgeApp(edge_settings(kafka, tmp_path / "home", ws_port=0))
+    await app.start()
+    producer = EventProducer(bootstrap_servers=kafka)
+    await producer.start()
+    try:
+        assert app.web is not None and app.web.commands is None  # the edge's consumer feeds it
+        async with connect(f"ws://127.0.0.1:{app.web.port}/ws") as ws:
+            call_id = p.SessionInfo.parse(await ws.recv()).call_id
+            assert app.web.gateway.owns(call_id)
+            play = m.PlayAudio(
+                event_id=uuid.uuid4(), call_id=call_id, seq=1, occurred_at=datetime.now(UTC), source="dialog",
+                trace_id=call_id, playback_id="p-1", pcm=b"\x10\x00" * 3200, sample_rate=16000, barge_in=True,
+            )  # fmt: skip
+            producer.publish(play, topic=app.settings.commands_topic, key=call_id)
+            started = p.parse_server(await asyncio.wait_for(ws.recv(), 30))
+            assert started == p.PlaybackEvent("p-1", "started", 200, 0)
+            for _ in range(2):  # 200 ms in two 100 ms chunks
+                assert await asyncio.wait_for(ws.recv(), 5) == b"\x10\x00" * 1600
+            finished = p.parse_server(await asyncio.wait_for(ws.recv(), 5))
+            assert finished == p.PlaybackEvent("p-1", "finished", 200, 200)
+        await asyncio.sleep(0.2)
+        assert not app.web.gateway.owns(call_id)
+    finally:
+        await producer.stop()
+        await app.stop()
