@@ -1,0 +1,213 @@
+"""Shared state and plumbing of the UAS core (RFC 3261 §17): transactions, timers, facts, SDP policy.
+
+:class:`CoreBase` owns the call tables, the UDP and TCP transaction layers and the one timer heap;
+its helpers answer a request through its server transaction (``_respond``), start a client
+transaction for a request the edge sends (``_send_request``), run transaction timers and record
+facts without ever letting a refused fact stop a call.  The stage mixins (setup, in-dialog,
+teardown, registration) build on it; :class:`~edge.uas.core.UasCore` routes to them.
+
+Timer keys on the heap: ``("st"|"ct", (transport, txn key))`` server/client transaction,
+``("ok", call_id)`` 2xx retransmission (§13.3.1.4), ``("call", call_id)`` ring time, challenge
+expiry and media-timeout checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from edge import metrics as m
+from edge.facts import FactSink
+from edge.media.ports import PortPool
+from edge.sdp import (
+    SRTP_SUITES,
+    Negotiated,
+    SessionDescription,
+    answer,
+)
+from edge.sip.builders import make_response
+from edge.sip.digest import DigestAuthenticator
+from edge.sip.message import SipRequest, SipResponse
+from edge.sip.registrar import Registrar
+from edge.sip.transaction import (
+    Send,
+    SipTransactionError,
+    Terminated,
+    TimedOut,
+    TimerConfig,
+    TransactionLayer,
+    server_key,
+)
+from edge.uas.admission import Admission, AdmissionLimits
+from edge.uas.call import Call, CloseMedia, OpenMedia, Peer, UpdateMedia
+from edge.uas.directory import DigestGate, Directory
+from edge.uas.timers import TimerHeap
+
+log = structlog.get_logger(__name__)
+
+
+Effect = Send | OpenMedia | UpdateMedia | CloseMedia
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, REFER, REGISTER"
+KNOWN_UNSUPPORTED = frozenset({"SUBSCRIBE", "PUBLISH", "MESSAGE", "UPDATE", "PRACK"})
+IN_DIALOG_ONLY = frozenset({"BYE", "INFO", "NOTIFY"})
+
+
+@dataclass(frozen=True, slots=True)
+class UasConfig:
+    host: str = "127.0.0.1"  # our SIP address (Via, Contact)
+    port: int = 5060
+    rtp_host: str = "127.0.0.1"  # c= address of our SDP
+    realm: str = "sentiric"
+    auth_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    require_auth: bool = False  # challenge every INVITE, whatever the dialplan says
+    register_auth: bool = True
+    auth_algorithms: tuple[str, ...] = ("SHA-256", "MD5")  # one challenge each, preferred first
+    ring_s: float = 0.0  # send 180 and wait this long before the 200 (0: answer at once)
+    media_timeout_s: float = 30.0  # no RTP for this long ends the call (0: never)
+    challenge_ttl_s: float = 32.0  # a 401 not answered by then ends the call attempt
+    srtp_policy: str = "optional"  # off | optional | required
+    timers: TimerConfig = field(default_factory=TimerConfig)
+    server: str = "sentiric-edge"
+
+
+def _srtp_key(suite: str) -> str | None:
+    return f"inline:{base64.b64encode(secrets.token_bytes(30)).decode()}" if suite in SRTP_SUITES else None
+
+
+def user_of(uri: Any) -> str:
+    return getattr(uri, "user", None) or ""
+
+
+class CoreBase:
+    """State and helpers every stage of the UAS core uses."""
+
+    def __init__(
+        self,
+        config: UasConfig,
+        *,
+        facts: FactSink,
+        pool: PortPool,
+        directory: Directory,
+        admission: Admission | None = None,
+        media_activity: Callable[[str], float | None] = lambda call_id: None,
+        registrar: Registrar | None = None,
+    ) -> None:
+        self.config = config
+        self.facts = facts
+        self.pool = pool
+        self.directory = directory
+        self.admission = admission or Admission(AdmissionLimits())
+        self.media_activity = media_activity
+        self.registrar = registrar or Registrar()
+        self.gate = DigestGate(
+            DigestAuthenticator(config.realm, config.auth_secret, algorithms=config.auth_algorithms),
+            directory,
+        )
+        self.layers = {
+            "udp": TransactionLayer(config.timers, reliable=False),
+            "tcp": TransactionLayer(config.timers, reliable=True),
+        }
+        self.timers = TimerHeap()
+        self.calls: dict[str, Call] = {}  # platform call_id -> call
+        self._by_invite: dict[tuple[str, str], Call] = {}  # (SIP Call-ID, From tag) -> call
+        self._by_dialog: dict[tuple[str, str, str], Call] = {}  # (Call-ID, our tag, their tag)
+        self._client: dict[tuple[str, ...], tuple[str, str]] = {}  # client txn -> (call_id, method)
+
+    @property
+    def next_deadline(self) -> float | None:
+        return self.timers.next_deadline
+
+    @property
+    def active_calls(self) -> int:
+        return sum(1 for c in self.calls.values() if c.live)
+
+    def _emit(self, call: Call, model: type[Any], **fields: Any) -> None:
+        try:
+            self.facts.emit(call.call_id, model, **fields)
+        except Exception as exc:  # BufferFull: counted; the call goes on
+            m.FACT_ERRORS.inc()
+            log.error("call fact refused", fact=model.__name__, error=str(exc), call_id=call.call_id)
+
+    def _absorb(self, transport: str, actions: list[Any], out: list[Effect]) -> list[Any]:
+        """Route transaction actions: Send goes out, Terminated reaps; the rest is returned."""
+        layer = self.layers[transport]
+        rest: list[Any] = []
+        for a in actions:
+            if isinstance(a, Send):
+                out.append(a)
+            elif isinstance(a, Terminated):
+                layer.server.pop(a.key, None)
+                layer.client.pop(a.key, None)
+            else:
+                rest.append(a)
+        return rest
+
+    def _respond(
+        self, req: SipRequest, peer: Peer, status: int, now: float, out: list[Effect], **kw: Any
+    ) -> SipResponse | None:
+        layer = self.layers[peer.transport]
+        kw.setdefault("headers", [])
+        kw["headers"] = [*kw["headers"], ("Server", self.config.server)]
+        response = make_response(req, status, **kw)
+        key = server_key(req)
+        try:
+            self._absorb(peer.transport, layer.respond(req, response, now), out)
+        except SipTransactionError:
+            return None  # that transaction already has its final response
+        m.RESPONSES_SENT.labels(req.method, m.status_class(status)).inc()
+        txn = layer.server.get(key)
+        if txn is not None:
+            self.timers.schedule(("st", (peer.transport, key)), txn.next_deadline)
+        return response
+
+    def _send_request(self, call: Call, req: SipRequest, now: float, out: list[Effect]) -> None:
+        layer = self.layers[call.peer.transport]
+        self._absorb(call.peer.transport, layer.send_request(req, call.peer, now), out)
+        key = (req.top_via.branch or "", req.method)
+        self._client[key] = (call.call_id, req.method)
+        m.TRANSACTIONS.labels("client").inc()
+        self.timers.schedule(("ct", (call.peer.transport, key)), layer.client[key].next_deadline)
+
+    def _txn_timer(self, kind: str, key: tuple[str, tuple[str, ...]], now: float, out: list[Effect]) -> None:
+        transport, tkey = key
+        layer = self.layers[transport]
+        txn = (layer.server if kind == "st" else layer.client).get(tkey)
+        if txn is None:
+            return
+        actions = txn.on_timer(now)
+        m.RETRANSMISSIONS.inc(sum(1 for a in actions if isinstance(a, Send)))
+        for a in self._absorb(transport, actions, out):
+            if isinstance(a, TimedOut) and kind == "ct":
+                self._client_result(tkey, None, now, out)
+        if not txn.terminated:
+            self.timers.schedule((kind, key), txn.next_deadline)
+
+    def _answer_sdp(
+        self, offer: SessionDescription, port: int, previous: SessionDescription | None
+    ) -> Negotiated:
+        policy = self.config.srtp_policy
+        return answer(
+            offer,
+            local_address=self.config.rtp_host,
+            local_port=port,
+            require_srtp=policy == "required",
+            crypto_for=_srtp_key if policy != "off" else None,
+            previous=previous,
+        )
+
+    def _local_contact(self, peer: Peer) -> str:
+        suffix = ";transport=tcp" if peer.transport == "tcp" else ""
+        return f"<sip:{self.config.host}:{self.config.port}{suffix}>"
+
+    def _options(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
+        self._respond(req, peer, 200, now, out, headers=[("Allow", ALLOW), ("Accept", "application/sdp")])
+
+
+METHOD_LABELS = frozenset(
+    {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "NOTIFY", "REFER", *KNOWN_UNSUPPORTED}
+)

@@ -1,0 +1,287 @@
+"""Call setup (RFC 3261 §13.3, RFC 3264): INVITE to 200 OK to ACK, and CANCEL (§9.2).
+
+INVITE ─▶ 100 ─▶ CallInviteReceived ─▶ admission (503 + Retry-After) ─▶ dialplan ─▶ digest (401) ─▶
+SDP dry run (488/415/400, before any port is taken) ─▶ port (503) ─▶ [180] ─▶ 200 + SDP answer (or
+our offer for a late-offer INVITE) ─▶ ACK.  A retransmitted INVITE after our 2xx gets the 2xx again
+(RFC 6026); SRTP (RFC 4568 SDES) is answered with a fresh key of our own per the ``srtp_policy``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import structlog
+
+from edge import metrics as m
+from edge.media.ports import PortsExhausted
+from edge.sdp import (
+    Negotiated,
+    SdpNegotiationError,
+    SdpParseError,
+    SessionDescription,
+    accept_answer,
+    make_offer,
+)
+from edge.sip.dialog import Dialog
+from edge.sip.message import SipRequest
+from edge.sip.transaction import (
+    InviteOkRetransmitter,
+    Send,
+    server_key,
+)
+from edge.uas.base import (
+    ALLOW,
+    Effect,
+    user_of,
+)
+from edge.uas.call import Call, CallState, OpenMedia, Peer, UpdateMedia
+from edge.uas.dialplan import resolve
+from edge.uas.in_dialog import InDialog
+from schemas import models as f
+
+log = structlog.get_logger(__name__)
+
+
+class CallSetup(InDialog):
+    """The INVITE path from the first INVITE to the ACK, and CANCEL."""
+
+    def _invite(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
+        from_tag = req.from_addr.tag or ""
+        call = self._by_invite.get((req.call_id, from_tag))
+        if call is not None and call.state is not CallState.CHALLENGED:
+            # RFC 6026: a retransmitted INVITE after our 2xx ended its transaction.
+            self.layers[peer.transport].server.pop(server_key(req), None)
+            if call.ok is not None and req.cseq.seq == call.ok_cseq:
+                out.append(Send(call.ok.data, peer))
+            elif req.cseq.seq != call.invite.cseq.seq:
+                self._respond(req, peer, 482, now, out)  # same call, another request: a loop
+            return
+        self._respond(req, peer, 100, now, out)
+        if call is None:
+            call = Call(str(uuid.uuid4()), req, peer, secrets.token_hex(6), now)
+            self.calls[call.call_id] = call
+            self._by_invite[(call.sip_call_id, call.from_tag)] = call
+            m.INVITES_RECEIVED.inc()
+            m.CALLS_ACTIVE.inc()
+            if not self._admit_and_route(call, req, peer, now, out):
+                return
+        else:
+            call.invite, call.peer = req, peer
+            call.fire("credentials")
+        try:
+            self._setup(call, now, out)
+        except Exception:
+            log.exception("call setup failed", call_id=call.call_id)
+            if call.live and call.state in (CallState.NEW, CallState.RINGING):
+                self._reject(call, 500, "internal_error", "internal", now, out)
+
+    def _admit_and_route(
+        self, call: Call, req: SipRequest, peer: Peer, now: float, out: list[Effect]
+    ) -> bool:
+        ruri = req.request_uri
+        self._emit(
+            call,
+            f.CallInviteReceived,
+            sip_call_id=req.call_id,
+            from_uri=str(req.from_addr.uri),
+            to_uri=str(ruri),
+            caller=user_of(req.from_addr.uri),
+            callee=user_of(ruri),
+            remote_addr=str(peer),
+            transport=peer.transport,
+            sdp_offer=req.body.decode("utf-8", "replace") if req.body else None,
+            user_agent=req.header("user-agent"),
+        )
+        refused = self.admission.refuse(
+            active_calls=self.active_calls - 1, ports_free=self.pool.available(now)
+        )
+        if refused:
+            retry = str(self.admission.limits.retry_after_s)
+            self._reject(call, 503, refused, "overload", now, out, headers=[("Retry-After", retry)])
+            return False
+        plan = resolve(self.directory.dialplans(), user_of(ruri))
+        call.plan = plan
+        if plan.action == "reject":
+            self._reject(call, plan.reject_status, "dialplan_reject", "dialplan", now, out)
+            return False
+        self._emit(
+            call,
+            f.DialplanResolved,
+            dialplan_id=plan.dialplan_id,
+            action=plan.action,
+            target=plan.target,
+            prompt_uri=plan.prompt_uri,
+            language=plan.language,
+        )
+        return True
+
+    def _setup(self, call: Call, now: float, out: list[Effect]) -> None:
+        req, peer = call.invite, call.peer
+        assert call.plan is not None
+        if call.plan.require_auth or self.config.require_auth:
+            outcome = self.gate.check(req, now)
+            if not outcome.ok:
+                if outcome.reason:
+                    m.AUTH_FAILURES.labels(outcome.reason).inc()
+                if outcome.challenge:
+                    call.fire("challenge")
+                    call.timer_at = now + self.config.challenge_ttl_s
+                    self.timers.schedule(("call", call.call_id), call.timer_at)
+                    self._respond(
+                        req, peer, 401, now, out, to_tag=call.local_tag, headers=list(outcome.challenge)
+                    )
+                else:
+                    self._reject(call, 403, f"auth_{outcome.reason}", "auth", now, out)
+                return
+        if len(req.contacts) != 1:
+            self._reject(call, 400, "bad_contact", "internal", now, out)
+            return
+        if req.body:
+            if req.content_type != "application/sdp":
+                self._reject(
+                    call, 415, "unsupported_body", "sdp", now, out, headers=[("Accept", "application/sdp")]
+                )
+                return
+            try:
+                offer = SessionDescription.parse(req.body)
+                self._answer_sdp(offer, 9, None)  # dry run: refuse before any port is taken
+            except SdpParseError:
+                self._reject(call, 400, "malformed_sdp", "sdp", now, out)
+                return
+            except SdpNegotiationError as exc:
+                self._reject(call, exc.status, "sdp_not_acceptable", "sdp", now, out)
+                return
+        try:
+            call.port = self.pool.allocate(now)
+        except PortsExhausted:
+            retry = str(self.admission.limits.retry_after_s)
+            self._reject(call, 503, "ports_exhausted", "media", now, out, headers=[("Retry-After", retry)])
+            return
+        self._emit(call, f.MediaPortAllocated, rtp_port=call.port, local_address=self.config.rtp_host)
+        if self.config.ring_s > 0:
+            call.fire("ring")
+            call.ring_until = now + self.config.ring_s
+            self.timers.schedule(("call", call.call_id), call.ring_until)
+            self._respond(req, peer, 180, now, out, to_tag=call.local_tag)
+        else:
+            self._answer(call, now, out)
+
+    def _answer(self, call: Call, now: float, out: list[Effect]) -> None:
+        req, peer = call.invite, call.peer
+        assert call.port is not None
+        if req.body:
+            neg = self._answer_sdp(SessionDescription.parse(req.body), call.port, None)
+            call.negotiated, sdp = neg, neg.sdp
+        else:  # late offer: we offer in the 200, the answer comes in the ACK
+            call.late_offer = True
+            sdp = make_offer(local_address=self.config.rtp_host, local_port=call.port)
+        call.local_sdp = sdp
+        contact = self._local_contact(peer)
+        call.dialog = Dialog.from_request(req, call.local_tag, contact)
+        ok = self._respond(
+            req,
+            peer,
+            200,
+            now,
+            out,
+            to_tag=call.local_tag,
+            headers=[("Contact", contact), ("Allow", ALLOW)],
+            body=bytes(sdp),
+            content_type="application/sdp",
+        )
+        if ok is None:  # the INVITE transaction is gone (e.g. CANCEL crossed): nothing to answer
+            self._reject(call, 487, "request_terminated", "internal", now, out, respond=False)
+            return
+        call.fire("answer")
+        call.answered_at, call.final_status = now, 200
+        call.ok, call.ok_cseq = InviteOkRetransmitter(ok, peer, now, self.config.timers), req.cseq.seq
+        self.timers.schedule(("ok", call.call_id), call.ok.next_deadline)
+        self._by_dialog[call.dialog.id] = call
+        m.INVITES_ACCEPTED.inc()
+        m.SETUP_SECONDS.observe(now - call.invited_at)
+        neg = call.negotiated
+        self._emit(
+            call,
+            f.CallAnswered,
+            codec=neg.codec.encoding.upper() if neg else "PCMU",
+            payload_type=neg.codec.payload_type if neg else 0,
+            ptime_ms=neg.ptime if neg else 20,
+            srtp=bool(neg and neg.local_crypto),
+            remote_rtp_addr=f"{neg.remote_address}:{neg.remote_port}" if neg else None,
+            sdp_answer=str(sdp),
+        )
+        if neg is not None:
+            self._open_media(call, neg, out)
+
+    def _open_media(self, call: Call, neg: Negotiated, out: list[Effect]) -> None:
+        assert call.port is not None
+        call.media_open = True
+        call.on_hold = neg.on_hold
+        out.append(
+            OpenMedia(
+                call.call_id,
+                call.port,
+                (neg.remote_address, neg.remote_port) if neg.remote_port else None,
+                neg.codec.encoding.upper(),
+                neg.codec.payload_type,
+                neg.telephone_event.payload_type if neg.telephone_event else None,
+                neg.ptime,
+                str(neg.local_crypto) if neg.local_crypto else None,
+                str(neg.remote_crypto) if neg.remote_crypto else None,
+            )
+        )
+
+    def _ack(self, req: SipRequest, now: float, out: list[Effect]) -> None:
+        call = self._by_dialog.get((req.call_id, req.to_addr.tag or "", req.from_addr.tag or ""))
+        if call is None or call.ok is None or req.cseq.seq != call.ok_cseq:
+            return  # stray or retransmitted ACK
+        call.ok.ack_received()
+        call.ok = None
+        first = call.state is CallState.ANSWERED
+        if first:
+            call.fire("ack")
+            call.established_at = now
+            assert call.answered_at is not None
+            self._emit(call, f.CallEstablished, ack_delay_ms=round((now - call.answered_at) * 1000, 3))
+        if call.late_offer and call.local_sdp is not None:  # the answer to our offer is in the ACK
+            call.late_offer = False
+            try:
+                neg = accept_answer(call.local_sdp, SessionDescription.parse(req.body))
+            except (SdpParseError, SdpNegotiationError):
+                self._send_bye(call, "error", "system", now, out)
+                return
+            call.negotiated = neg
+            if call.media_open:
+                out.append(UpdateMedia(call.call_id, (neg.remote_address, neg.remote_port), neg.direction))
+            else:
+                self._open_media(call, neg, out)
+            self._media_updated(call, neg)
+        if not first:
+            return
+        if call.hangup_pending:
+            self._send_bye(call, call.hangup_pending, "agent", now, out)
+            return
+        if self.config.media_timeout_s > 0:
+            call.timer_at = now + self.config.media_timeout_s
+            self.timers.schedule(("call", call.call_id), call.timer_at)
+        target = call.transfer_target or (
+            call.plan.target if call.plan and call.plan.action == "transfer" else None
+        )
+        if target:
+            out.extend(self.transfer(call.call_id, target, now))
+
+    def _cancel(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
+        invite_txn = self.layers[peer.transport].invite_for_cancel(req)
+        if invite_txn is None:
+            self._respond(req, peer, 481, now, out)
+            return
+        self._respond(req, peer, 200, now, out)
+        call = self._by_invite.get((req.call_id, req.from_addr.tag or ""))
+        if call is None or call.state not in (CallState.NEW, CallState.RINGING):
+            return  # already answered or refused: the CANCEL has no effect (§9.2)
+        self._respond(call.invite, call.peer, 487, now, out, to_tag=call.local_tag)
+        call.final_status = 487
+        self._emit(call, f.CallCancelled)
+        call.fire("end")
+        self._finish(call, "cancelled", "caller", 487, now, out)
