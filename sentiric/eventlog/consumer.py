@@ -179,12 +179,13 @@ async def read_call(call_id: str, *, include_commands: bool = True, **client: An
 
 def merge_timeline(facts: list[Decoded], commands: list[Decoded]) -> list[Decoded]:
     """Facts keep their log order (the truth); commands, from other producers, are slotted in by
-    occurrence time."""
+    occurrence time. A command stamped with the same time as a fact comes after it: the dialog stamps
+    the commands it sends with the time of the fact that caused them."""
     commands = sorted(commands, key=lambda d: (d.record.occurred_at, d.offset))
     out: list[Decoded] = []
     i = 0
     for fact in facts:
-        while i < len(commands) and commands[i].record.occurred_at <= fact.record.occurred_at:
+        while i < len(commands) and commands[i].record.occurred_at < fact.record.occurred_at:
             out.append(commands[i])
             i += 1
         out.append(fact)
