@@ -103,13 +103,19 @@ class Settings(BaseSettings):
 
     # Streams: the dialog and the speech workers.
     language: str = "en-US"
-    stt_engine: str = Field(default="whisper", description="whisper or pocketsphinx")
-    dialog_engine: str = Field(default="knowledge", description="knowledge, or openai when llm_url is set")
-    tts_engine: str = "espeak"
+    stt_engine: str = Field(default="whisper", description="whisper, pocketsphinx or remote")
+    dialog_engine: str = Field(default="knowledge", description="knowledge, remote, or openai with llm_url")
+    tts_engine: str = Field(default="espeak", description="espeak or remote")
     llm_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
     knowledge_file: Path | None = Field(default=None, description="Knowledge JSON until config has entries.")
+    # Engine "remote": a speech server (streams.engines.speech_server) at host:port, grpcs:// for TLS.
+    stt_remote_url: str | None = None
+    tts_remote_url: str | None = None
+    dialog_remote_url: str | None = None
+    speech_remote_tls_ca: Path | None = Field(default=None, description="Set: TLS, verified by this CA.")
+    speech_remote_timeout_s: float = Field(default=30.0, description="Deadline of each remote call.")
     no_input_timeout_s: float = 8.0
     streams_offset_reset: Literal["earliest", "latest"] = "latest"
 

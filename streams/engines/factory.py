@@ -1,8 +1,10 @@
-"""Builds the configured engines from settings (`stt_engine`, `dialog_engine`, `tts_engine`, `llm_*`)."""
+"""Builds the configured engines from settings (`stt_engine`, `dialog_engine`, `tts_engine`, `llm_*`,
+and `*_remote_url` for the `remote` engines)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sentiric.settings import Settings
 from streams.engines.dialog import DialogEngine
@@ -18,7 +20,19 @@ class Engines:
     tts: TextToSpeech
 
 
+def _remote_options(settings: Settings, kind: str) -> tuple[str, dict[str, Any]]:
+    url = getattr(settings, f"{kind}_remote_url")
+    if not url:
+        raise EngineError(f"{kind}_engine remote needs {kind}_remote_url (host:port)")
+    return url, {"timeout_s": settings.speech_remote_timeout_s, "tls_ca": settings.speech_remote_tls_ca}
+
+
 def build_stt(settings: Settings) -> SpeechToText:
+    if settings.stt_engine == "remote":
+        from streams.engines.remote import RemoteSTT
+
+        url, options = _remote_options(settings, "stt")
+        return RemoteSTT(url, **options)
     if settings.stt_engine == "whisper":
         from streams.engines.whisper import WhisperSTT
 
@@ -29,10 +43,15 @@ def build_stt(settings: Settings) -> SpeechToText:
 
         entries = load_knowledge(settings.knowledge_file or SAMPLE_PATH)
         return PocketsphinxGrammarSTT(p for e in entries for p in e.phrasings)
-    raise EngineError(f"unknown stt_engine {settings.stt_engine!r} (known: whisper, pocketsphinx)")
+    raise EngineError(f"unknown stt_engine {settings.stt_engine!r} (known: whisper, pocketsphinx, remote)")
 
 
 def build_dialog(settings: Settings) -> DialogEngine:
+    if settings.dialog_engine == "remote":
+        from streams.engines.remote import RemoteDialog
+
+        url, options = _remote_options(settings, "dialog")
+        return RemoteDialog(url, language=settings.language, **options)
     if settings.dialog_engine == "openai" or (settings.dialog_engine != "knowledge" and settings.llm_url):
         from streams.engines.openai_chat import OpenAIChatEngine
 
@@ -44,15 +63,20 @@ def build_dialog(settings: Settings) -> DialogEngine:
         from streams.engines.knowledge import KnowledgeEngine
 
         return KnowledgeEngine(language=settings.language)
-    raise EngineError(f"unknown dialog_engine {settings.dialog_engine!r} (known: knowledge, openai)")
+    raise EngineError(f"unknown dialog_engine {settings.dialog_engine!r} (known: knowledge, openai, remote)")
 
 
 def build_tts(settings: Settings) -> TextToSpeech:
+    if settings.tts_engine == "remote":
+        from streams.engines.remote import RemoteTTS
+
+        url, options = _remote_options(settings, "tts")
+        return RemoteTTS(url, **options)
     if settings.tts_engine == "espeak":
         from streams.engines.espeak import EspeakTTS
 
         return EspeakTTS()
-    raise EngineError(f"unknown tts_engine {settings.tts_engine!r} (known: espeak)")
+    raise EngineError(f"unknown tts_engine {settings.tts_engine!r} (known: espeak, remote)")
 
 
 def build_engines(settings: Settings) -> Engines:
