@@ -13,7 +13,6 @@ expiry and media-timeout checks.
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +23,12 @@ import structlog
 from edge import metrics as m
 from edge.facts import FactSink
 from edge.media.ports import PortPool
+from edge.media.srtp import AES_CM_128_HMAC_SHA1_80, CryptoAttribute, SrtpError
+from edge.media.srtp import SUITES as SRTP_SUITES
 from edge.sdp import (
-    SRTP_SUITES,
+    Crypto,
     Negotiated,
+    SdpNegotiationError,
     SessionDescription,
     answer,
 )
@@ -76,7 +78,22 @@ class UasConfig:
 
 
 def _srtp_key(suite: str) -> str | None:
-    return f"inline:{base64.b64encode(secrets.token_bytes(30)).decode()}" if suite in SRTP_SUITES else None
+    """Our own SDES key for an offered suite (RFC 4568 §6.1: each side sends with its own key)."""
+    known = SRTP_SUITES.get(suite)
+    return CryptoAttribute.generate(1, known).key_params if known is not None else None
+
+
+def check_same_keys(current: Negotiated, new: Negotiated) -> None:
+    """A modifying offer/answer must keep the SRTP keys: the media session is not re-keyed
+    (RFC 4568 §7.1.4 allows new keys; we answer 488 instead and the old session stays)."""
+    before, after = current.remote_crypto, new.remote_crypto
+    same = (before is None and after is None) or (
+        before is not None
+        and after is not None
+        and (before.suite, before.inline_key) == (after.suite, after.inline_key)
+    )
+    if not same:
+        raise SdpNegotiationError("SRTP keys cannot change in a re-INVITE")
 
 
 def user_of(uri: Any) -> str:
@@ -188,17 +205,47 @@ class CoreBase:
             self.timers.schedule((kind, key), txn.next_deadline)
 
     def _answer_sdp(
-        self, offer: SessionDescription, port: int, previous: SessionDescription | None
+        self,
+        offer: SessionDescription,
+        port: int,
+        previous: SessionDescription | None,
+        current: Negotiated | None = None,
     ) -> Negotiated:
+        """Our answer under the ``srtp_policy``; ``current`` is the session a re-INVITE modifies."""
         policy = self.config.srtp_policy
-        return answer(
+        keep = current.local_crypto if current is not None else None
+
+        def crypto_for(suite: str) -> str | None:
+            if current is not None:  # keep our key: the engine's outbound SRTP context stays valid
+                return keep.key_params if keep is not None and keep.suite == suite else None
+            return _srtp_key(suite)
+
+        neg = answer(
             offer,
             local_address=self.config.rtp_host,
             local_port=port,
             require_srtp=policy == "required",
-            crypto_for=_srtp_key if policy != "off" else None,
+            crypto_for=crypto_for if policy != "off" else None,
             previous=previous,
         )
+        if neg.remote_crypto is not None:  # the engine keys libsrtp with it: refuse a bad key now
+            try:
+                CryptoAttribute.parse(str(neg.remote_crypto))
+            except SrtpError as exc:
+                raise SdpNegotiationError(f"unusable SRTP key offered: {exc}") from None
+        if current is not None:
+            check_same_keys(current, neg)
+        return neg
+
+    def _offer_crypto(self, current: Negotiated | None) -> tuple[Crypto, ...]:
+        """The crypto lines of an offer we make (late offer): the current key, or a new one when
+        SRTP is required (without capability negotiation an offer is either RTP/AVP or RTP/SAVP)."""
+        if current is not None:
+            return (current.local_crypto,) if current.local_crypto is not None else ()
+        if self.config.srtp_policy != "required":
+            return ()
+        suite = AES_CM_128_HMAC_SHA1_80.name
+        return (Crypto(1, suite, CryptoAttribute.generate(1).key_params),)
 
     def _local_contact(self, peer: Peer) -> str:
         suffix = ";transport=tcp" if peer.transport == "tcp" else ""

@@ -96,7 +96,9 @@ class InDialog(Teardown):
         self._respond(req, peer, 100, now, out)
         if req.body:
             try:
-                neg = self._answer_sdp(SessionDescription.parse(req.body), call.port, call.local_sdp)
+                neg = self._answer_sdp(
+                    SessionDescription.parse(req.body), call.port, call.local_sdp, call.negotiated
+                )
             except SdpParseError:
                 self._respond(req, peer, 400, now, out)
                 return
@@ -108,7 +110,10 @@ class InDialog(Teardown):
             neg = None
             call.late_offer = True
             sdp = make_offer(
-                local_address=self.config.rtp_host, local_port=call.port, previous=call.local_sdp
+                local_address=self.config.rtp_host,
+                local_port=call.port,
+                previous=call.local_sdp,
+                crypto=self._offer_crypto(call.negotiated),
             )
         call.local_sdp = sdp
         ok = self._respond(

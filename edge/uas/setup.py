@@ -15,6 +15,7 @@ import structlog
 
 from edge import metrics as m
 from edge.media.ports import PortsExhausted
+from edge.media.srtp import CryptoAttribute, SrtpError
 from edge.sdp import (
     Negotiated,
     SdpNegotiationError,
@@ -33,6 +34,7 @@ from edge.sip.transaction import (
 from edge.uas.base import (
     ALLOW,
     Effect,
+    check_same_keys,
     user_of,
 )
 from edge.uas.call import Call, CallState, OpenMedia, Peer, UpdateMedia
@@ -175,7 +177,8 @@ class CallSetup(InDialog):
             call.negotiated, sdp = neg, neg.sdp
         else:  # late offer: we offer in the 200, the answer comes in the ACK
             call.late_offer = True
-            sdp = make_offer(local_address=self.config.rtp_host, local_port=call.port)
+            crypto = self._offer_crypto(None)
+            sdp = make_offer(local_address=self.config.rtp_host, local_port=call.port, crypto=crypto)
         call.local_sdp = sdp
         contact = self._local_contact(peer)
         call.dialog = Dialog.from_request(req, call.local_tag, contact)
@@ -207,7 +210,7 @@ class CallSetup(InDialog):
             codec=neg.codec.encoding.upper() if neg else "PCMU",
             payload_type=neg.codec.payload_type if neg else 0,
             ptime_ms=neg.ptime if neg else 20,
-            srtp=bool(neg and neg.local_crypto),
+            srtp=bool(neg.local_crypto) if neg else bool(sdp.media and sdp.media[0].is_srtp),
             remote_rtp_addr=f"{neg.remote_address}:{neg.remote_port}" if neg else None,
             sdp_answer=str(sdp),
         )
@@ -248,7 +251,11 @@ class CallSetup(InDialog):
             call.late_offer = False
             try:
                 neg = accept_answer(call.local_sdp, SessionDescription.parse(req.body))
-            except (SdpParseError, SdpNegotiationError):
+                if call.negotiated is not None:
+                    check_same_keys(call.negotiated, neg)
+                if neg.remote_crypto is not None:
+                    CryptoAttribute.parse(str(neg.remote_crypto))
+            except (SdpParseError, SdpNegotiationError, SrtpError):
                 self._send_bye(call, "error", "system", now, out)
                 return
             call.negotiated = neg

@@ -9,99 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import pytest
-from prometheus_client import REGISTRY
-
-from edge.app import EdgeApp
 from edge.sip.digest import compute_ha1
-from edge.uas.sipp_runner import edge_settings, run_sipp
+from edge.uas.sipp_runner import run_sipp
 from schemas import models
 from sentiric.eventlog import topics
-from sentiric.eventlog.consumer import read_call, read_partition_until_end
+from sentiric.eventlog.consumer import read_call
 from sentiric.eventlog.producer import EventProducer
 
-SIP_FACTS = {
-    "CallInviteReceived",
-    "DialplanResolved",
-    "CallRejected",
-    "MediaPortAllocated",
-    "CallAnswered",
-    "CallEstablished",
-    "CallMediaUpdated",
-    "CallCancelled",
-    "CallTransferred",
-    "CallEnded",
-    "MediaPortReleased",
-}
-BASIC = [
-    "CallInviteReceived",
-    "DialplanResolved",
-    "MediaPortAllocated",
-    "CallAnswered",
-    "CallEstablished",
-    "CallEnded",
-    "MediaPortReleased",
-]
-
-StartEdge = Callable[..., Awaitable[EdgeApp]]
-
-
-@pytest.fixture
-async def start_edge(kafka: str, tmp_path: Path) -> AsyncIterator[StartEdge]:
-    apps: list[EdgeApp] = []
-
-    async def start(**overrides: Any) -> EdgeApp:
-        app = EdgeApp(edge_settings(kafka, tmp_path / "home", **overrides))
-        await app.start()
-        apps.append(app)
-        return app
-
-    yield start
-    for app in apps:
-        await app.stop()
-
-
-async def node_facts(
-    app: EdgeApp, kafka: str, expect_calls: int, wait_s: float = 30.0
-) -> dict[str, list[Any]]:
-    """This edge's SIP facts on the log, per call, in log order; waits for every call to end."""
-    await app.producer.flush()
-    deadline = asyncio.get_running_loop().time() + wait_s
-    while True:
-        parts = await asyncio.gather(
-            *(
-                read_partition_until_end(topics.CALLS, p, bootstrap_servers=kafka)
-                for p in range(app.settings.topic_partitions)
-            )
-        )
-        calls: dict[str, list[Any]] = {}
-        for part in parts:
-            for d in part:
-                if d.record.source == app.settings.node_id:
-                    calls.setdefault(d.record.call_id, []).append(d.record)
-        ended = [c for c in calls.values() if any(type(r).__name__ == "MediaPortReleased" for r in c)]
-        if len(ended) >= expect_calls or asyncio.get_running_loop().time() > deadline:
-            return calls
-        await asyncio.sleep(0.3)
-        await app.producer.flush()
-
-
-def sip_only(records: list[Any]) -> list[Any]:
-    """The SIP side's facts (the media engine adds MediaQualityReported and others)."""
-    return [r for r in records if type(r).__name__ in SIP_FACTS]
-
-
-def sip_names(records: list[Any]) -> list[str]:
-    return [type(r).__name__ for r in sip_only(records)]
-
-
-def metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
+from .conftest import BASIC, StartEdge, metric, node_facts, sip_names, sip_only
 
 
 async def test_basic_call(start_edge: StartEdge, kafka: str, tmp_path: Path) -> None:
