@@ -187,9 +187,8 @@ class DialogService(speech_pb2_grpc.DialogServicer):
         history: list[Turn] = []
         for turn in start.history:
             if turn.role not in ("caller", "agent"):
-                _abort(
-                    context, grpc.StatusCode.INVALID_ARGUMENT, f"turn role {turn.role!r} is not caller/agent"
-                )
+                message = f"turn role {turn.role!r} is not caller or agent"
+                _abort(context, grpc.StatusCode.INVALID_ARGUMENT, message)
             history.append(Turn(turn.role, turn.text))  # type: ignore[arg-type]
         for request in request_iterator:
             if request.WhichOneof("request") != "turn":
