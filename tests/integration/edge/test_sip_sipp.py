@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.sip.digest import compute_ha1
-from edge.uas.sipp_runner import run_sipp
+from edge.uas.sipp_runner import free_rtp_range, run_sipp
 from schemas import models
 from sentiric.eventlog import topics
 from sentiric.eventlog.consumer import read_call
@@ -183,3 +183,45 @@ async def test_hundred_calls_at_20_per_second(start_edge: StartEdge, kafka: str,
         assert [r.seq for r in records] == list(range(1, len(records) + 1))
         assert sip_names(records) == BASIC
     assert len({r[0].sip_call_id for r in calls.values()}) == 100
+
+
+async def test_basic_call_over_tcp(start_edge: StartEdge, kafka: str, tmp_path: Path) -> None:
+    app = await start_edge()
+    result = await run_sipp(app.sip_port, tmp_path, calls=3, extra=["-t", "t1", "-d", "200"])
+    assert result.returncode == 0, result.describe()
+    assert result.last("SuccessfulCall(C)") == 3 and result.last("FailedCall(C)") == 0
+    calls = await node_facts(app, kafka, 3)
+    assert len(calls) == 3
+    for records in calls.values():
+        assert sip_names(records) == BASIC
+        assert records[0].transport == "tcp"
+        ended = next(r for r in records if type(r).__name__ == "CallEnded")
+        assert (ended.reason, ended.hangup_by) == ("caller_bye", "caller")
+
+
+async def test_exhausted_port_pool_gets_503_while_the_established_call_goes_on(
+    start_edge: StartEdge, kafka: str, tmp_path: Path
+) -> None:
+    base = free_rtp_range(2)[0]
+    app = await start_edge(rtp_port_min=base, rtp_port_max=base + 1)  # one RTP port
+    tcp = ["-t", "t1"]
+    held = asyncio.create_task(run_sipp(app.sip_port, tmp_path / "held", extra=[*tcp, "-d", "3000"]))
+    assert app.core is not None
+    for _ in range(200):
+        if any(c.established_at is not None for c in app.core.calls.values()):
+            break
+        await asyncio.sleep(0.02)
+    refused = await run_sipp(app.sip_port, tmp_path / "refused", scenario="uac_refused.xml", extra=tcp)
+    assert refused.returncode == 0, refused.describe()  # the 503 carried a Retry-After
+    assert refused.last("SuccessfulCall(C)") == 1
+    result = await held
+    assert result.returncode == 0, result.describe()
+    assert result.last("SuccessfulCall(C)") == 1 and result.last("FailedCall(C)") == 0
+    calls = await node_facts(app, kafka, 1)  # the held call's port release comes last
+    outcomes = {tuple(sip_names(r)) for r in calls.values()}
+    assert outcomes == {
+        tuple(BASIC),
+        ("CallInviteReceived", "CallRejected", "CallEnded"),
+    }
+    (rejected,) = [r for c in calls.values() for r in c if type(r).__name__ == "CallRejected"]
+    assert (rejected.sip_status, rejected.stage) == (503, "overload")
