@@ -27,7 +27,7 @@ frame after a first one 16 samples short (2 ms at 8 kHz), which the transcoder p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -230,7 +230,7 @@ class CodecRegistry:
             if codec.payload_type is not None:
                 self._by_pt[codec.payload_type] = codec
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Codec]:
         return iter(self._by_key.values())
 
     def get(self, encoding: str, clock_rate: int, channels: int = 1) -> Codec | None:
