@@ -131,6 +131,15 @@ async def start_edge(bootstrap: str, home: Path, **overrides: Any) -> EdgeApp:
     return app
 
 
+async def settled(edge: EdgeApp, within_s: float = 10.0) -> None:
+    """Until the edge's event-loop lag has decayed: above `sip_max_loop_lag_ms` it answers 503, and this
+    process (the test, Whisper) shares the edge's loop."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while edge.loop_lag > 0.05 and loop.time() < deadline:  # noqa: ASYNC110 - polling a gauge
+        await asyncio.sleep(0.1)
+
+
 # --- the log -------------------------------------------------------------------------------------------
 
 

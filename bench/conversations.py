@@ -1,0 +1,69 @@
+"""How many concurrent conversations one streams worker sustains before voice-to-voice latency doubles.
+
+The stack of bench/voice_latency.py (private Kafka, `sentiric edge`, one worker with Whisper base,
+the knowledge base and espeak-ng, tshark on the edge's RTP ports). For each level L of ``--levels``
+(1, 2, 4, 8 …), sipp runs ``--rounds`` x L calls with at most L at once, started together (``-r L``):
+every call waits for its greeting, asks "what are your opening hours" and listens. Voice-to-voice per
+call = the caller's last voiced packet → the first audible reply packet, on the wire.
+
+Prints p50/p95 per level with the median STT compute and the time the utterance waited before the
+STT agent took it; stops after the first level whose p50 is more than twice level 1's.
+
+    .venv/bin/python bench/conversations.py [--levels 1,2,4,8] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+from pathlib import Path
+
+from voice_latency import Capture, bench_stack, measure, pct  # bench/ is the script's directory
+
+
+async def main(args: argparse.Namespace) -> None:
+    levels = [int(x) for x in args.levels.split(",")]
+    with tempfile.TemporaryDirectory(prefix="sentiric-conv-") as tmp:
+        workdir = Path(tmp)
+        async with bench_stack(workdir, vad_silence_ms=args.vad_silence_ms, log_level="WARNING") as bench:
+            await bench.calls(1, 1, before_ms=args.greeting_ms, after_ms=args.listen_ms)  # warm-up
+            baseline: float | None = None
+            head = ("calls at once", "measured", "p50 ms", "p95 ms", "stt ms", "stt wait")
+            print("".join(f"{h:>{w}}" for h, w in zip(head, (13, 10, 9, 9, 9, 10), strict=True)))
+            for level in levels:
+                capture = Capture(workdir / f"wire-{level}.pcap", *bench.rtp)
+                await capture.start()
+                start = len(bench.log.records)
+                count = level * args.rounds
+                result = await bench.calls(count, level, before_ms=args.greeting_ms, after_ms=args.listen_ms)
+                wire = await capture.stop()
+                ids = await bench.finished(start, count)
+                rows = [r for r in (measure(bench.log.of(i), wire, args.vad_silence_ms) for i in ids) if r]
+                if result.returncode != 0 or not rows:
+                    print(f"{level:>13}  sipp rc={result.returncode}, {len(rows)} of {count} measured")
+                    break
+                totals = [r["total (wire)"] for r in rows]
+                p50 = statistics.median(totals)
+                stt = statistics.median(r["stt"] for r in rows)
+                wait = statistics.median(r["stt hop"] for r in rows)
+                print(
+                    f"{level:>13}{len(rows):>7}/{count:<2}{p50:>9.0f}{pct(totals, 0.95):>9.0f}"
+                    f"{stt:>9.0f}{wait:>10.0f}",
+                    flush=True,
+                )
+                baseline = baseline or p50
+                if p50 > 2 * baseline:
+                    print(f"p50 at {level} concurrent conversations is {p50 / baseline:.1f}× that at 1")
+                    break
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--levels", default="1,2,4,8")
+    parser.add_argument("--rounds", type=int, default=2, help="calls per level = level x rounds")
+    parser.add_argument("--vad-silence-ms", type=int, default=700)
+    parser.add_argument("--greeting-ms", type=int, default=4500)
+    parser.add_argument("--listen-ms", type=int, default=8000)
+    asyncio.run(main(parser.parse_args()))

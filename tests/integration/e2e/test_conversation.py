@@ -1,0 +1,243 @@
+"""A caller holds a real conversation: sipp ↔ the edge ↔ the log ↔ a streams worker, end to end.
+
+One private broker (`fresh_kafka`) for the module, the edge in this process, the worker as a
+subprocess with the embedded engines (Whisper base, the Harbour Bikes knowledge base, espeak-ng).
+sipp places the call and speaks from a pcap; tshark records what the edge sends back on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.app import EdgeApp
+from edge.uas.sipp_runner import run_sipp
+from schemas import models as m
+from sentiric.eventlog.producer import EventProducer
+from sentiric.eventlog.topics import commands_topic
+from streams.engines.knowledge import load_knowledge
+from streams.engines.whisper import WhisperSTT
+from tests.integration.e2e.stack import (
+    QUESTION_PCAP,
+    ROOT,
+    CallLog,
+    Capture,
+    Logged,
+    Worker,
+    caller_scenario,
+    is_,
+    pcm_of,
+    rms,
+    settled,
+    start_edge,
+)
+
+QUESTION_MS = 3600  # the pcap: 0.2 s silence, 1.86 s question, 1.5 s silence
+HOURS = next(e for e in load_knowledge() if e.entity_id == "hours")
+WHOLE_CONVERSATION = [
+    ("fact", "CallInviteReceived"),
+    ("fact", "CallAnswered"),
+    ("fact", "CallEstablished"),
+    ("cmd", "PlayAudio"),  # the greeting
+    ("fact", "PlaybackStarted"),
+    ("fact", "PlaybackFinished"),
+    ("fact", "SpeechStarted"),
+    ("fact", "UtteranceCaptured"),
+    ("fact", "UtteranceTranscribed"),
+    ("fact", "AgentReplied"),
+    ("fact", "SpeechSynthesized"),
+    ("cmd", "PlayAudio"),  # the answer
+    ("fact", "PlaybackStarted"),
+    ("fact", "PlaybackFinished"),
+    ("fact", "CallEnded"),
+    ("fact", "MediaPortReleased"),
+]
+
+
+@dataclass
+class Stack:
+    bootstrap: str
+    edge: EdgeApp
+    worker: Worker
+    log: CallLog
+    stt: WhisperSTT
+
+    @property
+    def node(self) -> str:
+        return self.edge.settings.node_id
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    fresh_kafka: str, tmp_path_factory: pytest.TempPathFactory, machine_cache_dir: Path
+) -> AsyncIterator[Stack]:
+    home = tmp_path_factory.mktemp("e2e")
+    edge = await start_edge(fresh_kafka, home / "edge")  # creates the topics the worker joins
+    worker = Worker(fresh_kafka, home / "worker", machine_cache_dir)
+    log = CallLog(fresh_kafka, edge.settings.node_id, alive=worker.alive)
+    try:
+        worker.start()
+        await log.start()
+        stt = await asyncio.to_thread(WhisperSTT, machine_cache_dir)
+        await worker.ready()
+        yield Stack(fresh_kafka, edge, worker, log, stt)
+    finally:
+        await log.stop()
+        await edge.stop()
+        worker.stop()
+
+
+def new_call(stack: Stack, after: int) -> str:
+    invites = [r for r in stack.log.records[after:] if is_(m.CallInviteReceived, source=stack.node)(r.record)]
+    assert len(invites) == 1, [r.kind for r in stack.log.records[after:]]
+    return str(invites[0].record.call_id)
+
+
+def one(records: list[Logged], cls: type[Any], **fields: Any) -> Any:
+    found = [r.record for r in records if is_(cls, **fields)(r.record)]
+    assert len(found) == 1, f"{len(found)} {cls.__name__} {fields}"
+    return found[0]
+
+
+async def replay_timeline(stack: Stack, call_id: str) -> list[tuple[str, str]]:
+    """`sentiric replay call <id>` as a subprocess: (fact|cmd, type) per printed line. Not
+    `subprocess.run`: a blocked event loop stalls the in-process edge, which then sheds calls (503)."""
+    env = {"SENTIRIC_KAFKA_BOOTSTRAP": stack.bootstrap, "PATH": "/usr/bin:/bin"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sentiric.cli", "replay", "call", call_id,
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+    lines = [line.split() for line in out.decode().splitlines() if line.strip()]
+    return [(parts[1], parts[3]) for parts in lines]
+
+
+def is_subsequence(wanted: list[tuple[str, str]], seen: list[tuple[str, str]]) -> bool:
+    it = iter(seen)
+    return all(step in it for step in wanted)
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+async def test_a_caller_asks_for_the_opening_hours(stack: Stack, tmp_path: Path) -> None:
+    settings = stack.edge.settings
+    capture = Capture(tmp_path / "wire.pcap", settings.rtp_port_min, settings.rtp_port_max)
+    await capture.start()
+    scenario = caller_scenario(
+        tmp_path, QUESTION_PCAP, before_ms=5000, pcap_ms=QUESTION_MS, after_ms=30000
+    )  # greeting (about 3.5 s) first; 30 s for the answer (about 9 s of speech), then the caller's BYE
+    start = len(stack.log.records)
+    await settled(stack.edge)
+    try:
+        result = await run_sipp(stack.edge.sip_port, tmp_path, scenario=scenario, timeout_s=90)
+    finally:
+        packets = await capture.stop()
+    assert result.returncode == 0, result.describe()
+    call_id = new_call(stack, start)
+    await stack.log.wait_for(is_(m.MediaPortReleased, call_id=call_id), "MediaPortReleased")
+    records = stack.log.of(call_id)
+
+    # The edge heard one utterance, the worker understood it and answered from the knowledge base.
+    captured = one(records, m.UtteranceCaptured)
+    assert captured.source == stack.node and captured.sample_rate in (8000, 16000)
+    assert 1500 <= captured.end_ms - captured.start_ms <= 3000  # the 1.86 s question
+    heard = one(records, m.UtteranceTranscribed, utterance_id=captured.utterance_id)
+    assert {"opening", "hours"} <= words(heard.text), heard.text
+    answer = one(records, m.AgentReplied, utterance_id=captured.utterance_id)
+    assert (answer.text, answer.intent, answer.engine) == (HOURS.answer, "hours", "knowledge-base")
+    voiced = one(records, m.SpeechSynthesized, reply_id=answer.reply_id)
+    play = one(records, m.PlayAudio, playback_id=answer.reply_id)
+    assert play.pcm == voiced.pcm
+    started = one(records, m.PlaybackStarted, playback_id=answer.reply_id)
+    finished = one(records, m.PlaybackFinished, playback_id=answer.reply_id)
+    assert not finished.interrupted and finished.reason == "completed"
+    ended = one(records, m.CallEnded)
+    assert (ended.reason, ended.hangup_by) == ("caller_bye", "caller")
+
+    # The caller received the answer on the wire: RTP from the edge's port while it played.
+    port = one(records, m.MediaPortAllocated).rtp_port
+    begin, end = started.occurred_at.timestamp(), finished.occurred_at.timestamp()
+    reply = [p for p in packets if p.src[1] == port and begin - 0.1 <= p.at <= end + 0.1]
+    sent = [p for p in packets if p.src[1] == port]
+    assert [p.rtp.sequence_number for p in sent] == [
+        (sent[0].rtp.sequence_number + i) & 0xFFFF for i in range(len(sent))
+    ]  # continuous, across the greeting, the silences and the answer
+    pcm = pcm_of(reply)
+    assert abs(pcm.size / 8000 - started.duration_ms / 1000) < 0.3
+    assert rms(pcm) > 300  # speech, not the silence the edge sends between prompts
+    transcript = await asyncio.to_thread(stack.stt.transcribe, pcm.astype("<i2").tobytes(), 8000, "en-US")
+    got = words(transcript.text)
+    assert {"monday", "saturday"} <= got, transcript.text  # Whisper hears "nine" poorly through µ-law
+    assert len(got & {"open", "friday", "morning", "evening", "closed", "sunday", "sundays"}) >= 4, got
+
+    # The whole conversation, in order, as `sentiric replay call` prints it.
+    timeline = await replay_timeline(stack, call_id)
+    assert is_subsequence(WHOLE_CONVERSATION, timeline), timeline
+
+
+async def test_the_worker_killed_between_greeting_and_question(stack: Stack, tmp_path: Path) -> None:
+    scenario = caller_scenario(
+        tmp_path, QUESTION_PCAP, before_ms=10000, pcap_ms=QUESTION_MS, after_ms=120000
+    )  # the question comes 10 s after the answer; the test hangs up once the answer has been played
+    start = len(stack.log.records)
+    await settled(stack.edge)
+    sipp = asyncio.create_task(run_sipp(stack.edge.sip_port, tmp_path, scenario=scenario, timeout_s=180))
+    try:
+        greeting = await stack.log.wait_for(
+            lambda r: (
+                isinstance(r, m.PlaybackFinished)
+                and r.source == stack.node
+                and any(
+                    is_(m.CallInviteReceived, call_id=r.call_id)(x.record) for x in stack.log.records[start:]
+                )
+            ),
+            "the greeting played",
+        )
+        call_id = greeting.record.call_id
+        stack.worker.kill()
+        killed_at = time.time()
+        stack.worker.start()
+
+        captured = await stack.log.wait_for(is_(m.UtteranceCaptured, call_id=call_id), "the question")
+        assert captured.record.occurred_at.timestamp() > killed_at  # asked after the kill
+        reply_id = f"{captured.record.utterance_id}:reply"
+        await stack.log.wait_for(is_(m.PlaybackFinished, playback_id=reply_id), "the answer played", 150)
+        async with EventProducer(bootstrap_servers=stack.bootstrap) as producer:
+            hangup = m.Hangup(
+                event_id=uuid.uuid4(), call_id=call_id, seq=1, occurred_at=datetime.now(UTC),
+                source="e2e-test", trace_id=call_id, reason="test_done",
+            )  # fmt: skip
+            await producer.publish_and_wait(hangup, topic=commands_topic(stack.node))
+        result = await sipp
+    finally:
+        if not sipp.done():
+            sipp.cancel()
+    assert result.returncode == 0, result.describe()
+    assert new_call(stack, start) == call_id
+    await stack.log.wait_for(is_(m.MediaPortReleased, call_id=call_id), "MediaPortReleased")
+    records = stack.log.of(call_id)
+    answer = one(records, m.AgentReplied, utterance_id=captured.record.utterance_id)
+    assert answer.intent == "hours" and answer.text == HOURS.answer
+    logged = next(r for r in records if r.record is answer)
+    assert logged.timestamp_ms / 1000 > killed_at  # answered by the restarted worker
+    assert stack.worker.starts == 2
+    play = one(records, m.PlayAudio, playback_id=reply_id)
+    assert play.call_id == call_id and play.pcm
+    assert not one(records, m.PlaybackFinished, playback_id=reply_id).interrupted
+    # The restarted worker resumed the same dialog: it spoke and went back to listening.
+    states = [(r.record.from_state, r.record.to_state) for r in records if r.kind == "DialogStateChanged"]
+    assert ("THINKING", "SPEAKING") in states and states[-1][1] in ("LISTENING", "ENDED"), states
+    assert one(records, m.CallEnded).hangup_by == "agent"
