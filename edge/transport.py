@@ -117,6 +117,8 @@ class SipEndpoint:
         self.tcp: dict[tuple[str, int], asyncio.Transport] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._connecting: dict[tuple[str, int], list[bytes]] = {}  # TCP hops being connected: queued data
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def handle(self, data: bytes, peer: Peer) -> None:
         self.dispatch(self.core.receive(data, peer, self.loop.time()))
@@ -149,6 +151,31 @@ class SipEndpoint:
             conn = self.tcp.get(peer.addr)
             if conn is not None and not conn.is_closing():
                 conn.write(data)
+            else:
+                self._connect(peer.addr, data)
+
+    def _connect(self, addr: tuple[str, int], data: bytes) -> None:
+        """A request for a TCP hop with no open connection (a Record-Route proxy, a moved phone):
+        connect, then write; what is sent meanwhile queues.  A failed connect loses the bytes and
+        the client transaction's timer F reports the timeout (RFC 3261 §17.1.2.2)."""
+        waiting = self._connecting.get(addr)
+        if waiting is not None:
+            waiting.append(data)
+            return
+        self._connecting[addr] = [data]
+        task = self.loop.create_task(self._open(addr))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _open(self, addr: tuple[str, int]) -> None:
+        try:
+            conn, _ = await self.loop.create_connection(lambda: SipTcpProtocol(self), addr[0], addr[1])
+        except OSError as exc:
+            log.debug("SIP TCP connect failed", peer=f"{addr[0]}:{addr[1]}", error=str(exc))
+            self._connecting.pop(addr, None)
+            return
+        for data in self._connecting.pop(addr, []):
+            conn.write(data)
 
     def _rearm(self) -> None:
         when = self.core.next_deadline
@@ -167,6 +194,8 @@ class SipEndpoint:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for task in self._tasks:
+            task.cancel()
 
 
 class SipUdpProtocol(asyncio.DatagramProtocol):

@@ -48,6 +48,7 @@ from edge.sip.transaction import (
 from edge.uas.admission import Admission, AdmissionLimits
 from edge.uas.call import Call, CloseMedia, OpenMedia, Peer, UpdateMedia
 from edge.uas.directory import DigestGate, Directory
+from edge.uas.routing import next_hop
 from edge.uas.timers import TimerHeap
 
 log = structlog.get_logger(__name__)
@@ -182,13 +183,17 @@ class CoreBase:
             self.timers.schedule(("st", (peer.transport, key)), txn.next_deadline)
         return response
 
-    def _send_request(self, call: Call, req: SipRequest, now: float, out: list[Effect]) -> None:
-        layer = self.layers[call.peer.transport]
-        self._absorb(call.peer.transport, layer.send_request(req, call.peer, now), out)
+    def _hop(self, call: Call) -> Peer:
+        """Where requests in the call's dialog go: its route set / remote target (edge.uas.routing)."""
+        return next_hop(call.dialog, call.peer) if call.dialog is not None else call.peer
+
+    def _send_request(self, call: Call, req: SipRequest, hop: Peer, now: float, out: list[Effect]) -> None:
+        layer = self.layers[hop.transport]
+        self._absorb(hop.transport, layer.send_request(req, hop, now), out)
         key = (req.top_via.branch or "", req.method)
         self._client[key] = (call.call_id, req.method)
         m.TRANSACTIONS.labels("client").inc()
-        self.timers.schedule(("ct", (call.peer.transport, key)), layer.client[key].next_deadline)
+        self.timers.schedule(("ct", (hop.transport, key)), layer.client[key].next_deadline)
 
     def _txn_timer(self, kind: str, key: tuple[str, tuple[str, ...]], now: float, out: list[Effect]) -> None:
         transport, tkey = key

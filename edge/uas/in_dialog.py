@@ -50,14 +50,15 @@ class InDialog(Teardown):
             return out
         call.transfer_target = target
         self._emit(call, f.CallTransferred, target_uri=target, status="requested")
+        hop = self._hop(call)
         refer = call.dialog.make_request(
             "REFER",
             via_host=self.config.host,
             via_port=self.config.port,
-            transport=call.peer.transport.upper(),
+            transport=hop.transport.upper(),
             headers=[("Refer-To", f"<{target}>"), ("Referred-By", f"<{call.dialog.local_uri}>")],
         )
-        self._send_request(call, refer, now, out)
+        self._send_request(call, refer, hop, now, out)
         return out
 
     def _in_dialog(self, call: Call, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:

@@ -87,14 +87,15 @@ class Teardown(CoreBase):
         if call.ok is not None:
             call.ok.ack_received()
             call.ok = None
+        hop = self._hop(call)
         bye = call.dialog.make_request(
             "BYE",
             via_host=self.config.host,
             via_port=self.config.port,
-            transport=call.peer.transport.upper(),
+            transport=hop.transport.upper(),
             headers=[("Reason", f'SIP;cause=200;text="{reason}"')],
         )
-        self._send_request(call, bye, now, out)
+        self._send_request(call, bye, hop, now, out)
         call.fire("bye_sent")
         self._finish(call, reason, hangup_by, call.final_status or 200, now, out)
 
