@@ -197,7 +197,9 @@ class SubscriptionWorker:
     async def run(self) -> None:
         topic = self._topics.calls
         counts = await partition_counts([topic], **self._client)
-        partitions = [TopicPartition(topic, p) for p in range(counts.get(topic, 0))]
+        if not counts.get(topic):
+            raise RuntimeError(f"topic {topic} has no partitions (yet)")
+        partitions = [TopicPartition(topic, p) for p in range(counts[topic])]
         consumer = AIOKafkaConsumer(enable_auto_commit=False, auto_offset_reset="earliest", **self._client)
         await consumer.start()
         try:
@@ -216,8 +218,10 @@ class SubscriptionWorker:
         missing = [tp for tp in partitions if tp.partition not in stored]
         if missing:
             since = int(self.sub.occurred_at.timestamp() * 1000)
-            found = await consumer.offsets_for_times({tp: since for tp in missing})
+            # The ends first: a fact appended between the two look-ups is then either found by time
+            # or at/after the end snapshot — never skipped.
             ends = await consumer.end_offsets(missing)
+            found = await consumer.offsets_for_times({tp: since for tp in missing})
             for tp in missing:
                 start = found[tp].offset if found.get(tp) is not None else ends[tp]
                 await self._progress.commit(tp.topic, tp.partition, start)
