@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 
 PROCESSES = ("edge", "worker", "api")
 GRACE_S = 15.0
+READY_TIMEOUT_S = 300.0
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 
@@ -83,6 +84,12 @@ async def supervise(settings: Settings, names: list[str], env: dict[str, str]) -
         loop.add_signal_handler(sig, stopping.set)
     for child in children:
         await child.spawn(env)
+
+    async def announce() -> None:
+        if await wait_ready(settings, names):
+            print(banner(settings, names), flush=True)
+
+    ready = asyncio.create_task(announce())
     code = 0
     try:
         while not stopping.is_set():
@@ -104,14 +111,93 @@ async def supervise(settings: Settings, names: list[str], env: dict[str, str]) -
                 await asyncio.sleep(min(2 ** (len(child.starts) - 1), 10))
                 await child.spawn(env)
     finally:
+        ready.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await asyncio.gather(*(c.stop() for c in reversed(children)))
     return code
 
 
+async def _sip_answers(host: str, port: int) -> bool:
+    """A SIP OPTIONS over UDP gets any response: the edge's SIP stack is serving."""
+    loop = asyncio.get_running_loop()
+    answered = loop.create_future()
+
+    class Probe(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            if not answered.done() and data.startswith(b"SIP/2.0 "):
+                answered.set_result(True)
+
+    transport, _ = await loop.create_datagram_endpoint(Probe, remote_addr=(host, port))
+    try:
+        local = transport.get_extra_info("sockname")
+        branch = f"z9hG4bK-up-{time.monotonic_ns()}"
+        transport.sendto(
+            (
+                f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {local[0]}:{local[1]};branch={branch};rport\r\n"
+                "Max-Forwards: 70\r\n"
+                f"From: <sip:up@{local[0]}>;tag=up\r\nTo: <sip:{host}:{port}>\r\n"
+                f"Call-ID: {branch}@sentiric-up\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            ).encode()
+        )
+        await asyncio.wait_for(answered, 1.0)
+        return True
+    except (TimeoutError, OSError):
+        return False
+    finally:
+        transport.close()
+
+
+async def _api_answers(settings: Settings) -> bool:
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            r = await client.get(f"http://{settings.api_host}:{settings.api_port}/healthz")
+            return r.status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def _worker_joined(settings: Settings) -> bool:
+    """The streams worker's consumer group (the Faust app id) has a stable assignment."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    try:
+        await admin.start()
+        (response,) = await admin.describe_consumer_groups(["sentiric"])
+        _error, _group, state, *_rest = response.groups[0]
+        return bool(state == "Stable")
+    except (KafkaError, ValueError, IndexError):
+        return False
+    finally:
+        await admin.close()
+
+
+async def wait_ready(settings: Settings, names: list[str]) -> bool:
+    """Until every started process serves: SIP answers OPTIONS, the API is healthy, the worker joined."""
+    checks = {
+        "edge": lambda: _sip_answers(settings.sip_host, settings.sip_port),
+        "api": lambda: _api_answers(settings),
+        "worker": lambda: _worker_joined(settings),
+    }
+    pending = [n for n in names if n in checks]
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while pending and time.monotonic() < deadline:
+        results = await asyncio.gather(*(checks[n]() for n in pending))
+        pending = [n for n, ok in zip(pending, results, strict=True) if not ok]
+        if pending:
+            await asyncio.sleep(0.5)
+    if pending:
+        log.error("processes not ready in time", processes=pending)
+    return not pending
+
+
 def banner(settings: Settings, names: list[str]) -> str:
-    lines = [f"Sentiric is up: log {settings.bootstrap_servers}"]
+    lines = [f"Sentiric is up (log {settings.bootstrap_servers}):"]
     if "edge" in names:
         lines.append(f"  SIP        sip:agent@{settings.sip_host}:{settings.sip_port} (UDP and TCP)")
         lines.append(f"  WebSocket  ws://{settings.sip_host}:{settings.ws_port}/ws")
@@ -157,7 +243,7 @@ def up(args: argparse.Namespace) -> int:
                 started.append(postgres)
             env["SENTIRIC_DATABASE_URL"] = postgres.start()
         asyncio.run(_prepare_log(settings))
-        print(banner(settings, names), flush=True)
+        print(f"starting {', '.join(names)}; the addresses follow once all of them serve", flush=True)
         return asyncio.run(supervise(settings, names, env))
     except (BrokerError, DatabaseError) as exc:
         print(f"sentiric up: {exc}", file=sys.stderr)
