@@ -190,8 +190,9 @@ async def test_a_caller_asks_for_the_opening_hours(stack: Stack, tmp_path: Path)
 
 async def test_the_worker_killed_between_greeting_and_question(stack: Stack, tmp_path: Path) -> None:
     scenario = caller_scenario(
-        tmp_path, QUESTION_PCAP, before_ms=10000, pcap_ms=QUESTION_MS, after_ms=120000
-    )  # the question comes 10 s after the answer; the test hangs up once the answer has been played
+        tmp_path, QUESTION_PCAP, before_ms=12000, pcap_ms=QUESTION_MS, after_ms=120000
+    )  # the question comes 12 s after the ACK (the greeting takes 4 to 5); the test hangs up once the
+    # answer has been played
     start = len(stack.log.records)
     await settled(stack.edge)
     sipp = asyncio.create_task(run_sipp(stack.edge.sip_port, tmp_path, scenario=scenario, timeout_s=180))

@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 
 from edge.app import EdgeApp
+from edge.media.codecs.g711 import ulaw_decode, ulaw_encode
 from edge.uas.sipp_runner import run_sipp
 from schemas import models as m
 from sentiric.eventlog.producer import EventProducer
 from sentiric.eventlog.topics import commands_topic
+from tests.fixtures.e2e.make_pcaps import LEAD_MS, QUESTION_WAV, read_wav_8k
 from tests.integration.e2e.stack import (
     DTMF_PCAP,
     QUESTION_PCAP,
@@ -111,6 +113,9 @@ async def test_recording_holds_the_callers_rtp(
     assert abs(finished.record.duration_ms - len(stereo) / 8) <= 20
     caller = stereo[:, 0]
     sent = pcap_pcm(QUESTION_PCAP)  # µ-law decoded: exactly what the edge's decoder gives back
+    question = read_wav_8k(QUESTION_WAV)
+    lead = LEAD_MS * 8
+    assert np.array_equal(sent[lead : lead + question.size], ulaw_decode(ulaw_encode(question)))
     correlation, lag = aligned_correlation(caller, sent)
     assert correlation > 0.8, (correlation, lag)
     assert lag > 0  # the recording started before the pcap did (its first samples are silence)
