@@ -193,7 +193,10 @@ async def run_projector(projector: Projector) -> None:
         try:
             await projector.run()
         except store.FencedError:
-            raise
+            # Another projector (a `replay rebuild`) moved the stored offsets: this one's batch rolled
+            # back whole, so resuming from what is stored now neither duplicates nor skips anything.
+            log.warning("offsets moved by another projector (a rebuild?); resuming from the stored offsets")
+            await asyncio.sleep(2.0)
         except Exception:
             log.exception("projector crashed, restarting in 2 s")
             await asyncio.sleep(2.0)

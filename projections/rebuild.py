@@ -6,7 +6,8 @@ process runs, up to the log's end as of the start. The checksum (`store.checksum
 or of a rebuild and a caught-up live projection, is equal when the tables are.
 
 A live projector (in `sentiric api`) writing to the same database during a rebuild loses its
-compare-and-set on the offsets and stops with `FencedError`; restart the API after the rebuild.
+compare-and-set on the offsets (`FencedError`, its batch rolled back) or finds the tables gone, and
+resumes from the stored offsets once the rebuild has re-created them: no restart needed.
 Corrupt messages are not dead-lettered a second time (the live run did that).
 """
 
