@@ -65,7 +65,7 @@ async def wait_until(
         await asyncio.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one worker for every web test: Faust rebalances are slow
 async def web_stack(
     kafka: str, tmp_path_factory: pytest.TempPathFactory, machine_cache_dir: Path
 ) -> AsyncIterator[WebStack]:

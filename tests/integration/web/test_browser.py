@@ -116,7 +116,7 @@ async def test_talk_page_and_dashboard(web_stack: WebStack, api_url: str) -> Non
             live_row = board.locator(f'#live tr[data-call-id="{call_id}"]')
             await expect(live_row).to_contain_text("web", timeout=60_000)
 
-            # Hold to talk for one loop of the fake microphone (one full question), then let go.
+            # Hold to talk for 5 s (the fake microphone loops the question), then let go.
             ptt = talk.locator("#ptt")
             await expect(ptt).to_be_enabled()
             box = await ptt.bounding_box()
@@ -125,7 +125,7 @@ async def test_talk_page_and_dashboard(web_stack: WebStack, api_url: str) -> Non
             await talk.mouse.down()
             await talk.wait_for_timeout(5200)
             await talk.mouse.up()
-            await expect(talk.locator(".turn.caller").first).to_contain_text("hours", timeout=WAIT_MS)
+            await expect(talk.locator(".turn.caller").last).to_contain_text("hours", timeout=WAIT_MS)
             await expect(talk.locator("#log")).to_contain_text(answers["hours"], timeout=WAIT_MS)
             await expect(talk.locator("#subtitle")).not_to_be_empty()
 
