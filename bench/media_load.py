@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import multiprocessing as mp
 import os
 import random
@@ -139,7 +140,7 @@ def _drain(sock: socket.socket, arrivals: list[tuple[int, int, int]]) -> None:
 # --- the edge (this process) ---
 
 
-async def run_edge(sessions: int, srtp: bool, seconds: float) -> dict[str, Any]:
+async def run_edge(sessions: int, srtp: bool, seconds: float, profile: str | None = None) -> dict[str, Any]:
     from edge.media.engine import MediaEngine
     from schemas.envelope import envelope
     from schemas.models import PlayAudio
@@ -201,7 +202,13 @@ async def run_edge(sessions: int, srtp: bool, seconds: float) -> dict[str, Any]:
     await asyncio.sleep(0.2 + WARMUP_S)
     cpu0 = _cpu()
     late0, skipped0 = engine.clock.late_ticks, engine.clock.skipped_ticks
+    profiler = cProfile.Profile(time.thread_time) if profile else None  # CPU time, not wall clock
+    if profiler is not None:
+        profiler.enable()
     await asyncio.sleep(seconds)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)  # type: ignore[arg-type]
     cpu = _cpu() - cpu0
     late, skipped = engine.clock.late_ticks - late0, engine.clock.skipped_ticks - skipped0
     sent, warm_end_ns, arrivals = await loop.run_in_executor(None, parent.recv)
@@ -286,6 +293,7 @@ def main() -> None:
     parser.add_argument("--srtp", action="store_true")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument("--profile", help="diagnostic: cProfile the edge's measured window into this file")
     parser.add_argument("--gc-off", action="store_true", help="diagnostic: disable the cyclic GC in the edge")
     args = parser.parse_args()
     if args.gc_off:
@@ -298,7 +306,7 @@ def main() -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     print(f"{os.cpu_count()} CPUs, {'asyncio' if args.no_uvloop else 'uvloop'}, {args.seconds:.0f} s windows")
     if args.sessions:
-        show(asyncio.run(run_edge(args.sessions, args.srtp, args.seconds)))
+        show(asyncio.run(run_edge(args.sessions, args.srtp, args.seconds, args.profile)))
         return
     for srtp in (False, True):
         best = 0

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import csv
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -54,6 +56,11 @@ def rtt_samples(workdir: Path) -> list[float]:
     return out
 
 
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -65,6 +72,7 @@ async def step(
     calls = int(rate * seconds)
     published = app.producer.published
     started = time.perf_counter()
+    cpu0 = cpu_s()
     extra = ["-d", str(hold_ms), "-l", str(max(100, rate * (hold_ms // 1000 + 3)))]
     if rtt:
         extra += ["-trace_rtt", "-rtt_freq", "1"]
@@ -79,7 +87,10 @@ async def step(
     )
     await app.producer.flush()
     elapsed = time.perf_counter() - started
+    cpu = cpu_s() - cpu0
     return {
+        "cpu_ms_per_call": 1000 * cpu / max(1, calls),  # this process: edge + producer, all threads
+        "cpu_pct": 100 * cpu / elapsed,
         "rate": rate,
         "calls": calls,
         "ok": result.last("SuccessfulCall(C)"),
@@ -128,16 +139,23 @@ async def main(args: argparse.Namespace) -> None:
                     "INVITE->200 "
                     f"p50 {pct(samples, 0.5):.2f} ms  p99 {pct(samples, 0.99):.2f} ms  "
                     f"max {max(samples):.2f} ms  mean {statistics.fmean(samples):.2f} ms (n={len(samples)}); "
-                    f"facts/s {lat['facts_per_s']:.0f}"
+                    f"facts/s {lat['facts_per_s']:.0f}; edge CPU {lat['cpu_ms_per_call']:.2f} ms per call"
                 )
                 best = 0
                 for rate in [int(r) for r in args.rates.split(",")]:
+                    profiler = cProfile.Profile(time.thread_time) if args.profile else None
+                    if profiler is not None:
+                        profiler.enable()
                     res = await step(app, home / f"rate{rate}", rate, args.step_s, args.hold_ms, rtt=False)
+                    if profiler is not None:
+                        profiler.disable()
+                        profiler.dump_stats(f"{args.profile}.{rate}")
                     clean = res["failed"] == 0 and res["ok"] == res["calls"] and res["rc"] == 0
                     print(
                         f"rate {rate:>4} calls/s x {args.step_s:.0f} s: {res['ok']}/{res['calls']} ok, "
                         f"{res['failed']} failed, sipp retransmissions {res['retrans']}, "
-                        f"facts/s {res['facts_per_s']:.0f}, rc {res['rc']}"
+                        f"facts/s {res['facts_per_s']:.0f}, rc {res['rc']}, "
+                        f"edge CPU {res['cpu_ms_per_call']:.2f} ms per call ({res['cpu_pct']:.0f}% of a core)"
                     )
                     if not clean:
                         break
@@ -158,6 +176,7 @@ if __name__ == "__main__":
     parser.add_argument("--step-s", type=float, default=10.0)
     parser.add_argument("--hold-ms", type=int, default=1000)
     parser.add_argument("--latency-s", type=float, default=10.0)
+    parser.add_argument("--profile", help="diagnostic: cProfile (CPU time) each rate step into <file>.<rate>")
     parser.add_argument(
         "--media", choices=("real", "null"), default="real", help="null: bind RTP ports only, no RTP clock"
     )

@@ -135,6 +135,7 @@ class CoreBase:
         self._by_invite: dict[tuple[str, str], Call] = {}  # (SIP Call-ID, From tag) -> call
         self._by_dialog: dict[tuple[str, str, str], Call] = {}  # (Call-ID, our tag, their tag)
         self._client: dict[tuple[str, ...], tuple[str, str]] = {}  # client txn -> (call_id, method)
+        self._live = 0  # calls between their first INVITE and CallEnded
 
     @property
     def next_deadline(self) -> float | None:
@@ -142,7 +143,8 @@ class CoreBase:
 
     @property
     def active_calls(self) -> int:
-        return sum(1 for c in self.calls.values() if c.live)
+        """Calls not yet over (O(1): counted where CallEnded is recorded, not by a scan per INVITE)."""
+        return self._live
 
     def _emit(self, call: Call, model: type[Any], **fields: Any) -> None:
         try:

@@ -66,6 +66,7 @@ class CallSetup(InDialog):
             self._by_invite[(call.sip_call_id, call.from_tag)] = call
             m.INVITES_RECEIVED.inc()
             m.CALLS_ACTIVE.inc()
+            self._live += 1
             if not self._admit_and_route(call, req, peer, now, out):
                 return
         else:

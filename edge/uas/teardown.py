@@ -134,6 +134,7 @@ class Teardown(CoreBase):
         )
         m.CALLS_ENDED.labels(reason).inc()
         m.CALLS_ACTIVE.dec()
+        self._live -= 1
         if call.media_open:
             out.append(CloseMedia(call.call_id))  # the port comes back in media_closed()
         else:

@@ -381,3 +381,28 @@ def test_stale_in_dialog_cseq_gets_500(edge: Edge, phone: Phone) -> None:
     phone.call()
     out = phone.send(phone.request("INFO", cseq=1), 1.0)
     assert statuses(out) == [500]
+
+
+def test_lazily_parsed_ack_with_a_malformed_header_is_dropped_and_counted(edge: Edge, phone: Phone) -> None:
+    from prometheus_client import REGISTRY
+
+    phone.invite(0.0)
+    before = REGISTRY.get_sample_value("sentiric_sip_parse_errors_total", {"action": "dropped"}) or 0.0
+    ack = bytes(phone.request("ACK", cseq=phone.invite_cseq))
+    bad = ack.replace(b"From: <sip:alice@192.0.2.10>", b"From: <sip:alice@192.0.2.10")  # unterminated
+    assert phone.send(bad, 0.05) == []
+    after = REGISTRY.get_sample_value("sentiric_sip_parse_errors_total", {"action": "dropped"}) or 0.0
+    assert after - before == 1
+    assert phone.ack(0.06) == [] and edge.names()[-1] == "CallEstablished"  # the good ACK still counts
+
+
+def test_active_calls_counts_calls_until_they_end(edge: Edge, phone: Phone) -> None:
+    other = Phone(edge)
+    phone.invite(0.0)
+    other.invite(0.0)
+    assert edge.core.active_calls == 2
+    phone.ack(0.01)
+    phone.send(phone.request("BYE"), 1.0)
+    assert edge.core.active_calls == 1
+    other.cancel(1.1)  # already answered: the CANCEL changes nothing
+    assert edge.core.active_calls == 1
