@@ -126,10 +126,10 @@ async def replay_dialog_cmd(settings: Settings, args: argparse.Namespace, out: T
 
 
 def _run_rebuild(args: argparse.Namespace) -> int:
-    from projections.rebuild import rebuild
+    from projections.command import rebuild
 
     checksum = asyncio.run(rebuild(get_settings()))
-    print(checksum)
+    print(f"checksum {checksum}  (compare with `sentiric projections checksum` on the live tables)")
     return 0
 
 

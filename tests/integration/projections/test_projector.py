@@ -212,14 +212,15 @@ async def test_the_rebuild_command_prints_the_live_checksum(env):
         live = await rebuild_module.projection_checksum(pool)
     finally:
         await pool.close()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sentiric.cli", "projections", "rebuild",
-        env=dict(os.environ, SENTIRIC_KAFKA_BOOTSTRAP=env.kafka, SENTIRIC_DATABASE_URL=env.dsn),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()[-2000:]
-    assert f"checksum {live}" in out.decode()
+    for command in (("projections", "rebuild"), ("replay", "rebuild")):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sentiric.cli", *command,
+            env=dict(os.environ, SENTIRIC_KAFKA_BOOTSTRAP=env.kafka, SENTIRIC_DATABASE_URL=env.dsn),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()[-2000:]
+        assert f"checksum {live}" in out.decode()
 
 
 async def test_a_rebuild_while_the_live_projector_runs_leaves_it_projecting(env):
