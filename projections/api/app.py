@@ -10,6 +10,7 @@ from prometheus_client import Counter, Histogram
 
 from projections.api import admin, calls, errors, ops, stats
 from projections.api.services import ApiConfig, lifespan_for
+from projections.web.routes import router as web_router
 
 REQUESTS = Counter("sentiric_api_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("sentiric_api_request_seconds", "HTTP request latency", ["route"])
@@ -25,6 +26,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     errors.install(app)
     for module in (calls, stats, admin, ops):
         app.include_router(module.router)
+    app.include_router(web_router)  # the dashboard at / and the voice client at /talk
 
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -25,6 +25,8 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from projections.api.calls import utc
+from projections.api.errors import error_response
 from projections.web.live import LiveFeed
 from sentiric.eventlog.connection import client_options
 from sentiric.settings import get_settings
@@ -115,7 +117,9 @@ async def web_config(request: Request) -> dict[str, Any]:
     return {"ws_url": url, "sample_rate": 16000}
 
 
-@router.get("/api/live", response_class=StreamingResponse)
+# An endless server-sent event stream: documented in the module docstring, not in the OpenAPI schema
+# (a schema-driven client or fuzzer would wait on it forever).
+@router.get("/api/live", response_class=StreamingResponse, include_in_schema=False)
 async def live(request: Request) -> StreamingResponse:
     """``text/event-stream``: one ``snapshot`` event (the calls in progress), then a ``call`` event for
     every change (status, dialog state, last words either side); ``status: "ended"`` removes a call."""
@@ -141,18 +145,17 @@ async def series(
     buckets: Annotated[int, Query(ge=1, le=500)] = 24,
 ) -> JSONResponse:
     """KPIs per bucket of ``(to - from) / buckets``: calls offered and answered, ASR, ACD, PDD p50, MOS."""
-    stop = (
-        end.astimezone(UTC) if end and end.tzinfo else (end.replace(tzinfo=UTC) if end else datetime.now(UTC))
-    )
-    begin = (
-        start.astimezone(UTC) if start and start.tzinfo else (start.replace(tzinfo=UTC) if start else None)
-    )
-    begin = begin or stop - timedelta(hours=24)
+    try:
+        stop = utc(end) or datetime.now(UTC)
+        begin = utc(start) or stop - timedelta(hours=24)
+    except OverflowError:
+        return error_response(422, "time range out of bounds", {"from": start, "to": end})
     if begin >= stop:
-        return JSONResponse({"error": "empty time range: 'from' must be before 'to'"}, status_code=422)
+        detail = {"from": begin, "to": stop}
+        return error_response(422, "empty time range: 'from' must be before 'to'", detail)
     pool = _pool(request)
     if pool is None:
-        return JSONResponse({"error": "no CDR database in this process"}, status_code=503)
+        return error_response(503, "no CDR database in this process")
     width = max(timedelta(seconds=1), (stop - begin) / buckets)
     rows = {r["bucket"]: r for r in await pool.fetch(SERIES_SQL, begin, stop, width)}
     points = []
