@@ -1,5 +1,6 @@
 """The edge process, composed: settings → producer, config table, media engine, UAS core, transports,
-command consumer, Prometheus metrics over HTTP.  ``run(settings)`` serves until SIGINT/SIGTERM.
+command consumer, the gRPC MediaService (``edge.grpc_service``, on ``grpc_port``), Prometheus metrics over
+HTTP.  ``run(settings)`` serves until SIGINT/SIGTERM.
 
 Start order makes the edge ready before it takes a call: topics exist, the producer is connected, the
 config table holds every dialplan and user, the media engine runs, then the SIP sockets open.  Stop
@@ -86,10 +87,12 @@ class EdgeApp:
         self.web: WebService | None = None  # the /ws gateway (edge.ws): browser calls
         self.sip_port = 0
         self.metrics_port = 0
+        self.grpc_port = 0  # the MediaService's bound port (settings.grpc_port 0 picks a free one)
         self.loop_lag = 0.0
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._metrics: asyncio.Server | None = None
+        self._grpc: Any = None  # grpc.aio.Server once the MediaService listens
         self._lag_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -149,10 +152,34 @@ class EdgeApp:
         dispatcher = front(CommandDispatcher(endpoint, self.engine))  # web calls' commands first
         self.commands = CommandConsumer(s.commands_topic, dispatcher, **self.client)  # type: ignore[arg-type]
         await self.commands.start()
+        await self._serve_grpc()
         self._metrics = await asyncio.start_server(_serve_metrics, s.sip_host, s.edge_metrics_port)
         self.metrics_port = self._metrics.sockets[0].getsockname()[1]
         self._lag_task = loop.create_task(self._watch_lag(), name="edge-loop-lag")
-        log.info("edge ready", sip=f"{s.sip_host}:{self.sip_port}", metrics_port=self.metrics_port)
+        log.info(
+            "edge ready",
+            sip=f"{s.sip_host}:{self.sip_port}",
+            grpc_port=self.grpc_port,
+            metrics_port=self.metrics_port,
+        )
+
+    async def _serve_grpc(self) -> None:
+        """The MediaService over the real engine (the port-binding stand-in has no media to serve)."""
+        try:
+            from edge.grpc_service import serve_media
+            from edge.media.engine import MediaEngine as RealEngine
+        except ImportError:
+            return
+        if not isinstance(self.engine, RealEngine):
+            return
+        s = self.settings
+        try:
+            self._grpc, self.grpc_port = await serve_media(
+                self.engine, self.producer, s, address=f"{s.sip_host}:{s.grpc_port}"
+            )
+        except RuntimeError as exc:  # grpc's failed bind; SIP must not depend on the gRPC port either
+            log.error("MediaService disabled: cannot listen", port=s.grpc_port, error=str(exc))
+            self._grpc, self.grpc_port = None, 0
 
     async def _watch_lag(self, interval: float = 0.1) -> None:
         loop = asyncio.get_running_loop()
@@ -174,6 +201,8 @@ class EdgeApp:
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer.stop()
+        if self._grpc is not None:
+            await self._grpc.stop(grace_s)  # open streams end before the engine's sessions close
         if self._lag_task is not None:
             self._lag_task.cancel()
         if self._tcp is not None:

@@ -304,7 +304,7 @@ async def serve_media(
     engine: MediaEngine, publisher: Publisher, settings: Settings, *, address: str | None = None
 ) -> tuple[grpc.aio.Server, int]:
     """Start the MediaService; returns the server and the bound port (``address`` "host:0" picks one)."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])  # two edges never share a port
     servicer = MediaServicer(
         engine, publisher, commands_topic=settings.commands_topic, node_id=settings.node_id
     )

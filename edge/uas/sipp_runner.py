@@ -64,6 +64,7 @@ def edge_settings(kafka: str, home: Path, **overrides: Any) -> Any:
         "rtp_port_quarantine_s": 1.0,
         "edge_metrics_port": 0,
         "ws_port": 0,
+        "grpc_port": 0,
         "sip_t1_ms": 100,
         "media_timeout_s": 120.0,
         "topic_partitions": 3,
