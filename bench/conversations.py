@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
 import tempfile
 from pathlib import Path
@@ -27,7 +28,7 @@ async def main(args: argparse.Namespace) -> None:
     levels = [int(x) for x in args.levels.split(",")]
     with tempfile.TemporaryDirectory(prefix="sentiric-conv-") as tmp:
         workdir = Path(tmp)
-        async with bench_stack(workdir, vad_silence_ms=args.vad_silence_ms, log_level="WARNING") as bench:
+        async with bench_stack(workdir, vad_silence_ms=args.vad_silence_ms) as bench:
             await bench.calls(1, 1, before_ms=args.greeting_ms, after_ms=args.listen_ms)  # warm-up
             baseline: float | None = None
             head = ("calls at once", "measured", "p50 ms", "p95 ms", "stt ms", "stt wait")
@@ -60,6 +61,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `timeout` too stops what we started
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--levels", default="1,2,4,8")
     parser.add_argument("--rounds", type=int, default=2, help="calls per level = level x rounds")

@@ -21,8 +21,9 @@ timestamps = when their producer sent them, the engines' `latency_ms`):
     edge command   PlayAudio record → PlaybackStarted.occurred_at (command consumer, resample, next tick)
     → wire         PlaybackStarted.occurred_at → first audible reply packet captured on the wire
 
-The stages add up to the wire total. "platform overhead" = total - (stt + dialog + tts), and the same
-without the configured end-of-speech silence, which is a policy, not a cost. The facts-only estimate of
+The stages add up to the wire total. "platform overhead" = total - (stt + dialog + tts); then the same
+without the configured end-of-speech silence (a policy, not a cost), and without the whole endpointing
+stage (what is left is the log hops, the agents and the edge's command path). The facts-only estimate of
 voice-to-voice is PlaybackStarted.occurred_at - (UtteranceCaptured.occurred_at - vad_end_silence_ms).
 
     .venv/bin/python bench/voice_latency.py [--calls 10] [--warmup 1] [--vad-silence-ms 700]
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -123,7 +125,7 @@ class Bench:
 
 
 @asynccontextmanager
-async def bench_stack(workdir: Path, *, vad_silence_ms: int, log_level: str = "INFO") -> Iterator[Bench]:
+async def bench_stack(workdir: Path, *, vad_silence_ms: int) -> Iterator[Bench]:
     cache = machine_cache()
     broker = LocalKafka(
         Settings(
@@ -154,7 +156,7 @@ async def bench_stack(workdir: Path, *, vad_silence_ms: int, log_level: str = "I
             "SENTIRIC_WS_PORT": "0",
             "SENTIRIC_TOPIC_PARTITIONS": str(PARTITIONS),
             "SENTIRIC_VAD_END_SILENCE_MS": str(vad_silence_ms),
-            "SENTIRIC_LOG_LEVEL": log_level,
+            "SENTIRIC_LOG_LEVEL": "INFO",  # its "edge ready" line says when to start
         }
         edge_log = workdir / "edge.log"
         with edge_log.open("wb") as out:
@@ -239,6 +241,7 @@ def measure(records: list[Logged], wire: list[WirePacket], vad_silence_ms: int) 
     out["engines"] = stt + dialog + tts
     out["overhead"] = out["total (wire)"] - out["engines"]
     out["overhead - vad silence"] = out["overhead"] - vad_silence_ms
+    out["overhead - endpointing"] = out["overhead"] - out["endpointing"]  # the log hops and the edge
     return out
 
 
@@ -249,6 +252,7 @@ def pct(values: list[float], q: float) -> float:
 
 def report(rows: list[dict[str, float]]) -> None:
     keys = [*STAGES, "total (wire)", "total (facts)", "engines", "overhead", "overhead - vad silence"]
+    keys.append("overhead - endpointing")
     print(f"{'stage (ms)':<24}{'p50':>9}{'p95':>9}{'min':>9}{'max':>9}")
     for key in keys:
         values = [r[key] for r in rows]
@@ -288,6 +292,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `timeout` too stops what we started
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=1, help="first calls not counted")
