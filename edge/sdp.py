@@ -11,9 +11,12 @@ Grammar (one ``<type>=<value>`` per line, CRLF; order is fixed by RFC 4566 §5):
 
 Descriptions keep their lines in order, so ``bytes(SessionDescription.parse(x)) == x`` for CRLF
 input; typed views (origin, connection, rtpmap, direction, crypto…) are computed from the lines.
-:func:`answer` picks the first offered codec we support (PCMU 0, PCMA 8, keeping telephone-event
-with the offered payload type), mirrors the direction (sendonly→recvonly, hold), keeps ptime,
-and raises :class:`SdpNegotiationError` (answer 488) when nothing fits.
+:func:`answer` picks a codec from ``edge.media.codecs.registry`` (PCMU, PCMA, G722, opus): the first
+offered G.711 codec when there is one (wideband costs ~10x the CPU per call), else the first offered
+codec we support, under the offer's payload type; telephone-event is kept when offered at the chosen
+codec's clock rate. It mirrors the direction (sendonly→recvonly, hold), keeps ptime, and raises
+:class:`SdpNegotiationError` (answer 488) when nothing fits. Opus is answered as ``opus/48000/2`` with
+our ``a=fmtp`` (RFC 7587 §7); the offer's fmtp for the chosen payload type travels in the ``Binding``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+
+from edge.media.codecs.registry import DEFAULT_OFFER, Binding, CodecRegistry, default_registry
 
 STATIC_PAYLOAD_TYPES: dict[int, tuple[str, int]] = {
     0: ("PCMU", 8000),
@@ -33,6 +38,9 @@ STATIC_PAYLOAD_TYPES: dict[int, tuple[str, int]] = {
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 MIRROR = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
 SRTP_SUITES = ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
+REGISTRY = default_registry()  # codec modules load their libraries (PyAV) only when a codec is used
+PREFERRED = ("PCMU", "PCMA")  # answered first whenever offered: the cheap hot path
+TELEPHONE_EVENT_PT = 101
 
 Line = tuple[str, str]
 
@@ -322,6 +330,7 @@ class Negotiated:
     ptime: int
     local_crypto: Crypto | None = None
     remote_crypto: Crypto | None = None
+    binding: Binding | None = None  # the registry codec, its payload type and the peer's fmtp
 
     @property
     def on_hold(self) -> bool:
@@ -351,10 +360,27 @@ def _build(
 def _codec_lines(codecs: Sequence[Codec]) -> list[Line]:
     out: list[Line] = []
     for c in codecs:
-        out.append(("a", f"rtpmap:{c.payload_type} {c.encoding}/{c.clock_rate}"))
+        tail = f"/{c.channels}" if c.channels != 1 else ""
+        out.append(("a", f"rtpmap:{c.payload_type} {c.encoding}/{c.clock_rate}{tail}"))
         if c.fmtp:
             out.append(("a", f"fmtp:{c.payload_type} {c.fmtp}"))
     return out
+
+
+def _binding_codec(binding: Binding) -> Codec:
+    """The SDP view of a registry binding: our rtpmap and our fmtp for it."""
+    c = binding.codec
+    return Codec(binding.payload_type, c.name, c.clock_rate, c.channels, c.fmtp)
+
+
+def choose_codec(
+    offered: Sequence[Codec], registry: CodecRegistry = REGISTRY, prefer: Sequence[str] = PREFERRED
+) -> Binding | None:
+    """The answerer's codec: the first offered one named in ``prefer``, else the first we support."""
+    fmtps = {c.payload_type: c.fmtp for c in offered if c.fmtp}
+    names = {n.upper() for n in prefer}
+    first = registry.choose([c for c in offered if c.encoding.upper() in names], fmtps)
+    return first or registry.choose(offered, fmtps)
 
 
 def answer(
@@ -362,7 +388,7 @@ def answer(
     *,
     local_address: str,
     local_port: int,
-    supported_codecs: Sequence[int] = (0, 8),
+    registry: CodecRegistry = REGISTRY,
     require_srtp: bool = False,
     crypto_for: Callable[[str], str | None] | None = None,
     previous: SessionDescription | None = None,
@@ -373,12 +399,15 @@ def answer(
     (e.g. ``inline:...``) for a suite we accept, or None.  ``previous`` is our last description
     in this session: its id is kept and its version bumped (§8)."""
     audio = _first_audio(offer)
-    names = {STATIC_PAYLOAD_TYPES[pt][0]: pt for pt in supported_codecs if pt in STATIC_PAYLOAD_TYPES}
     offered = audio.codecs()
-    chosen = next((c for c in offered if c.encoding.upper() in names and c.clock_rate == 8000), None)
-    if chosen is None:
+    binding = choose_codec(offered, registry)
+    if binding is None:
         raise SdpNegotiationError("no common codec")
-    te = next((c for c in offered if c.encoding.lower() == "telephone-event" and c.clock_rate == 8000), None)
+    chosen = _binding_codec(binding)
+    te = next(
+        (c for c in offered if c.encoding.lower() == "telephone-event" and c.clock_rate == chosen.clock_rate),
+        None,
+    )
     local_crypto = remote_crypto = None
     proto = audio.proto
     if audio.is_srtp:
@@ -420,15 +449,17 @@ def answer(
     sid = previous.origin.session_id if previous else str(secrets.randbelow(2**62))
     version = previous.origin.version + 1 if previous else 1
     sd = _build(local_address, username, sid, version, media)
-    return Negotiated(sd, chosen, te, conn.address, audio.port, direction, ptime, local_crypto, remote_crypto)
+    return Negotiated(
+        sd, chosen, te, conn.address, audio.port, direction, ptime, local_crypto, remote_crypto, binding
+    )
 
 
 def make_offer(
     *,
     local_address: str,
     local_port: int,
-    codecs: Sequence[int] = (0, 8),
-    telephone_event_pt: int | None = 101,
+    codecs: Sequence[str] = DEFAULT_OFFER,
+    telephone_event_pt: int | None = TELEPHONE_EVENT_PT,
     crypto: Sequence[Crypto] = (),
     ptime: int = 20,
     direction: str = "sendrecv",
@@ -436,10 +467,20 @@ def make_offer(
     username: str = "sentiric",
 ) -> SessionDescription:
     """An offer (late-offer INVITE: sent in the 200, answer taken from the ACK).  A re-offer
-    passes ``previous`` to keep the session id and bump the o= version (RFC 3264 §8)."""
-    cs = [Codec(pt, *STATIC_PAYLOAD_TYPES[pt]) for pt in codecs]
+    passes ``previous`` to keep the session id and bump the o= version (RFC 3264 §8).  ``codecs`` are
+    registry names in preference order; telephone-event is offered at each of their clock rates
+    (``telephone_event_pt`` at 8000, a free dynamic type for Opus's 48000)."""
+    taken = [telephone_event_pt] if telephone_event_pt is not None else []
+    bindings = REGISTRY.offer(codecs, taken=taken)
+    cs = [_binding_codec(b) for b in bindings]
     if telephone_event_pt is not None:
-        cs.append(Codec(telephone_event_pt, "telephone-event", 8000, fmtp="0-16"))
+        used = {c.payload_type for c in cs} | {telephone_event_pt}
+        for rate in sorted({c.clock_rate for c in cs}):
+            pt = telephone_event_pt
+            if rate != 8000:
+                pt = next(p for p in range(96, 128) if p not in used)
+                used.add(pt)
+            cs.append(Codec(pt, "telephone-event", rate, fmtp="0-16"))
     lines = [*_codec_lines(cs), ("a", f"ptime:{ptime}"), ("a", direction)]
     lines += [("a", f"crypto:{c}") for c in crypto]
     proto = "RTP/SAVP" if crypto else "RTP/AVP"
@@ -454,13 +495,24 @@ def accept_answer(offer: SessionDescription, answer_sdp: SessionDescription) -> 
     ours = _first_audio(offer)
     theirs = _first_audio(answer_sdp)
     offered = {c.payload_type: c for c in ours.codecs()}
-    chosen = next(
-        (c for c in theirs.codecs() if c.payload_type in offered and c.encoding.lower() != "telephone-event"),
+    chosen = binding = None
+    for c in theirs.codecs():
+        if c.payload_type not in offered or c.encoding.lower() == "telephone-event":
+            continue
+        codec = REGISTRY.get(c.encoding, c.clock_rate, c.channels)
+        if codec is not None:
+            chosen, binding = c, Binding(codec, c.payload_type, c.fmtp)
+            break
+    if chosen is None or binding is None:
+        raise SdpNegotiationError("answer selected no codec from the offer")
+    te = next(
+        (
+            c
+            for c in theirs.codecs()
+            if c.encoding.lower() == "telephone-event" and c.clock_rate == chosen.clock_rate
+        ),
         None,
     )
-    if chosen is None:
-        raise SdpNegotiationError("answer selected no codec from the offer")
-    te = next((c for c in theirs.codecs() if c.encoding.lower() == "telephone-event"), None)
     conn = answer_sdp.media_connection(theirs)
     if conn is None:
         raise SdpNegotiationError("no connection address in the answer")
@@ -485,4 +537,5 @@ def accept_answer(offer: SessionDescription, answer_sdp: SessionDescription) -> 
         theirs.ptime or ours.ptime or 20,
         local_crypto,
         remote_crypto,
+        binding,
     )

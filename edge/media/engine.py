@@ -39,6 +39,7 @@ from prometheus_client import Gauge
 
 from edge.media.clock import MediaClock
 from edge.media.codecs.g711 import CODECS_BY_NAME
+from edge.media.codecs.registry import Binding, CodecError, G711PayloadCodec, Transcoder, default_registry
 from edge.media.codecs.resample import TELEPHONY_RATE, resample
 from edge.media.playback import PromptCache, PromptError
 from edge.media.ports import PortPool
@@ -92,6 +93,7 @@ class MediaEngine:
     ) -> None:
         self.settings = settings
         self.facts = facts
+        self._codecs = default_registry()
         self._loop = loop
         self.pool = PortPool(settings.rtp_port_min, settings.rtp_port_max, settings.rtp_port_quarantine_s)
         self.clock = MediaClock(loop=loop)
@@ -144,13 +146,27 @@ class MediaEngine:
         ptime_ms: int,
         crypto_local: str | None = None,
         crypto_remote: str | None = None,
+        remote_fmtp: str | None = None,
     ) -> MediaSession:
-        """Bind ``local_port`` (RTP) and ``local_port + 1`` (RTCP) and start ticking the call's media."""
+        """Bind ``local_port`` (RTP) and ``local_port + 1`` (RTCP) and start ticking the call's media.
+
+        ``codec`` is a registry name (PCMU, PCMA, G722, opus). G.711 runs on its tables directly (the
+        hot path); a wideband codec gets a ``Transcoder`` to the call's 8 kHz PCM."""
         if call_id in self._sessions:
             raise MediaCommandError(f"call {call_id} already has a media session")
-        g711 = CODECS_BY_NAME.get(codec.upper())
-        if g711 is None:
-            raise MediaCommandError(f"unsupported codec {codec!r}")
+        try:
+            chosen = self._codecs.by_name(codec)
+        except CodecError as exc:
+            raise MediaCommandError(str(exc)) from None
+        transcoder = None
+        if isinstance(chosen, G711PayloadCodec):
+            g711: Any = CODECS_BY_NAME[chosen.name]
+        else:
+            try:
+                transcoder = Transcoder(Binding(chosen, payload_type, remote_fmtp), pcm_rate=8000)
+            except CodecError as exc:
+                raise MediaCommandError(str(exc)) from None
+            g711 = chosen
         if (crypto_local is None) != (crypto_remote is None):
             raise MediaCommandError("SRTP needs both the local and the remote crypto attribute")
         srtp = None
@@ -164,6 +180,7 @@ class MediaEngine:
             local_port=local_port,
             remote_addr=remote_addr,
             codec=g711,
+            transcoder=transcoder,
             payload_type=payload_type,
             dtmf_payload_type=dtmf_payload_type,
             ptime_ms=ptime_ms if ptime_ms > 0 else 20,

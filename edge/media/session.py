@@ -7,9 +7,11 @@ the way is dropped and counted in ``sentiric_media_rtp_dropped_total{reason}``; 
 
 Every clock tick (``tick(now)``, ``now`` on the 20 ms grid):
 
-1. play out what the jitter buffer has due, decode it (G.711) into the caller FIFO and take exactly one
-   160-sample caller frame — concealment (silence) for lost packets, so everything downstream stays
-   sample-aligned;
+1. play out what the jitter buffer has due, decode it into the caller FIFO and take exactly one
+   160-sample caller frame — concealment for lost packets, so everything downstream stays
+   sample-aligned. G.711 decodes through its tables (the hot path); G.722 and Opus through the
+   session's ``Transcoder`` (8 kHz PCM, codec-specific concealment, undecodable payloads concealed and
+   counted as ``codec`` drops);
 2. feed the caller frame to the VAD endpointer (``SpeechStarted`` → barge-in; ``UtteranceCaptured`` with
    the PCM), close stale DTMF events;
 3. build the agent frame — the current prompt mixed with injected audio, or silence — encode it and send
@@ -17,6 +19,13 @@ Every clock tick (``tick(now)``, ``now`` on the 20 ms grid):
    prompts), unless an RFC 4733 event is being sent, which takes the slot;
 4. hand both frames to the recorders and the live taps;
 5. send RTCP (SR or RR + SDES CNAME) about every 5 s and emit ``MediaQualityReported`` periodically.
+
+The call's PCM (prompts, recordings, VAD, taps) is always 8 kHz (``pcm_rate``), whatever the RTP clock
+(48000 for Opus): the RTP clock is used only for timestamps, receiver statistics and RFC 4733 durations.
+
+``MediaQualityReported`` with nothing received carries ``mos=0.0`` and ``r_factor=0.0``: the schema
+requires both, and 0 means "no media measured" (a real E-model estimate is never below 1.0 MOS);
+periodic reports are skipped until the first packet arrives, the final report is always sent.
 
 Direction (``update_remote``) is ours, as negotiated in SDP: we send when it is ``sendrecv`` or
 ``sendonly``. Prompts keep advancing while we may not send (hold), so ``played_ms`` means time offered.
@@ -39,7 +48,8 @@ import numpy as np
 import numpy.typing as npt
 from prometheus_client import Counter
 
-from edge.media.codecs.g711 import G711Codec
+from edge.media.codecs.g711 import PCMU, G711Codec
+from edge.media.codecs.registry import CodecError, Transcoder
 from edge.media.playback import PromptPlayer
 from edge.media.quality.emodel import r_factor
 from edge.media.quality.stats import ReceiverStats, round_trip_time
@@ -108,6 +118,7 @@ _DROP = {
         "rtcp_srtp",
         "rtcp_malformed",
         "closed",
+        "codec",
     )
 }
 PACKETS = Counter("sentiric_media_rtp_packets_total", "RTP packets by direction", ["direction"])
@@ -139,7 +150,7 @@ class MediaSession:
         *,
         local_port: int,
         remote_addr: Addr | None,
-        codec: G711Codec,
+        codec: G711Codec | Any,
         payload_type: int,
         dtmf_payload_type: int | None,
         ptime_ms: int,
@@ -151,7 +162,10 @@ class MediaSession:
         quality_interval_s: float = 5.0,
         cname: str = "sentiric",
         on_closed: Any = None,
+        transcoder: Transcoder | None = None,
     ) -> None:
+        """``codec`` is a ``G711Codec`` (tables, no transcoder) or, with ``transcoder``, the registry
+        codec that transcoder wraps (G.722, Opus)."""
         self.call_id = call_id
         self.local_port = local_port
         self.codec = codec
@@ -174,9 +188,13 @@ class MediaSession:
         self.rtcp_transport: asyncio.DatagramTransport | None = None
         self.last_rx_monotonic = time.monotonic()  # the SIP side's media timeout starts at setup
 
-        self.sender = RtpSender(payload_type, clock_rate=codec.clock_rate)
-        self.player = PromptPlayer(self.sender, codec)
-        self._silence = codec.silence()
+        self.transcoder = transcoder
+        self.pcm_rate = transcoder.pcm_rate if transcoder is not None else codec.clock_rate
+        step = codec.timestamp_step if transcoder is not None else codec.clock_rate * 20 // 1000
+        self.sender = RtpSender(payload_type, clock_rate=codec.clock_rate, samples_per_frame=step)
+        self.player = PromptPlayer(self.sender, codec if transcoder is None else PCMU)
+        # G.711 silence is one precomputed payload; G.722/Opus encoders are stateful: encoded per tick
+        self._silence = codec.silence() if transcoder is None else b""
         self._jitter = JitterBuffer(ptime=ptime_ms / 1000, playout_delay=JITTER_PLAYOUT_DELAY_S)
         self._rx_stats: ReceiverStats | None = None
         self._dtmf_rx = DtmfReceiver()
@@ -362,7 +380,8 @@ class MediaSession:
             self.send_rtcp()
         if self._next_quality is not None and now >= self._next_quality:
             self._next_quality = now + self._quality_interval
-            self._report_quality(final=False)
+            if self._rx_stats is not None:  # no periodic report before anything was received
+                self._report_quality(final=False)
             self._flush_counters()
 
     def _flush_counters(self) -> None:
@@ -374,11 +393,14 @@ class MediaSession:
     def _caller_frame(self, now: float) -> Int16Array | None:
         """Exactly one 20 ms caller frame from the jitter buffer, or None before the caller's first packet."""
         jitter = self._jitter
+        transcoder = self.transcoder
         while (item := jitter.pop(now)) is not None:
-            if type(item) is Frame:
+            if transcoder is not None:
+                pcm = self._transcode_in(item)
+            elif type(item) is Frame:
                 pcm = self.codec.decode(item.packet.payload)
             else:  # lost: conceal with silence for one packet time
-                pcm = np.zeros(self.codec.clock_rate * self.ptime_ms // 1000, dtype=np.int16)
+                pcm = np.zeros(self.pcm_rate * self.ptime_ms // 1000, dtype=np.int16)
             self._caller.append(pcm)
             self._caller_samples += pcm.size
             self._rx_started = True
@@ -400,6 +422,17 @@ class MediaSession:
             caller.append(rest)
         self._caller_samples = rest.size
         return frame
+
+    def _transcode_in(self, item: Any) -> Int16Array:
+        """A wideband packet (or its loss) → 8 kHz PCM; an undecodable payload is concealed, counted."""
+        transcoder = self.transcoder
+        assert transcoder is not None
+        if type(item) is Frame:
+            try:
+                return transcoder.decode(item.packet.payload)
+            except CodecError:
+                self._drop("codec")
+        return transcoder.conceal()
 
     def _listen(self, caller: Int16Array) -> None:
         events = self._endpointer.feed(caller, self._stream_ms)
@@ -454,7 +487,10 @@ class MediaSession:
                     frame = injected if frame is None else mix(frame, injected)
             self.injectors = [i for i in self.injectors if not i.finished]
         if self.sending:
-            payload = self._silence if frame is None else self.codec.encode(frame)
+            if self.transcoder is not None:
+                payload = self.transcoder.encode(ZERO_FRAME if frame is None else frame)
+            else:
+                payload = self._silence if frame is None else self.codec.encode(frame)
             self._send_rtp(self.sender.next_packet(payload, now))
         return ZERO_FRAME if frame is None else frame
 
@@ -486,7 +522,7 @@ class MediaSession:
                 reason="completed",
             )
             return
-        self._playbacks[playback_id] = (pcm.size * 1000 // self.codec.clock_rate, source_uri)
+        self._playbacks[playback_id] = (pcm.size * 1000 // self.pcm_rate, source_uri)
         self.player.play(pcm, prompt_id=playback_id, barge_in=barge_in)
 
     def stop_playback(self, playback_id: str | None = None, reason: str = "stopped") -> None:
@@ -551,7 +587,7 @@ class MediaSession:
     def start_recording(self, recording_id: str, output_uri: str, fmt: str) -> None:
         if recording_id in self.recorders:
             raise ValueError(f"recording {recording_id} is already running on call {self.call_id}")
-        self.recorders[recording_id] = CallRecorder(recording_id, output_uri, fmt, self.codec.clock_rate)
+        self.recorders[recording_id] = CallRecorder(recording_id, output_uri, fmt, self.pcm_rate)
 
     async def stop_recording(self, recording_id: str) -> None:
         recorder = self.recorders.pop(recording_id, None)
@@ -626,6 +662,16 @@ class MediaSession:
                 snap.jitter_ms,
             )
         rtt_ms = None if self.rtt_s is None else self.rtt_s * 1000
+        if received == 0:  # nothing measured: 0 stands for "no media", not a perfect-line estimate
+            return {
+                "packets_received": 0,
+                "packets_lost": lost,
+                "loss_fraction": loss,
+                "jitter_ms": jitter_ms,
+                "rtt_ms": rtt_ms,
+                "r_factor": 0.0,
+                "mos": 0.0,
+            }
         one_way = (rtt_ms or 0.0) / 2 + JITTER_PLAYOUT_DELAY_S * 1000 + 2 * jitter_ms
         model = r_factor(one_way, 100.0 * loss)
         return {

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.media.codecs.registry import PCMA_CODEC, CodecRegistry
 from edge.sdp import (
     Crypto,
     SdpNegotiationError,
@@ -64,7 +65,9 @@ def test_linphone_offer_fields_and_answer() -> None:
 
 
 def test_zoiper_prefers_pcmu_when_pcma_not_supported_and_keeps_dynamic_te() -> None:
-    n = answer(sdp_of("zoiper_invite.sip"), local_address="h", local_port=4000, supported_codecs=(8,))
+    n = answer(
+        sdp_of("zoiper_invite.sip"), local_address="h", local_port=4000, registry=CodecRegistry([PCMA_CODEC])
+    )
     assert (
         n.codec.payload_type == 8 and n.telephone_event is not None and n.telephone_event.payload_type == 101
     )
@@ -117,7 +120,7 @@ def test_media_level_connection_overrides_session() -> None:
 
 def test_488_cases() -> None:
     with pytest.raises(SdpNegotiationError, match="no common codec") as info:
-        answer(lines(*BASE, "m=audio 5004 RTP/AVP 18 9"), local_address="h", local_port=1)
+        answer(lines(*BASE, "m=audio 5004 RTP/AVP 18 3"), local_address="h", local_port=1)
     assert info.value.status == 488
     with pytest.raises(SdpNegotiationError, match="SRTP required"):
         answer(lines(*BASE, "m=audio 5004 RTP/AVP 0"), local_address="h", local_port=1, require_srtp=True)
@@ -156,7 +159,17 @@ def test_crypto_lines_and_srtp_answer() -> None:
 
 def test_late_offer_and_reoffer_version_bump() -> None:
     offer = make_offer(local_address="203.0.113.10", local_port=30000)
-    assert offer.media[0].fmts == ("0", "8", "101") and offer.origin.version == 1
+    assert offer.media[0].fmts == ("0", "8", "9", "111", "101", "96") and offer.origin.version == 1
+    assert offer.media[0].attributes("rtpmap") == [
+        "0 PCMU/8000",
+        "8 PCMA/8000",
+        "9 G722/8000",
+        "111 opus/48000/2",
+        "101 telephone-event/8000",
+        "96 telephone-event/48000",
+    ]
+    g711 = make_offer(local_address="203.0.113.10", local_port=30000, codecs=("PCMU", "PCMA"))
+    assert g711.media[0].fmts == ("0", "8", "101")
     peer_answer = lines(
         "v=0",
         "o=- 9 9 IN IP4 192.0.2.7",
@@ -185,3 +198,56 @@ def test_parse_errors() -> None:
     ]:
         with pytest.raises(SdpParseError):
             SessionDescription.parse(bad)
+
+
+def test_g722_only_offer_is_answered_with_g722_and_its_telephone_event() -> None:
+    offer = lines(*BASE, "m=audio 5004 RTP/AVP 9 101", "a=rtpmap:101 telephone-event/8000")
+    n = answer(offer, local_address="h", local_port=4000)
+    assert n.codec.encoding == "G722" and n.codec.payload_type == 9 and n.codec.clock_rate == 8000
+    assert n.binding is not None and n.binding.codec.name == "G722" and n.binding.payload_type == 9
+    assert n.telephone_event is not None and n.telephone_event.payload_type == 101
+    assert n.sdp.media[0].fmts == ("9", "101")
+    assert n.sdp.media[0].attributes("rtpmap") == ["9 G722/8000", "101 telephone-event/8000"]
+
+
+def test_opus_only_offer_answers_opus_with_fmtp_and_48k_telephone_event() -> None:
+    offer = lines(
+        *BASE,
+        "m=audio 5004 RTP/AVP 109 101 100",
+        "a=rtpmap:109 opus/48000/2",
+        "a=fmtp:109 maxaveragebitrate=20000;useinbandfec=1",
+        "a=rtpmap:101 telephone-event/8000",
+        "a=rtpmap:100 telephone-event/48000",
+    )
+    n = answer(offer, local_address="h", local_port=4000)
+    assert n.codec.encoding == "opus" and n.codec.payload_type == 109 and n.codec.channels == 2
+    assert n.binding is not None and n.binding.remote_fmtp == "maxaveragebitrate=20000;useinbandfec=1"
+    assert n.telephone_event is not None and n.telephone_event.payload_type == 100  # the 48 kHz one
+    media = n.sdp.media[0]
+    assert media.fmts == ("109", "100")
+    assert media.attributes("rtpmap")[0] == "109 opus/48000/2"
+    assert media.attributes("fmtp")[0] == "109 maxplaybackrate=16000;sprop-maxcapturerate=16000"
+    assert SessionDescription.parse(bytes(n.sdp)) == n.sdp
+
+
+def test_g711_is_preferred_over_wideband_whatever_the_offer_order() -> None:
+    offer = lines(*BASE, "m=audio 5004 RTP/AVP 111 9 8", "a=rtpmap:111 opus/48000/2")
+    n = answer(offer, local_address="h", local_port=4000)
+    assert n.codec.encoding == "PCMA" and n.binding is not None and n.binding.payload_type == 8
+    wide = lines(*BASE, "m=audio 5004 RTP/AVP 111 9", "a=rtpmap:111 opus/48000/2")
+    assert answer(wide, local_address="h", local_port=4000).codec.encoding == "opus"
+
+
+def test_accept_answer_maps_the_answered_codec_through_the_registry() -> None:
+    offer = make_offer(local_address="203.0.113.10", local_port=30000)
+    peer = lines(
+        *BASE,
+        "m=audio 6000 RTP/AVP 111 96",
+        "a=rtpmap:111 OPUS/48000/2",
+        "a=fmtp:111 useinbandfec=1",
+        "a=rtpmap:96 telephone-event/48000",
+    )
+    n = accept_answer(offer, peer)
+    assert n.binding is not None and n.binding.codec.name == "opus" and n.binding.payload_type == 111
+    assert n.binding.remote_fmtp == "useinbandfec=1"
+    assert n.telephone_event is not None and n.telephone_event.payload_type == 96

@@ -175,7 +175,7 @@ def test_no_common_codec_488_before_any_port(edge: Edge, phone: Phone) -> None:
 def test_late_offer_answer_from_ack(edge: Edge, phone: Phone) -> None:
     out = phone.invite(0.0, body=b"")
     ok = responses(out)[1]
-    assert ok.status == 200 and b"m=audio 30000 RTP/AVP 0 8 101" in ok.body
+    assert ok.status == 200 and b"m=audio 30000 RTP/AVP 0 8 9 111 101 96" in ok.body
     assert not [e for e in out if isinstance(e, OpenMedia)]
     answer_sdp = OFFER.replace(b"RTP/AVP 0 8 101", b"RTP/AVP 8 101").replace(b"a=rtpmap:0 PCMU/8000\r\n", b"")
     out = phone.ack(0.1, body=answer_sdp)

@@ -1,0 +1,102 @@
+"""MediaSession without sockets: quality reports, and the G.722/Opus transcoding path tick by tick."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.facts import FactRecorder, ListPublisher
+from edge.media.clock import MediaClock
+from edge.media.codecs.g711 import PCMU
+from edge.media.codecs.registry import Binding, Transcoder, default_registry
+from edge.media.rtp.packet import RtpPacket
+from edge.media.session import MediaSession
+from edge.media.storage import UriStore
+from schemas.models import MediaQualityReported
+
+
+class Wire:
+    """Stands in for the RTP transport: keeps what the session sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def sendto(self, data: bytes, addr: object) -> None:
+        self.sent.append(bytes(data))
+
+    def close(self) -> None:
+        pass
+
+
+def make_session(codec_name: str = "PCMU", pt: int = 0) -> tuple[MediaSession, ListPublisher, Wire]:
+    publisher = ListPublisher()
+    codec = default_registry().by_name(codec_name)
+    transcoder = None if codec_name == "PCMU" else Transcoder(Binding(codec, pt), pcm_rate=8000)
+    session = MediaSession(
+        "c1",
+        local_port=40000,
+        remote_addr=("127.0.0.1", 40002),
+        codec=PCMU if transcoder is None else codec,
+        transcoder=transcoder,
+        payload_type=pt,
+        dtmf_payload_type=101,
+        ptime_ms=20,
+        facts=FactRecorder(publisher, "edge-test"),
+        clock=MediaClock(),
+        store=UriStore(),
+        quality_interval_s=1.0,
+    )
+    wire = Wire()
+    session.rtp_transport = wire  # type: ignore[assignment]
+    return session, publisher, wire
+
+
+def reports(publisher: ListPublisher) -> list[MediaQualityReported]:
+    return [r for r in publisher.records if isinstance(r, MediaQualityReported)]
+
+
+async def test_no_rtp_received_reports_no_measurement_not_a_perfect_line() -> None:
+    session, publisher, _ = make_session()
+    for i in range(200):  # 4 s of ticks, past several quality intervals
+        session.tick(100.0 + i * 0.02)
+    assert reports(publisher) == []  # no periodic report while nothing was measured
+    await session.close()
+    (final,) = reports(publisher)
+    assert final.final and final.packets_received == 0
+    assert final.mos == 0.0 and final.r_factor == 0.0
+
+
+async def test_received_rtp_gets_an_emodel_estimate() -> None:
+    session, publisher, _ = make_session()
+    for i in range(60):
+        packet = RtpPacket(
+            payload_type=0, sequence_number=i, timestamp=160 * i, ssrc=7, payload=b"\xff" * 160
+        )
+        session.receive_rtp(bytes(packet), ("127.0.0.1", 40002))
+        session.tick(100.0 + i * 0.02)
+    await session.close()
+    final = reports(publisher)[-1]
+    assert final.packets_received == 60 and 4.0 < final.mos < 4.5 and final.r_factor > 80
+
+
+async def test_g722_session_encodes_every_tick_with_its_rtp_clock() -> None:
+    session, _, wire = make_session("G722", 9)
+    tone = (np.sin(2 * np.pi * 440 * np.arange(1600) / 8000) * 8000).astype(np.int16)
+    session.play(tone, "p1", barge_in=False, source_uri=None)
+    for i in range(15):
+        session.tick(100.0 + i * 0.02)
+    packets = [RtpPacket.parse(d) for d in wire.sent]
+    assert len(packets) == 15 and all(p.payload_type == 9 and len(p.payload) == 160 for p in packets)
+    assert [p.timestamp - packets[0].timestamp for p in packets[:3]] == [0, 160, 320]
+    await session.close()
+
+
+async def test_opus_session_uses_the_48k_rtp_clock_and_8k_pcm() -> None:
+    session, _, wire = make_session("opus", 111)
+    session.tick(100.0)
+    session.tick(100.02)
+    a, b = (RtpPacket.parse(d) for d in wire.sent)
+    assert a.payload_type == 111 and b.timestamp - a.timestamp == 960
+    tone = np.zeros(800, dtype=np.int16)
+    session.play(tone, "p2", barge_in=False, source_uri=None)
+    assert session._playbacks["p2"][0] == 100  # ms of 8 kHz PCM, not of the 48 kHz RTP clock
+    await session.close()
