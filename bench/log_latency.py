@@ -79,6 +79,16 @@ async def run(bootstrap: str, rate: int, seconds: float, peak: int) -> None:
     partitions = 6
     topic = f"bench.latency.{uuid.uuid4().hex[:6]}"
     await ensure_topics([TopicSpec(topic, partitions)], bootstrap_servers=bootstrap)
+    # Warm up first: a freshly started broker's JVM is still compiling its hot paths.
+    warm_topic = f"bench.warmup.{uuid.uuid4().hex[:6]}"
+    await ensure_topics([TopicSpec(warm_topic, partitions)], bootstrap_servers=bootstrap)
+    async with EventProducer(bootstrap_servers=bootstrap, buffer_max=100_000) as producer:
+        for i in range(20_000):
+            producer.publish(fact(str(uuid.uuid4()), i), topic=warm_topic)
+            if i % 1000 == 999:
+                await asyncio.sleep(0.05)
+    await consume(bootstrap, warm_topic, partitions, 20_000, None)
+
     n = int(rate * seconds)
     latencies: list[float] = []
     async with EventProducer(bootstrap_servers=bootstrap, buffer_max=100_000) as producer:
