@@ -201,6 +201,7 @@ async def run_edge(sessions: int, srtp: bool, seconds: float, profile: str | Non
     parent.send("go")
     await asyncio.sleep(0.2 + WARMUP_S)
     cpu0 = _cpu()
+    sys0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
     late0, skipped0 = engine.clock.late_ticks, engine.clock.skipped_ticks
     profiler = cProfile.Profile(time.thread_time) if profile else None  # CPU time, not wall clock
     if profiler is not None:
@@ -210,6 +211,7 @@ async def run_edge(sessions: int, srtp: bool, seconds: float, profile: str | Non
         profiler.disable()
         profiler.dump_stats(profile)  # type: ignore[arg-type]
     cpu = _cpu() - cpu0
+    system = resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys0
     late, skipped = engine.clock.late_ticks - late0, engine.clock.skipped_ticks - skipped0
     sent, warm_end_ns, arrivals = await loop.run_in_executor(None, parent.recv)
     await asyncio.sleep(0.2)
@@ -217,9 +219,11 @@ async def run_edge(sessions: int, srtp: bool, seconds: float, profile: str | Non
     dropped = sum(sum(engine.session(f"bench-{i}").dropped.values()) for i in range(sessions))
     proc.join()
     await engine.stop()
-    return _score(
+    result = _score(
         sessions, srtp, seconds, cpu, sent, received, dropped, warm_end_ns, arrivals, late, skipped, facts
     )
+    result["cpu_sys_ms_per_call_s"] = 1000 * system / seconds / sessions  # kernel: sendto/recvfrom
+    return result
 
 
 def _cpu() -> float:
@@ -279,7 +283,8 @@ def show(r: dict[str, Any]) -> None:
         f"out spacing p1/p50/p99/p99.9/max = {r['p01_ms']:.1f}/{r['p50_ms']:.1f}/{r['p99_ms']:.1f}/"
         f"{r['p999_ms']:.1f}/{r['max_ms']:.1f} ms, out gaps {r['out_gaps']}, "
         f"in {r['in_received']}/{r['in_sent']} (dropped {r['in_dropped']}), "
-        f"edge CPU {r['cpu_core_pct']:.0f}% of a core = {r['cpu_ms_per_call_s']:.2f} ms/s per call, "
+        f"edge CPU {r['cpu_core_pct']:.0f}% of a core = {r['cpu_ms_per_call_s']:.2f} ms/s per call "
+        f"({r.get('cpu_sys_ms_per_call_s', 0.0):.2f} of it in the kernel), "
         f"late ticks {r['late_ticks']}, skipped {r['skipped_ticks']}, utterances {r['utterances']}",
         flush=True,
     )

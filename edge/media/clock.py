@@ -10,12 +10,17 @@ absolute grid ``start + k * period``, so the cadence never drifts however long a
   ``max_catch_up`` of them, so every session still sends 50 packets a second; beyond that the clock
   skips ahead to the present and counts the skipped ticks (the receivers see a gap, not a burst).
 - A session whose tick raises is logged and counted; it never stops the clock or another session.
+- Two phases per tick: a member with ``send_tick``/``receive_tick`` (a ``PhasedTickable``) has its send
+  phase run with every other member's before any receive phase, so the outgoing packets of all calls
+  leave together at the top of the tick and the receive work (jitter buffer, decode, VAD) follows;
+  a plain ``Tickable`` has its ``tick`` run in the send phase.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from prometheus_client import Counter
@@ -30,6 +35,15 @@ TICKS_SKIPPED = Counter("sentiric_media_clock_skipped_ticks_total", "Clock ticks
 
 class Tickable(Protocol):
     def tick(self, now: float) -> None: ...
+
+
+class PhasedTickable(Tickable, Protocol):
+    def send_tick(self, now: float) -> None: ...
+
+    def receive_tick(self, now: float) -> None: ...
+
+
+Phase = Callable[[float], None]
 
 
 class MediaClock:
@@ -58,7 +72,7 @@ class MediaClock:
         self.period = period
         self.max_catch_up = max_catch_up
         self._loop = loop
-        self._members: dict[int, Tickable] = {}
+        self._members: dict[int, tuple[Phase, Phase | None]] = {}  # id → (send phase, receive phase)
         self._handle: asyncio.TimerHandle | None = None
         self._start = 0.0
         self._k = 0
@@ -74,7 +88,10 @@ class MediaClock:
         return len(self._members)
 
     def add(self, member: Tickable) -> None:
-        self._members[id(member)] = member
+        send, receive = getattr(member, "send_tick", None), getattr(member, "receive_tick", None)
+        if send is None or receive is None:
+            send, receive = member.tick, None
+        self._members[id(member)] = (send, receive)
 
     def discard(self, member: Tickable) -> None:
         self._members.pop(id(member), None)
@@ -118,9 +135,18 @@ class MediaClock:
 
     def _tick_all(self, deadline: float) -> None:
         self.ticks += 1
-        for member in tuple(self._members.values()):
+        members = tuple(self._members.values())
+        for send, _ in members:
             try:
-                member.tick(deadline)
+                send(deadline)
+            except Exception:
+                TICK_ERRORS.inc()
+                log.exception("media session tick failed")
+        for _, receive in members:
+            if receive is None:
+                continue
+            try:
+                receive(deadline)
             except Exception:
                 TICK_ERRORS.inc()
                 log.exception("media session tick failed")

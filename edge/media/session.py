@@ -1,11 +1,18 @@
 """One call's media: RTP/RTCP (optionally SRTP) on a port pair, ticked by the shared 20 ms clock.
 
-Receive path (``receive_rtp``, per datagram): SRTP unprotect → ``RtpPacket.parse`` → source check
+Receive path (``receive_rtp``, per datagram): SRTP unprotect → header parse → source check
 (symmetric RTP: latch onto the address the caller actually sends from, RFC 4961) → telephone events to
 the ``DtmfReceiver``, audio to the RFC 3550 statistics and the ``JitterBuffer``. Anything that fails on
 the way is dropped and counted in ``sentiric_media_rtp_dropped_total{reason}``; the socket never dies.
 
-Every clock tick (``tick(now)``, ``now`` on the 20 ms grid):
+Every clock tick (``tick(now)``, ``now`` on the 20 ms grid) runs in two phases; the shared clock runs
+the send phase of every session first, then their receive phases, so outgoing packets leave on the
+grid whatever the receive work costs:
+
+- ``send_tick``: step 3 below (the agent frame: encode and send);
+- ``receive_tick``: steps 1, 2, 4 and 5 (caller audio, VAD, recorders and taps, RTCP and quality).
+
+A prompt stopped by barge-in therefore stops one tick (20 ms) after the speech onset was detected.
 
 1. play out what the jitter buffer has due, decode it into the caller FIFO and take exactly one
    160-sample caller frame — concealment for lost packets, so everything downstream stays
@@ -19,6 +26,12 @@ Every clock tick (``tick(now)``, ``now`` on the 20 ms grid):
    prompts), unless an RFC 4733 event is being sent, which takes the slot;
 4. hand both frames to the recorders and the live taps;
 5. send RTCP (SR or RR + SDES CNAME) about every 5 s and emit ``MediaQualityReported`` periodically.
+
+Hot path (hundreds of sessions x 50 packets/s each way): an incoming audio packet of the common shape
+(V=2, no padding, extension or CSRC) is read with one ``struct`` unpack into a slotted ``RxAudio``
+instead of a full ``RtpPacket``; outgoing media packets are one ``struct`` pack of the header plus
+the payload (the ``RtpSender``'s counters advanced in place); G.711 silence is one precomputed
+payload; the VAD runs only on ticks where the caller's audio arrived (or an utterance is open).
 
 The call's PCM (prompts, recordings, VAD, taps) is always 8 kHz (``pcm_rate``), whatever the RTP clock
 (48000 for Opus): the RTP clock is used only for timestamps, receiver statistics and RFC 4733 durations.
@@ -39,6 +52,7 @@ import asyncio
 import logging
 import math
 import random
+import struct
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -121,6 +135,21 @@ _DROP = {
         "codec",
     )
 }
+RTP_HEADER = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, sequence number, timestamp, SSRC (RFC 3550 §5.1)
+PLAIN_V2 = 0x80  # V=2, no padding, no extension, no CSRC: the common, fast-path header
+
+
+class RxAudio:
+    """What the jitter buffer and the decoder need of a received audio packet (the fast path)."""
+
+    __slots__ = ("payload", "sequence_number", "timestamp")
+
+    def __init__(self, sequence_number: int, timestamp: int, payload: bytes) -> None:
+        self.sequence_number = sequence_number
+        self.timestamp = timestamp
+        self.payload = payload
+
+
 PACKETS = Counter("sentiric_media_rtp_packets_total", "RTP packets by direction", ["direction"])
 _SENT = PACKETS.labels("sent")
 _RECEIVED = PACKETS.labels("received")
@@ -195,6 +224,7 @@ class MediaSession:
         self.player = PromptPlayer(self.sender, codec if transcoder is None else PCMU)
         # G.711 silence is one precomputed payload; G.722/Opus encoders are stateful: encoded per tick
         self._silence = codec.silence() if transcoder is None else b""
+        self._agent: Int16Array = ZERO_FRAME  # this tick's agent frame, from send_tick to receive_tick
         self._jitter = JitterBuffer(ptime=ptime_ms / 1000, playout_delay=JITTER_PLAYOUT_DELAY_S)
         self._rx_stats: ReceiverStats | None = None
         self._dtmf_rx = DtmfReceiver()
@@ -283,6 +313,13 @@ class MediaSession:
             except SrtpError:
                 self._drop("srtp")
                 return
+        if len(data) > 12 and data[0] == PLAIN_V2 and data[1] & 0x7F == self.payload_type:
+            _, _, seq, ts, ssrc = RTP_HEADER.unpack_from(data)
+            if not self._accept_source(addr, now):
+                self._drop("unexpected_source")
+                return
+            self._receive_audio(seq, ts, ssrc, data[12:], now)
+            return
         try:
             packet = RtpPacket.parse(data)
         except RtpParseError:
@@ -294,14 +331,7 @@ class MediaSession:
         self.last_rx_monotonic = now
         pt = packet.payload_type
         if pt == self.payload_type:
-            self.packets_received += 1
-            stats = self._rx_stats
-            if stats is None or stats.ssrc != packet.ssrc:
-                stats = self._rx_stats = ReceiverStats(
-                    packet.ssrc, packet.sequence_number, clock_rate=self.codec.clock_rate, probation=0
-                )
-            stats.on_packet(packet.sequence_number, packet.timestamp, now)
-            self._jitter.push(packet, now)
+            self._receive_audio(packet.sequence_number, packet.timestamp, packet.ssrc, packet.payload, now)
         elif pt == self.dtmf_payload_type:
             try:
                 digits = self._dtmf_rx.receive(packet, now)
@@ -311,6 +341,15 @@ class MediaSession:
             self._emit_digits(digits)
         else:
             self._drop("payload_type")
+
+    def _receive_audio(self, seq: int, ts: int, ssrc: int, payload: bytes, now: float) -> None:
+        self.last_rx_monotonic = now
+        self.packets_received += 1
+        stats = self._rx_stats
+        if stats is None or stats.ssrc != ssrc:
+            stats = self._rx_stats = ReceiverStats(ssrc, seq, clock_rate=self.codec.clock_rate, probation=0)
+        stats.on_packet(seq, ts, now)
+        self._jitter.push(RxAudio(seq, ts, payload), now)  # type: ignore[arg-type]
 
     def receive_rtcp(self, data: bytes, addr: Addr) -> None:
         if self.closed:
@@ -358,14 +397,26 @@ class MediaSession:
     # --- the tick ---
 
     def tick(self, now: float) -> None:
+        """One whole tick: the send phase, then the receive phase (the clock calls them apart)."""
+        self.send_tick(now)
+        self.receive_tick(now)
+
+    def send_tick(self, now: float) -> None:
+        self._agent = self._speak(now)
+
+    def receive_tick(self, now: float) -> None:
         caller = self._caller_frame(now)
-        if caller is not None:
-            self._listen(caller)
-        else:
+        if caller is None:
             caller = ZERO_FRAME
+            self._stream_ms += 20
+        elif caller is not ZERO_FRAME or self._endpointer.in_speech:
+            self._listen(caller)
+        else:  # a gap or a G.711 loss (no audio arrived) and no utterance open: no VAD work
+            self._endpointer.reset()
+            self._stream_ms += 20
         if self._dtmf_rx.next_deadline() is not None:
             self._emit_digits(self._dtmf_rx.poll(time.monotonic()))
-        agent = self._speak(now)
+        agent = self._agent
         if self.recorders:
             for recorder in self.recorders.values():
                 recorder.append(caller, agent)
@@ -393,20 +444,30 @@ class MediaSession:
     def _caller_frame(self, now: float) -> Int16Array | None:
         """Exactly one 20 ms caller frame from the jitter buffer, or None before the caller's first packet."""
         jitter = self._jitter
-        transcoder = self.transcoder
-        while (item := jitter.pop(now)) is not None:
-            if transcoder is not None:
+        caller = self._caller
+        item = jitter.pop(now)
+        if item is None and not self._rx_started:
+            return None
+        if item is not None and self.transcoder is None and type(item) is Frame and not caller:
+            pcm = self.codec.decode(item.packet.payload)  # the common case: one G.711 packet due
+            item = jitter.pop(now)
+            self._rx_started = True
+            if item is None and pcm.size == FRAME_SAMPLES:  # and nothing held: it is the frame
+                return pcm
+            caller.append(pcm)
+            self._caller_samples += pcm.size
+        while item is not None:
+            if self.transcoder is not None:
                 pcm = self._transcode_in(item)
             elif type(item) is Frame:
                 pcm = self.codec.decode(item.packet.payload)
             else:  # lost: conceal with silence for one packet time
-                pcm = np.zeros(self.pcm_rate * self.ptime_ms // 1000, dtype=np.int16)
-            self._caller.append(pcm)
+                samples = self.pcm_rate * self.ptime_ms // 1000
+                pcm = ZERO_FRAME if samples == FRAME_SAMPLES else np.zeros(samples, dtype=np.int16)
+            caller.append(pcm)
             self._caller_samples += pcm.size
             self._rx_started = True
-        if not self._rx_started:
-            return None
-        caller = self._caller
+            item = jitter.pop(now)
         while self._caller_samples > MAX_CALLER_BACKLOG:  # a resync burst: keep the freshest audio
             self._caller_samples -= caller.popleft().size
         if self._caller_samples < FRAME_SAMPLES:
@@ -491,8 +552,33 @@ class MediaSession:
                 payload = self.transcoder.encode(ZERO_FRAME if frame is None else frame)
             else:
                 payload = self._silence if frame is None else self.codec.encode(frame)
-            self._send_rtp(self.sender.next_packet(payload, now))
+            self._send_media(payload, now)
         return ZERO_FRAME if frame is None else frame
+
+    def _send_media(self, payload: bytes, now: float) -> None:
+        """``RtpSender.next_packet`` + ``_send_rtp`` without the ``RtpPacket``: the same sequence
+        number, timestamp, marker and SR counters, one header ``struct`` pack per packet."""
+        sender = self.sender
+        second = sender.payload_type
+        if not sender._in_talkspurt:  # the first packet of a talkspurt carries the marker (RFC 3551 §4.1)
+            sender.resume(now)
+            sender._in_talkspurt = True
+            second |= 0x80
+        seq, ts = sender.seq, sender.ts
+        sender.seq = (seq + 1) & 0xFFFF
+        sender.ts = (ts + sender.samples_per_frame) & 0xFFFFFFFF
+        sender.packet_count = (sender.packet_count + 1) & 0xFFFFFFFF
+        sender.octet_count = (sender.octet_count + len(payload)) & 0xFFFFFFFF
+        sender._last_ts = ts
+        sender._last_sent_at = now
+        transport, remote = self.rtp_transport, self.remote_rtp
+        if transport is None or remote is None:
+            return
+        data = RTP_HEADER.pack(PLAIN_V2, second, seq, ts, sender.ssrc) + payload
+        if self.srtp is not None:
+            data = self.srtp.protect(data)
+        transport.sendto(data, remote)
+        self.packets_sent += 1
 
     def _send_rtp(self, packet: RtpPacket) -> None:
         transport, remote = self.rtp_transport, self.remote_rtp
