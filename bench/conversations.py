@@ -38,7 +38,8 @@ async def main(args: argparse.Namespace) -> None:
                 await capture.start()
                 start = len(bench.log.records)
                 count = level * args.rounds
-                result = await bench.calls(count, level, before_ms=args.greeting_ms, after_ms=args.listen_ms)
+                listen = args.listen_ms + level * 3000  # the last of L questions waits for L-1 transcriptions
+                result = await bench.calls(count, level, before_ms=args.greeting_ms, after_ms=listen)
                 wire = await capture.stop()
                 ids = await bench.finished(start, count)
                 rows = [r for r in (measure(bench.log.of(i), wire, args.vad_silence_ms) for i in ids) if r]
