@@ -161,6 +161,8 @@ class RtpProtocol(asyncio.DatagramProtocol):
     def __init__(self, session: MediaSession, rtcp: bool) -> None:
         self.session = session
         self.rtcp = rtcp
+        # the session's handler itself, bound per instance: no extra Python frame per datagram
+        self.datagram_received = session.receive_rtcp if rtcp else session.receive_rtp  # type: ignore[method-assign]
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if self.rtcp:

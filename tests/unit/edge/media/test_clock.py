@@ -97,3 +97,40 @@ def test_a_failing_member_does_not_stop_the_others() -> None:
     assert len(good.ticks) == 5
     clock.stop()
     assert not clock.running
+
+
+class Phased:
+    """A member with a send and a receive phase, logging the order the clock runs them in."""
+
+    def __init__(self, name: str, log: list[str], fail: bool = False) -> None:
+        self.name, self.log, self.fail = name, log, fail
+
+    def tick(self, now: float) -> None:  # pragma: no cover - the clock must use the phases
+        raise AssertionError("a phased member is ticked through send_tick/receive_tick")
+
+    def send_tick(self, now: float) -> None:
+        self.log.append(f"send {self.name}")
+        if self.fail:
+            raise RuntimeError("send failed")
+
+    def receive_tick(self, now: float) -> None:
+        self.log.append(f"receive {self.name}")
+
+
+class Plain:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def tick(self, now: float) -> None:
+        self.log.append("tick plain")
+
+
+def test_every_send_phase_runs_before_any_receive_phase() -> None:
+    loop = FakeLoop()
+    log: list[str] = []
+    clock = MediaClock(loop=loop)  # type: ignore[arg-type]
+    for member in (Phased("a", log), Plain(log), Phased("b", log, fail=True)):
+        clock.add(member)
+    clock.start()
+    loop.run_until(loop.armed[-1])
+    assert log == ["send a", "tick plain", "send b", "receive a", "receive b"]  # b's failed send is isolated

@@ -100,3 +100,26 @@ async def test_opus_session_uses_the_48k_rtp_clock_and_8k_pcm() -> None:
     session.play(tone, "p2", barge_in=False, source_uri=None)
     assert session._playbacks["p2"][0] == 100  # ms of 8 kHz PCM, not of the 48 kHz RTP clock
     await session.close()
+
+
+async def test_fast_and_full_header_paths_agree() -> None:
+    session, _, wire = make_session()
+    addr = ("127.0.0.1", 40002)
+    plain = RtpPacket(payload_type=0, sequence_number=1, timestamp=160, ssrc=9, payload=b"\x00" * 160)
+    with_csrc = RtpPacket(
+        payload_type=0, sequence_number=2, timestamp=320, ssrc=9, payload=b"\x00" * 160, csrc=(5,)
+    )
+    other_pt = RtpPacket(payload_type=18, sequence_number=3, timestamp=480, ssrc=9, payload=b"\x00" * 20)
+    for packet in (plain, with_csrc, other_pt):
+        session.receive_rtp(bytes(packet), addr)
+    assert session.packets_received == 2 and session.dropped == {"payload_type": 1}
+    assert len(session._jitter) == 2
+    for i in range(5):
+        session.tick(100.0 + i * 0.02)
+    sent = [RtpPacket.parse(d) for d in wire.sent]
+    assert [p.marker for p in sent] == [True, False, False, False, False]
+    assert [(p.sequence_number - sent[0].sequence_number) % 65536 for p in sent] == [0, 1, 2, 3, 4]
+    assert [(p.timestamp - sent[0].timestamp) % (1 << 32) for p in sent] == [0, 160, 320, 480, 640]
+    assert {p.ssrc for p in sent} == {session.sender.ssrc} and session.sender.packet_count == 5
+    assert all(p.payload == b"\xff" * 160 for p in sent)  # PCMU silence while nothing plays
+    await session.close()
