@@ -14,20 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from sentiric.broker.local_kafka import LocalKafka
+from sentiric.net import free_port
 from sentiric.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def broker(home: Path, cache: Path) -> LocalKafka:

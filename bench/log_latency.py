@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -31,13 +30,8 @@ from sentiric.broker.local_kafka import LocalKafka
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.producer import EventProducer
 from sentiric.eventlog.topics import TopicSpec
+from sentiric.net import free_port
 from sentiric.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fact(call_id: str, seq: int) -> models.DtmfReceived:

@@ -24,7 +24,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -43,13 +42,8 @@ from projections.synthetic import day_of_calls, interleaved
 from sentiric.broker.local_kafka import LocalKafka
 from sentiric.database import EmbeddedPostgres
 from sentiric.eventlog.producer import EventProducer
+from sentiric.net import free_port
 from sentiric.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def machine_cache() -> Path:

@@ -24,7 +24,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sentiric.net import port_free
 from sentiric.settings import Settings, get_settings
 
 ROLE = "sentiric"
@@ -55,16 +55,6 @@ def _bin_dir() -> Path:
             "or set SENTIRIC_DATABASE_URL"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((LOCALHOST, port))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +215,7 @@ class EmbeddedPostgres:
         if current is not None:
             return self.dsn(current[1])
         port = self.settings.postgres_port
-        if not _port_free(port):
+        if not port_free(port):
             raise DatabaseError(
                 f"port {LOCALHOST}:{port} is in use by another process: set SENTIRIC_POSTGRES_PORT"
             )

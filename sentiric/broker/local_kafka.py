@@ -40,6 +40,7 @@ from sentiric.broker.properties import (
     render_log4j_properties,
     render_server_properties,
 )
+from sentiric.net import port_free
 from sentiric.settings import Settings
 
 JAVA_MISSING = (
@@ -155,16 +156,6 @@ def _pid_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except (OSError, IndexError):
         return True
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((LOCALHOST, port))
-        except OSError:
-            return False
-    return True
 
 
 class LocalKafka:
@@ -396,7 +387,7 @@ class LocalKafka:
         self.provision()
         java = self.java()
         for port in (self.settings.kafka_port, self.settings.kafka_controller_port):
-            if not _port_free(port):
+            if not port_free(port):
                 raise BrokerError(
                     f"port {LOCALHOST}:{port} is in use by another process: set SENTIRIC_KAFKA_PORT and "
                     "SENTIRIC_KAFKA_CONTROLLER_PORT, or SENTIRIC_KAFKA_BOOTSTRAP to use that broker"

@@ -8,7 +8,6 @@ PostgreSQL wheel the fixtures raise, and every test that needs them errors loudl
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from sentiric.broker.local_kafka import LocalKafka
 from sentiric.database import EmbeddedPostgres
+from sentiric.net import free_port
 from sentiric.settings import Settings
 
 HERE = Path(__file__).parent
@@ -26,12 +26,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.integration)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def integration_settings(home: Path, cache: Path) -> Settings:

@@ -16,35 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sentiric.net import free_port, free_rtp_range
+
 from .test_replay import run_cli
 
 ROOT = Path(__file__).parents[3]
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def free_even_range(size: int = 40) -> int:
-    for _ in range(200):
-        base = free_port(socket.SOCK_DGRAM) & ~1
-        if base + size > 65000:
-            continue
-        socks = []
-        try:
-            for p in range(base, base + size):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free RTP port range")
 
 
 def port_open(port: int) -> bool:
@@ -54,7 +30,7 @@ def port_open(port: int) -> bool:
 
 @pytest.fixture
 def platform(tmp_path, machine_cache_dir):
-    rtp = free_even_range()
+    rtp, _ = free_rtp_range(40)
     ports = {
         "SENTIRIC_KAFKA_PORT": free_port(),
         "SENTIRIC_KAFKA_CONTROLLER_PORT": free_port(),

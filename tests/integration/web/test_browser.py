@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from projections.api.app import create_app
 from projections.api.services import ApiConfig
 from projections.web.routes import router
 from sentiric.eventlog.connection import client_options
+from sentiric.net import free_port
 from streams.engines.knowledge import load_knowledge
 from tests.integration.web.conftest import WebStack
 
@@ -32,12 +32,6 @@ ARTIFACTS = ROOT / "test-artifacts" / "web"
 MIC = ROOT / "tests" / "fixtures" / "web" / "opening_hours_mic_48k.wav"
 CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 180_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
