@@ -8,46 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import random
 import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sentiric.net import free_port, free_rtp_range
+
 SCENARIOS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "sipp"
 SIPP = "/usr/bin/sipp"
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_rtp_range(size: int = 1000) -> tuple[int, int]:
-    """A port range whose first ports bind now (a sample: the pool tolerates a busy port)."""
-    for _ in range(50):
-        low = random.randrange(30000, 60000 - size, 2)
-        try:
-            socks = []
-            for p in range(low, low + 20):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-        return low, low + size - 1
-    raise RuntimeError("no free RTP port range")
+    return free_port(socket.SOCK_DGRAM)
 
 
 def edge_settings(kafka: str, home: Path, **overrides: Any) -> Any:
