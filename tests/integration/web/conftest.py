@@ -8,7 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pytest
 
 from edge.facts import FactRecorder
 from edge.ws.server import WebService
+from sentiric.broker.local_kafka import LocalKafka
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics, partition_count
 from sentiric.eventlog.connection import client_options
@@ -65,10 +66,23 @@ async def wait_until(
         await asyncio.sleep(0.2)
 
 
+@pytest.fixture(scope="session")
+def web_kafka(make_settings: Callable[[str], Settings]) -> Iterator[str]:
+    """The web tests' own empty broker: their worker reads the call topic from offset 0 (offset reset
+    `earliest`) and must not replay the calls every other test put on the session's broker first."""
+    broker = LocalKafka(make_settings("web-kafka-home"))
+    broker.start(detach=False)
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
 @pytest.fixture(scope="session")  # one worker for every web test: Faust rebalances are slow
 async def web_stack(
-    kafka: str, tmp_path_factory: pytest.TempPathFactory, machine_cache_dir: Path
+    web_kafka: str, tmp_path_factory: pytest.TempPathFactory, machine_cache_dir: Path
 ) -> AsyncIterator[WebStack]:
+    kafka = web_kafka
     home = tmp_path_factory.mktemp("web-stack")
     settings = Settings(kafka_bootstrap=kafka, home=home, cache_home=machine_cache_dir, node_id=NODE)
     client = client_options(settings)
