@@ -44,6 +44,7 @@ class MediaEngine(Protocol):
         ptime_ms: int,
         crypto_local: str | None = None,
         crypto_remote: str | None = None,
+        remote_fmtp: str | None = None,
     ) -> MediaSession: ...
 
 
@@ -96,6 +97,7 @@ class NullMediaEngine:
         ptime_ms: int,
         crypto_local: str | None = None,
         crypto_remote: str | None = None,
+        remote_fmtp: str | None = None,
     ) -> NullMediaSession:
         session = NullMediaSession(call_id, local_port, remote_addr)
         loop = asyncio.get_running_loop()

@@ -64,6 +64,7 @@ class MediaDriver:
                 ptime_ms=e.ptime_ms,
                 crypto_local=e.crypto_local,
                 crypto_remote=e.crypto_remote,
+                remote_fmtp=e.remote_fmtp,
             )
         except Exception:
             log.exception("media session did not open", port=e.local_port)

@@ -80,6 +80,7 @@ class OpenMedia:
     ptime_ms: int
     crypto_local: str | None = None
     crypto_remote: str | None = None
+    remote_fmtp: str | None = None  # the peer's a=fmtp for the codec (Opus bit-rate cap, FEC)
 
 
 @dataclass(frozen=True, slots=True)

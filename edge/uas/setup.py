@@ -233,6 +233,7 @@ class CallSetup(InDialog):
                 neg.ptime,
                 str(neg.local_crypto) if neg.local_crypto else None,
                 str(neg.remote_crypto) if neg.remote_crypto else None,
+                neg.binding.remote_fmtp if neg.binding else None,
             )
         )
 

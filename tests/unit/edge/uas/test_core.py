@@ -183,6 +183,19 @@ def test_late_offer_answer_from_ack(edge: Edge, phone: Phone) -> None:
     assert edge.names()[-2:] == ["CallEstablished", "CallMediaUpdated"]
 
 
+def test_the_callers_opus_fmtp_reaches_the_media_session(edge: Edge, phone: Phone) -> None:
+    fmtp = b"maxaveragebitrate=20000;useinbandfec=1"
+    opus_offer = (
+        b"v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+        b"m=audio 40000 RTP/AVP 111 96\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 " + fmtp + b"\r\n"
+        b"a=rtpmap:96 telephone-event/48000\r\na=ptime:20\r\na=sendrecv\r\n"
+    )
+    out = phone.invite(0.0, body=opus_offer)
+    opened = next(e for e in out if isinstance(e, OpenMedia))
+    assert (opened.codec, opened.payload_type, opened.dtmf_payload_type) == ("OPUS", 111, 96)
+    assert opened.remote_fmtp == fmtp.decode()
+
+
 def test_hangup_command_sends_bye(edge: Edge, phone: Phone) -> None:
     call_id = phone.call()
     out = edge.core.hangup(call_id, "agent_hangup", 3.0)
