@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import models as m
+from streams.dialog.decisions import Record, Send
+from streams.dialog.machine import DEFAULT_POLICY, decide, new_state
 
 EDGE = "edge-1"
 STT = "stt"
@@ -139,3 +141,30 @@ class CallScript:
 
     def ended(self, hangup_by: str = "caller") -> Any:
         return self.fact(m.CallEnded, hangup_by=hangup_by)
+
+
+class RecordedCall:
+    """A scripted call run through the reducer, kept as the log would hold it: each input fact followed
+    by the records and commands the machine made for it (what `replay dialog` reads back)."""
+
+    def __init__(self, call_id: str = "call-1", policy: Any = None, edge: str = EDGE) -> None:
+        self.script = CallScript(call_id, edge)
+        self.policy = policy or DEFAULT_POLICY
+        self.state = new_state(call_id)
+        self.log: list[Any] = []
+
+    def feed(self, *facts: Any) -> None:
+        for fact in facts:
+            self.log.append(fact)
+            self.state, decisions = decide(self.state, fact, self.policy)
+            self.log.extend(
+                d.fact if isinstance(d, Record) else d.command
+                for d in decisions
+                if isinstance(d, Record | Send)
+            )
+
+    def play(self) -> None:
+        """The edge voices the reply the machine is waiting for, to the end."""
+        rid = self.state.pending_reply
+        assert rid is not None, "no reply is pending"
+        self.feed(self.script.synthesized(rid), *self.script.played(rid))

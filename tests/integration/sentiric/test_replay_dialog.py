@@ -9,42 +9,22 @@ from schemas import models as m
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.producer import EventProducer
-from streams.dialog.decisions import Record, Send
-from streams.dialog.machine import decide, new_state
-from streams.dialog.script import CallScript
+from streams.dialog.script import RecordedCall
 
 from .test_replay import run_cli
 
 
 def recorded_call(call_id: str) -> list[Any]:
-    s = CallScript(call_id)
-    state = new_state(call_id)
-    log: list[Any] = []
-
-    def feed(*facts: Any) -> None:
-        nonlocal state
-        for fact in facts:
-            log.append(fact)
-            state, decisions = decide(state, fact)
-            log.extend(
-                d.fact if isinstance(d, Record) else d.command
-                for d in decisions
-                if isinstance(d, Record | Send)
-            )
-
-    def play() -> None:
-        rid = state.pending_reply
-        assert rid is not None
-        feed(s.synthesized(rid), *s.played(rid))
-
-    feed(*s.setup(), s.established())
-    play()
-    feed(
+    call = RecordedCall(call_id)
+    s = call.script
+    call.feed(*s.setup(), s.established())
+    call.play()
+    call.feed(
         s.speech("u1"), s.captured("u1"), s.transcribed("u1", "opening hours"), s.replied("u1", "nine to six")
     )
-    play()
-    feed(s.ended())
-    return log
+    call.play()
+    call.feed(s.ended())
+    return call.log
 
 
 async def publish(kafka: str, log: list[Any]) -> None:

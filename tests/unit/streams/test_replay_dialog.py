@@ -5,45 +5,26 @@ import uuid
 from typing import Any
 
 from schemas import models as m
-from streams.dialog.decisions import Record, Send
-from streams.dialog.machine import DEFAULT_POLICY, Policy, decide, new_state
-from streams.dialog.script import CallScript
+from streams.dialog.machine import DEFAULT_POLICY, Policy
+from streams.dialog.script import RecordedCall
 from streams.replay_dialog import Difference, replay_dialog
 
 
 def _recorded_call(policy: Policy = DEFAULT_POLICY) -> list[Any]:
     """A call as the log holds it: each input followed by what the machine recorded and sent."""
-    s = CallScript("call-r")
-    state = new_state("call-r")
-    log: list[Any] = []
-
-    def feed(*facts: Any) -> None:
-        nonlocal state
-        for fact in facts:
-            log.append(fact)
-            state, decisions = decide(state, fact, policy)
-            log.extend(
-                d.fact if isinstance(d, Record) else d.command
-                for d in decisions
-                if isinstance(d, Record | Send)
-            )
-
-    def play() -> None:
-        rid = state.pending_reply
-        assert rid is not None
-        feed(s.synthesized(rid), *s.played(rid))
-
-    feed(*s.setup(), s.established())
-    play()
-    feed(
+    call = RecordedCall("call-r", policy)
+    s = call.script
+    call.feed(*s.setup(), s.established())
+    call.play()
+    call.feed(
         s.speech("u1"), s.captured("u1"), s.transcribed("u1", "opening hours"), s.replied("u1", "nine to six")
     )
-    play()
-    feed(s.dtmf("7"), s.replied(f"call-r:dtmf:{log[-1].seq + 1}", "seven"))
-    feed(s.dtmf("0"))
-    play()
-    feed(s.ended())
-    return log
+    call.play()
+    call.feed(s.dtmf("7"), s.replied(f"call-r:dtmf:{call.log[-1].seq + 1}", "seven"))
+    call.feed(s.dtmf("0"))
+    call.play()
+    call.feed(s.ended())
+    return call.log
 
 
 def test_a_faithful_record_has_no_differences() -> None:
