@@ -29,9 +29,7 @@ from typing import Any
 
 import uvloop
 
-from edge.app import EdgeApp, default_engine
-from edge.media.ports import PortPool
-from edge.media_port import NullMediaEngine
+from edge.app import EdgeApp, default_engine, null_engine
 from edge.uas.sipp_runner import edge_settings, free_port, run_sipp
 from sentiric.broker.local_kafka import LocalKafka
 from sentiric.logs import configure
@@ -118,11 +116,7 @@ async def main(args: argparse.Namespace) -> None:
         try:
             settings = edge_settings(broker.bootstrap, home / "edge", log_level="WARNING", sip_t1_ms=500)
             configure(settings, "bench-sip")
-            factory = default_engine
-            if args.media == "null":
-                factory = lambda s, facts: NullMediaEngine(  # noqa: E731
-                    PortPool(s.rtp_port_min, s.rtp_port_max, s.rtp_port_quarantine_s), s.rtp_host
-                )
+            factory = null_engine if args.media == "null" else default_engine
             app = EdgeApp(settings, engine_factory=factory)
             await app.start()
             try:

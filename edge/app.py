@@ -41,13 +41,15 @@ EngineFactory = Callable[[Settings, FactSink], Any]
 
 
 def default_engine(settings: Settings, facts: FactSink) -> Any:
-    """The real media engine when it is installed, else the port-binding stand-in."""
-    try:
-        from edge.media.engine import MediaEngine as RealEngine
-    except ImportError:
-        pool = PortPool(settings.rtp_port_min, settings.rtp_port_max, settings.rtp_port_quarantine_s)
-        return NullMediaEngine(pool, settings.rtp_host)
+    """The real media engine. (`null_engine` is the port-binding stand-in for SIP-only benchmarks.)"""
+    from edge.media.engine import MediaEngine as RealEngine
+
     return RealEngine(settings, facts)
+
+
+def null_engine(settings: Settings, facts: FactSink) -> Any:
+    pool = PortPool(settings.rtp_port_min, settings.rtp_port_max, settings.rtp_port_quarantine_s)
+    return NullMediaEngine(pool, settings.rtp_host)
 
 
 def uas_config(settings: Settings, port: int) -> UasConfig:
