@@ -88,6 +88,7 @@ from edge.media.vad.endpointer import (
     Endpointer,
     EndpointerConfig,
     SpeechDiscarded,
+    UtteranceEnded,
 )
 from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
 from schemas.models import (
@@ -512,17 +513,7 @@ class MediaSession:
             elif isinstance(event, SpeechDiscarded):
                 self._utterance_id = None
             else:
-                self._facts.emit(
-                    self.call_id,
-                    UtteranceCaptured,
-                    utterance_id=self._utterance_id or str(uuid.uuid4()),
-                    sample_rate=event.sample_rate,
-                    pcm=event.pcm,
-                    start_ms=event.start_ms,
-                    end_ms=event.end_ms,
-                    end_reason=event.reason,
-                )
-                self._utterance_id = None
+                self._emit_utterance(event)
 
     def _speak(self, now: float) -> Int16Array:
         """Send this tick's packet; return the audio the caller hears in it (for recording and taps)."""
@@ -629,6 +620,20 @@ class MediaSession:
             return
         if self.player.stop() is not None:
             self._finish_playbacks(reason)
+
+    def _emit_utterance(self, event: UtteranceEnded) -> None:
+        """The caller's endpointed utterance, under the id its SpeechStarted announced."""
+        self._facts.emit(
+            self.call_id,
+            UtteranceCaptured,
+            utterance_id=self._utterance_id or str(uuid.uuid4()),
+            sample_rate=event.sample_rate,
+            pcm=event.pcm,
+            start_ms=event.start_ms,
+            end_ms=event.end_ms,
+            end_reason=event.reason,
+        )
+        self._utterance_id = None
 
     def _finish_playbacks(self, reason: str) -> None:
         """Emit PlaybackFinished for what the player reports, and for queued prompts it dropped."""
@@ -791,16 +796,7 @@ class MediaSession:
             self._finish_playbacks("hangup")
         for event in self._endpointer.flush(self._stream_ms):
             if not isinstance(event, VadSpeechStarted | SpeechDiscarded):
-                self._facts.emit(
-                    self.call_id,
-                    UtteranceCaptured,
-                    utterance_id=self._utterance_id or str(uuid.uuid4()),
-                    sample_rate=event.sample_rate,
-                    pcm=event.pcm,
-                    start_ms=event.start_ms,
-                    end_ms=event.end_ms,
-                    end_reason=event.reason,
-                )
+                self._emit_utterance(event)
         self._emit_digits(self._dtmf_rx.poll(math.inf))
         try:
             self.send_rtcp(bye=True)
