@@ -18,7 +18,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from edge import metrics as m
 from edge.config_table import topic_partitions
-from schemas.codec import CodecError, default_codec, type_name
+from schemas.codec import default_codec, type_name
+from sentiric.eventlog.consumer import decode_message
 from sentiric.logs import bind_call, unbind_call
 
 log = structlog.get_logger(__name__)
@@ -84,14 +85,12 @@ class CommandConsumer:
             batch = await self._consumer.getmany(*tps, timeout_ms=1000)
             for messages in batch.values():
                 for msg in messages:
-                    if msg.value is None:
+                    decoded = decode_message(msg, self._codec, None)  # logs a corrupt one with its offset
+                    if decoded is None:
+                        if msg.value is not None:
+                            m.COMMANDS.labels("undecodable", "error").inc()
                         continue
-                    try:
-                        command = self._codec.decode(msg.value)
-                    except CodecError as exc:
-                        log.warning("undecodable command skipped", offset=msg.offset, error=str(exc))
-                        m.COMMANDS.labels("undecodable", "error").inc()
-                        continue
+                    command = decoded.record
                     outcome = await self.dispatcher.dispatch(command)
                     m.COMMANDS.labels(type_name(command), outcome).inc()
 

@@ -34,7 +34,8 @@ from edge.facts import FactSink
 from edge.uas.dialplan import DEFAULT_PLAN, Plan, resolve
 from edge.ws.session import Effect, WebCall
 from schemas import models as m
-from schemas.codec import CodecError, default_codec, type_name
+from schemas.codec import default_codec, type_name
+from sentiric.eventlog.consumer import decode_message
 from sentiric.eventlog.topics import CALLS
 
 log = structlog.get_logger(__name__)
@@ -181,15 +182,13 @@ class CallTail:
             batch = await self._consumer.getmany(*tps, timeout_ms=1000)
             for messages in batch.values():
                 for msg in messages:
-                    if msg.key is None or msg.value is None or msg.key.decode(errors="replace") not in links:
+                    if msg.key is None or msg.key.decode(errors="replace") not in links:
                         continue
-                    try:
-                        fact = self._codec.decode(msg.value)
-                    except CodecError as exc:
-                        log.warning("undecodable call fact skipped", offset=msg.offset, error=str(exc))
+                    decoded = decode_message(msg, self._codec, None)  # logs a corrupt one with its offset
+                    if decoded is None:
                         continue
                     self.observed += 1
-                    self.gateway.observe(fact)
+                    self.gateway.observe(decoded.record)
 
     async def stop(self) -> None:
         if self._task is not None:
