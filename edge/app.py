@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +33,7 @@ from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer
 from sentiric.settings import Settings
+from sentiric.signals import until_signalled
 
 log = structlog.get_logger(__name__)
 
@@ -246,11 +246,7 @@ async def _serve_metrics(reader: asyncio.StreamReader, writer: asyncio.StreamWri
 async def run(settings: Settings) -> None:
     app = EdgeApp(settings)
     await app.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         await app.stop()

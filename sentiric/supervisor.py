@@ -25,6 +25,7 @@ from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.topics import platform_topics
 from sentiric.settings import Settings, get_settings
+from sentiric.signals import stop_event
 
 log = structlog.get_logger(__name__)
 
@@ -78,10 +79,8 @@ def available_processes() -> list[str]:
 
 async def supervise(settings: Settings, names: list[str], env: dict[str, str]) -> int:
     children = [Child(n, [sys.executable, "-m", "sentiric.cli", n]) for n in names]
-    stopping = asyncio.Event()
+    stopping = stop_event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
     for child in children:
         await child.spawn(env)
 

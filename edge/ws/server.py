@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import signal
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,6 +38,7 @@ from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer
 from sentiric.settings import Settings
+from sentiric.signals import until_signalled
 
 log = structlog.get_logger(__name__)
 
@@ -276,12 +276,8 @@ async def run(settings: Settings) -> None:
     await producer.start()
     service = WebService(settings, FactRecorder(producer, settings.node_id), own_commands=True)
     await service.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         await service.stop()
         await producer.stop()
