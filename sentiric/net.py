@@ -48,3 +48,19 @@ def free_rtp_range(size: int = 1000, probe: int = 20) -> tuple[int, int]:
                 s.close()
         return low, low + size - 1
     raise RuntimeError("no free RTP port range")
+
+
+def free_port_for_both(host: str = LOCALHOST, attempts: int = 50) -> int:
+    """A port free for UDP and TCP at once (a SIP peer such as sipp binds its port on the transport it
+    uses; a UDP-free port may still carry a TCP connection)."""
+    for _ in range(attempts):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no port free for both UDP and TCP")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentiric.net import free_port, free_rtp_range
+from sentiric.net import free_port, free_port_for_both, free_rtp_range
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "sipp"
 SIPP = "/usr/bin/sipp"
@@ -75,7 +75,8 @@ async def run_sipp(
     """Run sipp once, bounded by ``-m`` and ``-timeout``; returns its exit code and stats CSV."""
     workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test helper, before sipp starts
     stats = workdir / f"stats-{uuid.uuid4().hex[:6]}.csv"
-    args = [SIPP, f"127.0.0.1:{edge_port}", "-i", "127.0.0.1", "-p", str(free_udp_port())]
+    # The signalling port must be free on TCP too: with `-t t1` sipp binds it as a TCP socket.
+    args = [SIPP, f"127.0.0.1:{edge_port}", "-i", "127.0.0.1", "-p", str(free_port_for_both())]
     args += ["-mp", str(free_udp_port()), "-s", service, "-m", str(calls), "-r", str(rate)]
     args += ["-timeout", str(int(timeout_s)), "-timeout_error", "-nostdin", "-max_retrans", "3"]
     args += [
