@@ -7,9 +7,17 @@ configured aggressiveness 0-3) and runs a small state machine:
                                                   └──(max_utterance_ms reached)─────────▶ IDLE
 
 - Entering SPEECH emits ``SpeechStarted`` at once (the dialog uses it for barge-in).
+- In SPEECH, a frame counts as speech only if it is louder than the line's noise floor by
+  ``end_margin_db`` (and above ``end_floor_dbfs``) *and* the VAD says speech or said so within
+  ``unvoiced_tail_ms`` (a final unvoiced consonant, such as the "s" of "hours", which webrtcvad calls
+  non-speech). So ``end_silence_ms`` counts from the last audible frame of the speech: webrtcvad alone
+  holds "speech" for 80-120 ms after the voice stops (its internal hangover, measured on the espeak
+  fixture ending in digital silence), which would add to every end of speech. The floor is a slow
+  average of the frames the VAD calls non-speech while IDLE.
 - Leaving on silence emits ``UtteranceEnded(reason="silence")`` with the audio from ``pre_roll_ms``
   before the speech onset to ``post_roll_ms`` after the last speech frame — unless the speech lasted
-  less than ``min_utterance_ms`` (a cough, a click), which emits ``SpeechDiscarded`` instead.
+  less than ``min_utterance_ms`` (a cough, a click, a burst of line noise before the floor is known;
+  measured onset → last frame both voiced and audible), which emits ``SpeechDiscarded`` instead.
 - Reaching ``max_utterance_ms`` emits ``UtteranceEnded(reason="max_length")`` with everything so far.
 - ``flush(now_ms)`` at the end of the stream (hang-up) closes an utterance in progress with
   ``reason="stream_end"``.
@@ -77,6 +85,9 @@ class EndpointerConfig:
     max_utterance_ms: int = 15_000
     pre_roll_ms: int = 200  # audio kept before the onset
     post_roll_ms: int = 200  # trailing non-speech kept after the last speech frame
+    end_margin_db: float = 6.0  # in SPEECH, a frame this close to the noise floor is not speech
+    end_floor_dbfs: float = -50.0  # ... nor one quieter than this (a line of digital silence)
+    unvoiced_tail_ms: int = 200  # loud frames this soon after VAD speech are speech too
 
     def __post_init__(self) -> None:
         if self.sample_rate not in SUPPORTED_RATES:
@@ -94,8 +105,12 @@ def _frames(ms: int) -> int:
 
 class Endpointer:
     __slots__ = (
+        "_floor_energy",
         "_frame_bytes",
         "_last_speech_end",
+        "_last_vad_speech",
+        "_last_voiced_end",
+        "_min_energy",
         "_onset_ms",
         "_pre_roll",
         "_silence_frames",
@@ -119,6 +134,11 @@ class Endpointer:
         self._utterance_start = 0
         self._onset_ms = 0
         self._last_speech_end = 0
+        self._last_vad_speech = 0
+        self._last_voiced_end = 0  # last frame both voiced (VAD) and audible: the min-length test
+        # Energies are mean squares of int16 samples; 0 dBFS is a full-scale square wave (32768²).
+        self._min_energy = 32768.0**2 * 10 ** (self.config.end_floor_dbfs / 10)
+        self._floor_energy = self._min_energy
 
     @property
     def in_speech(self) -> bool:
@@ -154,9 +174,19 @@ class Endpointer:
             return self._idle(data, now_ms, is_speech)
         return self._speaking(data, now_ms, is_speech)
 
+    def _energy(self, data: bytes) -> float:
+        samples = np.frombuffer(data, dtype="<i2").astype(np.float32)
+        return float(np.dot(samples, samples)) / samples.size
+
+    def _audible(self, data: bytes) -> bool:
+        threshold = self._floor_energy * 10 ** (self.config.end_margin_db / 10)
+        return self._energy(data) >= max(self._min_energy, threshold)
+
     def _idle(self, data: bytes, now_ms: int, is_speech: bool) -> list[EndpointerEvent]:
         self._pre_roll.append((now_ms, data))
         self._speech_run = self._speech_run + 1 if is_speech else 0
+        if not is_speech:  # the line's noise floor, from what the VAD calls noise
+            self._floor_energy += 0.05 * (self._energy(data) - self._floor_energy)
         if self._speech_run < _frames(self.config.start_ms):
             return []
         keep = _frames(self.config.pre_roll_ms) + self._speech_run
@@ -165,7 +195,7 @@ class Endpointer:
         self._utterance = [f for _, f in frames]
         self._utterance_start = frames[0][0]
         self._onset_ms = now_ms - (self._speech_run - 1) * FRAME_MS
-        self._last_speech_end = now_ms + FRAME_MS
+        self._last_speech_end = self._last_vad_speech = self._last_voiced_end = now_ms + FRAME_MS
         self._silence_frames = 0
         self._speech_run = 0
         return [SpeechStarted(self._onset_ms)]
@@ -174,12 +204,16 @@ class Endpointer:
         utterance = self._utterance
         assert utterance is not None
         utterance.append(data)
+        end_ms = now_ms + FRAME_MS
         if is_speech:
+            self._last_vad_speech = end_ms
+        if self._audible(data) and end_ms - self._last_vad_speech <= self.config.unvoiced_tail_ms:
             self._silence_frames = 0
-            self._last_speech_end = now_ms + FRAME_MS
+            self._last_speech_end = end_ms
+            if is_speech:
+                self._last_voiced_end = end_ms
         else:
             self._silence_frames += 1
-        end_ms = now_ms + FRAME_MS
         if self._silence_frames >= _frames(self.config.end_silence_ms):
             return [self._finish_on_silence()]
         if end_ms - self._utterance_start >= self.config.max_utterance_ms:
@@ -192,9 +226,9 @@ class Endpointer:
         trailing_kept = min(self._silence_frames, _frames(self.config.post_roll_ms))
         del utterance[len(utterance) - self._silence_frames + trailing_kept :]
         end_ms = self._last_speech_end + trailing_kept * FRAME_MS
-        if self._last_speech_end - self._onset_ms < self.config.min_utterance_ms:
+        if self._last_voiced_end - self._onset_ms < self.config.min_utterance_ms:
             self._utterance = None
-            return SpeechDiscarded(self._onset_ms, self._last_speech_end)
+            return SpeechDiscarded(self._onset_ms, self._last_voiced_end)
         return self._emit(utterance, end_ms, "silence")
 
     def _emit(self, utterance: list[bytes], end_ms: int, reason: EndReason) -> UtteranceEnded:
@@ -209,8 +243,8 @@ class Endpointer:
         if self._utterance is None:
             self.reset()
             return []
-        if self._last_speech_end - self._onset_ms < self.config.min_utterance_ms:
-            event: EndpointerEvent = SpeechDiscarded(self._onset_ms, self._last_speech_end)
+        if self._last_voiced_end - self._onset_ms < self.config.min_utterance_ms:
+            event: EndpointerEvent = SpeechDiscarded(self._onset_ms, self._last_voiced_end)
             self.reset()
             return [event]
         event = self._emit(self._utterance, now_ms, "stream_end")
