@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     rtp_port_quarantine_s: float = Field(default=5.0, description="Released RTP ports wait this long.")
     media_timeout_s: float = Field(default=30.0, description="No RTP for this long ends the call.")
     media_quality_interval_s: float = Field(default=5.0, description="Periodic MediaQualityReported.")
+    jitter_buffer_ms: int = Field(
+        default=40,
+        ge=0,
+        le=500,
+        description="Receive playout delay: packets later than this are concealed. Every utterance's "
+        "end is detected this much after it arrives; raise it on jittery trunks.",
+    )
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
     vad_end_silence_ms: int = 700
     vad_min_utterance_ms: int = 200

@@ -107,6 +107,7 @@ class MediaEngine:
             min_utterance_ms=settings.vad_min_utterance_ms,
             max_utterance_ms=settings.vad_max_utterance_ms,
         )
+        self.jitter_delay_s = settings.jitter_buffer_ms / 1000
         self._sessions: dict[str, MediaSession] = {}
         self._executed: OrderedDict[Any, None] = OrderedDict()
 
@@ -188,6 +189,7 @@ class MediaEngine:
             clock=self.clock,
             store=self.store,
             srtp=srtp,
+            jitter_delay_s=self.jitter_delay_s,
             vad=self.vad,
             quality_interval_s=self.settings.media_quality_interval_s,
             cname=f"{self.settings.node_id}@sentiric",

@@ -114,7 +114,7 @@ Addr = tuple[str, int]
 RTCP_INTERVAL_S = 5.0
 RELATCH_AFTER_S = 2.0  # a new source address is accepted once the latched one has been silent this long
 MAX_CALLER_BACKLOG = 10 * FRAME_SAMPLES  # decoded caller audio held beyond one tick (a burst)
-JITTER_PLAYOUT_DELAY_S = 0.060
+JITTER_PLAYOUT_DELAY_S = 0.040  # default; Settings.jitter_buffer_ms sets it per edge
 SENDING_DIRECTIONS = ("sendrecv", "sendonly")
 ZERO_FRAME: Int16Array = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 ZERO_FRAME.flags.writeable = False
@@ -195,6 +195,7 @@ class MediaSession:
         cname: str = "sentiric",
         on_closed: Any = None,
         transcoder: Transcoder | None = None,
+        jitter_delay_s: float = JITTER_PLAYOUT_DELAY_S,
     ) -> None:
         """``codec`` is a ``G711Codec`` (tables, no transcoder) or, with ``transcoder``, the registry
         codec that transcoder wraps (G.722, Opus)."""
@@ -228,7 +229,7 @@ class MediaSession:
         # G.711 silence is one precomputed payload; G.722/Opus encoders are stateful: encoded per tick
         self._silence = codec.silence() if transcoder is None else b""
         self._agent: Int16Array = ZERO_FRAME  # this tick's agent frame, from send_tick to receive_tick
-        self._jitter = JitterBuffer(ptime=ptime_ms / 1000, playout_delay=JITTER_PLAYOUT_DELAY_S)
+        self._jitter = JitterBuffer(ptime=ptime_ms / 1000, playout_delay=jitter_delay_s)
         self._rx_stats: ReceiverStats | None = None
         self._dtmf_rx = DtmfReceiver()
         self._dtmf_tx: deque[ScheduledPacket] = deque()
@@ -765,7 +766,7 @@ class MediaSession:
                 "r_factor": 0.0,
                 "mos": 0.0,
             }
-        one_way = (rtt_ms or 0.0) / 2 + JITTER_PLAYOUT_DELAY_S * 1000 + 2 * jitter_ms
+        one_way = (rtt_ms or 0.0) / 2 + self._jitter.playout_delay * 1000 + 2 * jitter_ms
         model = r_factor(one_way, 100.0 * loss)
         return {
             "packets_received": received,
