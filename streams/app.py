@@ -30,6 +30,7 @@ from streams.agents import dialog as dialog_step
 from streams.agents import speech
 from streams.agents.config import KnowledgeStore, follow_config
 from streams.analytics.kpi import KpiWindows, Measurement, measure
+from streams.changelog_fetch import stop_fetching_changelogs
 from streams.dialog.machine import Policy
 from streams.engines.dialog import Turn
 from streams.engines.errors import EngineError
@@ -87,6 +88,7 @@ def create_app(
         web_enabled=False,
         autodiscover=False,
     )
+    app.on_rebalance_complete.connect(stop_fetching_changelogs)
     policy = policy_from(settings)
     language = settings.language
     knowledge = KnowledgeStore(settings.knowledge_file)
