@@ -92,12 +92,13 @@ class Settings(BaseSettings):
     media_timeout_s: float = Field(default=30.0, description="No RTP for this long ends the call.")
     media_quality_interval_s: float = Field(default=5.0, description="Periodic MediaQualityReported.")
     jitter_buffer_ms: int = Field(
-        default=40,
+        default=20,
         ge=0,
         le=500,
-        description="Receive playout delay: packets later than this are concealed. Every utterance's "
-        "end is detected this much after it arrives; raise it on jittery trunks.",
+        description="Receive playout delay at the start of a call; each late packet raises it by one "
+        "packet time up to jitter_buffer_max_ms. Every utterance's end is detected this much later.",
     )
+    jitter_buffer_max_ms: int = Field(default=200, ge=0, le=1000)
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
     vad_end_silence_ms: int = 700
     vad_min_utterance_ms: int = 200

@@ -108,6 +108,7 @@ class MediaEngine:
             max_utterance_ms=settings.vad_max_utterance_ms,
         )
         self.jitter_delay_s = settings.jitter_buffer_ms / 1000
+        self.jitter_max_delay_s = settings.jitter_buffer_max_ms / 1000
         self._sessions: dict[str, MediaSession] = {}
         self._executed: OrderedDict[Any, None] = OrderedDict()
 
@@ -190,6 +191,7 @@ class MediaEngine:
             store=self.store,
             srtp=srtp,
             jitter_delay_s=self.jitter_delay_s,
+            jitter_max_delay_s=self.jitter_max_delay_s,
             vad=self.vad,
             quality_interval_s=self.settings.media_quality_interval_s,
             cname=f"{self.settings.node_id}@sentiric",

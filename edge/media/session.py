@@ -114,7 +114,8 @@ Addr = tuple[str, int]
 RTCP_INTERVAL_S = 5.0
 RELATCH_AFTER_S = 2.0  # a new source address is accepted once the latched one has been silent this long
 MAX_CALLER_BACKLOG = 10 * FRAME_SAMPLES  # decoded caller audio held beyond one tick (a burst)
-JITTER_PLAYOUT_DELAY_S = 0.040  # default; Settings.jitter_buffer_ms sets it per edge
+JITTER_PLAYOUT_DELAY_S = 0.020  # the start; Settings.jitter_buffer_ms sets it per edge
+JITTER_MAX_DELAY_S = 0.200  # late packets grow it up to this (Settings.jitter_buffer_max_ms)
 SENDING_DIRECTIONS = ("sendrecv", "sendonly")
 ZERO_FRAME: Int16Array = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 ZERO_FRAME.flags.writeable = False
@@ -196,6 +197,7 @@ class MediaSession:
         on_closed: Any = None,
         transcoder: Transcoder | None = None,
         jitter_delay_s: float = JITTER_PLAYOUT_DELAY_S,
+        jitter_max_delay_s: float = JITTER_MAX_DELAY_S,
     ) -> None:
         """``codec`` is a ``G711Codec`` (tables, no transcoder) or, with ``transcoder``, the registry
         codec that transcoder wraps (G.722, Opus)."""
@@ -229,7 +231,11 @@ class MediaSession:
         # G.711 silence is one precomputed payload; G.722/Opus encoders are stateful: encoded per tick
         self._silence = codec.silence() if transcoder is None else b""
         self._agent: Int16Array = ZERO_FRAME  # this tick's agent frame, from send_tick to receive_tick
-        self._jitter = JitterBuffer(ptime=ptime_ms / 1000, playout_delay=jitter_delay_s)
+        self._jitter = JitterBuffer(
+            ptime=ptime_ms / 1000,
+            playout_delay=jitter_delay_s,
+            max_delay=max(jitter_delay_s, jitter_max_delay_s),
+        )
         self._rx_stats: ReceiverStats | None = None
         self._dtmf_rx = DtmfReceiver()
         self._dtmf_tx: deque[ScheduledPacket] = deque()

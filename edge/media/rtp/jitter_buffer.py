@@ -15,6 +15,12 @@ dropped; one already buffered or recently played is a *duplicate*; one beyond th
 ahead of playout either restarts the stream (a jump larger than ``resync_threshold`` packets — a new
 source or a long outage) or is dropped as *overflow*.
 
+The playout delay adapts upwards: it starts at ``playout_delay`` and every late packet adds one
+``ptime`` to it (the frame after is played one ptime later, so the caller hears a 20 ms gap once), up
+to ``max_delay``. A clean network keeps the short start (the end of each utterance is detected that
+much sooner); a jittery one settles at the delay its jitter needs after a few late packets. It never
+shrinks within a stream: shrinking means dropping audio, and calls are short.
+
 Known limit: with silence suppression (no packets during pauses) the buffer reports the pause as lost
 frames; consumers that negotiate CN/DTX should reset the buffer on a marker bit instead.
 """
@@ -49,6 +55,7 @@ class JitterBufferStats:
     duplicates: int = 0
     overflow: int = 0  # packets too far ahead, dropped
     resyncs: int = 0  # sequence jumps that restarted playout
+    grown: int = 0  # late packets that raised the playout delay
 
 
 class JitterBuffer:
@@ -61,6 +68,7 @@ class JitterBuffer:
         "_recent_order",
         "_start",
         "capacity",
+        "max_delay",
         "playout_delay",
         "ptime",
         "resync_threshold",
@@ -72,13 +80,18 @@ class JitterBuffer:
         *,
         ptime: float = 0.020,
         playout_delay: float = 0.060,
+        max_delay: float | None = None,
         capacity: int = 50,
         resync_threshold: int = 100,
     ) -> None:
+        """``max_delay`` None (or equal to ``playout_delay``): a fixed delay."""
         if capacity < 1 or ptime <= 0 or playout_delay < 0:
             raise ValueError("jitter buffer needs capacity >= 1, ptime > 0 and playout_delay >= 0")
+        if max_delay is not None and max_delay < playout_delay:
+            raise ValueError("jitter buffer max_delay must be at least playout_delay")
         self.ptime = ptime
         self.playout_delay = playout_delay
+        self.max_delay = playout_delay if max_delay is None else max_delay
         self.capacity = capacity
         self.resync_threshold = max(resync_threshold, capacity)
         self.stats = JitterBufferStats()
@@ -106,6 +119,11 @@ class JitterBuffer:
                 self._resync(packet, extended, now)
             else:
                 self.stats.late += 1
+                if self.playout_delay + self.ptime <= self.max_delay + _TIME_EPSILON:
+                    self.playout_delay += self.ptime
+                    self._start += self.ptime
+                    self._due += self.ptime
+                    self.stats.grown += 1
             return
         if extended in self._buffer:
             self.stats.duplicates += 1

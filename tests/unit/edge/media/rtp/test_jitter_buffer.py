@@ -86,3 +86,41 @@ def test_a_packet_per_frame_with_jitter_plays_everything() -> None:
 def test_rejects_bad_configuration() -> None:
     with pytest.raises(ValueError, match="capacity >= 1"):
         JitterBuffer(capacity=0)
+
+
+def test_late_packets_grow_the_delay_up_to_the_maximum() -> None:
+    buffer = JitterBuffer(ptime=0.02, playout_delay=0.02, max_delay=0.06)
+    jitter = [0.0, 0.035, 0.004, 0.028, 0.0, 0.039, 0.012]  # up to 39 ms late
+    out: list[Frame | Lost] = []
+    for i in range(200):
+        arrival = i * 0.02 + jitter[i % len(jitter)]
+        out += drain(buffer, arrival)
+        buffer.push(pkt(i), arrival)
+    out += drain(buffer, 10.0)[:5]
+    s = buffer.stats
+    # 20 ms is too short for 39 ms of jitter: the first late packet raises it to 40 ms, and from then
+    # on every packet plays; the late one was concealed.
+    assert (s.late, s.grown) == (1, 1) and buffer.playout_delay == pytest.approx(0.04)
+    assert played(out)[:200] == [0, None, *range(2, 200)] and s.played == 199
+
+
+def test_growth_stops_at_the_maximum() -> None:
+    buffer = JitterBuffer(ptime=0.02, playout_delay=0.02, max_delay=0.04)
+    # every third packet 70 ms late: more than any delay allowed
+    arrivals = sorted((i * 0.02 + (0.07 if i % 3 == 2 else 0.0), i) for i in range(100))
+    for arrival, i in arrivals:
+        drain(buffer, arrival)
+        buffer.push(pkt(i), arrival)
+    assert buffer.playout_delay == pytest.approx(0.04) and buffer.stats.grown == 1
+    assert buffer.stats.late > 20
+
+
+def test_fixed_delay_by_default() -> None:
+    buffer = JitterBuffer(playout_delay=0.02)
+    buffer.push(pkt(0), 0.0)
+    drain(buffer, 0.1)
+    buffer.push(pkt(0), 0.1)  # duplicate, not late
+    buffer.push(pkt(1), 0.2)  # late
+    assert buffer.stats.late == 1 and buffer.playout_delay == 0.02
+    with pytest.raises(ValueError, match="max_delay"):
+        JitterBuffer(playout_delay=0.06, max_delay=0.04)
