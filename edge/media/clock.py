@@ -87,6 +87,11 @@ class MediaClock:
     def __len__(self) -> int:
         return len(self._members)
 
+    @property
+    def next_deadline(self) -> float | None:
+        """The grid time of the next tick, or None when the clock is stopped."""
+        return self._deadline(self._k) if self._handle is not None else None
+
     def add(self, member: Tickable) -> None:
         send, receive = getattr(member, "send_tick", None), getattr(member, "receive_tick", None)
         if send is None or receive is None:

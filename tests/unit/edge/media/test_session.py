@@ -123,3 +123,44 @@ async def test_fast_and_full_header_paths_agree() -> None:
     assert {p.ssrc for p in sent} == {session.sender.ssrc} and session.sender.packet_count == 5
     assert all(p.payload == b"\xff" * 160 for p in sent)  # PCMU silence while nothing plays
     await session.close()
+
+
+class GridClock(MediaClock):
+    """A clock that is not running but reports where its next tick is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.next: float | None = None
+
+    @property
+    def next_deadline(self) -> float | None:
+        return self.next
+
+
+async def test_a_prompt_queued_between_ticks_sends_its_first_packet_at_once() -> None:
+    from schemas.models import PlaybackStarted
+
+    session, publisher, wire = make_session()
+    clock = GridClock()
+    session._clock = clock
+    session.tick(100.0)
+    session.tick(100.02)
+    assert len(wire.sent) == 2  # silence
+    clock.next = 100.04
+    tone = (np.sin(np.arange(800) / 3) * 8000).astype(np.int16)  # 100 ms
+    session.play(tone, "p1", barge_in=True, source_uri=None)
+    assert len(wire.sent) == 3  # the prompt's first packet, without waiting for the tick
+    assert [type(r) for r in publisher.records].count(PlaybackStarted) == 1
+    session.tick(100.04)  # that was this tick's packet: nothing more now
+    assert len(wire.sent) == 3
+    for i in range(3, 7):
+        session.tick(100.0 + i * 0.02)
+    packets = [RtpPacket.parse(data) for data in wire.sent]
+    assert [p.sequence_number - packets[0].sequence_number for p in packets] == list(range(7))
+    assert [p.timestamp - packets[0].timestamp for p in packets] == [160 * i for i in range(7)]
+    prompt = [p.payload for p in packets[2:7]]
+    assert prompt == [PCMU.encode(tone[i * 160 : (i + 1) * 160]) for i in range(5)]
+    # A second prompt queued behind a playing one waits its turn: nothing is sent ahead.
+    session.play(tone, "p2", barge_in=True, source_uri=None)
+    session.play(tone, "p3", barge_in=True, source_uri=None)
+    assert len(wire.sent) == 8  # p2 went ahead (p1 had finished); p3 queued behind it
