@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import structlog
@@ -32,6 +33,7 @@ from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer
+from sentiric.net import udp_pair_free
 from sentiric.settings import Settings
 from sentiric.signals import until_signalled
 
@@ -48,7 +50,12 @@ def default_engine(settings: Settings, facts: FactSink) -> Any:
 
 
 def null_engine(settings: Settings, facts: FactSink) -> Any:
-    pool = PortPool(settings.rtp_port_min, settings.rtp_port_max, settings.rtp_port_quarantine_s)
+    pool = PortPool(
+        settings.rtp_port_min,
+        settings.rtp_port_max,
+        settings.rtp_port_quarantine_s,
+        probe=partial(udp_pair_free, host=settings.rtp_host),
+    )
     return NullMediaEngine(pool, settings.rtp_host)
 
 

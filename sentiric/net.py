@@ -23,6 +23,22 @@ def port_free(port: int, host: str = LOCALHOST) -> bool:
     return True
 
 
+def udp_pair_free(port: int, host: str = LOCALHOST) -> bool:
+    """Whether UDP ``port`` and ``port + 1`` (an RTP/RTCP pair) can both be bound on ``host`` now."""
+    socks: list[socket.socket] = []
+    try:
+        for p in (port, port + 1):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            socks.append(sock)
+            sock.bind((host, p))
+    except OSError:
+        return False
+    finally:
+        for sock in socks:
+            sock.close()
+    return True
+
+
 def free_port(kind: int = socket.SOCK_STREAM, host: str = LOCALHOST) -> int:
     """A port the kernel has just handed out as free (TCP by default, `socket.SOCK_DGRAM` for UDP)."""
     with socket.socket(socket.AF_INET, kind) as sock:

@@ -30,6 +30,7 @@ import gc
 import logging
 import time
 from collections import OrderedDict
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -56,6 +57,7 @@ from schemas.models import (
     StopPlayback,
     StopRecording,
 )
+from sentiric.net import udp_pair_free
 
 if TYPE_CHECKING:
     from edge.facts import FactSink
@@ -95,7 +97,12 @@ class MediaEngine:
         self.facts = facts
         self._codecs = default_registry()
         self._loop = loop
-        self.pool = PortPool(settings.rtp_port_min, settings.rtp_port_max, settings.rtp_port_quarantine_s)
+        self.pool = PortPool(
+            settings.rtp_port_min,
+            settings.rtp_port_max,
+            settings.rtp_port_quarantine_s,
+            probe=partial(udp_pair_free, host=settings.rtp_host),
+        )
         self.clock = MediaClock(loop=loop)
         self.prompts = prompts or PromptCache()
         self._prompt_lock = asyncio.Lock()

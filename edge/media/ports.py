@@ -17,11 +17,17 @@ not yet seen the BYE) never reach the next call that would get the same port. Al
 released ports (least recently used first). Every operation is O(1) amortised: a deque of ready ports,
 a deque of quarantined ones ordered by release time, and a set of ports in use. Not thread-safe: one
 event loop owns the pool.
+
+``probe`` (optional) says whether a port pair can be bound right now; ``allocate`` skips a pair that
+cannot (another program on the host holds it, or another edge sharing the range), quarantining it, so
+the SIP layer never answers with a port the media layer will fail to bind. The edge passes a real UDP
+bind test; the pool itself does no I/O.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 
 class PortsExhausted(Exception):
@@ -29,9 +35,11 @@ class PortsExhausted(Exception):
 
 
 class PortPool:
-    __slots__ = ("_in_use", "_quarantine", "_ready", "high", "low", "quarantine_s")
+    __slots__ = ("_in_use", "_quarantine", "_ready", "high", "low", "probe", "quarantine_s", "skipped")
 
-    def __init__(self, low: int, high: int, quarantine_s: float = 0.0) -> None:
+    def __init__(
+        self, low: int, high: int, quarantine_s: float = 0.0, probe: Callable[[int], bool] | None = None
+    ) -> None:
         first = low + (low % 2)
         if not 0 < low <= high <= 65535 or first + 1 > high:
             raise ValueError(f"port range {low}-{high} holds no even RTP port with its RTCP port")
@@ -43,6 +51,8 @@ class PortPool:
         self._ready: deque[int] = deque(range(first, high, 2))  # p + 1 <= high
         self._quarantine: deque[tuple[float, int]] = deque()  # (reusable at, port), in release order
         self._in_use: set[int] = set()
+        self.probe = probe
+        self.skipped = 0  # pairs found busy by the probe
 
     @property
     def capacity(self) -> int:
@@ -76,9 +86,15 @@ class PortPool:
                 f"no RTP port free in {self.low}-{self.high}: {len(self._in_use)} in use, "
                 f"{len(self._quarantine)} in quarantine"
             )
-        port = self._ready.popleft()
-        self._in_use.add(port)
-        return port
+        ready, probe = self._ready, self.probe
+        while ready:
+            port = ready.popleft()
+            if probe is None or probe(port):
+                self._in_use.add(port)
+                return port
+            self.skipped += 1  # busy outside our control: try it again after a quarantine
+            self._quarantine.append((now + max(self.quarantine_s, 1.0), port))
+        raise PortsExhausted(f"no RTP port in {self.low}-{self.high} can be bound now")
 
     def release(self, port: int, now: float) -> None:
         """Give ``port`` back; it is reusable from ``now + quarantine_s``."""

@@ -82,3 +82,29 @@ def test_large_pool_cycles_without_leaks() -> None:
             pool.release(live.pop(0), now)
     assert pool.in_use == 300
     assert pool.in_use + pool.available(now + 2.0) == pool.capacity
+
+
+def test_a_busy_pair_is_skipped_and_retried_after_a_quarantine() -> None:
+    busy = {10002}
+    pool = PortPool(10000, 10007, quarantine_s=0, probe=lambda port: port not in busy)
+    assert pool.allocate(0.0) == 10000
+    assert pool.allocate(0.0) == 10004  # 10002 (or its RTCP port) is held by someone else
+    assert pool.skipped == 1
+    assert pool.allocate(0.0) == 10006
+    with pytest.raises(PortsExhausted):
+        pool.allocate(0.5)  # 10002 waits at least 1 s before it is probed again
+    busy.clear()
+    assert pool.allocate(1.0) == 10002
+
+
+def test_the_real_probe_sees_a_bound_port() -> None:
+    import socket
+
+    from sentiric.net import free_rtp_range, udp_pair_free
+
+    low, _ = free_rtp_range(size=4)
+    assert udp_pair_free(low)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
+        held.bind(("127.0.0.1", low + 1))  # the RTCP port of the pair
+        assert not udp_pair_free(low)
+    assert udp_pair_free(low)
