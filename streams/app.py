@@ -24,7 +24,7 @@ import faust
 
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
-from sentiric.eventlog.topics import CALLS, METRICS
+from sentiric.eventlog.topics import CALLS, MAX_MESSAGE_BYTES, METRICS
 from sentiric.settings import Settings, get_settings
 from streams.agents import dialog as dialog_step
 from streams.agents import speech
@@ -85,6 +85,7 @@ def create_app(
         broker_commit_every=100,
         broker_commit_interval=1.0,
         producer_acks=-1,
+        producer_max_request_size=MAX_MESSAGE_BYTES,  # replies carry their audio
         web_enabled=False,
         autodiscover=False,
     )

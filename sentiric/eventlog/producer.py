@@ -76,7 +76,13 @@ class EventProducer:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=linger_ms, **client)
+        self._producer = AIOKafkaProducer(
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=linger_ms,
+            max_request_size=topics.MAX_MESSAGE_BYTES,
+            **client,
+        )
         self._task: asyncio.Task[None] | None = None
         self._partitions: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()

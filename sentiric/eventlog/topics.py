@@ -35,6 +35,14 @@ def config_key(kind: str, entity_id: str) -> str:
     return f"{kind}:{entity_id}"
 
 
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+"""Largest record on the call and command topics (Kafka's and Redpanda's default is 1 MiB). Speech
+travels in the log: a `SpeechSynthesized` or `PlayAudio` of 16 kHz PCM is 32 KB per second, so the
+default would refuse any reply longer than about 32 s. Producers that may write audio set
+``max_request_size`` to this; consumers need nothing (a record larger than their fetch size is still
+returned, KIP-74)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
     name: str
@@ -47,9 +55,10 @@ def platform_topics(
 ) -> list[TopicSpec]:
     """The topics Sentiric needs. Call and command topics share a partition count so they co-partition."""
     retention = {"retention.ms": str(calls_retention_ms)}
+    audio = {**retention, "max.message.bytes": str(MAX_MESSAGE_BYTES)}
     return [
-        TopicSpec(CALLS, partitions, retention),
-        *(TopicSpec(commands_topic(n), partitions, retention) for n in node_ids),
+        TopicSpec(CALLS, partitions, audio),
+        *(TopicSpec(commands_topic(n), partitions, audio) for n in node_ids),
         TopicSpec(CONFIG, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
         TopicSpec(METRICS, 1, retention),
         TopicSpec(DEADLETTER, 1, {"retention.ms": str(30 * 24 * 3600 * 1000)}),

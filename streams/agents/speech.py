@@ -12,6 +12,7 @@ The functions here are synchronous (engines are CPU-bound); the agents run them 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,14 +22,18 @@ import numpy as np
 import soxr
 
 from schemas import models as m
+from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
 from streams.engines.dialog import DialogEngine, Turn
 from streams.engines.stt import SpeechToText
 from streams.engines.tts import TextToSpeech
 
+log = logging.getLogger("sentiric.streams")
 STT_SOURCE: Final = "stt"
 ENGINE_SOURCE: Final = "dialog-engine"
 TTS_SOURCE: Final = "tts"
 TTS_RATE: Final = 16000
+MAX_SPEECH_BYTES: Final = MAX_MESSAGE_BYTES // 2
+"""A reply's audio is cut here (131 s at 16 kHz), so its fact and the PlayAudio copying it fit the log."""
 HISTORY_TURNS: Final = 12
 _NS: Final = uuid.UUID("b7f0e6c2-39d4-4f5e-8a17-2c6b5d4e3f21")
 T = TypeVar("T")
@@ -93,6 +98,14 @@ def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.Spee
         return out.astype("<i2").tobytes(), TTS_RATE
 
     (pcm, rate), ms = _timed(run)
+    if len(pcm) > MAX_SPEECH_BYTES:
+        log.warning(
+            "call %s: reply %s cut to %d s of audio",
+            fact.call_id,
+            fact.reply_id,
+            MAX_SPEECH_BYTES // (2 * rate),
+        )
+        pcm = pcm[:MAX_SPEECH_BYTES]
     return m.SpeechSynthesized(
         **_derived(fact, TTS_SOURCE), reply_id=fact.reply_id, text=fact.text, sample_rate=rate, pcm=pcm,
         engine=tts.name, latency_ms=ms,

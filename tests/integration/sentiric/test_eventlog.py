@@ -1,6 +1,7 @@
 """The log client against the real local Kafka: every record type round trips; dead letters; buffering."""
 
 import asyncio
+import dataclasses
 import uuid
 
 import pytest
@@ -65,6 +66,26 @@ async def test_platform_topics_are_created_with_compaction_for_config(kafka):
         assert entries["cleanup.policy"] == "compact"
     finally:
         await admin.close()
+
+
+async def test_a_long_spoken_reply_fits_on_the_call_topic(kafka):
+    """90 s of 16 kHz speech (2.9 MB, over Kafka's 1 MiB default) with the call topic's configuration."""
+    (calls,) = [
+        s
+        for s in topics.platform_topics(partitions=1, calls_retention_ms=3_600_000)
+        if s.name == topics.CALLS
+    ]
+    topic = unique("long-reply")
+    await ensure_topics([TopicSpec(topic, 1, calls.config)], bootstrap_servers=kafka)
+    speech = sample(models.SpeechSynthesized, str(uuid.uuid4()), 1)
+    pcm = bytes(range(256)) * (90 * 32_000 // 256)
+    long_reply = dataclasses.replace(speech, pcm=pcm, sample_rate=16_000)
+    async with EventProducer(bootstrap_servers=kafka) as producer:
+        producer.publish(long_reply, topic=topic)
+        await producer.flush()
+        assert producer.published == 1
+    back = await read_partition_until_end(topic, 0, bootstrap_servers=kafka)  # default fetch sizes
+    assert [d.record for d in back] == [long_reply]
 
 
 async def test_a_corrupt_message_goes_to_the_dead_letter_topic_and_the_consumer_keeps_going(kafka):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from schemas import models as m
+from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
 from streams.agents import speech
 from streams.dialog.script import CallScript
 from streams.engines.dialog import Reply, Turn
@@ -82,6 +83,17 @@ def test_synthesize_resamples_to_16k() -> None:
     assert out.sample_rate == 16000
     assert abs(len(out.pcm) // 2 - 16000) < 10
     assert out.reply_id == "u1:reply" and out.engine == "fake-tts" and out.source == "tts"
+
+
+def test_a_reply_too_long_for_the_log_is_cut() -> None:
+    class Endless:
+        name = "endless"
+
+        def synthesize(self, text: str, language: str) -> Speech:
+            return Speech(np.zeros(16000 * 200, dtype="<i2").tobytes(), 16000)  # 200 s
+
+    out = speech.synthesize(CallScript().replied("u1", "..."), Endless(), "en-US")  # type: ignore[arg-type]
+    assert len(out.pcm) == speech.MAX_SPEECH_BYTES < MAX_MESSAGE_BYTES // 2 + 1
 
 
 def test_history_is_bounded_and_survives_bad_bytes() -> None:
