@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import structlog
@@ -22,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from edge.commands import CommandConsumer, CommandDispatcher
 from edge.config_table import ConfigFollower, ConfigTable
 from edge.facts import FactRecorder, FactSink
-from edge.media.ports import PortPool
+from edge.media.ports import edge_port_pool
 from edge.media_port import MediaEngine, NullMediaEngine
 from edge.sip.transaction import TimerConfig
 from edge.transport import MediaDriver, SipEndpoint, SipTcpProtocol, SipUdpProtocol
@@ -33,7 +32,6 @@ from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer
-from sentiric.net import udp_pair_free
 from sentiric.settings import Settings
 from sentiric.signals import until_signalled
 
@@ -50,12 +48,7 @@ def default_engine(settings: Settings, facts: FactSink) -> Any:
 
 
 def null_engine(settings: Settings, facts: FactSink) -> Any:
-    pool = PortPool(
-        settings.rtp_port_min,
-        settings.rtp_port_max,
-        settings.rtp_port_quarantine_s,
-        probe=partial(udp_pair_free, host=settings.rtp_host),
-    )
+    pool = edge_port_pool(settings)
     return NullMediaEngine(pool, settings.rtp_host)
 
 

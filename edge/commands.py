@@ -8,18 +8,15 @@ previous run have no call to act on.  A failing command is logged and counted, n
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import inspect
 from typing import Any, Protocol
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from edge import metrics as m
-from edge.config_table import topic_partitions
 from schemas.codec import default_codec, type_name
 from sentiric.eventlog.consumer import decode_message
+from sentiric.eventlog.follower import TopicFollower
 from sentiric.logs import bind_call, unbind_call
 
 log = structlog.get_logger(__name__)
@@ -65,38 +62,21 @@ class CommandConsumer:
     def __init__(self, topic: str, dispatcher: CommandDispatcher, **client: Any) -> None:
         self.topic = topic
         self.dispatcher = dispatcher
-        self._client = client
-        self._consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)
         self._codec = default_codec()
-        self._task: asyncio.Task[None] | None = None
+        self._follower = TopicFollower(topic, self._execute, name="edge-commands", **client)
 
     async def start(self) -> None:
-        consumer = self._consumer
-        tps = [TopicPartition(self.topic, p) for p in range(await topic_partitions(self.topic, self._client))]
-        await consumer.start()
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:  # resolve the positions now: commands produced after start() are seen
-            await consumer.position(tp)
-        self._task = asyncio.create_task(self._run(tps), name="edge-commands")
+        await self._follower.start()
 
-    async def _run(self, tps: list[TopicPartition]) -> None:
-        while True:
-            batch = await self._consumer.getmany(*tps, timeout_ms=1000)
-            for messages in batch.values():
-                for msg in messages:
-                    decoded = decode_message(msg, self._codec, None)  # logs a corrupt one with its offset
-                    if decoded is None:
-                        if msg.value is not None:
-                            m.COMMANDS.labels("undecodable", "error").inc()
-                        continue
-                    command = decoded.record
-                    outcome = await self.dispatcher.dispatch(command)
-                    m.COMMANDS.labels(type_name(command), outcome).inc()
+    async def _execute(self, msg: Any) -> None:
+        decoded = decode_message(msg, self._codec, None)  # logs a corrupt one with its offset
+        if decoded is None:
+            if msg.value is not None:
+                m.COMMANDS.labels("undecodable", "error").inc()
+            return
+        command = decoded.record
+        outcome = await self.dispatcher.dispatch(command)
+        m.COMMANDS.labels(type_name(command), outcome).inc()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._consumer.stop()
+        await self._follower.stop()

@@ -9,39 +9,18 @@ keeps applying changes in the background.  Lookups (:meth:`ConfigTable.dialplans
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from edge.uas.dialplan import Plan
 from edge.uas.directory import UserCredentials
 from schemas.codec import CodecError, default_codec
 from sentiric.eventlog import topics
-from sentiric.eventlog.admin import partition_count
+from sentiric.eventlog.follower import TopicFollower
 
 log = structlog.get_logger(__name__)
-
-
-async def topic_partitions(topic: str, client: dict[str, Any], wait_s: float = 15.0) -> int:
-    """The partition count of ``topic``, waiting for a just-created topic's metadata to appear."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_s
-    while True:
-        try:
-            count = await partition_count(topic, **client)
-        except Exception as exc:  # the admin client raises various errors while the topic settles
-            if loop.time() > deadline:
-                raise RuntimeError(f"topic {topic} is not available: {exc}") from exc
-            count = 0
-        if count:
-            return count
-        if loop.time() > deadline:
-            raise RuntimeError(f"topic {topic} has no partitions")
-        await asyncio.sleep(0.2)
 
 
 class ConfigTable:
@@ -93,10 +72,10 @@ class ConfigFollower:
     def __init__(self, table: ConfigTable, *, topic: str = topics.CONFIG, **client: Any) -> None:
         self.table = table
         self.topic = topic
-        self._client = client
-        self._consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)
         self._codec = default_codec()
-        self._task: asyncio.Task[None] | None = None
+        self._follower = TopicFollower(
+            topic, self._apply, name="edge-config-follower", from_beginning=True, **client
+        )
 
     def _apply(self, msg: Any) -> None:
         if msg.key is None:
@@ -114,30 +93,8 @@ class ConfigFollower:
 
     async def start(self) -> None:
         """Read the topic from the beginning to its current end, then follow in the background."""
-        consumer = self._consumer
-        tps = [TopicPartition(self.topic, p) for p in range(await topic_partitions(self.topic, self._client))]
-        await consumer.start()
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
-            batch = await consumer.getmany(*tps, timeout_ms=500)
-            for messages in batch.values():
-                for msg in messages:
-                    self._apply(msg)
+        await self._follower.start()
         log.info("config loaded", entries=len(self.table))
-        self._task = asyncio.create_task(self._follow(tps), name="edge-config-follower")
-
-    async def _follow(self, tps: list[TopicPartition]) -> None:
-        while True:
-            batch = await self._consumer.getmany(*tps, timeout_ms=1000)
-            for messages in batch.values():
-                for msg in messages:
-                    self._apply(msg)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._consumer.stop()
+        await self._follower.stop()

@@ -30,7 +30,6 @@ import gc
 import logging
 import time
 from collections import OrderedDict
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -43,7 +42,7 @@ from edge.media.codecs.g711 import CODECS_BY_NAME
 from edge.media.codecs.registry import Binding, CodecError, G711PayloadCodec, Transcoder, default_registry
 from edge.media.codecs.resample import TELEPHONY_RATE, resample
 from edge.media.playback import PromptCache, PromptError
-from edge.media.ports import PortPool
+from edge.media.ports import edge_port_pool
 from edge.media.recording import RecordingError
 from edge.media.session import MediaSession
 from edge.media.srtp import CryptoAttribute, SrtpContext, SrtpError
@@ -57,7 +56,6 @@ from schemas.models import (
     StopPlayback,
     StopRecording,
 )
-from sentiric.net import udp_pair_free
 
 if TYPE_CHECKING:
     from edge.facts import FactSink
@@ -97,12 +95,7 @@ class MediaEngine:
         self.facts = facts
         self._codecs = default_registry()
         self._loop = loop
-        self.pool = PortPool(
-            settings.rtp_port_min,
-            settings.rtp_port_max,
-            settings.rtp_port_quarantine_s,
-            probe=partial(udp_pair_free, host=settings.rtp_host),
-        )
+        self.pool = edge_port_pool(settings)
         self.clock = MediaClock(loop=loop)
         self.prompts = prompts or PromptCache()
         self._prompt_lock = asyncio.Lock()

@@ -28,6 +28,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from sentiric.net import udp_pair_free
+
+if TYPE_CHECKING:
+    from sentiric.settings import Settings
 
 
 class PortsExhausted(Exception):
@@ -105,3 +112,13 @@ class PortPool:
             self._quarantine.append((now + self.quarantine_s, port))
         else:
             self._ready.append(port)
+
+
+def edge_port_pool(settings: Settings) -> PortPool:
+    """The edge's pool: the configured range and quarantine, pairs probed with a UDP bind on the RTP host."""
+    return PortPool(
+        settings.rtp_port_min,
+        settings.rtp_port_max,
+        settings.rtp_port_quarantine_s,
+        probe=partial(udp_pair_free, host=settings.rtp_host),
+    )

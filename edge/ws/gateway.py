@@ -19,7 +19,6 @@ of its own (``own_commands=True`` in ``edge.ws.server.WebService``), never both.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import wave
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,15 +26,14 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from edge.config_table import topic_partitions
 from edge.facts import FactSink
 from edge.uas.dialplan import DEFAULT_PLAN, Plan, resolve
 from edge.ws.session import Effect, WebCall
 from schemas import models as m
 from schemas.codec import default_codec, type_name
 from sentiric.eventlog.consumer import decode_message
+from sentiric.eventlog.follower import TopicFollower
 from sentiric.eventlog.topics import CALLS
 
 log = structlog.get_logger(__name__)
@@ -161,38 +159,21 @@ class CallTail:
 
     def __init__(self, gateway: WebGateway, **client: Any) -> None:
         self.gateway = gateway
-        self._client = client
-        self._consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)
         self._codec = default_codec()
-        self._task: asyncio.Task[None] | None = None
+        self._follower = TopicFollower(CALLS, self._observe, name="ws-call-tail", **client)
         self.observed = 0
 
     async def start(self) -> None:
-        tps = [TopicPartition(CALLS, p) for p in range(await topic_partitions(CALLS, self._client))]
-        await self._consumer.start()
-        self._consumer.assign(tps)
-        await self._consumer.seek_to_end(*tps)
-        for tp in tps:  # resolve positions now, so facts produced after start() are seen
-            await self._consumer.position(tp)
-        self._task = asyncio.create_task(self._run(tps), name="ws-call-tail")
+        await self._follower.start()
 
-    async def _run(self, tps: list[TopicPartition]) -> None:
-        links = self.gateway.links
-        while True:
-            batch = await self._consumer.getmany(*tps, timeout_ms=1000)
-            for messages in batch.values():
-                for msg in messages:
-                    if msg.key is None or msg.key.decode(errors="replace") not in links:
-                        continue
-                    decoded = decode_message(msg, self._codec, None)  # logs a corrupt one with its offset
-                    if decoded is None:
-                        continue
-                    self.observed += 1
-                    self.gateway.observe(decoded.record)
+    def _observe(self, msg: Any) -> None:
+        if msg.key is None or msg.key.decode(errors="replace") not in self.gateway.links:
+            return
+        decoded = decode_message(msg, self._codec, None)  # logs a corrupt one with its offset
+        if decoded is None:
+            return
+        self.observed += 1
+        self.gateway.observe(decoded.record)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._consumer.stop()
+        await self._follower.stop()
