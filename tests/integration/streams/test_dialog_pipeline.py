@@ -8,10 +8,6 @@ streams.app`) with the embedded engines: Whisper base STT, the knowledge-base di
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import wave
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -27,53 +23,13 @@ from schemas.codec import decode, encode
 from sentiric.eventlog.topics import CALLS, CONFIG, METRICS, commands_topic
 from streams.dialog.script import CallScript
 from streams.engines.knowledge import load_knowledge
+from tests.integration.e2e.stack import Worker
 
 ROOT = Path(__file__).parents[3]
 SPEECH = ROOT / "tests" / "fixtures" / "speech"
 PARTITIONS = 2
 EDGE = "edge-7"
 WAIT_S = 90.0
-
-
-class Worker:
-    def __init__(self, bootstrap: str, home: Path, cache: Path) -> None:
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("SENTIRIC_")},
-            "SENTIRIC_KAFKA_BOOTSTRAP": bootstrap,
-            "SENTIRIC_HOME": str(home),
-            "SENTIRIC_CACHE_HOME": str(cache),
-            "SENTIRIC_TOPIC_PARTITIONS": str(PARTITIONS),
-            "SENTIRIC_STREAMS_OFFSET_RESET": "earliest",
-            "SENTIRIC_NO_INPUT_TIMEOUT_S": "300",
-        }
-        self.log = home / "worker.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.app"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
 
 
 class Log:
@@ -151,8 +107,8 @@ async def test_call_through_a_worker_that_is_killed_mid_call(
     topics: str, tmp_path: Path, machine_cache_dir: Path
 ) -> None:
     bootstrap = topics
-    worker = Worker(bootstrap, tmp_path, machine_cache_dir)
-    log = Log(lambda: worker.proc is None or worker.proc.poll() is None)
+    worker = Worker(bootstrap, tmp_path, machine_cache_dir, SENTIRIC_TOPIC_PARTITIONS=str(PARTITIONS))
+    log = Log(lambda: worker.proc is None or worker.alive())
     follower = asyncio.create_task(_follow(bootstrap, log))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
