@@ -37,6 +37,7 @@ from edge.sip.digest import DigestAuthenticator
 from edge.sip.message import SipRequest, SipResponse
 from edge.sip.registrar import Registrar
 from edge.sip.transaction import (
+    InviteOkRetransmitter,
     Send,
     SipTransactionError,
     Terminated,
@@ -184,6 +185,28 @@ class CoreBase:
         if txn is not None:
             self.timers.schedule(("st", (peer.transport, key)), txn.next_deadline)
         return response
+
+    def _ok_with_sdp(
+        self, call: Call, req: SipRequest, peer: Peer, contact: str, now: float, out: list[Effect]
+    ) -> SipResponse | None:
+        """200 OK to an INVITE carrying ``call.local_sdp``, retransmitted until its ACK (RFC 3261
+        §13.3.1.4); None when the INVITE transaction is gone."""
+        assert call.local_sdp is not None
+        ok = self._respond(
+            req,
+            peer,
+            200,
+            now,
+            out,
+            to_tag=call.local_tag,
+            headers=[("Contact", contact), ("Allow", ALLOW)],
+            body=bytes(call.local_sdp),
+            content_type="application/sdp",
+        )
+        if ok is not None:
+            call.ok, call.ok_cseq = InviteOkRetransmitter(ok, peer, now, self.config.timers), req.cseq.seq
+            self.timers.schedule(("ok", call.call_id), call.ok.next_deadline)
+        return ok
 
     def _hop(self, call: Call) -> Peer:
         """Where requests in the call's dialog go: its route set / remote target (edge.uas.routing)."""

@@ -21,7 +21,6 @@ from edge.sdp import (
 from edge.sip.dialog import sipfrag_status
 from edge.sip.message import SipRequest, SipResponse
 from edge.sip.transaction import (
-    InviteOkRetransmitter,
     ResponseReceived,
 )
 from edge.uas.base import (
@@ -117,21 +116,9 @@ class InDialog(Teardown):
                 crypto=self._offer_crypto(call.negotiated),
             )
         call.local_sdp = sdp
-        ok = self._respond(
-            req,
-            peer,
-            200,
-            now,
-            out,
-            to_tag=call.local_tag,
-            headers=[("Contact", call.dialog.local_contact), ("Allow", ALLOW)],
-            body=bytes(sdp),
-            content_type="application/sdp",
-        )
-        if ok is None:
+        assert call.dialog is not None
+        if self._ok_with_sdp(call, req, peer, call.dialog.local_contact, now, out) is None:
             return
-        call.ok, call.ok_cseq = InviteOkRetransmitter(ok, peer, now, self.config.timers), req.cseq.seq
-        self.timers.schedule(("ok", call.call_id), call.ok.next_deadline)
         if neg is not None:
             call.negotiated = neg
             out.append(UpdateMedia(call.call_id, (neg.remote_address, neg.remote_port), neg.direction))

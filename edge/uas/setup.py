@@ -27,12 +27,10 @@ from edge.sdp import (
 from edge.sip.dialog import Dialog
 from edge.sip.message import SipRequest
 from edge.sip.transaction import (
-    InviteOkRetransmitter,
     Send,
     server_key,
 )
 from edge.uas.base import (
-    ALLOW,
     Effect,
     check_same_keys,
     user_of,
@@ -183,24 +181,12 @@ class CallSetup(InDialog):
         call.local_sdp = sdp
         contact = self._local_contact(peer)
         call.dialog = Dialog.from_request(req, call.local_tag, contact)
-        ok = self._respond(
-            req,
-            peer,
-            200,
-            now,
-            out,
-            to_tag=call.local_tag,
-            headers=[("Contact", contact), ("Allow", ALLOW)],
-            body=bytes(sdp),
-            content_type="application/sdp",
-        )
-        if ok is None:  # the INVITE transaction is gone (e.g. CANCEL crossed): nothing to answer
+        if self._ok_with_sdp(call, req, peer, contact, now, out) is None:
+            # the INVITE transaction is gone (e.g. CANCEL crossed): nothing to answer
             self._reject(call, 487, "request_terminated", "internal", now, out, respond=False)
             return
         call.fire("answer")
         call.answered_at, call.final_status = now, 200
-        call.ok, call.ok_cseq = InviteOkRetransmitter(ok, peer, now, self.config.timers), req.cseq.seq
-        self.timers.schedule(("ok", call.call_id), call.ok.next_deadline)
         self._by_dialog[call.dialog.id] = call
         m.INVITES_ACCEPTED.inc()
         m.SETUP_SECONDS.observe(now - call.invited_at)
