@@ -17,6 +17,7 @@ import pytest
 from edge.facts import FactRecorder, ListPublisher
 from edge.media.engine import MediaEngine
 from edge.media.rtp.packet import RtpPacket
+from edge.media.session import MediaSession
 from sentiric.settings import Settings
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "media"
@@ -60,6 +61,28 @@ class Harness:
     engine: MediaEngine
     publisher: ListPublisher
     facts: FactRecorder
+
+    async def open_session(
+        self,
+        call_id: str,
+        remote_addr: tuple[str, int] | None,
+        *,
+        codec: str = "PCMU",
+        payload_type: int = 0,
+        dtmf_payload_type: int | None = 101,
+        **options: Any,
+    ) -> MediaSession:
+        """A session on a port from the engine's pool, as the SIP side opens one (20 ms ptime)."""
+        return await self.engine.open_session(
+            call_id,
+            local_port=self.engine.pool.allocate(time.monotonic()),
+            remote_addr=remote_addr,
+            codec=codec,
+            payload_type=payload_type,
+            dtmf_payload_type=dtmf_payload_type,
+            ptime_ms=20,
+            **options,
+        )
 
     def facts_of(self, model: type[Any], call_id: str | None = None) -> list[Any]:
         return [

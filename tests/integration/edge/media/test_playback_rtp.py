@@ -4,7 +4,6 @@ sequence numbers and timestamps across prompts."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import numpy as np
@@ -29,16 +28,7 @@ def play(call_id: str, pcm: np.ndarray, rate: int = 8000, **kw: object) -> PlayA
 
 async def test_two_prompts_arrive_decodable_steady_and_continuous(harness, make_caller) -> None:
     caller = await make_caller()
-    port = harness.engine.pool.allocate(time.monotonic())
-    session = await harness.engine.open_session(
-        "call-play",
-        local_port=port,
-        remote_addr=caller.addr,
-        codec="PCMU",
-        payload_type=0,
-        dtmf_payload_type=101,
-        ptime_ms=20,
-    )
+    session = await harness.open_session("call-play", caller.addr)
     prompt = load_wav(FIXTURES / "opening_hours_8k.wav")
     tone16k = (np.sin(2 * np.pi * 440 * np.arange(16000) / 16000) * 9000).astype(np.int16)  # 1 s at 16 kHz
     first, second = play("call-play", prompt), play("call-play", tone16k, rate=16000)
@@ -75,15 +65,8 @@ async def test_two_prompts_arrive_decodable_steady_and_continuous(harness, make_
 
 async def test_stop_playback_reports_what_was_played(harness, make_caller) -> None:
     caller = await make_caller()
-    port = harness.engine.pool.allocate(time.monotonic())
-    session = await harness.engine.open_session(
-        "call-stop",
-        local_port=port,
-        remote_addr=caller.addr,
-        codec="PCMA",
-        payload_type=8,
-        dtmf_payload_type=None,
-        ptime_ms=20,
+    session = await harness.open_session(
+        "call-stop", caller.addr, codec="PCMA", payload_type=8, dtmf_payload_type=None
     )
     command = play("call-stop", np.full(8000 * 5, 3000, dtype=np.int16))
     await harness.engine.execute(command)

@@ -33,17 +33,8 @@ def ulaw_frames(pcm: np.ndarray) -> list[bytes]:
 
 
 async def open_call(harness, caller, call_id: str, remote: bool = True):
-    port = harness.engine.pool.allocate(time.monotonic())
-    session = await harness.engine.open_session(
-        call_id,
-        local_port=port,
-        remote_addr=caller.addr if remote else None,
-        codec="PCMU",
-        payload_type=0,
-        dtmf_payload_type=101,
-        ptime_ms=20,
-    )
-    return session, ("127.0.0.1", port)
+    session = await harness.open_session(call_id, caller.addr if remote else None)
+    return session, ("127.0.0.1", session.local_port)
 
 
 async def test_caller_speech_becomes_one_utterance_with_its_pcm(harness, make_caller) -> None:

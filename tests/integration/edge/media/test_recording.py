@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import socket
-import time
 import uuid
 import wave
 from collections.abc import Iterator
@@ -46,16 +45,8 @@ async def record_a_call(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Caller speaks the fixture while the agent plays a tone; returns (speech, tone)."""
     caller = await make_caller()
-    port = harness.engine.pool.allocate(time.monotonic())
-    session = await harness.engine.open_session(
-        call_id,
-        local_port=port,
-        remote_addr=caller.addr,
-        codec="PCMU",
-        payload_type=0,
-        dtmf_payload_type=None,
-        ptime_ms=20,
-    )
+    session = await harness.open_session(call_id, caller.addr, dtmf_payload_type=None)
+    port = session.local_port
     recording_id = str(uuid.uuid4())
     await harness.engine.execute(
         StartRecording(

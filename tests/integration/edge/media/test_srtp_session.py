@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import numpy as np
@@ -22,18 +21,10 @@ from .conftest import FIXTURES, correlation, send_rtp_stream
 async def test_srtp_prompt_is_opaque_on_the_wire_and_decrypts_at_the_peer(harness, make_caller) -> None:
     caller = await make_caller()
     ours, theirs = CryptoAttribute.generate(1), CryptoAttribute.generate(1)
-    port = harness.engine.pool.allocate(time.monotonic())
-    session = await harness.engine.open_session(
-        "call-srtp",
-        local_port=port,
-        remote_addr=caller.addr,
-        codec="PCMU",
-        payload_type=0,
-        dtmf_payload_type=101,
-        ptime_ms=20,
-        crypto_local=str(ours),
-        crypto_remote=str(theirs),
+    session = await harness.open_session(
+        "call-srtp", caller.addr, crypto_local=str(ours), crypto_remote=str(theirs)
     )
+    port = session.local_port
     peer = SrtpContext(local=theirs, remote=ours)
     prompt = load_wav(FIXTURES / "opening_hours_8k.wav")
     await harness.engine.execute(
@@ -76,18 +67,10 @@ async def test_srtcp_reports_are_protected_and_readable_by_the_peer(harness, mak
     caller, rtcp = await make_caller(), await make_caller()
     ours = CryptoAttribute.generate(1, AES_CM_128_HMAC_SHA1_32)
     theirs = CryptoAttribute.generate(1, AES_CM_128_HMAC_SHA1_32)
-    port = harness.engine.pool.allocate(time.monotonic())
-    session = await harness.engine.open_session(
-        "call-srtcp",
-        local_port=port,
-        remote_addr=caller.addr,
-        codec="PCMU",
-        payload_type=0,
-        dtmf_payload_type=None,
-        ptime_ms=20,
-        crypto_local=str(ours),
-        crypto_remote=str(theirs),
+    session = await harness.open_session(
+        "call-srtcp", caller.addr, dtmf_payload_type=None, crypto_local=str(ours), crypto_remote=str(theirs)
     )
+    port = session.local_port
     peer = SrtpContext(local=theirs, remote=ours)
     await send_rtp_stream(caller, ("127.0.0.1", port), [PCMU.silence()] * 10, protect=peer.protect)
     rtcp.send(b"\x80\xc9\x00\x01" + bytes(4), ("127.0.0.1", port + 1))  # plaintext RR: refused

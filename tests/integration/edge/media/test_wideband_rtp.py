@@ -4,7 +4,6 @@ prompt, with the codec's RTP clock and continuous sequence numbers."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import numpy as np
@@ -25,17 +24,8 @@ async def test_prompt_over_wideband_decodes_back(
     harness, make_caller, name: str, pt: int, step: int, threshold: float
 ) -> None:
     caller = await make_caller()
-    port = harness.engine.pool.allocate(time.monotonic())
     call_id = f"call-{name}"
-    session = await harness.engine.open_session(
-        call_id,
-        local_port=port,
-        remote_addr=caller.addr,
-        codec=name,
-        payload_type=pt,
-        dtmf_payload_type=101,
-        ptime_ms=20,
-    )
+    session = await harness.open_session(call_id, caller.addr, codec=name, payload_type=pt)
     prompt = load_wav(FIXTURES / "opening_hours_8k.wav")
     command = PlayAudio(
         **envelope(call_id, seq=1, source="test"),
