@@ -32,8 +32,10 @@ import faust
 
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
+from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
-from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRICS
+from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, TopicSpec
 from sentiric.settings import Settings, get_settings
 from streams.agents import dialog as dialog_step
 from streams.agents import speech
@@ -264,10 +266,32 @@ def create_app(
     return app
 
 
+def internal_topics(app: faust.App) -> list[TopicSpec]:
+    """The app's own topics — one compacted changelog per table, the KPI measurements topic.
+
+    Faust declares them itself while it starts, but not always before the consumer group's first
+    assignment: a changelog missing then is left unassigned ("Ignoring missing topic") and every
+    write to its table raises `PartitionsMismatch` ("... the changelog topic has 0 partitions")
+    until a later rebalance. On a fresh `sentiric up` that was the dialog-history table for the
+    first seconds of every run. `run_worker` creates them first."""
+    specs = [
+        TopicSpec(
+            table.changelog_topic.get_topic_name(), table.partitions or 1, {"cleanup.policy": "compact"}
+        )
+        for table in app.tables.values()
+    ]
+    return [*specs, TopicSpec(KPI_TOPIC, 1)]
+
+
 def run_worker(settings: Settings) -> None:
     """Run a streams worker in the foreground until interrupted (the `sentiric worker` command)."""
     engines = build_engines(settings)
     app = create_app(settings, engines)
+    asyncio.run(
+        ensure_topics(
+            internal_topics(app), replication=settings.topic_replication, **client_options(settings)
+        )
+    )
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()
 

@@ -277,7 +277,9 @@ def test_hostile_text_in_every_field_then_poison_on_the_log(tmp_path: Path, mach
         (eight,) = by_tag[f"hostile-{run}-08"]
         assert eight.sip_call_id == f"hostile-{run}-08@hostile.test\\x00\\x01\\xff\\xfe\\xc3("
         (nine,) = by_tag[f"hostile-{run}-09"]
-        assert "s=\\x00\\xff\\xfe\\xc3(\\xed\\xa0\\x80\\x07\\x1b[31m\\x0b\\x7f\r\n" in nine.sdp_offer
+        # the SDP body decodes invalid UTF-8 as U+FFFD (its octets stay in raw_invite); controls escaped
+        assert "s=\\x00\ufffd\ufffd\ufffd(\ufffd\ufffd\ufffd\\x07\\x1b[31m\\x0b\\x7f\r\n" in nine.sdp_offer
+        assert b"s=" + NUL + BAD_UTF8 + SURROGATE + CONTROLS + b"\r\n" in nine.raw_invite
         for invite in hostile:
             for fact in by_tag[invite.tag]:  # the oversized ones, when recorded, are bounded
                 assert (

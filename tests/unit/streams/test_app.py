@@ -16,7 +16,7 @@ from schemas.codec import decode, encode
 from sentiric.eventlog.topics import DEADLETTER, DLQ_CONSUMER, DLQ_ERROR, commands_topic
 from sentiric.settings import Settings
 from streams.agents.dialog import Stored
-from streams.app import create_app
+from streams.app import KPI_TOPIC, create_app, internal_topics
 from streams.dialog.script import CallScript
 from streams.dialog.state import Phase
 from streams.engines.dialog import Reply, Turn
@@ -206,3 +206,10 @@ async def test_a_record_that_makes_an_agent_raise_is_set_aside_and_the_agent_goe
         await kpi.put(key=b"kpi", value=b"not a measurement")
         await kpi.put(key=b"kpi", value=b'["offered", 1.0, null, null]')
     assert [h[DLQ_CONSUMER] for *_, h in dead.sent] == [b"stt", b"kpi"]
+
+
+def test_the_worker_creates_its_own_topics_before_joining_the_group(app: faust.App) -> None:
+    specs = {s.name: s for s in internal_topics(app)}
+    assert set(specs) == {"sentiric-dialog-changelog", "sentiric-dialog-history-changelog", KPI_TOPIC}
+    for name in ("sentiric-dialog-changelog", "sentiric-dialog-history-changelog"):
+        assert specs[name].partitions == 1 and specs[name].config == {"cleanup.policy": "compact"}
