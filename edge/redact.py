@@ -30,10 +30,11 @@ REDACTED: Final = "[redacted]"
 RAW_INVITE_BOUND: Final = 8192
 """Bytes of an INVITE kept in ``CallInviteReceived.raw_invite``: the whole of nearly every real one."""
 
-# A line starts after CR as well as LF: a key after a bare CR is still scrubbed.
-_KEY_LINE = re.compile(
-    r"(?:\A|(?<=[\r\n]))([ \t]*(?:a[ \t]*=[ \t]*(crypto|key-mgmt)[ \t]*:|k[ \t]*=))([^\r\n]*)", re.I
-)
+_KEY = r"([ \t]*(?:a[ \t]*=[ \t]*(crypto|key-mgmt)[ \t]*:|k[ \t]*=))([^\r\n]*)"
+_KEY_LINE = re.compile("^" + _KEY, re.I | re.M)  # lines end in LF (or CRLF): the usual case, fast
+# A line starts after a bare CR too: a key there is still scrubbed (a lookbehind scan, 4x slower).
+_KEY_LINE_ANY_EOL = re.compile(r"(?:\A|(?<=[\r\n]))" + _KEY, re.I)
+_BARE_CR = re.compile("\r(?!\n)")
 _SUITE = re.compile(r"[A-Z0-9_]{1,64}")
 _LIFETIME_MKI = re.compile(r"(\|(2\^)?[0-9]{1,20})?(\|[0-9]{1,10}:[0-9]{1,3})?")
 _INLINE = re.compile(r"(inline:)[^|;\s]*", re.I)
@@ -85,7 +86,7 @@ def scrub_sdp(sdp: str) -> str:
     low = sdp.lower()  # a cheap look first: most SDPs carry no key (the full scan costs ~6 µs)
     if "crypto" not in low and "key-mgmt" not in low and "k" not in low:
         return sdp
-    return _KEY_LINE.sub(_line, sdp)
+    return (_KEY_LINE_ANY_EOL if _BARE_CR.search(sdp) else _KEY_LINE).sub(_line, sdp)
 
 
 def scrub_raw(message: bytes, bound: int = RAW_INVITE_BOUND) -> bytes:
