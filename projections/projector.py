@@ -16,7 +16,7 @@ zero times.
 
 One record never stops the projection. A batch that fails with a *data* error — PostgreSQL refusing a
 value (asyncpg `DataError`: `CharacterNotInRepertoireError`, `UntranslatableCharacterError`, a value out
-of range...), an integrity or size limit, or the pure CDR fold raising `ValueError`/`TypeError`/... —
+of range...), an integrity or size limit, or the pure CDR fold raising anything at all (`FoldError`) —
 is applied again in one transaction by bisection: halves, then quarters, each under a savepoint, until
 every record that fails alone is found. Those are set aside (logged with topic/partition/offset,
 counted, dead-lettered with the error; the copies acknowledged before the commit), everything else is
@@ -64,6 +64,11 @@ DATA_ERRORS: tuple[type[BaseException], ...] = (
     ArithmeticError,
 )
 """Errors a record causes, every time it is applied: set it aside rather than retry forever."""
+
+
+class FoldError(ValueError):
+    """The pure CDR fold raised on a record: whatever the exception, the record is the cause."""
+
 
 Item = tuple[Any, LogPosition, ConsumerRecord[bytes, bytes]]
 
@@ -224,7 +229,10 @@ class Projector:
         call_ids = [r.call_id for r, _, _ in items if hasattr(r, "call_id")]
         projection = await store.load(conn, call_ids, [r.event_id for r, _, _ in items])
         for record, pos, _ in items:
-            projection.apply(record, pos)
+            try:
+                projection.apply(record, pos)
+            except Exception as exc:  # the fold is pure: no I/O error can come from it
+                raise FoldError(f"{type(exc).__name__}: {exc}") from exc
         await store.save(conn, projection)
         return projection
 
