@@ -103,7 +103,7 @@ class Projector:
         self._topics = tuple(topics)
         self._client = client
         self._dlq_producer = dead_letters
-        self._dead_letters = DeadLetters(dead_letters, name)
+        self._dead_letters = DeadLetters(dead_letters, name, strict=True)  # a copy on the log, or a retry
         self._batch_max = batch_max
         self._poll_ms = poll_ms
         self._codec = codec or default_codec()

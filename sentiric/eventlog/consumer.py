@@ -24,7 +24,6 @@ from prometheus_client import Counter
 
 from schemas.codec import Codec, CodecError, default_codec
 from sentiric.eventlog import topics
-from sentiric.eventlog.producer import BufferFull
 
 log = structlog.get_logger(__name__)
 
@@ -76,15 +75,23 @@ class DeadLetters:
     """Sets records aside for one consumer: log, count, and copy to the dead-letter topic.
 
     Without a producer (a read-only view) the record is logged and counted only. A dead-letter copy
-    that the producer cannot take (its buffer is full) is logged as an error; the consumer goes on.
+    that the producer cannot take (its buffer is full) is logged as an error and the consumer goes on
+    — unless ``strict``: then the error propagates, for a consumer that must not move its offsets past
+    a record whose copy is not on the log (the CDR projector retries the batch instead).
     """
 
     def __init__(
-        self, producer: RawPublisher | None, consumer_name: str, *, topic: str = topics.DEADLETTER
+        self,
+        producer: RawPublisher | None,
+        consumer_name: str,
+        *,
+        topic: str = topics.DEADLETTER,
+        strict: bool = False,
     ) -> None:
         self._producer = producer
         self.consumer_name = consumer_name
         self.topic = topic
+        self.strict = strict
         self.count = 0
 
     def send(self, msg: LogRecord, error: str, *, reason: str = UNDECODABLE) -> None:
@@ -105,8 +112,10 @@ class DeadLetters:
             return
         try:
             self._producer.publish_raw(self.topic, msg.key, msg.value, self.headers(msg, error))
-        except BufferFull:
-            log.error("dead-letter copy refused: producer buffer full", topic=msg.topic, offset=msg.offset)
+        except Exception as exc:  # BufferFull, or a producer that is not running
+            if self.strict:
+                raise
+            log.error("dead-letter copy refused", topic=msg.topic, offset=msg.offset, error=describe(exc))
 
     def headers(self, msg: LogRecord, error: str) -> tuple[tuple[str, bytes], ...]:
         return (
