@@ -80,7 +80,7 @@ class EdgeApp:
         self.producer = EventProducer(buffer_max=settings.producer_buffer_max, **self.client)
         self.recorder = FactRecorder(self.producer, settings.node_id)
         self.config = ConfigTable()
-        self.follower = ConfigFollower(self.config, **self.client)
+        self.follower = ConfigFollower(self.config, dead_letters=self.producer, **self.client)
         self.engine: MediaEngine | Any = None
         self.core: UasCore | None = None
         self.endpoint: SipEndpoint | None = None
@@ -152,7 +152,12 @@ class EdgeApp:
             self.web = None
         front = self.web.front if self.web is not None else lambda d: d
         dispatcher = front(CommandDispatcher(endpoint, self.engine))  # web calls' commands first
-        self.commands = CommandConsumer(s.commands_topic, dispatcher, **self.client)  # type: ignore[arg-type]
+        self.commands = CommandConsumer(
+            s.commands_topic,
+            dispatcher,  # type: ignore[arg-type]
+            dead_letters=self.producer,
+            **self.client,
+        )
         await self.commands.start()
         await self._serve_grpc()
         self._metrics = await asyncio.start_server(_serve_metrics, s.sip_host, s.edge_metrics_port)

@@ -3,7 +3,11 @@
 ``Hangup`` and ``TransferCall`` are signalling (BYE, REFER) and go to the SIP side; everything else
 (PlayAudio, StopPlayback, StartRecording, StopRecording, SendDtmf) goes to ``engine.execute``.
 Each edge node reads its own topic from the end as it is at start-up: commands for calls of a
-previous run have no call to act on.  A failing command is logged and counted, never fatal.
+previous run have no call to act on.  A failing command is never fatal: one that does not decode, or
+whose dispatch raises or reports an error, is set aside (logged with its offset, counted in
+``sentiric_edge_commands_total{outcome="error"}`` and ``sentiric_log_dead_lettered_total``, copied to
+``sentiric.deadletter``) and the next command runs.  The follower underneath restarts its read loop
+after a broker error (`sentiric.eventlog.follower`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import structlog
 
 from edge import metrics as m
 from schemas.codec import default_codec, type_name
-from sentiric.eventlog.consumer import decode_message
+from sentiric.eventlog.consumer import UNAPPLIABLE, DeadLetters, RawPublisher, decode_message
 from sentiric.eventlog.follower import TopicFollower
 from sentiric.logs import bind_call, unbind_call
 
@@ -34,7 +38,8 @@ class CommandDispatcher:
         self.engine = engine
 
     async def dispatch(self, command: Any) -> str:
-        """Carry out one command; returns the outcome label (ok, ignored, error)."""
+        """Carry out one command; returns the outcome label (ok, ignored). A failure raises: the
+        consumer sets the command aside with the error."""
         name = type_name(command)
         bind_call(command.call_id, getattr(command, "trace_id", None))
         try:
@@ -51,32 +56,50 @@ class CommandDispatcher:
                 if inspect.isawaitable(result):
                     await result
             return "ok"
-        except Exception as exc:
-            log.warning("command failed", command=name, error=str(exc))
-            return "error"
         finally:
             unbind_call()
 
 
 class CommandConsumer:
-    def __init__(self, topic: str, dispatcher: CommandDispatcher, **client: Any) -> None:
+    def __init__(
+        self,
+        topic: str,
+        dispatcher: CommandDispatcher,
+        *,
+        dead_letters: RawPublisher | None = None,
+        **client: Any,
+    ) -> None:
         self.topic = topic
         self.dispatcher = dispatcher
         self._codec = default_codec()
-        self._follower = TopicFollower(topic, self._execute, name="edge-commands", **client)
+        self.dead_letters = DeadLetters(dead_letters, "edge-commands")
+        self._follower = TopicFollower(
+            topic, self._execute, name="edge-commands", dead_letters=self.dead_letters, **client
+        )
+
+    @property
+    def restarts(self) -> int:
+        return self._follower.restarts
 
     async def start(self) -> None:
         await self._follower.start()
 
     async def _execute(self, msg: Any) -> None:
-        decoded = decode_message(msg, self._codec, None)  # logs a corrupt one with its offset
+        decoded = decode_message(msg, self._codec, self.dead_letters)
         if decoded is None:
             if msg.value is not None:
                 m.COMMANDS.labels("undecodable", "error").inc()
             return
         command = decoded.record
-        outcome = await self.dispatcher.dispatch(command)
-        m.COMMANDS.labels(type_name(command), outcome).inc()
+        name = type_name(command)
+        try:
+            outcome = await self.dispatcher.dispatch(command)
+        except Exception:
+            m.COMMANDS.labels(name, "error").inc()
+            raise  # the follower sets it aside with the error, and goes on
+        m.COMMANDS.labels(name, outcome).inc()
+        if outcome == "error":  # a dispatcher that logged its own failure (the web gateway's)
+            self.dead_letters.send(msg, f"{name}: dispatch reported an error", reason=UNAPPLIABLE)
 
     async def stop(self) -> None:
         await self._follower.stop()

@@ -3,8 +3,11 @@
 ``sentiric.config`` holds one record per entity under the key ``<kind>:<entity_id>``
 (``dialplan:<id>``, ``sipuser:<id>``); a tombstone (null value) deletes the entity.  At start the
 follower reads the topic from the beginning up to its current end before the edge takes calls, then
-keeps applying changes in the background.  Lookups (:meth:`ConfigTable.dialplans`,
-:meth:`ConfigTable.user`) are plain dictionary reads: call setup never waits on the broker.
+keeps applying changes in the background.  A record that does not decode or fails to apply is set
+aside (logged with its offset, counted, dead-lettered) and the entity keeps its previous value; the
+follower's read loop restarts itself after a broker error (`sentiric.eventlog.follower`).
+Lookups (:meth:`ConfigTable.dialplans`, :meth:`ConfigTable.user`) are plain dictionary reads: call
+setup never waits on the broker.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import structlog
 
 from edge.uas.dialplan import Plan
 from edge.uas.directory import UserCredentials
-from schemas.codec import CodecError, default_codec
+from schemas.codec import default_codec
 from sentiric.eventlog import topics
+from sentiric.eventlog.consumer import DeadLetters, RawPublisher, decode_message
 from sentiric.eventlog.follower import TopicFollower
 
 log = structlog.get_logger(__name__)
@@ -69,13 +73,30 @@ class ConfigTable:
 class ConfigFollower:
     """Loads ``sentiric.config`` into a :class:`ConfigTable`, then follows it."""
 
-    def __init__(self, table: ConfigTable, *, topic: str = topics.CONFIG, **client: Any) -> None:
+    def __init__(
+        self,
+        table: ConfigTable,
+        *,
+        topic: str = topics.CONFIG,
+        dead_letters: RawPublisher | None = None,
+        **client: Any,
+    ) -> None:
         self.table = table
         self.topic = topic
         self._codec = default_codec()
+        self.dead_letters = DeadLetters(dead_letters, "edge-config-follower")
         self._follower = TopicFollower(
-            topic, self._apply, name="edge-config-follower", from_beginning=True, **client
+            topic,
+            self._apply,
+            name="edge-config-follower",
+            from_beginning=True,
+            dead_letters=self.dead_letters,
+            **client,
         )
+
+    @property
+    def restarts(self) -> int:
+        return self._follower.restarts
 
     def _apply(self, msg: Any) -> None:
         if msg.key is None:
@@ -84,12 +105,9 @@ class ConfigFollower:
         if msg.value is None:
             self.table.apply(key, None)
             return
-        try:
-            record = self._codec.decode(msg.value)
-        except CodecError as exc:
-            log.warning("undecodable config record skipped", key=key, offset=msg.offset, error=str(exc))
-            return
-        self.table.apply(key, record)
+        decoded = decode_message(msg, self._codec, self.dead_letters)
+        if decoded is not None:
+            self.table.apply(key, decoded.record)  # raising sets the record aside (the follower)
 
     async def start(self) -> None:
         """Read the topic from the beginning to its current end, then follow in the background."""

@@ -3,13 +3,20 @@
 Everything in the edge that observes something about a call — the SIP core, the media sessions, the
 WebSocket gateway — calls `FactRecorder.emit(call_id, Model, **fields)`. Publishing never blocks: the
 producer buffers (see `sentiric.eventlog.producer`).
+
+`emit` is also the one door wire text passes on its way to the log, so it is guarded here and no call
+site can forget it: every SDP field (``sdp_*``) has its SRTP keys scrubbed (`edge.redact`), every
+``raw_*`` bytes copy of a SIP message is scrubbed and bounded, and every text field is made safe —
+no NUL, no lone surrogate, controls escaped, bounded per field (`schemas.wiretext`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from edge.redact import scrub_raw, scrub_sdp
 from schemas.envelope import CallSequencer, envelope
+from schemas.wiretext import safe_field
 
 
 class Publisher(Protocol):
@@ -39,6 +46,11 @@ class FactRecorder:
         self._trace[call_id] = trace_id
 
     def emit(self, call_id: str, model: type[Any], **fields: Any) -> Any:
+        for name, value in fields.items():
+            if type(value) is str:
+                fields[name] = safe_field(name, scrub_sdp(value) if name.startswith("sdp_") else value)
+            elif type(value) is bytes and name.startswith("raw_"):
+                fields[name] = scrub_raw(value)
         record = model(
             **envelope(
                 call_id,

@@ -2,19 +2,23 @@
 
 Keys are `<lowercased type name>:<entity_id>` (`producer.record_key`). The API's admin reads and the
 webhook dispatcher's subscription list come from here; the admin writes apply to it at once as well
-(read-your-writes), and the follower then sees the same record on the log.
+(read-your-writes), and the follower then sees the same record on the log. A record that does not
+decode, or whose application raises (in a listener, say), is set aside — logged with its offset,
+counted, dead-lettered when a producer is given — and the view goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.codec import Codec, CodecError, default_codec
+from schemas.codec import Codec, default_codec
+from sentiric.eventlog.consumer import DeadLetters, RawPublisher, decode_message
+from sentiric.eventlog.follower import TopicFollower
 from sentiric.eventlog.producer import record_key
 
 log = structlog.get_logger(__name__)
@@ -52,34 +56,44 @@ class ConfigView:
         prefix = f"{model.__name__.lower()}:"
         return [r for k, r in sorted(self._records.items()) if k.startswith(prefix) and isinstance(r, model)]
 
-    async def follow(self, topic: str, *, codec: Codec | None = None, **client: Any) -> None:
+    async def follow(
+        self,
+        topic: str,
+        *,
+        codec: Codec | None = None,
+        dead_letters: RawPublisher | None = None,
+        **client: Any,
+    ) -> None:
         """Read the topic from the beginning and keep following it; `ready` is set once the records
-        present at the start are loaded. Runs until cancelled."""
+        present at the start are loaded. Runs until cancelled; the read loop restarts itself after a
+        broker error (`sentiric.eventlog.follower`)."""
         codec = codec or default_codec()
-        consumer = AIOKafkaConsumer(enable_auto_commit=False, auto_offset_reset="earliest", **client)
-        await consumer.start()
+        aside = DeadLetters(dead_letters, "config-view")
+
+        def on_record(msg: Any) -> None:  # raising sets the record aside (the follower)
+            key = msg.key.decode("utf-8", "replace") if msg.key else ""
+            if msg.value is None:
+                self.apply(key, None)
+            elif (decoded := decode_message(msg, codec, aside)) is not None:
+                self.apply(key, decoded.record)
+
+        while True:
+            follower = TopicFollower(
+                topic, on_record, name="config-view", from_beginning=True, dead_letters=aside, **client
+            )
+            try:
+                await follower.start()
+                break
+            except Exception as exc:  # the topic or the broker is not there yet
+                log.warning("config view cannot start, retrying", topic=topic, error=repr(exc))
+                with contextlib.suppress(Exception):
+                    await follower.stop()
+                await asyncio.sleep(2.0)
+        self.ready.set()
         try:
-            tp = TopicPartition(topic, 0)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            if end == 0:
-                self.ready.set()
-            while True:
-                batch = await consumer.getmany(tp, timeout_ms=500, max_records=1000)
-                for msg in batch.get(tp, []):
-                    key = msg.key.decode("utf-8", "replace") if msg.key else ""
-                    if msg.value is None:
-                        self.apply(key, None)
-                        continue
-                    try:
-                        self.apply(key, codec.decode(msg.value))
-                    except CodecError as exc:
-                        log.warning("undecodable config record skipped", key=key, error=str(exc))
-                if not self.ready.is_set() and await consumer.position(tp) >= end:
-                    self.ready.set()
+            await asyncio.Event().wait()  # until cancelled
         finally:
-            await consumer.stop()
+            await follower.stop()
 
     async def wait_ready(self, within_s: float = 30.0) -> None:
         await asyncio.wait_for(self.ready.wait(), within_s)

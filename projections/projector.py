@@ -13,6 +13,18 @@ database fails its first batch (`FencedError`) instead of double-applying.
 A corrupt message is copied to the dead-letter topic (and that copy acknowledged) before the
 transaction that moves the offset past it commits; after a crash it may be dead-lettered twice, never
 zero times.
+
+One record never stops the projection. A batch that fails with a *data* error — PostgreSQL refusing a
+value (asyncpg `DataError`: `CharacterNotInRepertoireError`, `UntranslatableCharacterError`, a value out
+of range...), an integrity or size limit, or the pure CDR fold raising anything at all (`FoldError`) —
+is applied again in one transaction by bisection: halves, then quarters, each under a savepoint, until
+every record that fails alone is found. Those are set aside (logged with topic/partition/offset,
+counted, dead-lettered with the error; the copies acknowledged before the commit), everything else is
+applied in log order, and the offsets move past the whole batch in the same transaction: still
+exactly once, and the rows are those of the log without the poison records. Only *transient* errors
+(the connection, the server going away: `OSError`, `InterfaceError`, any other `PostgresError`) rewind
+and retry with backoff, as before. Text reaching PostgreSQL never holds NUL (`store.without_nul`), so
+facts written before the edge escaped wire text still project.
 """
 
 from __future__ import annotations
@@ -29,9 +41,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Counter, Gauge, Histogram
 
 from projections import store
-from projections.cdr import LogPosition
+from projections.cdr import LogPosition, Projection
 from schemas.codec import Codec, default_codec
-from sentiric.eventlog.consumer import DeadLetters, decode_message
+from sentiric.eventlog.consumer import DeadLetters, decode_message, describe
 from sentiric.eventlog.producer import EventProducer
 
 log = structlog.get_logger(__name__)
@@ -41,6 +53,24 @@ DUPLICATES = Counter("sentiric_projection_duplicates_total", "Records dropped as
 BATCH_SECONDS = Histogram("sentiric_projection_batch_seconds", "Time to apply and commit one batch")
 LAG = Gauge("sentiric_projection_lag_records", "Records on the log not yet projected")
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+DATA_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.DataError,  # class 22: a value PostgreSQL (or asyncpg's encoder) refuses
+    asyncpg.IntegrityConstraintViolationError,  # class 23
+    asyncpg.ProgramLimitExceededError,  # class 54: e.g. a value too large for an index
+    ValueError,  # the fold, or a codec (UnicodeError is one)
+    TypeError,
+    KeyError,
+    AttributeError,
+    ArithmeticError,
+)
+"""Errors a record causes, every time it is applied: set it aside rather than retry forever."""
+
+
+class FoldError(ValueError):
+    """The pure CDR fold raised on a record: whatever the exception, the record is the cause."""
+
+
+Item = tuple[Any, LogPosition, ConsumerRecord[bytes, bytes]]
 
 
 async def partition_counts(topics: Sequence[str], **client: Any) -> dict[str, int]:
@@ -73,13 +103,14 @@ class Projector:
         self._topics = tuple(topics)
         self._client = client
         self._dlq_producer = dead_letters
-        self._dead_letters = DeadLetters(dead_letters, name) if dead_letters is not None else None
+        self._dead_letters = DeadLetters(dead_letters, name, strict=True)  # a copy on the log, or a retry
         self._batch_max = batch_max
         self._poll_ms = poll_ms
         self._codec = codec or default_codec()
         self._next: dict[TopicPartition, int | None] = {}
         self.applied = 0
         self.batches = 0
+        self.set_aside = 0
         self.last_progress = time.monotonic()
         self.caught_up = asyncio.Event()
 
@@ -156,7 +187,7 @@ class Projector:
 
     async def _apply(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         started = time.perf_counter()
-        decoded: list[tuple[Any, LogPosition]] = []
+        items: list[Item] = []
         dead = 0
         for tp in sorted(batch):
             for msg in batch[tp]:
@@ -164,27 +195,66 @@ class Projector:
                 if d is None:
                     dead += msg.value is not None
                     continue
-                decoded.append((d.record, LogPosition(d.topic, d.partition, d.offset)))
+                items.append((store.without_nul(d.record), LogPosition(d.topic, d.partition, d.offset), msg))
         if dead and self._dlq_producer is not None:
             await self._dlq_producer.flush()  # the copies are on the log before the offsets move
-        call_ids = [r.call_id for r, _ in decoded if hasattr(r, "call_id")]
-        event_ids = [r.event_id for r, _ in decoded]
-        async with self._pool.acquire() as conn, conn.transaction():
-            projection = await store.load(conn, call_ids, event_ids)
-            for record, pos in decoded:
-                projection.apply(record, pos)
-            await store.save(conn, projection)
-            moved = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs}
-            for tp, next_offset in sorted(moved.items()):
-                await store.advance_offset(conn, tp.topic, tp.partition, self._next.get(tp), next_offset)
+        moved = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs}
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                projections = [await self._write(conn, items)]
+                await self._advance(conn, moved)
+        except DATA_ERRORS as exc:
+            log.warning(
+                "projection batch refused a record; isolating it", error=describe(exc), records=len(items)
+            )
+            async with self._pool.acquire() as conn, conn.transaction():
+                projections, poison = await self._bisect(conn, items)
+                for (_, _, msg), error in poison:
+                    self._dead_letters.set_aside(msg, error)
+                if poison and self._dlq_producer is not None:
+                    await self._dlq_producer.flush()  # acknowledged before the offsets move past them
+                await self._advance(conn, moved)
+            self.set_aside += len(poison)
         self._next.update(moved)
-        applied = len(projection.new_events)
+        applied = sum(len(p.new_events) for p in projections)
         self.applied += applied
         self.batches += 1
         self.last_progress = time.monotonic()
         APPLIED.inc(applied)
-        DUPLICATES.inc(projection.duplicates)
+        DUPLICATES.inc(sum(p.duplicates for p in projections))
         BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def _write(self, conn: asyncpg.Connection, items: list[Item]) -> Projection:
+        """Fold `items` over their stored rows and write the result (inside the caller's transaction)."""
+        call_ids = [r.call_id for r, _, _ in items if hasattr(r, "call_id")]
+        projection = await store.load(conn, call_ids, [r.event_id for r, _, _ in items])
+        for record, pos, _ in items:
+            try:
+                projection.apply(record, pos)
+            except Exception as exc:  # the fold is pure: no I/O error can come from it
+                raise FoldError(f"{type(exc).__name__}: {exc}") from exc
+        await store.save(conn, projection)
+        return projection
+
+    async def _bisect(
+        self, conn: asyncpg.Connection, items: list[Item]
+    ) -> tuple[list[Projection], list[tuple[Item, BaseException]]]:
+        """Write `items` in log order, each half under its own savepoint, down to the single records
+        that fail alone. Returns what was written and the poison records with their errors."""
+        try:
+            async with conn.transaction():  # a savepoint: a failure rolls back this part only
+                return [await self._write(conn, items)], []
+        except DATA_ERRORS as exc:
+            if len(items) <= 1:
+                return [], [(item, exc) for item in items]
+            mid = len(items) // 2
+            first, bad_first = await self._bisect(conn, items[:mid])
+            second, bad_second = await self._bisect(conn, items[mid:])
+            return first + second, bad_first + bad_second
+
+    async def _advance(self, conn: asyncpg.Connection, moved: dict[TopicPartition, int]) -> None:
+        for tp, next_offset in sorted(moved.items()):
+            await store.advance_offset(conn, tp.topic, tp.partition, self._next.get(tp), next_offset)
 
 
 async def run_projector(projector: Projector) -> None:

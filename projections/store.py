@@ -3,12 +3,20 @@ consumed offsets — all on one connection inside the caller's transaction — a
 
 SQL is generated from the row dataclasses in `projections.cdr` (fields = columns), so the fold and the
 tables cannot drift apart without the migration test noticing.
+
+PostgreSQL's `text` cannot hold NUL. The edge escapes wire text before it becomes a fact
+(`schemas.wiretext`), but facts written before it did, or by another producer, may carry NUL:
+`without_nul` gives the projector each record with NUL written as the same visible ``\\x00`` escape,
+so such a fact still projects (keys and rows alike, deterministically: a rebuild gives the same
+checksum) instead of being refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +45,24 @@ CHECKSUM_TABLES: tuple[tuple[str, str], ...] = (
     *((table, ", ".join(key)) for table, _, key in TABLES),
     ("processed_events", "event_id"),
 )
+
+
+NUL_ESCAPE = "\\x00"  # as schemas.wiretext writes it
+
+
+@cache
+def _text_fields(model: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(model) if str(f.type).startswith("str"))
+
+
+def without_nul(record: Any) -> Any:
+    """The record with NUL in its text fields escaped (the record itself when it has none)."""
+    changes = {}
+    for name in _text_fields(type(record)):
+        value = getattr(record, name)
+        if value is not None and "\x00" in value:
+            changes[name] = value.replace("\x00", NUL_ESCAPE)
+    return dataclasses.replace(record, **changes) if changes else record
 
 
 class FencedError(RuntimeError):

@@ -19,7 +19,11 @@ The body is `to_json_dict(fact, include_audio=False)` (audio replaced by its len
 success. Connection errors, timeouts, 408, 425, 429 and 5xx are retried with exponential backoff
 (`RetryPolicy`); any other 4xx, or the last failed retry, parks the fact on
 `sentiric.webhooks.deadletter` (original bytes, with the subscription, error and origin in headers).
-`replay_parked` re-delivers a subscription's parked facts.
+`replay_parked` re-delivers a subscription's parked facts. A fact the worker cannot even prepare (its
+payload fails to build) is set aside instead: logged with its topic/partition/offset, counted in
+``sentiric_log_dead_lettered_total{consumer="webhook:<id>"}``, copied to `sentiric.deadletter`, and
+the worker goes on with the next one; an unexpected error while delivering parks the fact like a
+refused delivery.
 
 Progress: `webhook_offsets(subscription_id, topic, partition, next_offset)` is updated after each
 matching fact is delivered or parked (and after each batch of non-matching ones), so a restart
@@ -50,6 +54,7 @@ from projections.projector import partition_counts
 from schemas.codec import Codec, CodecError, default_codec, to_json_dict, type_name
 from schemas.models import WebhookSubscription
 from sentiric.eventlog import topics as log_topics
+from sentiric.eventlog.consumer import DeadLetters, describe
 from sentiric.eventlog.producer import EventProducer
 
 log = structlog.get_logger(__name__)
@@ -193,6 +198,7 @@ class SubscriptionWorker:
         self._codec = codec or default_codec()
         self._batch_max = batch_max
         self._progress = _Progress(pool, sub.entity_id)
+        self.dead_letters = DeadLetters(producer, f"webhook:{sub.entity_id}")
 
     async def run(self) -> None:
         topic = self._topics.calls
@@ -234,12 +240,21 @@ class SubscriptionWorker:
     ) -> None:
         pending_skip: int | None = None
         for msg in messages:
-            record = self._decode(msg)
-            if record is None or not matches(self.sub, record):
+            try:
+                record = self._decode(msg)
+                wanted = record is not None and matches(self.sub, record)
+                body = payload(record, msg.topic, msg.partition, msg.offset) if wanted else b""
+            except Exception as exc:  # one fact never stops the subscription
+                self.dead_letters.set_aside(msg, exc)
+                await self._producer.flush()
+                wanted = False
+            if not wanted:
                 pending_skip = msg.offset + 1
                 continue
-            body = payload(record, msg.topic, msg.partition, msg.offset)
-            error = await deliver(http, self.sub, record, body, self._policy)
+            try:
+                error = await deliver(http, self.sub, record, body, self._policy)
+            except Exception as exc:  # e.g. a URL httpx refuses: a delivery failure like any other
+                error = describe(exc)
             if error is None:
                 DELIVERED.labels(self.sub.entity_id).inc()
                 await self._progress.commit(tp.topic, tp.partition, msg.offset + 1, "delivered")

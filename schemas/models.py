@@ -217,6 +217,7 @@ class CallInviteReceived:
     channel: str = "sip"
     sdp_offer: str | None = None
     user_agent: str | None = None
+    raw_invite: bytes | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -236,6 +237,7 @@ class CallInviteReceived:
             "channel": self.channel,
             "sdp_offer": self.sdp_offer,
             "user_agent": self.user_agent,
+            "raw_invite": self.raw_invite,
         }
 
     @classmethod

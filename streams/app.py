@@ -9,6 +9,14 @@ tables safely. Tables share the call topic's partition count, so a call's state 
 that consumes its facts, and their changelogs let a restarted worker resume where the last stopped.
 The agents are thin: decode, call pure code (`streams.dialog`, `streams.agents.speech`,
 `streams.analytics.kpi`), emit.
+
+One record never stops an agent. An exception escaping a Faust agent's coroutine crashes that actor:
+faust-streaming logs it and its supervisor starts a new one, but the record is lost or redelivered
+forever and the restarts go through the whole stream machinery. So every agent handles each event
+inside ``aside.guard(event.message)``: an exception is logged with the record's topic/partition/
+offset, counted in ``sentiric_log_dead_lettered_total{consumer=<agent>}``, the record is copied to
+``sentiric.deadletter`` (through the app's own producer), and the agent takes the next event. Engine
+failures the workers expect (`EngineError`) are still only logged: the dialog reprompts.
 """
 
 from __future__ import annotations
@@ -24,7 +32,10 @@ import faust
 
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
-from sentiric.eventlog.topics import CALLS, MAX_MESSAGE_BYTES, METRICS
+from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.connection import client_options
+from sentiric.eventlog.consumer import DeadLetters, RawPublisher
+from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, TopicSpec
 from sentiric.settings import Settings, get_settings
 from streams.agents import dialog as dialog_step
 from streams.agents import speech
@@ -58,8 +69,25 @@ Emit = Callable[[str, bytes, bytes], Awaitable[None]]
 """Produce (topic, key, value). The app's default sends through Faust; tests pass a fake sink."""
 
 
+class FaustDeadLetters:
+    """`RawPublisher` over a Faust topic: dead-letter copies go out through the app's producer."""
+
+    def __init__(self, topic: faust.TopicT) -> None:
+        self._topic = topic
+
+    def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: tuple[tuple[str, bytes], ...] = ()
+    ) -> None:
+        self._topic.send_soon(key=key, value=value, headers=list(headers))
+
+
 def create_app(
-    settings: Settings, engines: Engines, *, window_s: float = 60.0, emit: Emit | None = None
+    settings: Settings,
+    engines: Engines,
+    *,
+    window_s: float = 60.0,
+    emit: Emit | None = None,
+    dead_letters: RawPublisher | None = None,
 ) -> faust.App:
     partitions = settings.topic_partitions
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
@@ -111,6 +139,10 @@ def create_app(
         await topic(name).send(key=key, value=value)
 
     emit = emit or send
+    dlq = dead_letters or FaustDeadLetters(app.topic(DEADLETTER, **raw))
+
+    def aside(agent: str) -> DeadLetters:
+        return DeadLetters(dlq, agent)
 
     # bytes key and value types make Faust use the raw serializer for the store and the changelog.
     table: dict[str, Any] = {
@@ -124,16 +156,18 @@ def create_app(
 
     @app.agent(calls, name="dialog", concurrency=1)
     async def dialog_agent(stream: faust.StreamT[bytes]) -> None:
+        dead = aside("dialog")
         async for event in stream.events():
-            key = event.key
-            outcome = dialog_step.step(dialogs.get(key), key, event.value, policy, time.time())
-            for name, k, v in outcome.messages:
-                await emit(name, k, v)
-            if outcome.changed:
-                if outcome.stored is None:
-                    dialogs.pop(key, None)
-                else:
-                    dialogs[key] = bytes(outcome.stored)
+            with dead.guard(event.message):
+                key = event.key
+                outcome = dialog_step.step(dialogs.get(key), key, event.value, policy, time.time())
+                for name, k, v in outcome.messages:
+                    await emit(name, k, v)
+                if outcome.changed:
+                    if outcome.stored is None:
+                        dialogs.pop(key, None)
+                    else:
+                        dialogs[key] = bytes(outcome.stored)
 
     fired: dict[uuid.UUID, float] = {}
 
@@ -150,67 +184,74 @@ def create_app(
 
     @app.agent(calls, name="stt", concurrency=1)
     async def stt_agent(stream: faust.StreamT[bytes]) -> None:
+        dead = aside("stt")
         async for event in stream.events():
             fact = _decode(event.value)
             if not isinstance(fact, m.UtteranceCaptured):
                 continue
-            try:
-                out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, language)
-            except EngineError as exc:
-                log.warning("call %s: transcription failed: %s", fact.call_id, exc)
-                continue
-            await emit(CALLS, event.key, encode(out))
+            with dead.guard(event.message):
+                try:
+                    out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, language)
+                except EngineError as exc:
+                    log.warning("call %s: transcription failed: %s", fact.call_id, exc)
+                    continue
+                await emit(CALLS, event.key, encode(out))
 
     @app.agent(calls, name="dialog-engine", concurrency=1)
     async def engine_agent(stream: faust.StreamT[bytes]) -> None:
+        dead = aside("dialog-engine")
         async for event in stream.events():
             fact, key = _decode(event.value), event.key
-            if isinstance(fact, m.CallEnded):
-                histories.pop(key, None)
-            elif isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
-                histories[key] = speech.remember(histories.get(key), Turn("agent", fact.text))
-            elif isinstance(fact, m.UtteranceTranscribed) and speech.wants_reply(fact):
-                history = speech.load_history(histories.get(key))
-                try:
-                    out = await asyncio.to_thread(
-                        speech.reply, fact, engines.dialog, history, knowledge.entries()
-                    )
-                except EngineError as exc:
-                    log.warning("call %s: dialog engine failed: %s", fact.call_id, exc)
-                    continue
-                await emit(CALLS, key, encode(out))
-                turns = (Turn("caller", fact.text), Turn("agent", out.text))
-                histories[key] = speech.remember(histories.get(key), *turns)
+            with dead.guard(event.message):
+                if isinstance(fact, m.CallEnded):
+                    histories.pop(key, None)
+                elif isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
+                    histories[key] = speech.remember(histories.get(key), Turn("agent", fact.text))
+                elif isinstance(fact, m.UtteranceTranscribed) and speech.wants_reply(fact):
+                    history = speech.load_history(histories.get(key))
+                    try:
+                        out = await asyncio.to_thread(
+                            speech.reply, fact, engines.dialog, history, knowledge.entries()
+                        )
+                    except EngineError as exc:
+                        log.warning("call %s: dialog engine failed: %s", fact.call_id, exc)
+                        continue
+                    await emit(CALLS, key, encode(out))
+                    turns = (Turn("caller", fact.text), Turn("agent", out.text))
+                    histories[key] = speech.remember(histories.get(key), *turns)
 
     @app.agent(calls, name="tts", concurrency=1)
     async def tts_agent(stream: faust.StreamT[bytes]) -> None:
+        dead = aside("tts")
         async for event in stream.events():
             fact = _decode(event.value)
             if not isinstance(fact, m.AgentReplied):
                 continue
-            try:
-                out = await asyncio.to_thread(speech.synthesize, fact, engines.tts, language)
-            except EngineError as exc:
-                log.warning("call %s: synthesis failed: %s", fact.call_id, exc)
-                continue
-            await emit(CALLS, event.key, encode(out))
+            with dead.guard(event.message):
+                try:
+                    out = await asyncio.to_thread(speech.synthesize, fact, engines.tts, language)
+                except EngineError as exc:
+                    log.warning("call %s: synthesis failed: %s", fact.call_id, exc)
+                    continue
+                await emit(CALLS, event.key, encode(out))
 
     windows = KpiWindows(window_s=window_s, source=f"{APP_ID}-analytics")
 
     @app.agent(calls, name="measure", concurrency=1)
     async def measure_agent(stream: faust.StreamT[bytes]) -> None:
+        dead = aside("measure")
         async for event in stream.events():
             fact = _decode(event.value)
-            for x in measure(fact) if fact is not None else ():
-                await emit(KPI_TOPIC, b"kpi", bytes(x))
+            with dead.guard(event.message):
+                for x in measure(fact) if fact is not None else ():
+                    await emit(KPI_TOPIC, b"kpi", bytes(x))
 
     @app.agent(kpi_topic, name="kpi", concurrency=1)
     async def kpi_agent(stream: faust.StreamT[bytes]) -> None:
-        async for value in stream:
-            try:
-                windows.observe(Measurement.parse(value))
-            except ValueError as exc:
-                log.warning("dropped measurement: %s", exc)
+        dead = aside("kpi")
+        async for event in stream.events():
+            with dead.guard(event.message):  # a malformed measurement (ValueError) included
+                windows.observe(Measurement.parse(event.value))
 
     @app.timer(interval=KPI_CLOSE_S)
     async def close_kpi_windows() -> None:
@@ -220,15 +261,37 @@ def create_app(
 
     @app.task
     async def materialize_config() -> None:
-        await follow_config(knowledge, settings.bootstrap_servers)
+        await follow_config(knowledge, settings.bootstrap_servers, dead_letters=aside("knowledge"))
 
     return app
+
+
+def internal_topics(app: faust.App) -> list[TopicSpec]:
+    """The app's own topics — one compacted changelog per table, the KPI measurements topic.
+
+    Faust declares them itself while it starts, but not always before the consumer group's first
+    assignment: a changelog missing then is left unassigned ("Ignoring missing topic") and every
+    write to its table raises `PartitionsMismatch` ("... the changelog topic has 0 partitions")
+    until a later rebalance. On a fresh `sentiric up` that was the dialog-history table for the
+    first seconds of every run. `run_worker` creates them first."""
+    specs = [
+        TopicSpec(
+            table.changelog_topic.get_topic_name(), table.partitions or 1, {"cleanup.policy": "compact"}
+        )
+        for table in app.tables.values()
+    ]
+    return [*specs, TopicSpec(KPI_TOPIC, 1)]
 
 
 def run_worker(settings: Settings) -> None:
     """Run a streams worker in the foreground until interrupted (the `sentiric worker` command)."""
     engines = build_engines(settings)
     app = create_app(settings, engines)
+    asyncio.run(
+        ensure_topics(
+            internal_topics(app), replication=settings.topic_replication, **client_options(settings)
+        )
+    )
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()
 

@@ -137,6 +137,7 @@ class CoreBase:
         self._by_dialog: dict[tuple[str, str, str], Call] = {}  # (Call-ID, our tag, their tag)
         self._client: dict[tuple[str, ...], tuple[str, str]] = {}  # client txn -> (call_id, method)
         self._live = 0  # calls between their first INVITE and CallEnded
+        self._received = b""  # the request being handled, as received (UasCore.receive sets it)
 
     @property
     def next_deadline(self) -> float | None:

@@ -73,6 +73,7 @@ class UasCore(CallSetup, Registration):
             return out
         try:
             if isinstance(msg, SipRequest):
+                self._received = data  # the octets as they came, for CallInviteReceived.raw_invite
                 self._request(msg, peer, now, out)
             else:
                 self._response(msg, peer, now, out)

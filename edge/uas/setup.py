@@ -93,6 +93,7 @@ class CallSetup(InDialog):
             transport=peer.transport,
             sdp_offer=req.body.decode("utf-8", "replace") if req.body else None,
             user_agent=req.header("user-agent"),
+            raw_invite=self._received or None,  # the recorder scrubs its SRTP keys and bounds it
         )
         refused = self.admission.refuse(
             active_calls=self.active_calls - 1, ports_free=self.pool.available(now)

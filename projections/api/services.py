@@ -93,7 +93,9 @@ async def running_services(config: ApiConfig) -> AsyncIterator[Services]:
     view = ConfigView()
     services = Services(config, pool, producer, view)
     services.tasks.append(
-        asyncio.create_task(view.follow(config.topics.config, **config.client), name="config-view")
+        asyncio.create_task(
+            view.follow(config.topics.config, dead_letters=producer, **config.client), name="config-view"
+        )
     )
     if config.run_projector:
         services.projector = Projector(

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from schemas import models as m
 from schemas.codec import CodecError, default_codec
 from sentiric.eventlog.admin import partition_count
+from sentiric.eventlog.consumer import DeadLetters, RawPublisher
 from sentiric.eventlog.topics import CALLS
 
 log = structlog.get_logger(__name__)
@@ -137,8 +138,9 @@ def sse(event: str, data: Any) -> bytes:
 
 
 class LiveFeed:
-    def __init__(self, client: dict[str, Any]) -> None:
+    def __init__(self, client: dict[str, Any], *, dead_letters: RawPublisher | None = None) -> None:
         self.client = client
+        self.dead_letters = DeadLetters(dead_letters, "web-live")  # a fact it cannot fold is set aside
         self.live = LiveCalls()
         self.subscribers: set[asyncio.Queue[bytes | None]] = set()
         self._codec = default_codec()
@@ -179,8 +181,12 @@ class LiveFeed:
                     try:
                         fact = self._codec.decode(value)
                     except CodecError:
+                        continue  # the CDR projector dead-letters corrupt facts
+                    try:
+                        change = self.live.apply(fact)
+                    except Exception as exc:  # one fact never stops the dashboard's feed
+                        self.dead_letters.set_aside(msg, exc)
                         continue
-                    change = self.live.apply(fact)
                     if change is not None:
                         self._publish(sse("call", change))
 

@@ -1,15 +1,20 @@
-"""Consumer helpers: decode records, shunt undecodable ones to the dead-letter topic, read one call.
+"""Consumer helpers: decode records, set aside the ones a consumer cannot use, read one call.
 
-A corrupt message never stops a consumer: it is logged with its topic/partition/offset, copied byte for
-byte to `sentiric.deadletter` with its origin in headers, and skipped.
+One bad record never stops a consumer. A record that does not decode, or decodes and then fails to
+apply (the consumer's handler raised), is *set aside*: logged with its topic/partition/offset and the
+error, counted in ``sentiric_log_dead_lettered_total{topic,consumer,reason}``, copied byte for byte to
+``sentiric.deadletter`` with its origin, the error and the consumer's name in headers (when the
+consumer has a producer; a read-only view only logs and counts), and skipped. Every consumer uses
+`DeadLetters` for this, so there is one metric and one header layout whatever the consumer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -19,13 +24,40 @@ from prometheus_client import Counter
 
 from schemas.codec import Codec, CodecError, default_codec
 from sentiric.eventlog import topics
-from sentiric.eventlog.producer import EventProducer
 
 log = structlog.get_logger(__name__)
 
 DEAD_LETTERED = Counter(
-    "sentiric_log_dead_lettered_total", "Undecodable records moved to the dead-letter topic", ["topic"]
+    "sentiric_log_dead_lettered_total",
+    "Records a consumer set aside (undecodable, or unappliable: handling raised); dead-lettered or skipped",
+    ["topic", "consumer", "reason"],
 )
+UNDECODABLE: Final = "undecodable"
+UNAPPLIABLE: Final = "unappliable"
+MAX_ERROR_CHARS: Final = 1000
+
+
+class RawPublisher(Protocol):
+    """What dead-lettering needs from a producer (`EventProducer` satisfies it)."""
+
+    def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: tuple[tuple[str, bytes], ...] = ()
+    ) -> None: ...
+
+
+class LogRecord(Protocol):
+    """Where a record sits and what it holds: aiokafka's ConsumerRecord and Faust's Message both fit."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one bounded line for logs and dead-letter headers."""
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,33 +72,72 @@ class Decoded:
 
 
 class DeadLetters:
-    """Moves undecodable messages to the dead-letter topic, keeping their origin."""
+    """Sets records aside for one consumer: log, count, and copy to the dead-letter topic.
 
-    def __init__(self, producer: EventProducer, consumer_name: str) -> None:
+    Without a producer (a read-only view) the record is logged and counted only. A dead-letter copy
+    that the producer cannot take (its buffer is full) is logged as an error and the consumer goes on
+    — unless ``strict``: then the error propagates, for a consumer that must not move its offsets past
+    a record whose copy is not on the log (the CDR projector retries the batch instead).
+    """
+
+    def __init__(
+        self,
+        producer: RawPublisher | None,
+        consumer_name: str,
+        *,
+        topic: str = topics.DEADLETTER,
+        strict: bool = False,
+    ) -> None:
         self._producer = producer
-        self._consumer_name = consumer_name
+        self.consumer_name = consumer_name
+        self.topic = topic
+        self.strict = strict
+        self.count = 0
 
-    def send(self, msg: ConsumerRecord[bytes, bytes], error: str) -> None:
+    def send(self, msg: LogRecord, error: str, *, reason: str = UNDECODABLE) -> None:
+        error = error[:MAX_ERROR_CHARS]
+        self.count += 1
         log.warning(
-            "undecodable record dead-lettered",
+            "record set aside",
+            consumer=self.consumer_name,
+            reason=reason,
             topic=msg.topic,
             partition=msg.partition,
             offset=msg.offset,
             error=error,
+            dead_lettered=self._producer is not None,
         )
-        DEAD_LETTERED.labels(msg.topic).inc()
-        self._producer.publish_raw(
-            topics.DEADLETTER,
-            msg.key,
-            msg.value,
-            (
-                (topics.DLQ_TOPIC, msg.topic.encode()),
-                (topics.DLQ_PARTITION, str(msg.partition).encode()),
-                (topics.DLQ_OFFSET, str(msg.offset).encode()),
-                (topics.DLQ_ERROR, error.encode()),
-                (topics.DLQ_CONSUMER, self._consumer_name.encode()),
-            ),
+        DEAD_LETTERED.labels(msg.topic, self.consumer_name, reason).inc()
+        if self._producer is None:
+            return
+        try:
+            self._producer.publish_raw(self.topic, msg.key, msg.value, self.headers(msg, error))
+        except Exception as exc:  # BufferFull, or a producer that is not running
+            if self.strict:
+                raise
+            log.error("dead-letter copy refused", topic=msg.topic, offset=msg.offset, error=describe(exc))
+
+    def headers(self, msg: LogRecord, error: str) -> tuple[tuple[str, bytes], ...]:
+        return (
+            (topics.DLQ_TOPIC, msg.topic.encode()),
+            (topics.DLQ_PARTITION, str(msg.partition).encode()),
+            (topics.DLQ_OFFSET, str(msg.offset).encode()),
+            (topics.DLQ_ERROR, error.encode("utf-8", "replace")),
+            (topics.DLQ_CONSUMER, self.consumer_name.encode()),
         )
+
+    def set_aside(self, msg: LogRecord, exc: BaseException) -> None:
+        """A decoded record whose handling raised ``exc``."""
+        self.send(msg, describe(exc), reason=UNAPPLIABLE)
+
+    @contextlib.contextmanager
+    def guard(self, msg: LogRecord) -> Iterator[None]:
+        """``with dead_letters.guard(msg): handle(msg)`` — an exception (not a cancellation) while
+        handling sets ``msg`` aside and is swallowed, so the loop around goes on to the next record."""
+        try:
+            yield
+        except Exception as exc:
+            self.set_aside(msg, exc)
 
 
 def decode_message(
@@ -88,6 +159,7 @@ def decode_message(
                 offset=msg.offset,
                 error=str(exc),
             )
+            DEAD_LETTERED.labels(msg.topic, "reader", UNDECODABLE).inc()
         return None
     return Decoded(record, msg.topic, msg.partition, msg.offset, msg.timestamp)
 

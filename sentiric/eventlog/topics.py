@@ -4,7 +4,8 @@
 - `sentiric.commands.<node>`: commands addressed to the edge that owns the call, key = call_id.
 - `sentiric.config`: compacted; dialplans, users, knowledge entries, prompts, webhooks, key = "<kind>:<id>".
 - `sentiric.metrics`: analytics windows (KpiWindowReported), key = window start.
-- `sentiric.deadletter`: undecodable messages, with their original topic/partition/offset in headers.
+- `sentiric.deadletter`: records a consumer set aside (undecodable, or not applicable), byte for byte,
+  with their original topic/partition/offset, the error and the consumer in headers.
 """
 
 from __future__ import annotations

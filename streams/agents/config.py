@@ -3,7 +3,9 @@
 Every worker needs every entry, so the config topic is read by a plain consumer with no group, from
 the beginning, assigned all partitions (not by a Faust agent, whose group would split them). Keys are
 `knowledge:<entity_id>`; a tombstone (no value) deletes. Until the topic holds any knowledge entry,
-the entries of `knowledge_file` (default: the sample business) are used.
+the entries of `knowledge_file` (default: the sample business) are used. A record whose application
+raises is set aside (logged with its offset, counted, dead-lettered) and the follower goes on; if
+the follower itself fails (the broker went away), it starts again from the beginning after a pause.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.codec import CodecError, decode
 from schemas.models import KnowledgeEntry
+from sentiric.eventlog.consumer import DeadLetters
 from sentiric.eventlog.topics import CONFIG
 from streams.engines.knowledge import SAMPLE_PATH, load_knowledge
 
@@ -54,8 +57,22 @@ class KnowledgeStore:
         return self._snapshot
 
 
-async def follow_config(store: KnowledgeStore, bootstrap: str, *, retry_s: float = 2.0) -> None:
+async def follow_config(
+    store: KnowledgeStore, bootstrap: str, *, retry_s: float = 2.0, dead_letters: DeadLetters | None = None
+) -> None:
     """Keep `store` current with the config topic, forever."""
+    aside = dead_letters or DeadLetters(None, "knowledge")
+    while True:
+        try:
+            await _follow(store, bootstrap, aside, retry_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a broker error: re-read the (compacted) topic from the beginning
+            log.warning("knowledge follower failed, restarting in %.1f s: %r", retry_s, exc)
+            await asyncio.sleep(retry_s)
+
+
+async def _follow(store: KnowledgeStore, bootstrap: str, aside: DeadLetters, retry_s: float) -> None:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -69,6 +86,7 @@ async def follow_config(store: KnowledgeStore, bootstrap: str, *, retry_s: float
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         async for msg in consumer:
-            store.apply(msg.key, msg.value)
+            with aside.guard(msg):
+                store.apply(msg.key, msg.value)
     finally:
         await consumer.stop()

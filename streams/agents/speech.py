@@ -7,6 +7,10 @@ input yields the very same fact (which the reducer then ignores). The dialog red
 the flow proceeds: the workers answer every input, and the reducer uses only the answers it waits for.
 
 The functions here are synchronous (engines are CPU-bound); the agents run them in a thread.
+
+An engine may be remote (gRPC, an OpenAI-compatible server): its text is wire text like a caller's, so
+transcripts and replies are made safe (`schemas.wiretext`: no NUL or surrogates, bounded) before they
+become facts.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 import soxr
 
 from schemas import models as m
+from schemas.wiretext import safe_field
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
 from streams.engines.dialog import DialogEngine, Turn
 from streams.engines.stt import SpeechToText
@@ -65,7 +70,7 @@ def transcribe(fact: m.UtteranceCaptured, stt: SpeechToText, language: str) -> m
         )  # fmt: skip
     result, ms = _timed(lambda: stt.transcribe(fact.pcm, fact.sample_rate, language))
     return m.UtteranceTranscribed(
-        **_derived(fact, STT_SOURCE), utterance_id=fact.utterance_id, text=result.text,
+        **_derived(fact, STT_SOURCE), utterance_id=fact.utterance_id, text=safe_field("text", result.text),
         language=result.language, confidence=result.confidence, is_final=True, engine=stt.name, latency_ms=ms,
     )  # fmt: skip
 
@@ -83,7 +88,7 @@ def reply(
     answer, ms = _timed(lambda: engine.reply(fact.text, history, knowledge))
     return m.AgentReplied(
         **_derived(fact, ENGINE_SOURCE), reply_id=f"{fact.utterance_id}:reply",
-        utterance_id=fact.utterance_id, text=answer.text, intent=answer.intent,
+        utterance_id=fact.utterance_id, text=safe_field("text", answer.text), intent=answer.intent,
         end_conversation=answer.end_conversation, engine=engine.name, latency_ms=ms,
     )  # fmt: skip
 

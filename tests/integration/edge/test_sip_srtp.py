@@ -3,12 +3,14 @@
 The offer is ``m=audio <port> RTP/SAVP 0`` with the caller's ``a=crypto`` line; ``<port>`` is a UDP socket
 this test binds as the caller's media port, so it sees exactly what the edge puts on the wire.  During a
 PlayAudio the wire must carry no plaintext µ-law, and an SrtpContext keyed with the edge's own key from
-the 200 OK's SDP (the ``CallAnswered.sdp_answer`` fact) must decrypt it back to the prompt.
+the 200 OK's SDP (the answer the edge holds in memory for the call) must decrypt it back to the prompt.
+Neither key reaches the log: the call's facts carry its SDPs and raw INVITE with the keys redacted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from pathlib import Path
 
@@ -19,8 +21,9 @@ from edge.media.codecs.g711 import PCMU
 from edge.media.playback import load_wav
 from edge.media.rtp.packet import RtpPacket
 from edge.media.srtp import SUITES, CryptoAttribute, SrtpContext
-from edge.sdp import SessionDescription
+from edge.redact import REDACTED
 from edge.uas.sipp_runner import run_sipp
+from schemas.codec import encode
 from schemas.envelope import envelope
 from schemas.models import PlayAudio
 
@@ -75,6 +78,8 @@ async def test_srtp_call_wire_is_opaque_and_decrypts_with_the_answered_key(
                 break
             await asyncio.sleep(0.02)
         (call,) = calls
+        assert call.local_sdp is not None
+        (edge_crypto,) = call.local_sdp.media[0].cryptos  # the edge's key lives in memory only
         prompt = load_wav(PROMPT)
         await app.engine.execute(
             PlayAudio(
@@ -88,12 +93,23 @@ async def test_srtp_call_wire_is_opaque_and_decrypts_with_the_answered_key(
     finally:
         transport.close()
     assert result.returncode == 0, result.describe()
-    (records,) = [sip_only(r) for r in (await node_facts(app, kafka, 1)).values()]
+    (everything,) = (await node_facts(app, kafka, 1)).values()
+    records = sip_only(everything)
     assert sip_names(records) == BASIC
-    answered = records[3]
+    invited, answered = records[0], records[3]
     assert answered.srtp is True
-    (edge_crypto,) = SessionDescription.parse(answered.sdp_answer.encode()).media[0].cryptos
     assert edge_crypto.suite == suite and edge_crypto.inline_key not in str(caller_key)
+
+    # the log: no key of either side in any of the call's facts, SDPs and raw INVITE included
+    keys = [base64.b64encode(caller_key.key_salt), edge_crypto.inline_key.encode()]
+    assert all(len(k) == 40 for k in keys)
+    on_log = b"".join(encode(r) for r in everything)
+    assert not [k for k in keys if k in on_log or k[:20] in on_log or k[20:] in on_log]
+    assert f"a=crypto:{edge_crypto.tag} {suite} inline:{REDACTED}" in answered.sdp_answer
+    assert f"a=crypto:1 {suite} inline:{REDACTED}" in invited.sdp_offer
+    assert (
+        invited.raw_invite.startswith(b"INVITE sip:") and f"inline:{REDACTED}".encode() in invited.raw_invite
+    )
 
     # the wire: SRTP-sized packets, and no 16-byte run of any non-trivial prompt frame in the clear
     tag = SUITES[suite].rtp_tag_length

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import random
 import sys
@@ -15,7 +16,11 @@ from projections import store
 from projections.projector import Projector
 from projections.synthetic import SCENARIOS, day_of_calls, interleaved
 from schemas import models as m
+from schemas.codec import encode
+from schemas.samples import sample
+from sentiric.eventlog.consumer import read_partition_until_end
 from sentiric.eventlog.producer import EventProducer
+from tests.integration.deadletter import dead_letters, wait_dead_letters
 
 from .conftest import PARTITIONS
 
@@ -252,3 +257,56 @@ async def test_a_rebuild_while_the_live_projector_runs_leaves_it_projecting(env)
     # And the tables equal a fresh projection of the whole log.
     fresh = await env.new_database()
     assert await live_checksum(env, fresh) == await live_checksum(env)
+
+
+async def test_a_record_the_projector_cannot_apply_is_dead_lettered_and_the_projection_goes_on(env):
+    """Facts from a producer that bypasses the edge's recorder: one the tables refuse (a 20 KB caller
+    no btree index can hold), one with an int the column cannot hold (on the metrics topic), and one
+    with NUL in its text (what facts looked like before the edge escaped wire text). The first two
+    are dead-lettered with their offsets, the NUL one projects with NUL escaped, the calls around
+    them all land, and a rebuild from offset 0 gives the same tables."""
+    before, after = DAY[:30], DAY[30:60]
+    rng = random.Random(5)
+    huge = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(20_000))
+    too_big = dataclasses.replace(sample(m.CallInviteReceived, call_id="poison-index"), caller=huge)
+    nul = dataclasses.replace(sample(m.CallInviteReceived, call_id="nul-text", n=2), caller="\x00evil\x00")
+    overflow = dataclasses.replace(sample(m.KpiWindowReported, n=3), calls_offered=2**40)
+    await env.produce(interleaved(before))
+    await env.produce([too_big, nul])
+    await env.produce([overflow], topic=env.topics.metrics)
+    await env.produce(interleaved(after))
+    positions = {
+        d.record.call_id: (d.topic, d.partition, d.offset)
+        for p in range(PARTITIONS)
+        for d in await read_partition_until_end(env.topics.calls, p, bootstrap_servers=env.kafka)
+    }
+    pool = await env.pool()
+    try:
+        async with EventProducer(bootstrap_servers=env.kafka) as producer:
+            projector = Projector(
+                pool, topics=env.topics.projected, client=env.client, dead_letters=producer, batch_max=500
+            )
+            await asyncio.wait_for(projector.run(stop_at_end=True), 120)
+        async with pool.acquire() as conn:
+            rows = {r["call_id"]: r for r in await conn.fetch("SELECT call_id, caller FROM calls")}
+            windows = await conn.fetchval("SELECT count(*) FROM kpi_windows")
+            stored = await store.stored_offsets(conn, env.topics.projected)
+        live = await rebuild_module.projection_checksum(pool)
+        rebuilt = await rebuild_module.rebuild_pool(pool, topics=env.topics, client=env.client)
+    finally:
+        await pool.close()
+    assert projector.set_aside == 2
+    assert {c.call_id for c in before + after} <= set(rows)
+    assert "poison-index" not in rows
+    assert rows["nul-text"]["caller"] == "\\x00evil\\x00"
+    assert windows == 0
+    assert stored == {k: v for k, v in (await end_offsets(env)).items() if v}  # moved past everything
+    assert rebuilt.checksum == live  # a rebuild skips the same records: the same tables
+
+    letters = await wait_dead_letters(env.kafka, origin_topic=env.topics.calls, count=1)
+    (index,) = [d for d in letters if d.consumer == "projector"]
+    assert index.origin == positions["poison-index"]
+    assert index.value == encode(too_big) and "ProgramLimitExceeded" in index.error
+    got = await dead_letters(env.kafka, origin_topic=env.topics.metrics)
+    (kpi,) = [d for d in got if d.consumer == "projector"]
+    assert kpi.origin == (env.topics.metrics, 0, 0) and "DataError" in kpi.error

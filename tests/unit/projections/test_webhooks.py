@@ -1,13 +1,19 @@
-"""Webhook signing, matching, payloads and the retry schedule (no network)."""
+"""Webhook signing, matching, payloads, the retry schedule, and a fact set aside (no network)."""
 
 import hashlib
 import hmac
 import json
 from dataclasses import replace
 
-from projections.webhooks import RetryPolicy, headers, matches, payload, sign, verify
+import httpx
+from aiokafka import ConsumerRecord, TopicPartition
+
+from projections.logtopics import LogTopics
+from projections.webhooks import RetryPolicy, SubscriptionWorker, headers, matches, payload, sign, verify
 from schemas import models as m
+from schemas.codec import default_codec, encode
 from schemas.samples import sample
+from sentiric.eventlog.topics import DEADLETTER, DLQ_CONSUMER, DLQ_OFFSET
 
 SUB = replace(sample(m.WebhookSubscription), event_types=("CallEnded",), secret="s3cret", enabled=True)
 
@@ -42,3 +48,74 @@ def test_payload_has_no_audio_and_the_log_position():
 def test_backoff_doubles_up_to_the_cap():
     policy = RetryPolicy(attempts=6, base_s=0.5, max_s=3.0)
     assert [policy.delay(i) for i in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+class Unserializable:
+    """A decoded fact whose payload cannot be built (stands for any record that breaks the worker)."""
+
+    call_id = "c1"
+
+    def to_record(self) -> dict:
+        raise ValueError("cannot serialize")
+
+
+class SomeCodec:
+    def decode(self, value: bytes):
+        return Unserializable() if value == b"boom" else default_codec().decode(value)
+
+
+class Producer:
+    def __init__(self) -> None:
+        self.sent: list[tuple] = []
+
+    def publish_raw(self, topic, key, value, headers=()) -> None:
+        self.sent.append((topic, key, value, dict(headers)))
+
+    async def flush(self) -> None:
+        return None
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.commits: list[tuple] = []
+
+    async def commit(self, topic, partition, next_offset, outcome=None) -> None:
+        self.commits.append((partition, next_offset, outcome))
+
+
+async def test_a_fact_the_worker_cannot_prepare_is_set_aside_and_the_next_is_delivered():
+    producer, progress, posted = Producer(), Progress(), []
+    sub = replace(SUB, event_types=("*",), url="http://hooks.example/in")
+    worker = SubscriptionWorker(
+        sub,
+        pool=None,
+        client={},
+        topics=LogTopics(),
+        producer=producer,
+        policy=RetryPolicy(),
+        codec=SomeCodec(),
+    )
+    worker._progress = progress
+    good = sample(m.CallEnded)
+
+    def record(offset: int, value: bytes) -> ConsumerRecord:
+        return ConsumerRecord("sentiric.calls", 0, offset, 0, 0, b"c1", value, None, len(value), 2, ())
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        posted.append(json.loads(request.content))
+        return httpx.Response(204)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(endpoint)) as http:
+        await worker._handle(
+            http, TopicPartition("sentiric.calls", 0), [record(7, b"boom"), record(8, encode(good))]
+        )
+    assert [p["event_id"] for p in posted] == [str(good.event_id)]
+    ((topic, key, value, dlq_headers),) = producer.sent
+    assert (topic, key, value, dlq_headers[DLQ_OFFSET], dlq_headers[DLQ_CONSUMER]) == (
+        DEADLETTER,
+        b"c1",
+        b"boom",
+        b"7",
+        f"webhook:{sub.entity_id}".encode(),
+    )
+    assert progress.commits == [(0, 9, "delivered")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,10 @@ import pytest
 
 from schemas import models as m
 from schemas.codec import decode, encode
-from sentiric.eventlog.topics import commands_topic
+from sentiric.eventlog.topics import DEADLETTER, DLQ_CONSUMER, DLQ_ERROR, commands_topic
 from sentiric.settings import Settings
 from streams.agents.dialog import Stored
-from streams.app import create_app
+from streams.app import KPI_TOPIC, create_app, internal_topics
 from streams.dialog.script import CallScript
 from streams.dialog.state import Phase
 from streams.engines.dialog import Reply, Turn
@@ -159,3 +160,56 @@ async def test_measure_agent_forwards_compact_measurements(app: faust.App, sink:
         await agent.put(key=KEY, value=encode(s.fact(m.MediaQualityReported)))
     ((topic, key, value),) = sink.sent
     assert topic == "sentiric-kpi-measurements" and key == b"kpi" and value.startswith(b'["offered"')
+
+
+class PoisonSTT(FakeSTT):
+    """Raises what no worker expects (not an EngineError) for one utterance: a bug, a bad record."""
+
+    def transcribe(self, pcm: bytes, sample_rate: int, language: str) -> Transcript:
+        if sample_rate == 0:
+            raise ZeroDivisionError("sample rate 0")
+        return super().transcribe(pcm, sample_rate, language)
+
+
+class DeadLetterSink:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes | None, dict[str, bytes]]] = []
+
+    def publish_raw(self, topic: str, key: Any, value: Any, headers: Any = ()) -> None:
+        self.sent.append((topic, key, value, dict(headers)))
+
+
+async def test_a_record_that_makes_an_agent_raise_is_set_aside_and_the_agent_goes_on(
+    tmp_path: Path, sink: Sink, engine: RecordingEngine
+) -> None:
+    dead = DeadLetterSink()
+    settings = Settings(home=tmp_path, kafka_bootstrap="127.0.0.1:9", topic_partitions=1)
+    app = create_app(
+        settings, Engines(stt=PoisonSTT(), dialog=engine, tts=FakeTTS()), emit=sink, dead_letters=dead
+    )
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    s = CallScript()
+    poison = encode(dataclasses.replace(s.captured("u1"), sample_rate=0))
+    async with app.agents["stt"].test_context() as stt:
+        await stt.put(key=KEY, value=poison)
+        await stt.put(key=KEY, value=encode(s.captured("u2")))
+        await until(sink, lambda: sink.of(m.UtteranceTranscribed))
+    (heard,) = sink.of(m.UtteranceTranscribed)
+    assert heard.utterance_id == "u2"  # the agent lived on after the poison record
+    ((topic, key, value, headers),) = dead.sent
+    assert (topic, key, value) == (DEADLETTER, KEY, poison)
+    assert headers[DLQ_CONSUMER] == b"stt" and headers[DLQ_ERROR] == b"ZeroDivisionError: sample rate 0"
+
+    async with app.agents["kpi"].test_context() as kpi:
+        await kpi.put(key=b"kpi", value=b"not a measurement")
+        await kpi.put(key=b"kpi", value=b'["offered", 1.0, null, null]')
+    assert [h[DLQ_CONSUMER] for *_, h in dead.sent] == [b"stt", b"kpi"]
+
+
+def test_the_worker_creates_its_own_topics_before_joining_the_group(app: faust.App) -> None:
+    specs = {s.name: s for s in internal_topics(app)}
+    assert set(specs) == {"sentiric-dialog-changelog", "sentiric-dialog-history-changelog", KPI_TOPIC}
+    for name in ("sentiric-dialog-changelog", "sentiric-dialog-history-changelog"):
+        assert specs[name].partitions == 1 and specs[name].config == {"cleanup.policy": "compact"}
