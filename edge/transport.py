@@ -21,30 +21,45 @@ from edge.media_port import MediaEngine, MediaSession
 from edge.sip.errors import SipParseError
 from edge.sip.framing import PONG, KeepAlivePing, StreamFramer
 from edge.sip.transaction import Send
-from edge.uas.call import CloseMedia, OpenMedia, Peer, UpdateMedia
+from edge.uas.call import CloseMedia, ConfirmMedia, OpenMedia, Peer, UpdateMedia
 from edge.uas.core import Effect, UasCore
 from sentiric.logs import bind_call, unbind_call
 
 log = structlog.get_logger(__name__)
 
 
-class MediaDriver:
-    """Opens, updates and closes media sessions for the core's effects; reports closes back."""
+MediaEffect = OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia
 
-    def __init__(self, engine: MediaEngine, on_closed: Callable[[str], None]) -> None:
+
+class MediaDriver:
+    """Opens, updates, confirms and closes media sessions for the core's effects; reports closes back,
+    and failures (a session that did not open or broke) to ``on_failed``, which hangs the call up."""
+
+    def __init__(
+        self,
+        engine: MediaEngine,
+        on_closed: Callable[[str], None],
+        on_failed: Callable[[str], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.on_closed = on_closed
+        self.on_failed = on_failed or (lambda call_id: None)
         self.sessions: dict[str, MediaSession] = {}
         self._opening: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def apply(self, effect: OpenMedia | UpdateMedia | CloseMedia) -> None:
-        if isinstance(effect, UpdateMedia):
+    def apply(self, effect: MediaEffect) -> None:
+        if isinstance(effect, UpdateMedia | ConfirmMedia):
             session = self.sessions.get(effect.call_id)
             if session is not None:
-                session.update_remote(effect.remote_addr, effect.direction)
+                self._apply_to(session, effect)
                 return
-        coro = {OpenMedia: self._open, UpdateMedia: self._update_later, CloseMedia: self._close}[type(effect)]
+        coro = {
+            OpenMedia: self._open,
+            UpdateMedia: self._update_later,
+            ConfirmMedia: self._update_later,
+            CloseMedia: self._close,
+        }[type(effect)]
         task = asyncio.get_running_loop().create_task(coro(effect))  # type: ignore[operator]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -65,20 +80,30 @@ class MediaDriver:
                 crypto_local=e.crypto_local,
                 crypto_remote=e.crypto_remote,
                 remote_fmtp=e.remote_fmtp,
+                trust=e.trust,
+                on_failed=self.on_failed,
             )
         except Exception:
             log.exception("media session did not open", port=e.local_port)
+            self.on_failed(e.call_id)
         finally:
             self._opening.pop(e.call_id, None)
             unbind_call()
 
-    async def _update_later(self, e: UpdateMedia) -> None:
+    @staticmethod
+    def _apply_to(session: MediaSession, e: UpdateMedia | ConfirmMedia) -> None:
+        if isinstance(e, UpdateMedia):
+            session.update_remote(e.remote_addr, e.direction)
+        else:
+            session.prove()
+
+    async def _update_later(self, e: UpdateMedia | ConfirmMedia) -> None:
         opening = self._opening.get(e.call_id)
         if opening is not None:
             await asyncio.shield(opening)
         session = self.sessions.get(e.call_id)
         if session is not None:
-            session.update_remote(e.remote_addr, e.direction)
+            self._apply_to(session, e)
 
     async def _close(self, e: CloseMedia) -> None:
         bind_call(e.call_id)
