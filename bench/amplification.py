@@ -296,9 +296,7 @@ async def exchanges(edge: tuple[str, int], window_s: float) -> list[Exchange]:
             await send(ex, sink, rtcp, (edge[0], edge_port + 1))
         out.append(ex)
 
-    started = time.monotonic()
-    while time.monotonic() - started < window_s:
-        await asyncio.sleep(1.0)
+    await asyncio.sleep(window_s)  # every retransmission timer runs out meanwhile
     return out
 
 
