@@ -1,9 +1,12 @@
 """Call setup (RFC 3261 §13.3, RFC 3264): INVITE to 200 OK to ACK, and CANCEL (§9.2).
 
 INVITE ─▶ CallInviteReceived ─▶ admission (503 + Retry-After; per-source cap) ─▶ dialplan ─▶ access
-(403 trunks only / digest 401) ─▶ SDP dry run (488/415/400, before any port is taken) ─▶ port (503) ─▶
-[180] ─▶ 200 + SDP answer (or our offer for a late-offer INVITE) ─▶ ACK.  Every one of these answers
-at once, so no ``100 Trying`` precedes them (§17.2.1 needs it only for a TU slower than 200 ms).
+(403 trunks only / digest 401) ─▶ [dialplan reject] ─▶ SDP dry run (488/415/400, before any port is
+taken) ─▶ port (503) ─▶ [180] ─▶ 200 + SDP answer (or our offer for a late-offer INVITE) ─▶ ACK.
+The access check comes before a dialplan's own refusal, so an unauthenticated scanner gets the same
+401 (or 403) for every number and cannot tell the numbers that exist from those that do not.  Every
+one of these answers at once, so no ``100 Trying`` precedes them (§17.2.1 needs it only for a TU
+slower than 200 ms).
 
 A retransmitted INVITE after our 2xx gets the 2xx again (RFC 6026) — only from the transport address
 the INVITE came from: a replay from anywhere else is dropped and counted.  The ACK proves the caller
@@ -128,8 +131,7 @@ class CallSetup(InDialog):
         plan = resolve(self.directory.dialplans(), user_of(ruri))
         call.plan = plan
         if plan.action == "reject":
-            self._reject(call, plan.reject_status, "dialplan_reject", "dialplan", now, out)
-            return False
+            return True  # refused in _setup, after the access check: a number's fate is no oracle
         self._emit(
             call,
             f.DialplanResolved,
@@ -167,6 +169,9 @@ class CallSetup(InDialog):
                     self._reject(call, 403, f"auth_{outcome.reason}", "auth", now, out)
                 return
             call.proven = True  # it answered our nonce: it receives what we send
+        if plan.action == "reject":
+            self._reject(call, plan.reject_status, "dialplan_reject", "dialplan", now, out)
+            return
         if len(req.contacts) != 1:
             self._reject(call, 400, "bad_contact", "internal", now, out)
             return

@@ -312,3 +312,15 @@ def test_responses_never_grow_with_the_request_beyond_its_own_size(edge: Edge, p
     assert statuses(out) == [200] and sent < 2 * len(bytes(req))
     again = make_response(req, 200)  # the phone's own answer shape, for the ACK
     assert again.status == 200
+
+
+def test_behind_digest_a_rejected_number_looks_like_any_other() -> None:
+    """svwar tells extensions apart by their answers: behind digest every number gets the same 401."""
+    edge = make_edge(default_access="digest_required")
+    edge.directory.plans.append(Plan("nobody", "9*", "reject", reject_status=404))
+    a = responses(Phone(edge).invite(0.0, uri="sip:9001@192.0.2.1"))
+    b = responses(Phone(edge).invite(0.0, uri="sip:1000@192.0.2.1"))
+    assert [r.status for r in a] == [r.status for r in b] == [401]
+    open_edge = make_edge()
+    open_edge.directory.plans.append(Plan("nobody", "9*", "reject", reject_status=404))
+    assert statuses(Phone(open_edge).invite(0.0, uri="sip:9001@192.0.2.1")) == [404]  # open: no secret
