@@ -13,6 +13,7 @@ Exchanges:
 - ``invite-sdp-foreign``  INVITE with an SDP whose c= names a third address (127.0.2.1), never ACKed
 - ``invite-sdp-self``     INVITE with an SDP naming the (spoofed) source itself, never ACKed
 - ``invite-no-sdp``       INVITE without SDP (late offer: the edge offers in the 200), never ACKed
+- ``invite-minimal``      the smallest INVITE the edge accepts: compact header names, no SDP
 - ``invite-digest``       INVITE to a number whose dialplan requires digest auth (401), never ACKed
 - ``options``, ``register``  one request each
 - ``in-dialog-bogus``     a BYE for a dialog that does not exist (481)
@@ -157,6 +158,17 @@ def request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def minimal_invite(edge: tuple[str, int], src: tuple[str, int]) -> bytes:
+    """RFC 3261 §7.3.3 compact forms, short tags and ids: what an attacker would send."""
+    ip, port = src
+    return (
+        f"INVITE sip:1@{edge[0]} SIP/2.0\r\n"
+        f"v: SIP/2.0/UDP {ip}:{port};branch=z9hG4bK{uuid.uuid4().hex[:6]}\r\n"
+        f"f: <sip:a@{ip}>;tag=1\r\nt: <sip:1@{edge[0]}>\r\ni: {uuid.uuid4().hex[:6]}\r\n"
+        f"CSeq: 1 INVITE\r\nm: <sip:a@{ip}:{port}>\r\nl: 0\r\n\r\n"
+    ).encode()
+
+
 async def send(ex: Exchange, sock: Sink, data: bytes, to: tuple[str, int]) -> None:
     assert sock.transport is not None
     sock.transport.sendto(data, to)
@@ -246,6 +258,11 @@ async def exchanges(edge: tuple[str, int], window_s: float) -> list[Exchange]:
     sink, src = await victim()
     ex = Exchange("invite-no-sdp", sinks=[sink], note="late offer")
     await send(ex, sink, request("INVITE", edge, src), edge)
+    out.append(ex)
+
+    sink, src = await victim()
+    ex = Exchange("invite-minimal", sinks=[sink], note="compact headers, late offer")
+    await send(ex, sink, minimal_invite(edge, src), edge)
     out.append(ex)
 
     sink, src = await victim()

@@ -625,7 +625,7 @@ class MediaSession:
         data = RTP_HEADER.pack(PLAIN_V2, second, seq, ts, sender.ssrc) + payload
         if self.srtp is not None:
             data = self.srtp.protect(data)
-        if not policy.may_send(len(data)):
+        if not policy.proven and not policy.may_send(len(data)):
             return
         try:
             transport.sendto(data, remote)

@@ -15,8 +15,10 @@ configured trunk, it answered a digest challenge (it echoed our nonce), it came 
 handshake), or it ACKed our 2xx (the ACK carries our To-tag).  Until then — a UDP source that may be
 spoofed — the edge sends it no more than the protocol needs: no timer-G retransmission of a final
 error response (the client's own INVITE retransmissions fetch it again, one for one), at most
-``unproven_retransmits`` copies of the 2xx, no BYE when its ACK never comes, and no RTP (the media
-session's source policy, told by :class:`~edge.uas.call.ConfirmMedia` when the ACK arrives).
+``unproven_retransmits`` more copies of the 2xx and never, all copies together, more than
+``unproven_ratio`` (3) times the INVITE's bytes (the first copy always goes), no BYE when its ACK never
+comes, and no RTP (the media session's source policy, told by :class:`~edge.uas.call.ConfirmMedia`
+when the ACK arrives).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class UasConfig:
     server: str = "sentiric-edge"
     default_access: Access = "open"  # the default plan's, and that of dialplans without one
     unproven_retransmits: int = 2  # copies of a 2xx beyond the first for an unproven UDP peer
+    unproven_ratio: float = 3.0  # ...and no more bytes of them than this times the INVITE's
     max_calls_per_source: int = 20  # concurrent calls from one non-trunk IP before 503 (0: no cap)
     limits: SourceLimits = field(default_factory=SourceLimits)  # pre-parse, per source
     echo: EchoLimits = field(default_factory=EchoLimits)  # what a request may make us echo
@@ -238,11 +241,17 @@ class CoreBase:
             content_type="application/sdp",
         )
         if ok is not None:
-            limit = None if call.proven else self.config.unproven_retransmits
+            limit = None if call.proven else self._unproven_copies(req, ok) - 1
             call.ok = InviteOkRetransmitter(ok, peer, now, self.config.timers, limit)
             call.ok_cseq = req.cseq.seq
             self.timers.schedule(("ok", call.call_id), call.ok.next_deadline)
         return ok
+
+    def _unproven_copies(self, req: SipRequest, ok: SipResponse) -> int:
+        """Copies of a 2xx an unproven source gets: ``unproven_retransmits`` + 1, fewer if they would
+        add up to more than ``unproven_ratio`` times the request's size (the first always goes)."""
+        budget = int(self.config.unproven_ratio * len(bytes(req)) // max(1, len(bytes(ok))))
+        return max(1, min(self.config.unproven_retransmits + 1, budget))
 
     def _trunk(self, peer: Peer) -> Trunk | None:
         return self.directory.trunk_for(peer.addr[0])

@@ -164,9 +164,10 @@ class SourcePolicy:
         """An RTP packet from ``addr``: take it (and maybe latch onto ``addr``) or drop it.
         ``authenticated``: it passed SRTP authentication."""
         latch = self._rtp
-        if addr == latch.addr:
+        if addr == latch.addr:  # the hot path: one comparison, one store
             latch.seen = now
-            self._earn(size)
+            if not self.proven:
+                self._earn(size)
             return True
         if not self._may_take(latch, addr, now, authenticated):
             return False

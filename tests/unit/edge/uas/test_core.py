@@ -83,14 +83,28 @@ def test_lost_ack_from_a_trunk_retransmits_200_then_sends_bye() -> None:
     assert "CallEstablished" not in edge.names()
 
 
-def test_lost_ack_from_an_unproven_source_gets_two_copies_and_no_bye(edge: Edge, phone: Phone) -> None:
-    phone.invite(0.0)
+def test_lost_ack_from_an_unproven_source_gets_few_copies_and_no_bye(edge: Edge, phone: Phone) -> None:
+    invite = phone.request("INVITE", to_tag="", body=OFFER)
+    first = [e for e in phone.send(invite, 0.0) if isinstance(e, Send)]
     sent = _timed_sends(edge, 80)
-    assert [t for t, e in sent if b"SIP/2.0 200 OK" in e.data[:20]] == [0.5, 1.5]
+    copies = [t for t, e in sent if b"SIP/2.0 200 OK" in e.data[:20]]
+    assert copies == [0.5]  # two would exceed 3x the INVITE's bytes
+    assert len(first[0].data) * (1 + len(copies)) <= 3 * len(bytes(invite))
     assert [e for _, e in sent if not e.data.startswith(b"SIP/2.0 200")] == []  # no BYE, nothing else
     ended = next(r for r in edge.facts() if type(r).__name__ == "CallEnded")
     assert (ended.reason, ended.hangup_by, ended.total_ms) == ("ack_timeout", "system", 32000)
     assert edge.core.calls == {} or all(c.state.value == "ended" for c in edge.core.calls.values())
+
+
+def test_unproven_copies_are_capped_by_count_and_by_bytes() -> None:
+    edge = make_edge()
+    phone = Phone(edge)
+    bulky = phone.request("INVITE", to_tag="", body=OFFER, headers=[("Subject", "x" * 1500)])
+    phone.send(bulky, 0.0)  # a big INVITE: the byte budget allows all the copies the count does
+    assert [t for t, e in _timed_sends(edge, 80) if b"SIP/2.0 200 OK" in e.data[:20]] == [0.5, 1.5]
+    edge = make_edge(unproven_retransmits=0)
+    Phone(edge).invite(0.0)
+    assert [e for _, e in _timed_sends(edge, 80)] == []
 
 
 def test_cancel_while_ringing() -> None:
