@@ -114,6 +114,8 @@ async def main(args: argparse.Namespace) -> None:
         broker = LocalKafka(broker_settings)
         broker.start(detach=False)
         try:
+            # sipp places every call from 127.0.0.1 at up to hundreds per second: edge_settings raises the
+            # per-source limits (INVITE/OPTIONS/REGISTER rates, calls per source) explicitly for that.
             settings = edge_settings(broker.bootstrap, home / "edge", log_level="WARNING", sip_t1_ms=500)
             configure(settings, "bench-sip")
             factory = null_engine if args.media == "null" else default_engine

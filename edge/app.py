@@ -24,9 +24,11 @@ from edge.facts import FactRecorder, FactSink
 from edge.media.ports import edge_port_pool
 from edge.media_port import MediaEngine, NullMediaEngine
 from edge.sip.transaction import TimerConfig
-from edge.transport import MediaDriver, SipEndpoint, SipTcpProtocol, SipUdpProtocol
+from edge.transport import MediaDriver, SipEndpoint, SipTcpProtocol, SipUdpProtocol, TcpLimits
+from edge.uas.access import default_access, exposure_error
 from edge.uas.admission import Admission, AdmissionLimits
 from edge.uas.core import UasConfig, UasCore
+from edge.uas.ratelimit import Bucket, SourceLimits
 from edge.ws.server import WebService
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics
@@ -38,6 +40,10 @@ from sentiric.signals import until_signalled
 log = structlog.get_logger(__name__)
 
 EngineFactory = Callable[[Settings, FactSink], Any]
+
+
+class EdgeConfigError(ValueError):
+    """Settings the edge refuses to start with (one line, saying what to set)."""
 
 
 def default_engine(settings: Settings, facts: FactSink) -> Any:
@@ -68,7 +74,34 @@ def uas_config(settings: Settings, port: int) -> UasConfig:
         media_timeout_s=settings.media_timeout_s,
         srtp_policy=settings.srtp_policy,
         timers=TimerConfig(t1=t1, t2=8 * t1, t4=10 * t1),
+        default_access=default_access(settings.sip_default_access, settings.sip_host),
+        unproven_retransmits=settings.sip_unproven_retransmits,
+        max_calls_per_source=settings.sip_max_calls_per_source,
+        limits=source_limits(settings),
         **extra,
+    )
+
+
+def source_limits(settings: Settings) -> SourceLimits:
+    s = settings
+    return SourceLimits(
+        invite=Bucket(s.sip_rate_invite, s.sip_rate_invite_burst),
+        register=Bucket(s.sip_rate_register, s.sip_rate_register_burst),
+        options=Bucket(s.sip_rate_options, s.sip_rate_options_burst),
+        max_udp_bytes=s.sip_max_udp_bytes,
+        auth_fail_limit=s.sip_auth_fail_limit,
+        auth_fail_window_s=s.sip_auth_fail_window_s,
+        block_s=s.sip_auth_block_s,
+        max_sources=s.sip_rate_sources_max,
+    )
+
+
+def tcp_limits(settings: Settings) -> TcpLimits:
+    return TcpLimits(
+        max_connections=settings.sip_tcp_max_connections,
+        max_per_source=settings.sip_tcp_max_per_source,
+        idle_s=settings.sip_tcp_idle_s,
+        write_buffer=settings.sip_tcp_write_buffer,
     )
 
 
@@ -106,6 +139,9 @@ class EdgeApp:
 
     async def _start(self) -> None:
         s = self.settings
+        refusal = exposure_error(s.sip_default_access, s.sip_host)
+        if refusal is not None:
+            raise EdgeConfigError(refusal)
         loop = asyncio.get_running_loop()
         specs = topics.platform_topics(
             partitions=s.topic_partitions, calls_retention_ms=s.calls_retention_ms, node_ids=(s.node_id,)
@@ -136,9 +172,11 @@ class EdgeApp:
             ),
             media_activity=lambda call_id: self.media.last_rx(call_id, loop.time()) if self.media else None,
         )
-        self.endpoint = endpoint = SipEndpoint(core, loop)
+        self.endpoint = endpoint = SipEndpoint(core, loop, tcp_limits(s))
         self.media = MediaDriver(
-            self.engine, on_closed=lambda call_id: endpoint.run(lambda now: core.media_closed(call_id, now))
+            self.engine,
+            on_closed=lambda call_id: endpoint.run(lambda now: core.media_closed(call_id, now)),
+            on_failed=lambda call_id: endpoint.hangup(call_id, "media_error"),
         )
         endpoint.media = self.media
         self._udp, _ = await loop.create_datagram_endpoint(lambda: SipUdpProtocol(endpoint), sock=sock)

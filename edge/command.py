@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sentiric.settings import get_settings
 
@@ -11,11 +12,16 @@ def _run(args: argparse.Namespace) -> int:
     import uvloop
 
     from edge.app import run
+    from edge.uas.access import exposure_error
 
     settings = get_settings()
     overrides = {k: v for k, v in (("sip_port", args.sip_port), ("node_id", args.node_id)) if v is not None}
     if overrides:
         settings = settings.model_copy(update=overrides)
+    refusal = exposure_error(settings.sip_default_access, settings.sip_host)
+    if refusal is not None:
+        print(f"sentiric edge: {refusal}", file=sys.stderr)
+        return 2
     uvloop.run(run(settings))
     return 0
 

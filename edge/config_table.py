@@ -1,13 +1,13 @@
 """The edge's local copy of dialplans and SIP users, materialized from the compacted config topic.
 
 ``sentiric.config`` holds one record per entity under the key ``<kind>:<entity_id>``
-(``dialplan:<id>``, ``sipuser:<id>``); a tombstone (null value) deletes the entity.  At start the
-follower reads the topic from the beginning up to its current end before the edge takes calls, then
-keeps applying changes in the background.  A record that does not decode or fails to apply is set
-aside (logged with its offset, counted, dead-lettered) and the entity keeps its previous value; the
-follower's read loop restarts itself after a broker error (`sentiric.eventlog.follower`).
-Lookups (:meth:`ConfigTable.dialplans`, :meth:`ConfigTable.user`) are plain dictionary reads: call
-setup never waits on the broker.
+(``dialplan:<id>``, ``sipuser:<id>``, ``trunk:<id>``); a tombstone (null value) deletes the entity.
+At start the follower reads the topic from the beginning up to its current end before the edge takes
+calls, then keeps applying changes in the background.  A record that does not decode or fails to apply
+is set aside (logged with its offset, counted, dead-lettered) and the entity keeps its previous value;
+the follower's read loop restarts itself after a broker error (`sentiric.eventlog.follower`).
+Lookups (:meth:`ConfigTable.dialplans`, :meth:`ConfigTable.user`, :meth:`ConfigTable.trunk_for`) are
+plain dictionary reads: call setup never waits on the broker.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from edge.uas.access import Trunk, TrunkSet
 from edge.uas.dialplan import Plan
 from edge.uas.directory import UserCredentials
 from schemas.codec import default_codec
@@ -35,6 +36,8 @@ class ConfigTable:
         self._plan_list: tuple[Plan, ...] = ()
         self._users: dict[str, UserCredentials] = {}
         self._by_name: dict[tuple[str, str], UserCredentials] = {}
+        self._trunks: dict[str, Trunk] = {}
+        self._trunk_set = TrunkSet()
 
     def apply(self, key: str, record: Any | None) -> None:
         """Apply one config record (None = tombstone) under its topic key."""
@@ -59,6 +62,14 @@ class ConfigTable:
                 )
                 self._users[entity_id] = user
                 self._by_name[(user.username, user.realm)] = user
+        elif kind == "trunk":
+            self._trunks.pop(entity_id, None)
+            if record is not None:
+                try:
+                    self._trunks[entity_id] = Trunk.from_record(record)
+                except ValueError as exc:  # a bad CIDR: the trunk stays out, its sources untrusted
+                    log.warning("trunk ignored", entity_id=entity_id, error=str(exc))
+            self._trunk_set = TrunkSet(self._trunks.values())
 
     def dialplans(self) -> Iterable[Plan]:
         return self._plan_list
@@ -66,8 +77,11 @@ class ConfigTable:
     def user(self, username: str, realm: str) -> UserCredentials | None:
         return self._by_name.get((username, realm))
 
+    def trunk_for(self, ip: str) -> Trunk | None:
+        return self._trunk_set.match(ip)
+
     def __len__(self) -> int:
-        return len(self._plans) + len(self._users)
+        return len(self._plans) + len(self._users) + len(self._trunks)
 
 
 class ConfigFollower:

@@ -16,15 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from edge.media.ports import PortPool
+from edge.media.rtp.source_policy import TRUSTED, MediaTrust
 
 
 class MediaSession(Protocol):
     last_rx_monotonic: float
 
     def update_remote(self, addr: tuple[str, int] | None, direction: str) -> None: ...
+
+    def prove(self) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -45,6 +49,8 @@ class MediaEngine(Protocol):
         crypto_local: str | None = None,
         crypto_remote: str | None = None,
         remote_fmtp: str | None = None,
+        trust: MediaTrust = TRUSTED,
+        on_failed: Callable[[str], None] | None = None,
     ) -> MediaSession: ...
 
 
@@ -72,6 +78,9 @@ class NullMediaSession:
     def update_remote(self, addr: tuple[str, int] | None, direction: str) -> None:
         self.remote, self.direction = addr, direction
 
+    def prove(self) -> None:
+        """Nothing is ever sent from here: there is nothing to unlock."""
+
     async def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
@@ -98,6 +107,8 @@ class NullMediaEngine:
         crypto_local: str | None = None,
         crypto_remote: str | None = None,
         remote_fmtp: str | None = None,
+        trust: MediaTrust = TRUSTED,
+        on_failed: Callable[[str], None] | None = None,
     ) -> NullMediaSession:
         session = NullMediaSession(call_id, local_port, remote_addr)
         loop = asyncio.get_running_loop()

@@ -31,6 +31,19 @@ AUTH_FAILURES = Counter("sentiric_sip_auth_failures_total", "Digest authenticati
 PARSE_ERRORS = Counter(
     "sentiric_sip_parse_errors_total", "Malformed SIP messages (answered 400 or dropped)", ["action"]
 )
+RATE_LIMITED = Counter(
+    "sentiric_sip_rate_limited_total", "SIP requests dropped by a per-source rate limit", ["method"]
+)
+DROPPED = Counter(
+    "sentiric_sip_dropped_total",
+    "SIP messages dropped unanswered to protect others (blocked source, oversized, replayed from "
+    "another source, too much to echo)",
+    ["reason"],
+)
+SOURCES_BLOCKED = Counter(
+    "sentiric_sip_sources_blocked_total", "Sources blocked after failed digest attempts"
+)
+TCP_REFUSED = Counter("sentiric_sip_tcp_refused_total", "SIP TCP connections refused or closed", ["reason"])
 FACT_ERRORS = Counter("sentiric_sip_fact_errors_total", "Call facts the log refused (buffer full)")
 REGISTRATIONS = Gauge("sentiric_sip_registrations", "Registered contact bindings")
 COMMANDS = Counter("sentiric_edge_commands_total", "Commands consumed by the edge", ["command", "outcome"])

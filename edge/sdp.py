@@ -17,10 +17,17 @@ codec we support, under the offer's payload type; telephone-event is kept when o
 codec's clock rate. It mirrors the direction (sendonly→recvonly, hold), keeps ptime, and raises
 :class:`SdpNegotiationError` (answer 488) when nothing fits. Opus is answered as ``opus/48000/2`` with
 our ``a=fmtp`` (RFC 7587 §7); the offer's fmtp for the chosen payload type travels in the ``Binding``.
+
+The media address of the chosen stream must be usable before anything is answered
+(:func:`check_media_address`, 488 otherwise): ``IN IP4`` with a dotted-quad literal or ``IN IP6`` with
+an IPv6 literal (no host names: resolving one per packet would block the media clock, and a name is
+an address nobody vouched for), not multicast, broadcast or reserved, and unspecified (``0.0.0.0``,
+``::``) only as the RFC 3264 §8.4 hold idiom; port 1..65535 (0 is a refused stream, never chosen).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -337,6 +344,31 @@ class Negotiated:
         return self.direction in ("recvonly", "inactive")
 
 
+def check_media_address(conn: Connection, port: int) -> None:
+    """Raise :class:`SdpNegotiationError` (488) unless ``conn``/``port`` can be sent RTP (see the module
+    docstring); the unspecified address passes (hold: nothing is sent to it)."""
+    if conn.nettype != "IN" or conn.addrtype not in ("IP4", "IP6"):
+        raise SdpNegotiationError(f"unsupported connection type {conn.nettype} {conn.addrtype}"[:120])
+    if not 0 < port <= 65535:
+        raise SdpNegotiationError(f"media port {port} out of range")
+    try:
+        ip = (
+            ipaddress.IPv4Address(conn.address)
+            if conn.addrtype == "IP4"
+            else ipaddress.IPv6Address(conn.address)
+        )
+    except ValueError:
+        raise SdpNegotiationError(
+            f"media address is not an {conn.addrtype} literal: {conn.address[:60]!r}"
+        ) from None
+    if ip.is_unspecified:
+        return
+    if ip.is_multicast or ip.is_reserved or ip == ipaddress.IPv4Address("255.255.255.255"):
+        raise SdpNegotiationError(f"media address {ip} cannot take unicast RTP")
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None:
+        raise SdpNegotiationError("media address with a zone index")
+
+
 def _first_audio(sd: SessionDescription) -> MediaDescription:
     for m in sd.media:
         if m.media == "audio" and m.port != 0:
@@ -424,6 +456,7 @@ def answer(
     conn = offer.media_connection(audio)
     if conn is None:
         raise SdpNegotiationError("no connection address for the audio stream")
+    check_media_address(conn, audio.port)
     if conn.is_hold and direction == "sendrecv":
         direction = "recvonly"
     if hold:
@@ -516,6 +549,7 @@ def accept_answer(offer: SessionDescription, answer_sdp: SessionDescription) -> 
     conn = answer_sdp.media_connection(theirs)
     if conn is None:
         raise SdpNegotiationError("no connection address in the answer")
+    check_media_address(conn, theirs.port)
     remote_crypto = None
     local_crypto = None
     if ours.is_srtp:

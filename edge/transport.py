@@ -5,6 +5,13 @@ what it returns → re-arm the one timer.  Media effects go to :class:`MediaDriv
 them out against the media engine in tasks (opening a session is async; the core never waits).
 Nothing raises out of these callbacks: the core catches its own errors and a broken TCP framing
 closes only that connection.
+
+TCP is bounded (:class:`TcpLimits`): connections in all and per source IP (the one over the cap is
+accepted and cut at once — a listening socket cannot refuse selectively), an idle timeout (no complete
+message, keep-alive pings included, for ``idle_s`` closes the connection, so a slowloris peer holds
+nothing for long), write buffers (a peer that does not read while our unsent bytes pass
+``write_buffer`` is cut: ``pause_writing`` is the transport's high-water mark), and the read buffer
+(the framer's maximum message size, :mod:`edge.sip.framing`).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -21,30 +29,45 @@ from edge.media_port import MediaEngine, MediaSession
 from edge.sip.errors import SipParseError
 from edge.sip.framing import PONG, KeepAlivePing, StreamFramer
 from edge.sip.transaction import Send
-from edge.uas.call import CloseMedia, OpenMedia, Peer, UpdateMedia
+from edge.uas.call import CloseMedia, ConfirmMedia, OpenMedia, Peer, UpdateMedia
 from edge.uas.core import Effect, UasCore
 from sentiric.logs import bind_call, unbind_call
 
 log = structlog.get_logger(__name__)
 
 
-class MediaDriver:
-    """Opens, updates and closes media sessions for the core's effects; reports closes back."""
+MediaEffect = OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia
 
-    def __init__(self, engine: MediaEngine, on_closed: Callable[[str], None]) -> None:
+
+class MediaDriver:
+    """Opens, updates, confirms and closes media sessions for the core's effects; reports closes back,
+    and failures (a session that did not open or broke) to ``on_failed``, which hangs the call up."""
+
+    def __init__(
+        self,
+        engine: MediaEngine,
+        on_closed: Callable[[str], None],
+        on_failed: Callable[[str], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.on_closed = on_closed
+        self.on_failed = on_failed or (lambda call_id: None)
         self.sessions: dict[str, MediaSession] = {}
         self._opening: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def apply(self, effect: OpenMedia | UpdateMedia | CloseMedia) -> None:
-        if isinstance(effect, UpdateMedia):
+    def apply(self, effect: MediaEffect) -> None:
+        if isinstance(effect, UpdateMedia | ConfirmMedia):
             session = self.sessions.get(effect.call_id)
             if session is not None:
-                session.update_remote(effect.remote_addr, effect.direction)
+                self._apply_to(session, effect)
                 return
-        coro = {OpenMedia: self._open, UpdateMedia: self._update_later, CloseMedia: self._close}[type(effect)]
+        coro = {
+            OpenMedia: self._open,
+            UpdateMedia: self._update_later,
+            ConfirmMedia: self._update_later,
+            CloseMedia: self._close,
+        }[type(effect)]
         task = asyncio.get_running_loop().create_task(coro(effect))  # type: ignore[operator]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -65,20 +88,30 @@ class MediaDriver:
                 crypto_local=e.crypto_local,
                 crypto_remote=e.crypto_remote,
                 remote_fmtp=e.remote_fmtp,
+                trust=e.trust,
+                on_failed=self.on_failed,
             )
         except Exception:
             log.exception("media session did not open", port=e.local_port)
+            self.on_failed(e.call_id)
         finally:
             self._opening.pop(e.call_id, None)
             unbind_call()
 
-    async def _update_later(self, e: UpdateMedia) -> None:
+    @staticmethod
+    def _apply_to(session: MediaSession, e: UpdateMedia | ConfirmMedia) -> None:
+        if isinstance(e, UpdateMedia):
+            session.update_remote(e.remote_addr, e.direction)
+        else:
+            session.prove()
+
+    async def _update_later(self, e: UpdateMedia | ConfirmMedia) -> None:
         opening = self._opening.get(e.call_id)
         if opening is not None:
             await asyncio.shield(opening)
         session = self.sessions.get(e.call_id)
         if session is not None:
-            session.update_remote(e.remote_addr, e.direction)
+            self._apply_to(session, e)
 
     async def _close(self, e: CloseMedia) -> None:
         bind_call(e.call_id)
@@ -107,15 +140,28 @@ class MediaDriver:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
+@dataclass(frozen=True, slots=True)
+class TcpLimits:
+    max_connections: int = 1024
+    max_per_source: int = 32
+    idle_s: float = 300.0
+    write_buffer: int = 256 * 1024  # high-water mark of unsent bytes per connection
+
+
 class SipEndpoint:
     """Feeds one UasCore from every transport and drives its single timer."""
 
-    def __init__(self, core: UasCore, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, core: UasCore, loop: asyncio.AbstractEventLoop, tcp_limits: TcpLimits | None = None
+    ) -> None:
         self.core = core
         self.loop = loop
+        self.tcp_limits = tcp_limits or TcpLimits()
         self.media: MediaDriver | None = None
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: dict[tuple[str, int], asyncio.Transport] = {}
+        self.tcp_inbound = 0
+        self.tcp_per_source: dict[str, int] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._connecting: dict[tuple[str, int], list[bytes]] = {}  # TCP hops being connected: queued data
@@ -170,7 +216,9 @@ class SipEndpoint:
 
     async def _open(self, addr: tuple[str, int]) -> None:
         try:
-            conn, _ = await self.loop.create_connection(lambda: SipTcpProtocol(self), addr[0], addr[1])
+            conn, _ = await self.loop.create_connection(
+                lambda: SipTcpProtocol(self, inbound=False), addr[0], addr[1]
+            )
         except OSError as exc:
             log.debug("SIP TCP connect failed", peer=f"{addr[0]}:{addr[1]}", error=str(exc))
             self._connecting.pop(addr, None)
@@ -198,6 +246,25 @@ class SipEndpoint:
         for task in self._tasks:
             task.cancel()
 
+    def admit_tcp(self, host: str) -> str | None:
+        """Count an inbound connection from ``host``; the refusal reason when over a cap."""
+        limits = self.tcp_limits
+        if self.tcp_inbound >= limits.max_connections:
+            return "max_connections"
+        if self.tcp_per_source.get(host, 0) >= limits.max_per_source:
+            return "max_per_source"
+        self.tcp_inbound += 1
+        self.tcp_per_source[host] = self.tcp_per_source.get(host, 0) + 1
+        return None
+
+    def release_tcp(self, host: str) -> None:
+        self.tcp_inbound -= 1
+        left = self.tcp_per_source.get(host, 1) - 1
+        if left > 0:
+            self.tcp_per_source[host] = left
+        else:
+            self.tcp_per_source.pop(host, None)
+
 
 class SipUdpProtocol(asyncio.DatagramProtocol):
     def __init__(self, endpoint: SipEndpoint) -> None:
@@ -214,19 +281,37 @@ class SipUdpProtocol(asyncio.DatagramProtocol):
 
 
 class SipTcpProtocol(asyncio.Protocol):
-    """One TCP connection: Content-Length framing (RFC 3261 §18.3), CRLF keep-alives (RFC 5626)."""
+    """One TCP connection: Content-Length framing (RFC 3261 §18.3), CRLF keep-alives (RFC 5626), and
+    the endpoint's :class:`TcpLimits`."""
 
-    def __init__(self, endpoint: SipEndpoint) -> None:
+    def __init__(self, endpoint: SipEndpoint, *, inbound: bool = True) -> None:
         self.endpoint = endpoint
+        self.inbound = inbound
         self.framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
         self.peer: Peer | None = None
+        self._counted = False
+        self._last_message = 0.0
+        self._idle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         host, port = transport.get_extra_info("peername")[:2]
         self.peer = Peer("tcp", (host, port))
-        self.endpoint.tcp[self.peer.addr] = transport
+        endpoint = self.endpoint
+        if self.inbound:
+            refused = endpoint.admit_tcp(host)
+            if refused is not None:
+                m.TCP_REFUSED.labels(refused).inc()
+                log.debug("SIP TCP connection refused", peer=str(self.peer), reason=refused)
+                transport.abort()
+                return
+            self._counted = True
+        endpoint.tcp[self.peer.addr] = transport
+        limits = endpoint.tcp_limits
+        transport.set_write_buffer_limits(high=limits.write_buffer, low=limits.write_buffer // 4)
+        self._last_message = endpoint.loop.time()
+        self._idle = endpoint.loop.call_later(limits.idle_s, self._check_idle)
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None and self.peer is not None
@@ -237,12 +322,42 @@ class SipTcpProtocol(asyncio.Protocol):
             log.debug("SIP TCP framing error, closing", error=str(exc), peer=str(self.peer))
             self.transport.close()
             return
+        if frames:
+            self._last_message = self.endpoint.loop.time()
         for frame in frames:
+            if self.transport.is_closing():
+                return
             if isinstance(frame, KeepAlivePing):
                 self.transport.write(PONG)
             else:
                 self.endpoint.handle(frame, self.peer)
 
+    def pause_writing(self) -> None:
+        """Our unsent bytes passed the high-water mark: the peer does not read. Cut it."""
+        m.TCP_REFUSED.labels("slow_reader").inc()
+        log.debug("SIP TCP peer does not read, closing", peer=str(self.peer))
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _check_idle(self) -> None:
+        self._idle = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        loop = self.endpoint.loop
+        due = self._last_message + self.endpoint.tcp_limits.idle_s
+        if loop.time() >= due:
+            m.TCP_REFUSED.labels("idle").inc()
+            self.transport.close()
+        else:
+            self._idle = loop.call_at(due, self._check_idle)
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        if self._counted:
+            self._counted = False
+            assert self.peer is not None
+            self.endpoint.release_tcp(self.peer.addr[0])
         if self.peer is not None and self.endpoint.tcp.get(self.peer.addr) is self.transport:
             del self.endpoint.tcp[self.peer.addr]

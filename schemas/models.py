@@ -1104,6 +1104,7 @@ class Dialplan:
     reject_status: int = 403
     require_auth: bool = False
     language: str = "en-US"
+    access: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1120,6 +1121,7 @@ class Dialplan:
             "reject_status": self.reject_status,
             "require_auth": self.require_auth,
             "language": self.language,
+            "access": self.access,
         }
 
     @classmethod
@@ -1227,6 +1229,41 @@ class SipUser:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> SipUser:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trunk:
+    """A trusted SIP peer (carrier, SBC, PBX) known by its source address ranges."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.config.Trunk"
+    FAMILY: ClassVar[str] = "config"
+    event_id: UUID
+    entity_id: str
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    name: str
+    sources: tuple[str, ...]
+    media_anywhere: bool = False
+    enabled: bool = True
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "name": self.name,
+            "sources": self.sources,
+            "media_anywhere": self.media_anywhere,
+            "enabled": self.enabled,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Trunk:
+        record["sources"] = tuple(record["sources"])
         return cls(**record)
 
 
@@ -1353,7 +1390,7 @@ Fact = (
 
 Command = Hangup | PlayAudio | SendDtmf | StartRecording | StopPlayback | StopRecording | TransferCall
 
-ConfigRecord = Dialplan | KnowledgeEntry | Prompt | SipUser | WebhookSubscription
+ConfigRecord = Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
 
 MetricRecord = KpiWindowReported
 
@@ -1392,6 +1429,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     KnowledgeEntry,
     Prompt,
     SipUser,
+    Trunk,
     WebhookSubscription,
     KpiWindowReported,
 )

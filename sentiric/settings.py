@@ -78,6 +78,37 @@ class Settings(BaseSettings):
     sip_max_loop_lag_ms: float = Field(default=250.0, description="503 new calls above this loop lag.")
     sip_retry_after_s: int = 5
     edge_metrics_port: int = Field(default=9101, description="Prometheus /metrics of the edge.")
+    # Edge SIP exposure (edge.uas.access, edge.uas.ratelimit, edge.transport). Trunks are config records.
+    sip_default_access: Literal["open", "trunks_only", "digest_required"] | None = Field(
+        default=None,
+        description="Access of the default dialplan and of dialplans without one. Unset: open while SIP "
+        "listens on loopback only; beyond loopback the edge refuses to start until it is set.",
+    )
+    sip_max_calls_per_source: int = Field(default=20, ge=0, description="Concurrent calls per IP (0: any).")
+    sip_unproven_retransmits: int = Field(
+        default=2, ge=0, description="Copies of a 200 OK beyond the first to a UDP caller not yet proven."
+    )
+    sip_rate_invite: float = Field(default=10.0, ge=0, description="INVITEs/s per source IP (0: no limit).")
+    sip_rate_invite_burst: float = Field(default=20.0, ge=1)
+    sip_rate_register: float = Field(default=5.0, ge=0, description="REGISTERs/s per source IP.")
+    sip_rate_register_burst: float = Field(default=10.0, ge=1)
+    sip_rate_options: float = Field(default=20.0, ge=0, description="OPTIONS/s per source IP.")
+    sip_rate_options_burst: float = Field(default=40.0, ge=1)
+    sip_rate_sources_max: int = Field(default=16384, ge=1, description="Source IPs the limiter tracks.")
+    sip_max_udp_bytes: int = Field(default=4096, ge=0, description="Larger UDP messages are dropped.")
+    sip_auth_fail_limit: int = Field(
+        default=5, ge=0, description="Failed digest attempts per source within the window before a block."
+    )
+    sip_auth_fail_window_s: float = Field(default=60.0, gt=0)
+    sip_auth_block_s: float = Field(default=300.0, ge=0, description="How long a blocked source is ignored.")
+    sip_tcp_max_connections: int = Field(default=1024, ge=1, description="SIP TCP connections in all.")
+    sip_tcp_max_per_source: int = Field(default=32, ge=1, description="SIP TCP connections per source IP.")
+    sip_tcp_idle_s: float = Field(
+        default=300.0, gt=0, description="A TCP connection without a complete message for this long closes."
+    )
+    sip_tcp_write_buffer: int = Field(
+        default=256 * 1024, ge=4096, description="Unsent bytes a TCP peer may leave us before it is cut."
+    )
 
     # Edge.
     sip_host: str = "127.0.0.1"

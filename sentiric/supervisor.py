@@ -225,6 +225,13 @@ def up(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     names = [n for n in available_processes() if not args.only or n in args.only]
+    if "edge" in names:
+        from edge.uas.access import exposure_error
+
+        refusal = exposure_error(settings.sip_default_access, settings.sip_host)
+        if refusal is not None:
+            print(f"sentiric up: {refusal}", file=sys.stderr)
+            return 2
     env = dict(os.environ)
     kafka = LocalKafka(settings)
     postgres = EmbeddedPostgres(settings)

@@ -30,6 +30,7 @@ import gc
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -44,6 +45,7 @@ from edge.media.codecs.resample import TELEPHONY_RATE, resample
 from edge.media.playback import PromptCache, PromptError
 from edge.media.ports import edge_port_pool
 from edge.media.recording import RecordingError
+from edge.media.rtp.source_policy import TRUSTED, MediaTrust
 from edge.media.session import MediaSession
 from edge.media.srtp import CryptoAttribute, SrtpContext, SrtpError
 from edge.media.storage import RecordingStore, S3Store, StorageError, UriStore, parse_uri
@@ -149,11 +151,16 @@ class MediaEngine:
         crypto_local: str | None = None,
         crypto_remote: str | None = None,
         remote_fmtp: str | None = None,
+        trust: MediaTrust = TRUSTED,
+        on_failed: Callable[[str], None] | None = None,
     ) -> MediaSession:
         """Bind ``local_port`` (RTP) and ``local_port + 1`` (RTCP) and start ticking the call's media.
 
         ``codec`` is a registry name (PCMU, PCMA, G722, opus). G.711 runs on its tables directly (the
-        hot path); a wideband codec gets a ``Transcoder`` to the call's 8 kHz PCM."""
+        hot path); a wideband codec gets a ``Transcoder`` to the call's 8 kHz PCM. ``trust`` feeds the
+        session's source policy (the SIP side's knowledge of the peer; the default sends where told);
+        ``on_failed(call_id)`` hears of a session that failed after opening. If anything fails after
+        the sockets are bound, they are closed before the error propagates: no port pair leaks."""
         if call_id in self._sessions:
             raise MediaCommandError(f"call {call_id} already has a media session")
         try:
@@ -196,12 +203,20 @@ class MediaEngine:
             quality_interval_s=self.settings.media_quality_interval_s,
             cname=f"{self.settings.node_id}@sentiric",
             on_closed=self._closed,
+            trust=trust,
+            on_failed=on_failed,
         )
         loop = self._loop or asyncio.get_running_loop()
         await session.bind(self.settings.rtp_host, loop)
-        self._sessions[call_id] = session
-        self.clock.add(session)
-        ACTIVE_SESSIONS.set(len(self._sessions))
+        try:
+            self._sessions[call_id] = session
+            self.clock.add(session)
+            ACTIVE_SESSIONS.set(len(self._sessions))
+        except BaseException:
+            self._sessions.pop(call_id, None)
+            self.clock.discard(session)
+            session._close_transports()
+            raise
         return session
 
     def _closed(self, session: MediaSession) -> None:

@@ -1,9 +1,22 @@
 """One call's media: RTP/RTCP (optionally SRTP) on a port pair, ticked by the shared 20 ms clock.
 
-Receive path (``receive_rtp``, per datagram): SRTP unprotect → header parse → source check
-(symmetric RTP: latch onto the address the caller actually sends from, RFC 4961) → telephone events to
-the ``DtmfReceiver``, audio to the RFC 3550 statistics and the ``JitterBuffer``. Anything that fails on
-the way is dropped and counted in ``sentiric_media_rtp_dropped_total{reason}``; the socket never dies.
+Receive path (``receive_rtp``, per datagram): SRTP unprotect → header parse → source check → telephone
+events to the ``DtmfReceiver``, audio to the RFC 3550 statistics and the ``JitterBuffer``. Anything that
+fails on the way is dropped and counted in ``sentiric_media_rtp_dropped_total{reason}``; the socket never
+dies.
+
+Where media goes and whose media is taken is decided by the session's
+:class:`~edge.media.rtp.source_policy.SourcePolicy` alone (the edge's anti-reflection rule, documented
+there): RTP and RTCP go only to the IP the call's signalling came from (or a trunk's ranges), a caller
+that has not proven itself (ACK) gets nothing but what its own RTP earns byte for byte, and a latched
+source is taken over only under that module's re-latch rule. While the session may not send for want
+of a destination or of proof, prompts wait (they start when the first frame can leave, so
+``PlaybackStarted`` and ``played_ms`` tell what the caller could hear); on hold they keep advancing.
+
+Errors: a ``sendto`` that raises (an address the kernel refuses, a closed socket) fails the session at
+once — its sockets are closed there and then (the port pair is unbound), it leaves the clock, the
+``on_failed`` callback tells the SIP side (which hangs up and releases the port), and ``close()`` then
+finishes the rest. ``close()`` itself always closes both sockets, whatever fails before.
 
 Every clock tick (``tick(now)``, ``now`` on the 20 ms grid) runs in two phases; the shared clock runs
 the send phase of every session first, then their receive phases, so outgoing packets leave on the
@@ -60,6 +73,7 @@ import struct
 import time
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -86,6 +100,7 @@ from edge.media.rtp.rtcp import (
     serialize_compound,
 )
 from edge.media.rtp.sender import RtpSender
+from edge.media.rtp.source_policy import TRUSTED, MediaTrust, SourcePolicy
 from edge.media.srtp import SrtpContext, SrtpError
 from edge.media.taps import FRAME_SAMPLES, AudioInjector, AudioTap, mix
 from edge.media.vad.endpointer import (
@@ -116,7 +131,6 @@ Int16Array = npt.NDArray[np.int16]
 Addr = tuple[str, int]
 
 RTCP_INTERVAL_S = 5.0
-RELATCH_AFTER_S = 2.0  # a new source address is accepted once the latched one has been silent this long
 MAX_CALLER_BACKLOG = 10 * FRAME_SAMPLES  # decoded caller audio held beyond one tick (a burst)
 JITTER_PLAYOUT_DELAY_S = 0.020  # the start; Settings.jitter_buffer_ms sets it per edge
 JITTER_MAX_DELAY_S = 0.200  # late packets grow it up to this (Settings.jitter_buffer_max_ms)
@@ -156,6 +170,11 @@ class RxAudio:
         self.payload = payload
 
 
+SESSION_ERRORS = Counter(
+    "sentiric_media_session_errors_total",
+    "Media sessions failed (sockets closed at once), by stage",
+    ["stage"],
+)
 PACKETS = Counter("sentiric_media_rtp_packets_total", "RTP packets by direction", ["direction"])
 _SENT = PACKETS.labels("sent")
 _RECEIVED = PACKETS.labels("received")
@@ -202,9 +221,12 @@ class MediaSession:
         transcoder: Transcoder | None = None,
         jitter_delay_s: float = JITTER_PLAYOUT_DELAY_S,
         jitter_max_delay_s: float = JITTER_MAX_DELAY_S,
+        trust: MediaTrust = TRUSTED,
+        on_failed: Callable[[str], None] | None = None,
     ) -> None:
         """``codec`` is a ``G711Codec`` (tables, no transcoder) or, with ``transcoder``, the registry
-        codec that transcoder wraps (G.722, Opus)."""
+        codec that transcoder wraps (G.722, Opus). ``trust`` is what the SIP side knows of the peer (the
+        source policy's input); ``on_failed(call_id)`` is called once if the session fails."""
         self.call_id = call_id
         self.local_port = local_port
         self.codec = codec
@@ -217,12 +239,11 @@ class MediaSession:
         self._store = store
         self._cname = cname
         self._on_closed = on_closed
+        self._on_failed = on_failed
         self.direction = "sendrecv"
-        self.remote_rtp: Addr | None = remote_addr
-        self.remote_rtcp: Addr | None = (remote_addr[0], remote_addr[1] + 1) if remote_addr else None
-        self._rx_source: Addr | None = None
-        self._rx_source_seen = 0.0
-        self._rtcp_latched = False
+        self.policy = SourcePolicy(trust, remote_addr, srtp=srtp is not None)
+        self.failed = False
+        self._closing: asyncio.Task[None] | None = None
         self.rtp_transport: asyncio.DatagramTransport | None = None
         self.rtcp_transport: asyncio.DatagramTransport | None = None
         self.last_rx_monotonic = time.monotonic()  # the SIP side's media timeout starts at setup
@@ -270,7 +291,7 @@ class MediaSession:
     # --- set-up and signalling ---
 
     async def bind(self, host: str, loop: asyncio.AbstractEventLoop) -> None:
-        """Open the RTP (even) and RTCP (+1) sockets."""
+        """Open the RTP (even) and RTCP (+1) sockets; on any failure neither stays bound."""
         rtp, _ = await loop.create_datagram_endpoint(
             lambda: RtpProtocol(self, rtcp=False), local_addr=(host, self.local_port)
         )
@@ -278,7 +299,7 @@ class MediaSession:
             rtcp, _ = await loop.create_datagram_endpoint(
                 lambda: RtpProtocol(self, rtcp=True), local_addr=(host, self.local_port + 1)
             )
-        except OSError:
+        except BaseException:  # OSError, or a cancellation while binding
             rtp.close()
             raise
         self.rtp_transport = rtp  # type: ignore[assignment]
@@ -287,14 +308,30 @@ class MediaSession:
     def update_remote(self, addr: Addr | None, direction: str) -> None:
         """Re-INVITE or hold: a new SDP address and our direction; the source is learnt again."""
         self.direction = direction
-        self.remote_rtp = addr
-        self.remote_rtcp = (addr[0], addr[1] + 1) if addr else None
-        self._rx_source = None
-        self._rtcp_latched = False
+        self.policy.update_sdp(addr)
+
+    def prove(self) -> None:
+        """The caller ACKed our 200 OK: media may flow to it at full rate (see the source policy)."""
+        self.policy.prove()
+
+    @property
+    def remote_rtp(self) -> Addr | None:
+        """Where RTP goes now (None: nowhere yet), as the source policy decided."""
+        return self.policy.dest
+
+    @property
+    def remote_rtcp(self) -> Addr | None:
+        return self.policy.rtcp_dest
 
     @property
     def sending(self) -> bool:
-        return self.direction in SENDING_DIRECTIONS and self.remote_rtp is not None
+        return self.direction in SENDING_DIRECTIONS and self.policy.dest is not None
+
+    @property
+    def _held_back(self) -> bool:
+        """We would send but may not yet (no destination, or no proof): prompts wait."""
+        policy = self.policy
+        return self.direction in SENDING_DIRECTIONS and (policy.dest is None or not policy.proven)
 
     def _drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
@@ -302,26 +339,12 @@ class MediaSession:
 
     # --- receive path ---
 
-    def _accept_source(self, addr: Addr, now: float) -> bool:
-        if addr == self._rx_source:
-            self._rx_source_seen = now
-            return True
-        if self._rx_source is None or now - self._rx_source_seen > RELATCH_AFTER_S:
-            if self._rx_source is not None:
-                log.info("RTP source of %s moved from %s to %s", self.call_id, self._rx_source, addr)
-            self._rx_source = addr
-            self._rx_source_seen = now
-            self.remote_rtp = addr  # symmetric RTP: answer where the caller sends from
-            if not self._rtcp_latched:
-                self.remote_rtcp = (addr[0], addr[1] + 1)
-            return True
-        return False
-
     def receive_rtp(self, data: bytes, addr: Addr) -> None:
         if self.closed:
             self._drop("closed")
             return
         now = time.monotonic()
+        size = len(data)
         if self.srtp is not None:
             try:
                 data = self.srtp.unprotect(data)
@@ -330,7 +353,7 @@ class MediaSession:
                 return
         if len(data) > 12 and data[0] == PLAIN_V2 and data[1] & 0x7F == self.payload_type:
             _, _, seq, ts, ssrc = RTP_HEADER.unpack_from(data)
-            if not self._accept_source(addr, now):
+            if not self.policy.accept(addr, now, size, authenticated=self.srtp is not None):
                 self._drop("unexpected_source")
                 return
             self._receive_audio(seq, ts, ssrc, data[12:], now)
@@ -340,7 +363,7 @@ class MediaSession:
         except RtpParseError:
             self._drop("malformed")
             return
-        if not self._accept_source(addr, now):
+        if not self.policy.accept(addr, now, size, authenticated=self.srtp is not None):
             self._drop("unexpected_source")
             return
         self.last_rx_monotonic = now
@@ -369,6 +392,7 @@ class MediaSession:
     def receive_rtcp(self, data: bytes, addr: Addr) -> None:
         if self.closed:
             return
+        size = len(data)
         if self.srtp is not None:
             try:
                 data = self.srtp.unprotect_rtcp(data)
@@ -380,10 +404,10 @@ class MediaSession:
         except RtcpParseError:
             self._drop("rtcp_malformed")
             return
-        if not self._rtcp_latched:
-            self.remote_rtcp = addr
-            self._rtcp_latched = True
         now = time.monotonic()
+        if not self.policy.accept_rtcp(addr, now, size, authenticated=self.srtp is not None):
+            self._drop("unexpected_source")
+            return
         arrival_ntp = ntp_from_unix(time.time())
         for packet in packets:
             if isinstance(packet, SenderReport):
@@ -426,6 +450,8 @@ class MediaSession:
     def _send_ahead(self) -> None:
         if self._ahead is not None or self._dtmf_tx or self.injectors or not self.sending or self.closed:
             return
+        if not self.policy.proven:
+            return
         at = self._clock.next_deadline
         if at is not None:
             self._ahead = self._speak(at)
@@ -454,7 +480,11 @@ class MediaSession:
             self._next_quality = now + self._quality_interval
         elif now >= self._next_rtcp:
             self._next_rtcp = now + random.uniform(0.5, 1.5) * RTCP_INTERVAL_S  # RFC 3550 §6.3.1
-            self.send_rtcp()
+            try:
+                self.send_rtcp()
+            except (OSError, ValueError, TypeError) as exc:
+                self._fail("rtcp", exc)
+                return
         if self._next_quality is not None and now >= self._next_quality:
             self._next_quality = now + self._quality_interval
             if self._rx_stats is not None:  # no periodic report before anything was received
@@ -546,7 +576,8 @@ class MediaSession:
             return ZERO_FRAME
         player = self.player
         frame: Int16Array | None = None
-        if player.playing:
+        held_back = self._held_back
+        if player.playing and not held_back:
             current = player.current_id
             if current is not None and current != self._started_playback:
                 self._started_playback = current
@@ -557,7 +588,7 @@ class MediaSession:
             frame = player.next_frame()
             if not player.playing or player.current_id != current:
                 self._finish_playbacks("completed")
-        if self.injectors:
+        if self.injectors and not held_back:
             for injector in self.injectors:
                 injected = injector.read_frame()
                 if injected is not None:
@@ -587,24 +618,65 @@ class MediaSession:
         sender.octet_count = (sender.octet_count + len(payload)) & 0xFFFFFFFF
         sender._last_ts = ts
         sender._last_sent_at = now
-        transport, remote = self.rtp_transport, self.remote_rtp
+        transport, policy = self.rtp_transport, self.policy
+        remote = policy.dest
         if transport is None or remote is None:
             return
         data = RTP_HEADER.pack(PLAIN_V2, second, seq, ts, sender.ssrc) + payload
         if self.srtp is not None:
             data = self.srtp.protect(data)
-        transport.sendto(data, remote)
+        if not policy.proven and not policy.may_send(len(data)):
+            return
+        try:
+            transport.sendto(data, remote)
+        except (OSError, ValueError, TypeError) as exc:
+            self._fail("send", exc)
+            return
         self.packets_sent += 1
 
     def _send_rtp(self, packet: RtpPacket) -> None:
-        transport, remote = self.rtp_transport, self.remote_rtp
+        transport, remote = self.rtp_transport, self.policy.dest
         if transport is None or remote is None:
             return
         data = bytes(packet)
         if self.srtp is not None:
             data = self.srtp.protect(data)
-        transport.sendto(data, remote)
+        if not self.policy.may_send(len(data)):
+            return
+        try:
+            transport.sendto(data, remote)
+        except (OSError, ValueError, TypeError) as exc:
+            self._fail("send", exc)
+            return
         self.packets_sent += 1
+
+    def _fail(self, stage: str, exc: BaseException) -> None:
+        """A broken session: unbind its port pair now, leave the clock, tell the SIP side, then close."""
+        if self.failed or self.closed:
+            return
+        self.failed = True
+        SESSION_ERRORS.labels(stage).inc()
+        log.warning("media session of %s failed at %s: %s; closing it", self.call_id, stage, exc)
+        self._clock.discard(self)
+        self._close_transports()
+        if self._on_failed is not None:
+            try:
+                self._on_failed(self.call_id)
+            except Exception:
+                log.exception("media failure callback of %s raised", self.call_id)
+        try:
+            self._closing = asyncio.get_running_loop().create_task(self.close())
+        except RuntimeError:  # no running loop (a unit test ticking by hand): the owner closes it
+            pass
+
+    def _close_transports(self) -> None:
+        for transport in (self.rtp_transport, self.rtcp_transport):
+            if transport is not None:
+                try:
+                    transport.close()
+                except Exception:
+                    log.exception("closing a media socket of %s failed", self.call_id)
+        self.rtp_transport = self.rtcp_transport = None
 
     # --- playback ---
 
@@ -741,8 +813,8 @@ class MediaSession:
     # --- RTCP and quality ---
 
     def send_rtcp(self, bye: bool = False) -> None:
-        transport, remote = self.rtcp_transport, self.remote_rtcp
-        if transport is None or remote is None:
+        transport, remote = self.rtcp_transport, self.policy.rtcp_dest
+        if transport is None or remote is None or not self.policy.proven:
             return
         stats = self._rx_stats
         blocks = (stats.report_block(time.monotonic()),) if stats is not None else ()
@@ -765,7 +837,7 @@ class MediaSession:
         data = serialize_compound(packets)
         if self.srtp is not None:
             data = self.srtp.protect_rtcp(data)
-        transport.sendto(data, remote)
+        transport.sendto(data, remote)  # raises to the caller: the tick fails the session, close() logs
 
     def quality(self) -> dict[str, Any]:
         stats = self._rx_stats
@@ -811,36 +883,42 @@ class MediaSession:
     async def close(self) -> None:
         """Stop RTP, close utterance/playback/DTMF, send RTCP BYE, report quality, finish recordings.
 
-        The port stays allocated: the SIP side releases it to the pool.
+        Both sockets are closed whatever fails on the way. The port stays allocated: the SIP side
+        releases it to the pool.
         """
         if self.closed:
             return
         self.closed = True
         self._clock.discard(self)
-        if self.player.playing:
-            self.player.stop()
-            self._finish_playbacks("hangup")
-        for event in self._endpointer.flush(self._stream_ms):
-            if not isinstance(event, VadSpeechStarted | SpeechDiscarded):
-                self._emit_utterance(event)
-        self._emit_digits(self._dtmf_rx.poll(math.inf))
+        recorders: list[CallRecorder] = []
         try:
-            self.send_rtcp(bye=True)
-        except (OSError, SrtpError):
-            log.debug("RTCP BYE for %s not sent", self.call_id)
-        self._report_quality(final=True)
-        self._flush_counters()
-        for transport in (self.rtp_transport, self.rtcp_transport):
-            if transport is not None:
-                transport.close()
-        for tap in self.taps:
-            tap.close()
-        self.taps.clear()
-        for injector in self.injectors:
-            injector.abort()
-        self.injectors.clear()
-        recorders = list(self.recorders.values())
-        self.recorders.clear()
-        await asyncio.gather(*(self._finish_recording(r) for r in recorders))
-        if self._on_closed is not None:
-            self._on_closed(self)
+            if self.player.playing:
+                self.player.stop()
+                self._finish_playbacks("hangup")
+            for event in self._endpointer.flush(self._stream_ms):
+                if not isinstance(event, VadSpeechStarted | SpeechDiscarded):
+                    self._emit_utterance(event)
+            self._emit_digits(self._dtmf_rx.poll(math.inf))
+            try:
+                self.send_rtcp(bye=True)
+            except (OSError, ValueError, TypeError, SrtpError):
+                log.debug("RTCP BYE for %s not sent", self.call_id)
+            self._report_quality(final=True)
+            self._flush_counters()
+        except Exception:
+            log.exception("closing the media session of %s failed; its sockets are closed", self.call_id)
+        finally:
+            self._close_transports()
+            for tap in self.taps:
+                tap.close()
+            self.taps.clear()
+            for injector in self.injectors:
+                injector.abort()
+            self.injectors.clear()
+            recorders = list(self.recorders.values())
+            self.recorders.clear()
+            try:
+                await asyncio.gather(*(self._finish_recording(r) for r in recorders))
+            finally:
+                if self._on_closed is not None:
+                    self._on_closed(self)

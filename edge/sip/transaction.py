@@ -20,6 +20,13 @@ State transitions are declared as tables (h11 style) and an event not in the tab
 :class:`SipTransactionError`.  :class:`InviteOkRetransmitter` is the UAS core's 2xx retransmission
 (§13.3.1.4): it resends the 200 until the ACK arrives and after 64*T1 reports
 :class:`AckTimeout` — the dialog must then be ended with a BYE.
+
+Anti-reflection: a server transaction answers only the peer that created it — a request matching it
+from any other transport address is refused (:class:`Refused`, nothing sent), so a replayed request
+cannot redirect a stored response.  For a peer that has not proven it receives what we send (the UAS
+core decides), timer G is off (``quiet``: the final response is resent only when the client resends
+its request, one for one — a real client's timer A covers a lost response) and the 2xx retransmitter
+sends at most ``limit`` copies before waiting silently for the ACK until 64*T1.
 """
 
 from __future__ import annotations
@@ -76,13 +83,20 @@ class ResponseReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """A request matched a server transaction created by another peer: dropped, nothing sent."""
+
+    key: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AckTimeout:
     """No ACK for a 2xx within 64*T1 (§13.3.1.4): confirm then terminate the session with BYE."""
 
     call_id: str
 
 
-Action = Send | TimedOut | Terminated | ResponseReceived | AckTimeout
+Action = Send | TimedOut | Terminated | ResponseReceived | AckTimeout | Refused
 
 P, C, CF, T, TR = State.PROCEEDING, State.COMPLETED, State.CONFIRMED, State.TERMINATED, State.TRYING
 # (state, event) -> next state.  Events: "1xx", "2xx", "final" (300-699), "request" (retransmission),
@@ -165,6 +179,7 @@ class InviteServerTransaction(_Transaction):
         super().__init__(key, peer, timers, reliable)
         self.state = State.PROCEEDING
         self.last_response: bytes | None = None
+        self.quiet = False  # no timer G: the final response is resent only on a retransmitted request
 
     def respond(self, response: SipResponse, now: float) -> list[Action]:
         state = self._fire(_status_event(response.status))
@@ -173,7 +188,7 @@ class InviteServerTransaction(_Transaction):
         if state is State.TERMINATED:  # 2xx: retransmission is the TU's job (§13.3.1.4)
             out += self._terminate()
         elif state is State.COMPLETED:
-            if not self.reliable:
+            if not self.reliable and not self.quiet:
                 self._interval = self.timers.t1
                 self._deadlines["G"] = now + self._interval
             self._deadlines["H"] = now + 64 * self.timers.t1
@@ -287,15 +302,22 @@ class InviteOkRetransmitter:
     """UAS core 2xx retransmission (§13.3.1.4): T1, 2T1, 4T1… capped at T2, until ACK or 64*T1."""
 
     def __init__(
-        self, response: SipResponse, peer: Any, now: float, timers: TimerConfig = TimerConfig()
+        self,
+        response: SipResponse,
+        peer: Any,
+        now: float,
+        timers: TimerConfig = TimerConfig(),
+        limit: int | None = None,
     ) -> None:
+        """``limit``: at most this many retransmissions (None: until 64*T1, as §13.3.1.4 says)."""
         self.data = bytes(response)
         self.call_id = response.call_id
         self.peer = peer
         self.timers = timers
         self._interval = timers.t1
         self._give_up = now + 64 * timers.t1
-        self._next: float | None = now + timers.t1
+        self._next: float | None = now + timers.t1 if limit is None or limit > 0 else None
+        self._left = limit
         self.done = False
 
     @property
@@ -311,6 +333,11 @@ class InviteOkRetransmitter:
             if self._next >= self._give_up:
                 break
             out.append(Send(self.data, self.peer))
+            if self._left is not None:
+                self._left -= 1
+                if self._left <= 0:
+                    self._next = None  # no more copies; the ACK may still come until 64*T1
+                    break
             self._interval = min(2 * self._interval, self.timers.t2)
             self._next += self._interval
         if not self.done and now >= self._give_up:
@@ -361,9 +388,13 @@ class TransactionLayer:
         txn = self.server.get(key)
         if request.method == "ACK":
             if txn is not None and isinstance(txn, InviteServerTransaction) and not txn.terminated:
+                if txn.peer != peer:
+                    return None, [Refused(key)]
                 return None, txn.receive_request(request, now)
             return request, []  # ACK for a 2xx: goes to the TU / dialog
         if txn is not None:
+            if txn.peer != peer:  # a replay from elsewhere: the stored response goes nowhere else
+                return None, [Refused(key)]
             return None, txn.receive_request(request, now)
         cls = InviteServerTransaction if request.method == "INVITE" else NonInviteServerTransaction
         self.server[key] = cls(key, peer, self.timers, self.reliable)

@@ -9,10 +9,21 @@ teardown, registration) build on it; :class:`~edge.uas.core.UasCore` routes to t
 Timer keys on the heap: ``("st"|"ct", (transport, txn key))`` server/client transaction,
 ``("ok", call_id)`` 2xx retransmission (§13.3.1.4), ``("call", call_id)`` ring time, challenge
 expiry and media-timeout checks.
+
+**Proof.** A call is *proven* when its peer has shown it receives what the edge sends: it is a
+configured trunk, it answered a digest challenge (it echoed our nonce), it came over TCP (the
+handshake), or it ACKed our 2xx (the ACK carries our To-tag).  Until then — a UDP source that may be
+spoofed — the edge sends it no more than the protocol needs: no timer-G retransmission of a final
+error response (the client's own INVITE retransmissions fetch it again, one for one), at most
+``unproven_retransmits`` more copies of the 2xx and never, all copies together, more than
+``unproven_ratio`` (3) times the INVITE's bytes (the first copy always goes), no BYE when its ACK never
+comes, and no RTP (the media session's source policy, told by :class:`~edge.uas.call.ConfirmMedia`
+when the ACK arrives).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +45,7 @@ from edge.sdp import (
 )
 from edge.sip.builders import make_response
 from edge.sip.digest import DigestAuthenticator
+from edge.sip.limits import EchoLimits
 from edge.sip.message import SipRequest, SipResponse
 from edge.sip.registrar import Registrar
 from edge.sip.transaction import (
@@ -46,16 +58,18 @@ from edge.sip.transaction import (
     TransactionLayer,
     server_key,
 )
+from edge.uas.access import Access, Trunk
 from edge.uas.admission import Admission, AdmissionLimits
-from edge.uas.call import Call, CloseMedia, OpenMedia, Peer, UpdateMedia
+from edge.uas.call import Call, CloseMedia, ConfirmMedia, OpenMedia, Peer, UpdateMedia
 from edge.uas.directory import DigestGate, Directory
+from edge.uas.ratelimit import SourceGuard, SourceLimits
 from edge.uas.routing import next_hop
 from edge.uas.timers import TimerHeap
 
 log = structlog.get_logger(__name__)
 
 
-Effect = Send | OpenMedia | UpdateMedia | CloseMedia
+Effect = Send | OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, REFER, REGISTER"
 KNOWN_UNSUPPORTED = frozenset({"SUBSCRIBE", "PUBLISH", "MESSAGE", "UPDATE", "PRACK"})
 IN_DIALOG_ONLY = frozenset({"BYE", "INFO", "NOTIFY"})
@@ -77,6 +91,12 @@ class UasConfig:
     srtp_policy: str = "optional"  # off | optional | required
     timers: TimerConfig = field(default_factory=TimerConfig)
     server: str = "sentiric-edge"
+    default_access: Access = "open"  # the default plan's, and that of dialplans without one
+    unproven_retransmits: int = 2  # copies of a 2xx beyond the first for an unproven UDP peer
+    unproven_ratio: float = 3.0  # ...and no more bytes of them than this times the INVITE's
+    max_calls_per_source: int = 20  # concurrent calls from one non-trunk IP before 503 (0: no cap)
+    limits: SourceLimits = field(default_factory=SourceLimits)  # pre-parse, per source
+    echo: EchoLimits = field(default_factory=EchoLimits)  # what a request may make us echo
 
 
 def _srtp_key(suite: str) -> str | None:
@@ -100,6 +120,20 @@ def check_same_keys(current: Negotiated, new: Negotiated) -> None:
 
 def user_of(uri: Any) -> str:
     return getattr(uri, "user", None) or ""
+
+
+def media_addr(neg: Negotiated) -> tuple[str, int] | None:
+    """Where the SDP says to send media: None for a refused stream (port 0) or the hold address."""
+    if not neg.remote_port or ipaddress.ip_address(neg.remote_address).is_unspecified:
+        return None
+    return (neg.remote_address, neg.remote_port)
+
+
+def _family(host: str) -> int | None:
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return None
 
 
 class CoreBase:
@@ -132,6 +166,9 @@ class CoreBase:
             "tcp": TransactionLayer(config.timers, reliable=True),
         }
         self.timers = TimerHeap()
+        self.guard = SourceGuard(config.limits)
+        self._rtp_family = _family(config.rtp_host)
+        self._per_source: dict[str, int] = {}  # live calls per source IP (non-trunk)
         self.calls: dict[str, Call] = {}  # platform call_id -> call
         self._by_invite: dict[tuple[str, str], Call] = {}  # (SIP Call-ID, From tag) -> call
         self._by_dialog: dict[tuple[str, str, str], Call] = {}  # (Call-ID, our tag, their tag)
@@ -205,9 +242,34 @@ class CoreBase:
             content_type="application/sdp",
         )
         if ok is not None:
-            call.ok, call.ok_cseq = InviteOkRetransmitter(ok, peer, now, self.config.timers), req.cseq.seq
+            limit = None if call.proven else self._unproven_copies(req, ok) - 1
+            call.ok = InviteOkRetransmitter(ok, peer, now, self.config.timers, limit)
+            call.ok_cseq = req.cseq.seq
             self.timers.schedule(("ok", call.call_id), call.ok.next_deadline)
         return ok
+
+    def _unproven_copies(self, req: SipRequest, ok: SipResponse) -> int:
+        """Copies of a 2xx an unproven source gets: ``unproven_retransmits`` + 1, fewer if they would
+        add up to more than ``unproven_ratio`` times the request's size (the first always goes)."""
+        budget = int(self.config.unproven_ratio * len(bytes(req)) // max(1, len(bytes(ok))))
+        return max(1, min(self.config.unproven_retransmits + 1, budget))
+
+    def _trunk(self, peer: Peer) -> Trunk | None:
+        return self.directory.trunk_for(peer.addr[0])
+
+    def _trying_if_silent(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
+        """100 Trying only when nothing else was sent yet (§17.2.1 wants one when the TU will not
+        answer within 200 ms; every answer here is immediate, so this is a safety net, and an
+        unproven source is not sent one more message than the protocol needs)."""
+        txn = self.layers[peer.transport].transaction_for(req)
+        if txn is not None and txn.last_response is None and not txn.terminated:
+            self._respond(req, peer, 100, now, out)
+
+    def _auth_failed(self, peer: Peer, now: float) -> None:
+        """A digest attempt failed (403): count it against the source; enough of them block it."""
+        if self.guard.auth_failed(peer.addr[0], now):
+            m.SOURCES_BLOCKED.inc()
+            log.warning("SIP source blocked after failed authentication", source=peer.addr[0])
 
     def _hop(self, call: Call) -> Peer:
         """Where requests in the call's dialog go: its route set / remote target (edge.uas.routing)."""
@@ -266,6 +328,13 @@ class CoreBase:
                 raise SdpNegotiationError(f"unusable SRTP key offered: {exc}") from None
         if current is not None:
             check_same_keys(current, neg)
+        return neg
+
+    def _check_family(self, neg: Negotiated) -> Negotiated:
+        """488 unless the peer's media address is of the family our RTP sockets speak."""
+        remote = ipaddress.ip_address(neg.remote_address)  # a literal: edge.sdp checked it
+        if self._rtp_family is not None and not remote.is_unspecified and remote.version != self._rtp_family:
+            raise SdpNegotiationError(f"media address {remote} is IPv{remote.version}; RTP here is not")
         return neg
 
     def _offer_crypto(self, current: Negotiated | None) -> tuple[Crypto, ...]:

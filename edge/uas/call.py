@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from edge.media.rtp.source_policy import TRUSTED, MediaTrust
 from edge.sdp import Negotiated, SessionDescription
 from edge.sip.dialog import Dialog
 from edge.sip.message import SipRequest
@@ -81,6 +82,7 @@ class OpenMedia:
     crypto_local: str | None = None
     crypto_remote: str | None = None
     remote_fmtp: str | None = None  # the peer's a=fmtp for the codec (Opus bit-rate cap, FEC)
+    trust: MediaTrust = TRUSTED  # what the core knows of the peer: the session's source policy input
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,13 @@ class UpdateMedia:
     call_id: str
     remote_addr: tuple[str, int] | None
     direction: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmMedia:
+    """The caller ACKed our 2xx (it saw our To-tag): it has proven it receives what we send."""
+
+    call_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +110,7 @@ class Call:
     __slots__ = (
         "answered_at",
         "call_id",
+        "counted_ip",
         "dialog",
         "end_reason",
         "established_at",
@@ -120,11 +130,13 @@ class Call:
         "peer",
         "plan",
         "port",
+        "proven",
         "ring_until",
         "sip_call_id",
         "state",
         "timer_at",
         "transfer_target",
+        "trunk",
     )
 
     def __init__(self, call_id: str, invite: SipRequest, peer: Peer, local_tag: str, now: float) -> None:
@@ -154,6 +166,9 @@ class Call:
         self.transfer_target: str | None = None
         self.final_status: int | None = None
         self.end_reason: str | None = None
+        self.trunk: Any = None  # the edge.uas.access.Trunk the call came from, if any
+        self.proven = peer.transport != "udp"  # see edge.uas.base: trunk, digest, TCP or the ACK
+        self.counted_ip: str | None = None  # the source IP this call counts against (per-source cap)
 
     def fire(self, event: str) -> CallState:
         try:

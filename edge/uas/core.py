@@ -8,9 +8,15 @@ report that a media session has stopped, after which the RTP port goes back to t
 
 Call setup is event-sourced and never waits on the log (DESIGN.md, the seed's sequence)::
 
-    INVITE ─▶ 100 Trying ─▶ CallInviteReceived ─▶ admission ─▶ dialplan (DialplanResolved |
-    CallRejected) ─▶ [digest 401 ↺] ─▶ SDP check (488) ─▶ port (MediaPortAllocated | 503)
+    INVITE ─▶ CallInviteReceived ─▶ admission ─▶ dialplan (DialplanResolved | CallRejected)
+    ─▶ access [403 trunks only | digest 401 ↺] ─▶ SDP check (488) ─▶ port (MediaPortAllocated | 503)
     ─▶ [180, ring time] ─▶ 200 OK + SDP (CallAnswered) ─▶ ACK (CallEstablished)
+
+Before anything is parsed, a message from a source that is not a configured trunk passes the
+per-source gate of :mod:`edge.uas.ratelimit` (blocked after failed authentication, oversized UDP,
+token buckets for INVITE/REGISTER/OPTIONS): a refused one is dropped and counted, unanswered.  A
+request that would make us echo too much (:mod:`edge.sip.limits`) is dropped over UDP and answered
+513 over TCP.
 
 Every refusal answers a final status, records ``CallRejected`` then ``CallEnded`` and gives the
 port back (``MediaPortReleased`` last), so no half-set-up call remains.  Everything that fails
@@ -30,8 +36,11 @@ import structlog
 from edge import metrics as m
 from edge.sip.builders import bad_request_for
 from edge.sip.errors import SipParseError
+from edge.sip.limits import excess
 from edge.sip.message import SipRequest, parse_message
 from edge.sip.transaction import (
+    InviteServerTransaction,
+    Refused,
     Send,
     server_key,
 )
@@ -44,6 +53,7 @@ from edge.uas.base import (
     UasConfig,
 )
 from edge.uas.call import CallState, Peer
+from edge.uas.ratelimit import LIMITED_METHODS
 from edge.uas.registration import Registration
 from edge.uas.setup import CallSetup
 
@@ -61,6 +71,15 @@ class UasCore(CallSetup, Registration):
 
     def receive(self, data: bytes, peer: Peer, now: float) -> list[Effect]:
         out: list[Effect] = []
+        if self.directory.trunk_for(peer.addr[0]) is None:
+            refused = self.guard.check(peer.addr[0], data, peer.transport, now)
+            if refused is not None:
+                reason, method = refused
+                if reason == "rate_limited":
+                    m.RATE_LIMITED.labels(LIMITED_METHODS[method]).inc()
+                else:
+                    m.DROPPED.labels(reason).inc()
+                return out
         try:
             msg = parse_message(data, strict=not data.startswith(LAZY))
         except SipParseError as exc:
@@ -119,8 +138,21 @@ class UasCore(CallSetup, Registration):
     def _request(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
         m.REQUESTS.labels(req.method if req.method in METHOD_LABELS else "other").inc()
         layer = self.layers[peer.transport]
+        too_much = excess(req, self.config.echo) if req.method != "ACK" else None
+        if too_much is not None:
+            m.DROPPED.labels(too_much).inc()
+            if peer.transport == "udp":
+                return  # answering would echo the bulk to an address nobody vouched for
         for_tu, actions = layer.receive_request(req, peer, now)
-        self._absorb(peer.transport, actions, out)
+        if any(isinstance(a, Refused) for a in self._absorb(peer.transport, actions, out)):
+            m.DROPPED.labels("foreign_source").inc()
+        if for_tu is not None and too_much is not None:
+            self._respond(req, peer, 513, now, out)
+            return
+        if for_tu is not None and peer.transport == "udp" and req.method == "INVITE":
+            txn = layer.transaction_for(req)
+            if isinstance(txn, InviteServerTransaction) and self._trunk(peer) is None:
+                txn.quiet = True  # no timer G towards an unproven source (see edge.uas.base)
         if for_tu is None:  # a retransmission the transaction layer answered or absorbed
             txn = layer.transaction_for(req)
             if txn is not None:

@@ -30,6 +30,7 @@ class Plan:
     reject_status: int = 403
     require_auth: bool = False
     language: str = "en-US"
+    access: str | None = None  # open | trunks_only | digest_required; None: see edge.uas.access
 
     def matches(self, number: str) -> bool:
         if self.pattern == "*":
@@ -59,6 +60,7 @@ class Plan:
             reject_status=get("reject_status"),
             require_auth=get("require_auth"),
             language=get("language"),
+            access=getattr(record, "access", None),
         )
 
 

@@ -18,6 +18,7 @@ from edge.sip.digest import AuthResult, DigestAuthenticator
 from edge.sip.errors import SipParseError
 from edge.sip.headers import DigestParams
 from edge.sip.message import SipRequest
+from edge.uas.access import Trunk, TrunkSet
 from edge.uas.dialplan import Plan
 
 
@@ -39,17 +40,25 @@ class Directory(Protocol):
 
     def user(self, username: str, realm: str) -> UserCredentials | None: ...
 
+    def trunk_for(self, ip: str) -> Trunk | None:
+        """The enabled trunk whose ranges hold ``ip`` (asked for every datagram: must be cheap)."""
+        ...
+
 
 @dataclass(slots=True)
 class StaticDirectory:
     plans: list[Plan] = field(default_factory=list)
     users: dict[tuple[str, str], UserCredentials] = field(default_factory=dict)
+    trunks: list[Trunk] = field(default_factory=list)
 
     def dialplans(self) -> Iterable[Plan]:
         return self.plans
 
     def user(self, username: str, realm: str) -> UserCredentials | None:
         return self.users.get((username, realm))
+
+    def trunk_for(self, ip: str) -> Trunk | None:
+        return TrunkSet(self.trunks).match(ip)
 
 
 @dataclass(frozen=True, slots=True)

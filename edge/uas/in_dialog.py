@@ -27,6 +27,7 @@ from edge.uas.base import (
     ALLOW,
     KNOWN_UNSUPPORTED,
     Effect,
+    media_addr,
 )
 from edge.uas.call import Call, CallState, Peer, UpdateMedia
 from edge.uas.info import parse_dtmf_info
@@ -93,12 +94,12 @@ class InDialog(Teardown):
             self._respond(req, peer, 491, now, out)  # an offer/answer is still in progress (§14.2)
             return
         assert call.port is not None and call.dialog is not None
-        self._respond(req, peer, 100, now, out)
         if req.body:
             try:
                 neg = self._answer_sdp(
                     SessionDescription.parse(req.body), call.port, call.local_sdp, call.negotiated
                 )
+                self._check_family(neg)
             except SdpParseError:
                 self._respond(req, peer, 400, now, out)
                 return
@@ -121,7 +122,7 @@ class InDialog(Teardown):
             return
         if neg is not None:
             call.negotiated = neg
-            out.append(UpdateMedia(call.call_id, (neg.remote_address, neg.remote_port), neg.direction))
+            out.append(UpdateMedia(call.call_id, media_addr(neg), neg.direction))
             self._media_updated(call, neg)
 
     def _info(self, call: Call, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:

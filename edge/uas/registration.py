@@ -34,10 +34,12 @@ class Registration(CoreBase):
                     self._respond(req, peer, 401, now, out, headers=list(outcome.challenge))
                 else:
                     m.AUTH_FAILURES.labels(outcome.reason or "invalid").inc()
+                    self._auth_failed(peer, now)
                     self._respond(req, peer, 403, now, out)
                 return
             if outcome.username != user_of(to_uri):
                 m.AUTH_FAILURES.labels("user_mismatch").inc()
+                self._auth_failed(peer, now)
                 self._respond(req, peer, 403, now, out)
                 return
         aor = f"sip:{user_of(to_uri)}@{getattr(to_uri, 'host', '')}"

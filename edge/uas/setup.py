@@ -1,9 +1,18 @@
 """Call setup (RFC 3261 §13.3, RFC 3264): INVITE to 200 OK to ACK, and CANCEL (§9.2).
 
-INVITE ─▶ 100 ─▶ CallInviteReceived ─▶ admission (503 + Retry-After) ─▶ dialplan ─▶ digest (401) ─▶
-SDP dry run (488/415/400, before any port is taken) ─▶ port (503) ─▶ [180] ─▶ 200 + SDP answer (or
-our offer for a late-offer INVITE) ─▶ ACK.  A retransmitted INVITE after our 2xx gets the 2xx again
-(RFC 6026); SRTP (RFC 4568 SDES) is answered with a fresh key of our own per the ``srtp_policy``.
+INVITE ─▶ CallInviteReceived ─▶ admission (503 + Retry-After; per-source cap) ─▶ dialplan ─▶ access
+(403 trunks only / digest 401) ─▶ [dialplan reject] ─▶ SDP dry run (488/415/400, before any port is
+taken) ─▶ port (503) ─▶ [180] ─▶ 200 + SDP answer (or our offer for a late-offer INVITE) ─▶ ACK.
+The access check comes before a dialplan's own refusal, so an unauthenticated scanner gets the same
+401 (or 403) for every number and cannot tell the numbers that exist from those that do not.  Every
+one of these answers at once, so no ``100 Trying`` precedes them (§17.2.1 needs it only for a TU
+slower than 200 ms).
+
+A retransmitted INVITE after our 2xx gets the 2xx again (RFC 6026) — only from the transport address
+the INVITE came from: a replay from anywhere else is dropped and counted.  The ACK proves the caller
+(``ConfirmMedia``); a 2xx never ACKed ends the call with a BYE only if the caller had proven itself
+otherwise (trunk, digest, TCP): an unproven UDP source may be a spoofed victim, so it is not sent one.
+SRTP (RFC 4568 SDES) is answered with a fresh key of our own per the ``srtp_policy``.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import structlog
 
 from edge import metrics as m
 from edge.media.ports import PortsExhausted
+from edge.media.rtp.source_policy import MediaTrust
 from edge.media.srtp import CryptoAttribute, SrtpError
 from edge.sdp import (
     Negotiated,
@@ -30,12 +40,14 @@ from edge.sip.transaction import (
     Send,
     server_key,
 )
+from edge.uas.access import decide, effective_access
 from edge.uas.base import (
     Effect,
     check_same_keys,
+    media_addr,
     user_of,
 )
-from edge.uas.call import Call, CallState, OpenMedia, Peer, UpdateMedia
+from edge.uas.call import Call, CallState, ConfirmMedia, OpenMedia, Peer, UpdateMedia
 from edge.uas.dialplan import resolve
 from edge.uas.in_dialog import InDialog
 from schemas import models as f
@@ -52,22 +64,33 @@ class CallSetup(InDialog):
         if call is not None and call.state is not CallState.CHALLENGED:
             # RFC 6026: a retransmitted INVITE after our 2xx ended its transaction.
             self.layers[peer.transport].server.pop(server_key(req), None)
+            if peer != call.peer:  # replayed from elsewhere: the stored 2xx goes to its source only
+                m.DROPPED.labels("foreign_source").inc()
+                return
             if call.ok is not None and req.cseq.seq == call.ok_cseq:
                 out.append(Send(call.ok.data, peer))
             elif req.cseq.seq != call.invite.cseq.seq:
                 self._respond(req, peer, 482, now, out)  # same call, another request: a loop
             return
-        self._respond(req, peer, 100, now, out)
         if call is None:
             call = Call(str(uuid.uuid4()), req, peer, secrets.token_hex(6), now)
+            call.trunk = self._trunk(peer)
+            call.proven = call.proven or call.trunk is not None
             self.calls[call.call_id] = call
             self._by_invite[(call.sip_call_id, call.from_tag)] = call
             m.INVITES_RECEIVED.inc()
             m.CALLS_ACTIVE.inc()
             self._live += 1
+            if call.trunk is None:
+                ip = call.counted_ip = peer.addr[0]
+                self._per_source[ip] = self._per_source.get(ip, 0) + 1
             if not self._admit_and_route(call, req, peer, now, out):
                 return
         else:
+            if (peer.transport, peer.addr[0]) != (call.peer.transport, call.peer.addr[0]):
+                self.layers[peer.transport].server.pop(server_key(req), None)
+                m.DROPPED.labels("foreign_source").inc()  # the challenge went elsewhere
+                return
             call.invite, call.peer = req, peer
             call.fire("credentials")
         try:
@@ -76,6 +99,7 @@ class CallSetup(InDialog):
             log.exception("call setup failed", call_id=call.call_id)
             if call.live and call.state in (CallState.NEW, CallState.RINGING):
                 self._reject(call, 500, "internal_error", "internal", now, out)
+        self._trying_if_silent(req, peer, now, out)
 
     def _admit_and_route(
         self, call: Call, req: SipRequest, peer: Peer, now: float, out: list[Effect]
@@ -98,6 +122,9 @@ class CallSetup(InDialog):
         refused = self.admission.refuse(
             active_calls=self.active_calls - 1, ports_free=self.pool.available(now)
         )
+        cap = self.config.max_calls_per_source
+        if not refused and call.counted_ip is not None and cap and self._per_source[call.counted_ip] > cap:
+            refused = "too_many_calls_from_source"
         if refused:
             retry = str(self.admission.limits.retry_after_s)
             self._reject(call, 503, refused, "overload", now, out, headers=[("Retry-After", retry)])
@@ -105,8 +132,7 @@ class CallSetup(InDialog):
         plan = resolve(self.directory.dialplans(), user_of(ruri))
         call.plan = plan
         if plan.action == "reject":
-            self._reject(call, plan.reject_status, "dialplan_reject", "dialplan", now, out)
-            return False
+            return True  # refused in _setup, after the access check: a number's fate is no oracle
         self._emit(
             call,
             f.DialplanResolved,
@@ -121,7 +147,13 @@ class CallSetup(InDialog):
     def _setup(self, call: Call, now: float, out: list[Effect]) -> None:
         req, peer = call.invite, call.peer
         assert call.plan is not None
-        if call.plan.require_auth or self.config.require_auth:
+        plan = call.plan
+        access = effective_access(plan.access, plan.require_auth, self.config.default_access)
+        decision = decide(access, trunk=call.trunk, require_auth=self.config.require_auth)
+        if decision == "forbid":
+            self._reject(call, 403, "not_a_trunk", "auth", now, out)
+            return
+        if decision == "challenge":
             outcome = self.gate.check(req, now)
             if not outcome.ok:
                 if outcome.reason:
@@ -134,8 +166,13 @@ class CallSetup(InDialog):
                         req, peer, 401, now, out, to_tag=call.local_tag, headers=list(outcome.challenge)
                     )
                 else:
+                    self._auth_failed(peer, now)
                     self._reject(call, 403, f"auth_{outcome.reason}", "auth", now, out)
                 return
+            call.proven = True  # it answered our nonce: it receives what we send
+        if plan.action == "reject":
+            self._reject(call, plan.reject_status, "dialplan_reject", "dialplan", now, out)
+            return
         if len(req.contacts) != 1:
             self._reject(call, 400, "bad_contact", "internal", now, out)
             return
@@ -147,7 +184,7 @@ class CallSetup(InDialog):
                 return
             try:
                 offer = SessionDescription.parse(req.body)
-                self._answer_sdp(offer, 9, None)  # dry run: refuse before any port is taken
+                self._check_family(self._answer_sdp(offer, 9, None))  # dry run: before any port
             except SdpParseError:
                 self._reject(call, 400, "malformed_sdp", "sdp", now, out)
                 return
@@ -209,11 +246,18 @@ class CallSetup(InDialog):
         assert call.port is not None
         call.media_open = True
         call.on_hold = neg.on_hold
+        trunk = call.trunk
+        trust = MediaTrust(
+            signal_ip=call.peer.addr[0],
+            proven=call.proven,
+            trunk=trunk.sources if trunk is not None else (),
+            media_anywhere=trunk.media_anywhere if trunk is not None else False,
+        )
         out.append(
             OpenMedia(
                 call.call_id,
                 call.port,
-                (neg.remote_address, neg.remote_port) if neg.remote_port else None,
+                media_addr(neg),
                 neg.codec.encoding.upper(),
                 neg.codec.payload_type,
                 neg.telephone_event.payload_type if neg.telephone_event else None,
@@ -221,6 +265,7 @@ class CallSetup(InDialog):
                 str(neg.local_crypto) if neg.local_crypto else None,
                 str(neg.remote_crypto) if neg.remote_crypto else None,
                 neg.binding.remote_fmtp if neg.binding else None,
+                trust,
             )
         )
 
@@ -231,6 +276,10 @@ class CallSetup(InDialog):
         call.ok.ack_received()
         call.ok = None
         first = call.state is CallState.ANSWERED
+        if not call.proven:  # the ACK carries our To-tag: only the real caller saw it
+            call.proven = True
+            if call.media_open:
+                out.append(ConfirmMedia(call.call_id))
         if first:
             call.fire("ack")
             call.established_at = now
@@ -240,6 +289,7 @@ class CallSetup(InDialog):
             call.late_offer = False
             try:
                 neg = accept_answer(call.local_sdp, SessionDescription.parse(req.body))
+                self._check_family(neg)
                 if call.negotiated is not None:
                     check_same_keys(call.negotiated, neg)
                 if neg.remote_crypto is not None:
@@ -249,7 +299,7 @@ class CallSetup(InDialog):
                 return
             call.negotiated = neg
             if call.media_open:
-                out.append(UpdateMedia(call.call_id, (neg.remote_address, neg.remote_port), neg.direction))
+                out.append(UpdateMedia(call.call_id, media_addr(neg), neg.direction))
             else:
                 self._open_media(call, neg, out)
             self._media_updated(call, neg)
@@ -269,7 +319,7 @@ class CallSetup(InDialog):
 
     def _cancel(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
         invite_txn = self.layers[peer.transport].invite_for_cancel(req)
-        if invite_txn is None:
+        if invite_txn is None or invite_txn.peer != peer:  # a CANCEL comes from the INVITE's hop
             self._respond(req, peer, 481, now, out)
             return
         self._respond(req, peer, 200, now, out)

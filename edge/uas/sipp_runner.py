@@ -24,6 +24,30 @@ def free_udp_port() -> int:
     return free_port(socket.SOCK_DGRAM)
 
 
+# sipp places every call from one source (127.0.0.1), up to hundreds per second in the benchmarks, so
+# the edge's per-source limits (edge.uas.ratelimit, the per-source call cap, TCP connections per source)
+# are raised for tests and benchmarks here, explicitly. The hostile-input tests put the production
+# defaults back (SOURCE_LIMIT_SETTINGS) to attack them.
+RAISED_SOURCE_LIMITS: dict[str, Any] = {
+    "sip_rate_invite": 2000.0,
+    "sip_rate_invite_burst": 4000.0,
+    "sip_rate_register": 2000.0,
+    "sip_rate_register_burst": 4000.0,
+    "sip_rate_options": 2000.0,
+    "sip_rate_options_burst": 4000.0,
+    "sip_max_calls_per_source": 0,
+    "sip_tcp_max_per_source": 1024,
+}
+SOURCE_LIMIT_SETTINGS = (*RAISED_SOURCE_LIMITS, "sip_auth_fail_limit", "sip_max_udp_bytes")
+
+
+def production_source_limits() -> dict[str, Any]:
+    """The per-source settings at their shipped defaults (for tests that attack them)."""
+    from sentiric.settings import Settings
+
+    return {name: Settings.model_fields[name].default for name in SOURCE_LIMIT_SETTINGS}
+
+
 def edge_settings(kafka: str, home: Path, **overrides: Any) -> Any:
     from sentiric.settings import Settings
 
@@ -42,6 +66,7 @@ def edge_settings(kafka: str, home: Path, **overrides: Any) -> Any:
         "sip_t1_ms": 100,
         "media_timeout_s": 120.0,
         "topic_partitions": 3,
+        **RAISED_SOURCE_LIMITS,
     }
     values.update(overrides)
     return Settings(**values)
@@ -65,6 +90,7 @@ async def run_sipp(
     edge_port: int,
     workdir: Path,
     *,
+    local_ip: str = "127.0.0.1",
     scenario: str | None = "uac",
     service: str = "1000",
     calls: int = 1,
@@ -76,8 +102,9 @@ async def run_sipp(
     workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test helper, before sipp starts
     stats = workdir / f"stats-{uuid.uuid4().hex[:6]}.csv"
     # The signalling port must be free on TCP too: with `-t t1` sipp binds it as a TCP socket.
-    args = [SIPP, f"127.0.0.1:{edge_port}", "-i", "127.0.0.1", "-p", str(free_port_for_both())]
-    args += ["-mp", str(free_udp_port()), "-s", service, "-m", str(calls), "-r", str(rate)]
+    args = [SIPP, f"127.0.0.1:{edge_port}", "-i", local_ip, "-p", str(free_port_for_both(host=local_ip))]
+    args += ["-mp", str(free_port(socket.SOCK_DGRAM, local_ip)), "-s", service]
+    args += ["-m", str(calls), "-r", str(rate)]
     args += ["-timeout", str(int(timeout_s)), "-timeout_error", "-nostdin", "-max_retrans", "3"]
     args += [
         "-trace_stat",

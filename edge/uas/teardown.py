@@ -3,8 +3,10 @@
 A call ends exactly once: ``_finish`` records ``CallEnded``, asks the driver to close media and,
 once media is closed (``media_closed``), releases the RTP port (``MediaPortReleased`` is the call's
 last fact).  The edge never sends BYE before the ACK of its 2xx (§15): a hang-up that arrives in
-between waits in ``hangup_pending``.  A 2xx never ACKed is retransmitted until 64·T1, then the
-edge sends BYE (§13.3.1.4).
+between waits in ``hangup_pending``.  A 2xx never ACKed is retransmitted until 64·T1 (for an
+unproven UDP peer only a few copies, see :mod:`edge.uas.base`), then the edge sends BYE
+(§13.3.1.4) — to a proven peer only: an unproven one that never ACKed may be a spoofed victim, so
+its call just ends (``ack_timeout``).
 """
 
 from __future__ import annotations
@@ -58,8 +60,12 @@ class Teardown(CoreBase):
                 m.RETRANSMISSIONS.inc()
             elif isinstance(a, AckTimeout):
                 call.ok = None
-                log.info("no ACK for 200 OK, ending the call", call_id=call.call_id)
-                self._send_bye(call, "ack_timeout", "system", now, out, force=True)
+                log.info("no ACK for 200 OK, ending the call", call_id=call.call_id, bye=call.proven)
+                if call.proven:
+                    self._send_bye(call, "ack_timeout", "system", now, out, force=True)
+                else:  # no BYE to an address that never showed it wanted our messages
+                    call.fire("end")
+                    self._finish(call, "ack_timeout", "system", 200, now, out)
                 return
         self.timers.schedule(("ok", call_id), call.ok.next_deadline)
 
@@ -135,6 +141,14 @@ class Teardown(CoreBase):
         m.CALLS_ENDED.labels(reason).inc()
         m.CALLS_ACTIVE.dec()
         self._live -= 1
+        ip = call.counted_ip
+        if ip is not None:
+            call.counted_ip = None
+            left = self._per_source.get(ip, 1) - 1
+            if left > 0:
+                self._per_source[ip] = left
+            else:
+                self._per_source.pop(ip, None)
         if call.media_open:
             out.append(CloseMedia(call.call_id))  # the port comes back in media_closed()
         else:

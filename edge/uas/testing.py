@@ -79,6 +79,8 @@ def make_edge(**config: Any) -> Edge:
     pool = PortPool(30000, 30009, quarantine_s=0.0)  # 5 RTP ports
     directory = StaticDirectory()
     limits = config.pop("limits", AdmissionLimits())
+    if "source_limits" in config:  # the per-source gate's (UasConfig.limits)
+        config["limits"] = config.pop("source_limits")
     cfg = UasConfig(host="192.0.2.1", port=5060, rtp_host="192.0.2.1", timers=TimerConfig(), **config)
     edge = Edge(None, publisher, pool, directory)  # type: ignore[arg-type]
     edge.core = UasCore(

@@ -1,5 +1,5 @@
-"""`/api/admin/*`: CRUD of dialplans, SIP users, knowledge entries and webhooks, as records on the
-compacted `sentiric.config` topic (a delete is a tombstone). Bearer-token protected.
+"""`/api/admin/*`: CRUD of dialplans, SIP users, trunks, knowledge entries and webhooks, as records on
+the compacted `sentiric.config` topic (a delete is a tombstone). Bearer-token protected.
 
 Writes are acknowledged by the log (`acks=all`) before the response, and applied to this process's
 config view at once, so a GET right after a PUT sees it. Users are given a password and stored as
@@ -10,6 +10,7 @@ secrets are never returned.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
@@ -64,9 +65,38 @@ class DialplanIn(Strict):
     reject_status: Annotated[int, Field(ge=400, le=699)] = 403
     require_auth: bool = False
     language: Language = "en-US"
+    access: Literal["open", "trunks_only", "digest_required"] | None = Field(
+        default=None,
+        description="Who may call; unset: digest_required if require_auth, else the edge's default.",
+    )
 
 
 class DialplanOut(DialplanIn):
+    id: str
+
+
+class TrunkIn(Strict):
+    name: Text
+    sources: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]],
+        Field(min_length=1, max_length=256, description="source ranges as CIDR, e.g. 192.0.2.0/24"),
+    ]
+    media_anywhere: bool = False
+    enabled: bool = True
+
+    @field_validator("sources")
+    @classmethod
+    def _cidrs(cls, sources: list[str]) -> list[str]:
+        out = []
+        for cidr in sources:
+            try:
+                out.append(str(ipaddress.ip_network(cidr.strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(f"not a CIDR range: {cidr!r} ({exc})") from None
+        return out
+
+
+class TrunkOut(TrunkIn):
     id: str
 
 
@@ -161,6 +191,16 @@ def _user_out(r: m.SipUser) -> dict[str, Any]:
     return {"id": r.entity_id, "username": r.username, "realm": r.realm, "enabled": r.enabled}
 
 
+def _trunk_out(r: m.Trunk) -> dict[str, Any]:
+    return {
+        "id": r.entity_id,
+        "name": r.name,
+        "sources": list(r.sources),
+        "media_anywhere": r.media_anywhere,
+        "enabled": r.enabled,
+    }
+
+
 def _knowledge_out(r: m.KnowledgeEntry) -> dict[str, Any]:
     out = {k: v for k, v in r.to_record().items() if k in KnowledgeIn.model_fields}
     return {"id": r.entity_id, **out, "phrasings": list(r.phrasings)}
@@ -226,6 +266,32 @@ async def put_user(entity_id: EntityId, body: UserIn, svc: Svc) -> dict[str, Any
 @router.delete("/users/{entity_id}", status_code=204, responses=NOT_FOUND)
 async def delete_user(entity_id: EntityId, svc: Svc) -> Response:
     return await _delete(svc, m.SipUser, entity_id)
+
+
+# -- trunks ------------------------------------------------------------------------------------------
+@router.get("/trunks", response_model=list[TrunkOut])
+async def list_trunks(svc: Svc) -> list[dict[str, Any]]:
+    return [_trunk_out(r) for r in svc.view.all(m.Trunk)]
+
+
+@router.get("/trunks/{entity_id}", response_model=TrunkOut, responses=NOT_FOUND)
+async def get_trunk(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
+    return _trunk_out(_found(svc, m.Trunk, entity_id))
+
+
+@router.put("/trunks/{entity_id}", response_model=TrunkOut)
+async def put_trunk(entity_id: EntityId, body: TrunkIn, svc: Svc) -> dict[str, Any]:
+    """A trusted peer by source ranges: its calls bypass digest auth and per-source limits."""
+    fields = body.model_dump()
+    fields["sources"] = tuple(fields["sources"])
+    record = m.Trunk(**_envelope(entity_id), **fields)
+    await _write(svc, record)
+    return _trunk_out(record)
+
+
+@router.delete("/trunks/{entity_id}", status_code=204, responses=NOT_FOUND)
+async def delete_trunk(entity_id: EntityId, svc: Svc) -> Response:
+    return await _delete(svc, m.Trunk, entity_id)
 
 
 # -- knowledge ---------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from edge.app import EdgeApp
 from edge.uas.sipp_runner import edge_settings
 from sentiric.eventlog import topics
 from sentiric.eventlog.consumer import read_partition_until_end
+from sentiric.eventlog.producer import EventProducer
 
 SIP_FACTS = {
     "CallInviteReceived",
@@ -55,6 +56,27 @@ async def start_edge(kafka: str, tmp_path: Path) -> AsyncIterator[StartEdge]:
     yield start
     for app in apps:
         await app.stop()
+
+
+@pytest.fixture
+async def config(kafka: str) -> AsyncIterator[Callable[..., Awaitable[None]]]:
+    """Publish config records (trunks, users, dialplans) for one test; they are tombstoned afterwards,
+    since every edge of the session reads the same config topic. Publish before starting the edge."""
+    keys: list[str] = []
+
+    async def publish(*records: Any) -> None:
+        async with EventProducer(bootstrap_servers=kafka) as producer:
+            for record in records:
+                producer.publish(record, topic=topics.CONFIG)
+                keys.append(f"{type(record).__name__.lower()}:{record.entity_id}")
+            await producer.flush()
+
+    yield publish
+    if keys:
+        async with EventProducer(bootstrap_servers=kafka) as producer:
+            for key in keys:
+                producer.tombstone(topics.CONFIG, key)
+            await producer.flush()
 
 
 async def node_facts(

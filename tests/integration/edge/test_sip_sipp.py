@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from edge.sip.digest import compute_ha1
 from edge.uas.sipp_runner import free_rtp_range, run_sipp
@@ -161,10 +162,23 @@ async def test_late_offer(start_edge: StartEdge, kafka: str, tmp_path: Path) -> 
     assert "m=audio" in answered.sdp_answer
 
 
-async def test_lost_ack_retransmits_then_bye(start_edge: StartEdge, kafka: str, tmp_path: Path) -> None:
+async def test_lost_ack_retransmits_then_bye(
+    start_edge: StartEdge, kafka: str, config: Any, tmp_path: Path
+) -> None:
+    # A caller from a trunk has proven its address: its 200 OK is retransmitted until 64*T1 and the
+    # unACKed call ends with a BYE. (An unproven UDP caller gets two copies and no BYE: unit tests and
+    # test_sip_hostile.py.)
+    now = datetime.now(UTC)
+    carrier = models.Trunk(
+        event_id=uuid.uuid4(), entity_id=f"lost-ack-{uuid.uuid4().hex[:6]}", occurred_at=now, source="test",
+        trace_id="test", name="lost-ack", sources=("127.0.61.0/24",),
+    )  # fmt: skip
+    await config(carrier)
     app = await start_edge(sip_t1_ms=50)  # 64*T1 = 3.2 s
     retrans = metric("sentiric_sip_retransmissions_total")
-    result = await run_sipp(app.sip_port, tmp_path, scenario="uac_lost_ack.xml", timeout_s=30)
+    result = await run_sipp(
+        app.sip_port, tmp_path, local_ip="127.0.61.1", scenario="uac_lost_ack.xml", timeout_s=30
+    )
     assert result.returncode == 0, result.describe()
     assert metric("sentiric_sip_retransmissions_total") - retrans >= 5  # 200 OK resent until 64*T1
     (records,) = [sip_only(r) for r in (await node_facts(app, kafka, 1)).values()]

@@ -242,6 +242,41 @@ async def test_admin_writes_go_to_the_config_topic_and_deletes_tombstone(env):
         assert [k.entity_id for k in view.all(m.KnowledgeEntry)] == ["hours"]
 
 
+async def test_admin_trunks_crud_validates_cidrs_and_dialplan_access_round_trips(env):
+    async with api(env) as client:
+        body = {"name": "carrier", "sources": ["192.0.2.0/24", " 2001:db8::1 "], "media_anywhere": True}
+        assert (await client.put("/api/admin/trunks/carrier", json=body)).status_code == 401
+        r = await client.put("/api/admin/trunks/carrier", json=body, headers=AUTH)
+        assert r.status_code == 200, r.text
+        assert r.json() == {
+            "id": "carrier",
+            "name": "carrier",
+            "sources": ["192.0.2.0/24", "2001:db8::1/128"],
+            "media_anywhere": True,
+            "enabled": True,
+        }
+        for sources in (["192.0.2.0/33"], ["example.com"], [], ["10.0.0.0/8\x00"]):
+            bad = await client.put(
+                "/api/admin/trunks/bad", json={"name": "bad", "sources": sources}, headers=AUTH
+            )
+            assert bad.status_code == 422, (sources, bad.text)
+        assert [t["id"] for t in (await client.get("/api/admin/trunks", headers=AUTH)).json()] == ["carrier"]
+        assert (await client.get("/api/admin/trunks/carrier", headers=AUTH)).json()["media_anywhere"]
+        plan = {"pattern": "5*", "action": "agent", "access": "trunks_only"}
+        r = await client.put("/api/admin/dialplans/trunk-only", json=plan, headers=AUTH)
+        assert r.status_code == 200 and r.json()["access"] == "trunks_only"
+        wrong = {**plan, "access": "everyone"}
+        assert (
+            await client.put("/api/admin/dialplans/trunk-only", json=wrong, headers=AUTH)
+        ).status_code == 422
+        records = dict(await read_config(env.kafka, env.topics.config))
+        assert records["trunk:carrier"].sources == ("192.0.2.0/24", "2001:db8::1/128")
+        assert records["dialplan:trunk-only"].access == "trunks_only"
+        assert (await client.delete("/api/admin/trunks/carrier", headers=AUTH)).status_code == 204
+        assert (await client.get("/api/admin/trunks/carrier", headers=AUTH)).status_code == 404
+        await client.delete("/api/admin/dialplans/trunk-only", headers=AUTH)
+
+
 async def test_events_endpoint_agrees_with_replay_call(env):
     topics = LogTopics()  # the real topic names: `sentiric replay call` reads those
     await ensure_topics(topics.specs(6, 24 * 3600 * 1000), bootstrap_servers=env.kafka)

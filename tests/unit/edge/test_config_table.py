@@ -31,3 +31,38 @@ def test_dialplans_users_and_tombstones() -> None:
     table.apply("sipuser:u1", None)
     table.apply("dialplan:a", None)
     assert table.user("alice", "sentiric") is None and list(table.dialplans()) == []
+
+
+def trunk(entity_id: str, sources: tuple[str, ...], **kw: object) -> models.Trunk:
+    return models.Trunk(
+        event_id=uuid.uuid4(),
+        entity_id=entity_id,
+        name=entity_id,
+        sources=sources,
+        **COMMON,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_trunks_match_by_source_most_specific_first_and_tombstones_delete() -> None:
+    table = ConfigTable()
+    assert table.trunk_for("192.0.2.7") is None
+    table.apply("trunk:wide", trunk("wide", ("192.0.2.0/24",)))
+    table.apply("trunk:narrow", trunk("narrow", ("192.0.2.0/28", "2001:db8::/32"), media_anywhere=True))
+    table.apply("trunk:off", trunk("off", ("198.51.100.0/24",), enabled=False))
+    table.apply("trunk:bad", trunk("bad", ("203.0.113.0/33",)))  # a bad CIDR: ignored, not trusted
+    narrow = table.trunk_for("192.0.2.7")
+    assert narrow is not None and narrow.trunk_id == "narrow" and narrow.media_anywhere
+    assert table.trunk_for("192.0.2.200").trunk_id == "wide"  # type: ignore[union-attr]
+    assert table.trunk_for("2001:db8::5").trunk_id == "narrow"  # type: ignore[union-attr]
+    assert table.trunk_for("198.51.100.1") is None and table.trunk_for("203.0.113.1") is None
+    table.apply("trunk:narrow", None)
+    assert table.trunk_for("192.0.2.7").trunk_id == "wide"  # type: ignore[union-attr]
+
+
+def test_dialplan_access_is_read_and_absent_in_old_records() -> None:
+    table = ConfigTable()
+    table.apply("dialplan:t", dialplan("t", access="trunks_only"))
+    table.apply("dialplan:o", dialplan("o", pattern="2*"))
+    plans = {p.dialplan_id: p for p in table.dialplans()}
+    assert plans["t"].access == "trunks_only" and plans["o"].access is None

@@ -251,3 +251,51 @@ def test_accept_answer_maps_the_answered_codec_through_the_registry() -> None:
     assert n.binding is not None and n.binding.codec.name == "opus" and n.binding.payload_type == 111
     assert n.binding.remote_fmtp == "useinbandfec=1"
     assert n.telephone_event is not None and n.telephone_event.payload_type == 96
+
+
+def _offer_at(conn: str, port: int = 4000) -> SessionDescription:
+    return lines("v=0", "o=- 1 1 IN IP4 192.0.2.5", "s=-", conn, "t=0 0", f"m=audio {port} RTP/AVP 0")
+
+
+@pytest.mark.parametrize(
+    "conn",
+    [
+        "c=IN IP4 not-an-ip",
+        "c=IN IP4 host.example.com",  # a name: never resolved on the media path
+        "c=IN IP4 2001:db8::1",  # address type mismatch
+        "c=IN IP6 192.0.2.5",
+        "c=IN IP4 192.0.2.256",
+        "c=IN IP4 010.0.0.1",  # leading zeros: ambiguous (octal to some stacks)
+        "c=IN IP4 224.0.0.1",  # multicast
+        "c=IN IP4 239.1.2.3/127",
+        "c=IN IP4 255.255.255.255",
+        "c=IN IP4 240.0.0.1",  # reserved
+        "c=IN IP6 ff02::1",
+        "c=IN IP6 fe80::1%eth0",
+        "c=ATM NSAP 47.0091",
+        "c=IN IPX 1.2.3.4",
+    ],
+)
+def test_unusable_media_addresses_are_refused_488(conn: str) -> None:
+    with pytest.raises(SdpNegotiationError) as info:
+        answer(_offer_at(conn), local_address="203.0.113.10", local_port=30000)
+    assert info.value.status == 488
+
+
+@pytest.mark.parametrize("conn", ["c=IN IP4 192.0.2.5", "c=IN IP4 127.0.0.2", "c=IN IP6 2001:db8::7"])
+def test_usable_media_addresses_pass(conn: str) -> None:
+    n = answer(_offer_at(conn), local_address="203.0.113.10", local_port=30000)
+    assert n.remote_address == conn.split()[-1]
+
+
+def test_unspecified_address_is_only_the_hold_idiom() -> None:
+    n = answer(_offer_at("c=IN IP4 0.0.0.0"), local_address="203.0.113.10", local_port=30000)
+    assert n.on_hold and n.remote_address == "0.0.0.0"
+
+
+def test_the_answer_in_an_ack_is_checked_too() -> None:
+    offer = make_offer(local_address="203.0.113.10", local_port=30000)
+    bad = _offer_at("c=IN IP4 not-an-ip")
+    with pytest.raises(SdpNegotiationError):
+        accept_answer(offer, bad)
+    assert accept_answer(offer, _offer_at("c=IN IP4 192.0.2.9")).remote_address == "192.0.2.9"

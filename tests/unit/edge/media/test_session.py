@@ -164,3 +164,136 @@ async def test_a_prompt_queued_between_ticks_sends_its_first_packet_at_once() ->
     session.play(tone, "p2", barge_in=True, source_uri=None)
     session.play(tone, "p3", barge_in=True, source_uri=None)
     assert len(wire.sent) == 8  # p2 went ahead (p1 had finished); p3 queued behind it
+
+
+# --- the source policy and the error paths ---------------------------------------------------------
+
+
+class FailingWire(Wire):
+    """A transport whose sendto raises, as asyncio's does for an address the socket cannot take."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__()
+        self.exc = exc
+        self.closed = False
+
+    def sendto(self, data: bytes, addr: object) -> None:
+        raise self.exc
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def caller_session(trust: object, remote: tuple[str, int] | None) -> tuple[MediaSession, ListPublisher, Wire]:
+    from edge.media.rtp.source_policy import MediaTrust
+
+    assert isinstance(trust, MediaTrust)
+    publisher = ListPublisher()
+    session = MediaSession(
+        "c2",
+        local_port=40000,
+        remote_addr=remote,
+        codec=PCMU,
+        payload_type=0,
+        dtmf_payload_type=101,
+        ptime_ms=20,
+        facts=FactRecorder(publisher, "edge-test"),
+        clock=MediaClock(),
+        store=UriStore(),
+        trust=trust,
+    )
+    wire = Wire()
+    session.rtp_transport = wire  # type: ignore[assignment]
+    return session, publisher, wire
+
+
+def rtp_from(session: MediaSession, addr: tuple[str, int], seq: int) -> None:
+    packet = RtpPacket(
+        payload_type=0, sequence_number=seq, timestamp=160 * seq, ssrc=3, payload=b"\xff" * 160
+    )
+    session.receive_rtp(bytes(packet), addr)
+
+
+async def test_a_failing_sendto_closes_the_sockets_at_once_and_reports_the_failure() -> None:
+    import asyncio
+
+    session, publisher, _ = make_session()
+    failures: list[str] = []
+    closed: list[object] = []
+    session._on_failed = failures.append
+    session._on_closed = closed.append
+    rtp, rtcp = FailingWire(ValueError("bad address")), FailingWire(OSError("unreachable"))
+    session.rtp_transport, session.rtcp_transport = rtp, rtcp  # type: ignore[assignment]
+    session._clock.add(session)
+    session.tick(100.0)  # must not raise out of the tick
+    assert session.failed and failures == ["c1"]
+    assert rtp.closed and rtcp.closed and session.rtp_transport is None
+    assert len(session._clock) == 0  # off the clock: no 50 errors a second
+    session.tick(100.02)  # a stray tick does nothing
+    await asyncio.sleep(0)  # the close task runs
+    await asyncio.sleep(0)
+    assert session.closed and closed == [session]
+    assert reports(publisher)[-1].final
+
+
+async def test_close_closes_both_sockets_whatever_fails_before() -> None:
+    session, _, _ = make_session()
+    rtp, rtcp = FailingWire(ValueError("x")), FailingWire(TypeError("y"))
+    session.rtp_transport, session.rtcp_transport = rtp, rtcp  # type: ignore[assignment]
+    session.policy.rtcp_dest = ("127.0.0.1", 40003)
+
+    def explode(final: bool) -> None:
+        raise RuntimeError("fact sink gone")
+
+    session._report_quality = explode  # type: ignore[method-assign]
+    closed: list[object] = []
+    session._on_closed = closed.append
+    await session.close()
+    assert rtp.closed and rtcp.closed and closed == [session]
+
+
+async def test_an_unproven_caller_gets_no_rtp_and_prompts_wait_until_its_ack() -> None:
+    from edge.media.rtp.source_policy import MediaTrust
+    from schemas.models import PlaybackStarted
+
+    session, publisher, wire = caller_session(MediaTrust("192.0.2.10", proven=False), ("192.0.2.10", 4000))
+    tone = np.full(1600, 1000, dtype=np.int16)  # 200 ms
+    session.play(tone, "greeting", barge_in=False, source_uri=None)
+    for i in range(10):
+        session.tick(100.0 + i * 0.02)
+    assert wire.sent == []
+    assert PlaybackStarted not in [type(r) for r in publisher.records]  # nothing played yet
+    session.prove()
+    for i in range(10, 16):
+        session.tick(100.0 + i * 0.02)
+    assert len(wire.sent) == 6
+    assert [type(r) for r in publisher.records].count(PlaybackStarted) == 1
+    assert session.player.playing  # 200 ms prompt, 6 ticks in: still playing, none of it lost
+    await session.close()
+
+
+async def test_before_the_ack_the_callers_rtp_buys_replies_byte_for_byte() -> None:
+    from edge.media.rtp.source_policy import MediaTrust
+
+    session, _, wire = caller_session(MediaTrust("192.0.2.10", proven=False), ("192.0.2.10", 4000))
+    for i in range(5):
+        rtp_from(session, ("192.0.2.10", 4000), i)  # 172 bytes each
+        session.tick(100.0 + i * 0.02)
+    assert 0 < sum(len(d) for d in wire.sent) <= 5 * 172
+    await session.close()
+
+
+async def test_media_for_a_foreign_sdp_address_waits_for_the_callers_own_rtp() -> None:
+    from edge.media.rtp.source_policy import MediaTrust
+
+    session, _, wire = caller_session(MediaTrust("192.0.2.10", proven=True), ("127.0.0.2", 4000))
+    for i in range(5):
+        session.tick(100.0 + i * 0.02)
+    assert wire.sent == [] and session.remote_rtp is None
+    rtp_from(session, ("203.0.113.9", 6000), 1)  # someone else: dropped and counted
+    assert session.dropped == {"unexpected_source": 1} and session.remote_rtp is None
+    rtp_from(session, ("192.0.2.10", 31000), 2)  # the caller behind its NAT
+    assert session.remote_rtp == ("192.0.2.10", 31000) and session.remote_rtcp == ("192.0.2.10", 31001)
+    session.tick(100.2)
+    assert len(wire.sent) == 1
+    await session.close()

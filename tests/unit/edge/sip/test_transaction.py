@@ -9,6 +9,7 @@ from edge.sip.transaction import (
     InviteOkRetransmitter,
     InviteServerTransaction,
     NonInviteServerTransaction,
+    Refused,
     ResponseReceived,
     Send,
     SipTransactionError,
@@ -262,3 +263,44 @@ def test_timers_are_configurable() -> None:
         6.0,
         6.3,
     ]
+
+
+def test_quiet_invite_transaction_resends_only_on_request() -> None:
+    inv = request()
+    txn = InviteServerTransaction(server_key(inv), PEER, T)
+    txn.quiet = True  # an unproven source: no timer G
+    final = make_response(inv, 401, to_tag="t1")
+    txn.respond(final, 0.0)
+    events = run_until(txn, 100.0)
+    assert [(t, type(a)) for t, a in events] == [(32.0, TimedOut), (32.0, Terminated)]  # H only
+    txn2 = InviteServerTransaction(server_key(inv), PEER, T)
+    txn2.quiet = True
+    txn2.respond(final, 0.0)
+    assert txn2.receive_request(inv, 0.6) == [Send(bytes(final), PEER)]  # one for one
+
+
+def test_a_request_from_another_peer_never_gets_the_stored_response() -> None:
+    layer = TransactionLayer(T)
+    inv = request()
+    layer.receive_request(inv, PEER, 0.0)
+    layer.respond(inv, make_response(inv, 486, to_tag="t1"), 0.1)
+    elsewhere = ("203.0.113.9", 5060)
+    tu, actions = layer.receive_request(parse_message(bytes(inv)), elsewhere, 0.2)
+    assert tu is None and actions == [Refused(server_key(inv))]
+    tu, actions = layer.receive_request(ack_for(inv), elsewhere, 0.3)
+    assert tu is None and actions == [Refused(server_key(inv))]
+    assert layer.transaction_for(inv).state is State.COMPLETED  # the spoofed ACK confirmed nothing
+    tu, actions = layer.receive_request(parse_message(bytes(inv)), PEER, 0.4)
+    assert tu is None and [type(a) for a in actions] == [Send]
+    options = request("OPTIONS", branch="z9hG4bKopt")
+    layer.receive_request(options, PEER, 0.0)
+    layer.respond(options, make_response(options, 200), 0.0)
+    assert layer.receive_request(options, elsewhere, 0.1) == (None, [Refused(server_key(options))])
+
+
+@pytest.mark.parametrize(("limit", "copies"), [(0, []), (1, [0.5]), (2, [0.5, 1.5])])
+def test_2xx_retransmission_limit_then_silent_until_the_ack_timeout(limit: int, copies: list[float]) -> None:
+    rt = InviteOkRetransmitter(make_response(request(), 200, to_tag="t1"), PEER, 0.0, T, limit=limit)
+    events = run_until(rt, 100.0)
+    assert [t for t, a in events if isinstance(a, Send)] == copies
+    assert events[-1] == (32.0, AckTimeout("c1"))

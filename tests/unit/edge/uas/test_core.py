@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from edge.media.rtp.source_policy import MediaTrust, parse_networks
 from edge.sip.digest import compute_ha1, compute_response
 from edge.sip.headers import DigestParams
 from edge.sip.message import SipRequest
 from edge.sip.transaction import Send
+from edge.uas.access import Trunk
 from edge.uas.admission import AdmissionLimits
-from edge.uas.call import CloseMedia, OpenMedia, UpdateMedia
+from edge.uas.call import CloseMedia, ConfirmMedia, OpenMedia, UpdateMedia
 from edge.uas.dialplan import Plan
 from edge.uas.directory import UserCredentials
 from edge.uas.testing import OFFER, Edge, Phone, make_edge, requests, responses, statuses
@@ -23,14 +25,17 @@ def end_media(edge: Edge, effects: list, now: float) -> None:
 
 def test_basic_call_facts_in_order_and_port_back(edge: Edge, phone: Phone) -> None:
     out = phone.invite(0.0)
-    assert statuses(out) == [100, 200]
-    ok = responses(out)[1]
+    assert statuses(out) == [200]
+    ok = responses(out)[0]
     assert ok.content_type == "application/sdp" and b"m=audio 30000 RTP/AVP 0 101" in ok.body
     assert ok.to_addr.tag and ok.header("contact") == "<sip:192.0.2.1:5060>"
     opened = [e for e in out if isinstance(e, OpenMedia)]
-    assert opened == [OpenMedia(edge.call_id, 30000, ("192.0.2.10", 40000), "PCMU", 0, 101, 20)]
+    unproven = MediaTrust(signal_ip="192.0.2.10", proven=False)
+    assert opened == [
+        OpenMedia(edge.call_id, 30000, ("192.0.2.10", 40000), "PCMU", 0, 101, 20, trust=unproven)
+    ]
     assert edge.names() == SETUP
-    assert phone.ack(0.05) == []
+    assert phone.ack(0.05) == [ConfirmMedia(edge.call_id)]  # the ACK proves the caller to its media
     assert edge.names()[-1] == "CallEstablished"
     out = phone.send(phone.request("BYE"), 10.0)
     assert statuses(out) == [200]
@@ -51,16 +56,23 @@ def test_retransmitted_invite_is_absorbed(edge: Edge, phone: Phone) -> None:
     req = phone.request("INVITE", to_tag="", body=OFFER)
     first = phone.send(req, 0.0)
     again = phone.send(req, 0.3)
-    assert statuses(first) == [100, 200]
+    assert statuses(first) == [200]
     assert statuses(again) == [200]  # RFC 6026: the 2xx again, no second call
     assert edge.names().count("CallInviteReceived") == 1
 
 
-def test_lost_ack_retransmits_200_then_sends_bye(edge: Edge, phone: Phone) -> None:
-    phone.invite(0.0)
+def _timed_sends(edge: Edge, until: float) -> list[tuple[float, Send]]:
     sent: list[tuple[float, Send]] = []
-    while (d := edge.core.next_deadline) is not None and d <= 40:
+    while (d := edge.core.next_deadline) is not None and d <= until:
         sent += [(d, e) for e in edge.core.on_timer(d) if isinstance(e, Send)]
+    return sent
+
+
+def test_lost_ack_from_a_trunk_retransmits_200_then_sends_bye() -> None:
+    edge = make_edge()
+    edge.directory.trunks.append(Trunk("carrier", "carrier", parse_networks(["192.0.2.0/24"])))
+    Phone(edge).invite(0.0)
+    sent = _timed_sends(edge, 40)
     oks = [t for t, e in sent if b"SIP/2.0 200 OK" in e.data[:20]]
     assert oks == [0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]
     byes = [t for t, e in sent if e.data.startswith(b"BYE ")]
@@ -71,11 +83,35 @@ def test_lost_ack_retransmits_200_then_sends_bye(edge: Edge, phone: Phone) -> No
     assert "CallEstablished" not in edge.names()
 
 
+def test_lost_ack_from_an_unproven_source_gets_few_copies_and_no_bye(edge: Edge, phone: Phone) -> None:
+    invite = phone.request("INVITE", to_tag="", body=OFFER)
+    first = [e for e in phone.send(invite, 0.0) if isinstance(e, Send)]
+    sent = _timed_sends(edge, 80)
+    copies = [t for t, e in sent if b"SIP/2.0 200 OK" in e.data[:20]]
+    assert copies == [0.5]  # two would exceed 3x the INVITE's bytes
+    assert len(first[0].data) * (1 + len(copies)) <= 3 * len(bytes(invite))
+    assert [e for _, e in sent if not e.data.startswith(b"SIP/2.0 200")] == []  # no BYE, nothing else
+    ended = next(r for r in edge.facts() if type(r).__name__ == "CallEnded")
+    assert (ended.reason, ended.hangup_by, ended.total_ms) == ("ack_timeout", "system", 32000)
+    assert edge.core.calls == {} or all(c.state.value == "ended" for c in edge.core.calls.values())
+
+
+def test_unproven_copies_are_capped_by_count_and_by_bytes() -> None:
+    edge = make_edge()
+    phone = Phone(edge)
+    bulky = phone.request("INVITE", to_tag="", body=OFFER, headers=[("Subject", "x" * 1500)])
+    phone.send(bulky, 0.0)  # a big INVITE: the byte budget allows all the copies the count does
+    assert [t for t, e in _timed_sends(edge, 80) if b"SIP/2.0 200 OK" in e.data[:20]] == [0.5, 1.5]
+    edge = make_edge(unproven_retransmits=0)
+    Phone(edge).invite(0.0)
+    assert [e for _, e in _timed_sends(edge, 80)] == []
+
+
 def test_cancel_while_ringing() -> None:
     edge = make_edge(ring_s=2.0)
     phone = Phone(edge)
     out = phone.invite(0.0)
-    assert statuses(out) == [100, 180]
+    assert statuses(out) == [180]
     out = phone.cancel(0.5)
     assert sorted(statuses(out)) == [200, 487]
     assert edge.names() == [
@@ -117,15 +153,15 @@ def test_reinvite_hold_and_unhold(edge: Edge, phone: Phone) -> None:
     call_id = phone.call()
     hold = OFFER.replace(b"a=sendrecv", b"a=sendonly")
     out = phone.send(phone.request("INVITE", body=hold), 5.0)
-    assert statuses(out) == [100, 200]
-    assert b"a=recvonly" in responses(out)[1].body
+    assert statuses(out) == [200]
+    assert b"a=recvonly" in responses(out)[0].body
     assert UpdateMedia(call_id, ("192.0.2.10", 40000), "recvonly") in out
     phone.ack(5.1, cseq=phone.cseq)
     updated = edge.facts()[-1]
     assert type(updated).__name__ == "CallMediaUpdated" and updated.direction == "recvonly"
     out = phone.send(phone.request("INVITE", body=OFFER), 6.0)
-    assert b"a=sendrecv" in responses(out)[1].body
-    assert b"o=sentiric" in responses(out)[1].body
+    assert b"a=sendrecv" in responses(out)[0].body
+    assert b"o=sentiric" in responses(out)[0].body
     assert edge.facts()[-1].direction == "sendrecv"
 
 
@@ -165,7 +201,7 @@ def test_no_common_codec_488_before_any_port(edge: Edge, phone: Phone) -> None:
     g729 = OFFER.replace(b"RTP/AVP 0 8 101", b"RTP/AVP 18").replace(b"a=rtpmap:0 PCMU/8000\r\n", b"")
     g729 = g729.replace(b"a=rtpmap:8 PCMA/8000\r\n", b"")
     out = phone.invite(0.0, body=g729)
-    assert statuses(out) == [100, 488]
+    assert statuses(out) == [488]
     assert edge.names() == ["CallInviteReceived", "DialplanResolved", "CallRejected", "CallEnded"]
     rejected = edge.facts()[2]
     assert (rejected.sip_status, rejected.stage) == (488, "sdp")
@@ -174,7 +210,7 @@ def test_no_common_codec_488_before_any_port(edge: Edge, phone: Phone) -> None:
 
 def test_late_offer_answer_from_ack(edge: Edge, phone: Phone) -> None:
     out = phone.invite(0.0, body=b"")
-    ok = responses(out)[1]
+    ok = responses(out)[0]
     assert ok.status == 200 and b"m=audio 30000 RTP/AVP 0 8 9 111 101 96" in ok.body
     assert not [e for e in out if isinstance(e, OpenMedia)]
     answer_sdp = OFFER.replace(b"RTP/AVP 0 8 101", b"RTP/AVP 8 101").replace(b"a=rtpmap:0 PCMU/8000\r\n", b"")
@@ -300,8 +336,8 @@ def test_digest_challenge_then_accept_is_one_call() -> None:
     _add_user(edge)
     phone = Phone(edge)
     out = phone.invite(0.0)
-    assert statuses(out) == [100, 401]
-    challenges = responses(out)[1].get_headers("www-authenticate")
+    assert statuses(out) == [401]
+    challenges = responses(out)[0].get_headers("www-authenticate")
     assert [DigestParams.parse(h.value).get("algorithm") for h in challenges] == ["SHA-256", "MD5"]
     phone.send(phone.request("ACK", cseq=phone.invite_cseq, branch=phone.invite_branch, to_tag=""), 0.01)
     md5 = next(h.value for h in challenges if "MD5" in h.value)
@@ -310,7 +346,7 @@ def test_digest_challenge_then_accept_is_one_call() -> None:
     retry = phone.request("INVITE", to_tag="", body=OFFER, headers=[("Authorization", auth)], cseq=phone.cseq)
     phone.invite_cseq = retry.cseq.seq
     out = phone.send(retry, 0.1)
-    assert statuses(out) == [100, 200]
+    assert statuses(out) == [200]
     assert edge.names() == SETUP
     assert edge.facts()[1].dialplan_id == "secure"
 
@@ -319,11 +355,11 @@ def test_digest_wrong_password_403() -> None:
     edge = make_edge(require_auth=True)
     _add_user(edge)
     phone = Phone(edge)
-    challenge = responses(phone.invite(0.0))[1].header("www-authenticate") or ""
+    challenge = responses(phone.invite(0.0))[0].header("www-authenticate") or ""
     retry = phone.request("INVITE", to_tag="", body=OFFER)
     auth = _digest(edge, challenge.replace("SHA-256", "MD5"), retry, "alice", "wrong")
     out = phone.send(phone.request("INVITE", to_tag="", body=OFFER, headers=[("Authorization", auth)]), 0.1)
-    assert statuses(out) == [100, 403]
+    assert statuses(out) == [403]
     rejected = [r for r in edge.facts() if type(r).__name__ == "CallRejected"]
     assert [(r.sip_status, r.stage) for r in rejected] == [(403, "auth")]
 
@@ -358,7 +394,7 @@ def test_register_with_digest() -> None:
 def test_dialplan_reject_uses_its_status(edge: Edge, phone: Phone) -> None:
     edge.directory.plans.append(Plan("block", "1*", "reject", reject_status=404))
     out = phone.invite(0.0)
-    assert statuses(out) == [100, 404]
+    assert statuses(out) == [404]
     assert edge.names() == ["CallInviteReceived", "CallRejected", "CallEnded"]
     assert edge.facts()[1].stage == "dialplan"
 
@@ -366,8 +402,8 @@ def test_dialplan_reject_uses_its_status(edge: Edge, phone: Phone) -> None:
 def test_admission_503_on_log_backlog(edge: Edge, phone: Phone) -> None:
     edge.fill[0] = 0.6
     out = phone.invite(0.0)
-    assert statuses(out) == [100, 503]
-    assert responses(out)[1].header("retry-after") == "5"
+    assert statuses(out) == [503]
+    assert responses(out)[0].header("retry-after") == "5"
     rejected = edge.facts()[1]
     assert (rejected.reason, rejected.stage) == ("log_backlog", "overload")
 
@@ -376,7 +412,7 @@ def test_admission_ports_exhausted_never_harms_established_calls(edge: Edge) -> 
     phones = [Phone(edge) for _ in range(6)]
     ids = [p.call(float(i)) for i, p in enumerate(phones[:5])]
     out = phones[5].invite(10.0)
-    assert statuses(out) == [100, 503]
+    assert statuses(out) == [503]
     assert edge.facts()[-2].reason == "ports_exhausted"
     assert statuses(phones[0].send(phones[0].request("BYE"), 11.0)) == [200]
     assert len(set(ids)) == 5
@@ -406,7 +442,8 @@ def test_lazily_parsed_ack_with_a_malformed_header_is_dropped_and_counted(edge: 
     assert phone.send(bad, 0.05) == []
     after = REGISTRY.get_sample_value("sentiric_sip_parse_errors_total", {"action": "dropped"}) or 0.0
     assert after - before == 1
-    assert phone.ack(0.06) == [] and edge.names()[-1] == "CallEstablished"  # the good ACK still counts
+    assert phone.ack(0.06) == [ConfirmMedia(edge.call_id)]  # the good ACK still counts
+    assert edge.names()[-1] == "CallEstablished"
 
 
 def test_active_calls_counts_calls_until_they_end(edge: Edge, phone: Phone) -> None:

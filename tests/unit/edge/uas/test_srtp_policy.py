@@ -33,8 +33,8 @@ def opened(effects: list) -> OpenMedia:
 )
 def test_savp_offer_answered_with_our_own_key(edge: Edge, phone: Phone, suite: str, key: str) -> None:
     out = phone.invite(0.0, body=savp_offer(f"1 {suite} {key}"))
-    assert statuses(out) == [100, 200]
-    answer = SessionDescription.parse(responses(out)[1].body)
+    assert statuses(out) == [200]
+    answer = SessionDescription.parse(responses(out)[0].body)
     audio = answer.media[0]
     assert audio.proto == "RTP/SAVP"
     (ours,) = audio.cryptos
@@ -52,39 +52,36 @@ def test_first_usable_suite_is_chosen(edge: Edge, phone: Phone) -> None:
     out = phone.invite(
         0.0, body=savp_offer("1 AES_256_CM_HMAC_SHA1_80 inline:abc", f"2 AES_CM_128_HMAC_SHA1_32 {KEY32}")
     )
-    (ours,) = SessionDescription.parse(responses(out)[1].body).media[0].cryptos
+    (ours,) = SessionDescription.parse(responses(out)[0].body).media[0].cryptos
     assert (ours.tag, ours.suite) == (2, "AES_CM_128_HMAC_SHA1_32")
 
 
 def test_optional_policy_answers_plain_offers_in_plain_rtp(edge: Edge, phone: Phone) -> None:
     out = phone.invite(0.0)
-    assert b"RTP/AVP" in responses(out)[1].body and b"a=crypto" not in responses(out)[1].body
+    assert b"RTP/AVP" in responses(out)[0].body and b"a=crypto" not in responses(out)[0].body
     assert opened(out).crypto_local is None and edge.facts()[3].srtp is False
 
 
 def test_required_policy_rejects_plain_offer_with_488() -> None:
     edge = make_edge(srtp_policy="required")
     out = Phone(edge).invite(0.0, body=OFFER)
-    assert statuses(out) == [100, 488]
+    assert statuses(out) == [488]
     rejected = next(r for r in edge.facts() if type(r).__name__ == "CallRejected")
     assert (rejected.sip_status, rejected.stage) == (488, "sdp")
     assert edge.pool.in_use == 0  # refused before any port was taken
     ok = Phone(edge).invite(1.0, body=savp_offer(f"1 AES_CM_128_HMAC_SHA1_80 {KEY80}"))
-    assert statuses(ok) == [100, 200]
+    assert statuses(ok) == [200]
 
 
 def test_off_policy_refuses_savp_offers() -> None:
     edge = make_edge(srtp_policy="off")
-    assert statuses(Phone(edge).invite(0.0, body=savp_offer(f"1 AES_CM_128_HMAC_SHA1_80 {KEY80}"))) == [
-        100,
-        488,
-    ]
+    assert statuses(Phone(edge).invite(0.0, body=savp_offer(f"1 AES_CM_128_HMAC_SHA1_80 {KEY80}"))) == [488]
 
 
 def test_unusable_key_is_refused_before_answering(edge: Edge, phone: Phone) -> None:
     short = "inline:c2hvcnQ="  # 5 bytes, not the 30 of key||salt
     out = phone.invite(0.0, body=savp_offer(f"1 AES_CM_128_HMAC_SHA1_80 {short}"))
-    assert statuses(out) == [100, 488]
+    assert statuses(out) == [488]
     assert not [e for e in out if isinstance(e, OpenMedia)]
 
 
@@ -95,22 +92,22 @@ def test_reinvite_keeps_our_key_and_refuses_new_remote_keys(edge: Edge, phone: P
     hold = phone.send(
         phone.request("INVITE", body=savp_offer(f"1 AES_CM_128_HMAC_SHA1_80 {KEY80}", port=40002)), 1.0
     )
-    assert statuses(hold) == [100, 200]
-    (ours,) = SessionDescription.parse(responses(hold)[1].body).media[0].cryptos
+    assert statuses(hold) == [200]
+    (ours,) = SessionDescription.parse(responses(hold)[0].body).media[0].cryptos
     assert str(ours) == local  # same key: the running SRTP session stays valid
     assert next(e for e in hold if isinstance(e, UpdateMedia)).remote_addr == ("192.0.2.10", 40002)
     phone.ack(1.01, cseq=phone.cseq)
     rekey = phone.send(phone.request("INVITE", body=savp_offer(f"1 AES_CM_128_HMAC_SHA1_80 {KEY32}")), 2.0)
-    assert statuses(rekey) == [100, 488]
+    assert statuses(rekey) == [488]
     plain = phone.send(phone.request("INVITE", body=OFFER), 3.0)
-    assert statuses(plain) == [100, 488]  # no downgrade to plain RTP in mid-call
+    assert statuses(plain) == [488]  # no downgrade to plain RTP in mid-call
 
 
 def test_late_offer_under_required_policy_offers_savp() -> None:
     edge = make_edge(srtp_policy="required")
     phone = Phone(edge)
     out = phone.invite(0.0, body=b"")
-    offer = SessionDescription.parse(responses(out)[1].body)
+    offer = SessionDescription.parse(responses(out)[0].body)
     (ours,) = offer.media[0].cryptos
     assert offer.media[0].proto == "RTP/SAVP"
     assert edge.facts()[3].srtp is True
