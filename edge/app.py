@@ -144,7 +144,7 @@ class EdgeApp:
         self._udp, _ = await loop.create_datagram_endpoint(lambda: SipUdpProtocol(endpoint), sock=sock)
         if s.sip_tcp:
             self._tcp = await loop.create_server(lambda: SipTcpProtocol(endpoint), s.sip_host, self.sip_port)
-        self.web = WebService(s, self.recorder, directory=self.config)
+        self.web = WebService(s, self.recorder, directory=self.config, tokens=self.config)
         try:
             await self.web.start()
         except OSError as exc:  # the SIP side must not depend on the browser gateway's port
@@ -177,7 +177,7 @@ class EdgeApp:
         s = self.settings
         try:
             self._grpc, self.grpc_port = await serve_media(
-                self.engine, self.producer, s, address=f"{s.sip_host}:{s.grpc_port}"
+                self.engine, self.producer, s, address=f"{s.sip_host}:{s.grpc_port}", tokens=self.config
             )
         except RuntimeError as exc:  # grpc's failed bind; SIP must not depend on the gRPC port either
             log.error("MediaService disabled: cannot listen", port=s.grpc_port, error=str(exc))

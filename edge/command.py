@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sentiric.settings import get_settings
 
@@ -16,6 +17,12 @@ def _run(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("sip_port", args.sip_port), ("node_id", args.node_id)) if v is not None}
     if overrides:
         settings = settings.model_copy(update=overrides)
+    from sentiric.exposure import default_token_refusal
+
+    refusal = default_token_refusal(settings, {"the edge's /ws and gRPC": settings.sip_host})
+    if refusal is not None:
+        print(f"sentiric edge: {refusal}", file=sys.stderr)
+        return 2
     uvloop.run(run(settings))
     return 0
 

@@ -1,10 +1,12 @@
-"""The edge's local copy of dialplans and SIP users, materialized from the compacted config topic.
+"""The edge's local copy of dialplans, SIP users and API tokens, materialized from the compacted config
+topic.
 
 ``sentiric.config`` holds one record per entity under the key ``<kind>:<entity_id>``
-(``dialplan:<id>``, ``sipuser:<id>``); a tombstone (null value) deletes the entity.  At start the
-follower reads the topic from the beginning up to its current end before the edge takes calls, then
-keeps applying changes in the background.  Lookups (:meth:`ConfigTable.dialplans`,
-:meth:`ConfigTable.user`) are plain dictionary reads: call setup never waits on the broker.
+(``dialplan:<id>``, ``sipuser:<id>``, ``apitoken:<id>``); a tombstone (null value) deletes the entity.
+At start the follower reads the topic from the beginning up to its current end before the edge takes
+calls, then keeps applying changes in the background.  Lookups (:meth:`ConfigTable.dialplans`,
+:meth:`ConfigTable.user`, :meth:`ConfigTable.api_token`) are plain dictionary reads: call setup and the
+token checks of ``/ws`` and gRPC never wait on the broker.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class ConfigTable:
         self._plan_list: tuple[Plan, ...] = ()
         self._users: dict[str, UserCredentials] = {}
         self._by_name: dict[tuple[str, str], UserCredentials] = {}
+        self._tokens: dict[str, Any] = {}  # ApiToken records by token id (sentiric.auth checks them)
 
     def apply(self, key: str, record: Any | None) -> None:
         """Apply one config record (None = tombstone) under its topic key."""
@@ -55,12 +58,20 @@ class ConfigTable:
                 )
                 self._users[entity_id] = user
                 self._by_name[(user.username, user.realm)] = user
+        elif kind == "apitoken":
+            if record is None:
+                self._tokens.pop(entity_id, None)
+            else:
+                self._tokens[entity_id] = record
 
     def dialplans(self) -> Iterable[Plan]:
         return self._plan_list
 
     def user(self, username: str, realm: str) -> UserCredentials | None:
         return self._by_name.get((username, realm))
+
+    def api_token(self, token_id: str) -> Any | None:
+        return self._tokens.get(token_id)
 
     def __len__(self) -> int:
         return len(self._plans) + len(self._users)

@@ -2,11 +2,18 @@
 
     GET /                   the operator dashboard (live calls, CDRs, one call's timeline, KPI charts)
     GET /talk               the browser voice client (talks to the edge's /ws gateway)
+    GET|POST /signin        the sign-in page: a token for a session cookie (``projections.web.signin``)
+    POST /signout
     GET /web/<asset>        their scripts and style sheet (plain files, no build step, nothing external)
     GET /favicon.ico        the icon (an SVG)
     GET /api/web/config     what the pages need to know: the WebSocket gateway's URL
+    GET /api/web/session    who is signed in (name, scopes); the pages' way to notice a lapsed session
     GET /api/live           live calls as server-sent events (``projections.web.live``)
     GET /api/web/series     KPIs per time bucket for the charts: one grouped query over the CDR index
+
+Like every route of the API, these need a read token or the sign-in cookie (``projections.api.auth``),
+except the sign-in page and the two assets it renders with (``style.css``, the icon); the pages
+redirect to ``/signin`` without one, and their scripts go there when a request answers 401.
 
 Everything else the dashboard shows comes from the main API (``/api/calls``, ``/api/calls/{id}``,
 ``/api/calls/{id}/events``, ``/api/calls/{id}/recording``, ``/api/stats``). The pages work with
@@ -27,7 +34,9 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from projections.api.calls import utc
 from projections.api.errors import error_response
+from projections.web import signin
 from projections.web.live import LiveFeed
+from sentiric.auth import Principal
 from sentiric.eventlog.connection import client_options
 from sentiric.settings import get_settings
 
@@ -38,9 +47,16 @@ ASSETS: Final = {
     "talk.js": "text/javascript",
     "capture-worklet.js": "text/javascript",
     "charts.js": "text/javascript",
+    "session.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
 }
+PUBLIC_ASSETS: Final = ("style.css", "favicon.svg")  # the sign-in page renders with these: open routes
 NO_CACHE: Final = {"Cache-Control": "no-cache"}
+PAGE_HEADERS: Final = {
+    **NO_CACHE,
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+}
 SEED_SQL: Final = (
     "SELECT call_id, channel, caller, callee, invite_at, answered_at FROM calls "
     "WHERE finished_at IS NULL AND invite_at > $1 ORDER BY invite_at DESC LIMIT 500"
@@ -67,6 +83,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(tags=["web"], lifespan=_lifespan)
+router.include_router(signin.router)
 
 
 def _pool(request: Request) -> Any:
@@ -81,7 +98,7 @@ def _client(request: Request) -> dict[str, Any]:
 
 
 def _page(name: str) -> FileResponse:
-    return FileResponse(STATIC / name, media_type="text/html", headers=NO_CACHE)
+    return FileResponse(STATIC / name, media_type="text/html", headers=PAGE_HEADERS)
 
 
 @router.get("/", include_in_schema=False)
@@ -97,6 +114,20 @@ async def talk() -> FileResponse:
 @router.get("/favicon.ico", include_in_schema=False)
 async def favicon() -> FileResponse:
     return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
+def _public_asset(name: str) -> None:
+    async def serve() -> FileResponse:
+        return FileResponse(STATIC / name, media_type=ASSETS[name], headers=NO_CACHE)
+
+    # Declared before /web/{asset}, which would otherwise match first and ask for a token.
+    router.add_api_route(
+        f"/web/{name}", serve, methods=["GET"], include_in_schema=False, name=f"asset:{name}"
+    )
+
+
+for _name in PUBLIC_ASSETS:
+    _public_asset(_name)
 
 
 @router.get("/web/{asset}", include_in_schema=False)
@@ -115,6 +146,13 @@ async def web_config(request: Request) -> dict[str, Any]:
         host = request.url.hostname or "127.0.0.1"
         url = f"ws://{host}:{get_settings().ws_port}/ws"
     return {"ws_url": url, "sample_rate": 16000}
+
+
+@router.get("/api/web/session")
+async def web_session(request: Request) -> dict[str, Any]:
+    """Who this request is signed in as."""
+    principal: Principal = request.state.principal
+    return {"name": principal.name, "scopes": sorted(principal.scopes), "via": principal.via}
 
 
 # An endless server-sent event stream: documented in the module docstring, not in the OpenAPI schema
