@@ -84,7 +84,8 @@ async def receivers(*items: Receiver):
 
 async def test_each_fact_once_signed_backlog_after_downtime_and_no_resend_after_restart(env: Env):
     fast, slow = Receiver(), Receiver(delay_s=2.0)
-    policy = RetryPolicy(attempts=200, base_s=0.05, max_s=0.5, timeout_s=5.0)
+    # The receivers listen on 127.0.0.1: a private target, refused unless allowed (test_auth.py).
+    policy = RetryPolicy(attempts=200, base_s=0.05, max_s=0.5, timeout_s=5.0, allow_private_targets=True)
     day = day_of_calls(90, seed=4)
     first, second, third = day[:30], day[30:60], day[60:]
     async with receivers(fast, slow):
@@ -113,7 +114,8 @@ async def test_each_fact_once_signed_backlog_after_downtime_and_no_resend_after_
 
 async def test_refused_deliveries_are_parked_and_replayable(env: Env):
     receiver = Receiver(status=400)
-    policy = RetryPolicy(attempts=3, base_s=0.05, max_s=0.1, timeout_s=5.0)
+    # The receiver listens on 127.0.0.1: a private target, refused unless allowed (test_auth.py).
+    policy = RetryPolicy(attempts=3, base_s=0.05, max_s=0.1, timeout_s=5.0, allow_private_targets=True)
     calls = day_of_calls(12, seed=8)
     async with receivers(receiver), api(env, run_projector=False, webhook_policy=policy) as client:
         await register(client, "picky", receiver.url)

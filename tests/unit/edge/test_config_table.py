@@ -31,3 +31,18 @@ def test_dialplans_users_and_tombstones() -> None:
     table.apply("sipuser:u1", None)
     table.apply("dialplan:a", None)
     assert table.user("alice", "sentiric") is None and list(table.dialplans()) == []
+
+
+def test_api_tokens_by_id_and_revocation() -> None:
+    table = ConfigTable()
+    token = models.ApiToken(
+        event_id=uuid.uuid4(), entity_id="0123456789abcdef", name="ci", secret_sha256="ab" * 32,
+        scopes=("read",), created_at=COMMON["occurred_at"], **COMMON,
+    )  # fmt: skip
+    table.apply("apitoken:0123456789abcdef", token)
+    assert table.api_token("0123456789abcdef") is token and table.api_token("other") is None
+    revoked = models.ApiToken(**{**token.to_record(), "secret_sha256": "", "revoked": True})
+    table.apply("apitoken:0123456789abcdef", revoked)
+    assert table.api_token("0123456789abcdef").revoked
+    table.apply("apitoken:0123456789abcdef", None)
+    assert table.api_token("0123456789abcdef") is None
