@@ -44,7 +44,7 @@ from edge.media.taps import AudioInjector, AudioTap
 from protos import media_pb2, media_pb2_grpc
 from schemas.envelope import CallSequencer, envelope
 from schemas.models import PlayAudio, StartRecording, StopRecording
-from sentiric.auth import Verifier, derive_session_key
+from sentiric.auth import settings_verifier
 from sentiric.exposure import check_bind, is_loopback
 
 if TYPE_CHECKING:
@@ -319,12 +319,8 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 def token_interceptor(
     settings: Settings, lookup: TokenLookup | None, *, mutual_tls: bool
 ) -> TokenInterceptor:
-    admin_token = settings.admin_token.get_secret_value()
-    verifier = Verifier(
-        admin_token=admin_token,
-        lookup=lookup or (lambda token_id: None),  # no config table: the bootstrap token only
-        session_key=derive_session_key(admin_token),  # unused: gRPC has no cookies
-    )
+    # No config table: the bootstrap admin token only.
+    verifier = settings_verifier(settings, lookup or (lambda token_id: None))
     return TokenInterceptor(
         verifier,
         required=not mutual_tls,

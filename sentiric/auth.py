@@ -38,7 +38,10 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+if TYPE_CHECKING:
+    from sentiric.settings import Settings
 
 READ: Final = "read"
 ADMIN: Final = "admin"
@@ -213,3 +216,15 @@ class Verifier:
         if principal.via != "session":
             principal = Principal(principal.token_id, principal.name, principal.scopes, "session")
         return principal
+
+
+def settings_verifier(settings: Settings, lookup: Callable[[str], Any | None]) -> Verifier:
+    """A verifier with this process's admin token and session key (the edge's /ws, gRPC and metrics)."""
+    admin_token = settings.admin_token.get_secret_value()
+    session_secret = settings.session_secret.get_secret_value() if settings.session_secret else None
+    return Verifier(
+        admin_token=admin_token,
+        lookup=lookup,
+        session_key=derive_session_key(admin_token, session_secret),
+        session_ttl_s=settings.session_ttl_s,
+    )

@@ -41,7 +41,7 @@ from edge.ws import protocol as p
 from edge.ws.auth import Refusal, WsAuth
 from edge.ws.gateway import CallTail, Dialplans, GatewayFirst, WebGateway
 from edge.ws.session import Close, Effect, Emit, Peer, SendAudio, SendText, WebCall, vad_config
-from sentiric.auth import Verifier, derive_session_key
+from sentiric.auth import settings_verifier
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
@@ -251,14 +251,7 @@ class WebService:
         self.config = (
             ConfigFollower(self.tokens, topic=config_topic, **self.client) if tokens is None else None
         )
-        admin_token = settings.admin_token.get_secret_value()
-        session_secret = settings.session_secret.get_secret_value() if settings.session_secret else None
-        verifier = Verifier(
-            admin_token=admin_token,
-            lookup=self.tokens.api_token,
-            session_key=derive_session_key(admin_token, session_secret),
-            session_ttl_s=settings.session_ttl_s,
-        )
+        verifier = settings_verifier(settings, self.tokens.api_token)
         vad = {
             "aggressiveness": settings.vad_aggressiveness,
             "end_silence_ms": settings.vad_end_silence_ms,

@@ -36,7 +36,9 @@ HEADERS: Final = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: with it a browser sends `Origin: null` on the form's POST, which the CSRF check
+    # (rightly) refuses. same-origin still keeps the URL (its ?next=) from other sites.
+    "Referrer-Policy": "same-origin",
 }
 MAX_FORM_FIELDS: Final = 8
 

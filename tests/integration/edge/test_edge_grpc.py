@@ -120,3 +120,20 @@ async def test_edge_follows_issued_and_revoked_tokens(start_edge: StartEdge, kaf
             await until(grpc.StatusCode.UNAUTHENTICATED)
     finally:
         await channel.close()
+
+
+async def test_edge_metrics_need_a_token(start_edge: StartEdge) -> None:
+    app = await start_edge(admin_token=ADMIN_TOKEN)
+
+    async def get(*headers: str) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", app.metrics_port)
+        writer.write("\r\n".join(("GET /metrics HTTP/1.1", "Host: edge", *headers, "", "")).encode())
+        await writer.drain()
+        response = await reader.read()
+        writer.close()
+        return response
+
+    assert (await get()).startswith(b"HTTP/1.0 401 ")
+    assert (await get("Authorization: Bearer wrong")).startswith(b"HTTP/1.0 401 ")
+    served = await get(f"Authorization: Bearer {ADMIN_TOKEN}")
+    assert served.startswith(b"HTTP/1.0 200 ") and b"sentiric_sip_invites_received_total" in served
