@@ -24,6 +24,7 @@ alone when they do not.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,11 +33,12 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from projections.api.auth import authenticate
 from projections.api.calls import utc
-from projections.api.errors import error_response
+from projections.api.errors import ApiError, error_response
 from projections.web import signin
 from projections.web.live import LiveFeed
-from sentiric.auth import Principal
+from sentiric.auth import AuthError, Principal
 from sentiric.eventlog.connection import client_options
 from sentiric.settings import get_settings
 
@@ -50,6 +52,7 @@ ASSETS: Final = {
     "session.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
 }
+RECHECK_S: Final = 5.0  # an open live stream re-checks its credential this often (at most)
 PUBLIC_ASSETS: Final = ("style.css", "favicon.svg")  # the sign-in page renders with these: open routes
 NO_CACHE: Final = {"Cache-Control": "no-cache"}
 PAGE_HEADERS: Final = {
@@ -172,7 +175,24 @@ async def live(request: Request) -> StreamingResponse:
                 seed = [dict(r) for r in await pool.fetch(SEED_SQL, since)]
         await feed.ensure_started(seed)
     headers = {**NO_CACHE, "X-Accel-Buffering": "no"}
-    return StreamingResponse(feed.stream(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(
+        _while_authorized(request, feed.stream()), media_type="text/event-stream", headers=headers
+    )
+
+
+async def _while_authorized(request: Request, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The stream, ended once its credential stops being valid (revoked, expired): checked again at
+    least every ``RECHECK_S`` while events flow, and at each 15 s keep-alive when they do not. The
+    browser's EventSource then reconnects, gets 401 and goes to the sign-in page."""
+    checked = time.monotonic()
+    async for event in events:
+        if time.monotonic() - checked >= RECHECK_S:
+            try:
+                await authenticate(request)
+            except (AuthError, ApiError):
+                return
+            checked = time.monotonic()
+        yield event
 
 
 @router.get("/api/web/series")

@@ -132,7 +132,9 @@ async def platform(env: Env, tmp_path: Path) -> AsyncIterator[Platform]:
         recording_id="r", uri=wav.as_uri(), format="wav", size_bytes=16, duration_ms=1,
     )  # fmt: skip
     await env.produce([*interleaved([call]), rec])
-    await ensure_topics(log_topics.platform_topics(partitions=2, calls_retention_ms=86_400_000), **env.client)
+    # The gateway follows sentiric.calls (shared by the session's tests): create it if this test is first,
+    # with the partition count the edge tests use (test_eventlog expects it).
+    await ensure_topics(log_topics.platform_topics(partitions=3, calls_retention_ms=86_400_000), **env.client)
     api_port = free_port()
     config = ApiConfig(
         dsn=env.dsn, client=env.client, admin_token=ADMIN, topics=env.topics, recordings_root=recordings,
@@ -368,3 +370,29 @@ async def test_cookie_writes_only_from_this_origin_and_sign_out(platform: Platfo
         out = await http.post("/signout", headers={"Origin": platform.api})
         assert out.status_code == 303 and 'sentiric_session=""' in out.headers["set-cookie"]
         assert (await http.get("/api/calls")).status_code == 401  # the browser dropped the cookie
+
+
+async def test_revocation_ends_an_open_live_stream(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SSE stream opened with a token ends once the token is revoked (re-checked at each event and
+    keep-alive; both shortened here so the test does not wait 15 s for a keep-alive)."""
+    from projections.web import live, routes
+
+    monkeypatch.setattr(live, "KEEPALIVE_S", 0.2)
+    monkeypatch.setattr(routes, "RECHECK_S", 0.1)
+    reader = await platform.issue(["read"])
+    async with (
+        platform.client(headers={"Authorization": f"Bearer {reader['token']}"}) as http,
+        http.stream("GET", "/api/live") as stream,
+    ):
+        assert stream.status_code == 200
+        chunks = stream.aiter_bytes()
+        assert b"event: snapshot" in await anext(chunks)
+        await platform.revoke(reader["id"])
+
+        async def drain() -> None:
+            async for _ in chunks:
+                pass
+
+        await asyncio.wait_for(drain(), 30)  # the server ended the stream
