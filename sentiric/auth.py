@@ -177,7 +177,7 @@ class Verifier:
 
     def _mac(self, token_id: str, expires: int, secret_sha256: str) -> str:
         message = f"v1.{token_id}.{expires}.{secret_sha256}".encode()
-        digest = hmac.new(self.session_key, message, hashlib.sha256).digest()
+        digest = hmac.digest(self.session_key, message, "sha256")  # one-shot: ~3x hmac.new().digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def issue_session(self, principal: Principal, now: float) -> tuple[str, int]:

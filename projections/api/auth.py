@@ -117,37 +117,44 @@ def same_origin(request: Request) -> bool:
     return request.headers.get("sec-fetch-site") == "same-origin"
 
 
-async def _view_loaded(request: Request) -> bool:
-    services = getattr(request.app.state, "services", None)
-    if services is None:
-        return True
-    if not services.view.ready.is_set():
-        try:
-            await asyncio.wait_for(services.view.ready.wait(), VIEW_WAIT_S)
-        except TimeoutError:
-            return False
+async def _view_loaded(services: Any) -> bool:
+    """Wait (a little) for the config view's first load; False if it is still loading."""
+    try:
+        await asyncio.wait_for(services.view.ready.wait(), VIEW_WAIT_S)
+    except TimeoutError:
+        return False
     return True
 
 
-async def authenticate(request: Request) -> Principal:
-    """The caller's principal from the Authorization header or the session cookie; raises AuthError."""
+def _verify(request: Request) -> Principal:
     verifier = verifier_of(request)
-    loaded = await _view_loaded(request)
     authorization = request.headers.get("authorization")
+    if authorization is not None:
+        token = bearer_token(authorization)
+        if token is None:
+            raise AuthError("the Authorization header must be 'Bearer <token>'")
+        return verifier.bearer(token, time.time())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        raise AuthError("a bearer token or a sign-in session is required")
+    return verifier.session(cookie, time.time())
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller's principal from the Authorization header or the session cookie; raises AuthError.
+
+    A token issued before this process started is on the config topic: while the view is still loading
+    it, a credential that does not check out waits for the load (at most ``VIEW_WAIT_S``) and is tried
+    again, and is answered 503 if the view is still not loaded. Good credentials never wait."""
     try:
-        if authorization is not None:
-            token = bearer_token(authorization)
-            if token is None:
-                raise AuthError("the Authorization header must be 'Bearer <token>'")
-            return verifier.bearer(token, time.time())
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie is None:
-            raise AuthError("a bearer token or a sign-in session is required")
-        return verifier.session(cookie, time.time())
+        return _verify(request)
     except AuthError:
-        if not loaded:
+        services = getattr(request.app.state, "services", None)
+        if services is None or services.view.ready.is_set():
+            raise
+        if not await _view_loaded(services):
             raise ApiError(503, "the token store is still loading; try again") from None
-        raise
+        return _verify(request)
 
 
 async def guard(
