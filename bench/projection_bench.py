@@ -4,7 +4,8 @@
                                                [--calls 100000] [--requests 400]
 
 Starts a private local Kafka and embedded PostgreSQL on free ports (jars from the machine cache), and
-the real API as its own process (`sentiric api` on a free 127.0.0.1 port, projector in it).
+the real API as its own process (`sentiric api` on a free 127.0.0.1 port, projector in it). Every
+request carries the bench's admin token (`Authorization: Bearer`), as any client of the API must.
 
 - lag: synthetic call facts published at `--rate` events/s for `--seconds`; for every call, the time
   from publishing its first fact to `GET /api/calls/{id}` answering 200 (every third
@@ -53,6 +54,10 @@ def machine_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sentiric"
 
 
+ADMIN_TOKEN = f"bench-{uuid.uuid4().hex}"  # the API process's SENTIRIC_ADMIN_TOKEN
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
@@ -72,7 +77,7 @@ async def measure_lag(api: str, kafka: str, topics: LogTopics, seconds: float, r
     lags: list[float] = []
     pollers: list[asyncio.Task[None]] = []
     async with (
-        httpx.AsyncClient(base_url=api, timeout=30) as http,
+        httpx.AsyncClient(base_url=api, timeout=30, headers=AUTH) as http,
         EventProducer(bootstrap_servers=kafka, buffer_max=len(facts) + 10) as producer,
     ):
 
@@ -155,7 +160,7 @@ async def measure_list(api: str, dsn: str, calls: int, requests: int) -> None:
     finally:
         await pool.close()
     print(f"stored {calls} calls")
-    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30, headers=AUTH) as http:
         kinds: dict[str, list[float]] = {
             "first page": [],
             "disposition": [],
@@ -192,7 +197,11 @@ async def measure_list(api: str, dsn: str, calls: int, requests: int) -> None:
 async def start_api(kafka: str, dsn: str, port: int, *extra: str) -> asyncio.subprocess.Process:
     """`sentiric api` as its own process, as deployed."""
     env = dict(
-        os.environ, SENTIRIC_KAFKA_BOOTSTRAP=kafka, SENTIRIC_DATABASE_URL=dsn, SENTIRIC_LOG_LEVEL="WARNING"
+        os.environ,
+        SENTIRIC_KAFKA_BOOTSTRAP=kafka,
+        SENTIRIC_DATABASE_URL=dsn,
+        SENTIRIC_LOG_LEVEL="WARNING",
+        SENTIRIC_ADMIN_TOKEN=ADMIN_TOKEN,
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sentiric.cli", "api", "--port", str(port), *extra, env=env

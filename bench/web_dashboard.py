@@ -7,7 +7,8 @@ Starts a private local Kafka and embedded PostgreSQL on free ports, bulk-loads `
 the main API with the web router in-process (uvicorn on a free port, no projector). One page load =
 the HTML, its three scripts and style sheet, `/api/calls?limit=25`, `/api/stats` and
 `/api/web/series` for the default range (24 h), fetched concurrently as a browser does; then the same
-for the 7-day range, a filtered CDR page, and one call's detail.
+for the 7-day range, a filtered CDR page, and one call's detail. The requests carry the session
+cookie of a sign-in, as the browser's do (so the cost of checking it is in the numbers).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import httpx
 import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from projection_bench import free_port, machine_cache, pct, synthetic_row
+from projection_bench import ADMIN_TOKEN, free_port, machine_cache, pct, synthetic_row
 
 from projections import cdr
 from projections.api.app import create_app
@@ -36,7 +37,7 @@ from sentiric.broker.local_kafka import LocalKafka
 from sentiric.database import EmbeddedPostgres
 from sentiric.settings import Settings
 
-STATIC = ("/", "/web/style.css", "/web/charts.js", "/web/dashboard.js")
+STATIC = ("/", "/web/style.css", "/web/session.js", "/web/charts.js", "/web/dashboard.js")
 
 
 async def load(dsn: str, calls: int) -> str:
@@ -76,7 +77,7 @@ async def run(kafka: str, dsn: str, calls: int, loads: int) -> None:
         ApiConfig(
             dsn=dsn,
             client={"bootstrap_servers": kafka},
-            admin_token="bench",
+            admin_token=ADMIN_TOKEN,
             run_projector=False,
             run_webhooks=False,
         )
@@ -89,6 +90,8 @@ async def run(kafka: str, dsn: str, calls: int, loads: int) -> None:
         await asyncio.sleep(0.05)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            signed_in = await http.post("/signin", data={"token": ADMIN_TOKEN})  # the cookie, as a browser
+            assert signed_in.status_code == 303 and "sentiric_session" in http.cookies, signed_in.text
 
             def kpis(hours: int) -> list[str]:
                 to = datetime.now(UTC)

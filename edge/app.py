@@ -1,6 +1,6 @@
 """The edge process, composed: settings → producer, config table, media engine, UAS core, transports,
 command consumer, the gRPC MediaService (``edge.grpc_service``, on ``grpc_port``), Prometheus metrics over
-HTTP.  ``run(settings)`` serves until SIGINT/SIGTERM.
+HTTP (``edge.metrics_http``, a read token required).  ``run(settings)`` serves until SIGINT/SIGTERM.
 
 Start order makes the edge ready before it takes a call: topics exist, the producer is connected, the
 config table holds every dialplan and user, the media engine runs, then the SIP sockets open.  Stop
@@ -16,13 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from edge.commands import CommandConsumer, CommandDispatcher
 from edge.config_table import ConfigFollower, ConfigTable
 from edge.facts import FactRecorder, FactSink
 from edge.media.ports import edge_port_pool
 from edge.media_port import MediaEngine, NullMediaEngine
+from edge.metrics_http import MAX_HEAD, metrics_handler
 from edge.sip.transaction import TimerConfig
 from edge.transport import MediaDriver, SipEndpoint, SipTcpProtocol, SipUdpProtocol, TcpLimits
 from edge.uas.access import default_access, exposure_error
@@ -30,6 +30,7 @@ from edge.uas.admission import Admission, AdmissionLimits
 from edge.uas.core import UasConfig, UasCore
 from edge.uas.ratelimit import Bucket, SourceLimits
 from edge.ws.server import WebService
+from sentiric.auth import settings_verifier
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
@@ -182,7 +183,7 @@ class EdgeApp:
         self._udp, _ = await loop.create_datagram_endpoint(lambda: SipUdpProtocol(endpoint), sock=sock)
         if s.sip_tcp:
             self._tcp = await loop.create_server(lambda: SipTcpProtocol(endpoint), s.sip_host, self.sip_port)
-        self.web = WebService(s, self.recorder, directory=self.config)
+        self.web = WebService(s, self.recorder, directory=self.config, tokens=self.config)
         try:
             await self.web.start()
         except OSError as exc:  # the SIP side must not depend on the browser gateway's port
@@ -198,7 +199,8 @@ class EdgeApp:
         )
         await self.commands.start()
         await self._serve_grpc()
-        self._metrics = await asyncio.start_server(_serve_metrics, s.sip_host, s.edge_metrics_port)
+        metrics = metrics_handler(settings_verifier(s, self.config.api_token))  # a read token, like the API's
+        self._metrics = await asyncio.start_server(metrics, s.sip_host, s.edge_metrics_port, limit=MAX_HEAD)
         self.metrics_port = self._metrics.sockets[0].getsockname()[1]
         self._lag_task = loop.create_task(self._watch_lag(), name="edge-loop-lag")
         log.info(
@@ -220,7 +222,7 @@ class EdgeApp:
         s = self.settings
         try:
             self._grpc, self.grpc_port = await serve_media(
-                self.engine, self.producer, s, address=f"{s.sip_host}:{s.grpc_port}"
+                self.engine, self.producer, s, address=f"{s.sip_host}:{s.grpc_port}", tokens=self.config
             )
         except RuntimeError as exc:  # grpc's failed bind; SIP must not depend on the gRPC port either
             log.error("MediaService disabled: cannot listen", port=s.grpc_port, error=str(exc))
@@ -268,22 +270,6 @@ class EdgeApp:
     async def _calls_gone(self) -> None:
         while self.core is not None and self.core.calls:  # noqa: ASYNC110 - polled only at shutdown
             await asyncio.sleep(0.02)
-
-
-async def _serve_metrics(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """A minimal HTTP/1.0 responder: any GET gets the Prometheus exposition."""
-    try:
-        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
-        body = generate_latest()
-        head = (
-            f"HTTP/1.0 200 OK\r\nContent-Type: {CONTENT_TYPE_LATEST}\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        writer.write(head.encode() + body)
-        await writer.drain()
-    except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-        pass
-    finally:
-        writer.close()
 
 
 async def run(settings: Settings) -> None:

@@ -13,12 +13,15 @@ def _run(args: argparse.Namespace) -> int:
 
     from edge.app import run
     from edge.uas.access import exposure_error
+    from sentiric.exposure import default_token_refusal
 
     settings = get_settings()
     overrides = {k: v for k, v in (("sip_port", args.sip_port), ("node_id", args.node_id)) if v is not None}
     if overrides:
         settings = settings.model_copy(update=overrides)
-    refusal = exposure_error(settings.sip_default_access, settings.sip_host)
+    refusal = default_token_refusal(settings, {"the edge's /ws and gRPC": settings.sip_host})
+    if refusal is None:
+        refusal = exposure_error(settings.sip_default_access, settings.sip_host)
     if refusal is not None:
         print(f"sentiric edge: {refusal}", file=sys.stderr)
         return 2

@@ -1,13 +1,15 @@
-"""The edge's local copy of dialplans and SIP users, materialized from the compacted config topic.
+"""The edge's local copy of dialplans, SIP users and API tokens, materialized from the compacted config
+topic.
 
 ``sentiric.config`` holds one record per entity under the key ``<kind>:<entity_id>``
-(``dialplan:<id>``, ``sipuser:<id>``, ``trunk:<id>``); a tombstone (null value) deletes the entity.
-At start the follower reads the topic from the beginning up to its current end before the edge takes
-calls, then keeps applying changes in the background.  A record that does not decode or fails to apply
-is set aside (logged with its offset, counted, dead-lettered) and the entity keeps its previous value;
-the follower's read loop restarts itself after a broker error (`sentiric.eventlog.follower`).
-Lookups (:meth:`ConfigTable.dialplans`, :meth:`ConfigTable.user`, :meth:`ConfigTable.trunk_for`) are
-plain dictionary reads: call setup never waits on the broker.
+(``dialplan:<id>``, ``sipuser:<id>``, ``trunk:<id>``, ``apitoken:<id>``); a tombstone (null value)
+deletes the entity.  At start the follower reads the topic from the beginning up to its current end
+before the edge takes calls, then keeps applying changes in the background.  A record that does not
+decode or fails to apply is set aside (logged with its offset, counted, dead-lettered) and the entity
+keeps its previous value; the follower's read loop restarts itself after a broker error
+(`sentiric.eventlog.follower`).  Lookups (:meth:`ConfigTable.dialplans`, :meth:`ConfigTable.user`,
+:meth:`ConfigTable.trunk_for`, :meth:`ConfigTable.api_token`) are plain dictionary reads: call setup and
+the token checks of ``/ws`` and gRPC never wait on the broker.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class ConfigTable:
         self._by_name: dict[tuple[str, str], UserCredentials] = {}
         self._trunks: dict[str, Trunk] = {}
         self._trunk_set = TrunkSet()
+        self._tokens: dict[str, Any] = {}  # ApiToken records by token id (sentiric.auth checks them)
 
     def apply(self, key: str, record: Any | None) -> None:
         """Apply one config record (None = tombstone) under its topic key."""
@@ -70,6 +73,11 @@ class ConfigTable:
                 except ValueError as exc:  # a bad CIDR: the trunk stays out, its sources untrusted
                     log.warning("trunk ignored", entity_id=entity_id, error=str(exc))
             self._trunk_set = TrunkSet(self._trunks.values())
+        elif kind == "apitoken":
+            if record is None:
+                self._tokens.pop(entity_id, None)
+            else:
+                self._tokens[entity_id] = record
 
     def dialplans(self) -> Iterable[Plan]:
         return self._plan_list
@@ -80,8 +88,11 @@ class ConfigTable:
     def trunk_for(self, ip: str) -> Trunk | None:
         return self._trunk_set.match(ip)
 
+    def api_token(self, token_id: str) -> Any | None:
+        return self._tokens.get(token_id)
+
     def __len__(self) -> int:
-        return len(self._plans) + len(self._users) + len(self._trunks)
+        return len(self._plans) + len(self._users) + len(self._trunks) + len(self._tokens)
 
 
 class ConfigFollower:

@@ -9,6 +9,11 @@ consumer later reads them back, the engine recognises their ``event_id`` and doe
 - ``sentiric_media_grpc_requests_total{method, code}`` counts every RPC by outcome.
 - TLS when ``grpc_tls_cert``/``grpc_tls_key`` are set; mutual TLS (client certificates required and
   checked against ``grpc_tls_client_ca``) when that is set too.
+- Authentication (``edge.grpc_auth``): an admin-scope API token in ``authorization: Bearer`` metadata on
+  every call unless mutual TLS authenticates the client; bound beyond loopback without mutual TLS, the
+  default admin token makes ``serve_media`` refuse to start.
+- ``StartRecording`` writes only under the recordings root or to a configured bucket
+  (``edge.media.recording_root``): anything else is INVALID_ARGUMENT, and is not recorded on the log.
 - Live audio: ``StreamAudio``/``RecordAudio`` read a bounded tap of the call (a slow reader loses its
   own oldest frames, never the call's); ``InjectAudio`` applies back-pressure through gRPC flow control
   when the client sends faster than real time.
@@ -29,17 +34,24 @@ import grpc
 import numpy as np
 from prometheus_client import Counter
 
+from edge.grpc_auth import TokenInterceptor
 from edge.media.codecs.resample import StreamResampler
 from edge.media.engine import MediaCommandError, MediaEngine
 from edge.media.ports import PortsExhausted
+from edge.media.recording_root import allowed_output_uri
+from edge.media.storage import StorageError
 from edge.media.taps import AudioInjector, AudioTap
 from protos import media_pb2, media_pb2_grpc
 from schemas.envelope import CallSequencer, envelope
 from schemas.models import PlayAudio, StartRecording, StopRecording
+from sentiric.auth import settings_verifier
+from sentiric.exposure import check_bind, is_loopback
 
 if TYPE_CHECKING:
     from edge.facts import Publisher
     from sentiric.settings import Settings
+
+    TokenLookup = Callable[[str], Any | None]
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +209,10 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     @counted
     async def StartRecording(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         await self._session(request.call_id, context)
+        try:
+            allowed_output_uri(self.engine.settings, request.output_uri)
+        except StorageError as exc:  # refused before it is recorded as a command
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         command = self._command(
             StartRecording,
             request.call_id,
@@ -300,21 +316,51 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
+def token_interceptor(
+    settings: Settings, lookup: TokenLookup | None, *, mutual_tls: bool
+) -> TokenInterceptor:
+    # No config table: the bootstrap admin token only.
+    verifier = settings_verifier(settings, lookup or (lambda token_id: None))
+    return TokenInterceptor(
+        verifier,
+        required=not mutual_tls,
+        on_denied=lambda method, code: REQUESTS.labels(method, code.name).inc(),
+    )
+
+
 async def serve_media(
-    engine: MediaEngine, publisher: Publisher, settings: Settings, *, address: str | None = None
+    engine: MediaEngine,
+    publisher: Publisher,
+    settings: Settings,
+    *,
+    address: str | None = None,
+    tokens: Any | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """Start the MediaService; returns the server and the bound port (``address`` "host:0" picks one)."""
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])  # two edges never share a port
+    """Start the MediaService; returns the server and the bound port (``address`` "host:0" picks one).
+    ``tokens``: where API token records are looked up (``api_token(id)``, the edge's config table)."""
+    address = address or f"{settings.sip_host}:{settings.grpc_port}"
+    host = address.rsplit(":", 1)[0]
+    credentials = server_credentials(settings)
+    mutual_tls = credentials is not None and settings.grpc_tls_client_ca is not None
+    if not is_loopback(host):
+        if not mutual_tls:
+            check_bind(settings, "the gRPC MediaService", host)  # raises: the default token is public
+        if credentials is None:
+            log.warning("MediaService on %s without TLS: bearer tokens cross the network in clear", host)
+    interceptor = token_interceptor(
+        settings, tokens.api_token if tokens is not None else None, mutual_tls=mutual_tls
+    )
+    server = grpc.aio.server(
+        interceptors=[interceptor], options=[("grpc.so_reuseport", 0)]
+    )  # no port sharing
     servicer = MediaServicer(
         engine, publisher, commands_topic=settings.commands_topic, node_id=settings.node_id
     )
     media_pb2_grpc.add_MediaServiceServicer_to_server(servicer, server)
-    address = address or f"{settings.sip_host}:{settings.grpc_port}"
-    credentials = server_credentials(settings)
     if credentials is None:
         port = server.add_insecure_port(address)
     else:
         port = server.add_secure_port(address, credentials)
     await server.start()
-    log.info("MediaService listening on %s (tls=%s)", port, credentials is not None)
+    log.info("MediaService listening on %s (tls=%s, mtls=%s)", port, credentials is not None, mutual_tls)
     return server, port

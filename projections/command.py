@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from sentiric.settings import Settings, get_settings
@@ -51,21 +52,32 @@ def run_api(args: argparse.Namespace) -> int:
 
     from projections.api.app import create_app
     from projections.api.services import ApiConfig
+    from projections.webhooks import RetryPolicy
     from sentiric.eventlog.connection import client_options
+    from sentiric.exposure import default_token_refusal
 
     settings = get_settings()
+    host = args.host or settings.api_host
+    refusal = default_token_refusal(settings, {"the API": host})
+    if refusal is not None:  # before anything starts: nothing listens beyond loopback with it
+        print(f"sentiric api: {refusal}", file=sys.stderr)
+        return 2
     asyncio.run(_prepare_topics(settings))
     config = ApiConfig(
         dsn=_dsn(settings),
         client=client_options(settings),
         admin_token=settings.admin_token.get_secret_value(),
+        session_secret=settings.session_secret.get_secret_value() if settings.session_secret else None,
+        session_ttl_s=settings.session_ttl_s,
+        recordings_root=settings.recordings_root,
+        webhook_policy=RetryPolicy(allow_private_targets=settings.webhook_allow_private_targets),
         run_projector=not args.no_projector,
         run_webhooks=not args.no_webhooks,
     )
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(config),
-            host=args.host or settings.api_host,
+            host=host,
             port=args.port or settings.api_port,
             log_level=settings.log_level.lower(),
             access_log=False,
@@ -121,7 +133,12 @@ async def _webhooks_replay(settings: Settings, subscription_id: str) -> int:
             return 1
         async with EventProducer(**client) as producer:
             result = await replay_parked(
-                sub, pool=pool, client=client, topics=topics, producer=producer, policy=RetryPolicy()
+                sub,
+                pool=pool,
+                client=client,
+                topics=topics,
+                producer=producer,
+                policy=RetryPolicy(allow_private_targets=settings.webhook_allow_private_targets),
             )
         print(f"delivered {result.delivered}, parked again {result.parked}")
         return 0

@@ -17,7 +17,8 @@ Delivery of one fact:
 
 The body is `to_json_dict(fact, include_audio=False)` (audio replaced by its length). A 2xx is
 success. Connection errors, timeouts, 408, 425, 429 and 5xx are retried with exponential backoff
-(`RetryPolicy`); any other 4xx, or the last failed retry, parks the fact on
+(`RetryPolicy`); any other 4xx, a target refused by `projections.webhook_targets` (a private or
+loopback address, unless `RetryPolicy.allow_private_targets`), or the last failed retry, parks the fact on
 `sentiric.webhooks.deadletter` (original bytes, with the subscription, error and origin in headers).
 `replay_parked` re-delivers a subscription's parked facts. A fact the worker cannot even prepare (its
 payload fails to build) is set aside instead: logged with its topic/partition/offset, counted in
@@ -51,6 +52,7 @@ from prometheus_client import Counter
 from projections.config_view import ConfigView
 from projections.logtopics import LogTopics
 from projections.projector import partition_counts
+from projections.webhook_targets import TargetRefused, webhook_client
 from schemas.codec import Codec, CodecError, default_codec, to_json_dict, type_name
 from schemas.models import WebhookSubscription
 from sentiric.eventlog import topics as log_topics
@@ -76,6 +78,7 @@ class RetryPolicy:
     base_s: float = 0.5
     max_s: float = 30.0
     timeout_s: float = 10.0
+    allow_private_targets: bool = False  # deliver to private/loopback/link-local addresses (tests, labs)
 
     def delay(self, attempt: int) -> float:
         return min(self.max_s, self.base_s * 2**attempt)
@@ -121,6 +124,9 @@ async def deliver(
             response = await http.post(
                 sub.url, content=body, headers=headers(sub, record, body), timeout=policy.timeout_s
             )
+        except TargetRefused as exc:
+            ATTEMPTS.labels(sub.entity_id, "refused").inc()
+            return f"target refused: {exc}"  # retrying will not make the address public
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
             ATTEMPTS.labels(sub.entity_id, "error").inc()
@@ -211,7 +217,7 @@ class SubscriptionWorker:
         try:
             consumer.assign(partitions)
             await self._seek(consumer, partitions)
-            async with httpx.AsyncClient() as http:
+            async with webhook_client(allow_private=self._policy.allow_private_targets) as http:
                 while True:
                     batch = await consumer.getmany(timeout_ms=500, max_records=self._batch_max)
                     for tp in sorted(batch):
@@ -328,7 +334,7 @@ async def replay_parked(
             await consumer.seek_to_beginning(tp)
         else:
             consumer.seek(tp, start)
-        async with httpx.AsyncClient() as http:
+        async with webhook_client(allow_private=policy.allow_private_targets) as http:
             while await consumer.position(tp) < end:
                 batch = await consumer.getmany(tp, timeout_ms=1000, max_records=100)
                 for msg in batch.get(tp, []):

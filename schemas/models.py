@@ -1086,6 +1086,45 @@ class TransferCall:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ApiToken:
+    """A bearer token (st_<entity_id>_<secret>); only the SHA-256 of its secret is kept."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.config.ApiToken"
+    FAMILY: ClassVar[str] = "config"
+    event_id: UUID
+    entity_id: str
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    name: str
+    secret_sha256: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "name": self.name,
+            "secret_sha256": self.secret_sha256,
+            "scopes": self.scopes,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "revoked": self.revoked,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ApiToken:
+        record["scopes"] = tuple(record["scopes"])
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Dialplan:
     """A dialplan entry: which called numbers go where."""
 
@@ -1390,7 +1429,7 @@ Fact = (
 
 Command = Hangup | PlayAudio | SendDtmf | StartRecording | StopPlayback | StopRecording | TransferCall
 
-ConfigRecord = Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
+ConfigRecord = ApiToken | Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
 
 MetricRecord = KpiWindowReported
 
@@ -1425,6 +1464,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     StopPlayback,
     StopRecording,
     TransferCall,
+    ApiToken,
     Dialplan,
     KnowledgeEntry,
     Prompt,

@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "SENTIRIC_"
+DEFAULT_ADMIN_TOKEN = "change-me"  # refused on any bind beyond loopback (sentiric.exposure)
 
 
 def _default_home() -> Path:
@@ -139,6 +140,12 @@ class Settings(BaseSettings):
     grpc_tls_key: Path | None = None
     grpc_tls_client_ca: Path | None = Field(default=None, description="Set: require client certs (mTLS).")
     s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint for s3:// URIs.")
+    recordings_dir: Path | None = Field(
+        default=None, description="file:// recordings only under this directory; default home/recordings."
+    )
+    recording_s3_buckets: str = Field(
+        default="", description="Comma-separated S3 buckets recordings may go to; empty: no s3:// at all."
+    )
 
     # Streams: the dialog and the speech workers.
     language: str = "en-US"
@@ -161,7 +168,21 @@ class Settings(BaseSettings):
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8080
-    admin_token: SecretStr = SecretStr("change-me")
+    admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the sign-in session cookie; default derived from admin_token, so the API "
+        "and the edge (which checks the cookie on /ws) agree without configuration.",
+    )
+    session_ttl_s: int = Field(default=12 * 3600, ge=60, description="Lifetime of a sign-in session.")
+    ws_allowed_origins: str | None = Field(
+        default=None,
+        description="Comma-separated browser origins allowed on /ws; default the API's own origins "
+        "(http and https, 127.0.0.1 and localhost, on api_port).",
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False, description="Allow webhook URLs in private, loopback and link-local ranges."
+    )
 
     @property
     def cache_dir(self) -> Path:
@@ -182,6 +203,24 @@ class Settings(BaseSettings):
     @property
     def commands_topic(self) -> str:
         return f"sentiric.commands.{self.node_id}"
+
+    @property
+    def recordings_root(self) -> Path:
+        return self.recordings_dir or self.home / "recordings"
+
+    @property
+    def recording_buckets(self) -> frozenset[str]:
+        return frozenset(b.strip() for b in self.recording_s3_buckets.split(",") if b.strip())
+
+    @property
+    def ws_origins(self) -> frozenset[str]:
+        """Browser origins allowed to open /ws (the dashboard's own, by default)."""
+        if self.ws_allowed_origins is not None:
+            return frozenset(o.strip().rstrip("/") for o in self.ws_allowed_origins.split(",") if o.strip())
+        hosts = {"127.0.0.1", "localhost"}
+        if self.api_host not in ("0.0.0.0", "::", ""):
+            hosts.add(f"[{self.api_host}]" if ":" in self.api_host else self.api_host)
+        return frozenset(f"{scheme}://{h}:{self.api_port}" for scheme in ("http", "https") for h in hosts)
 
     @classmethod
     def settings_customise_sources(

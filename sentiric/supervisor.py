@@ -222,16 +222,21 @@ async def _prepare_log(settings: Settings) -> None:
 def up(args: argparse.Namespace) -> int:
     from sentiric.broker.local_kafka import BrokerError, LocalKafka
     from sentiric.database import DatabaseError, EmbeddedPostgres
+    from sentiric.exposure import default_token_refusal
 
     settings = get_settings()
     names = [n for n in available_processes() if not args.only or n in args.only]
-    if "edge" in names:
+    binds = {"the API": settings.api_host} if "api" in names else {}
+    if "edge" in names:  # the edge's /ws gateway and gRPC MediaService listen on sip_host
+        binds["the edge's /ws and gRPC"] = settings.sip_host
+    refusal = default_token_refusal(settings, binds)
+    if refusal is None and "edge" in names:
         from edge.uas.access import exposure_error
 
         refusal = exposure_error(settings.sip_default_access, settings.sip_host)
-        if refusal is not None:
-            print(f"sentiric up: {refusal}", file=sys.stderr)
-            return 2
+    if refusal is not None:
+        print(f"sentiric up: {refusal}", file=sys.stderr)
+        return 2
     env = dict(os.environ)
     kafka = LocalKafka(settings)
     postgres = EmbeddedPostgres(settings)

@@ -45,10 +45,11 @@ from edge.media.codecs.resample import TELEPHONY_RATE, resample
 from edge.media.playback import PromptCache, PromptError
 from edge.media.ports import edge_port_pool
 from edge.media.recording import RecordingError
+from edge.media.recording_root import allowed_output_uri
 from edge.media.rtp.source_policy import TRUSTED, MediaTrust
 from edge.media.session import MediaSession
 from edge.media.srtp import CryptoAttribute, SrtpContext, SrtpError
-from edge.media.storage import RecordingStore, S3Store, StorageError, UriStore, parse_uri
+from edge.media.storage import RecordingStore, S3Store, StorageError, UriStore
 from edge.media.vad.endpointer import EndpointerConfig
 from schemas.models import (
     PlayAudio,
@@ -253,7 +254,7 @@ class MediaEngine:
             session.stop_playback(command.playback_id, reason="stopped")
         elif isinstance(command, StartRecording):
             try:
-                parse_uri(command.output_uri)
+                allowed_output_uri(self.settings, command.output_uri)  # only under the recordings root
                 session.start_recording(command.recording_id, command.output_uri, command.format)
             except (StorageError, RecordingError, ValueError) as exc:
                 raise MediaCommandError(str(exc)) from None

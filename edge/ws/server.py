@@ -5,9 +5,13 @@ Thin adapters only (the call logic is the sans-IO ``edge.ws.session.WebCall``):
 - ``WsConnection`` pumps one connection: frames in → ``call.receive`` → effects out; one timer task
   re-armed at ``call.next_deadline``; a writer task draining a bounded outbox (a client that stops
   reading is closed, never allowed to grow memory or stall the loop).
-- ``WsServer`` accepts connections on ``/ws`` (anything else: HTTP 404) and makes each a call.
+- ``WsServer`` accepts connections on ``/ws`` (anything else: HTTP 404) that pass ``edge.ws.auth``
+  (allowed ``Origin``, a token or the dashboard's session cookie: else HTTP 403 / 401, before any call
+  exists) and makes each a call.
 - ``WebService`` composes what a gateway needs on the log: the fact recorder (shared with the edge
-  when embedded), the ``sentiric.calls`` tail and, only when running alone, its own command consumer.
+  when embedded), the ``sentiric.calls`` tail, the API tokens (the edge's config table, or its own
+  follower of ``sentiric.config`` when running alone) and, only when running alone, its own command
+  consumer. It refuses to listen beyond loopback while the admin token is the default.
 
 Query parameters on the upgrade request: ``caller`` and ``to`` (the dialled "number", matched by the
 dialplans like a SIP request-URI user); both ``[A-Za-z0-9_.+-]{1,32}``, default ``web``.
@@ -19,30 +23,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import structlog
+from prometheus_client import Counter
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from edge.commands import CommandConsumer
+from edge.config_table import ConfigFollower, ConfigTable
 from edge.facts import FactRecorder
 from edge.ws import protocol as p
+from edge.ws.auth import Refusal, WsAuth
 from edge.ws.gateway import CallTail, Dialplans, GatewayFirst, WebGateway
 from edge.ws.session import Close, Effect, Emit, Peer, SendAudio, SendText, WebCall, vad_config
+from sentiric.auth import settings_verifier
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer
+from sentiric.exposure import check_bind
 from sentiric.settings import Settings
 from sentiric.signals import until_signalled
 
 log = structlog.get_logger(__name__)
 
 PATH = "/ws"
+REFUSED = Counter("sentiric_ws_refused_total", "/ws upgrades refused before a call", ["status"])
 OUTBOX_MAX = 1024  # frames queued for one client (about 100 s of agent audio in 100 ms chunks)
 _NAME = re.compile(r"[A-Za-z0-9_.+\-]{1,32}")
 _CLOSED = object()
@@ -134,12 +145,14 @@ class WsServer:
         self,
         gateway: WebGateway,
         *,
+        auth: WsAuth,
         host: str = "127.0.0.1",
         port: int = 0,
         limits: p.Limits | None = None,
         vad: dict[str, Any] | None = None,
     ) -> None:
         self.gateway = gateway
+        self.auth = auth
         self.host = host
         self.port = port
         self.limits = limits or p.Limits()
@@ -159,10 +172,25 @@ class WsServer:
         self.port = next(iter(self._server.sockets)).getsockname()[1]
         log.info("web gateway listening", url=f"ws://{self.host}:{self.port}{PATH}")
 
-    @staticmethod
-    def _route(connection: ServerConnection, request: Request) -> Response | None:
-        if urlsplit(request.path).path != PATH:
+    def _route(self, connection: ServerConnection, request: Request) -> Response | None:
+        target = urlsplit(request.path)
+        if target.path != PATH:
             return connection.respond(404, f"WebSocket endpoint is {PATH}\n")
+        headers: dict[str, str] = {}
+        for name in ("Origin", "Authorization", "Cookie"):
+            values = request.headers.get_all(name)
+            if len(values) > 1 and name != "Cookie":
+                return connection.respond(400, f"more than one {name} header\n")
+            if values:
+                headers[name] = "; ".join(values)
+        outcome = self.auth.check(headers, target.query, time.time())
+        if isinstance(outcome, Refusal):
+            REFUSED.labels(str(outcome.status)).inc()
+            remote = connection.remote_address[0] if connection.remote_address else "?"
+            log.debug("web call refused", status=outcome.status, reason=outcome.reason, remote=remote)
+            response = connection.respond(outcome.status, f"{outcome.reason}\n")
+            response.headers.update(outcome.headers)
+            return response
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -209,6 +237,8 @@ class WebService:
         recorder: FactRecorder,
         *,
         directory: Dialplans | None = None,
+        tokens: ConfigTable | None = None,
+        config_topic: str = topics.CONFIG,
         own_commands: bool = False,
         port: int | None = None,
         limits: p.Limits | None = None,
@@ -216,6 +246,12 @@ class WebService:
         self.settings = settings
         self.client = client_options(settings)
         self.gateway = WebGateway(recorder, directory=directory)
+        # API tokens: the edge's own config table, or a follower of the config topic when alone.
+        self.tokens = tokens if tokens is not None else ConfigTable()
+        self.config = (
+            ConfigFollower(self.tokens, topic=config_topic, **self.client) if tokens is None else None
+        )
+        verifier = settings_verifier(settings, self.tokens.api_token)
         vad = {
             "aggressiveness": settings.vad_aggressiveness,
             "end_silence_ms": settings.vad_end_silence_ms,
@@ -224,6 +260,7 @@ class WebService:
         }
         self.server = WsServer(
             self.gateway,
+            auth=WsAuth(verifier, settings.ws_origins),
             host=settings.sip_host,
             port=settings.ws_port if port is None else port,
             limits=limits,
@@ -246,7 +283,10 @@ class WebService:
 
     async def start(self) -> None:
         """Start the feeds, then listen; on failure (e.g. the port is taken) nothing is left running."""
+        check_bind(self.settings, "the /ws gateway", self.server.host)
         try:
+            if self.config is not None:
+                await self.config.start()  # tokens issued before we started are known before we listen
             await self.tail.start()
             if self.commands is not None:
                 await self.commands.start()
@@ -257,7 +297,7 @@ class WebService:
 
     async def stop(self) -> None:
         await self.server.stop()
-        for part in (self.commands, self.tail):
+        for part in (self.commands, self.tail, self.config):
             if part is not None:
                 with contextlib.suppress(Exception):
                     await part.stop()

@@ -1,5 +1,5 @@
 """`/api/admin/*`: CRUD of dialplans, SIP users, trunks, knowledge entries and webhooks, as records on
-the compacted `sentiric.config` topic (a delete is a tombstone). Bearer-token protected.
+the compacted `sentiric.config` topic (a delete is a tombstone). Admin scope (``projections.api.auth``).
 
 Writes are acknowledged by the log (`acks=all`) before the response, and applied to this process's
 config view at once, so a GET right after a PUT sees it. Users are given a password and stored as
@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
+from projections.api.auth import require_admin
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
 from projections.api.services import Services, services
+from projections.webhook_targets import TargetRefused, check_url
 from projections.webhooks import ALL_TYPES, ReplayResult, replay_parked
 from schemas import models as m
 
@@ -31,22 +31,12 @@ Text = Annotated[str, Field(min_length=1, max_length=500, pattern=NO_NUL)]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 EntityId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@+-]{1,128}$")]
 FACT_TYPES = tuple(sorted(t.__name__ for t in m.ALL_MODELS if t.FAMILY == "events"))
-bearer = HTTPBearer(auto_error=False)
-
-
-def require_admin(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
-    expected = request.app.state.services.config.admin_token
-    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise ApiError(401, "missing or wrong admin bearer token")
-
 
 router = APIRouter(
     prefix="/api/admin",
     tags=["admin"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
 
 
@@ -332,6 +322,10 @@ async def get_webhook(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
 
 @router.put("/webhooks/{entity_id}", response_model=WebhookOut)
 async def put_webhook(entity_id: EntityId, body: WebhookIn, svc: Svc) -> dict[str, Any]:
+    try:  # private, loopback and link-local targets only when allowed (SSRF)
+        await check_url(str(body.url), allow_private=svc.config.webhook_policy.allow_private_targets)
+    except TargetRefused as exc:
+        raise ApiError(422, "webhook target refused", {"url": str(body.url), "reason": str(exc)}) from None
     record = m.WebhookSubscription(
         **_envelope(entity_id),
         url=str(body.url),

@@ -1,32 +1,50 @@
-"""The FastAPI application: `create_app(ApiConfig)`; OpenAPI at `/openapi.json`, docs at `/docs`."""
+"""The FastAPI application: `create_app(ApiConfig)`; OpenAPI at `/openapi.json`, docs at `/docs`.
+
+Every route needs a credential with the read scope (admin routes: the admin scope) through one
+app-wide dependency, `projections.api.auth.guard`; only `auth.OPEN_ROUTES` (the health probe and the
+sign-in page) answer without one.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 
-from projections.api import admin, calls, errors, ops, stats
+from projections.api import admin, auth, calls, docs, errors, ops, stats, tokens
 from projections.api.services import ApiConfig, lifespan_for
 from projections.web.routes import router as web_router
 
 REQUESTS = Counter("sentiric_api_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("sentiric_api_request_seconds", "HTTP request latency", ["route"])
+MAX_BODY_BYTES = 1 << 20  # the largest legitimate body (a knowledge entry) is tens of KB
 
 
 def create_app(config: ApiConfig) -> FastAPI:
     app = FastAPI(
         title="Sentiric API",
         version="1",
-        description="Call detail records, transcripts, KPIs and configuration of the Sentiric platform.",
+        description="Call detail records, transcripts, KPIs and configuration of the Sentiric platform. "
+        "Every route but /healthz needs `Authorization: Bearer <token>` (or the dashboard's sign-in "
+        "cookie): the read scope, and the admin scope under /api/admin.",
         lifespan=lifespan_for(config),
+        dependencies=[Depends(auth.guard)],  # every route, including any added later
+        docs_url=None,  # FastAPI's own docs routes bypass dependencies: `docs` serves them guarded
+        redoc_url=None,
+        openapi_url=None,
+        max_body_size=MAX_BODY_BYTES,  # bodies are read before dependencies run: bound them
+    )
+    app.state.verifier = auth.make_verifier(
+        app, admin_token=config.admin_token, session_secret=config.session_secret, ttl_s=config.session_ttl_s
     )
     errors.install(app)
-    for module in (calls, stats, admin, ops):
+    auth.install(app)
+    docs.install_openapi(app)
+    for module in (calls, stats, admin, tokens, ops, docs):
         app.include_router(module.router)
-    app.include_router(web_router)  # the dashboard at / and the voice client at /talk
+    app.include_router(web_router)  # the dashboard at /, the voice client at /talk, the sign-in page
 
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -86,8 +86,8 @@ async def call_events(
     responses={**NOT_FOUND, 307: {"description": "Redirect to the object store"}},
 )
 async def call_recording(call_id: CallId, svc: Annotated[Services, Depends(services)]) -> Any:
-    """file:// recordings are served; s3:// and http(s):// ones are redirected to (s3 as the bucket's
-    virtual-hosted HTTPS URL; signing is the store's business)."""
+    """file:// recordings under the recordings root are served; s3:// and http(s):// ones are
+    redirected to (s3 as the bucket's virtual-hosted HTTPS URL; signing is the store's business)."""
     async with svc.pool.acquire() as conn:
         exists, uri = await queries.recording_uri(conn, call_id)
     if not exists:
@@ -96,7 +96,9 @@ async def call_recording(call_id: CallId, svc: Annotated[Services, Depends(servi
         raise ApiError(404, "call has no recording", {"call_id": call_id})
     parsed = urlparse(uri)
     if parsed.scheme == "file":
-        path = FsPath(unquote(parsed.path))
+        path = await asyncio.to_thread(_under_root, FsPath(unquote(parsed.path)), svc.config.recordings_root)
+        if path is None:  # a URI from the log is wire data: never serve a file outside the root
+            raise ApiError(404, "recording is outside the recordings root", {"uri": uri})
         if not await asyncio.to_thread(path.is_file):
             raise ApiError(404, "recording file not found", {"uri": uri})
         media = "audio/wav" if path.suffix == ".wav" else "audio/mpeg" if path.suffix == ".mp3" else None
@@ -106,3 +108,11 @@ async def call_recording(call_id: CallId, svc: Annotated[Services, Depends(servi
     if parsed.scheme in ("http", "https"):
         return RedirectResponse(uri, status_code=307)
     raise ApiError(404, "recording URI scheme not served", {"uri": uri})
+
+
+def _under_root(path: FsPath, root: FsPath | None) -> FsPath | None:
+    """``path`` with symlinks and ``..`` resolved, if that is inside ``root``; else None."""
+    if root is None:
+        return None
+    resolved, base = path.resolve(), root.resolve()
+    return resolved if resolved != base and resolved.is_relative_to(base) else None

@@ -23,11 +23,14 @@ log = structlog.get_logger(__name__)
 class ApiError(Exception):
     """Raise from a route: becomes `{"error": message, "detail": detail}` with `status`."""
 
-    def __init__(self, status: int, message: str, detail: Any = None) -> None:
+    def __init__(
+        self, status: int, message: str, detail: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.detail = detail
+        self.headers = headers
 
 
 def error_response(
@@ -43,7 +46,7 @@ def error_response(
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = exc.headers or ({"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
         return error_response(exc.status, exc.message, exc.detail, headers)
 
     @app.exception_handler(StarletteHTTPException)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -29,8 +30,11 @@ HEALTH_TIMEOUT_S = 3.0
 class ApiConfig:
     dsn: str
     client: dict[str, Any]
-    admin_token: str
+    admin_token: str  # the bootstrap platform-admin token (SENTIRIC_ADMIN_TOKEN)
     topics: LogTopics = field(default_factory=LogTopics)
+    session_secret: str | None = None  # None: derived from admin_token (sentiric.auth)
+    session_ttl_s: float = 12 * 3600
+    recordings_root: Path | None = None  # file:// recordings are served only from under it; None: none
     run_projector: bool = True
     run_webhooks: bool = True
     webhook_policy: RetryPolicy = field(default_factory=RetryPolicy)

@@ -2,11 +2,18 @@
 
     GET /                   the operator dashboard (live calls, CDRs, one call's timeline, KPI charts)
     GET /talk               the browser voice client (talks to the edge's /ws gateway)
+    GET|POST /signin        the sign-in page: a token for a session cookie (``projections.web.signin``)
+    POST /signout
     GET /web/<asset>        their scripts and style sheet (plain files, no build step, nothing external)
     GET /favicon.ico        the icon (an SVG)
     GET /api/web/config     what the pages need to know: the WebSocket gateway's URL
+    GET /api/web/session    who is signed in (name, scopes); the pages' way to notice a lapsed session
     GET /api/live           live calls as server-sent events (``projections.web.live``)
     GET /api/web/series     KPIs per time bucket for the charts: one grouped query over the CDR index
+
+Like every route of the API, these need a read token or the sign-in cookie (``projections.api.auth``),
+except the sign-in page and the two assets it renders with (``style.css``, the icon); the pages
+redirect to ``/signin`` without one, and their scripts go there when a request answers 401.
 
 Everything else the dashboard shows comes from the main API (``/api/calls``, ``/api/calls/{id}``,
 ``/api/calls/{id}/events``, ``/api/calls/{id}/recording``, ``/api/stats``). The pages work with
@@ -17,6 +24,7 @@ alone when they do not.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,9 +33,12 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from projections.api.auth import authenticate
 from projections.api.calls import utc
-from projections.api.errors import error_response
+from projections.api.errors import ApiError, error_response
+from projections.web import signin
 from projections.web.live import LiveFeed
+from sentiric.auth import AuthError, Principal
 from sentiric.eventlog.connection import client_options
 from sentiric.settings import get_settings
 
@@ -38,9 +49,17 @@ ASSETS: Final = {
     "talk.js": "text/javascript",
     "capture-worklet.js": "text/javascript",
     "charts.js": "text/javascript",
+    "session.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
 }
+RECHECK_S: Final = 5.0  # an open live stream re-checks its credential this often (at most)
+PUBLIC_ASSETS: Final = ("style.css", "favicon.svg")  # the sign-in page renders with these: open routes
 NO_CACHE: Final = {"Cache-Control": "no-cache"}
+PAGE_HEADERS: Final = {
+    **NO_CACHE,
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+}
 SEED_SQL: Final = (
     "SELECT call_id, channel, caller, callee, invite_at, answered_at FROM calls "
     "WHERE finished_at IS NULL AND invite_at > $1 ORDER BY invite_at DESC LIMIT 500"
@@ -67,6 +86,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(tags=["web"], lifespan=_lifespan)
+router.include_router(signin.router)
 
 
 def _pool(request: Request) -> Any:
@@ -81,7 +101,7 @@ def _client(request: Request) -> dict[str, Any]:
 
 
 def _page(name: str) -> FileResponse:
-    return FileResponse(STATIC / name, media_type="text/html", headers=NO_CACHE)
+    return FileResponse(STATIC / name, media_type="text/html", headers=PAGE_HEADERS)
 
 
 @router.get("/", include_in_schema=False)
@@ -97,6 +117,20 @@ async def talk() -> FileResponse:
 @router.get("/favicon.ico", include_in_schema=False)
 async def favicon() -> FileResponse:
     return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
+def _public_asset(name: str) -> None:
+    async def serve() -> FileResponse:
+        return FileResponse(STATIC / name, media_type=ASSETS[name], headers=NO_CACHE)
+
+    # Declared before /web/{asset}, which would otherwise match first and ask for a token.
+    router.add_api_route(
+        f"/web/{name}", serve, methods=["GET"], include_in_schema=False, name=f"asset:{name}"
+    )
+
+
+for _name in PUBLIC_ASSETS:
+    _public_asset(_name)
 
 
 @router.get("/web/{asset}", include_in_schema=False)
@@ -117,6 +151,13 @@ async def web_config(request: Request) -> dict[str, Any]:
     return {"ws_url": url, "sample_rate": 16000}
 
 
+@router.get("/api/web/session")
+async def web_session(request: Request) -> dict[str, Any]:
+    """Who this request is signed in as."""
+    principal: Principal = request.state.principal
+    return {"name": principal.name, "scopes": sorted(principal.scopes), "via": principal.via}
+
+
 # An endless server-sent event stream: documented in the module docstring, not in the OpenAPI schema
 # (a schema-driven client or fuzzer would wait on it forever).
 @router.get("/api/live", response_class=StreamingResponse, include_in_schema=False)
@@ -134,7 +175,24 @@ async def live(request: Request) -> StreamingResponse:
                 seed = [dict(r) for r in await pool.fetch(SEED_SQL, since)]
         await feed.ensure_started(seed)
     headers = {**NO_CACHE, "X-Accel-Buffering": "no"}
-    return StreamingResponse(feed.stream(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(
+        _while_authorized(request, feed.stream()), media_type="text/event-stream", headers=headers
+    )
+
+
+async def _while_authorized(request: Request, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The stream, ended once its credential stops being valid (revoked, expired): checked again at
+    least every ``RECHECK_S`` while events flow, and at each 15 s keep-alive when they do not. The
+    browser's EventSource then reconnects, gets 401 and goes to the sign-in page."""
+    checked = time.monotonic()
+    async for event in events:
+        if time.monotonic() - checked >= RECHECK_S:
+            try:
+                await authenticate(request)
+            except (AuthError, ApiError):
+                return
+            checked = time.monotonic()
+        yield event
 
 
 @router.get("/api/web/series")

@@ -37,7 +37,7 @@ function cell(row, content, cls) {
   return td;
 }
 async function getJson(url) {
-  const response = await fetch(url);
+  const response = await session.fetch(url); // 401: off to the sign-in page
   if (!response.ok) throw new Error(url + ": HTTP " + response.status);
   return response.json();
 }
@@ -68,7 +68,13 @@ function renderLive() {
 function connectLive() {
   const source = new EventSource("/api/live");
   source.addEventListener("open", () => { $("live-dot").classList.add("on"); $("live-text").textContent = "live"; });
-  source.addEventListener("error", () => { $("live-dot").classList.remove("on"); $("live-text").textContent = "live feed reconnecting…"; });
+  source.addEventListener("error", async () => {
+    $("live-dot").classList.remove("on");
+    $("live-text").textContent = "live feed reconnecting…";
+    // An HTTP error (401 when the session lapsed) closes an EventSource for good; a network error
+    // does not. Closed: check the session (or sign in), then open a new one.
+    if (source.readyState === EventSource.CLOSED && (await session.check())) setTimeout(connectLive, 2000);
+  });
   source.addEventListener("snapshot", (event) => {
     live.clear();
     for (const c of JSON.parse(event.data)) live.set(c.call_id, c);
@@ -188,6 +194,7 @@ async function openCall(callId) {
       audio.controls = true;
       audio.preload = "none";
       audio.src = "/api/calls/" + encodeURIComponent(callId) + "/recording";
+      audio.addEventListener("error", () => session.check()); // a lapsed session: sign in again
       body.appendChild(kv([["recording", audio]]));
     }
     const h = document.createElement("h2"); h.textContent = "Transcript"; h.style.marginTop = ".8rem";

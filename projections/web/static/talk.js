@@ -56,7 +56,7 @@ function setConnected(on, text) {
 async function gatewayUrl() {
   const forced = new URLSearchParams(location.search).get("ws");
   if (forced) return forced;
-  const response = await fetch("/api/web/config");
+  const response = await session.fetch("/api/web/config"); // 401: off to the sign-in page
   return (await response.json()).ws_url;
 }
 
@@ -212,7 +212,11 @@ async function start() {
   ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
   ws.onmessage = onMessage;
+  let opened = false;
+  ws.onopen = () => { opened = true; };
   ws.onclose = (event) => {
+    // A refused upgrade (401: the session lapsed) shows only as 1006 before open: check, maybe sign in.
+    if (!opened && event.code === 1006) session.check();
     capturing = false;
     flushPlayback();
     setConnected(false, "closed" + (event.reason ? ": " + event.reason : "") + " (" + event.code + ")");

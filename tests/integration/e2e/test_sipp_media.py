@@ -90,7 +90,7 @@ async def test_recording_holds_the_callers_rtp(
 ) -> None:
     app, log = edge
     assert app.core is not None
-    out = tmp_path / "recording.wav"
+    out = app.settings.recordings_root / "recording.wav"  # the edge records only under its root
     scenario = caller_scenario(tmp_path, QUESTION_PCAP, before_ms=1500, pcap_ms=3600, after_ms=300)
     sipp = asyncio.create_task(run_sipp(app.sip_port, tmp_path, scenario=scenario, timeout_s=30))
     established = await log.wait_for(

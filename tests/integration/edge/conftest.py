@@ -115,3 +115,19 @@ def sip_names(records: list[Any]) -> list[str]:
 
 def metric(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+class Authed:
+    """A MediaService stub whose every call carries ``authorization: Bearer <token>`` metadata."""
+
+    def __init__(self, stub: Any, token: str) -> None:
+        self._stub = stub
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._stub, name)
+
+        def call(*args: Any, metadata: tuple[tuple[str, str], ...] = (), **kwargs: Any) -> Any:
+            return method(*args, metadata=(*metadata, *self._metadata), **kwargs)
+
+        return call

@@ -1,4 +1,7 @@
-"""The REST API in-process (ASGI) over the real broker and PostgreSQL, with its projector running."""
+"""The REST API in-process (ASGI) over the real broker and PostgreSQL, with its projector running.
+
+`api()` yields a client that sends the bootstrap admin token on every request (every route but
+/healthz needs one; `test_auth.py` attacks the routes without); `anonymous()` one that sends nothing."""
 
 from __future__ import annotations
 
@@ -38,9 +41,14 @@ async def api(env, *, topics: LogTopics | None = None, **options) -> AsyncIterat
     app = create_app(config)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=AUTH) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+def anonymous(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A client of the same app that sends no credential."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=client.app), base_url="http://api")  # type: ignore[attr-defined]
 
 
 async def wait_for(predicate, within_s: float = 60.0, interval: float = 0.1):
@@ -133,7 +141,7 @@ async def test_stats_match_the_calls(env):
 
 
 async def test_recording_is_served_and_health_and_metrics(env, tmp_path):
-    wav = tmp_path / "rec.wav"
+    wav = tmp_path / "rec.wav"  # under the API's recordings root (below)
     wav.write_bytes(b"RIFF....WAVEfmt ")
     call = DAY[0]
     env_kw = envelope(call.call_id, seq=999, source="edge-1", occurred_at=call.facts[-1].occurred_at)
@@ -145,13 +153,21 @@ async def test_recording_is_served_and_health_and_metrics(env, tmp_path):
         **envelope(DAY[1].call_id, seq=999, source="edge-1"),
         recording_id="r", uri="s3://bucket/a/b.wav", format="wav", size_bytes=1, duration_ms=1,
     )  # fmt: skip
-    await env.produce([s3rec])
-    async with api(env) as client:
+    # A forged fact naming a file outside the recordings root: the API must not serve it.
+    outside = m.RecordingFinished(
+        **envelope(DAY[2].call_id, seq=999, source="edge-1"),
+        recording_id="r", uri="file:///etc/passwd", format="wav", size_bytes=1, duration_ms=1,
+    )  # fmt: skip
+    await env.produce([*DAY[2].facts, s3rec, outside])
+    async with api(env, recordings_root=tmp_path) as client:
+        refusal = "recording is outside the recordings root"
 
         async def has_recordings():
             a = await client.get(f"/api/calls/{call.call_id}/recording")
             b = await client.get(f"/api/calls/{DAY[1].call_id}/recording")
-            return (a, b) if a.status_code == 200 and b.status_code == 307 else None
+            c = await client.get(f"/api/calls/{DAY[2].call_id}/recording")
+            ready = (a.status_code, b.status_code, c.json().get("error")) == (200, 307, refusal)
+            return (a, b) if ready else None
 
         served, redirected = await wait_for(has_recordings)
         assert served.content == wav.read_bytes()
@@ -177,7 +193,7 @@ async def test_healthz_is_503_when_the_broker_is_unreachable(env):
         svc = app.state.services
         svc.config = replace(svc.config, client=dead.client)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
-            r = await client.get("/healthz")
+            r = await client.get("/healthz")  # open: no token
     assert r.status_code == 503
     assert r.json() == {"status": "unavailable", "database": True, "broker": False}
 
@@ -200,11 +216,11 @@ async def read_config(env_kafka: str, topic: str) -> list[tuple[str, object]]:
 
 
 async def test_admin_writes_go_to_the_config_topic_and_deletes_tombstone(env):
-    async with api(env) as client:
+    async with api(env) as client, anonymous(client) as anon:
         body = {"pattern": "^100$", "action": "agent", "language": "tr-TR"}
-        assert (await client.put("/api/admin/dialplans/main", json=body)).status_code == 401
+        assert (await anon.put("/api/admin/dialplans/main", json=body)).status_code == 401
         wrong = {"Authorization": "Bearer nope"}
-        assert (await client.put("/api/admin/dialplans/main", json=body, headers=wrong)).status_code == 401
+        assert (await anon.put("/api/admin/dialplans/main", json=body, headers=wrong)).status_code == 401
         r = await client.put("/api/admin/dialplans/main", json=body, headers=AUTH)
         assert r.status_code == 200 and r.json()["language"] == "tr-TR"
         bad = await client.put(

@@ -45,7 +45,7 @@ def api_schema(kafka: str, postgres_dsn: str) -> Iterator[object]:
     )
     app = create_app(config)
     try:
-        yield schemathesis.openapi.from_asgi("/openapi.json", app)
+        yield schemathesis.openapi.from_asgi("/openapi.json", app, headers=AUTH)  # the document needs it too
     finally:
         schemathesis_asgi.shutdown_lifespans()
         asyncio.run(drop_database(postgres_dsn, dsn))

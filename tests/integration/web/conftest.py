@@ -1,6 +1,10 @@
 """The real web stack for the gateway and browser tests: the session's Kafka, a streams worker as a
 subprocess (`python -m sentiric.cli worker`, the embedded engines), and the WebSocket gateway
-in-process (its own producer and command consumer, as when no edge embeds it)."""
+in-process (its own producer, command consumer and token follower, as when no edge embeds it).
+
+The gateway checks tokens like a deployed one: `ADMIN_TOKEN` is the bootstrap admin token of the stack
+(and of the browser test's API, so both sign the session cookie with the same key), and `api_port` is
+chosen up front so that the gateway's default Origin allow-list is the API's own origin."""
 
 from __future__ import annotations
 
@@ -22,10 +26,13 @@ from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics, partition_count
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer
+from sentiric.net import free_port
 from sentiric.settings import Settings
 
 ROOT = Path(__file__).parents[3]
 NODE = "edge-web-it"
+ADMIN_TOKEN = "web-it-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @dataclass
@@ -84,7 +91,10 @@ async def web_stack(
 ) -> AsyncIterator[WebStack]:
     kafka = web_kafka
     home = tmp_path_factory.mktemp("web-stack")
-    settings = Settings(kafka_bootstrap=kafka, home=home, cache_home=machine_cache_dir, node_id=NODE)
+    settings = Settings(
+        kafka_bootstrap=kafka, home=home, cache_home=machine_cache_dir, node_id=NODE,
+        admin_token=ADMIN_TOKEN, api_port=free_port(),
+    )  # fmt: skip
     client = client_options(settings)
     specs = topics.platform_topics(
         partitions=2, calls_retention_ms=settings.calls_retention_ms, node_ids=(NODE,)

@@ -1,10 +1,12 @@
 """A real browser on the real stack: headless Chromium (Debian's package, driven by Playwright with the
 system executable) with its microphone faked from a WAV file.
 
-The /talk page greets, hears the held-down spoken question and shows the knowledge-base answer, and
-answers a typed question too; the dashboard (the main API with the web router, its CDR projector on a
-private database) lists the call while it is live and in the records, and opens its timeline.
-Screenshots go to test-artifacts/web/.
+The user signs in through the sign-in page (a page without a session redirects there; a wrong token is
+refused); the session cookie then carries every request of both pages — fetch, the SSE live feed, and
+the WebSocket upgrade to the gateway on another port. The /talk page greets, hears the held-down spoken
+question and shows the knowledge-base answer, and answers a typed question too; the dashboard (the main
+API with the web router, its CDR projector on a private database) lists the call while it is live and in
+the records, and opens its timeline. Screenshots go to test-artifacts/web/.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ from projections.api.app import create_app
 from projections.api.services import ApiConfig
 from projections.web.routes import router
 from sentiric.eventlog.connection import client_options
-from sentiric.net import free_port
 from streams.engines.knowledge import load_knowledge
-from tests.integration.web.conftest import WebStack
+from tests.integration.web.conftest import ADMIN_TOKEN, WebStack
 
 ROOT = Path(__file__).parents[3]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
@@ -44,13 +45,13 @@ async def api_url(web_stack: WebStack, postgres_dsn: str) -> AsyncIterator[str]:
     config = ApiConfig(
         dsn=postgres_dsn.rsplit("/", 1)[0] + "/web_it",
         client=client_options(web_stack.settings),
-        admin_token="web-it-token",
+        admin_token=ADMIN_TOKEN,  # the gateway's too: both check the session cookie with one key
         run_webhooks=False,
     )
     app = create_app(config)
     app.include_router(router)
     app.state.web_ws_url = web_stack.ws_url
-    port = free_port()
+    port = web_stack.settings.api_port  # the gateway allows this origin
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -92,7 +93,22 @@ async def test_talk_page_and_dashboard(web_stack: WebStack, api_url: str) -> Non
         try:
             talk = await context.new_page()
             watch(talk)
+            # Not signed in: the page sends the browser to the sign-in page, which brings it back.
             await talk.goto(f"{api_url}/talk")
+            await expect(talk).to_have_url(f"{api_url}/signin?next=/talk")
+            await talk.fill("#token", "not-the-token")
+            await talk.click("#submit")
+            await expect(talk.locator("#error")).to_contain_text("not valid")
+            assert f"HTTP 401 {api_url}/signin" in errors  # the refused attempt (and its console line)
+            errors.clear()
+            await talk.fill("#token", ADMIN_TOKEN)
+            await talk.click("#submit")
+            await expect(talk).to_have_url(f"{api_url}/talk")
+            cookies = {c["name"]: c for c in await context.cookies()}
+            session = cookies["sentiric_session"]
+            assert session["httpOnly"] and session["sameSite"] == "Strict"
+            assert ADMIN_TOKEN not in session["value"]
+            await expect(talk.locator("#who")).to_contain_text("admin")
             await talk.click("#start")
             await expect(talk.locator("body")).to_have_attribute(
                 "data-call-id", re.compile(r"^[0-9a-f-]{36}$"), timeout=30_000

@@ -18,13 +18,15 @@ from sentiric.eventlog.producer import EventProducer
 
 
 async def test_edge_serves_web_calls_and_routes_their_commands(kafka: str, tmp_path: Path) -> None:
-    app = EdgeApp(edge_settings(kafka, tmp_path / "home", ws_port=0))
+    token = "edge-hook-it-admin-token-0123"
+    app = EdgeApp(edge_settings(kafka, tmp_path / "home", ws_port=0, admin_token=token))
     await app.start()
     producer = EventProducer(bootstrap_servers=kafka)
     await producer.start()
     try:
         assert app.web is not None and app.web.commands is None  # the edge's consumer feeds it
-        async with connect(f"ws://127.0.0.1:{app.web.port}/ws") as ws:
+        auth = {"Authorization": f"Bearer {token}"}
+        async with connect(f"ws://127.0.0.1:{app.web.port}/ws", additional_headers=auth) as ws:
             call_id = p.SessionInfo.parse(await ws.recv()).call_id
             assert app.web.gateway.owns(call_id)
             play = m.PlayAudio(

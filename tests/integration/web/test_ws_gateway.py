@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from edge.ws import protocol as p
 from streams.engines.knowledge import load_knowledge
-from tests.integration.web.conftest import WebStack, wait_until
+from tests.integration.web.conftest import AUTH, WebStack, wait_until
 
 SPEECH = Path(__file__).parents[2] / "fixtures" / "speech" / "opening_hours_16k.wav"
 WAIT_S = 180.0
@@ -62,7 +62,7 @@ def question_pcm() -> bytes:
 
 async def test_spoken_question_gets_transcript_answer_and_audio(web_stack: WebStack) -> None:
     hours = next(e for e in load_knowledge() if e.entity_id == "hours")
-    async with connect(web_stack.ws_url + "?caller=it-web&to=help") as ws:
+    async with connect(web_stack.ws_url + "?caller=it-web&to=help", additional_headers=AUTH) as ws:
         session = p.SessionInfo.parse(await ws.recv())
         call_id = session.call_id
         talk = Conversation(ws)

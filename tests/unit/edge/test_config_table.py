@@ -66,3 +66,18 @@ def test_dialplan_access_is_read_and_absent_in_old_records() -> None:
     table.apply("dialplan:o", dialplan("o", pattern="2*"))
     plans = {p.dialplan_id: p for p in table.dialplans()}
     assert plans["t"].access == "trunks_only" and plans["o"].access is None
+
+
+def test_api_tokens_by_id_and_revocation() -> None:
+    table = ConfigTable()
+    token = models.ApiToken(
+        event_id=uuid.uuid4(), entity_id="0123456789abcdef", name="ci", secret_sha256="ab" * 32,
+        scopes=("read",), created_at=COMMON["occurred_at"], **COMMON,
+    )  # fmt: skip
+    table.apply("apitoken:0123456789abcdef", token)
+    assert table.api_token("0123456789abcdef") is token and table.api_token("other") is None
+    revoked = models.ApiToken(**{**token.to_record(), "secret_sha256": "", "revoked": True})
+    table.apply("apitoken:0123456789abcdef", revoked)
+    assert table.api_token("0123456789abcdef").revoked
+    table.apply("apitoken:0123456789abcdef", None)
+    assert table.api_token("0123456789abcdef") is None

@@ -21,6 +21,7 @@ from edge.media.session import MediaSession
 from sentiric.settings import Settings
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "media"
+ADMIN_TOKEN = "media-it-admin-token-0123456789"
 
 
 def free_udp_range(size: int = 40) -> int:
@@ -51,6 +52,8 @@ def media_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "rtp_port_max": base + 39,
         "rtp_port_quarantine_s": 0.5,
         "media_quality_interval_s": 5.0,
+        "recording_s3_buckets": "recordings",  # the bucket test_recording's moto S3 test writes to
+        "admin_token": ADMIN_TOKEN,  # the gRPC tests authenticate with it
     }
     values.update(overrides)
     return Settings(**values)

@@ -1,22 +1,30 @@
-"""The gRPC MediaService against a live engine on loopback: ports, commands on the log, live taps."""
+"""The gRPC MediaService against a live engine on loopback: ports, commands on the log, live taps, and
+who may call it (tokens, the recordings root)."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import numpy as np
 import pytest
 from prometheus_client import REGISTRY
+from pydantic import SecretStr
 
+from edge.config_table import ConfigTable
 from edge.grpc_service import serve_media
 from edge.media.codecs.g711 import PCMU
 from edge.media.playback import load_wav
 from protos import media_pb2, media_pb2_grpc
-from schemas.models import PlayAudio, PlaybackFinished
+from schemas.models import ApiToken, PlayAudio, PlaybackFinished
+from sentiric.auth import new_token
+from sentiric.exposure import ExposedDefaultSecret
+from tests.integration.edge.conftest import Authed
 
-from .conftest import FIXTURES, correlation, send_rtp_stream
+from .conftest import ADMIN_TOKEN, FIXTURES, correlation, media_settings, send_rtp_stream
 
 
 class TopicPublisher:
@@ -35,7 +43,7 @@ async def grpc_stub(harness):
     )
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
-        yield media_pb2_grpc.MediaServiceStub(channel), publisher
+        yield Authed(media_pb2_grpc.MediaServiceStub(channel), ADMIN_TOKEN), publisher
     finally:
         await channel.close()
         await server.stop(None)
@@ -152,7 +160,7 @@ async def test_inject_audio_is_heard_by_the_caller(harness, grpc_stub, make_call
 async def test_recording_and_errors_over_grpc(harness, grpc_stub, make_caller, tmp_path) -> None:
     stub, publisher = grpc_stub
     await stub.AllocatePort(media_pb2.AllocatePortRequest(call_id="g4"))
-    target = tmp_path / "g4.wav"
+    target = harness.engine.settings.recordings_root / "g4.wav"
     started = await stub.StartRecording(
         media_pb2.StartRecordingRequest(call_id="g4", output_uri=target.as_uri(), format="wav")
     )
@@ -177,3 +185,88 @@ async def test_recording_and_errors_over_grpc(harness, grpc_stub, make_caller, t
         await stub.AllocatePort(media_pb2.AllocatePortRequest(call_id="g4"))
     assert error.value.code() == grpc.StatusCode.ALREADY_EXISTS
     await stub.ReleasePort(media_pb2.ReleasePortRequest(call_id="g4"))
+
+
+def token_record(scopes: tuple[str, ...], **extra: Any) -> tuple[str, ApiToken]:
+    issued = new_token()
+    now = datetime.now(UTC)
+    record = ApiToken(
+        event_id=uuid.uuid4(), entity_id=issued.token_id, occurred_at=now, source="test", trace_id="t",
+        name="grpc-it", secret_sha256=issued.secret_sha256, scopes=scopes, created_at=now, **extra,
+    )  # fmt: skip
+    return issued.token, record
+
+
+async def test_every_call_needs_an_admin_token(harness) -> None:
+    table = ConfigTable()
+    read_token, read_record = token_record(("read",))
+    admin_token, admin_record = token_record(("admin",))
+    old_token, old_record = token_record(("admin",), expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    for record in (read_record, admin_record, old_record):
+        table.apply(f"apitoken:{record.entity_id}", record)
+    server, port = await serve_media(
+        harness.engine, TopicPublisher(), harness.engine.settings, address="127.0.0.1:0", tokens=table
+    )
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    bare = media_pb2_grpc.MediaServiceStub(channel)
+    before = requests_total("AllocatePort", "UNAUTHENTICATED")
+    try:
+        for metadata, code in [
+            ((), grpc.StatusCode.UNAUTHENTICATED),  # on loopback too
+            ((("authorization", "Bearer not-a-token"),), grpc.StatusCode.UNAUTHENTICATED),
+            ((("authorization", f"Bearer {old_token}"),), grpc.StatusCode.UNAUTHENTICATED),
+            ((("authorization", f"Bearer {read_token}"),), grpc.StatusCode.PERMISSION_DENIED),
+        ]:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await bare.AllocatePort(media_pb2.AllocatePortRequest(call_id="ga"), metadata=metadata)
+            assert refused.value.code() == code, metadata
+            tap = bare.StreamAudio(media_pb2.StreamAudioRequest(call_id="ga"), metadata=metadata)
+            with pytest.raises(grpc.aio.AioRpcError) as streamed:  # server-streaming RPCs are guarded too
+                async for _ in tap:
+                    pass
+            assert streamed.value.code() == code
+        assert harness.engine.session("ga") is None  # nothing was allocated by a refused call
+        assert requests_total("AllocatePort", "UNAUTHENTICATED") - before == 3
+        for token in (admin_token, ADMIN_TOKEN):  # an issued admin token, and the bootstrap one
+            authed = Authed(bare, token)
+            await authed.AllocatePort(media_pb2.AllocatePortRequest(call_id="ga"))
+            await authed.ReleasePort(media_pb2.ReleasePortRequest(call_id="ga"))
+        table.apply(f"apitoken:{admin_record.entity_id}", None)  # revoked/deleted: refused at once
+        with pytest.raises(grpc.aio.AioRpcError) as revoked:
+            await Authed(bare, admin_token).AllocatePort(media_pb2.AllocatePortRequest(call_id="ga"))
+        assert revoked.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        await channel.close()
+        await server.stop(None)
+
+
+async def test_beyond_loopback_without_mtls_refuses_to_start(harness, tmp_path) -> None:
+    default = media_settings(tmp_path / "default", admin_token=SecretStr("change-me"))  # the default
+    with pytest.raises(ExposedDefaultSecret, match=r"gRPC MediaService on 0\.0\.0\.0"):
+        await serve_media(harness.engine, TopicPublisher(), default, address="0.0.0.0:0")
+    # On loopback the same settings start (and still demand a token on every call).
+    server, _ = await serve_media(harness.engine, TopicPublisher(), default, address="127.0.0.1:0")
+    await server.stop(None)
+
+
+async def test_recordings_only_under_the_root(harness, grpc_stub, tmp_path) -> None:
+    stub, publisher = grpc_stub
+    await stub.AllocatePort(media_pb2.AllocatePortRequest(call_id="g5"))
+    root = harness.engine.settings.recordings_root
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "link").symlink_to(tmp_path)
+    try:
+        for uri in (
+            (tmp_path / "x.wav").as_uri(),
+            f"file://{root}/../x.wav",
+            (root / "link" / "x.wav").as_uri(),
+            "s3://not-configured/x.wav",
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.StartRecording(media_pb2.StartRecordingRequest(call_id="g5", output_uri=uri))
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, uri
+            assert "recordings root" in refused.value.details() or "bucket" in refused.value.details()
+        assert publisher.records == []  # a refused command is not recorded on the log either
+        assert not (tmp_path / "x.wav").exists()
+    finally:
+        await stub.ReleasePort(media_pb2.ReleasePortRequest(call_id="g5"))

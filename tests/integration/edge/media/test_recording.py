@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from edge.media.codecs.g711 import PCMU
 from edge.media.codecs.resample import resample
+from edge.media.engine import MediaCommandError
 from edge.media.playback import load_wav
 from edge.media.storage import S3Store, UriStore
 from schemas.envelope import envelope
@@ -75,7 +76,7 @@ async def record_a_call(
 
 
 async def test_wav_recording_to_a_file_uri(harness, make_caller, tmp_path: Path) -> None:
-    target = tmp_path / "rec" / "call.wav"
+    target = harness.engine.settings.recordings_root / "rec" / "call.wav"  # only under the root
     speech, tone = await record_a_call(harness, make_caller, "call-rec", target.as_uri(), "wav")
     (finished,) = harness.facts_of(RecordingFinished)
     assert finished.uri == target.as_uri() and finished.format == "wav"
@@ -112,3 +113,28 @@ async def test_mp3_recording_to_s3(harness, make_caller, moto_s3: str) -> None:
     left = np.concatenate([p[0] for p in planes])
     left16 = resample((left * 32767).astype(np.int16), rate, 8000)
     assert correlation(left16, speech[800:-800]) > 0.8  # lossy at 32 kbit/s, still the caller
+
+
+async def test_commands_from_the_log_cannot_write_outside_the_root(
+    harness, make_caller, tmp_path: Path
+) -> None:
+    """The rule the gRPC service applies holds for StartRecording read from the command topic too."""
+    caller = await make_caller()
+    await harness.open_session("call-out", caller.addr)
+    root = harness.engine.settings.recordings_root
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "escape").symlink_to(tmp_path)
+    for n, uri in enumerate(
+        [
+            (tmp_path / "out.wav").as_uri(),
+            f"file://{root}/../out.wav",
+            (root / "escape" / "out.wav").as_uri(),
+            "s3://someone-elses-bucket/out.wav",
+        ]
+    ):
+        fields = {"recording_id": f"r{n}", "output_uri": uri, "format": "wav"}
+        command = StartRecording(**envelope("call-out", seq=n + 1, source="test"), **fields)
+        with pytest.raises(MediaCommandError, match=r"outside the recordings root|not one of"):
+            await harness.engine.execute(command)
+    assert not (tmp_path / "out.wav").exists()
+    assert harness.engine.session("call-out").recorders == {}
