@@ -16,6 +16,7 @@ def test_sentiric_edge_refuses_to_listen_beyond_loopback_without_an_access_defau
 ) -> None:
     monkeypatch.setenv("SENTIRIC_SIP_HOST", "0.0.0.0")
     monkeypatch.delenv("SENTIRIC_SIP_DEFAULT_ACCESS", raising=False)
+    monkeypatch.setenv("SENTIRIC_ADMIN_TOKEN", "not-the-default-" + "x" * 32)  # past the token check
     get_settings.cache_clear()
     try:
         assert command._run(argparse.Namespace(sip_port=None, node_id=None)) == 2
