@@ -276,8 +276,10 @@ def run_worker(cfg: WorkerConfig, errors: Any, results: Any) -> None:
                 time.sleep(ahead)
         if in_window >= cfg.window:
             sender.sync()
+            tcp.poll()
             in_window = 0
     tcp.flush()
+    tcp.poll(final=True)
     sender.sync()
     time.sleep(0.3)
     for s in sender.socks.values():
@@ -298,6 +300,7 @@ class TcpSender:
         self.mutator = mutator
         self.udp = udp
         self.pending: list[int] = []
+        self.open: list[list[Any]] = []  # [socket, opened at, bytes read]
         self.stats = udp.stats.tcp
         self._size = 0
 
@@ -345,7 +348,8 @@ class TcpSender:
         for index, msg in zip(indexes, messages, strict=True):
             self.udp.ring.append((index, transport, msg))
         self.udp.stats.bytes_out["tcp"] += sum(map(len, chunks))
-        with socket.create_connection(self.udp.edge, timeout=2.0) as conn:
+        conn = socket.create_connection(self.udp.edge, timeout=2.0)
+        try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if plan == "pipeline":
                 conn.sendall(b"".join(chunks))
@@ -354,26 +358,50 @@ class TcpSender:
                     conn.sendall(chunk)
             if plan == "abort":
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
                 return
-            conn.shutdown(socket.SHUT_WR) if plan == "one_by_one" else None
-            self._read(conn)
+            if plan == "one_by_one":
+                conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            conn.close()
+            raise
+        conn.setblocking(False)
+        self.open.append([conn, time.monotonic(), b""])  # read later (poll): senders never wait on TCP
+        if len(self.open) > self.MAX_OPEN:
+            self._finish(self.open.pop(0), "left open by the edge")
 
-    def _read(self, conn: socket.socket, idle_s: float = 0.3) -> None:
-        buf = b""
-        conn.settimeout(idle_s)
-        while True:
+    MAX_OPEN = 64
+    LINGER_S = 2.0
+
+    def poll(self, final: bool = False) -> None:
+        """Read what the edge answered on the open connections; finish those it closed or that are old."""
+        if final:
+            time.sleep(self.LINGER_S / 2)
+        now = time.monotonic()
+        for entry in list(self.open):
+            conn = entry[0]
+            state = None
             try:
-                data = conn.recv(65536)
-            except TimeoutError:
-                self.stats["left open by the edge"] += 1
-                break
+                while True:
+                    data = conn.recv(65536)
+                    if not data:
+                        state = "closed by the edge"
+                        break
+                    entry[2] += data
+            except BlockingIOError:
+                pass
             except OSError:
-                self.stats["reset by the edge"] += 1
-                break
-            if not data:
-                self.stats["closed by the edge"] += 1
-                break
-            buf += data
+                state = "reset by the edge"
+            if state is None and (final or now - entry[1] > self.LINGER_S):
+                state = "left open by the edge"
+            if state is not None:
+                self.open.remove(entry)
+                self._finish(entry, state)
+
+    def _finish(self, entry: list[Any], state: str) -> None:
+        conn, _, buf = entry
+        conn.close()
+        self.stats[state] += 1
         self.udp.stats.bytes_in["tcp"] += len(buf)
         for resp in split_stream(buf):
             self.udp.stats.answers[f"tcp {_status(resp) // 100 or 'not-sip'}xx"] += 1
