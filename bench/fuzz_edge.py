@@ -12,7 +12,7 @@ Starts a private local Kafka and ``sentiric edge`` in its own process (free port
    client library and raw hand-built frames, reconnecting whenever the edge closes a session.
 
 Throughout, a well-formed OPTIONS from 127.0.0.2 every ``--probe-ms`` must be answered. The edge's log
-is watched for ERROR records and tracebacks; each sender keeps its last two windows and dumps them
+is watched for ERROR records and tracebacks; each sender keeps its last four windows and dumps them
 when the error count grows; at the end every suspect message is replayed alone to find the one that
 reproduces the error, saved under ``--findings`` (default ``bench/fuzz_findings``).
 
@@ -68,6 +68,7 @@ from bench.fuzzing.peers import (  # noqa: E402
     run_worker,
     write_suspects,
 )
+from bench.fuzzing.sip import SipMutator, load_corpus  # noqa: E402
 from sentiric.settings import Settings  # noqa: E402
 
 CORPUS = ROOT / "tests" / "fixtures" / "sip"
@@ -174,6 +175,7 @@ def media_phase(args: argparse.Namespace, edge: EdgeUnderTest, errors: Any, work
         return out
     calls = [open_call(edge.ports.sip, profile, n) for n, profile in enumerate(("pcmu", "pcma", "srtp"))]
     out["calls"] = len(calls)
+    out["refused_503"] = sum(c.refused for c in calls)
     taken = {c.remote_rtp for c in calls}
     free = [p for p in range(edge.ports.rtp_min, edge.ports.rtp_max) if p & ~1 not in taken]
     stray = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -483,6 +485,30 @@ def save_finding(findings: Path, index: int, transport: str, data: bytes, record
     return f"{shown}.bin{'' if confirmed else ' (unconfirmed)'}: {signature}"
 
 
+def save_odd_answers(args: argparse.Namespace, sip_stats: list[WorkerStats], most: int = 12) -> list[str]:
+    """For answers that are not valid SIP responses (or answer a response): the request behind each,
+    rebuilt from its campaign index, next to the answer; one per kind of problem."""
+    mutator = SipMutator(load_corpus(CORPUS), args.seed)
+    saved: dict[str, str] = {}
+    for problem, index, answer in [x for st in sip_stats for x in (*st.odd, *st.invalid)]:
+        kind = problem.split(" (")[0].split(" for a body")[0].split("'")[0]
+        if index is None or kind in saved or len(saved) >= most:
+            continue
+        request = mutator.message(index)
+        findings = Path(args.findings)
+        findings.mkdir(parents=True, exist_ok=True)
+        stem = findings / f"answer-{hashlib.sha256(request.data).hexdigest()[:10]}"
+        stem.with_suffix(".bin").write_bytes(request.data)
+        stem.with_suffix(".txt").write_text(
+            f"problem: {problem}\ncampaign seed {args.seed} index {index} (rebuild: SipMutator(corpus, seed)"
+            f".message(index)); corpus entry {request.base}, mutations {', '.join(request.ops)}\n\n"
+            f"the edge's answer:\n{answer!r}\n"
+        )
+        shown = stem.relative_to(ROOT) if stem.is_relative_to(ROOT) else stem
+        saved[kind] = f"{shown}.bin: {problem}"
+    return list(saved.values())
+
+
 # --- the campaign ---
 
 
@@ -524,29 +550,46 @@ def campaign(args: argparse.Namespace) -> int:
     threading.Thread(target=sample_rss, daemon=True).start()
     time.sleep(1.0)
     rss_before, cpu_before, t0 = edge.rss(), edge.cpu_s(), time.monotonic()
-    prober.start()
+    phase_errors: dict[str, str] = {}
+    sip_stats, sip_s, rtp, wsr = [], 0.0, {}, {}
+
+    def phase(name: str, run: Any) -> Any:
+        if not edge.alive():
+            return None
+        try:
+            return run()
+        except Exception as exc:  # a phase that cannot go on is a finding; the others still run
+            phase_errors[name] = f"{type(exc).__name__}: {exc}"
+            print(f"{name} phase stopped: {phase_errors[name]}", flush=True)
+            return None
+        finally:
+            print(f"{name} phase done", flush=True)
+
     try:
-        sip_stats, sip_s = sip_phase(args, edge, errors, workdir)
-        print(f"SIP phase done in {sip_s:.1f} s", flush=True)
-        rtp = media_phase(args, edge, errors, workdir) if edge.alive() else {}
-        print("media phase done", flush=True)
-        wsr = asyncio.run(ws_phase(args, edge, errors, workdir)) if edge.alive() and args.ws else {}
-        print("WebSocket phase done", flush=True)
-        time.sleep(2.0)  # late answers, timers, the last log lines
+        prober.start()
+        try:
+            sip_stats, sip_s = phase("SIP", lambda: sip_phase(args, edge, errors, workdir)) or ([], 0.0)
+            rtp = phase("media", lambda: media_phase(args, edge, errors, workdir)) or {}
+            if args.ws:
+                wsr = phase("WebSocket", lambda: asyncio.run(ws_phase(args, edge, errors, workdir))) or {}
+            time.sleep(2.0)  # late answers, timers, the last log lines
+        finally:
+            prober.stop()
+        run_s = time.monotonic() - t0
+        rss_after, cpu_after = edge.rss(), edge.cpu_s()
+        metrics = edge.metrics()
+        alive = edge.alive()
     finally:
-        prober.stop()
-    run_s = time.monotonic() - t0
-    rss_after, cpu_after = edge.rss(), edge.cpu_s()
-    metrics = edge.metrics()
-    alive = edge.alive()
-    code = edge.stop()
-    stop_sync.set()
+        code = edge.stop()
+        stop_sync.set()
     sigs = edge.watch.snapshot()
     wanted = {sig for sig, entry in sigs.items() if entry.first.is_crash} | (
         {"edge died"} if not alive else set()
     )
     found = triage(args, wanted, workdir) if wanted and args.triage else []
     failed = (not alive) or any(e.first.is_crash for e in sigs.values()) or bool(prober.unanswered)
+    found += save_odd_answers(args, sip_stats)
+    found += [f"{name} phase stopped: {error}" for name, error in phase_errors.items()]
     summary = report(
         args,
         sip_stats,
@@ -582,6 +625,7 @@ def report(
     bytes_in: Counter[str] = Counter()
     invalid: list[Any] = []
     odd: list[Any] = []
+    problems: Counter[str] = Counter()
     follow = lost = 0
     for st in sip_stats:
         total.update(st.sent)
@@ -591,6 +635,7 @@ def report(
         bytes_in.update(st.bytes_in)
         invalid += st.invalid
         odd += st.odd
+        problems.update(st.problems)
         follow += st.follow_ups
         lost += st.sync_lost
     sip_sent = sum(v for k, v in total.items() if k != "send_error")
@@ -627,7 +672,8 @@ def report(
             "tcp": dict(tcp),
             "follow_ups": follow,
             "syncs_lost": lost,
-            "invalid_responses": len(invalid),
+            "invalid_responses": sum(problems.values()),
+            "invalid_by_problem": dict(problems),
             "answers_to_responses": len(odd),
         },
         "rtp": {
@@ -635,6 +681,7 @@ def report(
             "by_kind": dict(rtp["labels"]),
             "to": dict(rtp["to"]),
             "calls": rtp["calls"],
+            "refused_503": rtp.get("refused_503", 0),
             "bye": rtp["bye"],
             "seconds": rtp.get("elapsed_s", 0),
         }
@@ -652,6 +699,7 @@ def report(
         if wsr
         else {},
         "findings": found,
+        "phase_errors": [f for f in found if " phase stopped: " in f],
         "load_after": os.getloadavg(),
     }
     p = summary["probes"]
@@ -687,7 +735,10 @@ def report(
         ("  TCP", _ratio(bytes_in["tcp"], bytes_out["tcp"])),
         ("TCP connections", ", ".join(f"{k}: {v}" for k, v in sorted(tcp.items()))),
         ("ACK+BYE sent after a 2xx; window syncs lost", f"{follow}; {lost}"),
-        ("invalid SIP responses", str(len(invalid))),
+        (
+            "invalid SIP answers",
+            f"{sum(problems.values())}: " + ", ".join(f"{k}: {v}" for k, v in problems.items()),
+        ),
         ("answers to responses", str(len(odd))),
     ]
     if rtp:

@@ -34,6 +34,7 @@ class Call:
     from_hdr: bytes
     to_hdr: bytes
     profile: str
+    refused: int = 0  # 503s before it was answered
 
 
 def _sdp(port: int, profile: str) -> bytes:
@@ -107,14 +108,21 @@ def open_call(edge_port: int, profile: str, n: int) -> Call:
     rtp.bind(("127.0.0.1", 0))
     rtp.setblocking(False)
     local = sip.getsockname()
-    call_id = f"media{n}-{random.getrandbits(48):x}@127.0.0.1"
     from_hdr = b"<sip:fuzzer@127.0.0.1>;tag=m%d" % n
     to_hdr = b"<sip:100@127.0.0.1>"
     edge = ("127.0.0.1", edge_port)
-    invite = _request(
-        "INVITE", edge_port, local, call_id, 1, from_hdr, to_hdr, _sdp(rtp.getsockname()[1], profile)
-    )
-    resp = _transact(sip, edge, invite, call_id)
+    sdp = _sdp(rtp.getsockname()[1], profile)
+    deadline = time.monotonic() + 60
+    refused = 0
+    while True:  # a 503 (after a fuzz phase: ports or log busy) is retried, as a caller would
+        call_id = f"media{n}-{random.getrandbits(48):x}@127.0.0.1"
+        resp = _transact(
+            sip, edge, _request("INVITE", edge_port, local, call_id, 1, from_hdr, to_hdr, sdp), call_id
+        )
+        if not resp.startswith(b"SIP/2.0 503") or time.monotonic() > deadline:
+            break
+        refused += 1
+        time.sleep(2)
     if not resp.startswith(b"SIP/2.0 200"):
         status = resp.split(b"\r\n", 1)[0].decode(errors="replace")
         raise RuntimeError(f"the {profile} call was refused: {status}")
@@ -123,7 +131,7 @@ def open_call(edge_port: int, profile: str, n: int) -> Call:
     port = re.search(rb"m=audio (\d+)", resp)
     if port is None:
         raise RuntimeError("the 200 OK has no m=audio line")
-    return Call(call_id, sip, rtp, edge_port, int(port.group(1)), from_hdr, to_hdr, profile)
+    return Call(call_id, sip, rtp, edge_port, int(port.group(1)), from_hdr, to_hdr, profile, refused)
 
 
 def hang_up(call: Call) -> int:

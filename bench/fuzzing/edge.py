@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -251,8 +252,10 @@ class EdgeUnderTest:
         self.broker.start(detach=False)
         self.watch.start()
         log = self.log_path.open("wb")
+        command = [sys.executable, "-m", "sentiric.cli", "edge"]
+        setpriv = shutil.which("setpriv")  # SIGTERM when the fuzzer dies, even by SIGKILL: no orphan edge
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sentiric.cli", "edge"],
+            [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command,
             env=self.env(self.broker.bootstrap),
             cwd=self.workdir,  # no sentiric.toml or .env of the caller's
             stdin=subprocess.DEVNULL,
@@ -291,7 +294,7 @@ class EdgeUnderTest:
         """The edge's Prometheus counters, ``name{labels}`` → value (empty when it does not answer)."""
         url = f"http://127.0.0.1:{self.ports.metrics}/metrics"
         try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
+            with urllib.request.urlopen(url, timeout=20) as resp:
                 text = resp.read().decode()
         except OSError:
             return {}

@@ -12,7 +12,7 @@ answer on the junk socket is bytes sent back for garbage (amplification, counted
 A 2xx to an INVITE is followed by a well-formed ACK and BYE, so calls end and their ports return.
 
 After each window a sender compares the shared count of kinds of ERROR record in the edge's log (by
-signature) with the one it saw last; when it grew, it dumps its last two windows (the exact bytes) as
+signature) with the one it saw last; when it grew, it dumps its last four windows (the exact bytes) as
 suspects for triage.
 """
 
@@ -35,6 +35,7 @@ from bench.fuzzing.sip import SipMutator, load_corpus
 SIP_HEADERS = (b"via", b"from", b"to", b"call-id", b"cseq")
 COMPACT_OF = {b"v": b"via", b"f": b"from", b"t": b"to", b"i": b"call-id", b"l": b"content-length"}
 _STATUS = re.compile(rb"SIP/2\.0 ([1-6]\d\d) [^\r\n]*\r\n")
+_REQUEST = re.compile(rb"[A-Z]+ \S+ SIP/2\.0\r\n")
 _FZ_ID = re.compile(rb"fz([0-9a-f]+)\.([0-9a-f]+)@")
 
 
@@ -110,6 +111,14 @@ def follow_ups(resp: bytes, local: tuple[str, int], edge_port: int) -> list[byte
     return out
 
 
+def ok_for(request: bytes) -> bytes:
+    """A 200 OK to a request of the edge's (its BYE to a caller that went quiet, say)."""
+    head = request.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+    keep = (b"via", b"v", b"from", b"f", b"to", b"t", b"call-id", b"i", b"cseq")
+    lines = [h for h in head if h.partition(b":")[0].strip().lower() in keep]
+    return b"\r\n".join([b"SIP/2.0 200 OK", *lines, b"Content-Length: 0", b"", b""])
+
+
 def origin(data: bytes, seed: int) -> int | None:
     """The campaign index a response answers, from the Call-ID the mutator gave the request."""
     m = _FZ_ID.search(data)
@@ -158,6 +167,7 @@ class WorkerStats:
     answers: Counter[str] = field(default_factory=Counter)  # "<kind> <status class>"
     invalid: list[tuple[str, int | None, bytes]] = field(default_factory=list)  # problem, index, response
     odd: list[tuple[str, int | None, bytes]] = field(default_factory=list)  # answers to responses
+    problems: Counter[str] = field(default_factory=Counter)  # every invalid answer, by kind of problem
     follow_ups: int = 0
     sync_lost: int = 0
     tcp: Counter[str] = field(default_factory=Counter)
@@ -182,7 +192,8 @@ class UdpSender:
         self.by_fd = {s.fileno(): k for k, s in self.socks.items()}
         self.local = self.socks["request"].getsockname()
         self.stats = WorkerStats(cfg.worker)
-        self.ring: deque[tuple[int, str, bytes]] = deque(maxlen=2 * cfg.window)
+        # the last four windows: an error may be logged (and seen) a window or two after its input
+        self.ring: deque[tuple[int, str, bytes]] = deque(maxlen=4 * cfg.window)
         self._sync_id: str | None = None
         self._sync_n = 0
 
@@ -235,11 +246,25 @@ class UdpSender:
         st = self.stats
         st.bytes_in[k] += len(data)
         status = _status(data)
-        st.answers[f"{k} {status // 100 if status else 'not-sip'}xx"] += 1
+        if not status:
+            # Not a response: a request of the edge's own (a BYE after the media timeout, a
+            # retransmitted one...) to an address a mutated Contact named, or bytes that are not SIP.
+            method = data.split(b" ", 1)[0][:16].decode(errors="replace") if _REQUEST.match(data) else None
+            st.answers[f"{k} edge request {method}" if method else f"{k} not SIP"] += 1
+            if method is not None and method != "ACK":  # answered like a UA would: no retransmissions
+                self.socks[k].sendto(ok_for(data), self.edge)
+            if method is None:
+                st.problems["not SIP"] += 1
+                if len(st.invalid) < 50:
+                    st.invalid.append(("not SIP", origin(data, self.cfg.seed), data[:2000]))
+            return
+        st.answers[f"{k} {status // 100}xx"] += 1
         index = origin(data, self.cfg.seed)
         problem = check_response(data)
-        if problem is not None and len(st.invalid) < 50:
-            st.invalid.append((problem, index, data[:2000]))
+        if problem is not None:
+            st.problems[problem.split(" for a body")[0].split(" '")[0]] += 1
+            if len(st.invalid) < 50:
+                st.invalid.append((problem, index, data[:2000]))
         if k == "response" and len(st.odd) < 50:
             st.odd.append(("answer to a response", index, data[:2000]))
         if k == "request" and 200 <= status < 300 and b"INVITE" in headers_of(data).get(b"cseq", b""):
@@ -406,8 +431,12 @@ class TcpSender:
         for resp in split_stream(buf):
             self.udp.stats.answers[f"tcp {_status(resp) // 100 or 'not-sip'}xx"] += 1
             problem = check_response(resp)
-            if problem is not None and len(self.udp.stats.invalid) < 50:
-                self.udp.stats.invalid.append((f"tcp: {problem}", origin(resp, self.cfg.seed), resp[:2000]))
+            if problem is not None:
+                self.udp.stats.problems["tcp: " + problem.split(" for a body")[0]] += 1
+                if len(self.udp.stats.invalid) < 50:
+                    self.udp.stats.invalid.append(
+                        (f"tcp: {problem}", origin(resp, self.cfg.seed), resp[:2000])
+                    )
 
 
 def split_stream(buf: bytes) -> list[bytes]:

@@ -40,3 +40,15 @@ def test_suspect_files_round_trip(tmp_path: Path) -> None:
     peers.write_suspects(tmp_path / "s.bin", items[:2])
     peers.write_suspects(tmp_path / "s.bin", items[2:])
     assert peers.read_suspects(tmp_path / "s.bin") == items
+
+
+def test_ok_for_an_edge_request_echoes_its_transaction() -> None:
+    bye = (
+        b"BYE sip:fuzzer@127.0.0.1:9 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n"
+        b"From: <sip:100@x>;tag=e\r\nTo: <sip:f@x>;tag=f\r\nCall-ID: c1\r\nCSeq: 7 BYE\r\n"
+        b"Max-Forwards: 70\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    ok = peers.ok_for(bye)
+    assert ok.startswith(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n")
+    assert b"CSeq: 7 BYE\r\n" in ok and b"Max-Forwards" not in ok and peers.check_response(ok) is None
