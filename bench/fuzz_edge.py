@@ -638,7 +638,8 @@ def report(
         problems.update(st.problems)
         follow += st.follow_ups
         lost += st.sync_lost
-    sip_sent = sum(v for k, v in total.items() if k != "send_error")
+    sip_sent = sum(v for k, v in total.items() if k not in ("send_error", "generator_error"))
+    generator_errors = [e for st in sip_stats for e in st.generator_errors]
     lat = sorted(prober.latencies) or [0.0]
     sigs = edge.watch.snapshot()
     crashes = {sig: e for sig, e in sigs.items() if e.first.is_crash}
@@ -698,6 +699,7 @@ def report(
         }
         if wsr
         else {},
+        "generator_errors": generator_errors,
         "findings": found,
         "phase_errors": [f for f in found if " phase stopped: " in f],
         "load_after": os.getloadavg(),
@@ -725,7 +727,8 @@ def report(
         (
             "SIP messages sent",
             f"{sip_sent} (UDP requests {total['request']}, responses {total['response']}, junk "
-            f"{total['junk']}; TCP {total['tcp']}; send errors {total['send_error']})",
+            f"{total['junk']}; TCP {total['tcp']}; send errors {total['send_error']}; fuzzer's own "
+            f"generator errors {total['generator_error']})",
         ),
         ("SIP messages per second", f"{summary['sip']['per_s']:.0f} over {sip_s:.1f} s"),
         ("SIP answers by socket and class", ", ".join(f"{k}: {v}" for k, v in sorted(answers.items()))),

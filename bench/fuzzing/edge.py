@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from sentiric.broker.local_kafka import LocalKafka
 from sentiric.net import free_port, free_port_for_both, free_rtp_range
 from sentiric.settings import Settings
@@ -282,13 +280,22 @@ class EdgeUnderTest:
         return None if self.proc is None else self.proc.poll()
 
     def rss(self) -> int:
-        return int(psutil.Process(self.pid).memory_info().rss) if self.alive() else 0
+        """Resident set size in bytes (``/proc/<pid>/status`` VmRSS), 0 once the edge is gone."""
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
 
     def cpu_s(self) -> float:
-        if not self.alive():
+        """User + system CPU seconds of the edge process (``/proc/<pid>/stat`` utime, stime)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
             return 0.0
-        t = psutil.Process(self.pid).cpu_times()
-        return float(t.user + t.system)
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def metrics(self) -> dict[str, float]:
         """The edge's Prometheus counters, ``name{labels}`` → value (empty when it does not answer)."""

@@ -172,6 +172,7 @@ class WorkerStats:
     sync_lost: int = 0
     tcp: Counter[str] = field(default_factory=Counter)
     suspect_dumps: int = 0
+    generator_errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
 
 
@@ -292,7 +293,12 @@ def run_worker(cfg: WorkerConfig, errors: Any, results: Any) -> None:
         if cfg.tcp_every and index % cfg.tcp_every == 0:
             tcp.add(index)
             continue
-        m = mutator.message(index)
+        try:
+            m = mutator.message(index)
+        except Exception as exc:  # a bug of the fuzzer's own: counted (the campaign reports it), not fatal
+            sender.stats.sent["generator_error"] += 1
+            sender.stats.generator_errors.append(f"{index}: {type(exc).__name__}: {exc}"[:200])
+            continue
         sender.send(index, m.kind, m.data)
         in_window += 1
         if cfg.rate > 0:
@@ -342,7 +348,12 @@ class TcpSender:
         indexes, self.pending = self.pending, []
         rng = random.Random(self.cfg.seed * 104729 + indexes[0])
         plan = rng.choice(self.PLANS)
-        messages = [self.mutator.message(i).data for i in indexes]
+        try:
+            messages = [self.mutator.message(i).data for i in indexes]
+        except Exception as exc:
+            self.udp.stats.sent["generator_error"] += len(indexes)
+            self.udp.stats.generator_errors.append(f"{indexes}: {type(exc).__name__}: {exc}"[:200])
+            return
         try:
             self._connection(rng, plan, messages, indexes)
         except OSError as exc:

@@ -570,8 +570,8 @@ def op_dup_range(rng: random.Random, d: Draft, _: list[Seed]) -> None:
 
 def op_swap(rng: random.Random, d: Draft, _: list[Seed]) -> None:
     raw = d.flatten()
-    if len(raw) > 16:
-        size = rng.choice((1, 4, 16))
+    size = rng.choice((1, 4, 16))
+    if len(raw) >= 2 * size + 2:
         a, b = sorted(rng.sample(range(len(raw) - size), 2))
         if b - a >= size:
             raw[a : a + size], raw[b : b + size] = raw[b : b + size], raw[a : a + size]

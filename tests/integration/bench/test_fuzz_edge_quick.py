@@ -45,6 +45,7 @@ def test_quick_campaign_against_a_live_edge(tmp_path: Path) -> None:
     s = json.loads(summary_path.read_text())
     assert "fuzz campaign summary" in proc.stdout
     assert s["sip"]["sent"] == 3000 and s["sip"]["by_kind"].get("tcp") == 300
+    assert s["generator_errors"] == []
     assert s["sip"]["answers_to_responses"] == 0  # a UAS never answers a response
     assert s["sip"]["syncs_lost"] == 0
     assert s["rtp"]["sent"] == 2000 and s["rtp"]["calls"] == 3 and s["rtp"]["bye"] == [200, 200, 200]

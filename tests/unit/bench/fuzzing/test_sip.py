@@ -83,3 +83,12 @@ def test_truncation_cuts_inside_the_message() -> None:
         d = sip.Draft(seed.start, list(seed.headers), seed.body)
         sip.op_truncate(random.Random(n), d, CORPUS)
         assert full.startswith(d.flatten()) and len(d.flatten()) < len(full) + 1
+
+
+def test_byte_level_mutations_survive_tiny_messages() -> None:
+    for size in range(0, 40):
+        for n in range(30):
+            for op, _ in sip.BYTE_LEVEL:
+                d = sip.Draft(b"", [], b"")
+                d.raw = bytearray(b"x" * size)
+                op(random.Random(n), d, CORPUS)
