@@ -403,11 +403,12 @@ def triage(args: argparse.Namespace, wanted: set[str], workdir: Path) -> list[st
 
 
 def settle(edge: EdgeUnderTest, quiet_s: float = 0.25, most_s: float = 3.0) -> None:
-    """Wait until the edge's log has been quiet for ``quiet_s`` (what one input caused is logged)."""
+    """Wait until no new kind of error has appeared for ``quiet_s`` (what one input caused is logged);
+    an error that keeps repeating (a session failing every tick) does not keep this waiting."""
     end = time.monotonic() + most_s
     last = -1
-    while time.monotonic() < end and edge.watch.lines != last:
-        last = edge.watch.lines
+    while time.monotonic() < end and edge.watch.distinct != last:
+        last = edge.watch.distinct
         time.sleep(quiet_s)
 
 
