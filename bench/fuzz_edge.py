@@ -56,7 +56,7 @@ if str(ROOT) not in sys.path:
 
 from bench.fuzzing import media, ws  # noqa: E402
 from bench.fuzzing.call import hang_up, open_call  # noqa: E402
-from bench.fuzzing.edge import EdgeUnderTest, LogRecord, provision_kafka  # noqa: E402
+from bench.fuzzing.edge import EdgeUnderTest, LogRecord, LogWatch, provision_kafka  # noqa: E402
 from bench.fuzzing.peers import (  # noqa: E402
     Prober,
     WorkerConfig,
@@ -836,6 +836,23 @@ def replay(args: argparse.Namespace) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def retriage(args: argparse.Namespace) -> int:
+    """Triage again the suspects a kept campaign (``--keep``) left in its work directory."""
+    workdir = Path(args.retriage)
+    watch = LogWatch(workdir / "edge.log")
+    watch.start()
+    last = -1
+    while watch.lines != last:  # read the whole log
+        last = watch.lines
+        time.sleep(1.0)
+    watch.stop()
+    wanted = {sig for sig, entry in watch.snapshot().items() if entry.first.is_crash}
+    print(f"{watch.lines} log lines, {len(wanted)} kinds of crash")
+    for line in triage(args, wanted, workdir):
+        print(f"  {line}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -870,6 +887,7 @@ def main() -> int:
     parser.add_argument("--no-netns", action="store_true", help="run on the host's loopback (no namespace)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (edge log, suspects)")
     parser.add_argument("--replay", nargs="+", metavar="FILE", help="send reproducer files to a fresh edge")
+    parser.add_argument("--retriage", metavar="WORKDIR", help="triage the suspects of a kept campaign again")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3,000 SIP, 2,000 RTP, 300 WS")
     args = parser.parse_args()
     if args.quick:
@@ -878,6 +896,8 @@ def main() -> int:
         return reexec_in_netns()
     if os.environ.get(INSIDE):
         loopback_up()
+    if args.retriage:
+        return retriage(args)
     return replay(args) if args.replay else campaign(args)
 
 

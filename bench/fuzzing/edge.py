@@ -33,6 +33,7 @@ from sentiric.settings import Settings
 
 READY = "edge ready"
 _DIGITS = re.compile(r"\d+")
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")
 _PLAIN = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):")  # logging.basicConfig's format
 # Log messages that mean an exception escaped to a handler of last resort, even without a traceback.
 CRASH_MESSAGES = (
@@ -74,8 +75,8 @@ class LogRecord:
 
     @property
     def signature(self) -> str:
-        """What kind of error this is: the message and the exception's last line, digits folded, so one
-        bug repeated (with another port, call id, position) is one signature."""
+        """What kind of error this is: the message and the exception's last line, quoted values and digits
+        folded, so one bug repeated (with another address, port, character, position) is one signature."""
         text = self.text
         if self.text.startswith("{"):
             with contextlib.suppress(ValueError):
@@ -83,6 +84,7 @@ class LogRecord:
                 text = str(obj.get("exception") or obj.get("error") or "")
         lines = [ln for ln in text.strip().splitlines() if ln.strip()]
         last = lines[-1].strip() if lines and lines[-1] != self.text.strip() else ""
+        last = _QUOTED.sub("'…'", last)  # the address, character or value that differs each time
         return _DIGITS.sub("#", f"{self.message} | {last}")[:240]
 
 

@@ -52,3 +52,23 @@ def test_ok_for_an_edge_request_echoes_its_transaction() -> None:
     ok = peers.ok_for(bye)
     assert ok.startswith(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n")
     assert b"CSeq: 7 BYE\r\n" in ok and b"Max-Forwards" not in ok and peers.check_response(ok) is None
+
+
+def test_one_bug_with_other_values_is_one_signature() -> None:
+    from bench.fuzzing.edge import LogRecord
+
+    def plain(value: str) -> LogRecord:
+        text = (
+            "ERROR:edge.media.clock:media session tick failed\nTraceback (most recent call last):\n"
+            f"ValueError: ('{value}', 4921): socket family mismatch or a DNS lookup is required\n"
+        )
+        return LogRecord("ERROR", "edge.media.clock:media session tick failed", text, 0.0)
+
+    assert plain("not-an-ip").signature == plain("1;7.0.0.1").signature == plain("::1").signature
+    assert plain("x").is_crash
+    fact = (
+        '{"level": "error", "message": "call fact refused", '
+        "\"error\": \"'utf-8' codec can't encode '\\\\udc80'\"}"
+    )
+    assert LogRecord("ERROR", "call fact refused", fact, 0.0).signature.startswith("call fact refused | ")
+    assert not LogRecord("ERROR", "call fact refused", fact, 0.0).is_crash
