@@ -830,6 +830,7 @@ def replay(args: argparse.Namespace) -> int:
             )
             for entry in new.values():
                 print(entry.first.text[-3000:])
+            print(f"  the edge's /metrics {'answers' if edge.metrics() else 'DOES NOT ANSWER'}")
         return 0 if edge.alive() else 1
     finally:
         edge.stop()
