@@ -110,6 +110,8 @@ def _decode(data: bytes | str, registry: dict[str, type[Any]], max_chars: int) -
         obj = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise WsProtocolError("bad_json", "text frame is not valid JSON") from None
+    except RecursionError:  # "[[[[…" a thousand deep: the decoder's recursion limit, not a server error
+        raise WsProtocolError("bad_json", "text frame nests too deeply") from None
     if not isinstance(obj, dict):
         raise WsProtocolError("bad_json", "text frame must be a JSON object")
     kind = obj.get("type")
@@ -312,6 +314,10 @@ def parse_client(data: bytes | bytearray | memoryview | str, limits: Limits) -> 
             raise WsProtocolError(
                 "too_long", f"text of {len(text)} characters exceeds {limits.max_text_chars}"
             )
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # JSON can escape a lone surrogate ("\ud800"); no text has one
+            raise WsProtocolError("bad_field", "text is not valid Unicode (a lone surrogate)") from None
         return TextInput(text)
     return message  # type: ignore[no-any-return]
 

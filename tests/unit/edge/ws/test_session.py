@@ -115,6 +115,16 @@ def test_bad_frames_get_errors_until_too_many() -> None:
     assert call.ended and call.receive('{"type":"ping"}', 102.0) == []
 
 
+def test_hostile_text_frames_are_answered_with_errors_and_record_nothing() -> None:
+    """Found by bench/fuzz_edge.py: deep nesting raised RecursionError and a lone surrogate reached the
+    fact encoder (UnicodeEncodeError); both escaped the /ws handler and closed the call with 1011."""
+    call = opened()
+    for frame in ("[" * 2100, '{"type":"text","text":"\\ud800 hi"}'):
+        out = call.receive(frame, 101.0)
+        assert [type(x) for x in out] == [SendText] and sent(out)[0].code in ("bad_json", "bad_field")  # type: ignore[attr-defined]
+    assert not call.ended
+
+
 def test_an_oversized_frame_closes_with_1009() -> None:
     call = opened(p.Limits(max_frame_bytes=1280))
     out = call.receive(b"\x00" * 1282, 101.0)
