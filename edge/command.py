@@ -11,11 +11,13 @@ def _run(args: argparse.Namespace) -> int:
     import uvloop
 
     from edge.app import run
+    from sentiric.eventlog.connection import require_access
 
     settings = get_settings()
     overrides = {k: v for k, v in (("sip_port", args.sip_port), ("node_id", args.node_id)) if v is not None}
     if overrides:
         settings = settings.model_copy(update=overrides)
+    require_access(settings)  # wrong credentials or CA: one clear line, exit 78
     uvloop.run(run(settings))
     return 0
 

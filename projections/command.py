@@ -51,9 +51,10 @@ def run_api(args: argparse.Namespace) -> int:
 
     from projections.api.app import create_app
     from projections.api.services import ApiConfig
-    from sentiric.eventlog.connection import client_options
+    from sentiric.eventlog.connection import client_options, require_access
 
     settings = get_settings()
+    require_access(settings)  # wrong credentials or CA: one clear line, exit 78
     asyncio.run(_prepare_topics(settings))
     config = ApiConfig(
         dsn=_dsn(settings),

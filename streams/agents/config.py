@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -54,9 +55,9 @@ class KnowledgeStore:
         return self._snapshot
 
 
-async def follow_config(store: KnowledgeStore, bootstrap: str, *, retry_s: float = 2.0) -> None:
-    """Keep `store` current with the config topic, forever."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+async def follow_config(store: KnowledgeStore, *, retry_s: float = 2.0, **client: Any) -> None:
+    """Keep `store` current with the config topic, forever. `client`: `client_options(settings)`."""
+    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **client)
     await consumer.start()
     try:
         while True:
