@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -224,6 +225,12 @@ class LocalKafkaCluster:
                 "SENTIRIC_KAFKA_SSL_CA_FILE": str(self.tls.ca_file.resolve()),
             }
         return env
+
+    def client_settings(self, **overrides: Any) -> Settings:
+        """Settings of a process that uses this running cluster (as `client_env` would give it)."""
+        env = self.client_env()
+        values: dict[str, Any] = {k.removeprefix("SENTIRIC_").lower(): v for k, v in env.items()}
+        return Settings(**(values | overrides))
 
     def _ensure_files(self) -> tuple[str, ...]:
         """Cluster id, CA and certificates, SCRAM password (each once); the format arguments."""
