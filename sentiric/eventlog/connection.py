@@ -177,7 +177,8 @@ def _refusal(settings: Settings, where: str, exc: BaseException) -> LogAccessErr
             "check SENTIRIC_KAFKA_SASL_MECHANISM"
         )
     elif isinstance(exc, auth_errors):
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        detail = text.split(": ", 1)[-1]  # the broker's reason, without aiokafka's "[Error 58] Name: "
         reason = (
             f"authentication {who} failed ({detail}): check SENTIRIC_KAFKA_SASL_USERNAME, "
             "_SASL_PASSWORD and _SASL_MECHANISM"
