@@ -47,6 +47,7 @@ from pydantic import SecretStr
 from sentiric.broker.local_kafka import BrokerError, LocalKafka, NodeRole, random_cluster_id
 from sentiric.broker.properties import LOCALHOST, SCRAM_MECHANISMS, NodeSpec, NodeTls
 from sentiric.broker.tls import ClusterTls
+from sentiric.net import free_port, port_free
 from sentiric.settings import KAFKA_NODE_PORT_STRIDE, Settings
 
 DEFAULT_USERNAME = "sentiric"
@@ -114,6 +115,24 @@ def scram_format_args(username: str, password: str, *, iterations: int = SCRAM_I
         )
         args += ["--add-scram", credential]
     return tuple(args)
+
+
+def node_ports(kafka_port: int, controller_port: int, nodes: int, *, secure: bool) -> list[int]:
+    """Every port a local cluster on these base ports listens on."""
+    shifts = [KAFKA_NODE_PORT_STRIDE * i for i in range(nodes)]
+    ports = [kafka_port + s for s in shifts] + [controller_port + s for s in shifts]
+    return ports + ([kafka_port + s + INTERNAL_PORT_OFFSET for s in shifts] if secure else [])
+
+
+def free_base_ports(nodes: int, *, secure: bool, attempts: int = 100) -> tuple[int, int]:
+    """(kafka_port, kafka_controller_port) whose every derived node port is free now: for tests and
+    benchmarks, which never hard-code ports."""
+    for _ in range(attempts):
+        port, controller = free_port(), free_port()
+        ports = node_ports(port, controller, nodes, secure=secure)
+        if len(set(ports)) == len(ports) and max(ports) < 65536 and all(port_free(p) for p in ports):
+            return port, controller
+    raise BrokerError("no free set of ports for a local cluster")
 
 
 class LocalKafkaCluster:

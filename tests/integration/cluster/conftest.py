@@ -8,15 +8,15 @@ machine's cache.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sentiric.broker.cluster import INTERNAL_PORT_OFFSET, LocalKafkaCluster
-from sentiric.net import free_port, port_free
-from sentiric.settings import KAFKA_NODE_PORT_STRIDE, Settings
+from sentiric.broker.cluster import LocalKafkaCluster, free_base_ports
+from sentiric.settings import Settings
 
 NODES = 3
 NODE_HEAP = "384m"  # three JVMs on a 2-core machine; a node idles at ~150 MB of heap
@@ -24,15 +24,7 @@ NODE_HEAP = "384m"  # three JVMs on a 2-core machine; a node idles at ~150 MB of
 
 def cluster_settings(home: Path, cache: Path, *, nodes: int = NODES, secure: bool = True) -> Settings:
     """Settings for a private local cluster whose every derived port is free now."""
-    for _ in range(100):
-        port, controller = free_port(), free_port()
-        shifts = [KAFKA_NODE_PORT_STRIDE * i for i in range(nodes)]
-        ports = [port + s for s in shifts] + [controller + s for s in shifts]
-        ports += [port + s + INTERNAL_PORT_OFFSET for s in shifts] if secure else []
-        if len(set(ports)) == len(ports) and max(ports) < 65536 and all(port_free(p) for p in ports):
-            break
-    else:
-        raise RuntimeError("no free set of cluster ports")
+    port, controller = free_base_ports(nodes, secure=secure)
     return Settings(
         home=home,
         cache_home=cache,
@@ -54,6 +46,4 @@ def secure_cluster(machine_cache_dir: Path) -> Iterator[LocalKafkaCluster]:
         yield cluster
     finally:
         cluster.stop()
-        import shutil
-
         shutil.rmtree(home, ignore_errors=True)
