@@ -136,10 +136,12 @@ def probe(
     request = MetadataRequest(correlation_id=1)
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw:
-            sock = tls.wrap_socket(raw, server_hostname=host) if tls is not None else raw
-            sock.sendall(bytes(request))
-            size = frame_length(_recv_exactly(sock, SIZE_PREFIX_LENGTH))
-            response = MetadataResponse.parse(_recv_exactly(sock, size))
+            wrapped = tls.wrap_socket(raw, server_hostname=host) if tls is not None else None
+            with wrapped or contextlib.nullcontext():  # the TLS socket owns the connection once made
+                sock = wrapped or raw
+                sock.sendall(bytes(request))
+                size = frame_length(_recv_exactly(sock, SIZE_PREFIX_LENGTH))
+                response = MetadataResponse.parse(_recv_exactly(sock, size))
     except (OSError, ValueError):  # ssl.SSLError is an OSError
         return None
     return response if response.correlation_id == request.correlation_id else None
