@@ -1,8 +1,11 @@
 """Produce → consume latency on the local broker at a fixed rate, and the peak rate.
 
     .venv/bin/python bench/log_latency.py [--rate 1000] [--seconds 10] [--peak 100000]
+    .venv/bin/python bench/log_latency.py --nodes 3 --secure    # on a local SASL_SSL 3-node cluster
 
-Starts a private local Kafka on free ports (or uses SENTIRIC_KAFKA_BOOTSTRAP), produces typical call
+Starts a private local Kafka on free ports (`--nodes 3`: a three-node cluster, replication 3 and
+min ISR 2; `--secure`: SASL_SSL/SCRAM with a private CA), or uses SENTIRIC_KAFKA_BOOTSTRAP with the
+`SENTIRIC_KAFKA_*` security settings (`client_options`, as every Sentiric process), produces typical call
 facts through `EventProducer` (idempotent, acks=all) at `--rate` events/s, consumes them with a plain
 aiokafka consumer, and reports latency = consumer receive time minus the fact's `occurred_at` (same clock).
 Then produces `--peak` facts as fast as the producer accepts them and reports the acknowledged and the
@@ -20,17 +23,18 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import models
 from schemas.codec import decode
 from schemas.envelope import envelope
-from sentiric.broker.local_kafka import LocalKafka
+from sentiric.broker.cluster import free_base_ports, local_broker
 from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer
 from sentiric.eventlog.topics import TopicSpec
-from sentiric.net import free_port
 from sentiric.settings import Settings
 
 
@@ -41,9 +45,9 @@ def fact(call_id: str, seq: int) -> models.DtmfReceived:
 
 
 async def consume(
-    bootstrap: str, topic: str, partitions: int, n: int, latencies: list[float] | None
+    client: dict[str, Any], topic: str, partitions: int, n: int, latencies: list[float] | None
 ) -> float:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=5, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(fetch_max_wait_ms=5, enable_auto_commit=False, **client)
     await consumer.start()
     tps = [TopicPartition(topic, p) for p in range(partitions)]
     consumer.assign(tps)
@@ -69,24 +73,24 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 10) - 1] if len(values) > 1 else values[0]
 
 
-async def run(bootstrap: str, rate: int, seconds: float, peak: int) -> None:
+async def run(client: dict[str, Any], replication: int, rate: int, seconds: float, peak: int) -> None:
     partitions = 6
     topic = f"bench.latency.{uuid.uuid4().hex[:6]}"
-    await ensure_topics([TopicSpec(topic, partitions)], bootstrap_servers=bootstrap)
+    await ensure_topics([TopicSpec(topic, partitions)], replication=replication, **client)
     # Warm up first: a freshly started broker's JVM is still compiling its hot paths.
     warm_topic = f"bench.warmup.{uuid.uuid4().hex[:6]}"
-    await ensure_topics([TopicSpec(warm_topic, partitions)], bootstrap_servers=bootstrap)
-    async with EventProducer(bootstrap_servers=bootstrap, buffer_max=100_000) as producer:
+    await ensure_topics([TopicSpec(warm_topic, partitions)], replication=replication, **client)
+    async with EventProducer(**client, buffer_max=100_000) as producer:
         for i in range(20_000):
             producer.publish(fact(str(uuid.uuid4()), i), topic=warm_topic)
             if i % 1000 == 999:
                 await asyncio.sleep(0.05)
-    await consume(bootstrap, warm_topic, partitions, 20_000, None)
+    await consume(client, warm_topic, partitions, 20_000, None)
 
     n = int(rate * seconds)
     latencies: list[float] = []
-    async with EventProducer(bootstrap_servers=bootstrap, buffer_max=100_000) as producer:
-        consumer = asyncio.create_task(consume(bootstrap, topic, partitions, n, latencies))
+    async with EventProducer(**client, buffer_max=100_000) as producer:
+        consumer = asyncio.create_task(consume(client, topic, partitions, n, latencies))
         await asyncio.sleep(1.0)  # let the consumer join
         calls = [str(uuid.uuid4()) for _ in range(50)]
         start = time.perf_counter()
@@ -106,15 +110,15 @@ async def run(bootstrap: str, rate: int, seconds: float, peak: int) -> None:
     )
 
     topic = f"bench.peak.{uuid.uuid4().hex[:6]}"
-    await ensure_topics([TopicSpec(topic, partitions)], bootstrap_servers=bootstrap)
+    await ensure_topics([TopicSpec(topic, partitions)], replication=replication, **client)
     records = [fact(str(uuid.uuid4()), i) for i in range(peak)]
-    async with EventProducer(bootstrap_servers=bootstrap, buffer_max=peak + 1, linger_ms=10) as producer:
+    async with EventProducer(**client, buffer_max=peak + 1, linger_ms=10) as producer:
         start = time.perf_counter()
         for r in records:
             producer.publish(r, topic=topic)
         await producer.flush()
         produce_s = time.perf_counter() - start
-    consume_s = await consume(bootstrap, topic, partitions, peak, None)
+    consume_s = await consume(client, topic, partitions, peak, None)
     print(
         f"peak: {peak} facts acknowledged in {produce_s:.2f} s = {peak / produce_s:,.0f} events/s produced; "
         f"consumed at {peak / consume_s:,.0f} events/s"
@@ -126,16 +130,28 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--peak", type=int, default=100_000)
+    parser.add_argument("--nodes", type=int, default=1, choices=(1, 3, 5), help="a local cluster of N nodes")
+    parser.add_argument("--secure", action="store_true", help="the local Kafka speaks SASL_SSL")
     args = parser.parse_args()
-    bootstrap = os.environ.get("SENTIRIC_KAFKA_BOOTSTRAP")
     broker = None
-    if not bootstrap:
+    if os.environ.get("SENTIRIC_KAFKA_BOOTSTRAP"):
+        settings = Settings()
+    else:
         home = Path(tempfile.mkdtemp(prefix="sentiric-bench-"))
-        broker = LocalKafka(Settings(home=home, kafka_port=free_port(), kafka_controller_port=free_port()))
+        port, controller = free_base_ports(args.nodes, secure=args.secure)
+        local = Settings(
+            home=home, kafka_port=port, kafka_controller_port=controller, kafka_nodes=args.nodes,
+            kafka_security_protocol="SASL_SSL" if args.secure else "PLAINTEXT",
+        )  # fmt: skip
+        broker = local_broker(local)
         broker.start(detach=False)
-        bootstrap = broker.bootstrap
+        settings = local
+    protocol, replicas = settings.kafka_security_protocol, settings.topic_replication
+    print(f"log {settings.bootstrap_servers} ({protocol}), {replicas} replica(s)")
     try:
-        asyncio.run(run(bootstrap, args.rate, args.seconds, args.peak))
+        asyncio.run(
+            run(client_options(settings), settings.topic_replication, args.rate, args.seconds, args.peak)
+        )
     finally:
         if broker:
             broker.stop()

@@ -13,6 +13,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from edge.app import run
     from edge.uas.access import exposure_error
+    from sentiric.eventlog.connection import require_access
     from sentiric.exposure import default_token_refusal
 
     settings = get_settings()
@@ -25,6 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     if refusal is not None:
         print(f"sentiric edge: {refusal}", file=sys.stderr)
         return 2
+    require_access(settings)  # wrong credentials or CA: one clear line, exit 78
     uvloop.run(run(settings))
     return 0
 

@@ -53,7 +53,7 @@ def run_api(args: argparse.Namespace) -> int:
     from projections.api.app import create_app
     from projections.api.services import ApiConfig
     from projections.webhooks import RetryPolicy
-    from sentiric.eventlog.connection import client_options
+    from sentiric.eventlog.connection import client_options, require_access
     from sentiric.exposure import default_token_refusal
 
     settings = get_settings()
@@ -62,6 +62,7 @@ def run_api(args: argparse.Namespace) -> int:
     if refusal is not None:  # before anything starts: nothing listens beyond loopback with it
         print(f"sentiric api: {refusal}", file=sys.stderr)
         return 2
+    require_access(settings)  # wrong credentials or CA: one clear line, exit 78
     asyncio.run(_prepare_topics(settings))
     config = ApiConfig(
         dsn=_dsn(settings),

@@ -16,7 +16,10 @@ import json
 import sys
 from collections.abc import Sequence
 
+import structlog
+
 from sentiric import __version__
+from sentiric.eventlog.connection import EXIT_LOG_ACCESS, LogAccessError
 from sentiric.logs import configure
 from sentiric.settings import get_settings
 
@@ -60,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except LogAccessError as exc:  # wrong credentials or CA: one line, and no restart can fix it
+        structlog.get_logger("sentiric").error(str(exc))
+        return EXIT_LOG_ACCESS
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,8 @@ from pydantic_settings import (
 
 ENV_PREFIX = "SENTIRIC_"
 DEFAULT_ADMIN_TOKEN = "change-me"  # refused on any bind beyond loopback (sentiric.exposure)
+KAFKA_NODE_PORT_STRIDE = 10
+"""Local Kafka node n (1-based) listens on kafka_port + 10*(n-1) and kafka_controller_port + 10*(n-1)."""
 
 
 def _default_home() -> Path:
@@ -46,18 +48,33 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
-    # The log. Unset bootstrap means: run the embedded single-node Kafka.
+    # The log. Unset bootstrap means: run the embedded local Kafka (one node, or a cluster of kafka_nodes).
     kafka_bootstrap: str | None = None
-    kafka_port: int = 19092
-    kafka_controller_port: int = 19093
+    kafka_port: int = Field(default=19092, description="Local Kafka client port (node n: +10*(n-1)).")
+    kafka_controller_port: int = Field(default=19093, description="Local KRaft controller port (ditto).")
+    kafka_nodes: int = Field(
+        default=1, ge=1, le=5, description="Local Kafka nodes: 1, or 3 for a replicated KRaft cluster."
+    )
     kafka_version: str = "3.9.1"
-    kafka_heap: str = "512m"
+    kafka_heap: str = Field(default="512m", description="JVM heap of each local Kafka node.")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism; unset: PLAIN (SCRAM-SHA-512 for the local Kafka)."
+    )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle that signed the brokers' certificates (a private CA)."
+    )
+    kafka_ssl_cert_file: Path | None = Field(default=None, description="Client certificate (PEM) for mTLS.")
+    kafka_ssl_key_file: Path | None = Field(default=None, description="Its private key (PEM).")
+    kafka_ssl_key_password: SecretStr | None = None
     topic_partitions: int = 6
-    topic_replication: int = 1
+    topic_replication: int = Field(
+        default=0,
+        ge=0,
+        description="Replicas of the topics Sentiric creates; 0: 3 on the local 3-node cluster, else 1.",
+    )
     calls_retention_ms: int = 7 * 24 * 3600 * 1000
     producer_buffer_max: int = 10_000
 
@@ -198,7 +215,20 @@ class Settings(BaseSettings):
 
     @property
     def bootstrap_servers(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        return ",".join(
+            f"127.0.0.1:{self.kafka_port + KAFKA_NODE_PORT_STRIDE * i}" for i in range(self.kafka_nodes)
+        )
+
+    @model_validator(mode="after")
+    def _resolve_replication(self) -> Settings:
+        """`topic_replication` 0 means: what the local Kafka can hold (3 replicas on a cluster of 3 or
+        more nodes, else 1); 1 for a configured cluster unless set (SENTIRIC_TOPIC_REPLICATION)."""
+        if self.topic_replication == 0:
+            nodes = self.kafka_nodes if self.embedded_kafka else 1
+            self.topic_replication = min(3, nodes)
+        return self
 
     @property
     def commands_topic(self) -> str:

@@ -220,8 +220,10 @@ async def _prepare_log(settings: Settings) -> None:
 
 
 def up(args: argparse.Namespace) -> int:
-    from sentiric.broker.local_kafka import BrokerError, LocalKafka
+    from sentiric.broker.cluster import local_broker
+    from sentiric.broker.local_kafka import BrokerError
     from sentiric.database import DatabaseError, EmbeddedPostgres
+    from sentiric.eventlog.connection import require_access
     from sentiric.exposure import default_token_refusal
 
     settings = get_settings()
@@ -238,7 +240,7 @@ def up(args: argparse.Namespace) -> int:
         print(f"sentiric up: {refusal}", file=sys.stderr)
         return 2
     env = dict(os.environ)
-    kafka = LocalKafka(settings)
+    kafka = local_broker(settings)  # one node, or SENTIRIC_KAFKA_NODES of them
     postgres = EmbeddedPostgres(settings)
     started: list[Any] = []
     try:
@@ -247,7 +249,8 @@ def up(args: argparse.Namespace) -> int:
             if not kafka.status().running:
                 started.append(kafka)
             kafka.start(detach=False)
-        env["SENTIRIC_KAFKA_BOOTSTRAP"] = settings.bootstrap_servers
+        env.update(kafka.client_env())  # bootstrap, replication and, for SASL_SSL, CA and credentials
+        require_access(settings)  # wrong credentials or CA: one line (sentiric.cli), not five crash loops
         if settings.database_url is None:
             print(f"starting the embedded PostgreSQL (data in {postgres.pgdata})", flush=True)
             if not postgres.status().running:

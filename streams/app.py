@@ -33,7 +33,7 @@ import faust
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
 from sentiric.eventlog.admin import ensure_topics
-from sentiric.eventlog.connection import client_options
+from sentiric.eventlog.connection import client_options, faust_brokers, faust_credentials
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
 from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, TopicSpec
 from sentiric.settings import Settings, get_settings
@@ -99,13 +99,14 @@ def create_app(
     }
     app = faust.App(
         APP_ID,
-        broker=[f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",")],
+        broker=faust_brokers(settings),
+        broker_credentials=faust_credentials(settings),  # TLS (private CA) and SASL, as every client
         key_serializer="raw",
         value_serializer="raw",  # changelogs too: table values are our own bytes
         store="memory://",  # rebuilt from the changelog on start; no local state to lose
         datadir=str(settings.data_dir / "faust"),
         topic_partitions=partitions,
-        topic_replication_factor=settings.topic_replication,
+        topic_replication_factor=settings.topic_replication,  # changelogs: 3 on a 3-node cluster
         consumer_auto_offset_reset=settings.streams_offset_reset,
         table_standby_replicas=0,
         broker_session_timeout=10.0,
@@ -261,7 +262,7 @@ def create_app(
 
     @app.task
     async def materialize_config() -> None:
-        await follow_config(knowledge, settings.bootstrap_servers, dead_letters=aside("knowledge"))
+        await follow_config(knowledge, dead_letters=aside("knowledge"), **client_options(settings))
 
     return app
 

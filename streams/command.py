@@ -8,6 +8,7 @@ from sentiric.settings import get_settings
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sentiric.eventlog.connection import require_access
     from streams.app import run_worker
 
     settings = get_settings()
@@ -18,6 +19,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     if overrides:
         settings = settings.model_copy(update=overrides)
+    require_access(settings)  # wrong credentials or CA: one clear line, exit 78
     run_worker(settings)
     return 0
 

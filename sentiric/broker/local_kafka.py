@@ -12,6 +12,10 @@ The embedded default of the log, for `sentiric up`, `sentiric broker start` and 
 The storage is formatted once (`meta.properties` present means formatted), so a restart keeps every
 topic and offset. Readiness is a Kafka Metadata request on the PLAINTEXT port that lists this broker
 (see metadata.py): a KRaft broker leaves itself out of Metadata until the controller has unfenced it.
+
+`LocalKafka` is also one node of the local cluster (cluster.py): given a `NodeRole` it runs under the
+cluster's directory with the cluster's id, voters and TLS files, and is ready when the Metadata answer
+(over mutual TLS on its replication listener, in secure mode) lists every node of the cluster.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -37,7 +42,9 @@ from sentiric.broker.metadata import SIZE_PREFIX_LENGTH, MetadataRequest, Metada
 from sentiric.broker.properties import (
     LOCALHOST,
     NODE_ID,
+    NodeSpec,
     render_log4j_properties,
+    render_node_properties,
     render_server_properties,
 )
 from sentiric.net import port_free
@@ -121,15 +128,21 @@ class BrokerStatus:
         return f"local Kafka is running, pid {self.pid}, at {self.bootstrap}, {state}"
 
 
-def probe(host: str, port: int, *, timeout: float = 1.0) -> MetadataResponse | None:
-    """One Metadata round trip; None when nothing answers (refused, reset, timed out, garbage)."""
+def probe(
+    host: str, port: int, *, timeout: float = 1.0, tls: ssl.SSLContext | None = None
+) -> MetadataResponse | None:
+    """One Metadata round trip (over TLS with `tls`); None when nothing answers (refused, reset, timed
+    out, a failed handshake, garbage)."""
     request = MetadataRequest(correlation_id=1)
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(bytes(request))
-            size = frame_length(_recv_exactly(sock, SIZE_PREFIX_LENGTH))
-            response = MetadataResponse.parse(_recv_exactly(sock, size))
-    except (OSError, ValueError):
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            wrapped = tls.wrap_socket(raw, server_hostname=host) if tls is not None else None
+            with wrapped or contextlib.nullcontext():  # the TLS socket owns the connection once made
+                sock = wrapped or raw
+                sock.sendall(bytes(request))
+                size = frame_length(_recv_exactly(sock, SIZE_PREFIX_LENGTH))
+                response = MetadataResponse.parse(_recv_exactly(sock, size))
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
         return None
     return response if response.correlation_id == request.correlation_id else None
 
@@ -158,15 +171,35 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+@dataclass(frozen=True, slots=True)
+class NodeRole:
+    """What makes a `LocalKafka` one node of a local cluster (cluster.py builds these)."""
+
+    spec: NodeSpec
+    data_dir: Path
+    cluster_id_file: Path  # every node of a cluster is formatted with the same id
+    bootstrap: str  # the cluster's, for messages
+    probe_port: int = 0  # where readiness is asked: the client port, or the mutual-TLS one
+    probe_tls: Callable[[], ssl.SSLContext] | None = None
+    expected: frozenset[int] = field(default_factory=frozenset)  # node ids a ready node lists
+
+
 class LocalKafka:
-    """Provision, format, start, stop and inspect the local broker described by `settings`."""
+    """Provision, format, start, stop and inspect the local broker described by `settings` (or, given
+    a `role`, one node of the local cluster)."""
 
     def __init__(
-        self, settings: Settings, *, start_timeout: float = 90.0, stop_timeout: float = 30.0
+        self,
+        settings: Settings,
+        *,
+        start_timeout: float = 90.0,
+        stop_timeout: float = 30.0,
+        role: NodeRole | None = None,
     ) -> None:
         self.settings = settings
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        self.role = role
         self._process: subprocess.Popen[bytes] | None = None
 
     # -- layout ------------------------------------------------------------------------------------
@@ -180,8 +213,12 @@ class LocalKafka:
         return self.install_dir / "lib"
 
     @property
+    def node_id(self) -> int:
+        return self.role.spec.node_id if self.role else NODE_ID
+
+    @property
     def data_dir(self) -> Path:
-        return self.settings.data_dir / "kafka"
+        return self.role.data_dir if self.role else self.settings.data_dir / "kafka"
 
     @property
     def log_dir(self) -> Path:
@@ -210,7 +247,15 @@ class LocalKafka:
 
     @property
     def bootstrap(self) -> str:
-        return self.settings.bootstrap_servers
+        return self.role.bootstrap if self.role else self.settings.bootstrap_servers
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        """Every port this node listens on."""
+        if self.role is None:
+            return (self.settings.kafka_port, self.settings.kafka_controller_port)
+        spec = self.role.spec
+        return tuple(p for p in (spec.port, spec.controller_port, spec.internal_port) if p is not None)
 
     # -- provisioning ------------------------------------------------------------------------------
 
@@ -308,30 +353,36 @@ class LocalKafka:
 
     def _write_config(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.server_properties.write_text(
-            render_server_properties(
+        if self.role is not None:
+            text = render_node_properties(self.role.spec)
+        else:
+            text = render_server_properties(
                 port=self.settings.kafka_port,
                 controller_port=self.settings.kafka_controller_port,
                 log_dir=self.log_dir.resolve(),
                 partitions=self.settings.topic_partitions,
             )
-        )
+        # 0600: in secure mode it holds the key password
+        fd = os.open(self.server_properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
         self.log4j_properties.write_text(render_log4j_properties())
 
     def is_formatted(self) -> bool:
         return (self.log_dir / "meta.properties").is_file()
 
-    def format_storage(self) -> bool:
-        """Format the log directory once; True if this call formatted it."""
+    def format_storage(self, extra_args: tuple[str, ...] = ()) -> bool:
+        """Format the log directory once (`extra_args`: e.g. `--add-scram`); True if it formatted now."""
         if self.is_formatted():
             return False
         self._write_config()
         archive = self.cds_archive()
         options = jvm_options(self.settings.kafka_heap, cds_archive=archive if archive.is_file() else None)
+        cluster_id = self.role.cluster_id_file.read_text().strip() if self.role else random_cluster_id()
         command = [
             self.java(), *options, "-cp", self._classpath(),
             f"-Dlog4j.configuration={self.log4j_properties.resolve().as_uri()}",
-            STORAGE_TOOL_CLASS, "format", "-t", random_cluster_id(), "-c", str(self.server_properties),
+            STORAGE_TOOL_CLASS, "format", "-t", cluster_id, "-c", str(self.server_properties), *extra_args,
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0 or not self.is_formatted():
@@ -366,8 +417,18 @@ class LocalKafka:
         return BrokerStatus(self.bootstrap, running=pid is not None, answering=answering, pid=pid)
 
     def _answers(self) -> bool:
-        response = probe(LOCALHOST, self.settings.kafka_port)
-        return response is not None and any(b.node_id == NODE_ID for b in response.brokers)
+        """This node answers Metadata and lists itself (unfenced), and, in a cluster, every node: a
+        broker is unfenced only by an active controller, so a full list also means the quorum has a
+        leader and every node has caught up with the metadata log."""
+        if self.role is None:
+            response = probe(LOCALHOST, self.settings.kafka_port)
+            return response is not None and any(b.node_id == NODE_ID for b in response.brokers)
+        tls = self.role.probe_tls() if self.role.probe_tls is not None else None
+        response = probe(LOCALHOST, self.role.probe_port, tls=tls)
+        if response is None:
+            return False
+        listed = {b.node_id for b in response.brokers}
+        return self.node_id in listed and self.role.expected <= listed
 
     def start(self, *, detach: bool = True) -> BrokerStatus:
         """Start the broker and wait until it answers; a no-op when it already runs.
@@ -385,20 +446,34 @@ class LocalKafka:
                 self._wait_until_answering(current.pid)
             return BrokerStatus(self.bootstrap, running=True, answering=True, pid=current.pid)
         self.provision()
-        java = self.java()
-        for port in (self.settings.kafka_port, self.settings.kafka_controller_port):
+        self.prepare()
+        pid = self.spawn(detach=detach)
+        try:
+            self._wait_until_answering(pid)
+        except BaseException:
+            self.stop()
+            raise
+        return BrokerStatus(self.bootstrap, running=True, answering=True, pid=pid, changed=True)
+
+    def prepare(self, format_args: tuple[str, ...] = ()) -> None:
+        """Check the ports, format the storage once, write the configuration (jars provisioned)."""
+        self.java()
+        for port in self.ports:
             if not port_free(port):
                 raise BrokerError(
                     f"port {LOCALHOST}:{port} is in use by another process: set SENTIRIC_KAFKA_PORT and "
                     "SENTIRIC_KAFKA_CONTROLLER_PORT, or SENTIRIC_KAFKA_BOOTSTRAP to use that broker"
                 )
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.format_storage()
+        self.format_storage(format_args)
         self._write_config()
+
+    def spawn(self, *, detach: bool) -> int:
+        """Start the JVM (prepared) without waiting for it; returns its pid. See `start` on `detach`."""
         if self.console_log.exists():
             self.console_log.replace(self.console_log.with_name("kafka.log.1"))
         command = [
-            java, *self._cds_options(), "-cp", self._classpath(),
+            self.java(), *self._cds_options(), "-cp", self._classpath(),
             f"-Dlog4j.configuration={self.log4j_properties.resolve().as_uri()}",
             f"-Dkafka.logs.dir={self.data_dir.resolve()}",
             KAFKA_MAIN_CLASS, str(self.server_properties),
@@ -416,14 +491,24 @@ class LocalKafka:
             )
         self._process = process
         self.pid_file.write_text(f"{process.pid}\n")
-        try:
-            self._wait_until_answering(process.pid)
-        except BaseException:
-            self.stop()
-            raise
         if not detach:
             atexit.register(self.stop)
-        return BrokerStatus(self.bootstrap, running=True, answering=True, pid=process.pid, changed=True)
+        return process.pid
+
+    def kill(self) -> int | None:
+        """SIGKILL the node, as a crash would (no controlled shutdown); returns the pid it killed."""
+        pid = self._read_pid()
+        if pid is None and self._process is not None and self._process.poll() is None:
+            pid = self._process.pid
+        if pid is None:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        self._wait_exit(pid, 10.0)
+        self._discard_pending_cds()
+        self.pid_file.unlink(missing_ok=True)
+        self._reap()
+        return pid
 
     @staticmethod
     def _with_parent_death_signal(command: list[str]) -> list[str]:
@@ -436,8 +521,11 @@ class LocalKafka:
             return command
         return [setpriv, "--pdeathsig", "TERM", "--", *command]
 
-    def _wait_until_answering(self, pid: int | None) -> None:
-        deadline = time.monotonic() + self.start_timeout
+    def wait_until_answering(self, pid: int | None = None, *, timeout: float | None = None) -> None:
+        self._wait_until_answering(pid if pid is not None else self._read_pid(), timeout=timeout)
+
+    def _wait_until_answering(self, pid: int | None, *, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (self.start_timeout if timeout is None else timeout)
         while True:
             if self._answers():
                 return
@@ -446,9 +534,10 @@ class LocalKafka:
                 code = f" with code {exited}" if exited is not None else ""
                 raise BrokerError(f"Kafka exited{code} during start; {self._log_tail()}")
             if time.monotonic() > deadline:
+                who = "Kafka" if self.role is None else f"Kafka node {self.node_id}"
                 raise BrokerError(
-                    f"Kafka did not answer on {self.bootstrap} within {self.start_timeout:.0f} s; "
-                    f"{self._log_tail()}"
+                    f"{who} did not answer on {self.bootstrap} within "
+                    f"{self.start_timeout if timeout is None else timeout:.0f} s; {self._log_tail()}"
                 )
             time.sleep(PROBE_INTERVAL)
 
@@ -463,16 +552,30 @@ class LocalKafka:
         """SIGTERM (a controlled shutdown), then SIGKILL after `stop_timeout`; a no-op when stopped."""
         if not self.settings.embedded_kafka:
             return self.status()
-        pid = self._read_pid()
-        if pid is None and self._process is not None and self._process.poll() is None:
-            pid = self._process.pid
+        pid = self.terminate()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             self._reap()
             return BrokerStatus(self.bootstrap, running=False, answering=False)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        if self._wait_exit(pid, self.stop_timeout):
+        self.finish_stop(pid, clean=self._wait_exit(pid, self.stop_timeout))
+        return BrokerStatus(self.bootstrap, running=False, answering=False, pid=pid, changed=True)
+
+    def terminate(self) -> int | None:
+        """Send SIGTERM (begin a controlled shutdown) without waiting; the pid, or None if not running."""
+        pid = self._read_pid()
+        if pid is None and self._process is not None and self._process.poll() is None:
+            pid = self._process.pid
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        return pid
+
+    def exited(self, pid: int) -> bool:
+        return self._wait_exit(pid, 0.0)
+
+    def finish_stop(self, pid: int, *, clean: bool) -> None:
+        """After `terminate`: publish the class-data archive of a clean exit, or SIGKILL the JVM."""
+        if clean:
             self._publish_pending_cds()
         else:
             with contextlib.suppress(ProcessLookupError):
@@ -481,24 +584,33 @@ class LocalKafka:
             self._discard_pending_cds()
         self.pid_file.unlink(missing_ok=True)
         self._reap()
-        return BrokerStatus(self.bootstrap, running=False, answering=False, pid=pid, changed=True)
 
     def _wait_exit(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             if self._process is not None and self._process.pid == pid:
                 if self._process.poll() is not None:
                     return True
             elif not _pid_alive(pid):
                 return True
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.1)
-        return False
 
     def _reap(self) -> None:
         if self._process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=1)
             self._process = None
+
+    def client_env(self) -> dict[str, str]:
+        """The `SENTIRIC_*` variables a process needs to use this broker (`sentiric up` passes them on)."""
+        if not self.settings.embedded_kafka:
+            return {"SENTIRIC_KAFKA_BOOTSTRAP": self.settings.bootstrap_servers}
+        return {
+            "SENTIRIC_KAFKA_BOOTSTRAP": self.bootstrap,
+            "SENTIRIC_TOPIC_REPLICATION": str(self.settings.topic_replication),
+        }
 
     @contextlib.contextmanager
     def running(self) -> Iterator[str]:

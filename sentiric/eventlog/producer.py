@@ -3,9 +3,11 @@
 Facts are encoded at once (so a bad record fails in the caller, not later) and appended to a bounded
 in-memory buffer; one sender task drains it into an idempotent aiokafka producer (`acks=all`,
 `enable_idempotence=True`), keyed by call_id so one call's facts stay in order on one partition. If the
-broker is slow or away, facts wait in the buffer and are retried; only when the buffer is full is a
-fact refused, and that is counted (`sentiric_log_buffer_overflow_total`) and logged as an error — the edge
-watches `fill_ratio` and answers new INVITEs 503 long before that, so established calls keep going.
+broker is slow or away, facts wait in the buffer and are retried: a record leaves the buffer only
+when its own batch is acknowledged, so when one partition's leader dies only that partition's records
+are sent again, never the ones the log already holds. Only when the buffer is full is a fact refused,
+and that is counted (`sentiric_log_buffer_overflow_total`) and logged as an error — the edge watches
+`fill_ratio` and answers new INVITEs 503 long before that, so established calls keep going.
 """
 
 from __future__ import annotations
@@ -170,23 +172,29 @@ class EventProducer:
             return partitions[self._round_robin % len(partitions)]
         return self._partitioner(p.key, partitions, partitions)
 
-    async def _send_batches(self, pending: list[_Pending]) -> list[asyncio.Future[Any]]:
-        groups: dict[tuple[str, int], list[_Pending]] = {}
-        for p in pending:
-            groups.setdefault((p.topic, await self._partition(p)), []).append(p)
-        futures = []
-        for (topic, partition), records in groups.items():
+    async def _send_batches(
+        self, pending: list[_Pending], sent: list[tuple[asyncio.Future[Any], list[int]]]
+    ) -> None:
+        """Hand `pending` to aiokafka as one record batch per partition (more when a batch fills up);
+        appends each batch's delivery future and the indices of its records to `sent`, as it goes, so
+        a failure half way still tells which records are in flight."""
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i, p in enumerate(pending):
+            groups.setdefault((p.topic, await self._partition(p)), []).append(i)
+        for (topic, partition), indices in groups.items():
             batch = self._producer.create_batch()
-            for p in records:
+            members: list[int] = []
+            for i in indices:
+                p = pending[i]
                 headers = list(p.headers)
                 if batch.append(key=p.key, value=p.value, timestamp=None, headers=headers) is None:
                     batch.close()
-                    futures.append(await self._producer.send_batch(batch, topic, partition=partition))
-                    batch = self._producer.create_batch()
+                    sent.append((await self._producer.send_batch(batch, topic, partition=partition), members))
+                    batch, members = self._producer.create_batch(), []
                     batch.append(key=p.key, value=p.value, timestamp=None, headers=headers)
+                members.append(i)
             batch.close()
-            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
-        return futures
+            sent.append((await self._producer.send_batch(batch, topic, partition=partition), members))
 
     async def _drain(self) -> None:
         attempt = 0
@@ -199,20 +207,40 @@ class EventProducer:
             # Hand aiokafka whole record batches per partition (its per-message send() costs ~10x more),
             # then await the acknowledgements. Records keep their buffer order within each partition.
             batch = [self._buffer[i] for i in range(min(len(self._buffer), 2000))]
+            sent: list[tuple[asyncio.Future[Any], list[int]]] = []
+            error: BaseException | None = None
             try:
-                futures = await self._send_batches(batch)
-                await asyncio.gather(*futures)
-            except KafkaError as exc:
+                await self._send_batches(batch, sent)
+            except KafkaError as exc:  # e.g. no metadata yet: what was handed over is still in flight
+                error = exc
+            results = await asyncio.gather(*(f for f, _ in sent), return_exceptions=True)
+            acked: set[int] = set()
+            for result, (_, members) in zip(results, sent, strict=True):
+                if not isinstance(result, BaseException):
+                    acked.update(members)
+                elif isinstance(result, KafkaError):
+                    error = error or result
+                else:
+                    raise result
+            self._settle(batch, acked)
+            if error is not None:
                 SEND_ERRORS.inc()
                 delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
                 attempt += 1
-                # A partly acknowledged batch is sent again: consumers de-duplicate on event_id.
-                log.warning("log send failed, retrying", error=str(exc), retry_in_s=delay)
+                # Only what the log did not acknowledge is sent again: a partition whose leader died
+                # must not duplicate the facts of the partitions whose batches went through.
+                log.warning("log send failed, retrying", error=str(error), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 continue
             attempt = 0
-            for p in batch:
-                self._buffer.popleft()
-                PUBLISHED.labels(p.topic).inc()
-            self.published += len(batch)
-            BUFFERED.set(len(self._buffer))
+
+    def _settle(self, batch: list[_Pending], acked: set[int]) -> None:
+        """Drop the acknowledged records of `batch` (the buffer's head); the others stay at the head, in
+        order, for the next attempt."""
+        for _ in batch:
+            self._buffer.popleft()
+        self._buffer.extendleft(reversed([p for i, p in enumerate(batch) if i not in acked]))
+        for i in acked:
+            PUBLISHED.labels(batch[i].topic).inc()
+        self.published += len(acked)
+        BUFFERED.set(len(self._buffer))

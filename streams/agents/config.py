@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -58,13 +59,13 @@ class KnowledgeStore:
 
 
 async def follow_config(
-    store: KnowledgeStore, bootstrap: str, *, retry_s: float = 2.0, dead_letters: DeadLetters | None = None
+    store: KnowledgeStore, *, retry_s: float = 2.0, dead_letters: DeadLetters | None = None, **client: Any
 ) -> None:
-    """Keep `store` current with the config topic, forever."""
+    """Keep `store` current with the config topic, forever. `client`: `client_options(settings)`."""
     aside = dead_letters or DeadLetters(None, "knowledge")
     while True:
         try:
-            await _follow(store, bootstrap, aside, retry_s)
+            await _follow(store, aside, retry_s, client)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a broker error: re-read the (compacted) topic from the beginning
@@ -72,8 +73,8 @@ async def follow_config(
             await asyncio.sleep(retry_s)
 
 
-async def _follow(store: KnowledgeStore, bootstrap: str, aside: DeadLetters, retry_s: float) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+async def _follow(store: KnowledgeStore, aside: DeadLetters, retry_s: float, client: dict[str, Any]) -> None:
+    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **client)
     await consumer.start()
     try:
         while True:

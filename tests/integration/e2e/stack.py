@@ -161,6 +161,7 @@ class CallLog:
     bootstrap: str
     edge_node: str
     alive: Callable[[], bool] = lambda: True
+    client: dict[str, Any] = field(default_factory=dict)  # client_options() for a secured cluster
     records: list[Logged] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
@@ -169,10 +170,10 @@ class CallLog:
         consumer = AIOKafkaConsumer(
             CALLS,
             commands_topic(self.edge_node),
-            bootstrap_servers=self.bootstrap,
             group_id=None,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=50,
+            **({"bootstrap_servers": self.bootstrap} | self.client),
         )
         await consumer.start()
         self._task = asyncio.create_task(self._run(consumer))

@@ -1,5 +1,8 @@
 import json
 
+import pytest
+from pydantic import ValidationError
+
 from sentiric.cli import main
 from sentiric.settings import Settings
 
@@ -41,3 +44,16 @@ def test_config_command_masks_secrets(tmp_path, monkeypatch, capsys):
     shown = json.loads(out)
     assert shown["admin_token"] == "**********" and shown["database_url"] == "**********"
     assert shown["kafka_bootstrap"] == "redpanda:9092"
+
+
+def test_a_local_cluster_lists_every_node_and_replicates_three_ways(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = Settings(kafka_nodes=3)
+    assert s.bootstrap_servers == "127.0.0.1:19092,127.0.0.1:19102,127.0.0.1:19112"
+    assert s.topic_replication == 3
+    assert Settings().topic_replication == 1
+    monkeypatch.setenv("SENTIRIC_TOPIC_REPLICATION", "2")
+    assert Settings(kafka_nodes=3).topic_replication == 2  # set explicitly: kept
+    monkeypatch.setenv("SENTIRIC_KAFKA_SASL_MECHANISM", "SCRAM-SHA-1")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -71,3 +71,14 @@ def test_missing_java_prints_one_line_and_exits_1(
         "sentiric broker: Java 17+ is required to run the local Kafka: install openjdk-17-jre-headless, "
         "or set SENTIRIC_KAFKA_BOOTSTRAP to use an existing cluster\n"
     )
+
+
+def test_nodes_and_secure_choose_the_cluster_and_its_replication(run: Callable[..., int]) -> None:
+    parser = argparse.ArgumentParser(prog="sentiric")
+    command.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["broker", "start", "--nodes", "3", "--secure"])
+    settings = command._settings(args)
+    assert (settings.kafka_nodes, settings.topic_replication) == (3, 3)
+    assert settings.kafka_security_protocol == "SASL_SSL"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["broker", "start", "--nodes", "2"])  # an even quorum is refused

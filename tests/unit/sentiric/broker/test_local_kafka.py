@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,3 +143,36 @@ def test_probe_of_a_closed_port_is_none() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, not listening: connections are refused
         assert probe("127.0.0.1", port, timeout=0.5) is None
+
+
+def test_probe_over_mutual_tls_as_the_secure_cluster_is_asked(tmp_path: Path) -> None:
+    """The replication listener of a secure node: TLS with a client certificate from the cluster's CA."""
+    from sentiric.broker.tls import ClusterTls
+
+    tls = ClusterTls(tmp_path / "tls")
+    tls.ensure([1, 2])
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(str(tls.node_file(1)))
+    server_context.load_verify_locations(str(tls.ca_file))
+    server_context.verify_mode = ssl.CERT_REQUIRED
+    payload = bytes(
+        MetadataResponse(1, 0, (BrokerInfo(1, "127.0.0.1", 9), BrokerInfo(2, "127.0.0.1", 19)), "c", 1)
+    )
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for _ in range(2):
+            connection, _ = server.accept()
+            with connection, contextlib.suppress(ssl.SSLError, OSError):
+                with server_context.wrap_socket(connection, server_side=True) as conn:
+                    conn.recv(1024)
+                    conn.sendall(len(payload).to_bytes(4, "big") + payload)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = server.getsockname()[1]
+    response = probe("127.0.0.1", port, tls=tls.client_context(2))
+    assert response is not None and {b.node_id for b in response.brokers} == {1, 2}
+    assert probe("127.0.0.1", port, timeout=2) is None  # plaintext to a TLS listener: no answer
+    thread.join(timeout=5)
+    server.close()

@@ -1,0 +1,96 @@
+"""The producer's drain loop against a fake aiokafka producer: a round whose batches partly fail sends
+again only what the log did not acknowledge (the real broker's failover is in the cluster tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka.errors import KafkaConnectionError, KafkaError, NotLeaderForPartitionError
+
+from schemas import models as m
+from schemas.codec import decode
+from sentiric.eventlog.consumer import partition_for
+from sentiric.eventlog.producer import EventProducer
+
+
+class FakeBatch:
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+
+    def append(self, *, key: bytes | None, value: bytes | None, timestamp: Any, headers: Any) -> object:
+        assert value is not None
+        self.records.append(value)
+        return object()
+
+    def close(self) -> None:
+        pass
+
+
+class FakeKafka:
+    """Acknowledges every batch except those of `failing` partitions, which fail `times` times."""
+
+    def __init__(self, failing: set[int], times: int, error: KafkaError) -> None:
+        self.failing = failing
+        self.left = dict.fromkeys(failing, times)
+        self.error = error
+        self.log: list[bytes] = []  # what the "broker" acknowledged
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.left.get(partition, 0) > 0:
+            self.left[partition] -= 1
+            future.set_exception(self.error)
+        else:
+            self.log.extend(batch.records)
+            future.set_result(None)
+        return future
+
+    async def stop(self) -> None:
+        pass
+
+
+def hangup(call_id: str) -> m.Hangup:
+    return m.Hangup(
+        event_id=uuid.uuid4(), call_id=call_id, seq=1, occurred_at=datetime.now(UTC),
+        source="unit", trace_id=call_id, reason="x",
+    )  # fmt: skip
+
+
+async def drain_with(fake: FakeKafka, records: list[m.Hangup]) -> EventProducer:
+    producer = EventProducer(bootstrap_servers="127.0.0.1:1")
+    producer._producer = fake  # type: ignore[assignment]  # the seam: aiokafka's producer
+    producer._task = asyncio.create_task(producer._drain())
+    for record in records:
+        producer.publish(record, topic="t")
+    await asyncio.wait_for(producer.flush(), 10)
+    await producer.stop()
+    return producer
+
+
+async def test_a_failed_partition_is_sent_again_without_duplicating_the_others() -> None:
+    keys = [f"call-{i}" for i in range(30)]
+    assert {partition_for(k, 3) for k in keys} == {0, 1, 2}
+    records = [hangup(k) for k in keys]
+    fake = FakeKafka(failing={1}, times=2, error=NotLeaderForPartitionError())
+    producer = await drain_with(fake, records)
+    counts = Counter(decode(v).event_id for v in fake.log)
+    assert set(counts) == {r.event_id for r in records}
+    assert max(counts.values()) == 1  # the partitions that went through were not sent again
+    assert producer.published == len(records) and producer.buffered == 0
+
+
+async def test_order_within_a_partition_survives_the_retries() -> None:
+    records = [hangup("one-call") for _ in range(20)]  # one key: one partition, in order
+    fake = FakeKafka(failing={partition_for("one-call", 3)}, times=3, error=KafkaConnectionError())
+    await drain_with(fake, records)
+    assert [decode(v).event_id for v in fake.log] == [r.event_id for r in records]
