@@ -259,9 +259,9 @@ async def test_admin_writes_go_to_the_config_topic_and_deletes_tombstone(env):
 
 
 async def test_admin_trunks_crud_validates_cidrs_and_dialplan_access_round_trips(env):
-    async with api(env) as client:
+    async with api(env) as client, anonymous(client) as anon:
         body = {"name": "carrier", "sources": ["192.0.2.0/24", " 2001:db8::1 "], "media_anywhere": True}
-        assert (await client.put("/api/admin/trunks/carrier", json=body)).status_code == 401
+        assert (await anon.put("/api/admin/trunks/carrier", json=body)).status_code == 401
         r = await client.put("/api/admin/trunks/carrier", json=body, headers=AUTH)
         assert r.status_code == 200, r.text
         assert r.json() == {
