@@ -159,11 +159,22 @@ def hangup(call_id: str, seq: int) -> m.Hangup:
 
 
 async def leader_of(topic: str, partition: int, client: dict[str, object]) -> int:
+    """The partition's leader, once the node answering has the new topic's metadata.
+
+    Creation is acknowledged by the controller; the broker the admin client asks may describe
+    the topic with no partitions (or no leader) for a moment after that.
+    """
     admin = AIOKafkaAdminClient(**client)
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([topic])
-        return int(next(p["leader"] for p in described["partitions"] if p["partition"] == partition))
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            (described,) = await admin.describe_topics([topic])
+            leaders = [p["leader"] for p in described["partitions"] if p["partition"] == partition]
+            if leaders and leaders[0] >= 0:
+                return int(leaders[0])
+            assert asyncio.get_running_loop().time() < deadline, f"{topic}/{partition} has no leader"
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
 
