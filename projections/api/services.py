@@ -63,9 +63,10 @@ class Services:
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT_S):
                 if self._admin is None:
-                    admin = AIOKafkaAdminClient(**self.config.client)
-                    await admin.start()
-                    self._admin = admin
+                    # Kept before start() so a start cut short by the timeout is still closed below:
+                    # a half-started client otherwise leaks its bootstrap task.
+                    self._admin = AIOKafkaAdminClient(**self.config.client)
+                    await self._admin.start()
                 await self._admin.describe_cluster()
                 return True
         except Exception as exc:  # aiokafka raises many kinds; any of them means "not reachable"
