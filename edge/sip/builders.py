@@ -94,9 +94,9 @@ def make_response(
                 continue
             if key == "to" and to_tag and status != 100 and not _to_has_tag(h.value):
                 h = Header(h.key, h.name, f"{h.value};tag={to_tag}")
-            out.append(h)
+            out.append(_unfolded(h))
     if request.method in _DIALOG_CREATING and 100 < status < 300:
-        out.extend(h for h in request.headers if h.key == "record-route")
+        out.extend(_unfolded(h) for h in request.headers if h.key == "record-route")
     out.extend(Header.make(name, value) for name, value in headers)
     if content_type is not None:
         out.append(Header.make("Content-Type", content_type))
@@ -107,6 +107,15 @@ def make_response(
         headers=tuple(out),
         body=body,
     )
+
+
+def _unfolded(h: Header) -> Header:
+    """A copied header on one line: its wire text when that has no folding (§7.3.1), else ``name:
+    value`` with the continuation joined. A folded line starting with SP/HTAB is read as a header of its
+    own by a lenient peer (`` L: x`` is a Content-Length), so what we echo is never folded."""
+    if h.raw is not None and "\r\n" in h.raw:
+        return Header(h.key, h.name, h.value)
+    return h
 
 
 def clean_reason(reason: str) -> str:

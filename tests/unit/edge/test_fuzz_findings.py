@@ -305,3 +305,27 @@ async def test_a_tcp_peer_that_reset_before_connection_made_is_closed_cleanly() 
         assert after == before + 2
     finally:
         endpoint.close()
+
+
+# --- folded headers are echoed unfolded (edge/sip/builders.py; found by the run after the fixes) ----
+
+
+def test_folded_headers_are_copied_into_answers_on_one_line() -> None:
+    answers, logged = feed(make_edge(), reproducer("answer-86f961c85e.bin"))
+    assert logged == [] and [status_of(a) for a in answers] == [400]
+    assert check_response(answers[0]) is None
+    assert b"\r\n " not in answers[0] and b"\r\n\t" not in answers[0]
+    options = (
+        b"OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-fold\r\n"
+        b"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: fold\r\n"
+        b"CSeq: 1 OPTIONS\r\n\tL\r\nContent-Length: 0\r\n\r\n"
+    )
+    answers, _ = feed(make_edge(), options)  # CSeq "1 OPTIONS L": a 400
+    assert [status_of(a) for a in answers] == [400] and check_response(answers[0]) is None
+    assert b"CSeq: 1 OPTIONS L\r\n" in answers[0]
+    folded_to = options.replace(b"\tL\r\n", b"").replace(
+        b"<sip:100@127.0.0.1>\r\n", b"<sip:100@127.0.0.1>\r\n ;x=1\r\n"
+    )
+    answers, _ = feed(make_edge(), folded_to)
+    assert [status_of(a) for a in answers] == [200]
+    assert b"\r\nTo: <sip:100@127.0.0.1> ;x=1" in answers[0] and b"\r\n ;x=1" not in answers[0]
