@@ -111,18 +111,15 @@ class CallSetup(InDialog):
         A call left behind would hold its per-source slot, its port and its ``calls`` entry for ever
         (one per hostile datagram), so when the rejection itself raises the call is dropped by hand.
         """
-        if call.state in (CallState.NEW, CallState.CHALLENGED, CallState.RINGING):
-            try:
-                self._reject(call, 500, "internal_error", "internal", now, out)
-            except Exception:
-                log.exception("call setup cleanup failed", call_id=call.call_id)
-        if self.calls.get(call.call_id) is not call or call.state not in (
-            CallState.NEW,
-            CallState.CHALLENGED,
-            CallState.RINGING,
-            CallState.ENDED,
-        ):
-            return  # gone, or answered: an answered call ends by its own rules (ACK timeout, BYE)
+        if call.state not in (CallState.NEW, CallState.CHALLENGED, CallState.RINGING):
+            return  # answered (or over): an answered call ends by its own rules (ACK timeout, BYE)
+        try:
+            self._reject(call, 500, "internal_error", "internal", now, out)
+            return
+        except Exception:
+            log.exception("call setup cleanup failed", call_id=call.call_id)
+        if self.calls.get(call.call_id) is not call:
+            return
         if call.state is not CallState.ENDED:
             call.state = CallState.ENDED
             self._live -= 1
