@@ -28,9 +28,11 @@ an address nobody vouched for), not multicast, broadcast or reserved, and unspec
 from __future__ import annotations
 
 import ipaddress
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Final
 
 from edge.media.codecs.registry import DEFAULT_OFFER, Binding, CodecRegistry, default_registry
 
@@ -60,6 +62,26 @@ class SdpNegotiationError(ValueError):
     """No acceptable answer to an offer; the SIP layer answers ``status`` (488)."""
 
     status = 488
+
+
+# Packet times a peer may ask for (ms): a value outside, or not a finite number (``x``, ``nan``,
+# ``1e309``), is ignored like a missing attribute — a peer's typo is no reason to refuse the call, and a
+# 1 ms or a one-minute packet would make the media clock tick absurdly.
+PTIME_MIN_MS: Final = 10
+PTIME_MAX_MS: Final = 200
+
+
+def _packet_ms(values: list[str | None]) -> int | None:
+    """``a=ptime`` / ``a=maxptime`` (RFC 4566 §6): the first value, in range, as whole ms, else None."""
+    if not values or not values[0]:
+        return None
+    try:
+        ms = float(values[0])
+    except ValueError:
+        return None
+    if not math.isfinite(ms) or not PTIME_MIN_MS <= ms <= PTIME_MAX_MS:
+        return None
+    return int(ms)
 
 
 def _attrs(lines: Sequence[Line], name: str) -> list[str | None]:
@@ -191,13 +213,11 @@ class MediaDescription:
 
     @property
     def ptime(self) -> int | None:
-        v = self.attributes("ptime")
-        return int(float(v[0])) if v and v[0] else None
+        return _packet_ms(self.attributes("ptime"))
 
     @property
     def maxptime(self) -> int | None:
-        v = self.attributes("maxptime")
-        return int(float(v[0])) if v and v[0] else None
+        return _packet_ms(self.attributes("maxptime"))
 
     @property
     def cryptos(self) -> list[Crypto]:

@@ -296,7 +296,12 @@ class SipTcpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        host, port = transport.get_extra_info("peername")[:2]
+        peername = transport.get_extra_info("peername")
+        if not peername:  # the peer reset before we saw it (SYN, data, RST): nobody to answer
+            m.TCP_REFUSED.labels("reset").inc()
+            transport.abort()
+            return
+        host, port = peername[:2]
         self.peer = Peer("tcp", (host, port))
         endpoint = self.endpoint
         if self.inbound:
@@ -314,7 +319,8 @@ class SipTcpProtocol(asyncio.Protocol):
         self._idle = endpoint.loop.call_later(limits.idle_s, self._check_idle)
 
     def data_received(self, data: bytes) -> None:
-        assert self.transport is not None and self.peer is not None
+        if self.transport is None or self.peer is None:
+            return  # refused in connection_made: what was already read is dropped
         try:
             frames = self.framer.feed(data)
         except SipParseError as exc:

@@ -68,9 +68,12 @@ def _request(
     to_hdr: bytes,
     body: bytes = b"",
 ) -> bytes:
+    # the branch carries the whole random part of the Call-ID: a 503 retried with a new Call-ID from the
+    # same socket must not look like a retransmission of the refused INVITE (it got the stored 503)
+    branch = f"z9hG4bK-{call_id.partition('@')[0]}-{cseq}{method}"
     head = (
         f"{method} sip:100@127.0.0.1:{edge_port} SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP {local[0]}:{local[1]};branch=z9hG4bK-{call_id[:8]}{cseq}{method};rport\r\n"
+        f"Via: SIP/2.0/UDP {local[0]}:{local[1]};branch={branch};rport\r\n"
         f"Max-Forwards: 70\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
         f"Contact: <sip:fuzzer@{local[0]}:{local[1]}>\r\n"
     ).encode()

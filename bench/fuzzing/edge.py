@@ -302,8 +302,9 @@ class EdgeUnderTest:
     def metrics(self) -> dict[str, float]:
         """The edge's Prometheus counters, ``name{labels}`` → value (empty when it does not answer)."""
         url = f"http://127.0.0.1:{self.ports.metrics}/metrics"
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
         try:
-            with urllib.request.urlopen(url, timeout=20) as resp:
+            with urllib.request.urlopen(request, timeout=20) as resp:
                 text = resp.read().decode()
         except OSError:
             return {}

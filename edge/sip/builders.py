@@ -94,16 +94,37 @@ def make_response(
                 continue
             if key == "to" and to_tag and status != 100 and not _to_has_tag(h.value):
                 h = Header(h.key, h.name, f"{h.value};tag={to_tag}")
-            out.append(h)
+            out.append(_unfolded(h))
     if request.method in _DIALOG_CREATING and 100 < status < 300:
-        out.extend(h for h in request.headers if h.key == "record-route")
+        out.extend(_unfolded(h) for h in request.headers if h.key == "record-route")
     out.extend(Header.make(name, value) for name, value in headers)
     if content_type is not None:
         out.append(Header.make("Content-Type", content_type))
     out.append(Header.make("Content-Length", str(len(body))))
     return SipResponse(
-        status=status, reason=reason or REASON_PHRASES.get(status, ""), headers=tuple(out), body=body
+        status=status,
+        reason=clean_reason(reason) if reason else REASON_PHRASES.get(status, ""),
+        headers=tuple(out),
+        body=body,
     )
+
+
+def _unfolded(h: Header) -> Header:
+    """A copied header on one line: its wire text when that has no folding (§7.3.1), else ``name:
+    value`` with the continuation joined. A folded line starting with SP/HTAB is read as a header of its
+    own by a lenient peer (`` L: x`` is a Content-Length), so what we echo is never folded."""
+    if h.raw is not None and "\r\n" in h.raw:
+        return Header(h.key, h.name, h.value)
+    return h
+
+
+def clean_reason(reason: str) -> str:
+    """A Reason-Phrase (§25.1: text, SP and HTAB) from any string: control characters (CR and LF
+    above all — they would end the status line) and lone surrogates from undecodable input become
+    ``?``. Our phrases quote parse errors, which quote the wire."""
+    if reason.isprintable():
+        return reason
+    return "".join(c if c.isprintable() or c == "\t" else "?" for c in reason)
 
 
 def make_request(
@@ -145,4 +166,7 @@ def bad_request_for(error: SipParseError) -> SipResponse | None:
     """The 400 (or 505) answering a datagram that failed to parse, when it can be routed back."""
     if error.partial is None:
         return None
-    return make_response(error.partial, error.status, f"{REASON_PHRASES[error.status]} ({error})"[:120])
+    status = error.status
+    if status != 400 and not {"from", "to", "call-id"} <= {h.key for h in error.partial.headers}:
+        status = 400  # only a 400 may lack what the request lacked (§8.2.6 copies all five)
+    return make_response(error.partial, status, f"{REASON_PHRASES[status]} ({error})"[:120])

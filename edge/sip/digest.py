@@ -44,9 +44,12 @@ class AuthResult(Enum):
     MALFORMED = "malformed"
 
 
-def _h(algorithm: str, text: str) -> str:
+def _h(algorithm: str, data: str | bytes) -> str:
+    """The hash of the octets as sent: text from the wire is decoded with ``surrogateescape`` (see
+    edge.sip.message), so it encodes back to exactly what the peer hashed — never an error."""
     base = algorithm.upper().removesuffix("-SESS")
-    return hashlib.new(ALGORITHMS[base], text.encode("utf-8")).hexdigest()
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogateescape")
+    return hashlib.new(ALGORITHMS[base], raw).hexdigest()
 
 
 def compute_ha1(algorithm: str, username: str, realm: str, password: str) -> str:
@@ -69,7 +72,7 @@ def compute_response(
     if algorithm.upper().endswith("-SESS"):
         ha1 = _h(algorithm, f"{ha1}:{nonce}:{cnonce}")
     if qop == "auth-int":
-        ha2 = _h(algorithm, f"{method}:{uri}:{_h(algorithm, body.decode('latin-1'))}")
+        ha2 = _h(algorithm, f"{method}:{uri}:{_h(algorithm, body)}")  # H(entity-body): its octets
     else:
         ha2 = _h(algorithm, f"{method}:{uri}")
     if qop:
@@ -174,7 +177,8 @@ class DigestAuthenticator:
         expected = compute_response(
             algorithm=algorithm, ha1=key, nonce=nonce, method=method, uri=uri, qop=qop, nc=nc, cnonce=cnonce
         )
-        if not hmac.compare_digest(expected, response.lower()):
+        # bytes: compare_digest refuses str with non-ASCII characters (a TypeError from the wire)
+        if not hmac.compare_digest(expected.encode(), response.lower().encode("utf-8", "surrogateescape")):
             return AuthResult.INVALID
         if now - issued > self.nonce_ttl or issued - now > 60:
             return AuthResult.STALE

@@ -213,7 +213,7 @@ class SipUri:
             pairs = []
             for item in hdrs.split("&"):
                 k, _, v = item.partition("=")
-                pairs.append((unquote(k), unquote(v)))
+                pairs.append((unquote(k, errors="surrogateescape"), unquote(v, errors="surrogateescape")))
             headers = tuple(pairs)
         return cls(
             host=host,
@@ -236,16 +236,11 @@ class SipUri:
         if self.port is not None:
             out.append(f":{self.port}")
         for k, v in self.params:
-            out.append(";" + quote(k, safe=_PARAM_SAFE))
+            out.append(";" + quote(k, safe=_PARAM_SAFE, errors="surrogateescape"))
             if v is not None:
                 out.append("=" + quote(v, safe=_PARAM_SAFE, errors="surrogateescape"))
         if self.headers:
-            out.append(
-                "?"
-                + "&".join(
-                    f"{quote(k, safe=_HEADER_SAFE)}={quote(v, safe=_HEADER_SAFE)}" for k, v in self.headers
-                )
-            )
+            out.append("?" + "&".join(f"{_quote_header(k)}={_quote_header(v)}" for k, v in self.headers))
         return "".join(out)
 
     def param(self, name: str) -> str | None:
@@ -255,6 +250,10 @@ class SipUri:
     def transport(self) -> str:
         t = self.param("transport")
         return t.upper() if t else ("TLS" if self.scheme == "sips" else "UDP")
+
+
+def _quote_header(text: str) -> str:
+    return quote(text, safe=_HEADER_SAFE, errors="surrogateescape")
 
 
 @dataclass(frozen=True, slots=True)

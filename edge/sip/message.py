@@ -444,6 +444,22 @@ def _split_headers(lines: list[str]) -> list[Header]:
     return headers
 
 
+def _bare_line_break(lines: list[str]) -> None:
+    """Refuse a head with a CR or LF that is not part of a CRLF (§7.3.1 has no bare ones).
+
+    A lenient peer reads a bare LF as a line end: echoed in a response (Via, From, To, Call-ID, CSeq
+    are copied), it would let the sender write headers of its choosing into our answer.  The 400 is
+    built from the lines without one, so it carries none (and is dropped if Via or CSeq had one).
+    """
+    clean = [line for line in lines[1:] if "\r" not in line and "\n" not in line]
+    try:
+        headers = _split_headers(clean)
+    except SipParseError:
+        headers = []
+    method = lines[0].partition(" ")[0] if not lines[0].startswith("SIP/") else ""
+    raise SipParseError("bare CR or LF in the message head", partial=_partial(method, headers))
+
+
 def _partial(method: str, headers: list[Header]) -> SipRequest | None:
     kept_list: list[Header] = []
     keys: set[str] = set()
@@ -479,6 +495,8 @@ def parse_message(data: bytes, *, strict: bool = True) -> SipRequest | SipRespon
     try:
         if not is_response:
             method = start.partition(" ")[0]
+        if text.count("\n") >= len(lines) or text.count("\r") >= len(lines):
+            _bare_line_break(lines)  # raises
         headers = _split_headers(lines[1:])
         body = _frame_body(headers, rest)
         msg: SipRequest | SipResponse

@@ -48,9 +48,9 @@ from edge.uas.base import (
     ALLOW,
     IN_DIALOG_ONLY,
     KNOWN_UNSUPPORTED,
-    METHOD_LABELS,
     Effect,
     UasConfig,
+    method_label,
 )
 from edge.uas.call import CallState, Peer
 from edge.uas.ratelimit import LIMITED_METHODS
@@ -88,7 +88,7 @@ class UasCore(CallSetup, Registration):
             log.debug("malformed SIP message", error=str(exc), peer=str(peer))
             if reply is not None:
                 out.append(Send(bytes(reply), peer))
-                m.RESPONSES_SENT.labels(exc.partial.method, m.status_class(reply.status)).inc()
+                m.RESPONSES_SENT.labels(method_label(exc.partial.method), m.status_class(reply.status)).inc()
             return out
         try:
             if isinstance(msg, SipRequest):
@@ -136,7 +136,7 @@ class UasCore(CallSetup, Registration):
             self._check_media(call, now, out)
 
     def _request(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
-        m.REQUESTS.labels(req.method if req.method in METHOD_LABELS else "other").inc()
+        m.REQUESTS.labels(method_label(req.method)).inc()
         layer = self.layers[peer.transport]
         too_much = excess(req, self.config.echo) if req.method != "ACK" else None
         if too_much is not None:

@@ -28,6 +28,7 @@ from edge.uas.base import (
     KNOWN_UNSUPPORTED,
     Effect,
     media_addr,
+    method_label,
 )
 from edge.uas.call import Call, CallState, Peer, UpdateMedia
 from edge.uas.info import parse_dtmf_info
@@ -175,7 +176,7 @@ class InDialog(Teardown):
         )
 
     def _response(self, resp: SipResponse, peer: Peer, now: float, out: list[Effect]) -> None:
-        m.RESPONSES_RECEIVED.labels(resp.cseq.method, m.status_class(resp.status)).inc()
+        m.RESPONSES_RECEIVED.labels(method_label(resp.cseq.method), m.status_class(resp.status)).inc()
         layer = self.layers[peer.transport]
         for a in self._absorb(peer.transport, layer.receive_response(resp, now), out):
             if isinstance(a, ResponseReceived) and a.response.status >= 200:

@@ -47,7 +47,7 @@ from edge.uas.base import (
     media_addr,
     user_of,
 )
-from edge.uas.call import Call, CallState, ConfirmMedia, OpenMedia, Peer, UpdateMedia
+from edge.uas.call import Call, CallState, CloseMedia, ConfirmMedia, OpenMedia, Peer, UpdateMedia
 from edge.uas.dialplan import resolve
 from edge.uas.in_dialog import InDialog
 from schemas import models as f
@@ -84,7 +84,12 @@ class CallSetup(InDialog):
             if call.trunk is None:
                 ip = call.counted_ip = peer.addr[0]
                 self._per_source[ip] = self._per_source.get(ip, 0) + 1
-            if not self._admit_and_route(call, req, peer, now, out):
+            try:
+                if not self._admit_and_route(call, req, peer, now, out):
+                    return
+            except Exception:
+                log.exception("call setup failed", call_id=call.call_id)
+                self._setup_failed(call, now, out)
                 return
         else:
             if (peer.transport, peer.addr[0]) != (call.peer.transport, call.peer.addr[0]):
@@ -97,9 +102,42 @@ class CallSetup(InDialog):
             self._setup(call, now, out)
         except Exception:
             log.exception("call setup failed", call_id=call.call_id)
-            if call.live and call.state in (CallState.NEW, CallState.RINGING):
-                self._reject(call, 500, "internal_error", "internal", now, out)
+            self._setup_failed(call, now, out)
         self._trying_if_silent(req, peer, now, out)
+
+    def _setup_failed(self, call: Call, now: float, out: list[Effect]) -> None:
+        """A setup that raised: 500 if the INVITE is still unanswered, and the call leaves every table.
+
+        A call left behind would hold its per-source slot, its port and its ``calls`` entry for ever
+        (one per hostile datagram), so when the rejection itself raises the call is dropped by hand.
+        """
+        if call.state not in (CallState.NEW, CallState.CHALLENGED, CallState.RINGING):
+            return  # answered (or over): an answered call ends by its own rules (ACK timeout, BYE)
+        try:
+            self._reject(call, 500, "internal_error", "internal", now, out)
+            return
+        except Exception:
+            log.exception("call setup cleanup failed", call_id=call.call_id)
+        if self.calls.get(call.call_id) is not call:
+            return
+        if call.state is not CallState.ENDED:
+            call.state = CallState.ENDED
+            self._live -= 1
+            m.CALLS_ACTIVE.dec()
+            # unanswered: its server transaction would absorb retransmissions for ever (no 100 either)
+            self.layers[call.peer.transport].server.pop(server_key(call.invite), None)
+        self.timers.cancel(("call", call.call_id))
+        ip, call.counted_ip = call.counted_ip, None
+        if ip is not None:
+            left = self._per_source.get(ip, 1) - 1
+            if left > 0:
+                self._per_source[ip] = left
+            else:
+                self._per_source.pop(ip, None)
+        if call.media_open:
+            out.append(CloseMedia(call.call_id))  # media_closed() gives the port back and forgets it
+        else:
+            self._release_port(call, now)
 
     def _admit_and_route(
         self, call: Call, req: SipRequest, peer: Peer, now: float, out: list[Effect]

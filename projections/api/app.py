@@ -18,6 +18,15 @@ from projections.api.services import ApiConfig, lifespan_for
 from projections.web.routes import router as web_router
 
 REQUESTS = Counter("sentiric_api_requests_total", "HTTP requests", ["method", "route", "status"])
+# Label values from closed sets only: any token is an HTTP method on the wire, and every distinct
+# label value is a time series kept for ever.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in HTTP_METHODS else "other"
+
+
 LATENCY = Histogram("sentiric_api_request_seconds", "HTTP request latency", ["route"])
 MAX_BODY_BYTES = 1 << 20  # the largest legitimate body (a knowledge entry) is tens of KB
 
@@ -51,7 +60,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         started = time.perf_counter()
         response = await call_next(request)
         route = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        REQUESTS.labels(method_label(request.method), route, str(response.status_code)).inc()
         LATENCY.labels(route).observe(time.perf_counter() - started)
         return response
 
