@@ -62,6 +62,7 @@ from tests.integration.e2e.stack import (  # noqa: E402
     Worker,
     caller_scenario,
     rms,
+    worker_heartbeat,
 )
 
 QUESTION_MS = 3600
@@ -170,6 +171,7 @@ async def bench_stack(workdir: Path, *, vad_silence_ms: int) -> Iterator[Bench]:
         worker = Worker(broker.bootstrap, workdir / "worker", cache)
         worker.start()
         await worker.ready()
+        await worker_heartbeat(broker.bootstrap)  # the edge admits agent calls once it has read one
         log = CallLog(broker.bootstrap, node, alive=worker.alive)
         await log.start()
         yield Bench(broker.bootstrap, node, sip_port, (low, high), worker, log, workdir, vad_silence_ms)

@@ -67,7 +67,7 @@ class WorkerView:
 class WorkerLimits:
     timeout_s: float = 5.0
     max_lag: int = 2000
-    max_behind_s: float = 3.0
+    max_behind_s: float = 1.0
 
 
 class WorkerTable:

@@ -106,7 +106,11 @@ class Settings(BaseSettings):
         default=2000, ge=0, description="Refuse when a worker is this many facts behind."
     )
     worker_max_behind_s: float = Field(
-        default=3.0, gt=0, description="Refuse above this age of the worker's oldest unprocessed fact."
+        default=1.0,
+        gt=0,
+        description="Refuse above this age of the worker's oldest unprocessed fact. A greeting crosses the "
+        "partition's backlog two or three times (setup fact, the reply, the synthesized speech), so 1 s "
+        "behind is a greeting ~2-3 s late; 3 s would be past greeting_timeout_s.",
     )
     greeting_timeout_s: float = Field(
         default=4.0,
