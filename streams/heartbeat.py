@@ -95,3 +95,35 @@ def heartbeat(
         skipped=skipped,
         stopping=stopping,
     )
+
+
+async def workers_serve_all(partitions: int, *, max_age_s: float = 5.0, **client: object) -> bool:
+    """True when `sentiric.workers` holds a heartbeat younger than ``max_age_s`` for every call
+    partition: the edges admit agent calls from then on (for `sentiric up`'s readiness)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from schemas.codec import CodecError, decode
+    from sentiric.eventlog.topics import WORKERS
+
+    consumer = AIOKafkaConsumer(group_id=None, **client)  # type: ignore[arg-type]
+    await consumer.start()
+    try:
+        tp = TopicPartition(WORKERS, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        held: set[int] = set()
+        now = time.time()
+        while await consumer.position(tp) < end:
+            for records in (await consumer.getmany(tp, timeout_ms=1000)).values():
+                for r in records:
+                    try:
+                        beat = decode(r.value) if r.value else None
+                    except CodecError:
+                        continue
+                    if isinstance(beat, m.WorkerHeartbeat) and not beat.stopping:
+                        if now - beat.at.timestamp() < max_age_s:
+                            held.update(beat.partitions)
+        return held >= set(range(partitions))
+    finally:
+        await consumer.stop()

@@ -147,18 +147,21 @@ async def served(edge: EdgeApp, within_s: float = 60.0) -> None:
 
 
 async def worker_heartbeat(bootstrap: str, within_s: float = 60.0, **client: Any) -> None:
-    """Until a worker's heartbeat on `sentiric.workers` covers every call partition (for edges run as
+    """Until the workers' heartbeats on `sentiric.workers` cover every call partition (for edges run as
     a subprocess: they admit agent calls once they read it)."""
     consumer = AIOKafkaConsumer(
         WORKERS, group_id=None, auto_offset_reset="earliest", **({"bootstrap_servers": bootstrap} | client)
     )
     await consumer.start()
+    held: dict[str, set[int]] = {}
     try:
         async with asyncio.timeout(within_s):
             async for msg in consumer:
                 beat = decode(msg.value) if msg.value else None
-                if isinstance(beat, m.WorkerHeartbeat) and set(beat.partitions) == set(range(PARTITIONS)):
-                    return
+                if isinstance(beat, m.WorkerHeartbeat):
+                    held[beat.worker_id] = set(beat.partitions)  # several workers split them
+                    if set().union(*held.values()) >= set(range(PARTITIONS)):
+                        return
     finally:
         await consumer.stop()
 
