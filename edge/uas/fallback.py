@@ -42,6 +42,7 @@ log = structlog.get_logger(__name__)
 
 NO_GREETING: Final = "no_greeting"
 SIP_TRANSPORTS: Final = frozenset({"udp", "tcp", "tls"})
+SESSION_WAIT_S: Final = 3.0
 TICK_S: Final = 0.25
 """Deadlines are checked this often (one scan of the watched calls; 4 s ± 0.25 s is precise enough)."""
 
@@ -208,6 +209,15 @@ class FallbackPlayer:
             audio_uri=BUSY_PROMPT.as_uri(),
             barge_in=False,
         )
+        # The ACK can beat the media session's opening (the driver binds its sockets asynchronously):
+        # the prompt waits for the session, a little (polled: the engine has no event for it).
+        session = getattr(self.engine, "session", None)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SESSION_WAIT_S
+        while session is not None and session(action.call_id) is None:  # noqa: ASYNC110 - see above
+            if loop.time() > deadline:
+                break
+            await asyncio.sleep(0.02)
         try:
             await self.engine.execute(command)
         except Exception as exc:  # the hang-up deadline still ends the call
