@@ -214,7 +214,7 @@ class FallbackPlayer:
         session = getattr(self.engine, "session", None)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SESSION_WAIT_S
-        while session is not None and session(action.call_id) is None:  # noqa: ASYNC110 - see above
+        while session is not None and session(action.call_id) is None:
             if loop.time() > deadline:
                 break
             await asyncio.sleep(0.02)
