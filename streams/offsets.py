@@ -18,16 +18,16 @@ would.  Replaying up to ``max_age_s`` of ended calls is cheap: their speech work
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from sentiric.eventlog.follower import topic_partitions
 
-log = logging.getLogger("sentiric.streams.offsets")
+log = structlog.get_logger(__name__)  # runs before Faust sets up logging: structlog prints anyway
 
 
 async def seed_group_offsets(
@@ -50,14 +50,14 @@ async def seed_group_offsets(
         try:
             await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
         except Exception as exc:  # an active group refuses a simple consumer's commit: it has begun
-            log.info("consumer group %s is active; its offsets are left as they are (%s)", group, exc)
+            log.info("consumer group active; its offsets are left as they are", group=group, error=str(exc))
             return {}
         log.info(
-            "fresh consumer group %s starts %.0f s back on %s: %s",
-            group,
-            max_age_s,
-            topic,
-            {tp.partition: o for tp, o in offsets.items()},
+            "fresh consumer group starts back in time",
+            group=group,
+            topic=topic,
+            seconds=max_age_s,
+            offsets={tp.partition: o for tp, o in offsets.items()},
         )
         return {tp.partition: o for tp, o in offsets.items()}
     finally:
