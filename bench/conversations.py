@@ -28,7 +28,7 @@ async def main(args: argparse.Namespace) -> None:
     levels = [int(x) for x in args.levels.split(",")]
     with tempfile.TemporaryDirectory(prefix="sentiric-conv-") as tmp:
         workdir = Path(tmp)
-        async with bench_stack(workdir, vad_silence_ms=args.vad_silence_ms) as bench:
+        async with bench_stack(workdir, vad_silence_ms=args.vad_silence_ms, workers=args.workers) as bench:
             await bench.calls(1, 1, before_ms=args.greeting_ms, after_ms=args.listen_ms)  # warm-up
             baseline: float | None = None
             head = ("calls at once", "measured", "p50 ms", "p95 ms", "stt ms", "stt wait")
@@ -65,6 +65,9 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `timeout` too stops what we started
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--levels", default="1,2,4,8")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="streams workers in the group (≤ 3 partitions)"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="calls per level = level x rounds")
     parser.add_argument("--vad-silence-ms", type=int, default=700)
     parser.add_argument("--greeting-ms", type=int, default=4500)

@@ -62,6 +62,7 @@ from tests.integration.e2e.stack import (  # noqa: E402
     Worker,
     caller_scenario,
     rms,
+    worker_heartbeat,
 )
 
 QUESTION_MS = 3600
@@ -125,7 +126,7 @@ class Bench:
 
 
 @asynccontextmanager
-async def bench_stack(workdir: Path, *, vad_silence_ms: int) -> Iterator[Bench]:
+async def bench_stack(workdir: Path, *, vad_silence_ms: int, workers: int = 1) -> Iterator[Bench]:
     cache = machine_cache()
     broker = LocalKafka(
         Settings(
@@ -138,6 +139,7 @@ async def bench_stack(workdir: Path, *, vad_silence_ms: int) -> Iterator[Bench]:
     broker.start(detach=False)
     edge: asyncio.subprocess.Process | None = None
     worker: Worker | None = None
+    extra: list[Worker] = []  # more workers in the same group: the call partitions are split
     log: CallLog | None = None
     try:
         low, high = free_rtp_range()
@@ -169,7 +171,13 @@ async def bench_stack(workdir: Path, *, vad_silence_ms: int) -> Iterator[Bench]:
             await asyncio.sleep(0.2)
         worker = Worker(broker.bootstrap, workdir / "worker", cache)
         worker.start()
+        for n in range(1, workers):
+            extra.append(Worker(broker.bootstrap, workdir / f"worker{n + 1}", cache))
+            extra[-1].start()
         await worker.ready()
+        for w in extra:
+            await w.ready()
+        await worker_heartbeat(broker.bootstrap)  # the edge admits agent calls once it has read one
         log = CallLog(broker.bootstrap, node, alive=worker.alive)
         await log.start()
         yield Bench(broker.bootstrap, node, sip_port, (low, high), worker, log, workdir, vad_silence_ms)
@@ -178,6 +186,8 @@ async def bench_stack(workdir: Path, *, vad_silence_ms: int) -> Iterator[Bench]:
             await log.stop()
         if worker is not None:
             worker.stop()
+        for w in extra:
+            w.stop()
         if edge is not None and edge.returncode is None:
             edge.terminate()
             await edge.wait()

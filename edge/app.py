@@ -3,7 +3,10 @@ command consumer, the gRPC MediaService (``edge.grpc_service``, on ``grpc_port``
 HTTP (``edge.metrics_http``, a read token required).  ``run(settings)`` serves until SIGINT/SIGTERM.
 
 Start order makes the edge ready before it takes a call: topics exist, the producer is connected, the
-config table holds every dialplan and user, the media engine runs, then the SIP sockets open.  Stop
+config table holds every dialplan and user, the worker table every worker's newest heartbeat
+(``edge.workers``: with ``require_worker`` an agent call is admitted only while a worker can serve
+it), the media engine runs, then the SIP sockets open.  The greeting watchdog (``edge.uas.fallback``)
+sees every fact the edge records and plays the busy prompt on answered calls the AI side leaves silent.  Stop
 order is the reverse, and live calls get a BYE (reason ``shutdown``) so none is left half-open.
 """
 
@@ -28,12 +31,15 @@ from edge.transport import MediaDriver, SipEndpoint, SipTcpProtocol, SipUdpProto
 from edge.uas.access import default_access, exposure_error
 from edge.uas.admission import Admission, AdmissionLimits
 from edge.uas.core import UasConfig, UasCore
+from edge.uas.fallback import FallbackPlayer, GreetingWatchdog, ObservedPublisher
 from edge.uas.ratelimit import Bucket, SourceLimits
+from edge.workers import Placement, WorkerFollower, WorkerLimits, WorkerTable
 from edge.ws.server import WebService
 from sentiric.auth import settings_verifier
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
+from sentiric.eventlog.follower import topic_partitions
 from sentiric.eventlog.producer import EventProducer
 from sentiric.settings import Settings
 from sentiric.signals import until_signalled
@@ -112,9 +118,34 @@ class EdgeApp:
         self.engine_factory = engine_factory
         self.client = client_options(settings)
         self.producer = EventProducer(buffer_max=settings.producer_buffer_max, **self.client)
-        self.recorder = FactRecorder(self.producer, settings.node_id)
+        self.fallback = FallbackPlayer(
+            GreetingWatchdog(timeout_s=settings.greeting_timeout_s, hangup_after_s=8.0)
+        )
+        self.recorder = FactRecorder(
+            ObservedPublisher(self.producer, self.fallback.observe), settings.node_id
+        )
         self.config = ConfigTable()
         self.follower = ConfigFollower(self.config, dead_letters=self.producer, **self.client)
+        self.workers = WorkerTable()
+        self.worker_follower = (
+            WorkerFollower(self.workers, dead_letters=self.producer, **self.client)
+            if settings.require_worker
+            else None
+        )
+        self.call_partitions = 0  # of sentiric.calls: where a call id's dialog work goes
+        self.placement = (
+            Placement(
+                self.workers,
+                lambda: self.call_partitions,
+                WorkerLimits(
+                    timeout_s=settings.worker_timeout_s,
+                    max_lag=settings.worker_max_lag,
+                    max_behind_s=settings.worker_max_behind_s,
+                ),
+            )
+            if settings.require_worker
+            else None
+        )
         self.engine: MediaEngine | Any = None
         self.core: UasCore | None = None
         self.endpoint: SipEndpoint | None = None
@@ -150,6 +181,9 @@ class EdgeApp:
         await ensure_topics(specs, replication=s.topic_replication, **self.client)
         await self.producer.start()
         await self.follower.start()
+        if self.worker_follower is not None:
+            self.call_partitions = await topic_partitions(topics.CALLS, self.client)
+            await self.worker_follower.start()
         self.engine = self.engine_factory(s, self.recorder)
         if hasattr(self.engine, "start"):
             await self.engine.start()
@@ -169,7 +203,10 @@ class EdgeApp:
             pool=self.engine.pool,
             directory=self.config,
             admission=Admission(
-                limits, log_fill=lambda: self.producer.fill_ratio, loop_lag=lambda: self.loop_lag
+                limits,
+                log_fill=lambda: self.producer.fill_ratio,
+                loop_lag=lambda: self.loop_lag,
+                workers=self.placement,
             ),
             media_activity=lambda call_id: self.media.last_rx(call_id, loop.time()) if self.media else None,
         )
@@ -180,10 +217,13 @@ class EdgeApp:
             on_failed=lambda call_id: endpoint.hangup(call_id, "media_error"),
         )
         endpoint.media = self.media
+        self.fallback.start(self.recorder, self.engine, endpoint.hangup)
         self._udp, _ = await loop.create_datagram_endpoint(lambda: SipUdpProtocol(endpoint), sock=sock)
         if s.sip_tcp:
             self._tcp = await loop.create_server(lambda: SipTcpProtocol(endpoint), s.sip_host, self.sip_port)
-        self.web = WebService(s, self.recorder, directory=self.config, tokens=self.config)
+        self.web = WebService(
+            s, self.recorder, directory=self.config, tokens=self.config, workers=self.placement
+        )
         try:
             await self.web.start()
         except OSError as exc:  # the SIP side must not depend on the browser gateway's port
@@ -244,7 +284,8 @@ class EdgeApp:
                 self.endpoint.hangup(call_id, "shutdown")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._calls_gone(), grace_s)
-        for closer in (self.commands, self.follower):
+        await self.fallback.stop()
+        for closer in (self.commands, self.follower, self.worker_follower):
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer.stop()

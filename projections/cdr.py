@@ -117,6 +117,7 @@ class CallRow:
     transfer_target: str | None = None
     transfer_status: str | None = None
     transfer_seq: int | None = None
+    degraded_reason: str | None = None  # the edge served the call itself (CallDegraded): why
     log_topic: str | None = None
     log_partition: int | None = None
     first_offset: int | None = None
@@ -348,6 +349,8 @@ def _call_changes(row: CallRow, fact: Any) -> dict[str, Any]:
                 "transfer_status": fact.status,
                 "transfer_seq": fact.seq,
             }
+        case m.CallDegraded() if row.degraded_reason is None:  # the first reason is the cause
+            return {"degraded_reason": fact.reason}
         case m.CallMediaUpdated():
             return {}
     return {}

@@ -31,6 +31,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "finished_at",
     "disposition",
     "end_reason",
+    "degraded_reason",
     "hangup_by",
     "pdd_ms",
     "duration_ms",

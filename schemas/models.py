@@ -126,6 +126,40 @@ class CallCancelled:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallDegraded:
+    """The edge served an answered call itself: the AI side could not."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallDegraded"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    reason: str
+    action: str
+    waited_ms: float = 0.0
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "reason": self.reason,
+            "action": self.action,
+            "waited_ms": self.waited_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallDegraded:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallEnded:
     """The call is over; the last call fact but MediaPortReleased."""
 
@@ -1144,6 +1178,7 @@ class Dialplan:
     require_auth: bool = False
     language: str = "en-US"
     access: str | None = None
+    busy_action: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1161,6 +1196,7 @@ class Dialplan:
             "require_auth": self.require_auth,
             "language": self.language,
             "access": self.access,
+            "busy_action": self.busy_action,
         }
 
     @classmethod
@@ -1401,10 +1437,46 @@ class KpiWindowReported:
         return cls(**record)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerHeartbeat:
+    """A dialog worker's liveness and lag, on the compacted sentiric.workers topic, key = worker id."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.metrics.WorkerHeartbeat"
+    FAMILY: ClassVar[str] = "metrics"
+    event_id: UUID
+    worker_id: str
+    at: datetime
+    topic: str
+    partitions: tuple[int, ...]
+    lag: int
+    behind_s: float
+    skipped: int = 0
+    stopping: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "worker_id": self.worker_id,
+            "at": self.at,
+            "topic": self.topic,
+            "partitions": self.partitions,
+            "lag": self.lag,
+            "behind_s": self.behind_s,
+            "skipped": self.skipped,
+            "stopping": self.stopping,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> WorkerHeartbeat:
+        record["partitions"] = tuple(record["partitions"])
+        return cls(**record)
+
+
 Fact = (
     AgentReplied
     | CallAnswered
     | CallCancelled
+    | CallDegraded
     | CallEnded
     | CallEstablished
     | CallInviteReceived
@@ -1431,12 +1503,13 @@ Command = Hangup | PlayAudio | SendDtmf | StartRecording | StopPlayback | StopRe
 
 ConfigRecord = ApiToken | Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
 
-MetricRecord = KpiWindowReported
+MetricRecord = KpiWindowReported | WorkerHeartbeat
 
 ALL_MODELS: tuple[type[Any], ...] = (
     AgentReplied,
     CallAnswered,
     CallCancelled,
+    CallDegraded,
     CallEnded,
     CallEstablished,
     CallInviteReceived,
@@ -1472,4 +1545,5 @@ ALL_MODELS: tuple[type[Any], ...] = (
     Trunk,
     WebhookSubscription,
     KpiWindowReported,
+    WorkerHeartbeat,
 )

@@ -32,7 +32,9 @@ def _value(name: str, avro: Any, i: int) -> Any:
         if logical == "timestamp-micros":
             return SAMPLE_TIME + timedelta(milliseconds=i)
         if avro["type"] == "array":
-            return (f"{name}-a", f"{name}-b")
+            if avro["items"] == "string":
+                return (f"{name}-a", f"{name}-b")
+            return (_value(name, avro["items"], i), _value(name, avro["items"], i + 1))
         return _value(name, avro["type"], i)
     return {
         "string": f"{name}-{i}",

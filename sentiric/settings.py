@@ -95,6 +95,29 @@ class Settings(BaseSettings):
     sip_max_log_fill: float = Field(default=0.5, description="503 new calls above this log buffer fill.")
     sip_max_loop_lag_ms: float = Field(default=250.0, description="503 new calls above this loop lag.")
     sip_retry_after_s: int = 5
+    # Never silent (edge.workers, edge.uas.fallback): answer only what a dialog worker can serve.
+    require_worker: bool = Field(
+        default=True,
+        description="Admit a call only when a live dialog worker that keeps up holds its partition "
+        "(heartbeats on sentiric.workers). An edge run without any worker (SIP-only benches) sets false.",
+    )
+    worker_timeout_s: float = Field(default=5.0, gt=0, description="A worker silent this long is dead.")
+    worker_max_lag: int = Field(
+        default=2000, ge=0, description="Refuse when a worker is this many facts behind."
+    )
+    worker_max_behind_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Refuse above this age of the worker's oldest unprocessed fact. A greeting crosses the "
+        "partition's backlog two or three times (setup fact, the reply, the synthesized speech), so 1 s "
+        "behind is a greeting ~2-3 s late; 3 s would be past greeting_timeout_s.",
+    )
+    greeting_timeout_s: float = Field(
+        default=4.0,
+        ge=0,
+        description="An answered agent call whose first audio has not started by then "
+        "gets the edge's fallback prompt and a CallDegraded fact (0: no watchdog).",
+    )
     edge_metrics_port: int = Field(default=9101, description="Prometheus /metrics of the edge.")
     # Edge SIP exposure (edge.uas.access, edge.uas.ratelimit, edge.transport). Trunks are config records.
     sip_default_access: Literal["open", "trunks_only", "digest_required"] | None = Field(
@@ -181,6 +204,14 @@ class Settings(BaseSettings):
     speech_remote_timeout_s: float = Field(default=30.0, description="Deadline of each remote call.")
     no_input_timeout_s: float = 8.0
     streams_offset_reset: Literal["earliest", "latest"] = "latest"
+    streams_max_call_age_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="A fresh consumer group starts this far back on the call topic: "
+        "no live call is missed, last week is not replayed (streams.offsets).",
+    )
+    worker_heartbeat_s: float = Field(default=1.0, gt=0, description="Worker liveness/lag heartbeat period.")
+    streams_producer_linger_ms: int = Field(default=5, ge=0, description="Faust producer batching.")
 
     # API.
     api_host: str = "127.0.0.1"

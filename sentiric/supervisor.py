@@ -176,12 +176,24 @@ async def _worker_joined(settings: Settings) -> bool:
         await admin.close()
 
 
+async def _worker_serving(settings: Settings) -> bool:
+    """Joined, and its heartbeats cover every call partition: the edge admits agent calls now."""
+    from streams.heartbeat import workers_serve_all
+
+    if not await _worker_joined(settings):
+        return False
+    try:
+        return await workers_serve_all(settings.topic_partitions, **client_options(settings))
+    except Exception:  # the topic may not exist yet, the broker may be starting: not ready
+        return False
+
+
 async def wait_ready(settings: Settings, names: list[str]) -> bool:
     """Until every started process serves: SIP answers OPTIONS, the API is healthy, the worker joined."""
     checks = {
         "edge": lambda: _sip_answers(settings.sip_host, settings.sip_port),
         "api": lambda: _api_answers(settings),
-        "worker": lambda: _worker_joined(settings),
+        "worker": lambda: _worker_serving(settings),
     }
     pending = [n for n in names if n in checks]
     deadline = time.monotonic() + READY_TIMEOUT_S

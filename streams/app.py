@@ -35,7 +35,7 @@ from schemas.codec import CodecError, decode, encode
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options, faust_brokers, faust_credentials
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
-from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, TopicSpec
+from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, WORKERS, TopicSpec
 from sentiric.settings import Settings, get_settings
 from streams.agents import dialog as dialog_step
 from streams.agents import speech
@@ -46,6 +46,9 @@ from streams.dialog.machine import Policy
 from streams.engines.dialog import Turn
 from streams.engines.errors import EngineError
 from streams.engines.factory import Engines, build_engines
+from streams.heartbeat import Progress, heartbeat, worker_id
+from streams.offsets import seed_group_offsets
+from streams.skip import SkipCounter, expired, is_ended
 
 log = logging.getLogger("sentiric.streams")
 APP_ID = "sentiric"
@@ -115,6 +118,7 @@ def create_app(
         broker_commit_interval=1.0,
         producer_acks=-1,
         producer_max_request_size=MAX_MESSAGE_BYTES,  # replies carry their audio
+        producer_linger_ms=settings.streams_producer_linger_ms,  # batch a burst's sends
         web_enabled=False,
         autodiscover=False,
     )
@@ -125,11 +129,12 @@ def create_app(
 
     calls = app.topic(CALLS, partitions=partitions, **raw)
     metrics = app.topic(METRICS, **raw)
+    workers = app.topic(WORKERS, partitions=1, **raw)
     kpi_topic = app.topic(KPI_TOPIC, partitions=1, internal=True, **raw)
     command_topics: dict[str, faust.TopicT] = {}
 
     def topic(name: str) -> faust.TopicT:
-        known = {CALLS: calls, METRICS: metrics, KPI_TOPIC: kpi_topic}
+        known = {CALLS: calls, METRICS: metrics, KPI_TOPIC: kpi_topic, WORKERS: workers}
         if name in known:
             return known[name]
         if name not in command_topics:
@@ -154,11 +159,27 @@ def create_app(
     }
     dialogs = app.Table("dialog", **table)
     histories = app.Table("dialog-history", **table)
+    progress = Progress(agents=("dialog", "stt", "dialog-engine", "tts", "measure"))
+    skips = SkipCounter()
+    app.sentiric_progress = progress  # type: ignore[attr-defined]  # tests and benches read them
+    app.sentiric_skips = skips  # type: ignore[attr-defined]
+
+    def handled(agent: str, event: Any) -> None:
+        msg = event.message
+        progress.done(agent, msg.partition, msg.offset, msg.timestamp or time.time())
+
+    def ended(agent: str, key: bytes) -> bool:
+        """The call of this work has ended (its dialog left an ended marker): skip, and count it."""
+        if is_ended(dialogs.get(key)):
+            skips.skip(agent)
+            return True
+        return False
 
     @app.agent(calls, name="dialog", concurrency=1)
     async def dialog_agent(stream: faust.StreamT[bytes]) -> None:
         dead = aside("dialog")
         async for event in stream.events():
+            handled("dialog", event)
             with dead.guard(event.message):
                 key = event.key
                 outcome = dialog_step.step(dialogs.get(key), key, event.value, policy, time.time())
@@ -183,12 +204,36 @@ def create_app(
         for marker in [k for k, t in fired.items() if now - t > 120]:
             del fired[marker]
 
+    @app.timer(interval=30.0)
+    async def purge_ended_markers() -> None:
+        for key in expired(list(dialogs.items()), time.time(), settings.streams_max_call_age_s):
+            dialogs.pop(key, None)
+
+    wid = worker_id()
+    app.sentiric_worker_id = wid  # type: ignore[attr-defined]
+
+    @app.timer(interval=settings.worker_heartbeat_s)
+    async def publish_heartbeat() -> None:
+        now = time.time()
+        mine = [tp for tp in app.consumer.assignment() if tp.topic == CALLS]
+        lag, behind = 0, 0.0
+        for tp in mine:
+            start = app.consumer._committed_offset.get(tp)  # where the group's reading of it began
+            if start is None:
+                start = await app.consumer.position(tp)
+            records, seconds = progress.lag(tp.partition, app.consumer.highwater(tp), start, now)
+            lag, behind = lag + records, max(behind, seconds)
+        progress.forget(set(range(partitions)) - {tp.partition for tp in mine})
+        beat = heartbeat(wid, CALLS, [tp.partition for tp in mine], lag, behind, skips.total, now=now)
+        await emit(WORKERS, wid.encode(), encode(beat))
+
     @app.agent(calls, name="stt", concurrency=1)
     async def stt_agent(stream: faust.StreamT[bytes]) -> None:
         dead = aside("stt")
         async for event in stream.events():
+            handled("stt", event)
             fact = _decode(event.value)
-            if not isinstance(fact, m.UtteranceCaptured):
+            if not isinstance(fact, m.UtteranceCaptured) or ended("stt", event.key):
                 continue
             with dead.guard(event.message):
                 try:
@@ -202,6 +247,7 @@ def create_app(
     async def engine_agent(stream: faust.StreamT[bytes]) -> None:
         dead = aside("dialog-engine")
         async for event in stream.events():
+            handled("dialog-engine", event)
             fact, key = _decode(event.value), event.key
             with dead.guard(event.message):
                 if isinstance(fact, m.CallEnded):
@@ -209,6 +255,8 @@ def create_app(
                 elif isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
                     histories[key] = speech.remember(histories.get(key), Turn("agent", fact.text))
                 elif isinstance(fact, m.UtteranceTranscribed) and speech.wants_reply(fact):
+                    if ended("dialog-engine", key):
+                        continue
                     history = speech.load_history(histories.get(key))
                     try:
                         out = await asyncio.to_thread(
@@ -225,8 +273,9 @@ def create_app(
     async def tts_agent(stream: faust.StreamT[bytes]) -> None:
         dead = aside("tts")
         async for event in stream.events():
+            handled("tts", event)
             fact = _decode(event.value)
-            if not isinstance(fact, m.AgentReplied):
+            if not isinstance(fact, m.AgentReplied) or ended("tts", event.key):
                 continue
             with dead.guard(event.message):
                 try:
@@ -242,6 +291,7 @@ def create_app(
     async def measure_agent(stream: faust.StreamT[bytes]) -> None:
         dead = aside("measure")
         async for event in stream.events():
+            handled("measure", event)
             fact = _decode(event.value)
             with dead.guard(event.message):
                 for x in measure(fact) if fact is not None else ():
@@ -284,15 +334,26 @@ def internal_topics(app: faust.App) -> list[TopicSpec]:
     return [*specs, TopicSpec(KPI_TOPIC, 1)]
 
 
+def heartbeat_topic(settings: Settings) -> list[TopicSpec]:
+    """`sentiric.workers`, as the platform declares it (a worker may start before any edge)."""
+    from sentiric.eventlog.topics import platform_topics
+
+    specs = platform_topics(
+        partitions=settings.topic_partitions, calls_retention_ms=settings.calls_retention_ms
+    )
+    return [s for s in specs if s.name in (WORKERS, CALLS)]
+
+
 def run_worker(settings: Settings) -> None:
     """Run a streams worker in the foreground until interrupted (the `sentiric worker` command)."""
     engines = build_engines(settings)
     app = create_app(settings, engines)
-    asyncio.run(
-        ensure_topics(
-            internal_topics(app), replication=settings.topic_replication, **client_options(settings)
-        )
-    )
+    client = client_options(settings)
+    specs = [*internal_topics(app), *heartbeat_topic(settings)]
+    asyncio.run(ensure_topics(specs, replication=settings.topic_replication, **client))
+    # A fresh consumer group starts streams_max_call_age_s back, not at the end (a call placed before
+    # the group's first assignment would be silent) nor at the beginning (last week's calls).
+    asyncio.run(seed_group_offsets(APP_ID, CALLS, settings.streams_max_call_age_s, **client))
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()
 

@@ -235,6 +235,7 @@ class EdgeUnderTest:
                 "SENTIRIC_RTP_PORT_MIN": str(p.rtp_min),
                 "SENTIRIC_RTP_PORT_MAX": str(p.rtp_max),
                 "SENTIRIC_ADMIN_TOKEN": self.token,
+                "SENTIRIC_REQUIRE_WORKER": "false",  # no dialog worker here: the fuzzer wants SIP answered
             }
         )
         env.update({f"SENTIRIC_{k.upper()}": v for k, v in self.overrides.items()})

@@ -8,14 +8,30 @@ A new INVITE is refused — before it costs a port or more than two facts — wh
   (the log is slow or away: accepting more calls would end with facts refused);
 * ``cpu_saturated``: the event loop is lagging more than ``max_loop_lag_s`` behind its timers.
 
+A call for the AI agent is also refused when no dialog worker can serve it (never an answered silent
+call; :mod:`edge.workers`): ``no_worker`` when no live worker holds the partition its call id lands on,
+``worker_behind`` when the one that does is too far behind.  That check comes after the access and
+dialplan checks (``edge.uas.setup``), so a scanner learns nothing from it, and the dialplan's
+``busy_action`` picks a 503 + Retry-After or an answer with the edge's busy prompt.
+
 Only *new* calls are checked: in-dialog requests (BYE, re-INVITE, INFO) of established calls
 always go through, so overload never harms calls already up.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class Workers(Protocol):
+    """Where dialog work for a call id would go (`edge.workers.Placement`)."""
+
+    def refusal(self, call_id: str) -> str | None: ...
+
+    def draw(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +51,15 @@ class Admission:
     limits: AdmissionLimits
     log_fill: Callable[[], float] = _zero  # EventProducer.fill_ratio
     loop_lag: Callable[[], float] = _zero  # seconds the event loop runs late
+    workers: Workers | None = None  # None: no worker check (require_worker false)
+
+    def call_id(self) -> str:
+        """A new call's id: one whose partition a worker serves, when the workers are checked."""
+        return self.workers.draw() if self.workers is not None else str(uuid.uuid4())
+
+    def worker_refusal(self, call_id: str) -> str | None:
+        """None when a dialog worker can serve ``call_id``, else ``no_worker`` or ``worker_behind``."""
+        return self.workers.refusal(call_id) if self.workers is not None else None
 
     def refuse(self, *, active_calls: int, ports_free: int) -> str | None:
         """None to admit, else the machine-readable reason for the 503."""

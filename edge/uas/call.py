@@ -109,6 +109,7 @@ class Call:
 
     __slots__ = (
         "answered_at",
+        "busy",
         "call_id",
         "counted_ip",
         "dialog",
@@ -169,6 +170,7 @@ class Call:
         self.trunk: Any = None  # the edge.uas.access.Trunk the call came from, if any
         self.proven = peer.transport != "udp"  # see edge.uas.base: trunk, digest, TCP or the ACK
         self.counted_ip: str | None = None  # the source IP this call counts against (per-source cap)
+        self.busy: str | None = None  # no worker can serve it (why): answered for the busy prompt only
 
     def fire(self, event: str) -> CallState:
         try:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 ACTIONS = ("agent", "prompt_hangup", "transfer", "reject")
+BUSY_ACTIONS = ("reject", "busy_prompt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class Plan:
     require_auth: bool = False
     language: str = "en-US"
     access: str | None = None  # open | trunks_only | digest_required; None: see edge.uas.access
+    busy_action: str = "reject"  # no worker can serve: 503 + Retry-After, or answer with the busy prompt
 
     def matches(self, number: str) -> bool:
         if self.pattern == "*":
@@ -50,6 +52,9 @@ class Plan:
         action = get("action")
         if action not in ACTIONS:
             raise ValueError(f"unknown dialplan action {action!r}")
+        busy = getattr(record, "busy_action", None) or "reject"
+        if busy not in BUSY_ACTIONS:
+            raise ValueError(f"unknown dialplan busy_action {busy!r}")
         return cls(
             dialplan_id=get("entity_id"),
             pattern=get("pattern"),
@@ -61,6 +66,7 @@ class Plan:
             require_auth=get("require_auth"),
             language=get("language"),
             access=getattr(record, "access", None),
+            busy_action=busy,
         )
 
 

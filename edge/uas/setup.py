@@ -2,7 +2,10 @@
 
 INVITE ─▶ CallInviteReceived ─▶ admission (503 + Retry-After; per-source cap) ─▶ dialplan ─▶ access
 (403 trunks only / digest 401) ─▶ [dialplan reject] ─▶ SDP dry run (488/415/400, before any port is
-taken) ─▶ port (503) ─▶ [180] ─▶ 200 + SDP answer (or our offer for a late-offer INVITE) ─▶ ACK.
+taken) ─▶ dialog worker check for agent calls (503 + Retry-After, or the busy prompt per the
+dialplan's ``busy_action``) ─▶ port (503) ─▶ [180] ─▶ 200 + SDP answer (or our offer for a late-offer
+INVITE) ─▶ ACK.  A call answered only to hear the busy prompt records ``CallDegraded`` at its answer;
+the edge's fallback player (``edge.uas.fallback``) plays the prompt and hangs up.
 The access check comes before a dialplan's own refusal, so an unauthenticated scanner gets the same
 401 (or 403) for every number and cannot tell the numbers that exist from those that do not.  Every
 one of these answers at once, so no ``100 Trying`` precedes them (§17.2.1 needs it only for a TU
@@ -18,7 +21,6 @@ SRTP (RFC 4568 SDES) is answered with a fresh key of our own per the ``srtp_poli
 from __future__ import annotations
 
 import secrets
-import uuid
 
 import structlog
 
@@ -73,7 +75,7 @@ class CallSetup(InDialog):
                 self._respond(req, peer, 482, now, out)  # same call, another request: a loop
             return
         if call is None:
-            call = Call(str(uuid.uuid4()), req, peer, secrets.token_hex(6), now)
+            call = Call(self.admission.call_id(), req, peer, secrets.token_hex(6), now)
             call.trunk = self._trunk(peer)
             call.proven = call.proven or call.trunk is not None
             self.calls[call.call_id] = call
@@ -229,6 +231,12 @@ class CallSetup(InDialog):
             except SdpNegotiationError as exc:
                 self._reject(call, exc.status, "sdp_not_acceptable", "sdp", now, out)
                 return
+        busy = self.admission.worker_refusal(call.call_id) if plan.action == "agent" else None
+        if busy is not None and plan.busy_action != "busy_prompt":
+            retry = str(self.admission.limits.retry_after_s)
+            self._reject(call, 503, busy, "overload", now, out, headers=[("Retry-After", retry)])
+            return
+        call.busy = busy  # answered, but only to hear the edge's busy prompt
         try:
             call.port = self.pool.allocate(now)
         except PortsExhausted:
@@ -277,6 +285,8 @@ class CallSetup(InDialog):
             remote_rtp_addr=f"{neg.remote_address}:{neg.remote_port}" if neg else None,
             sdp_answer=str(sdp),
         )
+        if call.busy is not None:
+            self._emit(call, f.CallDegraded, reason=call.busy, action="busy_prompt", waited_ms=0.0)
         if neg is not None:
             self._open_media(call, neg, out)
 

@@ -66,6 +66,9 @@ def edge_settings(kafka: str, home: Path, **overrides: Any) -> Any:
         "sip_t1_ms": 100,
         "media_timeout_s": 120.0,
         "topic_partitions": 3,
+        # An edge on its own (SIP tests and benches): no dialog worker will ever heartbeat, so the
+        # worker check is off. Stacks with a worker (tests/integration/e2e) turn it back on.
+        "require_worker": False,
         **RAISED_SOURCE_LIMITS,
     }
     values.update(overrides)

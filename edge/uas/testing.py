@@ -79,6 +79,7 @@ def make_edge(**config: Any) -> Edge:
     pool = PortPool(30000, 30009, quarantine_s=0.0)  # 5 RTP ports
     directory = StaticDirectory()
     limits = config.pop("limits", AdmissionLimits())
+    workers = config.pop("workers", None)  # an edge.uas.admission.Workers (None: no worker check)
     if "source_limits" in config:  # the per-source gate's (UasConfig.limits)
         config["limits"] = config.pop("source_limits")
     cfg = UasConfig(host="192.0.2.1", port=5060, rtp_host="192.0.2.1", timers=TimerConfig(), **config)
@@ -88,7 +89,7 @@ def make_edge(**config: Any) -> Edge:
         facts=FactRecorder(publisher, "edge-test"),
         pool=pool,
         directory=directory,
-        admission=Admission(limits, log_fill=lambda: edge.fill[0]),
+        admission=Admission(limits, log_fill=lambda: edge.fill[0], workers=workers),
         media_activity=edge.media_rx.get,
     )
     return edge

@@ -37,6 +37,7 @@ from websockets.http11 import Request, Response
 from edge.commands import CommandConsumer
 from edge.config_table import ConfigFollower, ConfigTable
 from edge.facts import FactRecorder
+from edge.uas.admission import Workers
 from edge.ws import protocol as p
 from edge.ws.auth import Refusal, WsAuth
 from edge.ws.gateway import CallTail, Dialplans, GatewayFirst, WebGateway
@@ -53,6 +54,8 @@ from sentiric.signals import until_signalled
 log = structlog.get_logger(__name__)
 
 PATH = "/ws"
+TRY_AGAIN_LATER = 1013
+"""Close code (RFC 6455 §7.4.1, IANA registry): no dialog worker can serve a session now."""
 REFUSED = Counter("sentiric_ws_refused_total", "/ws upgrades refused before a call", ["status"])
 OUTBOX_MAX = 1024  # frames queued for one client (about 100 s of agent audio in 100 ms chunks)
 _NAME = re.compile(r"[A-Za-z0-9_.+\-]{1,32}")
@@ -150,9 +153,11 @@ class WsServer:
         port: int = 0,
         limits: p.Limits | None = None,
         vad: dict[str, Any] | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self.gateway = gateway
         self.auth = auth
+        self.workers = workers  # edge.workers.Placement: agent sessions only where a worker serves
         self.host = host
         self.port = port
         self.limits = limits or p.Limits()
@@ -201,11 +206,19 @@ class WsServer:
         peer = Peer(
             f"{host}:{port}", _name(query, "caller"), _name(query, "to"), ws.request.headers.get("User-Agent")
         )
-        call_id = str(uuid.uuid4())
+        plan = self.gateway.plan_for(peer.callee)
+        workers = self.workers if plan.action == "agent" else None
+        call_id = workers.draw() if workers is not None else str(uuid.uuid4())
+        busy = workers.refusal(call_id) if workers is not None else None
+        if busy is not None:  # never a silent session: no dialog worker could serve it
+            REFUSED.labels("1013").inc()
+            log.info("web call refused", reason=busy)
+            await ws.close(TRY_AGAIN_LATER, "try again later")
+            return
         call = WebCall(
             call_id,
             peer,
-            plan=self.gateway.plan_for(peer.callee),
+            plan=plan,
             limits=self.limits,
             vad=vad_config(**self.vad),
         )
@@ -242,6 +255,7 @@ class WebService:
         own_commands: bool = False,
         port: int | None = None,
         limits: p.Limits | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self.settings = settings
         self.client = client_options(settings)
@@ -265,6 +279,7 @@ class WebService:
             port=settings.ws_port if port is None else port,
             limits=limits,
             vad=vad,
+            workers=workers,
         )
         self.tail = CallTail(self.gateway, **self.client)
         self.commands = (

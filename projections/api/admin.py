@@ -59,6 +59,11 @@ class DialplanIn(Strict):
         default=None,
         description="Who may call; unset: digest_required if require_auth, else the edge's default.",
     )
+    busy_action: Literal["reject", "busy_prompt"] | None = Field(
+        default=None,
+        description="When no dialog worker can serve an agent call: reject (503 + Retry-After; the "
+        "default) or busy_prompt (answer, play the edge's busy prompt, hang up).",
+    )
 
 
 class DialplanOut(DialplanIn):

@@ -50,13 +50,17 @@ class _Pending:
 
 
 def record_key(record: Any) -> str:
-    """The Kafka key of a record: call_id for call records, `<kind>:<entity_id>` for config."""
+    """The Kafka key of a record: call_id for call records, `<kind>:<entity_id>` for config, the worker
+    id for a worker heartbeat, the window start for a KPI window."""
     call_id = getattr(record, "call_id", None)
     if call_id is not None:
         return call_id
     entity_id = getattr(record, "entity_id", None)
     if entity_id is not None:
         return topics.config_key(type_name(record).lower(), entity_id)
+    worker_id = getattr(record, "worker_id", None)
+    if worker_id is not None:
+        return str(worker_id)
     return str(record.window_start.isoformat())
 
 

@@ -4,6 +4,7 @@
 - `sentiric.commands.<node>`: commands addressed to the edge that owns the call, key = call_id.
 - `sentiric.config`: compacted; dialplans, users, knowledge entries, prompts, webhooks, key = "<kind>:<id>".
 - `sentiric.metrics`: analytics windows (KpiWindowReported), key = window start.
+- `sentiric.workers`: compacted; dialog workers' heartbeats (WorkerHeartbeat), key = worker id.
 - `sentiric.deadletter`: records a consumer set aside (undecodable, or not applicable), byte for byte,
   with their original topic/partition/offset, the error and the consumer in headers.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 CALLS = "sentiric.calls"
 CONFIG = "sentiric.config"
 METRICS = "sentiric.metrics"
+WORKERS = "sentiric.workers"
 DEADLETTER = "sentiric.deadletter"
 WEBHOOK_DEADLETTER = "sentiric.webhooks.deadletter"
 COMMANDS_PREFIX = "sentiric.commands."
@@ -62,6 +64,12 @@ def platform_topics(
         *(TopicSpec(commands_topic(n), partitions, audio) for n in node_ids),
         TopicSpec(CONFIG, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
         TopicSpec(METRICS, 1, retention),
+        # Heartbeats: only the newest per worker matters; an hour keeps a dead worker's last one short.
+        TopicSpec(
+            WORKERS,
+            1,
+            {"cleanup.policy": "compact,delete", "retention.ms": "3600000", "min.compaction.lag.ms": "0"},
+        ),
         TopicSpec(DEADLETTER, 1, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
         TopicSpec(WEBHOOK_DEADLETTER, 1, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
     ]

@@ -27,6 +27,7 @@ from sentiric.eventlog.topics import CALLS, commands_topic
 from streams.dialog.decisions import ArmTimer, CancelTimer, DropState, Record, Send
 from streams.dialog.machine import IllegalTransition, Policy, decide, derived_event_id, new_state
 from streams.dialog.state import DialogState, StateError
+from streams.skip import ended_marker, is_ended
 
 log = logging.getLogger("sentiric.streams.dialog")
 
@@ -52,8 +53,9 @@ class Stored:
 class Outcome:
     """What one fact asks of the agent."""
 
-    stored: Stored | None = None
-    """The new table value; None with `changed` means delete the entry."""
+    stored: Stored | bytes | None = None
+    """The new table value (a `Stored`, or an ended marker: `streams.skip`); None with `changed`
+    means delete the entry."""
     changed: bool = False
     messages: list[tuple[str, bytes, bytes]] = field(default_factory=list)
     """(topic, key, value) to produce, in order."""
@@ -69,6 +71,8 @@ def step(raw_stored: bytes | None, key: bytes, value: bytes, policy: Policy, now
     if not isinstance(fact, m.Fact):
         log.warning("%s on %s is not a call fact; dropped", type(fact).__name__, CALLS)
         return Outcome()
+    if is_ended(raw_stored):
+        return Outcome()  # the call is over: a late or redelivered fact changes nothing
     stored = Stored(new_state(fact.call_id))
     if raw_stored is not None:
         try:
@@ -94,7 +98,9 @@ def step(raw_stored: bytes | None, key: bytes, value: bytes, policy: Policy, now
         elif isinstance(decision, CancelTimer):
             deadline = None
         elif isinstance(decision, DropState):
-            return out  # stored stays None: delete
+            if isinstance(fact, m.CallEnded):  # the speech agents skip this call's work from now on
+                out.stored = ended_marker(now)
+            return out  # else stored stays None: delete
     out.stored = Stored(state, deadline)
     return out
 
@@ -108,6 +114,8 @@ def due_timers(
 ) -> Iterator[tuple[bytes, uuid.UUID, bytes]]:
     """(key, event id, DialogTimerFired bytes) for every stored dialog whose timer deadline has passed."""
     for key, raw in entries:
+        if is_ended(raw):
+            continue
         try:
             stored = Stored.parse(raw)
         except StateError:

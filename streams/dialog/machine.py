@@ -359,6 +359,7 @@ _LIVE: dict[type[Any], str] = {
     m.CallEnded: "end",
     m.CallMediaUpdated: IGNORE,
     m.CallTransferred: IGNORE,
+    m.CallDegraded: IGNORE,  # the edge speaks for itself and hangs up: CallEnded follows
     m.MediaQualityReported: IGNORE,
     m.RecordingFinished: IGNORE,
     m.PlaybackStarted: IGNORE,

@@ -37,6 +37,7 @@ DEFAULTS: dict[type[Any], dict[str, Any]] = {
     m.CallMediaUpdated: {"direction": "sendrecv", "codec": "PCMU"},
     m.CallRejected: {"sip_status": 404, "reason": "no route", "stage": "dialplan"},
     m.CallTransferred: {"target_uri": "sip:200@example.com", "status": "accepted"},
+    m.CallDegraded: {"reason": "no_greeting", "action": "fallback_prompt", "waited_ms": 4000.0},
     m.DialogStateChanged: {"from_state": "LISTENING", "to_state": "THINKING", "trigger": "x"},
     m.DialogTimerFired: {"timer": "no_input", "armed_seq": 999},
     m.DialplanResolved: {"dialplan_id": "default", "action": "agent"},

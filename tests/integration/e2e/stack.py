@@ -35,8 +35,9 @@ from edge.app import EdgeApp
 from edge.media.codecs.g711 import ulaw_decode
 from edge.media.rtp.packet import RtpPacket, RtpParseError
 from edge.uas.sipp_runner import edge_settings
+from schemas import models as m
 from schemas.codec import CodecError, decode
-from sentiric.eventlog.topics import CALLS, commands_topic
+from sentiric.eventlog.topics import CALLS, WORKERS, commands_topic
 
 ROOT: Final = Path(__file__).resolve().parents[3]
 FIXTURES: Final = ROOT / "tests" / "fixtures" / "e2e"
@@ -129,6 +130,40 @@ async def start_edge(bootstrap: str, home: Path, **overrides: Any) -> EdgeApp:
     app = EdgeApp(settings)
     await app.start()
     return app
+
+
+async def served(edge: EdgeApp, within_s: float = 60.0) -> None:
+    """Until the edge sees live workers holding every call partition (it answers agent calls then)."""
+    assert edge.placement is not None, "an edge with require_worker"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        held = {p for w in edge.workers.workers() if loop.time() - w.seen_at < 3 for p in w.partitions}
+        if held >= set(range(edge.call_partitions)):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"partitions held after {within_s} s: {sorted(held)}")
+        await asyncio.sleep(0.2)
+
+
+async def worker_heartbeat(bootstrap: str, within_s: float = 60.0, **client: Any) -> None:
+    """Until the workers' heartbeats on `sentiric.workers` cover every call partition (for edges run as
+    a subprocess: they admit agent calls once they read it)."""
+    consumer = AIOKafkaConsumer(
+        WORKERS, group_id=None, auto_offset_reset="earliest", **({"bootstrap_servers": bootstrap} | client)
+    )
+    await consumer.start()
+    held: dict[str, set[int]] = {}
+    try:
+        async with asyncio.timeout(within_s):
+            async for msg in consumer:
+                beat = decode(msg.value) if msg.value else None
+                if isinstance(beat, m.WorkerHeartbeat):
+                    held[beat.worker_id] = set(beat.partitions)  # several workers split them
+                    if set().union(*held.values()) >= set(range(PARTITIONS)):
+                        return
+    finally:
+        await consumer.stop()
 
 
 async def settled(edge: EdgeApp, within_s: float = 10.0) -> None:

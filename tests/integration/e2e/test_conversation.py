@@ -38,6 +38,7 @@ from tests.integration.e2e.stack import (
     is_,
     pcm_of,
     rms,
+    served,
     settled,
     start_edge,
 )
@@ -82,7 +83,8 @@ async def stack(
     fresh_kafka: str, tmp_path_factory: pytest.TempPathFactory, machine_cache_dir: Path
 ) -> AsyncIterator[Stack]:
     home = tmp_path_factory.mktemp("e2e")
-    edge = await start_edge(fresh_kafka, home / "edge")  # creates the topics the worker joins
+    # creates the topics the worker joins; admits agent calls only while the worker serves them
+    edge = await start_edge(fresh_kafka, home / "edge", require_worker=True)
     worker = Worker(fresh_kafka, home / "worker", machine_cache_dir)
     log = CallLog(fresh_kafka, edge.settings.node_id, alive=worker.alive)
     try:
@@ -90,6 +92,7 @@ async def stack(
         await log.start()
         stt = await asyncio.to_thread(WhisperSTT, machine_cache_dir)
         await worker.ready()
+        await served(edge)
         yield Stack(fresh_kafka, edge, worker, log, stt)
     finally:
         await log.stop()

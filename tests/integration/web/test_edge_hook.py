@@ -8,7 +8,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from edge.app import EdgeApp
 from edge.uas.sipp_runner import edge_settings
@@ -55,4 +57,29 @@ async def test_edge_serves_web_calls_and_routes_their_commands(kafka: str, tmp_p
         assert not app.web.gateway.owns(call_id)
     finally:
         await producer.stop()
+        await app.stop()
+
+
+async def test_a_web_call_no_worker_can_serve_is_closed_1013(kafka: str, tmp_path: Path) -> None:
+    token = "edge-hook-it-admin-token-0123"
+    settings = edge_settings(
+        kafka, tmp_path / "home", ws_port=0, admin_token=token, require_worker=True, worker_timeout_s=2.0
+    )
+    app = EdgeApp(settings)
+    await app.start()
+    try:
+        assert app.web is not None and app.placement is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15  # an earlier test's worker may still look live for worker_timeout_s
+        while any(app.placement.refusal(str(uuid.uuid4())) is None for _ in range(20)):
+            assert loop.time() < deadline, app.workers.workers()
+            await asyncio.sleep(0.2)
+        auth = {"Authorization": f"Bearer {token}"}
+        async with connect(f"ws://127.0.0.1:{app.web.port}/ws", additional_headers=auth) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1013, "try again later")
+        assert app.web.gateway.links == {}  # no call was opened
+    finally:
         await app.stop()

@@ -125,3 +125,15 @@ def test_non_call_records_are_not_projected():
     assert not p.apply(sample(m.Dialplan))
     assert p.apply(sample(m.KpiWindowReported))
     assert len(p.kpi_windows) == 1
+
+
+def test_a_degraded_call_records_its_first_reason():
+    from schemas.samples import sample
+
+    row = CallRow("call-d")
+    first = replace(sample(m.CallDegraded, "call-d"), reason="no_worker")
+    later = replace(sample(m.CallDegraded, "call-d", 2), reason="no_greeting")
+    for f in (first, later):
+        row = fold_call(row, f)
+    assert row.degraded_reason == "no_worker"
+    assert CallRow("call-e").degraded_reason is None

@@ -11,6 +11,7 @@ from streams.agents.dialog import Stored, due_timers, step, timer_source
 from streams.dialog.machine import DEFAULT_POLICY, derived_event_id
 from streams.dialog.script import CallScript
 from streams.dialog.state import Phase, StateError
+from streams.skip import ended_at, is_ended
 
 KEY = b"call-1"
 NOW = 1_000_000.0
@@ -49,12 +50,24 @@ def test_synthesized_audio_becomes_a_command_to_the_owning_edge() -> None:
     assert out.stored is not None and out.stored.deadline is None  # the no-reply timer was cancelled
 
 
-def test_call_end_deletes_the_entry() -> None:
+def test_call_end_leaves_an_ended_marker_that_later_facts_do_not_revive() -> None:
     s = CallScript()
     stored = _run(s, *s.setup(), s.established())
     out = step(stored, KEY, encode(s.ended()), DEFAULT_POLICY, NOW)
-    assert out.changed and out.stored is None
+    assert out.changed and isinstance(out.stored, bytes) and is_ended(out.stored)
+    assert ended_at(out.stored) == NOW
     assert [type(decode(v)).__name__ for _, _, v in out.messages] == ["DialogStateChanged"]
+    # a redelivered CallEstablished after the end greets nobody, and the marker stays
+    late = step(out.stored, KEY, encode(s.established()), DEFAULT_POLICY, NOW + 1)
+    assert not late.changed and late.messages == []
+    assert list(due_timers(iter([(KEY, out.stored)]), NOW + 3600, DEFAULT_POLICY)) == []
+
+
+def test_a_call_routed_away_from_the_agent_is_dropped_without_a_marker() -> None:
+    s = CallScript()
+    stored = _run(s, *s.setup(action="transfer"))
+    out = step(stored, KEY, encode(s.established()), DEFAULT_POLICY, NOW)
+    assert out.changed and out.stored is None
 
 
 @pytest.mark.parametrize("value", [b"", b"garbage", b"\xc3\x01" + bytes(8)])

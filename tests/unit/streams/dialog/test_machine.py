@@ -126,6 +126,7 @@ EXPECTED: dict[type[Any], tuple[str, ...]] = {
     m.CallEnded: ("end", "end", "end", "end", "end", "end", _i),
     m.CallMediaUpdated: (_i, _i, _i, _i, _i, _i, _i),
     m.CallTransferred: (_i, _i, _i, _i, _i, _i, _i),
+    m.CallDegraded: (_i, _i, _i, _i, _i, _i, _i),
     m.MediaQualityReported: (_i, _i, _i, _i, _i, _i, _i),
     m.RecordingFinished: (_i, _i, _i, _i, _i, _i, _i),
     m.PlaybackStarted: (_i, _i, _i, _i, _i, _i, _i),
