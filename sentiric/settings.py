@@ -201,6 +201,27 @@ class Settings(BaseSettings):
         default=False, description="Allow webhook URLs in private, loopback and link-local ranges."
     )
 
+    # --- supervision (`sentiric up`) and shutdown -------------------------------------------------------
+    up_stop_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="`sentiric up` stops everything within this, dependencies dead or not.",
+    )
+    up_liveness_grace_s: float = Field(
+        default=20.0, gt=0, description="A child alive but not answering this long is killed and restarted."
+    )
+    up_restart_backoff_max_s: float = Field(
+        default=10.0, gt=0, description="Restart backoff doubles from 1 s up to this."
+    )
+    up_edge_port_stride: int = Field(
+        default=10,
+        ge=1,
+        description="`sentiric up --edges N`: edge i's SIP/WS/gRPC/metrics ports are +i*this.",
+    )
+    shutdown_timeout_s: float = Field(
+        default=8.0, gt=0, description="After SIGTERM an edge or worker exits within this, even mid-flush."
+    )
+
     @property
     def cache_dir(self) -> Path:
         return self.cache_home or self.home / "cache"

@@ -293,8 +293,31 @@ def run_worker(settings: Settings) -> None:
             internal_topics(app), replication=settings.topic_replication, **client_options(settings)
         )
     )
-    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker = BoundedStopWorker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker.stop_timeout_s = settings.shutdown_timeout_s
     worker.execute_from_commandline()
+
+
+class BoundedStopWorker(faust.Worker):
+    """A Faust worker whose SIGTERM/SIGINT also arms a hard exit: Faust's orderly stop commits offsets
+    and leaves the group through the broker, and with the broker dead it retries for minutes."""
+
+    stop_timeout_s: float = 8.0
+
+    def _on_sigterm(self) -> None:
+        self._arm_exit()
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self._arm_exit()
+        super()._on_sigint()
+
+    def _arm_exit(self) -> None:
+        from sentiric.processes import hard_exit_after
+
+        if not getattr(self, "_exit_armed", False):
+            self._exit_armed = True
+            hard_exit_after(self.stop_timeout_s, "worker")
 
 
 if __name__ == "__main__":
