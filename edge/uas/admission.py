@@ -6,7 +6,8 @@ A new INVITE is refused — before it costs a port or more than two facts — wh
 * ``ports_exhausted``: the RTP port pool has no port free right now;
 * ``log_backlog``: the producer's buffer of unpublished facts is over ``max_log_fill`` full
   (the log is slow or away: accepting more calls would end with facts refused);
-* ``cpu_saturated``: the event loop is lagging more than ``max_loop_lag_s`` behind its timers.
+* ``cpu_saturated``: the event loop is lagging more than ``max_loop_lag_s`` behind its timers;
+* ``draining``: the edge is stopping (SIGTERM): its calls may finish, another edge takes new ones.
 
 Only *new* calls are checked: in-dialog requests (BYE, re-INVITE, INFO) of established calls
 always go through, so overload never harms calls already up.
@@ -35,9 +36,12 @@ class Admission:
     limits: AdmissionLimits
     log_fill: Callable[[], float] = _zero  # EventProducer.fill_ratio
     loop_lag: Callable[[], float] = _zero  # seconds the event loop runs late
+    draining: bool = False
 
     def refuse(self, *, active_calls: int, ports_free: int) -> str | None:
         """None to admit, else the machine-readable reason for the 503."""
+        if self.draining:
+            return "draining"
         limits = self.limits
         if limits.max_calls and active_calls >= limits.max_calls:
             return "too_many_calls"

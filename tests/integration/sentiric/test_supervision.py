@@ -1,0 +1,163 @@
+"""`sentiric up` as a supervisor: a killed or hung broker comes back, a stop with the broker dead ends
+within its deadline, a killed `sentiric up` leaves nothing behind, PostgreSQL frozen for a minute under
+load loses no CDR. Real Kafka, real PostgreSQL, real sipp; the figures measured are printed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import httpx
+
+from sentiric.broker.local_kafka import LOCALHOST, probe
+from sentiric.processes import alive
+
+from .platform import default_ports, sentiric_up
+from .supervision import (
+    api_calls,
+    children,
+    continue_group,
+    facts,
+    finished,
+    kinds,
+    metric,
+    recorded,
+    sipp,
+    stop_group,
+    wait_calls,
+    wait_gone,
+)
+
+
+def wait_for(check, timeout: float, what: str, tail=lambda: "") -> float:  # type: ignore[no-untyped-def]
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if check():
+            return time.monotonic() - began
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not within {timeout} s\n{tail()}")
+
+
+def broker_health(api: str) -> bool | None:
+    try:
+        return bool(httpx.get(f"{api}/healthz", timeout=3).json().get("broker"))
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def test_a_killed_broker_is_restarted_the_next_call_works_and_no_fact_is_lost(tmp_path, machine_cache_dir):
+    with sentiric_up(tmp_path, machine_cache_dir) as platform:
+        platform.wait_up()
+        during = sipp(platform, tmp_path, duration_ms=20000)  # a call established across the outage
+        wait_calls(platform, 1, done=False, timeout=60)
+        port = platform.ports["SENTIRIC_KAFKA_PORT"]
+        old = children(platform)["kafka"]
+        os.kill(old, signal.SIGKILL)
+        killed = time.monotonic()
+        back = wait_for(
+            lambda: children(platform).get("kafka") not in (None, old) and probe(LOCALHOST, port) is not None,
+            120, "the broker restarted", platform.tail,
+        )  # fmt: skip
+        print(f"\nbroker killed -9 under sentiric up: answering again after {back:.1f} s")
+        finished(during)
+        after = sipp(platform, tmp_path, duration_ms=3000)
+        finished(after)
+        rows = wait_calls(platform, 2, timeout=180)
+        for row in rows:
+            records = facts(platform, row["call_id"])
+            ids = Counter(r["event_id"] for r in records)
+            assert all(n == 1 for n in ids.values()), ids.most_common(3)
+            names = kinds(records)
+            for expected in ("CallInviteReceived", "CallEstablished", "CallEnded", "MediaPortReleased"):
+                assert expected in names, (row, names)
+        newest = max(rows, key=lambda r: r["invite_at"])
+        assert "PlayAudio" in kinds(facts(platform, newest["call_id"], commands=True))  # greeted
+        assert metric(platform, "sentiric_supervisor_restarts_total", child="kafka") == 1.0
+        assert "process restarted" in platform.log.read_text() and time.monotonic() > killed
+
+
+def test_a_hung_broker_is_killed_after_the_grace_period_and_restarted(tmp_path, machine_cache_dir):
+    with sentiric_up(tmp_path, machine_cache_dir, SENTIRIC_UP_LIVENESS_GRACE_S="6") as platform:
+        platform.wait_up()
+        old = children(platform)["kafka"]
+        os.kill(old, signal.SIGSTOP)  # alive, not answering
+        took = wait_for(
+            lambda: children(platform).get("kafka") not in (None, old), 120, "restart", platform.tail
+        )
+        print(f"\nhung broker replaced after {took:.1f} s (grace 6 s)")
+        assert not alive(old, None)
+        assert "process alive but not answering" in platform.log.read_text()
+        wait_for(lambda: broker_health(platform.api) is True, 120, "the API sees the broker", platform.tail)
+        assert metric(platform, "sentiric_supervisor_restarts_total", child="kafka") == 1.0
+
+
+def test_stopping_with_the_broker_dead_ends_everything_within_the_deadline(tmp_path, machine_cache_dir):
+    with sentiric_up(
+        tmp_path, machine_cache_dir, SENTIRIC_UP_STOP_TIMEOUT_S="15", SENTIRIC_UP_LIVENESS_GRACE_S="300"
+    ) as platform:
+        platform.wait_up()
+        rows = recorded(platform)
+        started = {r.pid: r.started for r in rows}
+        os.kill(children(platform)["kafka"], signal.SIGSTOP)  # dead to every client, never restarted
+        wait_for(lambda: broker_health(platform.api) is False, 90, "the API notices", platform.tail)
+        began = time.monotonic()
+        platform.proc.send_signal(signal.SIGTERM)
+        platform.proc.wait(60)
+        took = time.monotonic() - began
+        print(f"\nsentiric up stopped with the broker dead in {took:.1f} s (deadline 15 s)")
+        assert took < 15 + 3, platform.tail()  # the deadline, plus the interpreter's own exit
+        wait_gone(list(started), started, 2)
+
+
+def test_a_killed_up_leaves_no_child_and_the_next_starts_at_once(tmp_path, machine_cache_dir):
+    ports = default_ports()
+    with sentiric_up(tmp_path, machine_cache_dir, ports=ports, keep_home=True) as first:
+        first.wait_up()
+        rows = recorded(first)
+        assert {"kafka", "postgres", "edge", "worker", "api"} <= {r.name for r in rows}
+        first.proc.kill()
+        first.proc.wait()
+        started = {r.pid: r.started for r in rows}
+        gone = wait_gone(list(started), started, 30)
+        print(f"\nsentiric up killed -9: its {len(rows)} children gone after {gone:.1f} s")
+        home, token = first.home, first.token
+    try:
+        began = time.monotonic()
+        with sentiric_up(
+            tmp_path, machine_cache_dir, ports=ports, home=home, SENTIRIC_ADMIN_TOKEN=token
+        ) as again:
+            again.wait_up()
+            print(f"the next sentiric up, same ports and home, up after {time.monotonic() - began:.1f} s")
+            assert "in use by another process" not in again.log.read_text()
+    finally:
+        subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+def test_postgres_frozen_for_a_minute_under_load_loses_no_cdr(tmp_path, machine_cache_dir):
+    outage_s = float(os.environ.get("SENTIRIC_TEST_PG_OUTAGE_S", "60"))
+    with sentiric_up(tmp_path, machine_cache_dir, SENTIRIC_UP_LIVENESS_GRACE_S="600") as platform:
+        platform.wait_up()
+        before = sipp(platform, tmp_path, calls=3, rate=2, duration_ms=1000)
+        finished(before)
+        wait_calls(platform, 3)
+        postmaster = children(platform)["postgres"]
+        stop_group(postmaster)  # the postmaster and every backend frozen: connections hang, not fail
+        frozen = time.monotonic()
+        try:
+            load = sipp(
+                platform, tmp_path, calls=20, rate=0.5, duration_ms=2000
+            )  # calls all through the outage
+            finished(load, timeout=outage_s + 120)
+            time.sleep(max(0.0, outage_s - (time.monotonic() - frozen)))  # the outage lasts outage_s
+        finally:
+            continue_group(postmaster)
+        thawed = time.monotonic()
+        rows = wait_calls(platform, 23, timeout=240)
+        print(f"\nPostgreSQL frozen {thawed - frozen:.0f} s under 20 calls: all 23 CDRs after "
+              f"{time.monotonic() - thawed:.1f} s")  # fmt: skip
+        assert len(rows) == 23
+        assert len({r["call_id"] for r in rows}) == 23
+        assert all(r["finished_at"] is not None for r in api_calls(platform))
