@@ -396,6 +396,8 @@ class Supervisor:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.shutdown()
             self.metrics.remove()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().remove_signal_handler(sig)
         return 1 if self.failed else 0
 
 
