@@ -187,6 +187,12 @@ class Settings(BaseSettings):
     speech_remote_timeout_s: float = Field(default=30.0, description="Deadline of each remote call.")
     no_input_timeout_s: float = 8.0
     streams_offset_reset: Literal["earliest", "latest"] = "latest"
+    streams_session_timeout_s: float = Field(
+        default=10.0,
+        ge=6.0,
+        description="A worker silent this long leaves the group and its calls move to "
+        "another worker (the broker's group.min.session.timeout.ms is 6 s).",
+    )
 
     # API.
     api_host: str = "127.0.0.1"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -109,8 +110,9 @@ def create_app(
         topic_replication_factor=settings.topic_replication,  # changelogs: 3 on a 3-node cluster
         consumer_auto_offset_reset=settings.streams_offset_reset,
         table_standby_replicas=0,
-        broker_session_timeout=10.0,
+        broker_session_timeout=settings.streams_session_timeout_s,
         broker_heartbeat_interval=2.0,
+        broker_client_id=f"sentiric-worker-{os.getpid()}",  # which worker holds which calls, by pid
         broker_commit_every=100,
         broker_commit_interval=1.0,
         producer_acks=-1,
