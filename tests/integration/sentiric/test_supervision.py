@@ -41,6 +41,28 @@ def wait_for(check, timeout: float, what: str, tail=lambda: "") -> float:  # typ
     raise AssertionError(f"{what} not within {timeout} s\n{tail()}")
 
 
+def edge_metrics(platform) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The edge's unlabelled samples (its /metrics takes the same bearer token as the API)."""
+    url = f"http://127.0.0.1:{platform.ports['SENTIRIC_EDGE_METRICS_PORT']}/metrics"
+    try:
+        text = httpx.get(url, headers=platform.headers, timeout=2).text
+    except httpx.HTTPError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not line.startswith("#") and "{" not in parts[0]:
+            out[parts[0]] = float(parts[1])
+    return out
+
+
+def database_health(api: str) -> bool:
+    try:
+        return bool(httpx.get(f"{api}/healthz", timeout=3).json().get("database"))
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
 def broker_health(api: str) -> bool | None:
     try:
         return bool(httpx.get(f"{api}/healthz", timeout=3).json().get("broker"))
@@ -57,11 +79,20 @@ def test_a_killed_broker_is_restarted_the_next_call_works_and_no_fact_is_lost(tm
         old = children(platform)["kafka"]
         os.kill(old, signal.SIGKILL)
         killed = time.monotonic()
-        back = wait_for(
-            lambda: children(platform).get("kafka") not in (None, old) and probe(LOCALHOST, port) is not None,
-            120, "the broker restarted", platform.tail,
-        )  # fmt: skip
-        print(f"\nbroker killed -9 under sentiric up: answering again after {back:.1f} s")
+        peak = {"sentiric_log_buffered": 0.0, "sentiric_log_buffered_bytes": 0.0}
+
+        def restarted() -> bool:
+            for name, value in edge_metrics(platform).items():  # what the edge holds meanwhile
+                if name in peak:
+                    peak[name] = max(peak[name], value)
+            return children(platform).get("kafka") not in (None, old) and probe(LOCALHOST, port) is not None
+
+        back = wait_for(restarted, 120, "the broker restarted", platform.tail)
+        print(
+            f"\nbroker killed -9 under sentiric up: answering again after {back:.1f} s; the edge held up to "
+            f"{peak['sentiric_log_buffered']:.0f} facts ({peak['sentiric_log_buffered_bytes']:.0f} bytes) "
+            "meanwhile"
+        )
         finished(during)
         after = sipp(platform, tmp_path, duration_ms=3000)
         finished(after)
@@ -79,7 +110,9 @@ def test_a_killed_broker_is_restarted_the_next_call_works_and_no_fact_is_lost(tm
         assert "process restarted" in platform.log.read_text() and time.monotonic() > killed
 
 
-def test_a_hung_broker_is_killed_after_the_grace_period_and_restarted(tmp_path, machine_cache_dir):
+def test_a_hung_broker_is_replaced_after_the_grace_period_and_a_killed_postgres_restarted(
+    tmp_path, machine_cache_dir
+):
     with sentiric_up(tmp_path, machine_cache_dir, SENTIRIC_UP_LIVENESS_GRACE_S="6") as platform:
         platform.wait_up()
         old = children(platform)["kafka"]
@@ -92,6 +125,18 @@ def test_a_hung_broker_is_killed_after_the_grace_period_and_restarted(tmp_path, 
         assert "process alive but not answering" in platform.log.read_text()
         wait_for(lambda: broker_health(platform.api) is True, 120, "the API sees the broker", platform.tail)
         assert metric(platform, "sentiric_supervisor_restarts_total", child="kafka") == 1.0
+
+        postmaster = children(platform)["postgres"]
+        os.kill(postmaster, signal.SIGKILL)  # its backends notice and leave; the next postmaster starts
+
+        def back() -> bool:
+            return children(platform).get("postgres") not in (None, postmaster) and database_health(
+                platform.api
+            )
+
+        took = wait_for(back, 120, "PostgreSQL restarted and the API uses it", platform.tail)
+        print(f"PostgreSQL killed -9 under sentiric up: the API healthy with it again after {took:.1f} s")
+        assert metric(platform, "sentiric_supervisor_restarts_total", child="postgres") == 1.0
 
 
 def test_stopping_with_the_broker_dead_ends_everything_within_the_deadline(tmp_path, machine_cache_dir):
