@@ -42,7 +42,7 @@ from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.follower import topic_partitions
 from sentiric.eventlog.producer import EventProducer
 from sentiric.settings import Settings
-from sentiric.signals import until_signalled
+from sentiric.signals import stop_event
 
 log = structlog.get_logger(__name__)
 
@@ -117,7 +117,11 @@ class EdgeApp:
         self.settings = settings
         self.engine_factory = engine_factory
         self.client = client_options(settings)
-        self.producer = EventProducer(buffer_max=settings.producer_buffer_max, **self.client)
+        self.producer = EventProducer(
+            buffer_max=settings.producer_buffer_max,
+            buffer_max_bytes=settings.edge_fact_buffer_bytes,
+            **self.client,
+        )
         self.fallback = FallbackPlayer(
             GreetingWatchdog(timeout_s=settings.greeting_timeout_s, hangup_after_s=8.0)
         )
@@ -148,6 +152,7 @@ class EdgeApp:
         )
         self.engine: MediaEngine | Any = None
         self.core: UasCore | None = None
+        self.admission: Admission | None = None
         self.endpoint: SipEndpoint | None = None
         self.media: MediaDriver | None = None
         self.commands: CommandConsumer | None = None
@@ -197,17 +202,18 @@ class EdgeApp:
             max_loop_lag_s=s.sip_max_loop_lag_ms / 1000,
             retry_after_s=s.sip_retry_after_s,
         )
+        self.admission = Admission(
+            limits,
+            log_fill=lambda: self.producer.fill_ratio,
+            loop_lag=lambda: self.loop_lag,
+            workers=self.placement,
+        )
         self.core = core = UasCore(
             uas_config(s, self.sip_port),
             facts=self.recorder,
             pool=self.engine.pool,
             directory=self.config,
-            admission=Admission(
-                limits,
-                log_fill=lambda: self.producer.fill_ratio,
-                loop_lag=lambda: self.loop_lag,
-                workers=self.placement,
-            ),
+            admission=self.admission,
             media_activity=lambda call_id: self.media.last_rx(call_id, loop.time()) if self.media else None,
         )
         self.endpoint = endpoint = SipEndpoint(core, loop, tcp_limits(s))
@@ -276,12 +282,22 @@ class EdgeApp:
             late = max(0.0, loop.time() - before - interval)
             self.loop_lag = max(late, self.loop_lag * 0.8)  # decays once the loop catches up
 
-    async def stop(self, grace_s: float = 1.0) -> None:
+    async def drain(self, deadline_s: float) -> None:
+        """Graceful stop, first half: new INVITEs get 503 `draining` (+ Retry-After), calls already up
+        may finish for `deadline_s`; `stop(reason="drain")` then ends the rest with BYE and CallEnded."""
+        if self.admission is None or self.core is None:
+            return
+        self.admission.draining = True
+        log.info("draining: new calls refused", calls=len(self.core.calls), deadline_s=deadline_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._calls_gone(), deadline_s)
+
+    async def stop(self, grace_s: float = 1.0, reason: str = "shutdown") -> None:
         if self.web is not None:
             await self.web.stop()  # web calls get CallEnded(shutdown) while the producer still runs
         if self.core is not None and self.endpoint is not None:
             for call_id in list(self.core.calls):
-                self.endpoint.hangup(call_id, "shutdown")
+                self.endpoint.hangup(call_id, reason)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._calls_gone(), grace_s)
         await self.fallback.stop()
@@ -316,7 +332,8 @@ class EdgeApp:
 async def run(settings: Settings) -> None:
     app = EdgeApp(settings)
     await app.start()
-    try:
-        await until_signalled()
+    try:  # the process ends at the latest drain + shutdown_timeout_s after the signal
+        await stop_event(settings.edge_drain_s + settings.shutdown_timeout_s).wait()
     finally:
-        await app.stop()
+        await app.drain(settings.edge_drain_s)
+        await app.stop(reason="drain")

@@ -26,6 +26,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,6 +226,49 @@ class EmbeddedPostgres:
             "pg_ctl", "-D", str(self.pgdata), "-l", str(self.server_log), "-w", "-t", str(START_TIMEOUT),
             "-o", f"-p {port}", "start", run_as=run_as, timeout=START_TIMEOUT + 10,
         )  # fmt: skip
+        self._ensure_database(port, run_as)
+        return self.dsn(port)
+
+    def spawn(self, preexec: Any = None) -> subprocess.Popen[bytes]:
+        """Managed mode (`sentiric up`): the postmaster in the foreground, a child of this process (not
+        daemonized by pg_ctl), so that it can be supervised and gets the parent-death signal `preexec`
+        sets. Call `wait_ready` next. Initializes once; refuses a busy port."""
+        self.init()
+        port = self.settings.postgres_port
+        if not port_free(port):
+            raise DatabaseError(
+                f"port {LOCALHOST}:{port} is in use by another process: set SENTIRIC_POSTGRES_PORT"
+            )
+        run_as = self._run_as()
+        self._prepare_directory(run_as)
+        with self.server_log.open("ab") as out:
+            if run_as:
+                os.chown(self.server_log, run_as["user"], run_as["group"])
+            return subprocess.Popen(
+                [str(self.bin_dir / "postgres"), "-D", str(self.pgdata), "-p", str(port)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.pgdata,
+                start_new_session=True, preexec_fn=preexec, **run_as,
+            )  # fmt: skip
+
+    def wait_ready(self, process: subprocess.Popen[bytes], timeout: float = START_TIMEOUT) -> str:
+        """Until the spawned postmaster accepts connections and the database exists; its DSN."""
+        port = self.settings.postgres_port
+        run_as = self._run_as()
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise DatabaseError(
+                    f"PostgreSQL exited with code {process.returncode}; see {self.server_log}"
+                )
+            ready = subprocess.run(
+                [str(self.bin_dir / "pg_isready"), "-h", LOCALHOST, "-p", str(port), "-t", "2"],
+                capture_output=True, check=False,
+            )  # fmt: skip
+            if ready.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise DatabaseError(f"PostgreSQL did not accept connections within {timeout} s")
+            time.sleep(0.2)
         self._ensure_database(port, run_as)
         return self.dsn(port)
 

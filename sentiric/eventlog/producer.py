@@ -5,9 +5,13 @@ in-memory buffer; one sender task drains it into an idempotent aiokafka producer
 `enable_idempotence=True`), keyed by call_id so one call's facts stay in order on one partition. If the
 broker is slow or away, facts wait in the buffer and are retried: a record leaves the buffer only
 when its own batch is acknowledged, so when one partition's leader dies only that partition's records
-are sent again, never the ones the log already holds. Only when the buffer is full is a fact refused,
-and that is counted (`sentiric_log_buffer_overflow_total`) and logged as an error — the edge watches
-`fill_ratio` and answers new INVITEs 503 long before that, so established calls keep going.
+are sent again, never the ones the log already holds. The buffer is bounded by records and by bytes
+(`buffer_max_bytes`, the edge's `edge_fact_buffer_bytes`): during a broker outage an edge keeps every
+fact of its established calls up to that bound, and they reach the log, each once, when it returns.
+Past the bound a record is dropped, never silently: counted (`sentiric_log_buffer_overflow_total`,
+`sentiric_log_buffer_dropped_bytes_total{topic}`) and logged as an error naming its topic, key (the
+call) and type. The edge watches `fill_ratio` (the fuller of the two bounds) and answers new INVITEs
+503 long before that, so established calls keep going.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ PUBLISHED = Counter("sentiric_log_published_total", "Records acknowledged by the
 OVERFLOWED = Counter("sentiric_log_buffer_overflow_total", "Records refused because the buffer was full")
 SEND_ERRORS = Counter("sentiric_log_send_errors_total", "Failed send attempts (retried)")
 BUFFERED = Gauge("sentiric_log_buffered", "Records waiting to be acknowledged by the log")
+BUFFERED_BYTES = Gauge("sentiric_log_buffered_bytes", "Bytes of the records waiting for the log")
+DROPPED_BYTES = Counter(
+    "sentiric_log_buffer_dropped_bytes_total",
+    "Bytes of records dropped because the buffer was full",
+    ["topic"],
+)
 
 RETRY_BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 
@@ -47,6 +57,12 @@ class _Pending:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+
+    @property
+    def size(self) -> int:
+        """What this record holds in memory, near enough: key, value and headers."""
+        extra = sum(len(k) + len(v) for k, v in self.headers)
+        return len(self.key or b"") + len(self.value or b"") + extra + 64
 
 
 def record_key(record: Any) -> str:
@@ -71,6 +87,7 @@ class EventProducer:
         self,
         *,
         buffer_max: int = 10_000,
+        buffer_max_bytes: int | None = None,
         codec: Codec | None = None,
         linger_ms: int = 2,
         **client: Any,
@@ -79,6 +96,8 @@ class EventProducer:
         self._codec = codec or default_codec()
         self._buffer: deque[_Pending] = deque()
         self._buffer_max = buffer_max
+        self._buffer_max_bytes = buffer_max_bytes
+        self._bytes = 0
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -95,6 +114,7 @@ class EventProducer:
         self._round_robin = 0
         self._closing = False
         self.overflowed = 0
+        self.dropped_bytes = 0
         self.published = 0
 
     async def start(self) -> None:
@@ -127,13 +147,20 @@ class EventProducer:
         return len(self._buffer)
 
     @property
+    def buffered_bytes(self) -> int:
+        return self._bytes
+
+    @property
     def fill_ratio(self) -> float:
-        return len(self._buffer) / self._buffer_max
+        ratio = len(self._buffer) / self._buffer_max
+        if self._buffer_max_bytes:
+            ratio = max(ratio, self._bytes / self._buffer_max_bytes)
+        return ratio
 
     def publish(self, record: Any, *, topic: str = topics.CALLS, key: str | None = None) -> None:
         """Queue a record for the log. Never blocks; raises `BufferFull` (counted) when full."""
         value = self._codec.encode(record)
-        self.publish_raw(topic, (key or record_key(record)).encode(), value)
+        self.publish_raw(topic, (key or record_key(record)).encode(), value, kind=type_name(record))
 
     def publish_raw(
         self,
@@ -141,14 +168,33 @@ class EventProducer:
         key: bytes | None,
         value: bytes | None,
         headers: tuple[tuple[str, bytes], ...] = (),
+        *,
+        kind: str | None = None,
     ) -> None:
-        if len(self._buffer) >= self._buffer_max:
+        pending = _Pending(topic, key, value, headers)
+        over_bytes = (
+            self._buffer_max_bytes is not None and self._bytes + pending.size > self._buffer_max_bytes
+        )
+        if len(self._buffer) >= self._buffer_max or over_bytes:
             self.overflowed += 1
+            self.dropped_bytes += pending.size
             OVERFLOWED.inc()
-            log.error("log buffer full, record refused", topic=topic, buffered=len(self._buffer))
-            raise BufferFull(f"producer buffer full ({self._buffer_max} records)")
-        self._buffer.append(_Pending(topic, key, value, headers))
+            DROPPED_BYTES.labels(topic).inc(pending.size)
+            log.error(
+                "log buffer full, record dropped",
+                topic=topic,
+                key=(key or b"").decode(errors="replace"),
+                type=kind,
+                bytes=pending.size,
+                buffered=len(self._buffer),
+                buffered_bytes=self._bytes,
+            )
+            bound = f"{self._buffer_max_bytes} bytes" if over_bytes else f"{self._buffer_max} records"
+            raise BufferFull(f"producer buffer full ({bound})")
+        self._buffer.append(pending)
+        self._bytes += pending.size
         BUFFERED.set(len(self._buffer))
+        BUFFERED_BYTES.set(self._bytes)
         self._idle.clear()
         self._wakeup.set()
 
@@ -246,5 +292,7 @@ class EventProducer:
         self._buffer.extendleft(reversed([p for i, p in enumerate(batch) if i not in acked]))
         for i in acked:
             PUBLISHED.labels(batch[i].topic).inc()
+            self._bytes -= batch[i].size
         self.published += len(acked)
         BUFFERED.set(len(self._buffer))
+        BUFFERED_BYTES.set(self._bytes)

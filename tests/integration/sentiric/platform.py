@@ -26,6 +26,11 @@ class Platform:
     ports: dict[str, int]
     log: Path
     token: str
+    home: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
 
     @property
     def api(self) -> str:
@@ -73,9 +78,55 @@ class Platform:
 
 
 @contextmanager
-def sentiric_up(workdir: Path, cache: Path, **env: str) -> Iterator[Platform]:
+def sentiric_up(
+    workdir: Path,
+    cache: Path,
+    *,
+    ports: dict[str, int] | None = None,
+    home: Path | None = None,
+    args: tuple[str, ...] = (),
+    keep_home: bool = False,
+    **env: str,
+) -> Iterator[Platform]:
+    """`sentiric up` (plus `args`) on free ports, or on `ports` and in `home` to start again where an
+    earlier one ran."""
+    ports = ports or default_ports()
+    token = env.pop("SENTIRIC_ADMIN_TOKEN", None) or secrets.token_urlsafe(24)
+    home = home or Path(os.environ.get("TMPDIR", "/tmp")) / f"sentiric-up-{os.getpid()}-{time.monotonic_ns()}"
+    full_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SENTIRIC_")},
+        **{k: str(v) for k, v in ports.items()},
+        "SENTIRIC_HOME": str(home),
+        "SENTIRIC_CACHE_HOME": str(cache),
+        "SENTIRIC_ADMIN_TOKEN": token,
+        **env,
+    }
+    log_path = workdir / "up.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sentiric.cli", "up", *args],
+            cwd=workdir,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield Platform(proc, ports, log_path, token, home)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(90)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if not keep_home:
+                subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+def default_ports() -> dict[str, int]:
     rtp, _ = free_rtp_range(60)
-    ports = {
+    return {
         "SENTIRIC_KAFKA_PORT": free_port(),
         "SENTIRIC_KAFKA_CONTROLLER_PORT": free_port(),
         "SENTIRIC_POSTGRES_PORT": free_port(),
@@ -87,33 +138,3 @@ def sentiric_up(workdir: Path, cache: Path, **env: str) -> Iterator[Platform]:
         "SENTIRIC_RTP_PORT_MIN": rtp,
         "SENTIRIC_RTP_PORT_MAX": rtp + 58,
     }
-    token = secrets.token_urlsafe(24)
-    home = Path(os.environ.get("TMPDIR", "/tmp")) / f"sentiric-up-{os.getpid()}-{time.monotonic_ns()}"
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SENTIRIC_")},
-        **{k: str(v) for k, v in ports.items()},
-        "SENTIRIC_HOME": str(home),
-        "SENTIRIC_CACHE_HOME": str(cache),
-        "SENTIRIC_ADMIN_TOKEN": token,
-        **env,
-    }
-    log_path = workdir / "up.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sentiric.cli", "up"],
-            cwd=workdir,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield Platform(proc, ports, log_path, token)
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(90)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            subprocess.run(["rm", "-rf", str(home)], check=False)

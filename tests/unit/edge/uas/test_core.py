@@ -408,6 +408,21 @@ def test_admission_503_on_log_backlog(edge: Edge, phone: Phone) -> None:
     assert (rejected.reason, rejected.stage) == ("log_backlog", "overload")
 
 
+def test_a_draining_edge_refuses_new_calls_keeps_its_calls_then_ends_them_with_drain(edge: Edge) -> None:
+    first, second = Phone(edge), Phone(edge)
+    call_id = first.call(0.0)
+    edge.core.admission.draining = True  # SIGTERM: EdgeApp.drain
+    out = second.invite(1.0)
+    assert statuses(out) == [503] and responses(out)[0].header("retry-after") == "5"
+    assert edge.facts()[-2].reason == "draining"
+    assert statuses(first.send(first.request("INFO", cseq=2), 2.0)) == [200]  # the call goes on
+    out = edge.core.hangup(call_id, "drain", 3.0)  # the deadline passed: EdgeApp.stop(reason="drain")
+    (bye,) = requests(out)
+    assert bye.method == "BYE"
+    ended = edge.facts()[-1]
+    assert (type(ended).__name__, ended.reason) == ("CallEnded", "drain")
+
+
 def test_admission_ports_exhausted_never_harms_established_calls(edge: Edge) -> None:
     phones = [Phone(edge) for _ in range(6)]
     ids = [p.call(float(i)) for i, p in enumerate(phones[:5])]

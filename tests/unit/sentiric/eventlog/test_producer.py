@@ -94,3 +94,47 @@ async def test_order_within_a_partition_survives_the_retries() -> None:
     fake = FakeKafka(failing={partition_for("one-call", 3)}, times=3, error=KafkaConnectionError())
     await drain_with(fake, records)
     assert [decode(v).event_id for v in fake.log] == [r.event_id for r in records]
+
+
+class DeadKafka(FakeKafka):
+    """A broker that is away: every batch fails until `recover()`."""
+
+    def __init__(self) -> None:
+        super().__init__(failing=set(), times=0, error=KafkaConnectionError())
+        self.down = True
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        if self.down:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            future.set_exception(self.error)
+            return future
+        return await super().send_batch(batch, topic, partition=partition)
+
+
+async def test_an_outage_keeps_facts_up_to_the_byte_bound_and_names_what_it_drops() -> None:
+    from sentiric.eventlog.producer import BufferFull
+
+    fake = DeadKafka()
+    producer = EventProducer(bootstrap_servers="127.0.0.1:1", buffer_max_bytes=4000)
+    producer._producer = fake  # type: ignore[assignment]
+    producer._task = asyncio.create_task(producer._drain())
+    kept: list[m.Hangup] = []
+    dropped = 0
+    for i in range(200):
+        record = hangup(f"call-{i % 7}")
+        try:
+            producer.publish(record, topic="t")
+            kept.append(record)
+        except BufferFull:
+            dropped += 1
+    assert kept and dropped  # some kept, the rest refused: the bound is in bytes, not records
+    one = producer.dropped_bytes / dropped  # every record here has the same size
+    assert producer.buffered_bytes <= 4000 < producer.buffered_bytes + one  # full: the next would not fit
+    assert producer.overflowed == dropped and producer.fill_ratio > 0.9
+    await asyncio.sleep(0.5)  # the drain loop retries against the dead broker meanwhile
+    fake.down = False  # the broker is back: every kept fact reaches the log, once
+    await asyncio.wait_for(producer.flush(), 10)
+    await producer.stop()
+    counts = Counter(decode(v).event_id for v in fake.log)
+    assert set(counts) == {r.event_id for r in kept} and max(counts.values()) == 1
+    assert producer.buffered_bytes == 0 and producer.fill_ratio == 0
