@@ -152,8 +152,9 @@ async def _api_answers(settings: Settings) -> bool:
     import httpx
 
     try:
-        async with httpx.AsyncClient(timeout=2) as client:
-            r = await client.get(f"http://{settings.api_host}:{settings.api_port}/healthz")
+        # Our own process on loopback: the certificate may name another host, nothing to verify here.
+        async with httpx.AsyncClient(timeout=2, verify=False) as client:
+            r = await client.get(f"{_api_scheme(settings)}://{settings.api_host}:{settings.api_port}/healthz")
             return r.status_code == 200
     except httpx.HTTPError:
         return False
@@ -195,13 +196,20 @@ async def wait_ready(settings: Settings, names: list[str]) -> bool:
     return not pending
 
 
+def _api_scheme(settings: Settings) -> str:
+    return "https" if settings.api_tls else "http"
+
+
 def banner(settings: Settings, names: list[str]) -> str:
     lines = [f"Sentiric is up (log {settings.bootstrap_servers}):"]
     if "edge" in names:
         lines.append(f"  SIP        sip:agent@{settings.sip_host}:{settings.sip_port} (UDP and TCP)")
-        lines.append(f"  WebSocket  ws://{settings.sip_host}:{settings.ws_port}/ws")
+        if settings.sip_tls:
+            lines.append(f"  SIP-TLS    sips:agent@{settings.sip_host}:{settings.sip_tls_port}")
+        ws = "wss" if settings.api_tls else "ws"
+        lines.append(f"  WebSocket  {ws}://{settings.sip_host}:{settings.ws_port}/ws")
     if "api" in names:
-        base = f"http://{settings.api_host}:{settings.api_port}"
+        base = f"{_api_scheme(settings)}://{settings.api_host}:{settings.api_port}"
         lines.append(f"  Dashboard  {base}/    talk in the browser: {base}/talk    API docs: {base}/docs")
     lines.append("  Ctrl-C stops everything.")
     return "\n".join(lines)
