@@ -174,6 +174,7 @@ class EdgeApp:
         refusal = exposure_error(s.sip_default_access, s.sip_host)
         if refusal is not None:
             raise EdgeConfigError(refusal)
+        tls = sip_tls(s)  # before anything starts: a bad certificate fails the start at once
         loop = asyncio.get_running_loop()
         specs = topics.platform_topics(
             partitions=s.topic_partitions, calls_retention_ms=s.calls_retention_ms, node_ids=(s.node_id,)
@@ -188,7 +189,6 @@ class EdgeApp:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         sock.bind((s.sip_host, s.sip_port))
         self.sip_port = sock.getsockname()[1]
-        tls = sip_tls(s)
         tls_sock = None
         if tls is not None:  # bound now: the core's Via and Contact name its port (0 picks one)
             tls_sock = socket.create_server((s.sip_host, s.sip_tls_port), backlog=1024)
