@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBIAN_PACKAGES := sip-tester sipvicious kcat espeak-ng sox tshark chromium
+DEBIAN_PACKAGES := sip-tester sipvicious kcat espeak-ng sox tshark chromium baresip
 
 .PHONY: run test lint venv system-deps bench clean
 

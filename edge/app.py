@@ -27,7 +27,16 @@ from edge.media.ports import edge_port_pool
 from edge.media_port import MediaEngine, NullMediaEngine
 from edge.metrics_http import MAX_HEAD, metrics_handler
 from edge.sip.transaction import TimerConfig
-from edge.transport import MediaDriver, SipEndpoint, SipTcpProtocol, SipUdpProtocol, TcpLimits
+from edge.transport import (
+    MediaDriver,
+    SipEndpoint,
+    SipTcpProtocol,
+    SipTlsProtocol,
+    SipUdpProtocol,
+    TcpLimits,
+    TlsContexts,
+    tls_contexts,
+)
 from edge.uas.access import default_access, exposure_error
 from edge.uas.admission import Admission, AdmissionLimits
 from edge.uas.core import UasConfig, UasCore
@@ -65,13 +74,14 @@ def null_engine(settings: Settings, facts: FactSink) -> Any:
     return NullMediaEngine(pool, settings.rtp_host)
 
 
-def uas_config(settings: Settings, port: int) -> UasConfig:
+def uas_config(settings: Settings, port: int, tls_port: int | None = None) -> UasConfig:
     t1 = settings.sip_t1_ms / 1000
     secret = settings.sip_auth_secret.get_secret_value().encode() if settings.sip_auth_secret else None
     extra = {"auth_secret": secret} if secret else {}
     return UasConfig(
         host=settings.sip_host,
         port=port,
+        tls_port=tls_port,
         rtp_host=settings.rtp_host,
         realm=settings.sip_realm,
         require_auth=settings.sip_require_auth,
@@ -109,7 +119,26 @@ def tcp_limits(settings: Settings) -> TcpLimits:
         max_per_source=settings.sip_tcp_max_per_source,
         idle_s=settings.sip_tcp_idle_s,
         write_buffer=settings.sip_tcp_write_buffer,
+        handshake_s=settings.sip_tls_handshake_s,
     )
+
+
+def sip_tls(settings: Settings) -> TlsContexts | None:
+    """SIP over TLS contexts when a certificate and key are configured (an unreadable file fails the
+    start with the file named, rather than an edge that silently has no TLS)."""
+    s = settings
+    if s.sip_tls_cert_file is None or s.sip_tls_key_file is None:
+        return None
+    try:
+        return tls_contexts(
+            str(s.sip_tls_cert_file),
+            str(s.sip_tls_key_file),
+            str(s.sip_tls_ca_file) if s.sip_tls_ca_file else None,
+        )
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise EdgeConfigError(
+            f"SIP over TLS: cannot load {s.sip_tls_cert_file} / {s.sip_tls_key_file}: {exc}"
+        ) from exc
 
 
 class EdgeApp:
@@ -158,11 +187,13 @@ class EdgeApp:
         self.commands: CommandConsumer | None = None
         self.web: WebService | None = None  # the /ws gateway (edge.ws): browser calls
         self.sip_port = 0
+        self.sip_tls_port = 0  # SIP over TLS's bound port; 0: TLS is off
         self.metrics_port = 0
         self.grpc_port = 0  # the MediaService's bound port (settings.grpc_port 0 picks a free one)
         self.loop_lag = 0.0
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
+        self._tls: asyncio.Server | None = None
         self._metrics: asyncio.Server | None = None
         self._grpc: Any = None  # grpc.aio.Server once the MediaService listens
         self._lag_task: asyncio.Task[None] | None = None
@@ -179,6 +210,7 @@ class EdgeApp:
         refusal = exposure_error(s.sip_default_access, s.sip_host)
         if refusal is not None:
             raise EdgeConfigError(refusal)
+        tls = sip_tls(s)  # before anything starts: a bad certificate fails the start at once
         loop = asyncio.get_running_loop()
         specs = topics.platform_topics(
             partitions=s.topic_partitions, calls_retention_ms=s.calls_retention_ms, node_ids=(s.node_id,)
@@ -196,6 +228,10 @@ class EdgeApp:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         sock.bind((s.sip_host, s.sip_port))
         self.sip_port = sock.getsockname()[1]
+        tls_sock = None
+        if tls is not None:  # bound now: the core's Via and Contact name its port (0 picks one)
+            tls_sock = socket.create_server((s.sip_host, s.sip_tls_port), backlog=1024)
+            self.sip_tls_port = tls_sock.getsockname()[1]
         limits = AdmissionLimits(
             max_calls=s.max_calls,
             max_log_fill=s.sip_max_log_fill,
@@ -209,14 +245,14 @@ class EdgeApp:
             workers=self.placement,
         )
         self.core = core = UasCore(
-            uas_config(s, self.sip_port),
+            uas_config(s, self.sip_port, self.sip_tls_port or None),
             facts=self.recorder,
             pool=self.engine.pool,
             directory=self.config,
             admission=self.admission,
             media_activity=lambda call_id: self.media.last_rx(call_id, loop.time()) if self.media else None,
         )
-        self.endpoint = endpoint = SipEndpoint(core, loop, tcp_limits(s))
+        self.endpoint = endpoint = SipEndpoint(core, loop, tcp_limits(s), tls)
         self.media = MediaDriver(
             self.engine,
             on_closed=lambda call_id: endpoint.run(lambda now: core.media_closed(call_id, now)),
@@ -227,6 +263,8 @@ class EdgeApp:
         self._udp, _ = await loop.create_datagram_endpoint(lambda: SipUdpProtocol(endpoint), sock=sock)
         if s.sip_tcp:
             self._tcp = await loop.create_server(lambda: SipTcpProtocol(endpoint), s.sip_host, self.sip_port)
+        if tls_sock is not None:  # a plain TCP server: SipTlsProtocol admits, then starts TLS
+            self._tls = await loop.create_server(lambda: SipTlsProtocol(endpoint), sock=tls_sock)
         self.web = WebService(
             s, self.recorder, directory=self.config, tokens=self.config, workers=self.placement
         )
@@ -252,6 +290,7 @@ class EdgeApp:
         log.info(
             "edge ready",
             sip=f"{s.sip_host}:{self.sip_port}",
+            sip_tls=self.sip_tls_port or None,
             grpc_port=self.grpc_port,
             metrics_port=self.metrics_port,
         )
@@ -309,8 +348,9 @@ class EdgeApp:
             await self._grpc.stop(grace_s)  # open streams end before the engine's sessions close
         if self._lag_task is not None:
             self._lag_task.cancel()
-        if self._tcp is not None:
-            self._tcp.close()
+        for server in (self._tcp, self._tls):
+            if server is not None:
+                server.close()
         if self._udp is not None:
             self._udp.close()
         if self.endpoint is not None:

@@ -12,11 +12,19 @@ message, keep-alive pings included, for ``idle_s`` closes the connection, so a s
 nothing for long), write buffers (a peer that does not read while our unsent bytes pass
 ``write_buffer`` is cut: ``pause_writing`` is the transport's high-water mark), and the read buffer
 (the framer's maximum message size, :mod:`edge.sip.framing`).
+
+TLS (RFC 3261 §26.2: SIP over TLS, port 5061) is the TCP transport with a TLS layer: the same framing
+and the same caps, counted together with plain TCP connections.  The connection is admitted (counted
+against the caps) when it is accepted, *before* the handshake, and the handshake must finish within
+``handshake_s``: a peer that opens TLS and stalls holds its slot that long at most.  Peers are named
+``Peer("tls", addr)``; the core answers them with ``SIP/2.0/TLS`` and Contacts on the TLS port.
+Connections the edge opens itself (a TLS hop for a BYE) verify the peer's certificate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,25 +154,51 @@ class TcpLimits:
     max_per_source: int = 32
     idle_s: float = 300.0
     write_buffer: int = 256 * 1024  # high-water mark of unsent bytes per connection
+    handshake_s: float = 5.0  # a TLS handshake not finished by then cuts the connection
+
+
+@dataclass(frozen=True, slots=True)
+class TlsContexts:
+    """The endpoint's TLS: ``server`` for accepted connections, ``client`` for the hops it opens."""
+
+    server: ssl.SSLContext
+    client: ssl.SSLContext
+
+
+def tls_contexts(cert_file: str, key_file: str, ca_file: str | None = None) -> TlsContexts:
+    """Contexts for SIP over TLS: TLS 1.2 or later (RFC 8996 retires 1.0 and 1.1); the client side
+    verifies peers against ``ca_file`` (default: the system's CAs) — RFC 5922 host names, checked
+    against the hop's IP literal since the core routes to addresses only."""
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.minimum_version = ssl.TLSVersion.TLSv1_2
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=ca_file)
+    client.minimum_version = ssl.TLSVersion.TLSv1_2
+    return TlsContexts(server, client)
 
 
 class SipEndpoint:
     """Feeds one UasCore from every transport and drives its single timer."""
 
     def __init__(
-        self, core: UasCore, loop: asyncio.AbstractEventLoop, tcp_limits: TcpLimits | None = None
+        self,
+        core: UasCore,
+        loop: asyncio.AbstractEventLoop,
+        tcp_limits: TcpLimits | None = None,
+        tls: TlsContexts | None = None,
     ) -> None:
         self.core = core
         self.loop = loop
         self.tcp_limits = tcp_limits or TcpLimits()
+        self.tls = tls
         self.media: MediaDriver | None = None
         self.udp: asyncio.DatagramTransport | None = None
-        self.tcp: dict[tuple[str, int], asyncio.Transport] = {}
+        self.tcp: dict[Peer, asyncio.Transport] = {}  # open TCP and TLS flows by (transport, address)
         self.tcp_inbound = 0
         self.tcp_per_source: dict[str, int] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._connecting: dict[tuple[str, int], list[bytes]] = {}  # TCP hops being connected: queued data
+        self._connecting: dict[Peer, list[bytes]] = {}  # TCP/TLS hops being connected: queued data
         self._tasks: set[asyncio.Task[None]] = set()
 
     def handle(self, data: bytes, peer: Peer) -> None:
@@ -195,35 +229,51 @@ class SipEndpoint:
             if self.udp is not None:
                 self.udp.sendto(data, peer.addr)
         else:
-            conn = self.tcp.get(peer.addr)
+            conn = self.tcp.get(peer)
             if conn is not None and not conn.is_closing():
                 conn.write(data)
             else:
-                self._connect(peer.addr, data)
+                self._connect(peer, data)
 
-    def _connect(self, addr: tuple[str, int], data: bytes) -> None:
-        """A request for a TCP hop with no open connection (a Record-Route proxy, a moved phone):
-        connect, then write; what is sent meanwhile queues.  A failed connect loses the bytes and
-        the client transaction's timer F reports the timeout (RFC 3261 §17.1.2.2)."""
-        waiting = self._connecting.get(addr)
+    def _connect(self, peer: Peer, data: bytes) -> None:
+        """A request for a TCP/TLS hop with no open connection (a Record-Route proxy, a moved
+        phone): connect, then write; what is sent meanwhile queues.  A failed connect loses the bytes
+        and the client transaction's timer F reports the timeout (RFC 3261 §17.1.2.2)."""
+        waiting = self._connecting.get(peer)
         if waiting is not None:
             waiting.append(data)
             return
-        self._connecting[addr] = [data]
-        task = self.loop.create_task(self._open(addr))
+        self._connecting[peer] = [data]
+        self.spawn(self._open(peer))
+
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` as a task the endpoint cancels on close."""
+        task = self.loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _open(self, addr: tuple[str, int]) -> None:
+    async def _open(self, peer: Peer) -> None:
+        host, port = peer.addr
+        tls: dict[str, Any] = {}
+        if peer.transport == "tls":
+            if self.tls is None:  # no TLS configured: nothing to reach a TLS hop with
+                log.debug("SIP TLS hop without TLS settings", peer=str(peer))
+                self._connecting.pop(peer, None)
+                return
+            tls = {
+                "ssl": self.tls.client,
+                "server_hostname": host,
+                "ssl_handshake_timeout": self.tcp_limits.handshake_s,
+            }
         try:
             conn, _ = await self.loop.create_connection(
-                lambda: SipTcpProtocol(self, inbound=False), addr[0], addr[1]
+                lambda: SipTcpProtocol(self, inbound=False, transport_name=peer.transport), host, port, **tls
             )
-        except OSError as exc:
-            log.debug("SIP TCP connect failed", peer=f"{addr[0]}:{addr[1]}", error=str(exc))
-            self._connecting.pop(addr, None)
+        except (OSError, ssl.SSLError) as exc:
+            log.debug("SIP stream connect failed", peer=str(peer), transport=peer.transport, error=str(exc))
+            self._connecting.pop(peer, None)
             return
-        for data in self._connecting.pop(addr, []):
+        for data in self._connecting.pop(peer, []):
             conn.write(data)
 
     def _rearm(self) -> None:
@@ -282,11 +332,14 @@ class SipUdpProtocol(asyncio.DatagramProtocol):
 
 class SipTcpProtocol(asyncio.Protocol):
     """One TCP connection: Content-Length framing (RFC 3261 §18.3), CRLF keep-alives (RFC 5626), and
-    the endpoint's :class:`TcpLimits`."""
+    the endpoint's :class:`TcpLimits`.  ``transport_name`` "tls" on a connection the edge opened with
+    an SSL context (``create_connection(ssl=...)``): asyncio calls ``connection_made`` after the
+    handshake.  Accepted TLS connections are :class:`SipTlsProtocol`."""
 
-    def __init__(self, endpoint: SipEndpoint, *, inbound: bool = True) -> None:
+    def __init__(self, endpoint: SipEndpoint, *, inbound: bool = True, transport_name: str = "tcp") -> None:
         self.endpoint = endpoint
         self.inbound = inbound
+        self.transport_name = transport_name
         self.framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
         self.peer: Peer | None = None
@@ -295,24 +348,35 @@ class SipTcpProtocol(asyncio.Protocol):
         self._idle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:
+        if self._admit(transport):
+            self._serve(transport)
+
+    def _admit(self, transport: Any) -> bool:
+        """Name the peer and count an inbound connection against the caps (cut when over one)."""
         self.transport = transport
         peername = transport.get_extra_info("peername")
         if not peername:  # the peer reset before we saw it (SYN, data, RST): nobody to answer
             m.TCP_REFUSED.labels("reset").inc()
             transport.abort()
-            return
+            return False
         host, port = peername[:2]
-        self.peer = Peer("tcp", (host, port))
-        endpoint = self.endpoint
+        self.peer = Peer(self.transport_name, (host, port))
         if self.inbound:
-            refused = endpoint.admit_tcp(host)
+            refused = self.endpoint.admit_tcp(host)
             if refused is not None:
                 m.TCP_REFUSED.labels(refused).inc()
-                log.debug("SIP TCP connection refused", peer=str(self.peer), reason=refused)
+                log.debug("SIP stream connection refused", peer=str(self.peer), reason=refused)
                 transport.abort()
-                return
+                return False
             self._counted = True
-        endpoint.tcp[self.peer.addr] = transport
+        return True
+
+    def _serve(self, transport: Any) -> None:
+        """Take messages on ``transport``: the endpoint may now send on it; bounds armed."""
+        assert self.peer is not None
+        self.transport = transport
+        endpoint = self.endpoint
+        endpoint.tcp[self.peer] = transport
         limits = endpoint.tcp_limits
         transport.set_write_buffer_limits(high=limits.write_buffer, low=limits.write_buffer // 4)
         self._last_message = endpoint.loop.time()
@@ -325,7 +389,7 @@ class SipTcpProtocol(asyncio.Protocol):
             frames = self.framer.feed(data)
         except SipParseError as exc:
             m.PARSE_ERRORS.labels("dropped").inc()
-            log.debug("SIP TCP framing error, closing", error=str(exc), peer=str(self.peer))
+            log.debug("SIP stream framing error, closing", error=str(exc), peer=str(self.peer))
             self.transport.close()
             return
         if frames:
@@ -365,5 +429,57 @@ class SipTcpProtocol(asyncio.Protocol):
             self._counted = False
             assert self.peer is not None
             self.endpoint.release_tcp(self.peer.addr[0])
-        if self.peer is not None and self.endpoint.tcp.get(self.peer.addr) is self.transport:
-            del self.endpoint.tcp[self.peer.addr]
+        if self.peer is not None and self.endpoint.tcp.get(self.peer) is self.transport:
+            del self.endpoint.tcp[self.peer]
+
+
+class SipTlsProtocol(SipTcpProtocol):
+    """One accepted SIP-over-TLS connection, served by a plain TCP server: admitted against the caps
+    on accept, then ``loop.start_tls`` with the endpoint's server context and handshake timeout, then
+    the TCP protocol over the TLS transport.  (``create_server(ssl=...)`` would hand the connection
+    over only after the handshake, when a peer that stalls it has held a socket uncounted.)"""
+
+    def __init__(self, endpoint: SipEndpoint) -> None:
+        super().__init__(endpoint, inbound=True, transport_name="tls")
+        self._early: list[bytes] | None = None  # plaintext decrypted before start_tls returned
+
+    def connection_made(self, transport: Any) -> None:
+        if not self._admit(transport):
+            return
+        transport.pause_reading()  # the ClientHello waits in the kernel until the TLS layer reads it
+        self._early = []
+        self.endpoint.spawn(self._handshake(transport))
+
+    async def _handshake(self, raw: Any) -> None:
+        endpoint = self.endpoint
+        assert endpoint.tls is not None
+        try:
+            tls = await endpoint.loop.start_tls(
+                raw,
+                self,
+                endpoint.tls.server,
+                server_side=True,
+                ssl_handshake_timeout=endpoint.tcp_limits.handshake_s,
+            )
+        except (OSError, ssl.SSLError, TimeoutError) as exc:  # ConnectionAbortedError on the timeout
+            reason = (
+                "handshake_timeout" if isinstance(exc, ConnectionAbortedError | TimeoutError) else "handshake"
+            )
+            m.TCP_REFUSED.labels(reason).inc()
+            log.debug("SIP TLS handshake failed", peer=str(self.peer), error=repr(exc))
+            raw.abort()
+            self.connection_lost(exc)  # release the slot (idempotent if asyncio calls it too)
+            return
+        if tls is None or tls.is_closing():
+            self.connection_lost(None)
+            return
+        early, self._early = self._early or [], None
+        self._serve(tls)
+        for data in early:
+            self.data_received(data)
+
+    def data_received(self, data: bytes) -> None:
+        if self._early is not None:  # the TLS layer reads on before start_tls returns its transport
+            self._early.append(data)
+            return
+        super().data_received(data)

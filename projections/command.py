@@ -47,6 +47,15 @@ async def _prepare_topics(settings: Settings) -> None:
     await ensure_topics(specs, replication=settings.topic_replication, **client_options(settings))
 
 
+def https_options(settings: Settings) -> dict[str, str]:
+    """uvicorn's HTTPS options when the API has a certificate: then only HTTPS is served on api_port
+    (a plain HTTP request there fails the handshake), and the session cookie carries Secure
+    (projections.web.signin looks at the request's scheme)."""
+    if settings.api_tls_cert_file is None or settings.api_tls_key_file is None:
+        return {}
+    return {"ssl_certfile": str(settings.api_tls_cert_file), "ssl_keyfile": str(settings.api_tls_key_file)}
+
+
 def run_api(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -82,6 +91,7 @@ def run_api(args: argparse.Namespace) -> int:
             port=args.port or settings.api_port,
             log_level=settings.log_level.lower(),
             access_log=False,
+            **https_options(settings),
         )
     )
     server.run()

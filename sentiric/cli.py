@@ -6,6 +6,7 @@ sentiric broker start|stop|status
 sentiric edge | worker | api
 sentiric replay call <id> | tail | ...
 sentiric config             the effective settings, secrets masked
+sentiric cert               a certificate and key for local TLS (SIP over TLS, HTTPS, wss)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sentiric.settings import get_settings
 # Each process or tool registers its own subcommands: module -> `add_parser(subparsers)`.
 COMMAND_MODULES = (
     "sentiric.broker.command",
+    "sentiric.cert",
     "sentiric.replay",
     "sentiric.supervisor",
     "edge.command",

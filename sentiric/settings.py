@@ -156,6 +156,22 @@ class Settings(BaseSettings):
     sip_tcp_write_buffer: int = Field(
         default=256 * 1024, ge=4096, description="Unsent bytes a TCP peer may leave us before it is cut."
     )
+    # SIP over TLS (edge.transport): listens on sip_tls_port when both files are set; the TCP caps above
+    # apply to TLS connections too (counted together). `sentiric cert` makes a pair for local runs.
+    sip_tls_port: int = Field(default=5061, description="SIP over TLS port (RFC 3261 §26.2: sips: default).")
+    sip_tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain of SIP over TLS; with sip_tls_key_file it enables TLS.",
+    )
+    sip_tls_key_file: Path | None = Field(default=None, description="Its private key (PEM).")
+    sip_tls_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle that verifies peers the edge connects to over TLS (a new hop for a BYE); "
+        "default the system's.",
+    )
+    sip_tls_handshake_s: float = Field(
+        default=5.0, gt=0, description="A TLS peer that has not finished its handshake by then is cut."
+    )
 
     # Edge.
     sip_host: str = "127.0.0.1"
@@ -229,6 +245,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
+    api_tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain; with api_tls_key_file the API serves HTTPS and the edge's "
+        "/ws gateway wss (session cookies then carry Secure).",
+    )
+    api_tls_key_file: Path | None = Field(default=None, description="Its private key (PEM).")
     session_secret: SecretStr | None = Field(
         default=None,
         description="HMAC key of the sign-in session cookie; default derived from admin_token, so the API "
@@ -311,6 +333,16 @@ class Settings(BaseSettings):
     @property
     def recording_buckets(self) -> frozenset[str]:
         return frozenset(b.strip() for b in self.recording_s3_buckets.split(",") if b.strip())
+
+    @property
+    def sip_tls(self) -> bool:
+        """SIP over TLS is on: both the certificate and its key are set."""
+        return self.sip_tls_cert_file is not None and self.sip_tls_key_file is not None
+
+    @property
+    def api_tls(self) -> bool:
+        """HTTPS for the API and wss for /ws: both the certificate and its key are set."""
+        return self.api_tls_cert_file is not None and self.api_tls_key_file is not None
 
     @property
     def ws_origins(self) -> frozenset[str]:

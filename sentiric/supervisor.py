@@ -436,8 +436,9 @@ async def _api_answers(settings: Settings) -> bool:
     import httpx
 
     try:
-        async with httpx.AsyncClient(timeout=2) as client:
-            r = await client.get(f"http://{settings.api_host}:{settings.api_port}/healthz")
+        # Our own process on loopback: the certificate may name another host, nothing to verify here.
+        async with httpx.AsyncClient(timeout=2, verify=False) as client:
+            r = await client.get(f"{_api_scheme(settings)}://{settings.api_host}:{settings.api_port}/healthz")
             return r.status_code == 200
     except httpx.HTTPError:
         return False
@@ -479,6 +480,7 @@ class EdgeSlot:
 
     node_id: str
     sip_port: int
+    sip_tls_port: int
     ws_port: int
     grpc_port: int
     metrics_port: int
@@ -489,6 +491,7 @@ class EdgeSlot:
         return {
             "SENTIRIC_NODE_ID": self.node_id,
             "SENTIRIC_SIP_PORT": str(self.sip_port),
+            "SENTIRIC_SIP_TLS_PORT": str(self.sip_tls_port),
             "SENTIRIC_WS_PORT": str(self.ws_port),
             "SENTIRIC_GRPC_PORT": str(self.grpc_port),
             "SENTIRIC_EDGE_METRICS_PORT": str(self.metrics_port),
@@ -499,7 +502,13 @@ class EdgeSlot:
 
 def edge_slots(settings: Settings, count: int) -> list[EdgeSlot]:
     if count == 1:
-        ports = (settings.sip_port, settings.ws_port, settings.grpc_port, settings.edge_metrics_port)
+        ports = (
+            settings.sip_port,
+            settings.sip_tls_port,
+            settings.ws_port,
+            settings.grpc_port,
+            settings.edge_metrics_port,
+        )
         return [EdgeSlot(settings.node_id, *ports, settings.rtp_port_min, settings.rtp_port_max)]
     stride = settings.up_edge_port_stride
     share = (settings.rtp_port_max - settings.rtp_port_min + 1) // count
@@ -515,6 +524,7 @@ def edge_slots(settings: Settings, count: int) -> list[EdgeSlot]:
             EdgeSlot(
                 f"edge-{i + 1}" if settings.node_id == "edge-1" else f"{settings.node_id}-{i + 1}",
                 settings.sip_port + i * stride,
+                settings.sip_tls_port + i * stride,
                 settings.ws_port + i * stride,
                 settings.grpc_port + i * stride,
                 settings.edge_metrics_port + i * stride,
@@ -548,15 +558,22 @@ async def wait_ready(settings: Settings, names: list[str], edges: list[EdgeSlot]
     return not pending
 
 
+def _api_scheme(settings: Settings) -> str:
+    return "https" if settings.api_tls else "http"
+
+
 def banner(settings: Settings, names: list[str], edges: list[EdgeSlot] | None = None) -> str:
     lines = [f"Sentiric is up (log {settings.bootstrap_servers}):"]
     if "edge" in names:
+        ws = "wss" if settings.api_tls else "ws"
         for slot in edges or edge_slots(settings, 1):
             who = f" ({slot.node_id})" if edges and len(edges) > 1 else ""
             lines.append(f"  SIP        sip:agent@{settings.sip_host}:{slot.sip_port} (UDP and TCP){who}")
-            lines.append(f"  WebSocket  ws://{settings.sip_host}:{slot.ws_port}/ws{who}")
+            if settings.sip_tls:
+                lines.append(f"  SIP-TLS    sips:agent@{settings.sip_host}:{slot.sip_tls_port}{who}")
+            lines.append(f"  WebSocket  {ws}://{settings.sip_host}:{slot.ws_port}/ws{who}")
     if "api" in names:
-        base = f"http://{settings.api_host}:{settings.api_port}"
+        base = f"{_api_scheme(settings)}://{settings.api_host}:{settings.api_port}"
         lines.append(f"  Dashboard  {base}/    talk in the browser: {base}/talk    API docs: {base}/docs")
     lines.append("  Ctrl-C stops everything.")
     return "\n".join(lines)

@@ -45,6 +45,7 @@ from edge.sdp import (
 )
 from edge.sip.builders import make_response
 from edge.sip.digest import DigestAuthenticator
+from edge.sip.errors import SipParseError
 from edge.sip.limits import EchoLimits
 from edge.sip.message import SipRequest, SipResponse
 from edge.sip.registrar import Registrar
@@ -79,6 +80,7 @@ IN_DIALOG_ONLY = frozenset({"BYE", "INFO", "NOTIFY"})
 class UasConfig:
     host: str = "127.0.0.1"  # our SIP address (Via, Contact)
     port: int = 5060
+    tls_port: int | None = None  # SIP over TLS, when it listens: Via and Contact of TLS flows
     rtp_host: str = "127.0.0.1"  # c= address of our SDP
     realm: str = "sentiric"
     auth_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -164,6 +166,7 @@ class CoreBase:
         self.layers = {
             "udp": TransactionLayer(config.timers, reliable=False),
             "tcp": TransactionLayer(config.timers, reliable=True),
+            "tls": TransactionLayer(config.timers, reliable=True),
         }
         self.timers = TimerHeap()
         self.guard = SourceGuard(config.limits)
@@ -347,9 +350,25 @@ class CoreBase:
         suite = AES_CM_128_HMAC_SHA1_80.name
         return (Crypto(1, suite, CryptoAttribute.generate(1).key_params),)
 
-    def _local_contact(self, peer: Peer) -> str:
+    def _local_port(self, transport: str) -> int:
+        """Our port for a transport (Via sent-by, Contact): TLS listens on a port of its own."""
+        if transport == "tls" and self.config.tls_port is not None:
+            return self.config.tls_port
+        return self.config.port
+
+    def _local_contact(self, peer: Peer, req: SipRequest | None = None) -> str:
+        """Our Contact for a dialog with ``peer``.  Over TLS it names the TLS port: ``sips:`` when the
+        request asks for a secure dialog (RFC 3261 §12.1.1: a SIPS Request-URI, top Record-Route or,
+        without Record-Route, Contact), else ``sip:...;transport=tls``: RFC 3261 §26.2.2 deprecates the
+        parameter, but it is what phones over TLS (baresip, Asterisk, Linphone) put in their own
+        Contact and need back to reach us on the TLS port rather than with TCP."""
+        host, port = self.config.host, self._local_port(peer.transport)
+        if peer.transport == "tls":
+            if req is not None and wants_sips(req):
+                return f"<sips:{host}:{port}>"
+            return f"<sip:{host}:{port};transport=tls>"
         suffix = ";transport=tcp" if peer.transport == "tcp" else ""
-        return f"<sip:{self.config.host}:{self.config.port}{suffix}>"
+        return f"<sip:{host}:{port}{suffix}>"
 
     def _options(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
         self._respond(req, peer, 200, now, out, headers=[("Allow", ALLOW), ("Accept", "application/sdp")])
@@ -364,3 +383,18 @@ def method_label(method: str) -> str:
     """A method as a metric label: any token is a method on the wire, and every distinct label value
     is a time series kept for ever — so the label set is closed."""
     return method if method in METHOD_LABELS else "other"
+
+
+def wants_sips(req: SipRequest) -> bool:
+    """The dialog must be secure end to end (RFC 3261 §12.1.1, RFC 5630 §4.1): the Request-URI is
+    ``sips:``, or the top Record-Route is, or — with no Record-Route — the caller's Contact is."""
+    try:
+        if getattr(req.request_uri, "scheme", "") == "sips":
+            return True
+        routes = req.record_routes
+        if routes:
+            return getattr(routes[0].uri, "scheme", "") == "sips"
+        contacts = req.contacts
+        return bool(contacts) and getattr(contacts[0].uri, "scheme", "") == "sips"
+    except SipParseError:
+        return False

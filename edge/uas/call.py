@@ -62,7 +62,7 @@ CALL_TABLE: dict[tuple[CallState, str], CallState] = {
 class Peer:
     """Where a message came from and how to answer: transport name and remote address."""
 
-    transport: str  # "udp" or "tcp"
+    transport: str  # "udp", "tcp" or "tls"
     addr: tuple[str, int]
 
     def __str__(self) -> str:

@@ -55,7 +55,7 @@ class InDialog(Teardown):
         refer = call.dialog.make_request(
             "REFER",
             via_host=self.config.host,
-            via_port=self.config.port,
+            via_port=self._local_port(hop.transport),
             transport=hop.transport.upper(),
             headers=[("Refer-To", f"<{target}>"), ("Referred-By", f"<{call.dialog.local_uri}>")],
         )

@@ -5,7 +5,7 @@ this module picks the next hop it is sent to, sans-IO::
 
     destination URI = first entry of the route set   (loose or strict router: the next hop either way)
                     | the remote target              (the peer's Contact, updated by target refreshes)
-    transport       = the URI's ;transport= parameter | TCP for sips: | the dialog's transport
+    transport       = TLS for sips: | the URI's ;transport= parameter | the dialog's transport
     address         = the URI's maddr | host, and its port (default 5060, 5061 for sips:)
 
 Not the INVITE's source address: a BYE must follow a Record-Route proxy, and a phone that moved
@@ -26,7 +26,8 @@ from edge.sip.headers import Address, SipUri
 from edge.uas.call import Peer
 
 DEFAULT_PORTS = {"sip": 5060, "sips": 5061}
-TRANSPORTS = frozenset({"udp", "tcp"})
+TRANSPORTS = frozenset({"udp", "tcp", "tls"})
+STREAMS = frozenset({"tcp", "tls"})  # connection-oriented: an open flow to the host is reused
 
 
 def _ip_literal(host: str) -> str | None:
@@ -54,7 +55,10 @@ def next_hop(dialog: Dialog, fallback: Peer) -> Peer:
     if host is None:
         return fallback
     wanted = (uri.param("transport") or "").lower()
-    transport = wanted if wanted in TRANSPORTS else "tcp" if uri.scheme == "sips" else fallback.transport
-    if transport == "tcp" and fallback.transport == "tcp" and fallback.addr[0] == host:
+    if uri.scheme == "sips":  # TLS whatever the parameter says (RFC 5630 §3.1.3: transport=tls is moot)
+        transport = "tls"
+    else:
+        transport = wanted if wanted in TRANSPORTS else fallback.transport
+    if transport in STREAMS and fallback.transport == transport and fallback.addr[0] == host:
         return fallback
     return Peer(transport, (host, uri.port or DEFAULT_PORTS.get(uri.scheme, 5060)))

@@ -263,7 +263,7 @@ class CallSetup(InDialog):
             crypto = self._offer_crypto(None)
             sdp = make_offer(local_address=self.config.rtp_host, local_port=call.port, crypto=crypto)
         call.local_sdp = sdp
-        contact = self._local_contact(peer)
+        contact = self._local_contact(peer, req)
         call.dialog = Dialog.from_request(req, call.local_tag, contact)
         if self._ok_with_sdp(call, req, peer, contact, now, out) is None:
             # the INVITE transaction is gone (e.g. CANCEL crossed): nothing to answer

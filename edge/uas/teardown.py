@@ -97,7 +97,7 @@ class Teardown(CoreBase):
         bye = call.dialog.make_request(
             "BYE",
             via_host=self.config.host,
-            via_port=self.config.port,
+            via_port=self._local_port(hop.transport),
             transport=hop.transport.upper(),
             headers=[("Reason", f'SIP;cause=200;text="{reason}"')],
         )

@@ -5,7 +5,8 @@ Thin adapters only (the call logic is the sans-IO ``edge.ws.session.WebCall``):
 - ``WsConnection`` pumps one connection: frames in → ``call.receive`` → effects out; one timer task
   re-armed at ``call.next_deadline``; a writer task draining a bounded outbox (a client that stops
   reading is closed, never allowed to grow memory or stall the loop).
-- ``WsServer`` accepts connections on ``/ws`` (anything else: HTTP 404) that pass ``edge.ws.auth``
+- ``WsServer`` accepts connections on ``/ws`` (``wss`` when the API has a certificate,
+  ``api_tls_cert_file``/``api_tls_key_file``) (anything else: HTTP 404) that pass ``edge.ws.auth``
   (allowed ``Origin``, a token or the dashboard's session cookie: else HTTP 403 / 401, before any call
   exists) and makes each a call.
 - ``WebService`` composes what a gateway needs on the log: the fact recorder (shared with the edge
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import ssl
 import time
 import uuid
 from typing import Any
@@ -154,8 +156,10 @@ class WsServer:
         limits: p.Limits | None = None,
         vad: dict[str, Any] | None = None,
         workers: Workers | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.gateway = gateway
+        self.tls = tls  # set: wss (the API's certificate, so the browser trusts both alike)
         self.auth = auth
         self.workers = workers  # edge.workers.Placement: agent sessions only where a worker serves
         self.host = host
@@ -173,9 +177,14 @@ class WsServer:
             max_size=self.limits.max_frame_bytes * 4,  # hard stop; the session closes at 1x with a reason
             ping_interval=20,
             ping_timeout=20,
+            ssl=self.tls,
         )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
-        log.info("web gateway listening", url=f"ws://{self.host}:{self.port}{PATH}")
+        log.info("web gateway listening", url=f"{self.scheme}://{self.host}:{self.port}{PATH}")
+
+    @property
+    def scheme(self) -> str:
+        return "wss" if self.tls is not None else "ws"
 
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
         target = urlsplit(request.path)
@@ -241,6 +250,16 @@ class WsServer:
             self._server.close()
 
 
+def api_tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server context of wss when the API has a certificate (``api_tls_cert_file``/``_key_file``)."""
+    if settings.api_tls_cert_file is None or settings.api_tls_key_file is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.api_tls_cert_file, settings.api_tls_key_file)
+    return context
+
+
 class WebService:
     """The gateway with its server and log feeds; embeddable in the edge or run alone."""
 
@@ -280,6 +299,7 @@ class WebService:
             limits=limits,
             vad=vad,
             workers=workers,
+            tls=api_tls_context(settings),
         )
         self.tail = CallTail(self.gateway, **self.client)
         self.commands = (

@@ -22,8 +22,9 @@ from __future__ import annotations
 import datetime
 import os
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import ip_address
 from pathlib import Path
 
 from cryptography import x509
@@ -33,6 +34,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_VALIDITY = datetime.timedelta(days=3650)
 NODE_VALIDITY = datetime.timedelta(days=825)  # the longest a browser-style client still accepts
+LOOPBACK_NAMES = ("localhost", "127.0.0.1")
+ORGANIZATION = "Sentiric local Kafka"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +61,9 @@ class ClusterTls:
         self.directory.chmod(0o700)
         if not (self.ca_file.is_file() and self.ca_key_file.is_file()):
             ca_key = ec.generate_private_key(ec.SECP256R1())
-            _write_private(self.ca_key_file, _pkcs8(ca_key))
-            self.ca_file.write_bytes(_ca_certificate(ca_key).public_bytes(serialization.Encoding.PEM))
+            write_private(self.ca_key_file, pkcs8(ca_key))
+            ca = ca_certificate(ca_key, "Sentiric local Kafka CA", ORGANIZATION)
+            self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
             for stale in self.directory.glob("node-*.pem"):  # signed by a CA that is gone
                 stale.unlink()
         ca_key = serialization.load_pem_private_key(self.ca_key_file.read_bytes(), password=None)
@@ -69,9 +73,11 @@ class ClusterTls:
             if self.node_file(node_id).is_file():
                 continue
             key = ec.generate_private_key(ec.SECP256R1())
-            cert = _node_certificate(key, node_id, ca_key, ca_cert)
+            cert = leaf_certificate(
+                key, f"kafka-node-{node_id}", LOOPBACK_NAMES, ca_key, ca_cert, organization=ORGANIZATION
+            )
             chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (cert, ca_cert))
-            _write_private(self.node_file(node_id), _pkcs8(key) + chain)
+            write_private(self.node_file(node_id), pkcs8(key) + chain)
 
     def client_context(self, node_id: int) -> ssl.SSLContext:
         """A TLS client context that trusts the CA and presents a node's certificate (the mutual-TLS
@@ -81,13 +87,13 @@ class ClusterTls:
         return context
 
 
-def _pkcs8(key: ec.EllipticCurvePrivateKey) -> bytes:
+def pkcs8(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Write a secret so that it is never readable by others, not even for an instant."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -96,18 +102,31 @@ def _write_private(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def _name(common_name: str) -> x509.Name:
+def _name(common_name: str, organization: str) -> x509.Name:
     return x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Sentiric local Kafka"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
 
 
-def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+def subject_names(names: Sequence[str]) -> list[x509.GeneralName]:
+    """Subject alternative names: an IP literal as an iPAddress entry (what TLS clients match an
+    address against, RFC 6125 §6.2.1), anything else as a dNSName."""
+    out: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            out.append(x509.IPAddress(ip_address(name)))
+        except ValueError:
+            out.append(x509.DNSName(name))
+    return out
+
+
+def ca_certificate(key: ec.EllipticCurvePrivateKey, common_name: str, organization: str) -> x509.Certificate:
+    """A self-signed CA that may sign end-entity certificates only (path length 0)."""
     now = datetime.datetime.now(datetime.UTC)
-    name = _name("Sentiric local Kafka CA")
+    name = _name(common_name, organization)
     return (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -136,25 +155,28 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     )
 
 
-def _node_certificate(
-    key: ec.EllipticCurvePrivateKey, node_id: int, ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate
+def leaf_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    common_name: str,
+    names: Sequence[str],
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    *,
+    organization: str,
 ) -> x509.Certificate:
+    """An end-entity certificate for ``names`` (host names and IP literals), signed by ``ca``, good
+    for both ends of a TLS connection."""
     now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
-        .subject_name(_name(f"kafka-node-{node_id}"))
+        .subject_name(_name(common_name, organization))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + NODE_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName(subject_names(names)), critical=False)
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
             critical=False,

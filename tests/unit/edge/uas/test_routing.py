@@ -11,6 +11,7 @@ from edge.uas.testing import Edge, Phone, requests
 
 UDP_FLOW = Peer("udp", ("198.51.100.7", 40123))  # where the INVITE came from (say, a NAT's address)
 TCP_FLOW = Peer("tcp", ("192.0.2.10", 51000))
+TLS_FLOW = Peer("tls", ("192.0.2.10", 51001))
 
 
 def dialog(target: str, *routes: str) -> Dialog:
@@ -26,7 +27,12 @@ def dialog(target: str, *routes: str) -> Dialog:
     [
         ("sip:alice@192.0.2.10:5062", (), UDP_FLOW, Peer("udp", ("192.0.2.10", 5062))),
         ("sip:alice@192.0.2.10", (), UDP_FLOW, Peer("udp", ("192.0.2.10", 5060))),
-        ("sips:alice@192.0.2.10", (), UDP_FLOW, Peer("tcp", ("192.0.2.10", 5061))),
+        ("sips:alice@192.0.2.10", (), UDP_FLOW, Peer("tls", ("192.0.2.10", 5061))),
+        ("sips:alice@192.0.2.10:5063;transport=tcp", (), UDP_FLOW, Peer("tls", ("192.0.2.10", 5063))),
+        ("sip:alice@192.0.2.10:5063;transport=tls", (), UDP_FLOW, Peer("tls", ("192.0.2.10", 5063))),
+        ("sip:alice@192.0.2.10:5063;transport=tls", (), TLS_FLOW, TLS_FLOW),  # reuse the TLS connection
+        ("sips:alice@192.0.2.10:5063", (), TLS_FLOW, TLS_FLOW),
+        ("sip:alice@192.0.2.10:5062;transport=tcp", (), TLS_FLOW, Peer("tcp", ("192.0.2.10", 5062))),
         ("sip:alice@192.0.2.10:5062;transport=TCP", (), UDP_FLOW, Peer("tcp", ("192.0.2.10", 5062))),
         ("sip:alice@192.0.2.10:5062", ("<sip:203.0.113.5:5070;lr>",), UDP_FLOW,
          Peer("udp", ("203.0.113.5", 5070))),
