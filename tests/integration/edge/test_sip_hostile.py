@@ -215,6 +215,7 @@ async def test_an_invite_flood_from_one_source_does_not_delay_a_call_from_anothe
 ) -> None:
     app = await start_edge(**PRODUCTION)
     limited = metric("sentiric_sip_rate_limited_total", method="INVITE")
+    received = metric("sentiric_sip_invites_received_total")
     flood = await asyncio.create_subprocess_exec(
         sys.executable, "-c", FLOOD, str(app.sip_port), "8", "5000", stdout=asyncio.subprocess.PIPE
     )
@@ -241,7 +242,12 @@ async def test_an_invite_flood_from_one_source_does_not_delay_a_call_from_anothe
     rtts = rtt_samples(tmp_path)
     assert len(rtts) == 20 and max(rtts) < 100, rtts  # INVITE -> 200 from 127.0.0.2 during the flood
     dropped = metric("sentiric_sip_rate_limited_total", method="INVITE") - limited
-    assert dropped >= int(sent) - 20 - 10 * 9, (dropped, sent)  # all but burst + 10/s got dropped
+    # Of the flood, only the burst (20) and 10/s over its ~9 s got through the rate limiter; every other
+    # INVITE that reached the edge was dropped. (A loaded box may lose some datagrams in the kernel's
+    # socket buffer before the edge sees them: those are neither admitted nor counted, hence the 95%.)
+    admitted = metric("sentiric_sip_invites_received_total") - received - 20  # sipp's 20 calls
+    assert admitted <= 20 + 10 * 9, (admitted, sent)
+    assert dropped >= 0.95 * int(sent), (dropped, sent)
     print(
         f"flood {sent} INVITEs at {float(achieved):.0f}/s, {dropped:.0f} dropped; "
         f"INVITE->200 from 127.0.0.2: max {max(rtts):.0f} ms, mean {sum(rtts) / len(rtts):.1f} ms"
