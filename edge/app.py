@@ -77,7 +77,8 @@ def null_engine(settings: Settings, facts: FactSink) -> Any:
 def uas_config(settings: Settings, port: int, tls_port: int | None = None) -> UasConfig:
     t1 = settings.sip_t1_ms / 1000
     secret = settings.sip_auth_secret.get_secret_value().encode() if settings.sip_auth_secret else None
-    extra = {"auth_secret": secret} if secret else {}
+    # passed only when set: UasConfig's own default draws a random secret
+    extra: dict[str, Any] = {"auth_secret": secret} if secret else {}
     return UasConfig(
         host=settings.sip_host,
         port=port,

@@ -29,8 +29,9 @@ Bodies stay bytes.  Text is decoded as UTF-8 with ``surrogateescape`` so any oct
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from edge.sip.errors import SipParseError
 from edge.sip.headers import (
@@ -42,6 +43,8 @@ from edge.sip.headers import (
     parse_uri,
     split_quoted,
 )
+
+_T = TypeVar("_T")  # what a cached typed view holds
 
 SIP_VERSION = "SIP/2.0"
 CRLF = "\r\n"
@@ -212,11 +215,14 @@ class _Message:
                     out.append(h.value)
         return out
 
-    def _cached(self, key: str, fn: Any) -> Any:
+    def _cached(self, key: str, fn: Callable[[], _T]) -> _T:
         cache = self._cache
-        if key not in cache:
-            cache[key] = fn()
-        return cache[key]
+        value: _T
+        if key in cache:
+            value = cache[key]  # stored by this method under this key, so a _T
+        else:
+            value = cache[key] = fn()
+        return value
 
     # -- typed views (parsed on first use, then cached) ---------------------------------------
     @property
