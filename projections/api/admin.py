@@ -206,7 +206,7 @@ def _webhook_out(r: m.WebhookSubscription) -> dict[str, Any]:
 
 
 Svc = Annotated[Services, Depends(services)]
-NOT_FOUND = {404: {"model": ErrorBody}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
 
 
 # -- dialplans ---------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ NO_NUL = r"^[^\x00]*$"
 CallId = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
 Party = Annotated[str | None, Query(min_length=1, max_length=128, pattern=NO_NUL)]
 Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]
-NOT_FOUND = {404: {"model": ErrorBody, "description": "No such call"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such call"}}
 
 
 def utc(value: datetime | None) -> datetime | None:
