@@ -32,6 +32,7 @@ run: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy  # strict on schemas/ streams/ projections/ sentiric/ edge/ ([tool.mypy] in pyproject.toml)
 
 test: venv system-deps lint
 	$(BIN)/pytest

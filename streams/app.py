@@ -124,7 +124,8 @@ def create_app(
         web_enabled=False,
         autodiscover=False,
     )
-    app.on_rebalance_complete.connect(stop_fetching_changelogs)
+    # mode's SignalHandlerT (mypy_extensions' VarArg/NamedArg) admits no function at all under mypy 2
+    app.on_rebalance_complete.connect(stop_fetching_changelogs)  # type: ignore[arg-type]
     policy = policy_from(settings)
     language = settings.language
     knowledge = KnowledgeStore(settings.knowledge_file)
@@ -220,7 +221,8 @@ def create_app(
         mine = [tp for tp in app.consumer.assignment() if tp.topic == CALLS]
         lag, behind = 0, 0.0
         for tp in mine:
-            start = app.consumer._committed_offset.get(tp)  # where the group's reading of it began
+            # where the group's reading of it began: kept by faust's Consumer, not in its ConsumerT interface
+            start = app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
             if start is None:
                 start = await app.consumer.position(tp)
             records, seconds = progress.lag(tp.partition, app.consumer.highwater(tp), start, now)

@@ -189,7 +189,7 @@ class DialogService(speech_pb2_grpc.DialogServicer):
             if turn.role not in ("caller", "agent"):
                 message = f"turn role {turn.role!r} is not caller or agent"
                 _abort(context, grpc.StatusCode.INVALID_ARGUMENT, message)
-            history.append(Turn(turn.role, turn.text))  # type: ignore[arg-type]
+            history.append(Turn(turn.role, turn.text))
         for request in request_iterator:
             if request.WhichOneof("request") != "turn":
                 _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "only the first message may be a start")
