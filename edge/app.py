@@ -278,7 +278,7 @@ class EdgeApp:
         dispatcher = front(CommandDispatcher(endpoint, self.engine))  # web calls' commands first
         self.commands = CommandConsumer(
             s.commands_topic,
-            dispatcher,  # type: ignore[arg-type]
+            dispatcher,
             dead_letters=self.producer,
             **self.client,
         )

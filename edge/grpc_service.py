@@ -40,7 +40,7 @@ from edge.media.engine import MediaCommandError, MediaEngine
 from edge.media.ports import PortsExhausted
 from edge.media.recording_root import allowed_output_uri
 from edge.media.storage import StorageError
-from edge.media.taps import AudioInjector, AudioTap
+from edge.media.taps import AudioInjector, AudioTap, TapDirection
 from protos import media_pb2, media_pb2_grpc
 from schemas.envelope import CallSequencer, envelope
 from schemas.models import PlayAudio, StartRecording, StopRecording
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REQUESTS = Counter("sentiric_media_grpc_requests_total", "MediaService RPCs by outcome", ["method", "code"])
-DIRECTIONS = {
+DIRECTIONS: dict[int, TapDirection] = {
     media_pb2.AUDIO_DIRECTION_CALLER: "caller",
     media_pb2.AUDIO_DIRECTION_AGENT: "agent",
     media_pb2.AUDIO_DIRECTION_MIXED: "mixed",
@@ -236,13 +236,13 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     # --- live audio ---
 
     async def _stream(
-        self, call_id: str, direction: str, sample_rate: int, context: Context
+        self, call_id: str, direction: TapDirection, sample_rate: int, context: Context
     ) -> AsyncIterator[Any]:
         rate = sample_rate or 8000
         if rate not in (8000, 16000):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "sample_rate must be 8000 or 16000")
         session = await self._session(call_id, context)
-        tap = AudioTap(direction)  # type: ignore[arg-type]
+        tap = AudioTap(direction)
         session.taps.append(tap)
         resampler = StreamResampler(8000, rate, quality="QQ") if rate != 8000 else None
         sequence = 0

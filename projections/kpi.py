@@ -86,8 +86,8 @@ WHERE window_start >= $1 AND window_start < $2 ORDER BY window_start, source LIM
 """
 
 
-def _quantiles(values: list[float] | None) -> dict[str, float | None]:
-    values = values or [None] * len(QUANTILES)  # type: ignore[list-item]
+def _quantiles(values: list[float | None] | None) -> dict[str, float | None]:
+    values = values or [None] * len(QUANTILES)
     return {f"p{round(q * 100)}": v for q, v in zip(QUANTILES, values, strict=True)}
 
 

@@ -148,7 +148,7 @@ class BrokerNodeChild(Child):
     node: Any = None  # LocalKafka
 
     def _process(self) -> subprocess.Popen[bytes] | None:
-        return self.node._process  # type: ignore[no-any-return]
+        return self.node._process  # type: ignore[no-any-return]  # node is a LocalKafka, imported lazily, so Any
 
     def pid(self) -> int | None:
         proc = self._process()

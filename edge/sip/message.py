@@ -326,11 +326,11 @@ class _Message:
 
     # -- building -----------------------------------------------------------------------------
     def with_header(self, name: str, value: str) -> Any:
-        return dataclasses.replace(self, headers=(*self.headers, Header.make(name, value)))  # type: ignore[type-var]
+        return dataclasses.replace(self, headers=(*self.headers, Header.make(name, value)))  # type: ignore[type-var]  # self is one of the dataclass subclasses
 
     def without_header(self, name: str) -> Any:
         key = canonical_key(name)
-        return dataclasses.replace(self, headers=tuple(h for h in self.headers if h.key != key))  # type: ignore[type-var]
+        return dataclasses.replace(self, headers=tuple(h for h in self.headers if h.key != key))  # type: ignore[type-var]  # self is one of the dataclass subclasses
 
     def replace_header(self, name: str, value: str) -> Any:
         """Replace every instance of ``name`` by one field, at the position of the first."""
@@ -347,7 +347,7 @@ class _Message:
                 out.append(h)
         if not placed:
             out.append(new)
-        return dataclasses.replace(self, headers=tuple(out))  # type: ignore[type-var]
+        return dataclasses.replace(self, headers=tuple(out))  # type: ignore[type-var]  # self is one of the dataclass subclasses
 
     def with_body(self, body: bytes, content_type: str | None = None) -> Any:
         msg = self.replace_header("Content-Length", str(len(body)))

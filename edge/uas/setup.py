@@ -122,8 +122,7 @@ class CallSetup(InDialog):
             log.exception("call setup cleanup failed", call_id=call.call_id)
         if self.calls.get(call.call_id) is not call:
             return
-        # _reject may have ended the call: mypy keeps the narrowing from before that call
-        if call.state is not CallState.ENDED:  # type: ignore[comparison-overlap]
+        if call.state is not CallState.ENDED:  # type: ignore[comparison-overlap]  # _reject may have ended it since
             call.state = CallState.ENDED
             self._live -= 1
             m.CALLS_ACTIVE.dec()
