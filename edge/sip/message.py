@@ -216,13 +216,10 @@ class _Message:
         return out
 
     def _cached(self, key: str, fn: Callable[[], _T]) -> _T:
-        cache = self._cache
-        value: _T
-        if key in cache:
-            value = cache[key]  # stored by this method under this key, so a _T
-        else:
-            value = cache[key] = fn()
-        return value
+        cache: dict[str, _T] = self._cache  # what this key holds was stored here by fn, a _T
+        if key not in cache:
+            cache[key] = fn()
+        return cache[key]
 
     # -- typed views (parsed on first use, then cached) ---------------------------------------
     @property
