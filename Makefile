@@ -41,4 +41,4 @@ bench: venv
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .sentiric .pytest_cache .ruff_cache
+	rm -rf $(VENV) .sentiric .pytest_cache .ruff_cache .mypy_cache
