@@ -149,7 +149,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     # --- ports ---
 
     @counted
-    async def AllocatePort(self, request: Any, context: Context) -> Any:
+    async def AllocatePort(
+        self, request: media_pb2.AllocatePortRequest, context: Context
+    ) -> media_pb2.AllocatePortResponse:
         if not request.call_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "call_id is required")
         if self.engine.session(request.call_id) is not None:
@@ -179,7 +181,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         return media_pb2.AllocatePortResponse(host=host, rtp_port=port, rtcp_port=port + 1)
 
     @counted
-    async def ReleasePort(self, request: Any, context: Context) -> Any:
+    async def ReleasePort(
+        self, request: media_pb2.ReleasePortRequest, context: Context
+    ) -> media_pb2.ReleasePortResponse:
         port = self._ports.pop(request.call_id, None)
         if port is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no port allocated here for {request.call_id!r}")
@@ -193,7 +197,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     # --- commands ---
 
     @counted
-    async def PlayAudio(self, request: Any, context: Context) -> Any:
+    async def PlayAudio(
+        self, request: media_pb2.PlayAudioRequest, context: Context
+    ) -> media_pb2.PlayAudioResponse:
         await self._session(request.call_id, context)
         command = self._command(
             PlayAudio,
@@ -209,7 +215,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         return media_pb2.PlayAudioResponse(playback_id=command.playback_id)
 
     @counted
-    async def StartRecording(self, request: Any, context: Context) -> Any:
+    async def StartRecording(
+        self, request: media_pb2.StartRecordingRequest, context: Context
+    ) -> media_pb2.StartRecordingResponse:
         await self._session(request.call_id, context)
         try:
             allowed_output_uri(self.engine.settings, request.output_uri)
@@ -227,7 +235,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         return media_pb2.StartRecordingResponse(recording_id=command.recording_id)
 
     @counted
-    async def StopRecording(self, request: Any, context: Context) -> Any:
+    async def StopRecording(
+        self, request: media_pb2.StopRecordingRequest, context: Context
+    ) -> media_pb2.StopRecordingResponse:
         await self._session(request.call_id, context)
         command = self._command(StopRecording, request.call_id, context, recording_id=request.recording_id)
         await self._execute(command, context)
@@ -260,17 +270,23 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
                 session.taps.remove(tap)
 
     @counted
-    async def StreamAudio(self, request: Any, context: Context) -> AsyncIterator[Any]:
+    async def StreamAudio(
+        self, request: media_pb2.StreamAudioRequest, context: Context
+    ) -> AsyncIterator[media_pb2.AudioFrame]:
         direction = DIRECTIONS.get(request.direction, "caller")
         async for frame in self._stream(request.call_id, direction, request.sample_rate, context):
             yield frame
 
     @counted
-    async def RecordAudio(self, request: Any, context: Context) -> AsyncIterator[Any]:
+    async def RecordAudio(
+        self, request: media_pb2.RecordAudioRequest, context: Context
+    ) -> AsyncIterator[media_pb2.AudioFrame]:
         async for frame in self._stream(request.call_id, "caller", request.sample_rate, context):
             yield frame
 
-    async def InjectAudio(self, request_iterator: Any, context: Context) -> Any:
+    async def InjectAudio(
+        self, request_iterator: AsyncIterator[media_pb2.InjectAudioRequest], context: Context
+    ) -> media_pb2.InjectAudioResponse:
         code = "OK"
         try:
             return await self._inject(request_iterator, context)
@@ -280,7 +296,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         finally:
             REQUESTS.labels("InjectAudio", code).inc()
 
-    async def _inject(self, request_iterator: Any, context: Context) -> Any:
+    async def _inject(
+        self, request_iterator: AsyncIterator[media_pb2.InjectAudioRequest], context: Context
+    ) -> media_pb2.InjectAudioResponse:
         injector = AudioInjector()
         session = None
         resampler: StreamResampler | None = None
