@@ -32,6 +32,7 @@ run: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy  # strict on schemas/ streams/ projections/ sentiric/ edge/ ([tool.mypy] in pyproject.toml)
 
 test: venv system-deps lint
 	$(BIN)/pytest
@@ -40,4 +41,4 @@ bench: venv
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .sentiric .pytest_cache .ruff_cache
+	rm -rf $(VENV) .sentiric .pytest_cache .ruff_cache .mypy_cache

@@ -77,7 +77,8 @@ def null_engine(settings: Settings, facts: FactSink) -> Any:
 def uas_config(settings: Settings, port: int, tls_port: int | None = None) -> UasConfig:
     t1 = settings.sip_t1_ms / 1000
     secret = settings.sip_auth_secret.get_secret_value().encode() if settings.sip_auth_secret else None
-    extra = {"auth_secret": secret} if secret else {}
+    # passed only when set: UasConfig's own default draws a random secret
+    extra: dict[str, Any] = {"auth_secret": secret} if secret else {}
     return UasConfig(
         host=settings.sip_host,
         port=port,
@@ -277,7 +278,7 @@ class EdgeApp:
         dispatcher = front(CommandDispatcher(endpoint, self.engine))  # web calls' commands first
         self.commands = CommandConsumer(
             s.commands_topic,
-            dispatcher,  # type: ignore[arg-type]
+            dispatcher,
             dead_letters=self.producer,
             **self.client,
         )

@@ -31,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("edge", help="run the edge: SIP user-agent server, media, commands")
     parser.add_argument("--sip-port", type=int, default=None, help="override SENTIRIC_SIP_PORT")
     parser.add_argument("--node-id", default=None, help="override SENTIRIC_NODE_ID")

@@ -32,6 +32,13 @@ class SignallingCommands(Protocol):
     def transfer(self, call_id: str, target: str) -> None: ...
 
 
+class Dispatcher(Protocol):
+    """What the consumer hands each command to: ``CommandDispatcher``, or the web gateway's
+    ``GatewayFirst`` in front of it. The outcome labels the command metric."""
+
+    async def dispatch(self, command: Any) -> str: ...
+
+
 class CommandDispatcher:
     def __init__(self, sip: SignallingCommands, engine: Any | None) -> None:
         self.sip = sip
@@ -64,7 +71,7 @@ class CommandConsumer:
     def __init__(
         self,
         topic: str,
-        dispatcher: CommandDispatcher,
+        dispatcher: Dispatcher,
         *,
         dead_letters: RawPublisher | None = None,
         **client: Any,

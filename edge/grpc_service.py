@@ -40,7 +40,7 @@ from edge.media.engine import MediaCommandError, MediaEngine
 from edge.media.ports import PortsExhausted
 from edge.media.recording_root import allowed_output_uri
 from edge.media.storage import StorageError
-from edge.media.taps import AudioInjector, AudioTap
+from edge.media.taps import AudioInjector, AudioTap, TapDirection
 from protos import media_pb2, media_pb2_grpc
 from schemas.envelope import CallSequencer, envelope
 from schemas.models import PlayAudio, StartRecording, StopRecording
@@ -52,11 +52,13 @@ if TYPE_CHECKING:
     from sentiric.settings import Settings
 
     TokenLookup = Callable[[str], Any | None]
+    # Requests and responses are the generated protobuf messages, untyped (protos/*_pb2_grpc.py).
+    Context = grpc.aio.ServicerContext[Any, Any]
 
 log = logging.getLogger(__name__)
 
 REQUESTS = Counter("sentiric_media_grpc_requests_total", "MediaService RPCs by outcome", ["method", "code"])
-DIRECTIONS = {
+DIRECTIONS: dict[int, TapDirection] = {
     media_pb2.AUDIO_DIRECTION_CALLER: "caller",
     media_pb2.AUDIO_DIRECTION_AGENT: "agent",
     media_pb2.AUDIO_DIRECTION_MIXED: "mixed",
@@ -64,7 +66,7 @@ DIRECTIONS = {
 INJECT_HIGH_WATER_MS = 400  # stop reading the client's stream while this much audio waits to be played
 
 
-def _code(context: grpc.aio.ServicerContext) -> str:
+def _code(context: Context) -> str:
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code.name
@@ -77,7 +79,7 @@ def counted(method: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.isasyncgenfunction(method):
 
         @functools.wraps(method)
-        async def stream(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def stream(self: Any, request: Any, context: Context) -> AsyncIterator[Any]:
             code = "OK"
             try:
                 async for item in method(self, request, context):
@@ -94,7 +96,7 @@ def counted(method: Callable[..., Any]) -> Callable[..., Any]:
         return stream
 
     @functools.wraps(method)
-    async def unary(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def unary(self: Any, request: Any, context: Context) -> Any:
         code = "OK"
         try:
             return await method(self, request, context)
@@ -120,11 +122,11 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
 
     # --- helpers ---
 
-    def _command(
-        self, model: type[Any], call_id: str, context: grpc.aio.ServicerContext, **fields: Any
-    ) -> Any:
+    def _command(self, model: type[Any], call_id: str, context: Context, **fields: Any) -> Any:
         metadata = dict(context.invocation_metadata() or ())
         trace_id = metadata.get("trace_id") or metadata.get("x-trace-id")
+        if isinstance(trace_id, bytes):  # only "-bin" keys carry bytes; these two never do
+            trace_id = trace_id.decode()
         record = model(
             **envelope(call_id, seq=self._seq.next(call_id), source=self.source, trace_id=trace_id),
             **fields,
@@ -132,13 +134,13 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         self.publisher.publish(record, topic=self.commands_topic)  # recorded like the dialog's commands
         return record
 
-    async def _session(self, call_id: str, context: grpc.aio.ServicerContext) -> Any:
+    async def _session(self, call_id: str, context: Context) -> Any:
         session = self.engine.session(call_id)
         if session is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no media session for call {call_id!r}")
         return session
 
-    async def _execute(self, command: Any, context: grpc.aio.ServicerContext) -> None:
+    async def _execute(self, command: Any, context: Context) -> None:
         try:
             await self.engine.execute(command)
         except MediaCommandError as exc:
@@ -147,7 +149,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     # --- ports ---
 
     @counted
-    async def AllocatePort(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def AllocatePort(
+        self, request: media_pb2.AllocatePortRequest, context: Context
+    ) -> media_pb2.AllocatePortResponse:
         if not request.call_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "call_id is required")
         if self.engine.session(request.call_id) is not None:
@@ -177,7 +181,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         return media_pb2.AllocatePortResponse(host=host, rtp_port=port, rtcp_port=port + 1)
 
     @counted
-    async def ReleasePort(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ReleasePort(
+        self, request: media_pb2.ReleasePortRequest, context: Context
+    ) -> media_pb2.ReleasePortResponse:
         port = self._ports.pop(request.call_id, None)
         if port is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no port allocated here for {request.call_id!r}")
@@ -191,7 +197,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     # --- commands ---
 
     @counted
-    async def PlayAudio(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def PlayAudio(
+        self, request: media_pb2.PlayAudioRequest, context: Context
+    ) -> media_pb2.PlayAudioResponse:
         await self._session(request.call_id, context)
         command = self._command(
             PlayAudio,
@@ -207,7 +215,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         return media_pb2.PlayAudioResponse(playback_id=command.playback_id)
 
     @counted
-    async def StartRecording(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def StartRecording(
+        self, request: media_pb2.StartRecordingRequest, context: Context
+    ) -> media_pb2.StartRecordingResponse:
         await self._session(request.call_id, context)
         try:
             allowed_output_uri(self.engine.settings, request.output_uri)
@@ -225,7 +235,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         return media_pb2.StartRecordingResponse(recording_id=command.recording_id)
 
     @counted
-    async def StopRecording(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def StopRecording(
+        self, request: media_pb2.StopRecordingRequest, context: Context
+    ) -> media_pb2.StopRecordingResponse:
         await self._session(request.call_id, context)
         command = self._command(StopRecording, request.call_id, context, recording_id=request.recording_id)
         await self._execute(command, context)
@@ -234,13 +246,13 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     # --- live audio ---
 
     async def _stream(
-        self, call_id: str, direction: str, sample_rate: int, context: grpc.aio.ServicerContext
+        self, call_id: str, direction: TapDirection, sample_rate: int, context: Context
     ) -> AsyncIterator[Any]:
         rate = sample_rate or 8000
         if rate not in (8000, 16000):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "sample_rate must be 8000 or 16000")
         session = await self._session(call_id, context)
-        tap = AudioTap(direction)  # type: ignore[arg-type]
+        tap = AudioTap(direction)
         session.taps.append(tap)
         resampler = StreamResampler(8000, rate, quality="QQ") if rate != 8000 else None
         sequence = 0
@@ -258,17 +270,23 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
                 session.taps.remove(tap)
 
     @counted
-    async def StreamAudio(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def StreamAudio(
+        self, request: media_pb2.StreamAudioRequest, context: Context
+    ) -> AsyncIterator[media_pb2.AudioFrame]:
         direction = DIRECTIONS.get(request.direction, "caller")
         async for frame in self._stream(request.call_id, direction, request.sample_rate, context):
             yield frame
 
     @counted
-    async def RecordAudio(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def RecordAudio(
+        self, request: media_pb2.RecordAudioRequest, context: Context
+    ) -> AsyncIterator[media_pb2.AudioFrame]:
         async for frame in self._stream(request.call_id, "caller", request.sample_rate, context):
             yield frame
 
-    async def InjectAudio(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def InjectAudio(
+        self, request_iterator: AsyncIterator[media_pb2.InjectAudioRequest], context: Context
+    ) -> media_pb2.InjectAudioResponse:
         code = "OK"
         try:
             return await self._inject(request_iterator, context)
@@ -278,7 +296,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         finally:
             REQUESTS.labels("InjectAudio", code).inc()
 
-    async def _inject(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def _inject(
+        self, request_iterator: AsyncIterator[media_pb2.InjectAudioRequest], context: Context
+    ) -> media_pb2.InjectAudioResponse:
         injector = AudioInjector()
         session = None
         resampler: StreamResampler | None = None

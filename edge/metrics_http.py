@@ -44,8 +44,8 @@ def respond(
     if not allowed:
         return b"HTTP/1.0 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
     body = metrics()
-    head = f"HTTP/1.0 200 OK\r\nContent-Type: {CONTENT_TYPE_LATEST}\r\nContent-Length: {len(body)}\r\n\r\n"
-    return head.encode() + body
+    status = f"HTTP/1.0 200 OK\r\nContent-Type: {CONTENT_TYPE_LATEST}\r\nContent-Length: {len(body)}\r\n\r\n"
+    return status.encode() + body
 
 
 def metrics_handler(

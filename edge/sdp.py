@@ -232,13 +232,13 @@ class MediaDescription:
         rtpmap: dict[str, str] = {}
         for v in self.attributes("rtpmap"):
             if v:
-                pt, _, enc = v.partition(" ")
-                rtpmap[pt] = enc.strip()
+                fmt, _, enc = v.partition(" ")
+                rtpmap[fmt] = enc.strip()
         fmtp: dict[str, str] = {}
         for v in self.attributes("fmtp"):
             if v:
-                pt, _, params = v.partition(" ")
-                fmtp[pt] = params.strip()
+                fmt, _, params = v.partition(" ")
+                fmtp[fmt] = params.strip()
         out = []
         for fmt in self.fmts:
             if not fmt.isdigit():

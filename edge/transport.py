@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,13 +70,15 @@ class MediaDriver:
             if session is not None:
                 self._apply_to(session, effect)
                 return
-        coro = {
+        # each handler takes the effect type it is filed under
+        handlers: dict[type, Callable[[Any], Coroutine[Any, Any, None]]] = {
             OpenMedia: self._open,
             UpdateMedia: self._update_later,
             ConfirmMedia: self._update_later,
             CloseMedia: self._close,
-        }[type(effect)]
-        task = asyncio.get_running_loop().create_task(coro(effect))  # type: ignore[operator]
+        }
+        coro = handlers[type(effect)]
+        task = asyncio.get_running_loop().create_task(coro(effect))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if isinstance(effect, OpenMedia):
@@ -321,7 +323,7 @@ class SipUdpProtocol(asyncio.DatagramProtocol):
         self.endpoint = endpoint
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.endpoint.udp = transport  # type: ignore[assignment]
+        self.endpoint.udp = transport  # type: ignore[assignment]  # a datagram protocol is given a DatagramTransport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.endpoint.handle(data, Peer("udp", (addr[0], addr[1])))

@@ -48,7 +48,8 @@ REDRAWS: Final = 8
 
 def partition_of(call_id: str, partitions: int) -> int:
     """The call topic partition a call's facts land on (Kafka's default partitioner, murmur2)."""
-    return (murmur2(call_id.encode()) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(call_id.encode())  # aiokafka is untyped
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 @dataclass(frozen=True, slots=True)

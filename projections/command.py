@@ -47,7 +47,7 @@ async def _prepare_topics(settings: Settings) -> None:
     await ensure_topics(specs, replication=settings.topic_replication, **client_options(settings))
 
 
-def https_options(settings: Settings) -> dict[str, str]:
+def https_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's HTTPS options when the API has a certificate: then only HTTPS is served on api_port
     (a plain HTTP request there fails the handshake), and the session cookie carries Secure
     (projections.web.signin looks at the request's scheme)."""

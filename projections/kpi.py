@@ -26,9 +26,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-import asyncpg
-
 from projections.cdr import KpiWindowRow, columns
+from projections.connection import Connection
 
 ACTIVE_HORIZON: Final = timedelta(hours=12)
 QUANTILES: Final = (0.5, 0.95, 0.99)
@@ -87,12 +86,12 @@ WHERE window_start >= $1 AND window_start < $2 ORDER BY window_start, source LIM
 """
 
 
-def _quantiles(values: list[float] | None) -> dict[str, float | None]:
-    values = values or [None] * len(QUANTILES)  # type: ignore[list-item]
+def _quantiles(values: list[float | None] | None) -> dict[str, float | None]:
+    values = values or [None] * len(QUANTILES)
     return {f"p{round(q * 100)}": v for q, v in zip(QUANTILES, values, strict=True)}
 
 
-async def stats(conn: asyncpg.Connection, start: datetime, end: datetime) -> dict[str, Any]:
+async def stats(conn: Connection, start: datetime, end: datetime) -> dict[str, Any]:
     q = list(QUANTILES)
     calls = await conn.fetchrow(_CALLS, start, end, q)
     speech = await conn.fetchrow(_SPEECH, start, end, q)
@@ -101,6 +100,8 @@ async def stats(conn: asyncpg.Connection, start: datetime, end: datetime) -> dic
     active = await conn.fetchval(_ACTIVE, end, end - ACTIVE_HORIZON)
     dispositions = {r["disposition"]: r["n"] for r in await conn.fetch(_DISPOSITIONS, start, end)}
     windows = [dict(r) for r in await conn.fetch(_WINDOWS, start, end)]
+    # aggregates without GROUP BY: always exactly one row
+    assert calls is not None and speech is not None and v2v is not None and bands is not None
     minutes = max((end - start).total_seconds() / 60.0, 1e-9)
     offered, answered = calls["offered"], calls["answered"]
     return {

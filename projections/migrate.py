@@ -17,6 +17,8 @@ from pathlib import Path
 
 import asyncpg
 
+from projections.connection import Connection
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x5E171C_0001
 PROJECTION_MARKER = "-- projection"
@@ -62,7 +64,7 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return out
 
 
-async def _lock_and_prepare(conn: asyncpg.Connection) -> None:
+async def _lock_and_prepare(conn: Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -71,7 +73,7 @@ async def _lock_and_prepare(conn: asyncpg.Connection) -> None:
     )
 
 
-async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[int]:
+async def migrate(conn: Connection, migrations: list[Migration] | None = None) -> list[int]:
     """Apply every migration not applied yet; returns the versions applied now."""
     migrations = load_migrations() if migrations is None else migrations
     applied_now: list[int] = []
@@ -96,7 +98,7 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None =
     return applied_now
 
 
-async def drop_projections(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> None:
+async def drop_projections(conn: Connection, migrations: list[Migration] | None = None) -> None:
     """Drop the read-model tables and forget their migrations (so `migrate` re-creates them)."""
     migrations = load_migrations() if migrations is None else migrations
     async with conn.transaction():

@@ -42,6 +42,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from projections import store
 from projections.cdr import LogPosition, Projection
+from projections.connection import Connection
 from schemas.codec import Codec, default_codec
 from sentiric.eventlog.consumer import DeadLetters, decode_message, describe
 from sentiric.eventlog.producer import EventProducer
@@ -224,7 +225,7 @@ class Projector:
         DUPLICATES.inc(sum(p.duplicates for p in projections))
         BATCH_SECONDS.observe(time.perf_counter() - started)
 
-    async def _write(self, conn: asyncpg.Connection, items: list[Item]) -> Projection:
+    async def _write(self, conn: Connection, items: list[Item]) -> Projection:
         """Fold `items` over their stored rows and write the result (inside the caller's transaction)."""
         call_ids = [r.call_id for r, _, _ in items if hasattr(r, "call_id")]
         projection = await store.load(conn, call_ids, [r.event_id for r, _, _ in items])
@@ -237,7 +238,7 @@ class Projector:
         return projection
 
     async def _bisect(
-        self, conn: asyncpg.Connection, items: list[Item]
+        self, conn: Connection, items: list[Item]
     ) -> tuple[list[Projection], list[tuple[Item, BaseException]]]:
         """Write `items` in log order, each half under its own savepoint, down to the single records
         that fail alone. Returns what was written and the poison records with their errors."""
@@ -252,7 +253,7 @@ class Projector:
             second, bad_second = await self._bisect(conn, items[mid:])
             return first + second, bad_first + bad_second
 
-    async def _advance(self, conn: asyncpg.Connection, moved: dict[TopicPartition, int]) -> None:
+    async def _advance(self, conn: Connection, moved: dict[TopicPartition, int]) -> None:
         for tp, next_offset in sorted(moved.items()):
             await store.advance_offset(conn, tp.topic, tp.partition, self._next.get(tp), next_offset)
 

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from projections.cdr import CallRow, DtmfRow, PlaybackRow, TurnRow, columns
+from projections.connection import Connection
 
 BOOKKEEPING = frozenset({"quality_seq", "recording_seq", "transfer_seq", "transcript_seq"})
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -77,7 +78,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 async def list_calls(
-    conn: asyncpg.Connection, where: CallFilter, *, limit: int, cursor: str | None
+    conn: Connection, where: CallFilter, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of calls, newest INVITE first, and the cursor of the next page (None at the end)."""
     clauses = ["invite_at IS NOT NULL"]
@@ -110,7 +111,7 @@ async def list_calls(
     return rows, next_cursor
 
 
-async def get_call(conn: asyncpg.Connection, call_id: str) -> dict[str, Any] | None:
+async def get_call(conn: Connection, call_id: str) -> dict[str, Any] | None:
     """The call row with its transcript, playbacks and DTMF, or None."""
     row = await conn.fetchrow(f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE call_id = $1", call_id)
     if row is None:
@@ -141,7 +142,7 @@ async def get_call(conn: asyncpg.Connection, call_id: str) -> dict[str, Any] | N
     return call
 
 
-async def call_position(conn: asyncpg.Connection, call_id: str) -> asyncpg.Record | None:
+async def call_position(conn: Connection, call_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT call_id, log_topic, log_partition, first_offset, last_offset, invite_at "
         "FROM calls WHERE call_id = $1",
@@ -149,7 +150,7 @@ async def call_position(conn: asyncpg.Connection, call_id: str) -> asyncpg.Recor
     )
 
 
-async def recording_uri(conn: asyncpg.Connection, call_id: str) -> tuple[bool, str | None]:
+async def recording_uri(conn: Connection, call_id: str) -> tuple[bool, str | None]:
     """(call exists, its recording URI)."""
     row = await conn.fetchrow("SELECT recording_uri FROM calls WHERE call_id = $1", call_id)
     return (row is not None, row["recording_uri"] if row else None)

@@ -20,8 +20,6 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from projections.cdr import (
     CallRow,
     DtmfRow,
@@ -32,6 +30,7 @@ from projections.cdr import (
     as_tuple,
     columns,
 )
+from projections.connection import Connection
 
 # (table, row type, primary key) — also the checksum's tables, in its order.
 TABLES: tuple[tuple[str, type[Any], tuple[str, ...]], ...] = (
@@ -51,14 +50,15 @@ NUL_ESCAPE = "\\x00"  # as schemas.wiretext writes it
 
 
 @cache
-def _text_fields(model: type[Any]) -> tuple[str, ...]:
+def _text_fields(model: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(model) if str(f.type).startswith("str"))
 
 
 def without_nul(record: Any) -> Any:
     """The record with NUL in its text fields escaped (the record itself when it has none)."""
     changes = {}
-    for name in _text_fields(type(record)):
+    model: type = type(record)  # (record is Any, and mypy doubts type[Any] is hashable)
+    for name in _text_fields(model):
         value = getattr(record, name)
         if value is not None and "\x00" in value:
             changes[name] = value.replace("\x00", NUL_ESCAPE)
@@ -90,7 +90,7 @@ _SELECT_TURNS = f"SELECT {', '.join(columns(TurnRow))} FROM transcript_turns WHE
 _SELECT_PLAYBACKS = f"SELECT {', '.join(columns(PlaybackRow))} FROM playbacks WHERE call_id = ANY($1::text[])"
 
 
-async def load(conn: asyncpg.Connection, call_ids: Iterable[str], event_ids: Iterable[UUID]) -> Projection:
+async def load(conn: Connection, call_ids: Iterable[str], event_ids: Iterable[UUID]) -> Projection:
     """A `Projection` holding the stored rows of these calls and which of these events were applied."""
     ids = sorted(set(call_ids))
     calls: dict[str, CallRow] = {}
@@ -113,7 +113,7 @@ async def load(conn: asyncpg.Connection, call_ids: Iterable[str], event_ids: Ite
     return Projection(calls=calls, turns=turns, playbacks=playbacks, seen=seen)
 
 
-async def save(conn: asyncpg.Connection, projection: Projection) -> None:
+async def save(conn: Connection, projection: Projection) -> None:
     """Write the rows the projection changed and the events it applied (inside a transaction)."""
     batches: list[tuple[str, list[Any]]] = [
         ("calls", projection.changed_calls()),
@@ -134,7 +134,7 @@ async def save(conn: asyncpg.Connection, projection: Projection) -> None:
         )
 
 
-async def stored_offsets(conn: asyncpg.Connection, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+async def stored_offsets(conn: Connection, topics: Iterable[str]) -> dict[tuple[str, int], int]:
     rows = await conn.fetch(
         "SELECT topic, partition, next_offset FROM consumer_offsets WHERE topic = ANY($1::text[])",
         list(topics),
@@ -143,7 +143,7 @@ async def stored_offsets(conn: asyncpg.Connection, topics: Iterable[str]) -> dic
 
 
 async def advance_offset(
-    conn: asyncpg.Connection, topic: str, partition: int, expected: int | None, next_offset: int
+    conn: Connection, topic: str, partition: int, expected: int | None, next_offset: int
 ) -> None:
     """Move one partition's stored offset from `expected` (None: not stored yet) to `next_offset`.
 
@@ -172,7 +172,7 @@ async def advance_offset(
         )
 
 
-async def checksum(conn: asyncpg.Connection) -> str:
+async def checksum(conn: Connection) -> str:
     """sha256 over every projection table's rows in primary-key order, as PostgreSQL's canonical row
     text in UTC. Equal tables give equal checksums whichever process or run wrote them."""
     digest = hashlib.sha256()
@@ -187,5 +187,5 @@ async def checksum(conn: asyncpg.Connection) -> str:
     return digest.hexdigest()
 
 
-async def table_counts(conn: asyncpg.Connection) -> dict[str, int]:
+async def table_counts(conn: Connection) -> dict[str, int]:
     return {table: await conn.fetchval(f"SELECT count(*) FROM {table}") for table, _ in CHECKSUM_TABLES}

@@ -79,7 +79,7 @@ async def resolve(host: str, port: int) -> list[str]:
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT_S
         )
     except (OSError, TimeoutError, UnicodeError) as exc:
-        raise TargetRefused(f"cannot resolve {host!r}: {exc or type(exc).__name__}") from None
+        raise TargetRefused(f"cannot resolve {host!r}: {str(exc) or type(exc).__name__}") from None
     addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
     if not addresses:
         raise TargetRefused(f"{host!r} resolves to no address")

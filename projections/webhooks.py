@@ -81,7 +81,8 @@ class RetryPolicy:
     allow_private_targets: bool = False  # deliver to private/loopback/link-local addresses (tests, labs)
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_s, self.base_s * 2**attempt)
+        backoff: float = self.base_s * 2**attempt  # int ** int is typed Any (a float when negative)
+        return min(self.max_s, backoff)
 
 
 def sign(body: bytes, secret: str) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from fastavro import schemaless_reader, schemaless_writer
@@ -54,6 +54,12 @@ def schema_fingerprint(schema: dict[str, Any]) -> bytes:
     return bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
 
 
+def _parse_record(raw: dict[str, Any]) -> dict[str, Any]:
+    """fastavro's parsed form of a record schema (``parse_schema`` is typed for any schema: a name, a
+    union list or a dict; a record's is always the dict)."""
+    return cast(dict[str, Any], parse_schema(raw))
+
+
 class Codec:
     """Encodes models to single-object bytes and decodes any known writer version back to models."""
 
@@ -65,7 +71,7 @@ class Codec:
         self._writers: dict[bytes, _WriterSchema] = {}
         for raw in current:
             full = f"{raw['namespace']}.{raw['name']}"
-            parsed = parse_schema(raw)
+            parsed = _parse_record(raw)
             ws = _WriterSchema(full, schema_fingerprint(raw), parsed)
             model = by_name[full]
             self._model_by_name[full] = model
@@ -75,7 +81,7 @@ class Codec:
         for raw in history:
             full = f"{raw['namespace']}.{raw['name']}"
             fp = schema_fingerprint(raw)
-            self._writers.setdefault(fp, _WriterSchema(full, fp, parse_schema(raw)))
+            self._writers.setdefault(fp, _WriterSchema(full, fp, _parse_record(raw)))
 
     @classmethod
     def from_directory(cls, root: Path = HERE) -> Codec:

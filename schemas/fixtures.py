@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from schemas import models
 from schemas.codec import HERE, default_codec, to_json_dict
@@ -19,8 +20,9 @@ from schemas.samples import sample
 FIXTURES = HERE / "golden"
 
 
-def fixture_path(model: type, fingerprint: bytes) -> Path:
-    return FIXTURES / model.FAMILY / f"{model.__name__}.{fingerprint.hex()}.bin"
+def fixture_path(model: type[Any], fingerprint: bytes) -> Path:
+    family: str = model.FAMILY
+    return FIXTURES / family / f"{model.__name__}.{fingerprint.hex()}.bin"
 
 
 def write_missing() -> list[Path]:

@@ -19,7 +19,8 @@ SAMPLE_TIME = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 def _schema_of(model: type[Any]) -> dict[str, Any]:
     family = model.FAMILY
     assert family in FAMILIES
-    return json.loads((HERE / family / f"{model.__name__}.avsc").read_text())
+    schema: dict[str, Any] = json.loads((HERE / family / f"{model.__name__}.avsc").read_text())
+    return schema
 
 
 def _value(name: str, avro: Any, i: int) -> Any:

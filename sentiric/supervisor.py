@@ -148,7 +148,7 @@ class BrokerNodeChild(Child):
     node: Any = None  # LocalKafka
 
     def _process(self) -> subprocess.Popen[bytes] | None:
-        return self.node._process  # type: ignore[no-any-return]
+        return self.node._process  # type: ignore[no-any-return]  # node is a LocalKafka, imported lazily, so Any
 
     def pid(self) -> int | None:
         proc = self._process()
@@ -164,7 +164,8 @@ class BrokerNodeChild(Child):
         await asyncio.to_thread(self.node.wait_until_answering, timeout=self.node.start_timeout)
 
     async def answers(self) -> bool | None:
-        from sentiric.broker.local_kafka import LOCALHOST, probe
+        from sentiric.broker.local_kafka import probe
+        from sentiric.broker.properties import LOCALHOST
 
         role = self.node.role
         if role is None:

@@ -124,7 +124,7 @@ def create_app(
         web_enabled=False,
         autodiscover=False,
     )
-    app.on_rebalance_complete.connect(stop_fetching_changelogs)
+    app.on_rebalance_complete.connect(stop_fetching_changelogs)  # type: ignore[arg-type]  # mode's SignalHandlerT admits no function under mypy 2
     policy = policy_from(settings)
     language = settings.language
     knowledge = KnowledgeStore(settings.knowledge_file)
@@ -163,8 +163,8 @@ def create_app(
     histories = app.Table("dialog-history", **table)
     progress = Progress(agents=("dialog", "stt", "dialog-engine", "tts", "measure"))
     skips = SkipCounter()
-    app.sentiric_progress = progress  # type: ignore[attr-defined]  # tests and benches read them
-    app.sentiric_skips = skips  # type: ignore[attr-defined]
+    app.sentiric_progress = progress  # type: ignore[attr-defined]  # ours on faust's App: tests and benches read it
+    app.sentiric_skips = skips  # type: ignore[attr-defined]  # ours on faust's App: tests and benches read it
 
     def handled(agent: str, event: Any) -> None:
         msg = event.message
@@ -212,7 +212,7 @@ def create_app(
             dialogs.pop(key, None)
 
     wid = worker_id()
-    app.sentiric_worker_id = wid  # type: ignore[attr-defined]
+    app.sentiric_worker_id = wid  # type: ignore[attr-defined]  # ours on faust's App: tests read it
 
     @app.timer(interval=settings.worker_heartbeat_s)
     async def publish_heartbeat() -> None:
@@ -220,7 +220,8 @@ def create_app(
         mine = [tp for tp in app.consumer.assignment() if tp.topic == CALLS]
         lag, behind = 0, 0.0
         for tp in mine:
-            start = app.consumer._committed_offset.get(tp)  # where the group's reading of it began
+            # where the group's reading of it began
+            start = app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # faust's Consumer has it, ConsumerT does not say
             if start is None:
                 start = await app.consumer.position(tp)
             records, seconds = progress.lag(tp.partition, app.consumer.highwater(tp), start, now)

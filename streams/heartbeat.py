@@ -105,7 +105,7 @@ async def workers_serve_all(partitions: int, *, max_age_s: float = 5.0, **client
     from schemas.codec import CodecError, decode
     from sentiric.eventlog.topics import WORKERS
 
-    consumer = AIOKafkaConsumer(group_id=None, **client)  # type: ignore[arg-type]
+    consumer = AIOKafkaConsumer(group_id=None, **client)
     await consumer.start()
     try:
         tp = TopicPartition(WORKERS, 0)

@@ -187,7 +187,7 @@ class RtpProtocol(asyncio.DatagramProtocol):
         self.session = session
         self.rtcp = rtcp
         # the session's handler itself, bound per instance: no extra Python frame per datagram
-        self.datagram_received = session.receive_rtcp if rtcp else session.receive_rtp  # type: ignore[method-assign]
+        self.datagram_received = session.receive_rtcp if rtcp else session.receive_rtp  # type: ignore[method-assign]  # on purpose, see above
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if self.rtcp:
@@ -250,7 +250,8 @@ class MediaSession:
 
         self.transcoder = transcoder
         self.pcm_rate = transcoder.pcm_rate if transcoder is not None else codec.clock_rate
-        step = codec.timestamp_step if transcoder is not None else codec.clock_rate * 20 // 1000
+        # with a transcoder, ``codec`` is the registry Codec it wraps (G711Codec | Any cannot say which)
+        step = codec.timestamp_step if transcoder is not None else codec.clock_rate * 20 // 1000  # type: ignore[union-attr]  # see above
         self.sender = RtpSender(payload_type, clock_rate=codec.clock_rate, samples_per_frame=step)
         self.player = PromptPlayer(self.sender, codec if transcoder is None else PCMU)
         # G.711 silence is one precomputed payload; G.722/Opus encoders are stateful: encoded per tick
@@ -302,8 +303,8 @@ class MediaSession:
         except BaseException:  # OSError, or a cancellation while binding
             rtp.close()
             raise
-        self.rtp_transport = rtp  # type: ignore[assignment]
-        self.rtcp_transport = rtcp  # type: ignore[assignment]
+        self.rtp_transport = rtp
+        self.rtcp_transport = rtcp
 
     def update_remote(self, addr: Addr | None, direction: str) -> None:
         """Re-INVITE or hold: a new SDP address and our direction; the source is learnt again."""
@@ -387,7 +388,7 @@ class MediaSession:
         if stats is None or stats.ssrc != ssrc:
             stats = self._rx_stats = ReceiverStats(ssrc, seq, clock_rate=self.codec.clock_rate, probation=0)
         stats.on_packet(seq, ts, now)
-        self._jitter.push(RxAudio(seq, ts, payload), now)  # type: ignore[arg-type]
+        self._jitter.push(RxAudio(seq, ts, payload), now)  # type: ignore[arg-type]  # RxAudio has what the buffer reads of an RtpPacket
 
     def receive_rtcp(self, data: bytes, addr: Addr) -> None:
         if self.closed:

@@ -29,8 +29,9 @@ Bodies stay bytes.  Text is decoded as UTF-8 with ``surrogateescape`` so any oct
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from edge.sip.errors import SipParseError
 from edge.sip.headers import (
@@ -42,6 +43,8 @@ from edge.sip.headers import (
     parse_uri,
     split_quoted,
 )
+
+_T = TypeVar("_T")  # what a cached typed view holds
 
 SIP_VERSION = "SIP/2.0"
 CRLF = "\r\n"
@@ -212,8 +215,8 @@ class _Message:
                     out.append(h.value)
         return out
 
-    def _cached(self, key: str, fn: Any) -> Any:
-        cache = self._cache
+    def _cached(self, key: str, fn: Callable[[], _T]) -> _T:
+        cache: dict[str, _T] = self._cache  # what this key holds was stored here by fn, a _T
         if key not in cache:
             cache[key] = fn()
         return cache[key]
@@ -320,11 +323,11 @@ class _Message:
 
     # -- building -----------------------------------------------------------------------------
     def with_header(self, name: str, value: str) -> Any:
-        return dataclasses.replace(self, headers=(*self.headers, Header.make(name, value)))  # type: ignore[type-var]
+        return dataclasses.replace(self, headers=(*self.headers, Header.make(name, value)))  # type: ignore[type-var]  # self is one of the dataclass subclasses
 
     def without_header(self, name: str) -> Any:
         key = canonical_key(name)
-        return dataclasses.replace(self, headers=tuple(h for h in self.headers if h.key != key))  # type: ignore[type-var]
+        return dataclasses.replace(self, headers=tuple(h for h in self.headers if h.key != key))  # type: ignore[type-var]  # self is one of the dataclass subclasses
 
     def replace_header(self, name: str, value: str) -> Any:
         """Replace every instance of ``name`` by one field, at the position of the first."""
@@ -341,7 +344,7 @@ class _Message:
                 out.append(h)
         if not placed:
             out.append(new)
-        return dataclasses.replace(self, headers=tuple(out))  # type: ignore[type-var]
+        return dataclasses.replace(self, headers=tuple(out))  # type: ignore[type-var]  # self is one of the dataclass subclasses
 
     def with_body(self, body: bytes, content_type: str | None = None) -> Any:
         msg = self.replace_header("Content-Length", str(len(body)))

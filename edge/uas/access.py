@@ -115,7 +115,7 @@ def best_trunk(trunks: Iterable[Trunk], ip: str) -> Trunk | None:
 def effective_access(access: str | None, require_auth: bool, default: Access) -> Access:
     """A dialplan's access: explicit, else its legacy ``require_auth``, else the edge's default."""
     if access in ACCESS_MODES:
-        return access  # type: ignore[return-value]
+        return access
     if require_auth:
         return "digest_required"
     return default
@@ -150,7 +150,7 @@ def default_access(configured: str | None, sip_host: str) -> Access:
     """The access of the default plan and of dialplans without one: as configured, else ``open`` on a
     loopback-only edge; beyond loopback an unset default is an error (see :func:`exposure_error`)."""
     if configured in ACCESS_MODES:
-        return configured  # type: ignore[return-value]
+        return configured
     if configured is not None:
         raise ValueError(f"sip_default_access must be one of {', '.join(ACCESS_MODES)}, not {configured!r}")
     if is_loopback_host(sip_host):

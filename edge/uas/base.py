@@ -296,7 +296,7 @@ class CoreBase:
         m.RETRANSMISSIONS.inc(sum(1 for a in actions if isinstance(a, Send)))
         for a in self._absorb(transport, actions, out):
             if isinstance(a, TimedOut) and kind == "ct":
-                self._client_result(tkey, None, now, out)
+                self._client_result(tkey, None, now, out)  # type: ignore[attr-defined]  # Teardown's, a mixin above this base
         if not txn.terminated:
             self.timers.schedule((kind, key), txn.next_deadline)
 

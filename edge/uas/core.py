@@ -108,11 +108,11 @@ class UasCore(CallSetup, Registration):
         for kind, key in self.timers.pop_due(now):
             try:
                 if kind == "st" or kind == "ct":
-                    self._txn_timer(kind, key, now, out)  # type: ignore[arg-type]
+                    self._txn_timer(kind, key, now, out)  # type: ignore[arg-type]  # timer keys are untyped tuples keyed by kind
                 elif kind == "ok":
-                    self._ok_timer(key, now, out)  # type: ignore[arg-type]
+                    self._ok_timer(key, now, out)  # type: ignore[arg-type]  # timer keys are untyped tuples keyed by kind
                 elif kind == "call":
-                    self._call_timer(key, now, out)  # type: ignore[arg-type]
+                    self._call_timer(key, now, out)  # type: ignore[arg-type]  # timer keys are untyped tuples keyed by kind
             except Exception:
                 log.exception("SIP timer handling failed", kind=kind)
         return out

@@ -122,7 +122,7 @@ class CallSetup(InDialog):
             log.exception("call setup cleanup failed", call_id=call.call_id)
         if self.calls.get(call.call_id) is not call:
             return
-        if call.state is not CallState.ENDED:
+        if call.state is not CallState.ENDED:  # type: ignore[comparison-overlap]  # _reject may have ended it since
             call.state = CallState.ENDED
             self._live -= 1
             m.CALLS_ACTIVE.dec()
@@ -255,6 +255,7 @@ class CallSetup(InDialog):
     def _answer(self, call: Call, now: float, out: list[Effect]) -> None:
         req, peer = call.invite, call.peer
         assert call.port is not None
+        neg: Negotiated | None
         if req.body:
             neg = self._answer_sdp(SessionDescription.parse(req.body), call.port, None)
             call.negotiated, sdp = neg, neg.sdp

@@ -83,7 +83,7 @@ def make_edge(**config: Any) -> Edge:
     if "source_limits" in config:  # the per-source gate's (UasConfig.limits)
         config["limits"] = config.pop("source_limits")
     cfg = UasConfig(host="192.0.2.1", port=5060, rtp_host="192.0.2.1", timers=TimerConfig(), **config)
-    edge = Edge(None, publisher, pool, directory)  # type: ignore[arg-type]
+    edge = Edge(None, publisher, pool, directory)  # type: ignore[arg-type]  # no Settings: the test sets what it uses
     edge.core = UasCore(
         cfg,
         facts=FactRecorder(publisher, "edge-test"),

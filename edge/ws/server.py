@@ -303,7 +303,7 @@ class WebService:
         )
         self.tail = CallTail(self.gateway, **self.client)
         self.commands = (
-            CommandConsumer(settings.commands_topic, GatewayFirst(self.gateway), **self.client)  # type: ignore[arg-type]
+            CommandConsumer(settings.commands_topic, GatewayFirst(self.gateway), **self.client)
             if own_commands
             else None
         )

@@ -122,7 +122,7 @@ class KnowledgeOut(KnowledgeIn):
 
 class WebhookIn(Strict):
     url: AnyHttpUrl
-    event_types: Annotated[list[Literal[(*FACT_TYPES, ALL_TYPES)]], Field(min_length=1)]  # type: ignore[valid-type]
+    event_types: Annotated[list[Literal[(*FACT_TYPES, ALL_TYPES)]], Field(min_length=1)]  # type: ignore[valid-type]  # a Literal built from the fact types at import
     secret: Annotated[str, Field(min_length=16, max_length=200, pattern=NO_NUL)]
     enabled: bool = True
 
@@ -206,7 +206,7 @@ def _webhook_out(r: m.WebhookSubscription) -> dict[str, Any]:
 
 
 Svc = Annotated[Services, Depends(services)]
-NOT_FOUND = {404: {"model": ErrorBody}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
 
 
 # -- dialplans ---------------------------------------------------------------------------------------

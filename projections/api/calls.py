@@ -23,8 +23,8 @@ router = APIRouter(prefix="/api/calls", tags=["calls"])
 NO_NUL = r"^[^\x00]*$"
 CallId = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
 Party = Annotated[str | None, Query(min_length=1, max_length=128, pattern=NO_NUL)]
-Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]
-NOT_FOUND = {404: {"model": ErrorBody, "description": "No such call"}}
+Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]  # a Literal built from the tuple at import
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such call"}}
 
 
 def utc(value: datetime | None) -> datetime | None:

@@ -27,14 +27,14 @@ CallDetail = _model(
     "CallDetail",
     CallRow,
     queries.CALL_COLUMNS,
-    transcript=(list[TranscriptTurn], ...),  # type: ignore[valid-type]
-    playbacks=(list[Playback], ...),  # type: ignore[valid-type]
-    dtmf=(list[Dtmf], ...),  # type: ignore[valid-type]
+    transcript=(list[TranscriptTurn], ...),  # type: ignore[valid-type]  # models made by create_model
+    playbacks=(list[Playback], ...),  # type: ignore[valid-type]  # models made by create_model
+    dtmf=(list[Dtmf], ...),  # type: ignore[valid-type]  # models made by create_model
 )
 
 
 class CallPage(BaseModel):
-    items: list[CallSummary]  # type: ignore[valid-type]
+    items: list[CallSummary]  # type: ignore[valid-type]  # a model made by create_model
     next_cursor: str | None
 
 

@@ -55,7 +55,8 @@ class Services:
     async def database_ok(self) -> bool:
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT_S):
-                return await self.pool.fetchval("SELECT 1") == 1
+                answer = await self.pool.fetchval("SELECT 1")
+                return bool(answer == 1)
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return False
 
@@ -124,7 +125,8 @@ async def running_services(config: ApiConfig) -> AsyncIterator[Services]:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services
+    found: Services = request.app.state.services  # set by the lifespan; Starlette's state is untyped
+    return found
 
 
 def lifespan_for(config: ApiConfig) -> Any:

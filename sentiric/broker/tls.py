@@ -30,6 +30,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_VALIDITY = datetime.timedelta(days=3650)
@@ -59,6 +60,7 @@ class ClusterTls:
         """Create the CA (once) and a certificate for every node that has none yet."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o700)
+        ca_key: PrivateKeyTypes  # generated here (EC), then read back as whatever the file holds
         if not (self.ca_file.is_file() and self.ca_key_file.is_file()):
             ca_key = ec.generate_private_key(ec.SECP256R1())
             write_private(self.ca_key_file, pkcs8(ca_key))

@@ -180,7 +180,7 @@ async def decoded_stream(
 
 def partition_for(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner (murmur2) puts `key` on, as producers do."""
-    return DefaultPartitioner()(key.encode(), list(range(partitions)), list(range(partitions)))
+    return DefaultPartitioner()(key.encode(), list(range(partitions)), list(range(partitions)))  # type: ignore[no-any-return]  # aiokafka is untyped
 
 
 async def read_partition_until_end(

@@ -73,7 +73,7 @@ class _Library:
         self._voice: str | None = None
 
     def _on_samples(self, wav: ctypes._Pointer[ctypes.c_short], n: int, _events: int | None) -> int:
-        if n > 0 and wav:
+        if n > 0 and wav:  # type: ignore[truthy-bool]  # a NULL ctypes pointer is false
             self._chunks.append(ctypes.string_at(wav, n * 2))
         return 0  # 0 = continue synthesis
 

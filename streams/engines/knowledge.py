@@ -65,7 +65,9 @@ STOP_WORDS: Final = frozenset(
 
 def analyze(text: str, stemmer: Any) -> list[str]:
     words = [SYNONYMS.get(w, w) for w in _WORD.findall(text.lower())]
-    return stemmer.stemWords([w for w in words if w not in STOP_WORDS])
+    # snowballstemmer is untyped
+    stems: list[str] = stemmer.stemWords([w for w in words if w not in STOP_WORDS])
+    return stems
 
 
 @lru_cache(maxsize=8)

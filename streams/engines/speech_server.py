@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, NoReturn, TypeVar
+from typing import Any, Final, Literal, NoReturn, TypeVar
 
 import grpc
 import numpy as np
@@ -57,6 +57,9 @@ INTERIM_EVERY_S: Final = 1.0
 TTS_CHUNK_MS: Final = 100
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 T = TypeVar("T")
+
+
+ROLES: Final[dict[str, Literal["caller", "agent"]]] = {"caller": "caller", "agent": "agent"}  # of a past turn
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
@@ -185,11 +188,12 @@ class DialogService(speech_pb2_grpc.DialogServicer):
         start = first.start
         knowledge = tuple(knowledge_entry(k) for k in start.knowledge) or self.knowledge
         history: list[Turn] = []
-        for turn in start.history:
-            if turn.role not in ("caller", "agent"):
-                message = f"turn role {turn.role!r} is not caller or agent"
+        for past in start.history:
+            role = ROLES.get(past.role)
+            if role is None:
+                message = f"turn role {past.role!r} is not caller or agent"
                 _abort(context, grpc.StatusCode.INVALID_ARGUMENT, message)
-            history.append(Turn(turn.role, turn.text))  # type: ignore[arg-type]
+            history.append(Turn(role, past.text))
         for request in request_iterator:
             if request.WhichOneof("request") != "turn":
                 _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "only the first message may be a start")

@@ -50,7 +50,8 @@ def _build_ulaw_encode() -> npt.NDArray[np.uint8]:
     high = 8 - segment
     low = 0x0F - ((magnitude >> segment) & 0x0F)
     code = (high << 4) | low | np.where(x >= 0, 0x80, 0)
-    return code.astype(np.uint8)
+    table: npt.NDArray[np.uint8] = code.astype(np.uint8)
+    return table
 
 
 def _build_ulaw_decode() -> Int16Array:

@@ -23,7 +23,7 @@ frame of silence and the decoder carries on from its current state with the next
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 
@@ -38,7 +38,7 @@ PAYLOAD_BYTES_PER_FRAME: Final = SAMPLES_PER_FRAME // 2  # 160: two samples per 
 MAX_PAYLOAD_BYTES: Final = 1500  # more than any datagram on an Ethernet path carries
 
 
-def _context(mode: str) -> Any:
+def _context(mode: Literal["r", "w"]) -> Any:
     import av  # PyAV: imported on first use, so G.711-only processes never load FFmpeg
 
     ctx = av.CodecContext.create("g722", mode)

@@ -57,13 +57,28 @@ class Decoder(Protocol):
 
 
 class Codec(Protocol):
-    name: str  # the rtpmap encoding name
-    payload_type: int | None  # static payload type, None for dynamic
-    clock_rate: int  # RTP timestamp units per second
-    channels: int  # the rtpmap encoding parameter (2 for opus whatever is sent)
-    sample_rate: int  # PCM rate of decode() and, by default, of encode()
-    ptime_ms: int
-    fmtp: str | None  # our a=fmtp parameters, if any
+    # Read-only members (properties): the codecs are frozen dataclasses, which a protocol of plain
+    # (settable) attributes would not admit.
+    @property
+    def name(self) -> str: ...  # the rtpmap encoding name
+
+    @property
+    def payload_type(self) -> int | None: ...  # static payload type, None for dynamic
+
+    @property
+    def clock_rate(self) -> int: ...  # RTP timestamp units per second
+
+    @property
+    def channels(self) -> int: ...  # the rtpmap encoding parameter (2 for opus whatever is sent)
+
+    @property
+    def sample_rate(self) -> int: ...  # PCM rate of decode() and, by default, of encode()
+
+    @property
+    def ptime_ms(self) -> int: ...
+
+    @property
+    def fmtp(self) -> str | None: ...  # our a=fmtp parameters, if any
 
     @property
     def samples_per_frame(self) -> int: ...
@@ -198,12 +213,19 @@ def parse_encoding(spec: str) -> tuple[str, int, int]:
 
 
 class Offered(Protocol):
-    """What an SDP parser knows of one offered format (``edge.sdp.Codec`` has exactly these)."""
+    """What an SDP parser knows of one offered format (``edge.sdp.Codec`` has exactly these, read-only)."""
 
-    payload_type: int
-    encoding: str
-    clock_rate: int
-    channels: int
+    @property
+    def payload_type(self) -> int: ...
+
+    @property
+    def encoding(self) -> str: ...
+
+    @property
+    def clock_rate(self) -> int: ...
+
+    @property
+    def channels(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

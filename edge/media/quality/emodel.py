@@ -73,7 +73,9 @@ def delay_impairment_idd(ta: float) -> float:
     if ta <= 100.0:
         return 0.0
     x = _lg(ta / 100.0) / _lg(2.0)
-    return 25.0 * ((1 + x**6) ** (1 / 6) - 3 * (1 + (x / 3) ** 6) ** (1 / 6) + 2)
+    # float ** float is typed Any (a negative base gives a complex); both bases here are >= 1.
+    idd: float = 25.0 * ((1 + x**6) ** (1 / 6) - 3 * (1 + (x / 3) ** 6) ** (1 / 6) + 2)
+    return idd
 
 
 def mos_from_r(r: float) -> float:

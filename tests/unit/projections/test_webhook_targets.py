@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
-from projections.webhook_targets import GuardedTransport, TargetRefused, check_url, refusal
+from projections.webhook_targets import GuardedTransport, TargetRefused, check_url, refusal, resolve
 
 
 @pytest.mark.parametrize(
@@ -56,3 +58,14 @@ async def test_delivery_rechecks_after_resolution() -> None:
             await client.post("https://rebound.example/hook", content=b"{}")
         with pytest.raises(TargetRefused):
             await client.post("http://[::ffff:7f00:1]:8080/hook", content=b"{}")
+
+
+async def test_a_resolution_failure_without_a_message_is_named_by_its_type(monkeypatch) -> None:
+    # asyncio.wait_for's timeout is a TimeoutError with no message: the refusal still says what failed
+    async def times_out(*args: object, **kwargs: object) -> list[object]:
+        raise TimeoutError
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", times_out)
+    with pytest.raises(TargetRefused) as refused:
+        await resolve("hooks.example.com", 443)
+    assert str(refused.value) == "cannot resolve 'hooks.example.com': TimeoutError"
