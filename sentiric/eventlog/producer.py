@@ -142,7 +142,14 @@ class EventProducer:
         self.published = 0
 
     async def start(self) -> None:
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except BaseException:
+            # A start that failed or was cut short (a caller's deadline) has bootstrapped aiokafka's
+            # client already: close it, or its metadata task runs on for ever.
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            raise
         self._task = asyncio.create_task(self._drain(), name="sentiric-producer")
         self._task.add_done_callback(self._sender_ended)
 
