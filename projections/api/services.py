@@ -33,6 +33,8 @@ HEALTH_TIMEOUT_S = 3.0
 START_TIMEOUT_S = 60.0
 # Per stop step: background tasks after their cancel, the producer's flush and close, the pool.
 STOP_TIMEOUT_S = 10.0
+# A cancelled task still running after this is cancelled again (a library may have swallowed the first).
+RECANCEL_S = 2.0
 
 
 class ServiceStartError(RuntimeError):
@@ -109,16 +111,25 @@ class Services:
         await close_pool(self.pool)
 
 
-async def stop_tasks(tasks: list[asyncio.Task[Any]], within_s: float = STOP_TIMEOUT_S) -> None:
-    """Cancel the tasks and wait for them, at most `within_s`: a task that swallows its cancellation
-    or hangs in its clean-up is logged by name and left behind rather than waited on for ever."""
+async def stop_tasks(
+    tasks: list[asyncio.Task[Any]], within_s: float = STOP_TIMEOUT_S, recancel_s: float = RECANCEL_S
+) -> None:
+    """Cancel the tasks and wait for them, at most `within_s`. The cancel is repeated every
+    `recancel_s`: aiokafka's close() methods swallow one that arrives while they wait
+    (`sentiric.eventlog.cancel`), and a task that lost it would otherwise run on for ever. A task still
+    running at the deadline is logged by name and left behind rather than waited on for ever."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(recancel_s, left))
     for task in tasks:
-        task.cancel()
-    if not tasks:
-        return
-    done, pending = await asyncio.wait(tasks, timeout=within_s)
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
+        if task.done() and not task.cancelled() and task.exception() is not None:
             log.warning(
                 "background task ended with an error", task=task.get_name(), error=repr(task.exception())
             )
