@@ -83,6 +83,7 @@ def run_api(args: argparse.Namespace) -> int:
         webhook_policy=RetryPolicy(allow_private_targets=settings.webhook_allow_private_targets),
         run_projector=not args.no_projector,
         run_webhooks=not args.no_webhooks,
+        write_timeout_s=settings.api_write_timeout_s,
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -84,6 +84,12 @@ class ConfigView:
             try:
                 await follower.start()
                 break
+            except asyncio.CancelledError:
+                # Stopped while loading: the follower's consumer is running already; left alone, its
+                # tasks would outlive the view.
+                with contextlib.suppress(Exception):
+                    await follower.stop()
+                raise
             except Exception as exc:  # the topic or the broker is not there yet
                 log.warning("config view cannot start, retrying", topic=topic, error=repr(exc))
                 with contextlib.suppress(Exception):

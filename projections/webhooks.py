@@ -56,6 +56,7 @@ from projections.webhook_targets import TargetRefused, webhook_client
 from schemas.codec import Codec, CodecError, default_codec, to_json_dict, type_name
 from schemas.models import WebhookSubscription
 from sentiric.eventlog import topics as log_topics
+from sentiric.eventlog.cancel import raise_if_cancelled
 from sentiric.eventlog.consumer import DeadLetters, describe
 from sentiric.eventlog.producer import EventProducer
 
@@ -399,6 +400,9 @@ class WebhookDispatcher:
             while True:
                 sub_id, record = await self._changes.get()
                 await self._stop(sub_id)
+                # _stop() swallows the dispatcher's own cancel if it lands while it waits for the
+                # worker: raised again here, or the dispatcher would go on waiting for changes.
+                raise_if_cancelled()
                 if isinstance(record, WebhookSubscription):
                     self._start(record)
                 elif record is None:

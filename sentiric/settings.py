@@ -265,6 +265,12 @@ class Settings(BaseSettings):
     webhook_allow_private_targets: bool = Field(
         default=False, description="Allow webhook URLs in private, loopback and link-local ranges."
     )
+    api_write_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="An admin write (config record) not acknowledged by the log by then is answered 503 "
+        "'log unavailable'; the record stays queued and may still be written.",
+    )
 
     # --- supervision (`sentiric up`) and shutdown -------------------------------------------------------
     up_stop_timeout_s: float = Field(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.asyncio_dump import pytest_timeout_set_timer  # noqa: F401  (a hook: tasks on timeout)
+
 
 def _machine_cache() -> Path:
     configured = os.environ.get("SENTIRIC_CACHE_HOME")

@@ -2,9 +2,10 @@
 the compacted `sentiric.config` topic (a delete is a tombstone). Admin scope (``projections.api.auth``).
 
 Writes are acknowledged by the log (`acks=all`) before the response, and applied to this process's
-config view at once, so a GET right after a PUT sees it. Users are given a password and stored as
-digest HA1 hashes only (RFC 2617 MD5 and RFC 7616 SHA-256 of `username:realm:password`); webhook
-secrets are never returned.
+config view at once, so a GET right after a PUT sees it; a log that does not acknowledge within
+`api_write_timeout_s` gets the request a 503 saying what became of the record
+(`projections.api.writes`). Users are given a password and stored as digest HA1 hashes only (RFC 2617
+MD5 and RFC 7616 SHA-256 of `username:realm:password`); webhook secrets are never returned.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from projections.api.auth import require_admin
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
 from projections.api.services import Services, services
+from projections.api.writes import acknowledged
 from projections.webhook_targets import TargetRefused, check_url
 from projections.webhooks import ALL_TYPES, ReplayResult, replay_parked
 from schemas import models as m
@@ -36,7 +38,12 @@ router = APIRouter(
     prefix="/api/admin",
     tags=["admin"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses={
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+        503: {"model": ErrorBody, "description": "log unavailable: the write was not acknowledged"},
+    },
 )
 
 
@@ -156,7 +163,7 @@ def ha1(username: str, realm: str, password: str) -> tuple[str, str]:
 
 
 async def _write(svc: Services, record: Any) -> None:
-    await svc.producer.publish_and_wait(record, topic=svc.config.topics.config)
+    await acknowledged(svc, lambda: svc.producer.publish(record, topic=svc.config.topics.config))
     svc.view.put(record)
 
 
@@ -164,8 +171,7 @@ async def _delete(svc: Services, model: type[Any], entity_id: str) -> Response:
     if svc.view.get(model, entity_id) is None:
         raise ApiError(404, f"{model.__name__} not found", {"id": entity_id})
     key = f"{model.__name__.lower()}:{entity_id}"
-    svc.producer.tombstone(svc.config.topics.config, key)
-    await svc.producer.flush()
+    await acknowledged(svc, lambda: svc.producer.tombstone(svc.config.topics.config, key))
     svc.view.apply(key, None)
     return Response(status_code=204)
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Depends, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 
-from projections.api import admin, auth, calls, docs, errors, ops, stats, tokens
+from projections.api import admin, auth, calls, docs, errors, ops, stats, tokens, writes
 from projections.api.services import ApiConfig, lifespan_for
 from projections.web.routes import router as web_router
 
@@ -49,6 +49,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         app, admin_token=config.admin_token, session_secret=config.session_secret, ttl_s=config.session_ttl_s
     )
     errors.install(app)
+    writes.install(app)  # the log unavailable: 503, never a hang or a 500
     auth.install(app)
     docs.install_openapi(app)
     for module in (calls, stats, admin, tokens, ops, docs):

@@ -1,14 +1,18 @@
 """What the API process runs and shares: the pool, the producer, the config view, and the background
-tasks (projector, config follower, webhook dispatcher), started and stopped by the app's lifespan."""
+tasks (projector, config follower, webhook dispatcher), started and stopped by the app's lifespan.
+
+Every step of the start and of the stop is bounded: a database or log that does not answer fails the
+start with `ServiceStartError` naming what it waited for, and a stop logs what did not finish in time
+and goes on, so a process (or a test) never hangs in its lifespan."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -23,7 +27,26 @@ from projections.webhooks import RetryPolicy, WebhookDispatcher
 from sentiric.eventlog.producer import EventProducer
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 HEALTH_TIMEOUT_S = 3.0
+# Generous: a first start applies the migrations, and a loaded machine is slow; never unbounded.
+START_TIMEOUT_S = 60.0
+# Per stop step: background tasks after their cancel, the producer's flush and close, the pool.
+STOP_TIMEOUT_S = 10.0
+# A cancelled task still running after this is cancelled again (a library may have swallowed the first).
+RECANCEL_S = 2.0
+
+
+class ServiceStartError(RuntimeError):
+    """A dependency did not become ready at start within its deadline."""
+
+
+async def start_step(what: str, step: Awaitable[T], within_s: float = START_TIMEOUT_S) -> T:
+    try:
+        async with asyncio.timeout(within_s):
+            return await step
+    except TimeoutError:
+        raise ServiceStartError(f"API start: {what} did not answer within {within_s:g} s") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +62,7 @@ class ApiConfig:
     run_webhooks: bool = True
     webhook_policy: RetryPolicy = field(default_factory=RetryPolicy)
     pool_size: int = 10
+    write_timeout_s: float = 10.0  # an admin write not acknowledged by the log by then: 503 (writes.py)
 
 
 @dataclass
@@ -79,23 +103,63 @@ class Services:
             return False
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self.tasks)
         if self._admin is not None:
             with contextlib.suppress(Exception):
-                await self._admin.close()
-        await self.producer.stop()
-        await self.pool.close()
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await self._admin.close()
+        await self.producer.stop(flush_timeout=STOP_TIMEOUT_S, close_timeout=STOP_TIMEOUT_S)
+        await close_pool(self.pool)
+
+
+async def stop_tasks(
+    tasks: list[asyncio.Task[Any]], within_s: float = STOP_TIMEOUT_S, recancel_s: float = RECANCEL_S
+) -> None:
+    """Cancel the tasks and wait for them, at most `within_s`. The cancel is repeated every
+    `recancel_s`: aiokafka's close() methods swallow one that arrives while they wait
+    (`sentiric.eventlog.cancel`), and a task that lost it would otherwise run on for ever. A task still
+    running at the deadline is logged by name and left behind rather than waited on for ever."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(recancel_s, left))
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.warning(
+                "background task ended with an error", task=task.get_name(), error=repr(task.exception())
+            )
+    for task in pending:
+        log.error("background task did not stop after its cancel", task=task.get_name(), within_s=within_s)
+
+
+async def close_pool(pool: asyncpg.Pool, within_s: float = STOP_TIMEOUT_S) -> None:
+    """asyncpg's close() waits until every connection is released; past `within_s` the pool is
+    terminated instead (asyncpg terminates it when its close is cancelled)."""
+    try:
+        async with asyncio.timeout(within_s):
+            await pool.close()
+    except TimeoutError:
+        log.error("database pool did not close in time; terminated", within_s=within_s)
+        pool.terminate()
 
 
 @contextlib.asynccontextmanager
 async def running_services(config: ApiConfig) -> AsyncIterator[Services]:
-    pool = await open_pool(config.dsn, max_size=config.pool_size)
+    pool = await start_step(
+        "the database (connect and migrate)", open_pool(config.dsn, max_size=config.pool_size)
+    )
     producer = EventProducer(**config.client)
-    await producer.start()
+    try:
+        await start_step("the log (producer start)", producer.start())
+    except BaseException:
+        await close_pool(pool)
+        raise
     view = ConfigView()
     services = Services(config, pool, producer, view)
     services.tasks.append(

@@ -27,6 +27,7 @@ from projections.api.auth import require_admin
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
 from projections.api.services import Services, services
+from projections.api.writes import acknowledged
 from schemas import models as m
 from sentiric.auth import Principal, new_token
 
@@ -34,7 +35,12 @@ router = APIRouter(
     prefix="/api/admin/tokens",
     tags=["tokens"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses={
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+        503: {"model": ErrorBody, "description": "log unavailable: the write was not acknowledged"},
+    },
 )
 NO_STORE = {"Cache-Control": "no-store"}  # a response carrying a secret is never cached (RFC 6749 §5.1)
 
@@ -83,7 +89,7 @@ def _found(svc: Services, token_id: str) -> m.ApiToken:
 
 
 async def _write(svc: Services, record: m.ApiToken) -> None:
-    await svc.producer.publish_and_wait(record, topic=svc.config.topics.config)
+    await acknowledged(svc, lambda: svc.producer.publish(record, topic=svc.config.topics.config))
     svc.view.put(record)
 
 

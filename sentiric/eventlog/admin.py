@@ -14,6 +14,7 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import InvalidReplicationFactorError, TopicAlreadyExistsError
 
+from sentiric.eventlog.cancel import raise_if_cancelled
 from sentiric.eventlog.topics import TopicSpec
 
 log = structlog.get_logger(__name__)
@@ -69,3 +70,4 @@ async def partition_count(topic: str, **client: Any) -> int:
         return len(described[0]["partitions"])
     finally:
         await admin.close()
+        raise_if_cancelled()  # close() swallows a cancel that arrives while it waits (cancel.py)

@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prometheus_client import Counter
 
 from sentiric.eventlog.admin import partition_count
+from sentiric.eventlog.cancel import raise_if_cancelled
 from sentiric.eventlog.consumer import DeadLetters
 
 log = structlog.get_logger(__name__)
@@ -95,6 +96,9 @@ class TopicFollower:
             await consumer.seek_to_end(*tps)
         for tp in tps:  # resolve the positions now: records produced after start() are seen
             self._next[tp] = await consumer.position(tp)
+        # A cancel that aiokafka swallowed on the way (its close() methods do, see cancel.py) must not
+        # turn into a follower that runs on after its owner was told to stop.
+        raise_if_cancelled()
         self._task = asyncio.create_task(self._follow(tps), name=self.name)
 
     async def _follow(self, tps: list[TopicPartition]) -> None:
@@ -122,6 +126,7 @@ class TopicFollower:
         """A fresh consumer, positioned just after the last record handed over."""
         with contextlib.suppress(Exception):
             await self._consumer.stop()
+        raise_if_cancelled()  # stop() may have swallowed the cancel of stop() (cancel.py)
         self._consumer = self._new_consumer()
         await self._consumer.start()
         self._consumer.assign(tps)

@@ -12,6 +12,12 @@ Past the bound a record is dropped, never silently: counted (`sentiric_log_buffe
 `sentiric_log_buffer_dropped_bytes_total{topic}`) and logged as an error naming its topic, key (the
 call) and type. The edge watches `fill_ratio` (the fuller of the two bounds) and answers new INVITEs
 503 long before that, so established calls keep going.
+
+Waiting for the log is bounded where a caller needs an answer: `flush(within_s)` raises `FlushTimeout`
+when the log has not acknowledged in time (the records stay buffered and are still retried: they may
+yet be written), and `SenderStopped` at once when the sender task is not running (never started,
+closed, or died on an unexpected error: nothing buffered will be written by this producer). Without
+that check a dead sender left every `flush()` waiting for ever.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Gauge
 
@@ -49,6 +55,24 @@ RETRY_BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 
 class BufferFull(RuntimeError):
     """The producer's bounded buffer is full; the record was not accepted."""
+
+
+class LogUnavailable(RuntimeError):
+    """A wait for the log's acknowledgement ended without it. `buffered`: records still waiting."""
+
+    def __init__(self, message: str, *, buffered: int) -> None:
+        super().__init__(message)
+        self.buffered = buffered
+
+
+class FlushTimeout(LogUnavailable):
+    """The log did not acknowledge in time. The records stay buffered and are still retried: they may
+    still be written after the caller gave up."""
+
+
+class SenderStopped(LogUnavailable):
+    """The producer's sender task is not running (not started, closed, or died): what is buffered will
+    not be written by this producer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,22 +142,48 @@ class EventProducer:
         self.published = 0
 
     async def start(self) -> None:
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except BaseException:
+            # A start that failed or was cut short (a caller's deadline) has bootstrapped aiokafka's
+            # client already: close it, or its metadata task runs on for ever.
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            raise
         self._task = asyncio.create_task(self._drain(), name="sentiric-producer")
+        self._task.add_done_callback(self._sender_ended)
 
-    async def stop(self, flush_timeout: float = 10.0) -> None:
-        """Flush what is buffered (up to `flush_timeout` seconds), then close."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.flush(), flush_timeout)
+    def _sender_ended(self, task: asyncio.Task[None]) -> None:
+        if not self._closing and not task.cancelled() and task.exception() is not None:
+            # Loud, once: from now on every flush() raises SenderStopped and publish() only buffers.
+            log.error("log sender task died", error=repr(task.exception()), buffered=len(self._buffer))
+
+    async def stop(self, flush_timeout: float = 10.0, close_timeout: float = 10.0) -> None:
+        """Flush what is buffered (up to `flush_timeout` seconds), then close (up to `close_timeout`)."""
+        with contextlib.suppress(LogUnavailable):
+            await self.flush(flush_timeout)
         self._closing = True
         self._wakeup.set()
         if self._task:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task  # a task that died already re-raises its error here: logged above
         if self._buffer:
             log.error("producer closed with unpublished records", count=len(self._buffer))
-        await self._producer.stop()
+        await self._close_client(close_timeout)
+
+    async def _close_client(self, within_s: float) -> None:
+        """aiokafka's stop() waits until every batch it holds is acknowledged, and an idempotent producer
+        retries them for ever: with the log away that is a shutdown that never ends. After `within_s`,
+        fail those batches so that stop() can finish."""
+        stopping = asyncio.ensure_future(self._producer.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=within_s)
+        if not done:
+            log.error("log producer did not close in time; dropping its unacknowledged batches")
+            accumulator = getattr(self._producer, "_message_accumulator", None)  # aiokafka internals
+            if accumulator is not None:
+                accumulator.fail_all(KafkaConnectionError("producer closed before the log acknowledged"))
+        await stopping
 
     async def __aenter__(self) -> EventProducer:
         await self.start()
@@ -202,15 +252,54 @@ class EventProducer:
         """Delete a key from a compacted topic."""
         self.publish_raw(topic, key.encode(), None)
 
-    async def flush(self) -> None:
-        """Wait until everything published so far is acknowledged by the log."""
-        await self._idle.wait()
+    async def flush(self, within_s: float | None = None) -> None:
+        """Wait until everything published so far is acknowledged by the log.
+
+        Raises `SenderStopped` as soon as the sender task is not running (it would wait for ever), and
+        `FlushTimeout` after `within_s` seconds (None: no limit, for background loops that must not move
+        on before the log has their records)."""
+        if self._idle.is_set():
+            return
+        sender = self._running_sender()
+        idle = asyncio.ensure_future(self._idle.wait())
+        try:
+            await asyncio.wait({idle, sender}, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            idle.cancel()
+        if self._idle.is_set():
+            return
+        self._running_sender()  # raises if it died while we waited
+        raise FlushTimeout(
+            f"the log did not acknowledge within {within_s:g} s; {len(self._buffer)} records still "
+            "buffered and retried",
+            buffered=len(self._buffer),
+        )
+
+    def _running_sender(self) -> asyncio.Task[None]:
+        task = self._task
+        if task is None:
+            why = "the producer was not started"
+        elif not task.done():
+            return task
+        elif task.cancelled():
+            why = "the producer's sender task was cancelled (the producer is closed)"
+        else:
+            why = f"the producer's sender task died: {task.exception()!r}"
+        raise SenderStopped(
+            f"{why}; {len(self._buffer)} records will not be written", buffered=len(self._buffer)
+        )
 
     async def publish_and_wait(
-        self, record: Any, *, topic: str = topics.CALLS, key: str | None = None
+        self,
+        record: Any,
+        *,
+        topic: str = topics.CALLS,
+        key: str | None = None,
+        within_s: float | None = None,
     ) -> None:
+        """Publish, then `flush(within_s)`: raises what `publish` and `flush` raise."""
         self.publish(record, topic=topic, key=key)
-        await self.flush()
+        await self.flush(within_s)
 
     async def _partition(self, p: _Pending) -> int:
         partitions = self._partitions.get(p.topic)

@@ -1,5 +1,6 @@
 """The producer's drain loop against a fake aiokafka producer: a round whose batches partly fail sends
-again only what the log did not acknowledge (the real broker's failover is in the cluster tests)."""
+again only what the log did not acknowledge (the real broker's failover is in the cluster tests); every
+wait for the log ends — at the caller's deadline, at once when the sender task is dead, and at close."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaError, NotLeaderForPartitionError
 
 from schemas import models as m
 from schemas.codec import decode
 from sentiric.eventlog.consumer import partition_for
-from sentiric.eventlog.producer import EventProducer
+from sentiric.eventlog.producer import EventProducer, FlushTimeout, SenderStopped
 
 
 class FakeBatch:
@@ -138,3 +140,96 @@ async def test_an_outage_keeps_facts_up_to_the_byte_bound_and_names_what_it_drop
     counts = Counter(decode(v).event_id for v in fake.log)
     assert set(counts) == {r.event_id for r in kept} and max(counts.values()) == 1
     assert producer.buffered_bytes == 0 and producer.fill_ratio == 0
+
+
+class SilentKafka(FakeKafka):
+    """Takes every batch and never acknowledges it (a log that is away) until `ack_all()`; its `stop()`
+    waits, like aiokafka's, until every batch it holds is settled."""
+
+    def __init__(self) -> None:
+        super().__init__(failing=set(), times=0, error=KafkaConnectionError())
+        self.held: list[tuple[asyncio.Future[Any], FakeBatch]] = []
+        self._message_accumulator = self  # the seam `EventProducer._close_client` fails batches through
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.held.append((future, batch))
+        return future
+
+    def ack_all(self) -> None:
+        for future, batch in self.held:
+            if not future.done():
+                self.log.extend(batch.records)
+                future.set_result(None)
+
+    def fail_all(self, exception: BaseException) -> None:
+        for future, _ in self.held:
+            if not future.done():
+                future.set_exception(exception)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(f for f, _ in self.held), return_exceptions=True)
+
+
+class BrokenKafka(FakeKafka):
+    """Fails every batch with an error that is not a KafkaError: the sender task dies of it."""
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_exception(RuntimeError("boom"))
+        return future
+
+
+def started(fake: FakeKafka) -> EventProducer:
+    producer = EventProducer(bootstrap_servers="127.0.0.1:1")
+    producer._producer = fake  # type: ignore[assignment]
+    producer._task = asyncio.create_task(producer._drain())
+    producer._task.add_done_callback(producer._sender_ended)
+    return producer
+
+
+async def test_flush_raises_at_once_when_the_sender_task_died() -> None:
+    producer = started(BrokenKafka(failing=set(), times=0, error=KafkaConnectionError()))
+    producer.publish(hangup("c1"), topic="t")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(SenderStopped, match="sender task died: RuntimeError\\('boom'\\)") as caught:
+        await asyncio.wait_for(producer.flush(), 10)  # no deadline of its own: the dead task ends it
+    assert caught.value.buffered == 1
+    # Later calls do not wait either: the task is already dead.
+    with pytest.raises(SenderStopped):
+        await asyncio.wait_for(producer.publish_and_wait(hangup("c2"), topic="t"), 1)
+    assert loop.time() - began < 5
+    await asyncio.wait_for(producer.stop(flush_timeout=1, close_timeout=1), 10)
+
+
+async def test_flush_before_start_raises() -> None:
+    producer = EventProducer(bootstrap_servers="127.0.0.1:1")
+    producer.publish(hangup("c1"), topic="t")
+    with pytest.raises(SenderStopped, match="not started"):
+        await asyncio.wait_for(producer.flush(), 1)
+    await asyncio.wait_for(producer.stop(flush_timeout=1, close_timeout=1), 10)
+
+
+async def test_publish_and_wait_gives_up_after_its_deadline_and_the_record_may_still_land() -> None:
+    fake = SilentKafka()
+    producer = started(fake)
+    record = hangup("c1")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(FlushTimeout, match=r"did not acknowledge within 0\.3 s") as caught:
+        await asyncio.wait_for(producer.publish_and_wait(record, topic="t", within_s=0.3), 10)
+    assert 0.25 <= loop.time() - began < 5  # its deadline, not a hang
+    assert caught.value.buffered == 1 and producer.buffered == 1  # still buffered, still retried
+    fake.ack_all()  # the log comes back: the record the caller gave up on is written after all
+    await asyncio.wait_for(producer.flush(), 10)
+    assert [decode(v).event_id for v in fake.log] == [record.event_id]
+    await producer.stop()
+
+
+async def test_stop_is_bounded_when_the_log_never_acknowledges() -> None:
+    fake = SilentKafka()
+    producer = started(fake)
+    producer.publish(hangup("c1"), topic="t")
+    await asyncio.wait_for(producer.stop(flush_timeout=0.2, close_timeout=0.2), 10)
+    assert fake.log == [] and producer.buffered == 1
