@@ -217,7 +217,7 @@ class SipEndpoint:
     def dispatch(self, effects: list[Effect]) -> None:
         for e in effects:
             if isinstance(e, Send):
-                self._send(e.data, e.peer)
+                self._send(e.data, e.addr)
             elif self.media is not None:
                 self.media.apply(e)
             elif isinstance(e, CloseMedia):

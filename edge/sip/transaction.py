@@ -2,7 +2,8 @@
 
 Every machine takes ``now: float`` and returns a list of actions/events; ``next_deadline`` says
 when to call ``on_timer(now)`` again (None = no timer).  The I/O layer sends :class:`Send`
-actions to their ``peer`` (an opaque address it gave us) and re-arms one timer.
+actions (the edge's own, :mod:`edge.effects`) to their ``addr`` (the opaque peer it gave us) and
+re-arms one timer.
 
 Timers (§17, Table 4; T1=500 ms, T2=4 s, T4=5 s by default, all configurable):
 
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from edge.effects import Send
 from edge.sip.builders import BRANCH_MAGIC_COOKIE
 from edge.sip.message import SipRequest, SipResponse
 from edge.sip.timer_heap import TimerHeap
@@ -57,12 +59,6 @@ class State(Enum):
     COMPLETED = "Completed"
     CONFIRMED = "Confirmed"
     TERMINATED = "Terminated"
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    data: bytes
-    peer: Any
 
 
 @dataclass(frozen=True, slots=True)
