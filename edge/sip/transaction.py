@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from edge.effects import Send
+from edge.effects import Send as Send  # re-exported: one of the actions below
 from edge.sip.builders import BRANCH_MAGIC_COOKIE
 from edge.sip.message import SipRequest, SipResponse
 from edge.sip.timer_heap import TimerHeap

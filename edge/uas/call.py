@@ -17,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from edge.effects import Send
 from edge.media.rtp.source_policy import TRUSTED, MediaTrust
 from edge.sdp import Negotiated, SessionDescription
 from edge.sip.dialog import Dialog
 from edge.sip.message import SipRequest
-from edge.sip.transaction import InviteOkRetransmitter, Send
+from edge.sip.transaction import InviteOkRetransmitter
 from edge.uas.access import Trunk
 from edge.uas.dialplan import Plan
 

@@ -50,6 +50,7 @@ from collections.abc import Callable
 import structlog
 
 from edge import metrics as m
+from edge.effects import Send
 from edge.facts import FactSink
 from edge.media.ports import PortPool
 from edge.sip.builders import bad_request_for
@@ -58,7 +59,7 @@ from edge.sip.errors import SipParseError
 from edge.sip.limits import excess
 from edge.sip.message import SipRequest, SipResponse, parse_message
 from edge.sip.registrar import Registrar
-from edge.sip.transaction import InviteServerTransaction, Refused, Send, TransactionLayer
+from edge.sip.transaction import InviteServerTransaction, Refused, TransactionLayer
 from edge.uas.addresses import LocalAddresses
 from edge.uas.admission import Admission, AdmissionLimits
 from edge.uas.call import Call, CallState, Effect, Peer

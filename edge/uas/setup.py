@@ -25,6 +25,7 @@ import secrets
 import structlog
 
 from edge import metrics as m
+from edge.effects import Send
 from edge.media.ports import PortPool, PortsExhausted
 from edge.media.rtp.source_policy import MediaTrust
 from edge.media.srtp import CryptoAttribute, SrtpError
@@ -38,7 +39,6 @@ from edge.sdp import (
 )
 from edge.sip.dialog import Dialog
 from edge.sip.message import SipRequest
-from edge.sip.transaction import Send
 from edge.uas.access import decide, effective_access
 from edge.uas.addresses import LocalAddresses, user_of
 from edge.uas.admission import Admission

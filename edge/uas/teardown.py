@@ -16,8 +16,9 @@ from collections.abc import Callable
 import structlog
 
 from edge import metrics as m
+from edge.effects import Send
 from edge.media.ports import PortPool
-from edge.sip.transaction import AckTimeout, Send
+from edge.sip.transaction import AckTimeout
 from edge.uas.addresses import LocalAddresses
 from edge.uas.call import Call, CallState, CloseMedia, Effect
 from edge.uas.call_facts import CallFacts

@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from edge import metrics as m
+from edge.effects import Send
 from edge.sip.builders import make_response
 from edge.sip.message import SipRequest, SipResponse
 from edge.sip.transaction import (
     Action,
     InviteOkRetransmitter,
     ResponseReceived,
-    Send,
     SipTransactionError,
     Terminated,
     TimedOut,
