@@ -59,7 +59,7 @@ from edge.sip.errors import SipParseError
 from edge.sip.limits import excess
 from edge.sip.message import SipRequest, SipResponse, parse_message
 from edge.sip.registrar import Registrar
-from edge.sip.transaction import InviteServerTransaction, Refused, TransactionLayer
+from edge.sip.transaction import Refused
 from edge.uas.addresses import LocalAddresses
 from edge.uas.admission import Admission, AdmissionLimits
 from edge.uas.call import Call, CallState, Effect, Peer
@@ -156,10 +156,6 @@ class UasCore:
     def calls(self) -> dict[str, Call]:
         """Calls not yet forgotten, by platform call id."""
         return self.table.calls
-
-    @property
-    def layers(self) -> dict[str, TransactionLayer]:
-        return self.txns.layers
 
     @property
     def next_deadline(self) -> float | None:
@@ -269,10 +265,12 @@ class UasCore:
         if too_much is not None:
             txns.respond(req, peer, 513, now, out)
             return
-        if peer.transport == "udp" and req.method == "INVITE":
-            txn = txns.layers["udp"].transaction_for(req)
-            if isinstance(txn, InviteServerTransaction) and self.directory.trunk_for(peer.addr[0]) is None:
-                txn.quiet = True  # no timer G towards an unproven source (see the module's Proof)
+        if (
+            peer.transport == "udp"
+            and req.method == "INVITE"
+            and self.directory.trunk_for(peer.addr[0]) is None
+        ):
+            txns.quiet(req, peer)  # no timer G towards an unproven source (see Proof above)
         if req.method != "ACK":
             m.TRANSACTIONS.labels("server").inc()
         try:

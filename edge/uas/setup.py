@@ -394,7 +394,7 @@ class CallSetup:
 
     def cancel(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
         """CANCEL (§9.2): 200, and 487 to the INVITE while it is still unanswered."""
-        invite_txn = self.txns.layers[peer.transport].invite_for_cancel(req)
+        invite_txn = self.txns.invite_for_cancel(req, peer)
         if invite_txn is None or invite_txn.peer != peer:  # a CANCEL comes from the INVITE's hop
             self.txns.respond(req, peer, 481, now, out)
             return

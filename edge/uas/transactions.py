@@ -24,6 +24,7 @@ from edge.sip.message import SipRequest, SipResponse
 from edge.sip.transaction import (
     Action,
     InviteOkRetransmitter,
+    InviteServerTransaction,
     ResponseReceived,
     SipTransactionError,
     Terminated,
@@ -83,6 +84,17 @@ class Transactions:
         if for_tu is None:
             self.arm(peer.transport)
         return for_tu, rest
+
+    def invite_for_cancel(self, cancel: SipRequest, peer: Peer) -> InviteServerTransaction | None:
+        """The INVITE server transaction a CANCEL refers to (§9.2), on the CANCEL's transport."""
+        return self.layers[peer.transport].invite_for_cancel(cancel)
+
+    def quiet(self, invite: SipRequest, peer: Peer) -> None:
+        """No timer G for this INVITE's final response: the peer has not proven it wants our
+        messages (see :mod:`edge.uas.core`), so only its own retransmissions fetch the response again."""
+        txn = self.layers[peer.transport].transaction_for(invite)
+        if isinstance(txn, InviteServerTransaction):
+            txn.quiet = True
 
     def forget(self, req: SipRequest, peer: Peer) -> None:
         """Drop ``req``'s server transaction unanswered (see TransactionLayer.forget)."""

@@ -102,7 +102,7 @@ def test_a_failed_call_setup_whose_rejection_fails_too_is_dropped_by_hand(
     monkeypatch.setattr(edge.core.teardown, "reject", boom)
     answers, logged = feed(edge, reproducer("udp-hand-sdp-ptime-x.bin"))
     assert answers == []  # no 500 could be sent, and its transaction is gone with it
-    assert edge.core.layers["udp"].server == {} and edge.core.next_deadline is None
+    assert edge.core.txns.active == 0 and edge.core.next_deadline is None
     assert [entry["event"] for entry in logged] == ["call setup failed", "call setup cleanup failed"]
     core = edge.core
     assert core.calls == {} and core.table.by_invite == {} and core.table.per_source == {}
