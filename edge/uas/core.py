@@ -1,7 +1,7 @@
 """The edge's SIP user-agent server core (RFC 3261 §8.2, §12-§17), sans-IO: the router.
 
 ``receive(data, peer, now)`` takes one datagram (or one TCP frame) and returns effects:
-:class:`~edge.sip.transaction.Send` (bytes for a peer) and the media effects of
+:class:`~edge.effects.Send` (bytes for a peer) and the media effects of
 :mod:`edge.uas.call`; ``on_timer(now)`` runs what is due and ``next_deadline`` says when to call it
 again.  ``hangup`` / ``transfer`` apply the dialog's commands; ``media_closed`` is the driver's
 report that a media session has stopped, after which the RTP port goes back to the pool.
