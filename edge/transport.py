@@ -33,10 +33,10 @@ from typing import Any
 import structlog
 
 from edge import metrics as m
+from edge.effects import Send
 from edge.media_port import MediaEngine, MediaSession
 from edge.sip.errors import SipParseError
 from edge.sip.framing import PONG, KeepAlivePing, StreamFramer
-from edge.sip.transaction import Send
 from edge.uas.call import CloseMedia, ConfirmMedia, OpenMedia, Peer, UpdateMedia
 from edge.uas.core import Effect, UasCore
 from sentiric.logs import bind_call, unbind_call
@@ -219,7 +219,7 @@ class SipEndpoint:
     def dispatch(self, effects: list[Effect]) -> None:
         for e in effects:
             if isinstance(e, Send):
-                self._send(e.data, e.peer)
+                self._send(e.data, e.addr)
             elif self.media is not None:
                 self.media.apply(e)
             elif isinstance(e, CloseMedia):

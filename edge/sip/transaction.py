@@ -2,7 +2,8 @@
 
 Every machine takes ``now: float`` and returns a list of actions/events; ``next_deadline`` says
 when to call ``on_timer(now)`` again (None = no timer).  The I/O layer sends :class:`Send`
-actions to their ``peer`` (an opaque address it gave us) and re-arms one timer.
+actions (the edge's own, :mod:`edge.effects`) to their ``addr`` (the opaque peer it gave us) and
+re-arms one timer.
 
 Timers (§17, Table 4; T1=500 ms, T2=4 s, T4=5 s by default, all configurable):
 
@@ -35,8 +36,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from edge.effects import Send as Send  # re-exported: one of the actions below
 from edge.sip.builders import BRANCH_MAGIC_COOKIE
 from edge.sip.message import SipRequest, SipResponse
+from edge.sip.timer_heap import TimerHeap
 
 
 class SipTransactionError(ValueError):
@@ -56,12 +59,6 @@ class State(Enum):
     COMPLETED = "Completed"
     CONFIRMED = "Confirmed"
     TERMINATED = "Terminated"
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    data: bytes
-    peer: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,11 +365,15 @@ def server_key(request: SipRequest) -> tuple[str, ...]:
 
 
 class TransactionLayer:
-    """Owns the transactions of one transport and matches messages to them.
+    """Owns the transactions of one transport, matches messages to them and runs their timers.
 
     ``receive_request`` returns ``(request_for_tu, actions)``: ``request_for_tu`` is the request
     when the TU must handle it (a new transaction was created, or an ACK for a 2xx, which has no
     transaction), and None when the transaction layer absorbed a retransmission.
+
+    Timers: ``next_deadline`` is the earliest deadline of any of its transactions (a heap, O(1) to
+    read) and ``on_timer(now)`` runs every due one.  A transaction that terminates leaves the layer
+    (its :class:`Terminated` is still returned, for the record).
     """
 
     def __init__(self, timers: TimerConfig = TimerConfig(), reliable: bool = False) -> None:
@@ -380,6 +381,11 @@ class TransactionLayer:
         self.reliable = reliable
         self.server: dict[tuple[str, ...], InviteServerTransaction | NonInviteServerTransaction] = {}
         self.client: dict[tuple[str, ...], NonInviteClientTransaction] = {}
+        self._due: TimerHeap[_Transaction] = TimerHeap()  # keyed by the transaction itself
+
+    def __len__(self) -> int:
+        """Live transactions, server and client."""
+        return len(self.server) + len(self.client)
 
     def receive_request(
         self, request: SipRequest, peer: Any, now: float
@@ -390,12 +396,12 @@ class TransactionLayer:
             if txn is not None and isinstance(txn, InviteServerTransaction) and not txn.terminated:
                 if txn.peer != peer:
                     return None, [Refused(key)]
-                return None, txn.receive_request(request, now)
+                return None, self._track(txn, txn.receive_request(request, now))
             return request, []  # ACK for a 2xx: goes to the TU / dialog
         if txn is not None:
             if txn.peer != peer:  # a replay from elsewhere: the stored response goes nowhere else
                 return None, [Refused(key)]
-            return None, txn.receive_request(request, now)
+            return None, self._track(txn, txn.receive_request(request, now))
         cls = InviteServerTransaction if request.method == "INVITE" else NonInviteServerTransaction
         self.server[key] = cls(key, peer, self.timers, self.reliable)
         return request, []
@@ -404,6 +410,13 @@ class TransactionLayer:
         self, request: SipRequest
     ) -> InviteServerTransaction | NonInviteServerTransaction | None:
         return self.server.get(server_key(request))
+
+    def forget(self, request: SipRequest) -> None:
+        """Drop the server transaction of ``request`` unanswered: the TU absorbs it (a retransmitted
+        INVITE after our 2xx, RFC 6026) or refuses to keep it (a replay, a setup that failed)."""
+        txn = self.server.pop(server_key(request), None)
+        if txn is not None:
+            self._due.cancel(txn)
 
     def invite_for_cancel(self, cancel: SipRequest) -> InviteServerTransaction | None:
         """The INVITE server transaction a CANCEL refers to (§9.2): same key, method INVITE."""
@@ -415,7 +428,7 @@ class TransactionLayer:
         txn = self.server.get(server_key(request))
         if txn is None:
             raise SipTransactionError(f"no server transaction for {request.method} {request.call_id}")
-        return self._reap(txn.respond(response, now))
+        return self._track(txn, txn.respond(response, now))
 
     def send_request(self, request: SipRequest, peer: Any, now: float) -> list[Action]:
         if request.method in ("INVITE", "ACK"):
@@ -424,7 +437,7 @@ class TransactionLayer:
         key = (via.branch or "", request.cseq.method)
         txn = NonInviteClientTransaction(key, peer, self.timers, bytes(request), self.reliable)
         self.client[key] = txn
-        return txn.start(now)
+        return self._track(txn, txn.start(now))
 
     def receive_response(self, response: SipResponse, now: float) -> list[Action]:
         """Match by top Via branch and CSeq method (§17.1.3); unmatched responses are dropped."""
@@ -433,26 +446,32 @@ class TransactionLayer:
         except ValueError:
             return []
         txn = self.client.get(key)
-        return self._reap(txn.receive_response(response, now)) if txn else []
+        return self._track(txn, txn.receive_response(response, now)) if txn else []
 
     @property
     def next_deadline(self) -> float | None:
-        deadlines = [
-            d for t in (*self.server.values(), *self.client.values()) if (d := t.next_deadline) is not None
-        ]
-        return min(deadlines) if deadlines else None
+        return self._due.next_deadline
 
     def on_timer(self, now: float) -> list[Action]:
+        """Run every transaction whose deadline has come: retransmissions (:class:`Send`), timeouts
+        (:class:`TimedOut`, then :class:`Terminated`)."""
         out: list[Action] = []
-        for txn in (*self.server.values(), *self.client.values()):
-            d = txn.next_deadline
-            if d is not None and d <= now:
-                out.extend(txn.on_timer(now))
-        return self._reap(out)
+        for txn in self._due.pop_due(now):
+            deadline = txn.next_deadline
+            if deadline is not None and deadline <= now:
+                out.extend(self._track(txn, txn.on_timer(now)))
+            else:  # its deadline moved later since it was scheduled
+                self._due.schedule(txn, deadline)
+        return out
 
-    def _reap(self, actions: list[Action]) -> list[Action]:
-        for a in actions:
-            if isinstance(a, Terminated):
-                self.server.pop(a.key, None)
-                self.client.pop(a.key, None)
+    def _track(self, txn: _Transaction, actions: list[Action]) -> list[Action]:
+        """After ``txn`` acted: re-arm its deadline, or let it go if it terminated."""
+        if txn.terminated:
+            self._due.cancel(txn)
+            if self.server.get(txn.key) is txn:
+                del self.server[txn.key]
+            if self.client.get(txn.key) is txn:
+                del self.client[txn.key]
+        else:
+            self._due.schedule(txn, txn.next_deadline)
         return actions

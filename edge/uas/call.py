@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
+from edge.effects import Send
 from edge.media.rtp.source_policy import TRUSTED, MediaTrust
 from edge.sdp import Negotiated, SessionDescription
 from edge.sip.dialog import Dialog
 from edge.sip.message import SipRequest
 from edge.sip.transaction import InviteOkRetransmitter
+from edge.uas.access import Trunk
 from edge.uas.dialplan import Plan
 
 
@@ -104,6 +105,18 @@ class CloseMedia:
     call_id: str
 
 
+Effect = Send | OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia  # what the core returns
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """A call's CallEnded durations."""
+
+    setup_ms: float | None  # INVITE to 200 OK; None when never answered
+    talk_ms: int  # 200 OK to the end
+    total_ms: int  # INVITE to the end
+
+
 class Call:
     """Mutable per-call record owned by the core; ``fire`` applies :data:`CALL_TABLE`."""
 
@@ -167,8 +180,8 @@ class Call:
         self.transfer_target: str | None = None
         self.final_status: int | None = None
         self.end_reason: str | None = None
-        self.trunk: Any = None  # the edge.uas.access.Trunk the call came from, if any
-        self.proven = peer.transport != "udp"  # see edge.uas.base: trunk, digest, TCP or the ACK
+        self.trunk: Trunk | None = None  # the trunk the call came from, if any
+        self.proven = peer.transport != "udp"  # see edge.uas.core: trunk, digest, TCP or the ACK
         self.counted_ip: str | None = None  # the source IP this call counts against (per-source cap)
         self.busy: str | None = None  # no worker can serve it (why): answered for the busy prompt only
 
@@ -182,11 +195,14 @@ class Call:
         return self.state
 
     @property
+    def ended(self) -> bool:
+        return self.state is CallState.ENDED
+
+    @property
     def live(self) -> bool:
         return self.state not in (CallState.TERMINATING, CallState.ENDED)
 
-    def durations(self, now: float) -> dict[str, Any]:
-        """setup_ms / talk_ms / total_ms for CallEnded."""
+    def durations(self, now: float) -> Durations:
         setup = None if self.answered_at is None else round((self.answered_at - self.invited_at) * 1000, 3)
         talk = 0 if self.answered_at is None else round((now - self.answered_at) * 1000)
-        return {"setup_ms": setup, "talk_ms": talk, "total_ms": round((now - self.invited_at) * 1000)}
+        return Durations(setup, talk, round((now - self.invited_at) * 1000))

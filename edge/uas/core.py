@@ -1,7 +1,7 @@
 """The edge's SIP user-agent server core (RFC 3261 §8.2, §12-§17), sans-IO: the router.
 
 ``receive(data, peer, now)`` takes one datagram (or one TCP frame) and returns effects:
-:class:`~edge.sip.transaction.Send` (bytes for a peer) and the media effects of
+:class:`~edge.effects.Send` (bytes for a peer) and the media effects of
 :mod:`edge.uas.call`; ``on_timer(now)`` runs what is due and ``next_deadline`` says when to call it
 again.  ``hangup`` / ``transfer`` apply the dialog's commands; ``media_closed`` is the driver's
 report that a media session has stopped, after which the RTP port goes back to the pool.
@@ -22,40 +22,60 @@ Every refusal answers a final status, records ``CallRejected`` then ``CallEnded`
 port back (``MediaPortReleased`` last), so no half-set-up call remains.  Everything that fails
 inside the core is caught here: nothing raises out to the transport.
 
-The work is split by stage, one module each, stacked as mixins over :class:`~edge.uas.base.CoreBase`
-(shared state and transaction plumbing): :mod:`edge.uas.teardown` (BYE, rejection, port release),
-:mod:`edge.uas.in_dialog` (BYE/re-INVITE/INFO/NOTIFY/REFER and responses to our requests),
-:mod:`edge.uas.setup` (INVITE to ACK, CANCEL) and :mod:`edge.uas.registration` (REGISTER).  This
-module only parses, routes requests and timers to them, and guards the transport from exceptions.
+**Proof.** A call is *proven* when its peer has shown it receives what the edge sends: it is a
+configured trunk, it answered a digest challenge (it echoed our nonce), it came over TCP (the
+handshake), or it ACKed our 2xx (the ACK carries our To-tag).  Until then — a UDP source that may be
+spoofed — the edge sends it no more than the protocol needs: no timer-G retransmission of a final
+error response (the client's own INVITE retransmissions fetch it again, one for one), at most
+``unproven_retransmits`` more copies of the 2xx and never, all copies together, more than
+``unproven_ratio`` (3) times the INVITE's bytes (the first copy always goes), no BYE when its ACK never
+comes, and no RTP (the media session's source policy, told by :class:`~edge.uas.call.ConfirmMedia`
+when the ACK arrives).
+
+The work is done by collaborators, one per stage, each holding references to exactly the shared
+parts it uses (built once, here): :class:`~edge.uas.teardown.Teardown` (BYE, rejection, port
+release), :class:`~edge.uas.in_dialog.InDialog` (BYE/re-INVITE/INFO/NOTIFY/REFER and responses to
+our requests), :class:`~edge.uas.setup.CallSetup` (INVITE to ACK, CANCEL) and
+:class:`~edge.uas.registration.Registration` (REGISTER), over the shared
+:class:`~edge.uas.call_table.CallTable`, :class:`~edge.uas.transactions.Transactions` (the
+transaction layers and the 2xx retransmission), :class:`~edge.uas.call_facts.CallFacts` and one
+timer heap with typed keys (:mod:`edge.uas.timers`).  This module only parses, routes requests and
+timers to them, and guards the transport from exceptions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 
 from edge import metrics as m
+from edge.effects import Send
+from edge.facts import FactSink
+from edge.media.ports import PortPool
 from edge.sip.builders import bad_request_for
+from edge.sip.digest import DigestAuthenticator
 from edge.sip.errors import SipParseError
 from edge.sip.limits import excess
-from edge.sip.message import SipRequest, parse_message
-from edge.sip.transaction import (
-    InviteServerTransaction,
-    Refused,
-    Send,
-    server_key,
-)
-from edge.uas.base import (
-    ALLOW,
-    IN_DIALOG_ONLY,
-    KNOWN_UNSUPPORTED,
-    Effect,
-    UasConfig,
-    method_label,
-)
-from edge.uas.call import CallState, Peer
-from edge.uas.ratelimit import LIMITED_METHODS
+from edge.sip.message import SipRequest, SipResponse, parse_message
+from edge.sip.registrar import Registrar
+from edge.sip.transaction import Refused
+from edge.uas.addresses import LocalAddresses
+from edge.uas.admission import Admission, AdmissionLimits
+from edge.uas.call import Call, CallState, Effect, Peer
+from edge.uas.call_facts import CallFacts
+from edge.uas.call_table import CallTable
+from edge.uas.config import UasConfig
+from edge.uas.directory import DigestGate, Directory
+from edge.uas.in_dialog import InDialog
+from edge.uas.methods import ALLOW, IN_DIALOG_ONLY, KNOWN_UNSUPPORTED, OPTIONS_HEADERS, method_label
+from edge.uas.ratelimit import LIMITED_METHODS, SourceGuard
 from edge.uas.registration import Registration
+from edge.uas.sdp_policy import SdpPolicy
 from edge.uas.setup import CallSetup
+from edge.uas.teardown import Teardown
+from edge.uas.timers import CallDue, CoreTimers, OkRetransmit, TimerHeap, TransactionsDue
+from edge.uas.transactions import Transactions
 
 log = structlog.get_logger(__name__)
 
@@ -66,9 +86,100 @@ __all__ = ["Effect", "UasConfig", "UasCore"]
 LAZY = (b"ACK ", b"SIP/2.0 ")
 
 
-class UasCore(CallSetup, Registration):
+class UasCore:
     """The UAS: parse, route by method and dialog, run due timers."""
 
+    def __init__(
+        self,
+        config: UasConfig,
+        *,
+        facts: FactSink,
+        pool: PortPool,
+        directory: Directory,
+        admission: Admission | None = None,
+        media_activity: Callable[[str], float | None] = lambda call_id: None,
+        registrar: Registrar | None = None,
+    ) -> None:
+        self.config = config
+        self.directory = directory
+        self.admission = admission or Admission(AdmissionLimits())
+        self.guard = SourceGuard(config.limits)
+        self.timers: CoreTimers = TimerHeap()
+        self.table = table = CallTable()
+        self.txns = txns = Transactions(config, self.timers)
+        call_facts = CallFacts(facts)
+        sdp = SdpPolicy(config)
+        local = LocalAddresses(config)
+        gate = DigestGate(
+            DigestAuthenticator(config.realm, config.auth_secret, algorithms=config.auth_algorithms),
+            directory,
+        )
+        self.teardown = teardown = Teardown(
+            table=table,
+            txns=txns,
+            facts=call_facts,
+            pool=pool,
+            timers=self.timers,
+            local=local,
+            media_timeout_s=config.media_timeout_s,
+            media_activity=media_activity,
+        )
+        self.in_dialog = in_dialog = InDialog(
+            table=table, txns=txns, facts=call_facts, sdp=sdp, local=local, teardown=teardown
+        )
+        self.setup = CallSetup(
+            config,
+            table=table,
+            txns=txns,
+            facts=call_facts,
+            sdp=sdp,
+            local=local,
+            timers=self.timers,
+            admission=self.admission,
+            pool=pool,
+            directory=directory,
+            gate=gate,
+            guard=self.guard,
+            teardown=teardown,
+            in_dialog=in_dialog,
+        )
+        self.registration = Registration(
+            registrar=registrar or Registrar(),
+            txns=txns,
+            gate=gate,
+            guard=self.guard,
+            require_auth=config.register_auth,
+        )
+
+    # -- what the transport and the app read ----------------------------------------------------
+    @property
+    def calls(self) -> dict[str, Call]:
+        """Calls not yet forgotten, by platform call id."""
+        return self.table.calls
+
+    @property
+    def next_deadline(self) -> float | None:
+        return self.timers.next_deadline
+
+    @property
+    def active_calls(self) -> int:
+        """Calls not yet over (O(1): counted where CallEnded is recorded, not by a scan per INVITE)."""
+        return self.table.live
+
+    # -- the dialog's commands and the media driver's report --------------------------------------
+    def hangup(self, call_id: str, reason: str, now: float) -> list[Effect]:
+        """The dialog's ``Hangup`` command: BYE an answered call, 480 one still ringing."""
+        return self.teardown.hangup(call_id, reason, now)
+
+    def transfer(self, call_id: str, target: str, now: float) -> list[Effect]:
+        """Blind transfer (RFC 3515): REFER the caller to ``target``."""
+        return self.in_dialog.transfer(call_id, target, now)
+
+    def media_closed(self, call_id: str, now: float) -> None:
+        """The media session of an ended call has stopped: give its port back."""
+        self.teardown.media_closed(call_id, now)
+
+    # -- the wire ---------------------------------------------------------------------------------
     def receive(self, data: bytes, peer: Peer, now: float) -> list[Effect]:
         out: list[Effect] = []
         if self.directory.trunk_for(peer.addr[0]) is None:
@@ -92,8 +203,7 @@ class UasCore(CallSetup, Registration):
             return out
         try:
             if isinstance(msg, SipRequest):
-                self._received = data  # the octets as they came, for CallInviteReceived.raw_invite
-                self._request(msg, peer, now, out)
+                self._request(msg, data, peer, now, out)
             else:
                 self._response(msg, peer, now, out)
         except SipParseError as exc:  # a lazily parsed header of an ACK or a response: never answered
@@ -105,93 +215,96 @@ class UasCore(CallSetup, Registration):
 
     def on_timer(self, now: float) -> list[Effect]:
         out: list[Effect] = []
-        for kind, key in self.timers.pop_due(now):
+        for key in self.timers.pop_due(now):
             try:
-                if kind == "st" or kind == "ct":
-                    self._txn_timer(kind, key, now, out)  # type: ignore[arg-type]  # timer keys are untyped tuples keyed by kind
-                elif kind == "ok":
-                    self._ok_timer(key, now, out)  # type: ignore[arg-type]  # timer keys are untyped tuples keyed by kind
-                elif kind == "call":
-                    self._call_timer(key, now, out)  # type: ignore[arg-type]  # timer keys are untyped tuples keyed by kind
+                if isinstance(key, TransactionsDue):
+                    for timed_out in self.txns.run_due(key.transport, now, out):
+                        self.in_dialog.client_result(timed_out, None, now, out)
+                elif isinstance(key, OkRetransmit):
+                    self.teardown.ok_timer(key.call_id, now, out)
+                else:
+                    self._call_timer(key, now, out)
             except Exception:
-                log.exception("SIP timer handling failed", kind=kind)
+                log.exception("SIP timer handling failed", kind=type(key).__name__)
         return out
 
-    def _call_timer(self, call_id: str, now: float, out: list[Effect]) -> None:
-        call = self.calls.get(call_id)
+    def _call_timer(self, key: CallDue, now: float, out: list[Effect]) -> None:
+        call = self.table.get(key.call_id)
         if call is None:
             return
         if call.state is CallState.RINGING and call.ring_until is not None:
             if now >= call.ring_until:
                 call.ring_until = None
-                self._answer(call, now, out)
+                self.setup.answer(call, now, out)
             else:
-                self.timers.schedule(("call", call_id), call.ring_until)
+                self.timers.schedule(key, call.ring_until)
         elif call.state is CallState.CHALLENGED and call.timer_at is not None:
             if now >= call.timer_at:
-                self._reject(call, 401, "auth_challenge_unanswered", "auth", now, out, respond=False)
+                self.teardown.reject(call, 401, "auth_challenge_unanswered", "auth", now, out, respond=False)
             else:
-                self.timers.schedule(("call", call_id), call.timer_at)
+                self.timers.schedule(key, call.timer_at)
         elif call.state is CallState.ESTABLISHED and self.config.media_timeout_s > 0:
-            self._check_media(call, now, out)
+            self.teardown.check_media(call, now, out)
 
-    def _request(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
+    def _response(self, resp: SipResponse, peer: Peer, now: float, out: list[Effect]) -> None:
+        self.in_dialog.response(resp, peer, now, out)
+
+    def _request(self, req: SipRequest, raw: bytes, peer: Peer, now: float, out: list[Effect]) -> None:
         m.REQUESTS.labels(method_label(req.method)).inc()
-        layer = self.layers[peer.transport]
+        txns = self.txns
         too_much = excess(req, self.config.echo) if req.method != "ACK" else None
         if too_much is not None:
             m.DROPPED.labels(too_much).inc()
             if peer.transport == "udp":
                 return  # answering would echo the bulk to an address nobody vouched for
-        for_tu, actions = layer.receive_request(req, peer, now)
-        if any(isinstance(a, Refused) for a in self._absorb(peer.transport, actions, out)):
+        for_tu, rest = txns.receive_request(req, peer, now, out)
+        if any(isinstance(a, Refused) for a in rest):
             m.DROPPED.labels("foreign_source").inc()
-        if for_tu is not None and too_much is not None:
-            self._respond(req, peer, 513, now, out)
-            return
-        if for_tu is not None and peer.transport == "udp" and req.method == "INVITE":
-            txn = layer.transaction_for(req)
-            if isinstance(txn, InviteServerTransaction) and self._trunk(peer) is None:
-                txn.quiet = True  # no timer G towards an unproven source (see edge.uas.base)
         if for_tu is None:  # a retransmission the transaction layer answered or absorbed
-            txn = layer.transaction_for(req)
-            if txn is not None:
-                self.timers.schedule(("st", (peer.transport, server_key(req))), txn.next_deadline)
             return
+        if too_much is not None:
+            txns.respond(req, peer, 513, now, out)
+            return
+        if (
+            peer.transport == "udp"
+            and req.method == "INVITE"
+            and self.directory.trunk_for(peer.addr[0]) is None
+        ):
+            txns.quiet(req, peer)  # no timer G towards an unproven source (see Proof above)
         if req.method != "ACK":
             m.TRANSACTIONS.labels("server").inc()
         try:
-            self._dispatch(req, peer, now, out)
+            self._dispatch(req, raw, peer, now, out)
         except SipParseError as exc:
             if req.method != "ACK":
-                self._respond(req, peer, 400, now, out, reason=f"Bad Request ({exc})"[:120])
+                txns.respond(req, peer, 400, now, out, reason=f"Bad Request ({exc})"[:120])
             else:  # a lazily parsed ACK: dropped, as a strict parse would have
                 m.PARSE_ERRORS.labels("dropped").inc()
         finally:
-            m.TRANSACTIONS_ACTIVE.set(sum(len(x.server) + len(x.client) for x in self.layers.values()))
+            m.TRANSACTIONS_ACTIVE.set(txns.active)
 
-    def _dispatch(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
+    def _dispatch(self, req: SipRequest, raw: bytes, peer: Peer, now: float, out: list[Effect]) -> None:
         method = req.method
-        to_tag = req.to_addr.tag
+        respond = self.txns.respond
         if method == "ACK":
-            self._ack(req, now, out)
+            self.setup.ack(req, now, out)
         elif method == "CANCEL":
-            self._cancel(req, peer, now, out)
-        elif to_tag:
-            call = self._by_dialog.get((req.call_id, to_tag, req.from_addr.tag or ""))
+            self.setup.cancel(req, peer, now, out)
+        elif req.to_addr.tag:
+            call = self.table.for_dialog(req)
             if call is None or call.dialog is None:
-                self._respond(req, peer, 481, now, out)
+                respond(req, peer, 481, now, out)
             else:
-                self._in_dialog(call, req, peer, now, out)
+                self.in_dialog.request(call, req, peer, now, out)
         elif method == "INVITE":
-            self._invite(req, peer, now, out)
+            self.setup.invite(req, raw, peer, now, out)
         elif method == "OPTIONS":
-            self._options(req, peer, now, out)
+            respond(req, peer, 200, now, out, headers=OPTIONS_HEADERS)
         elif method == "REGISTER":
-            self._register(req, peer, now, out)
+            self.registration.register(req, peer, now, out)
         elif method in IN_DIALOG_ONLY or method == "REFER":
-            self._respond(req, peer, 481, now, out)
+            respond(req, peer, 481, now, out)
         elif method in KNOWN_UNSUPPORTED:
-            self._respond(req, peer, 405, now, out, headers=[("Allow", ALLOW)])
+            respond(req, peer, 405, now, out, headers=[("Allow", ALLOW)])
         else:
-            self._respond(req, peer, 501, now, out, headers=[("Allow", ALLOW)])
+            respond(req, peer, 501, now, out, headers=[("Allow", ALLOW)])

@@ -14,12 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import structlog
+
+from edge import metrics as m
 from edge.sip.digest import AuthResult, DigestAuthenticator
 from edge.sip.errors import SipParseError
 from edge.sip.headers import DigestParams
 from edge.sip.message import SipRequest
 from edge.uas.access import Trunk, TrunkSet
 from edge.uas.dialplan import Plan
+from edge.uas.ratelimit import SourceGuard
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,13 @@ class AuthOutcome:
     username: str | None = None
     challenge: tuple[tuple[str, str], ...] = ()
     reason: str | None = None
+
+
+def count_auth_failure(guard: SourceGuard, ip: str, now: float) -> None:
+    """A digest attempt from ``ip`` failed (403): count it against the source; enough of them block it."""
+    if guard.auth_failed(ip, now):
+        m.SOURCES_BLOCKED.inc()
+        log.warning("SIP source blocked after failed authentication", source=ip)
 
 
 class DigestGate:

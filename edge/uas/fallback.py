@@ -36,6 +36,7 @@ from typing import Any, Final
 import structlog
 
 from edge.prompts import BUSY_PROMPT
+from edge.uas.call_facts import CallFacts
 from schemas import models as f
 
 log = structlog.get_logger(__name__)
@@ -183,12 +184,8 @@ class FallbackPlayer:
         for action in actions:
             if isinstance(action, Degrade):
                 log.warning("answered call degraded", call_id=action.call_id, reason=action.reason)
-                self.recorder.emit(
-                    action.call_id,
-                    f.CallDegraded,
-                    reason=action.reason,
-                    action="fallback_prompt",
-                    waited_ms=action.waited_ms,
+                CallFacts(self.recorder).call_degraded(
+                    action.call_id, reason=action.reason, action="fallback_prompt", waited_ms=action.waited_ms
                 )
             elif isinstance(action, PlayFallback):
                 task = asyncio.ensure_future(self._play(action))

@@ -6,43 +6,56 @@ user cannot register another's address of record.
 
 from __future__ import annotations
 
-import structlog
-
 from edge import metrics as m
 from edge.sip.message import SipRequest
-from edge.uas.base import (
-    CoreBase,
-    Effect,
-    user_of,
-)
-from edge.uas.call import Peer
-
-log = structlog.get_logger(__name__)
+from edge.sip.registrar import Registrar
+from edge.uas.addresses import user_of
+from edge.uas.call import Effect, Peer
+from edge.uas.directory import DigestGate, count_auth_failure
+from edge.uas.ratelimit import SourceGuard
+from edge.uas.transactions import Transactions
 
 
-class Registration(CoreBase):
+class Registration:
     """REGISTER handling over the registrar bindings."""
 
-    def _register(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
+    def __init__(
+        self,
+        *,
+        registrar: Registrar,
+        txns: Transactions,
+        gate: DigestGate,
+        guard: SourceGuard,
+        require_auth: bool,
+    ) -> None:
+        self.registrar = registrar
+        self.txns = txns
+        self.gate = gate
+        self.guard = guard
+        self.require_auth = require_auth
+
+    def register(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
         to_uri = req.to_addr.uri
-        if self.config.register_auth:
+        if self.require_auth:
             outcome = self.gate.check(req, now)
             if not outcome.ok:
                 if outcome.challenge:
                     if outcome.reason:
                         m.AUTH_FAILURES.labels(outcome.reason).inc()
-                    self._respond(req, peer, 401, now, out, headers=list(outcome.challenge))
+                    self.txns.respond(req, peer, 401, now, out, headers=list(outcome.challenge))
                 else:
                     m.AUTH_FAILURES.labels(outcome.reason or "invalid").inc()
-                    self._auth_failed(peer, now)
-                    self._respond(req, peer, 403, now, out)
+                    count_auth_failure(self.guard, peer.addr[0], now)
+                    self.txns.respond(req, peer, 403, now, out)
                 return
             if outcome.username != user_of(to_uri):
                 m.AUTH_FAILURES.labels("user_mismatch").inc()
-                self._auth_failed(peer, now)
-                self._respond(req, peer, 403, now, out)
+                count_auth_failure(self.guard, peer.addr[0], now)
+                self.txns.respond(req, peer, 403, now, out)
                 return
         aor = f"sip:{user_of(to_uri)}@{getattr(to_uri, 'host', '')}"
         self.registrar.expire(now)
         result = self.registrar.register(req, aor, now)
-        self._respond(req, peer, result.status, now, out, reason=result.reason, headers=list(result.headers))
+        self.txns.respond(
+            req, peer, result.status, now, out, reason=result.reason, headers=list(result.headers)
+        )

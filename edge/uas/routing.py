@@ -23,7 +23,7 @@ import ipaddress
 from edge.sip.dialog import Dialog
 from edge.sip.errors import SipParseError
 from edge.sip.headers import Address, SipUri
-from edge.uas.call import Peer
+from edge.uas.call import Call, Peer
 
 DEFAULT_PORTS = {"sip": 5060, "sips": 5061}
 TRANSPORTS = frozenset({"udp", "tcp", "tls"})
@@ -62,3 +62,9 @@ def next_hop(dialog: Dialog, fallback: Peer) -> Peer:
     if transport in STREAMS and fallback.transport == transport and fallback.addr[0] == host:
         return fallback
     return Peer(transport, (host, uri.port or DEFAULT_PORTS.get(uri.scheme, 5060)))
+
+
+def call_hop(call: Call) -> Peer:
+    """Where requests in the call's dialog go: its route set / remote target (the INVITE's source
+    before there is a dialog)."""
+    return next_hop(call.dialog, call.peer) if call.dialog is not None else call.peer

@@ -25,7 +25,8 @@ import secrets
 import structlog
 
 from edge import metrics as m
-from edge.media.ports import PortsExhausted
+from edge.effects import Send
+from edge.media.ports import PortPool, PortsExhausted
 from edge.media.rtp.source_policy import MediaTrust
 from edge.media.srtp import CryptoAttribute, SrtpError
 from edge.sdp import (
@@ -38,56 +39,84 @@ from edge.sdp import (
 )
 from edge.sip.dialog import Dialog
 from edge.sip.message import SipRequest
-from edge.sip.transaction import (
-    Send,
-    server_key,
-)
 from edge.uas.access import decide, effective_access
-from edge.uas.base import (
-    Effect,
-    check_same_keys,
-    media_addr,
-    user_of,
-)
-from edge.uas.call import Call, CallState, CloseMedia, ConfirmMedia, OpenMedia, Peer, UpdateMedia
+from edge.uas.addresses import LocalAddresses, user_of
+from edge.uas.admission import Admission
+from edge.uas.call import Call, CallState, CloseMedia, ConfirmMedia, Effect, OpenMedia, Peer, UpdateMedia
+from edge.uas.call_facts import CallFacts
+from edge.uas.call_table import CallTable
+from edge.uas.config import UasConfig
 from edge.uas.dialplan import resolve
+from edge.uas.directory import DigestGate, Directory, count_auth_failure
 from edge.uas.in_dialog import InDialog
-from schemas import models as f
+from edge.uas.ratelimit import SourceGuard
+from edge.uas.sdp_policy import SdpPolicy, check_same_keys, media_addr
+from edge.uas.teardown import Teardown
+from edge.uas.timers import CallDue, CoreTimers
+from edge.uas.transactions import Transactions
 
 log = structlog.get_logger(__name__)
 
 
-class CallSetup(InDialog):
+class CallSetup:
     """The INVITE path from the first INVITE to the ACK, and CANCEL."""
 
-    def _invite(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
-        from_tag = req.from_addr.tag or ""
-        call = self._by_invite.get((req.call_id, from_tag))
+    def __init__(
+        self,
+        config: UasConfig,
+        *,
+        table: CallTable,
+        txns: Transactions,
+        facts: CallFacts,
+        sdp: SdpPolicy,
+        local: LocalAddresses,
+        timers: CoreTimers,
+        admission: Admission,
+        pool: PortPool,
+        directory: Directory,
+        gate: DigestGate,
+        guard: SourceGuard,
+        teardown: Teardown,
+        in_dialog: InDialog,
+    ) -> None:
+        self.config = config
+        self.table = table
+        self.txns = txns
+        self.facts = facts
+        self.sdp = sdp
+        self.local = local
+        self.timers = timers
+        self.admission = admission
+        self.pool = pool
+        self.directory = directory
+        self.gate = gate
+        self.guard = guard
+        self.teardown = teardown
+        self.in_dialog = in_dialog
+
+    def invite(self, req: SipRequest, raw: bytes, peer: Peer, now: float, out: list[Effect]) -> None:
+        """An INVITE outside any dialog; ``raw`` is its octets as received (CallInviteReceived)."""
+        call = self.table.for_invite(req)
         if call is not None and call.state is not CallState.CHALLENGED:
             # RFC 6026: a retransmitted INVITE after our 2xx ended its transaction.
-            self.layers[peer.transport].server.pop(server_key(req), None)
+            self.txns.forget(req, peer)
             if peer != call.peer:  # replayed from elsewhere: the stored 2xx goes to its source only
                 m.DROPPED.labels("foreign_source").inc()
                 return
             if call.ok is not None and req.cseq.seq == call.ok_cseq:
                 out.append(Send(call.ok.data, peer))
             elif req.cseq.seq != call.invite.cseq.seq:
-                self._respond(req, peer, 482, now, out)  # same call, another request: a loop
+                self.txns.respond(req, peer, 482, now, out)  # same call, another request: a loop
             return
         if call is None:
             call = Call(self.admission.call_id(), req, peer, secrets.token_hex(6), now)
-            call.trunk = self._trunk(peer)
+            call.trunk = self.directory.trunk_for(peer.addr[0])
             call.proven = call.proven or call.trunk is not None
-            self.calls[call.call_id] = call
-            self._by_invite[(call.sip_call_id, call.from_tag)] = call
+            self.table.add(call, peer.addr[0] if call.trunk is None else None)
             m.INVITES_RECEIVED.inc()
             m.CALLS_ACTIVE.inc()
-            self._live += 1
-            if call.trunk is None:
-                ip = call.counted_ip = peer.addr[0]
-                self._per_source[ip] = self._per_source.get(ip, 0) + 1
             try:
-                if not self._admit_and_route(call, req, peer, now, out):
+                if not self.admit_and_route(call, req, raw, now, out):
                     return
             except Exception:
                 log.exception("call setup failed", call_id=call.call_id)
@@ -95,17 +124,17 @@ class CallSetup(InDialog):
                 return
         else:
             if (peer.transport, peer.addr[0]) != (call.peer.transport, call.peer.addr[0]):
-                self.layers[peer.transport].server.pop(server_key(req), None)
+                self.txns.forget(req, peer)
                 m.DROPPED.labels("foreign_source").inc()  # the challenge went elsewhere
                 return
             call.invite, call.peer = req, peer
             call.fire("credentials")
         try:
-            self._setup(call, now, out)
+            self.setup(call, now, out)
         except Exception:
             log.exception("call setup failed", call_id=call.call_id)
             self._setup_failed(call, now, out)
-        self._trying_if_silent(req, peer, now, out)
+        self.txns.trying_if_silent(req, peer, now, out)
 
     def _setup_failed(self, call: Call, now: float, out: list[Effect]) -> None:
         """A setup that raised: 500 if the INVITE is still unanswered, and the call leaves every table.
@@ -116,66 +145,60 @@ class CallSetup(InDialog):
         if call.state not in (CallState.NEW, CallState.CHALLENGED, CallState.RINGING):
             return  # answered (or over): an answered call ends by its own rules (ACK timeout, BYE)
         try:
-            self._reject(call, 500, "internal_error", "internal", now, out)
+            self.teardown.reject(call, 500, "internal_error", "internal", now, out)
             return
         except Exception:
             log.exception("call setup cleanup failed", call_id=call.call_id)
-        if self.calls.get(call.call_id) is not call:
+        if self.table.get(call.call_id) is not call:
             return
-        if call.state is not CallState.ENDED:  # type: ignore[comparison-overlap]  # _reject may have ended it since
+        if not call.ended:  # the failed rejection may have got this far
             call.state = CallState.ENDED
-            self._live -= 1
+            self.table.live -= 1
             m.CALLS_ACTIVE.dec()
             # unanswered: its server transaction would absorb retransmissions for ever (no 100 either)
-            self.layers[call.peer.transport].server.pop(server_key(call.invite), None)
-        self.timers.cancel(("call", call.call_id))
-        ip, call.counted_ip = call.counted_ip, None
-        if ip is not None:
-            left = self._per_source.get(ip, 1) - 1
-            if left > 0:
-                self._per_source[ip] = left
-            else:
-                self._per_source.pop(ip, None)
+            self.txns.forget(call.invite, call.peer)
+        self.timers.cancel(CallDue(call.call_id))
+        self.table.release_source(call)
         if call.media_open:
             out.append(CloseMedia(call.call_id))  # media_closed() gives the port back and forgets it
         else:
-            self._release_port(call, now)
+            self.teardown.release_port(call, now)
 
-    def _admit_and_route(
-        self, call: Call, req: SipRequest, peer: Peer, now: float, out: list[Effect]
-    ) -> bool:
+    def admit_and_route(self, call: Call, req: SipRequest, raw: bytes, now: float, out: list[Effect]) -> bool:
+        """CallInviteReceived, admission (503) and the dialplan; False when the call was refused."""
         ruri = req.request_uri
-        self._emit(
-            call,
-            f.CallInviteReceived,
+        self.facts.invite_received(
+            call.call_id,
             sip_call_id=req.call_id,
             from_uri=str(req.from_addr.uri),
             to_uri=str(ruri),
             caller=user_of(req.from_addr.uri),
             callee=user_of(ruri),
-            remote_addr=str(peer),
-            transport=peer.transport,
+            remote_addr=str(call.peer),
+            transport=call.peer.transport,
             sdp_offer=req.body.decode("utf-8", "replace") if req.body else None,
             user_agent=req.header("user-agent"),
-            raw_invite=self._received or None,  # the recorder scrubs its SRTP keys and bounds it
+            raw_invite=raw or None,  # the recorder scrubs its SRTP keys and bounds it
         )
-        refused = self.admission.refuse(
-            active_calls=self.active_calls - 1, ports_free=self.pool.available(now)
-        )
+        refused = self.admission.refuse(active_calls=self.table.live - 1, ports_free=self.pool.available(now))
         cap = self.config.max_calls_per_source
-        if not refused and call.counted_ip is not None and cap and self._per_source[call.counted_ip] > cap:
+        if (
+            not refused
+            and call.counted_ip is not None
+            and cap
+            and self.table.per_source[call.counted_ip] > cap
+        ):
             refused = "too_many_calls_from_source"
         if refused:
             retry = str(self.admission.limits.retry_after_s)
-            self._reject(call, 503, refused, "overload", now, out, headers=[("Retry-After", retry)])
+            self.teardown.reject(call, 503, refused, "overload", now, out, headers=[("Retry-After", retry)])
             return False
         plan = resolve(self.directory.dialplans(), user_of(ruri))
         call.plan = plan
         if plan.action == "reject":
-            return True  # refused in _setup, after the access check: a number's fate is no oracle
-        self._emit(
-            call,
-            f.DialplanResolved,
+            return True  # refused in setup, after the access check: a number's fate is no oracle
+        self.facts.dialplan_resolved(
+            call.call_id,
             dialplan_id=plan.dialplan_id,
             action=plan.action,
             target=plan.target,
@@ -184,14 +207,15 @@ class CallSetup(InDialog):
         )
         return True
 
-    def _setup(self, call: Call, now: float, out: list[Effect]) -> None:
+    def setup(self, call: Call, now: float, out: list[Effect]) -> None:
+        """Access, the dialplan's refusal, the SDP dry run, the worker check and the port."""
         req, peer = call.invite, call.peer
         assert call.plan is not None
         plan = call.plan
         access = effective_access(plan.access, plan.require_auth, self.config.default_access)
         decision = decide(access, trunk=call.trunk, require_auth=self.config.require_auth)
         if decision == "forbid":
-            self._reject(call, 403, "not_a_trunk", "auth", now, out)
+            self.teardown.reject(call, 403, "not_a_trunk", "auth", now, out)
             return
         if decision == "challenge":
             outcome = self.gate.check(req, now)
@@ -201,84 +225,85 @@ class CallSetup(InDialog):
                 if outcome.challenge:
                     call.fire("challenge")
                     call.timer_at = now + self.config.challenge_ttl_s
-                    self.timers.schedule(("call", call.call_id), call.timer_at)
-                    self._respond(
+                    self.timers.schedule(CallDue(call.call_id), call.timer_at)
+                    self.txns.respond(
                         req, peer, 401, now, out, to_tag=call.local_tag, headers=list(outcome.challenge)
                     )
                 else:
-                    self._auth_failed(peer, now)
-                    self._reject(call, 403, f"auth_{outcome.reason}", "auth", now, out)
+                    count_auth_failure(self.guard, peer.addr[0], now)
+                    self.teardown.reject(call, 403, f"auth_{outcome.reason}", "auth", now, out)
                 return
             call.proven = True  # it answered our nonce: it receives what we send
         if plan.action == "reject":
-            self._reject(call, plan.reject_status, "dialplan_reject", "dialplan", now, out)
+            self.teardown.reject(call, plan.reject_status, "dialplan_reject", "dialplan", now, out)
             return
         if len(req.contacts) != 1:
-            self._reject(call, 400, "bad_contact", "internal", now, out)
+            self.teardown.reject(call, 400, "bad_contact", "internal", now, out)
             return
         if req.body:
             if req.content_type != "application/sdp":
-                self._reject(
+                self.teardown.reject(
                     call, 415, "unsupported_body", "sdp", now, out, headers=[("Accept", "application/sdp")]
                 )
                 return
             try:
                 offer = SessionDescription.parse(req.body)
-                self._check_family(self._answer_sdp(offer, 9, None))  # dry run: before any port
+                self.sdp.check_family(self.sdp.answer(offer, 9, None))  # dry run: before any port
             except SdpParseError:
-                self._reject(call, 400, "malformed_sdp", "sdp", now, out)
+                self.teardown.reject(call, 400, "malformed_sdp", "sdp", now, out)
                 return
             except SdpNegotiationError as exc:
-                self._reject(call, exc.status, "sdp_not_acceptable", "sdp", now, out)
+                self.teardown.reject(call, exc.status, "sdp_not_acceptable", "sdp", now, out)
                 return
         busy = self.admission.worker_refusal(call.call_id) if plan.action == "agent" else None
         if busy is not None and plan.busy_action != "busy_prompt":
             retry = str(self.admission.limits.retry_after_s)
-            self._reject(call, 503, busy, "overload", now, out, headers=[("Retry-After", retry)])
+            self.teardown.reject(call, 503, busy, "overload", now, out, headers=[("Retry-After", retry)])
             return
         call.busy = busy  # answered, but only to hear the edge's busy prompt
         try:
             call.port = self.pool.allocate(now)
         except PortsExhausted:
             retry = str(self.admission.limits.retry_after_s)
-            self._reject(call, 503, "ports_exhausted", "media", now, out, headers=[("Retry-After", retry)])
+            self.teardown.reject(
+                call, 503, "ports_exhausted", "media", now, out, headers=[("Retry-After", retry)]
+            )
             return
-        self._emit(call, f.MediaPortAllocated, rtp_port=call.port, local_address=self.config.rtp_host)
+        self.facts.media_port_allocated(call.call_id, rtp_port=call.port, local_address=self.config.rtp_host)
         if self.config.ring_s > 0:
             call.fire("ring")
             call.ring_until = now + self.config.ring_s
-            self.timers.schedule(("call", call.call_id), call.ring_until)
-            self._respond(req, peer, 180, now, out, to_tag=call.local_tag)
+            self.timers.schedule(CallDue(call.call_id), call.ring_until)
+            self.txns.respond(req, peer, 180, now, out, to_tag=call.local_tag)
         else:
-            self._answer(call, now, out)
+            self.answer(call, now, out)
 
-    def _answer(self, call: Call, now: float, out: list[Effect]) -> None:
+    def answer(self, call: Call, now: float, out: list[Effect]) -> None:
+        """200 OK with our SDP answer (or our offer, for an INVITE without one): CallAnswered."""
         req, peer = call.invite, call.peer
         assert call.port is not None
-        neg: Negotiated | None
+        neg: Negotiated | None = None
         if req.body:
-            neg = self._answer_sdp(SessionDescription.parse(req.body), call.port, None)
+            neg = self.sdp.answer(SessionDescription.parse(req.body), call.port, None)
             call.negotiated, sdp = neg, neg.sdp
         else:  # late offer: we offer in the 200, the answer comes in the ACK
             call.late_offer = True
-            crypto = self._offer_crypto(None)
+            crypto = self.sdp.offer_crypto(None)
             sdp = make_offer(local_address=self.config.rtp_host, local_port=call.port, crypto=crypto)
         call.local_sdp = sdp
-        contact = self._local_contact(peer, req)
+        contact = self.local.contact(peer.transport, req)
         call.dialog = Dialog.from_request(req, call.local_tag, contact)
-        if self._ok_with_sdp(call, req, peer, contact, now, out) is None:
+        if self.txns.ok_with_sdp(call, req, peer, contact, now, out) is None:
             # the INVITE transaction is gone (e.g. CANCEL crossed): nothing to answer
-            self._reject(call, 487, "request_terminated", "internal", now, out, respond=False)
+            self.teardown.reject(call, 487, "request_terminated", "internal", now, out, respond=False)
             return
         call.fire("answer")
         call.answered_at, call.final_status = now, 200
-        self._by_dialog[call.dialog.id] = call
+        self.table.answered(call)
         m.INVITES_ACCEPTED.inc()
         m.SETUP_SECONDS.observe(now - call.invited_at)
-        neg = call.negotiated
-        self._emit(
-            call,
-            f.CallAnswered,
+        self.facts.call_answered(
+            call.call_id,
             codec=neg.codec.encoding.upper() if neg else "PCMU",
             payload_type=neg.codec.payload_type if neg else 0,
             ptime_ms=neg.ptime if neg else 20,
@@ -287,7 +312,7 @@ class CallSetup(InDialog):
             sdp_answer=str(sdp),
         )
         if call.busy is not None:
-            self._emit(call, f.CallDegraded, reason=call.busy, action="busy_prompt", waited_ms=0.0)
+            self.facts.call_degraded(call.call_id, reason=call.busy, action="busy_prompt", waited_ms=0.0)
         if neg is not None:
             self._open_media(call, neg, out)
 
@@ -318,8 +343,9 @@ class CallSetup(InDialog):
             )
         )
 
-    def _ack(self, req: SipRequest, now: float, out: list[Effect]) -> None:
-        call = self._by_dialog.get((req.call_id, req.to_addr.tag or "", req.from_addr.tag or ""))
+    def ack(self, req: SipRequest, now: float, out: list[Effect]) -> None:
+        """The ACK of our 2xx: proof of the caller, CallEstablished, the late offer's answer."""
+        call = self.table.for_dialog(req)
         if call is None or call.ok is None or req.cseq.seq != call.ok_cseq:
             return  # stray or retransmitted ACK
         call.ok.ack_received()
@@ -333,50 +359,51 @@ class CallSetup(InDialog):
             call.fire("ack")
             call.established_at = now
             assert call.answered_at is not None
-            self._emit(call, f.CallEstablished, ack_delay_ms=round((now - call.answered_at) * 1000, 3))
+            self.facts.call_established(call.call_id, ack_delay_ms=round((now - call.answered_at) * 1000, 3))
         if call.late_offer and call.local_sdp is not None:  # the answer to our offer is in the ACK
             call.late_offer = False
             try:
                 neg = accept_answer(call.local_sdp, SessionDescription.parse(req.body))
-                self._check_family(neg)
+                self.sdp.check_family(neg)
                 if call.negotiated is not None:
                     check_same_keys(call.negotiated, neg)
                 if neg.remote_crypto is not None:
                     CryptoAttribute.parse(str(neg.remote_crypto))
             except (SdpParseError, SdpNegotiationError, SrtpError):
-                self._send_bye(call, "error", "system", now, out)
+                self.teardown.send_bye(call, "error", "system", now, out)
                 return
             call.negotiated = neg
             if call.media_open:
                 out.append(UpdateMedia(call.call_id, media_addr(neg), neg.direction))
             else:
                 self._open_media(call, neg, out)
-            self._media_updated(call, neg)
+            self.in_dialog.media_updated(call, neg)
         if not first:
             return
         if call.hangup_pending:
-            self._send_bye(call, call.hangup_pending, "agent", now, out)
+            self.teardown.send_bye(call, call.hangup_pending, "agent", now, out)
             return
         if self.config.media_timeout_s > 0:
             call.timer_at = now + self.config.media_timeout_s
-            self.timers.schedule(("call", call.call_id), call.timer_at)
+            self.timers.schedule(CallDue(call.call_id), call.timer_at)
         target = call.transfer_target or (
             call.plan.target if call.plan and call.plan.action == "transfer" else None
         )
         if target:
-            out.extend(self.transfer(call.call_id, target, now))
+            out.extend(self.in_dialog.transfer(call.call_id, target, now))
 
-    def _cancel(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
-        invite_txn = self.layers[peer.transport].invite_for_cancel(req)
+    def cancel(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
+        """CANCEL (§9.2): 200, and 487 to the INVITE while it is still unanswered."""
+        invite_txn = self.txns.invite_for_cancel(req, peer)
         if invite_txn is None or invite_txn.peer != peer:  # a CANCEL comes from the INVITE's hop
-            self._respond(req, peer, 481, now, out)
+            self.txns.respond(req, peer, 481, now, out)
             return
-        self._respond(req, peer, 200, now, out)
-        call = self._by_invite.get((req.call_id, req.from_addr.tag or ""))
+        self.txns.respond(req, peer, 200, now, out)
+        call = self.table.for_invite(req)
         if call is None or call.state not in (CallState.NEW, CallState.RINGING):
             return  # already answered or refused: the CANCEL has no effect (§9.2)
-        self._respond(call.invite, call.peer, 487, now, out, to_tag=call.local_tag)
+        self.txns.respond(call.invite, call.peer, 487, now, out, to_tag=call.local_tag)
         call.final_status = 487
-        self._emit(call, f.CallCancelled)
+        self.facts.call_cancelled(call.call_id)
         call.fire("end")
-        self._finish(call, "cancelled", "caller", 487, now, out)
+        self.teardown.finish(call, "cancelled", "caller", 487, now, out)

@@ -1,57 +1,81 @@
 """Ending calls (RFC 3261 §15): BYE from the edge, rejections, CallEnded, and giving the port back.
 
-A call ends exactly once: ``_finish`` records ``CallEnded``, asks the driver to close media and,
+A call ends exactly once: ``finish`` records ``CallEnded``, asks the driver to close media and,
 once media is closed (``media_closed``), releases the RTP port (``MediaPortReleased`` is the call's
 last fact).  The edge never sends BYE before the ACK of its 2xx (§15): a hang-up that arrives in
 between waits in ``hangup_pending``.  A 2xx never ACKed is retransmitted until 64·T1 (for an
-unproven UDP peer only a few copies, see :mod:`edge.uas.base`), then the edge sends BYE
+unproven UDP peer only a few copies, see :mod:`edge.uas.core`), then the edge sends BYE
 (§13.3.1.4) — to a proven peer only: an unproven one that never ACKed may be a spoofed victim, so
 its call just ends (``ack_timeout``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 
 from edge import metrics as m
-from edge.sip.transaction import (
-    AckTimeout,
-    Send,
-)
-from edge.uas.base import (
-    CoreBase,
-    Effect,
-)
-from edge.uas.call import Call, CallState, CloseMedia
-from schemas import models as f
+from edge.effects import Send
+from edge.media.ports import PortPool
+from edge.sip.transaction import AckTimeout
+from edge.uas.addresses import LocalAddresses
+from edge.uas.call import Call, CallState, CloseMedia, Effect
+from edge.uas.call_facts import CallFacts
+from edge.uas.call_table import CallTable
+from edge.uas.routing import call_hop
+from edge.uas.timers import CallDue, CoreTimers, OkRetransmit
+from edge.uas.transactions import Transactions
 
 log = structlog.get_logger(__name__)
 
 
-class Teardown(CoreBase):
+class Teardown:
     """Hang-up, rejection and the release of a call's resources."""
+
+    def __init__(
+        self,
+        *,
+        table: CallTable,
+        txns: Transactions,
+        facts: CallFacts,
+        pool: PortPool,
+        timers: CoreTimers,
+        local: LocalAddresses,
+        media_timeout_s: float,
+        media_activity: Callable[[str], float | None],
+    ) -> None:
+        self.table = table
+        self.txns = txns
+        self.facts = facts
+        self.pool = pool
+        self.timers = timers
+        self.local = local
+        self.media_timeout_s = media_timeout_s
+        self.media_activity = media_activity
 
     def hangup(self, call_id: str, reason: str, now: float) -> list[Effect]:
         """The dialog's ``Hangup`` command: BYE an answered call, 480 one still ringing."""
         out: list[Effect] = []
-        call = self.calls.get(call_id)
+        call = self.table.get(call_id)
         if call is None or not call.live:
             return out
         if call.state in (CallState.NEW, CallState.RINGING, CallState.CHALLENGED):
-            self._reject(call, 480, reason, "internal", now, out, hangup_by="agent")
+            self.reject(call, 480, reason, "internal", now, out, hangup_by="agent")
         else:
-            self._send_bye(call, reason, "agent", now, out)
+            self.send_bye(call, reason, "agent", now, out)
         return out
 
     def media_closed(self, call_id: str, now: float) -> None:
         """The media session of an ended call has stopped: give its port back."""
-        call = self.calls.get(call_id)
+        call = self.table.get(call_id)
         if call is not None:
             call.media_open = False
-            self._release_port(call, now)
+            self.release_port(call, now)
 
-    def _ok_timer(self, call_id: str, now: float, out: list[Effect]) -> None:
-        call = self.calls.get(call_id)
+    def ok_timer(self, call_id: str, now: float, out: list[Effect]) -> None:
+        """The 2xx retransmitter is due: resend, or give up waiting for the ACK."""
+        call = self.table.get(call_id)
         if call is None or call.ok is None:
             return
         for a in call.ok.on_timer(now):
@@ -62,27 +86,28 @@ class Teardown(CoreBase):
                 call.ok = None
                 log.info("no ACK for 200 OK, ending the call", call_id=call.call_id, bye=call.proven)
                 if call.proven:
-                    self._send_bye(call, "ack_timeout", "system", now, out, force=True)
+                    self.send_bye(call, "ack_timeout", "system", now, out, force=True)
                 else:  # no BYE to an address that never showed it wanted our messages
                     call.fire("end")
-                    self._finish(call, "ack_timeout", "system", 200, now, out)
+                    self.finish(call, "ack_timeout", "system", 200, now, out)
                 return
-        self.timers.schedule(("ok", call_id), call.ok.next_deadline)
+        self.timers.schedule(OkRetransmit(call_id), call.ok.next_deadline)
 
-    def _check_media(self, call: Call, now: float, out: list[Effect]) -> None:
-        timeout = self.config.media_timeout_s
+    def check_media(self, call: Call, now: float, out: list[Effect]) -> None:
+        """No RTP for ``media_timeout_s`` (and not on hold) ends an established call with BYE."""
+        timeout = self.media_timeout_s
         assert call.established_at is not None
         if call.on_hold:
             call.timer_at = now + timeout
         else:
             last = max(call.established_at, self.media_activity(call.call_id) or 0.0)
             if now - last >= timeout:
-                self._send_bye(call, "media_timeout", "system", now, out)
+                self.send_bye(call, "media_timeout", "system", now, out)
                 return
             call.timer_at = last + timeout
-        self.timers.schedule(("call", call.call_id), call.timer_at)
+        self.timers.schedule(CallDue(call.call_id), call.timer_at)
 
-    def _send_bye(
+    def send_bye(
         self, call: Call, reason: str, hangup_by: str, now: float, out: list[Effect], *, force: bool = False
     ) -> None:
         if not call.live or call.dialog is None:
@@ -93,19 +118,19 @@ class Teardown(CoreBase):
         if call.ok is not None:
             call.ok.ack_received()
             call.ok = None
-        hop = self._hop(call)
+        hop = call_hop(call)
         bye = call.dialog.make_request(
             "BYE",
-            via_host=self.config.host,
-            via_port=self._local_port(hop.transport),
+            via_host=self.local.host,
+            via_port=self.local.port_for(hop.transport),
             transport=hop.transport.upper(),
             headers=[("Reason", f'SIP;cause=200;text="{reason}"')],
         )
-        self._send_request(call, bye, hop, now, out)
+        self.txns.send_request(call, bye, hop, now, out)
         call.fire("bye_sent")
-        self._finish(call, reason, hangup_by, call.final_status or 200, now, out)
+        self.finish(call, reason, hangup_by, call.final_status or 200, now, out)
 
-    def _reject(
+    def reject(
         self,
         call: Call,
         status: int,
@@ -118,60 +143,54 @@ class Teardown(CoreBase):
         respond: bool = True,
         hangup_by: str = "system",
     ) -> None:
+        """Refuse the INVITE with ``status`` (unless ``respond`` is False): CallRejected, then the end."""
         if respond:
-            self._respond(
+            self.txns.respond(
                 call.invite, call.peer, status, now, out, to_tag=call.local_tag, headers=headers or []
             )
         call.final_status = status
         m.INVITES_REJECTED.labels(reason).inc()
-        self._emit(call, f.CallRejected, sip_status=status, reason=reason, stage=stage)
+        self.facts.call_rejected(call.call_id, sip_status=status, reason=reason, stage=stage)
         call.fire("end")
-        self._finish(call, "rejected" if hangup_by == "system" else reason, hangup_by, status, now, out)
+        self.finish(call, "rejected" if hangup_by == "system" else reason, hangup_by, status, now, out)
 
-    def _finish(
+    def finish(
         self, call: Call, reason: str, hangup_by: str, status: int, now: float, out: list[Effect]
     ) -> None:
         """CallEnded, media stop, and — unless a media session must stop first — the port back."""
         call.end_reason = reason
-        self.timers.cancel(("call", call.call_id))
-        self.timers.cancel(("ok", call.call_id))
-        self._emit(
-            call, f.CallEnded, reason=reason, hangup_by=hangup_by, sip_status=status, **call.durations(now)
+        self.timers.cancel(CallDue(call.call_id))
+        self.timers.cancel(OkRetransmit(call.call_id))
+        took = call.durations(now)
+        self.facts.call_ended(
+            call.call_id,
+            reason=reason,
+            hangup_by=hangup_by,
+            sip_status=status,
+            setup_ms=took.setup_ms,
+            talk_ms=took.talk_ms,
+            total_ms=took.total_ms,
         )
         m.CALLS_ENDED.labels(reason).inc()
         m.CALLS_ACTIVE.dec()
-        self._live -= 1
-        ip = call.counted_ip
-        if ip is not None:
-            call.counted_ip = None
-            left = self._per_source.get(ip, 1) - 1
-            if left > 0:
-                self._per_source[ip] = left
-            else:
-                self._per_source.pop(ip, None)
+        self.table.ended(call)
         if call.media_open:
             out.append(CloseMedia(call.call_id))  # the port comes back in media_closed()
         else:
-            self._release_port(call, now)
+            self.release_port(call, now)
         if call.state is CallState.ENDED:
-            self._forget(call)
+            self.forget(call)
 
-    def _release_port(self, call: Call, now: float) -> None:
+    def release_port(self, call: Call, now: float) -> None:
         if call.port is not None:
             self.pool.release(call.port, now)
-            self._emit(call, f.MediaPortReleased, rtp_port=call.port)
+            self.facts.media_port_released(call.call_id, rtp_port=call.port)
             call.port = None
-        self._forget(call)
+        self.forget(call)
 
-    def _forget(self, call: Call) -> None:
+    def forget(self, call: Call) -> None:
         """Drop the call once it is over, its BYE done and its port back."""
         if call.state is not CallState.ENDED or call.media_open or call.port is not None:
             return
-        self.calls.pop(call.call_id, None)
-        if self._by_invite.get((call.sip_call_id, call.from_tag)) is call:
-            del self._by_invite[(call.sip_call_id, call.from_tag)]
-        if call.dialog is not None:
-            self._by_dialog.pop(call.dialog.id, None)
-        forget = getattr(self.facts, "forget", None)
-        if forget is not None:
-            forget(call.call_id)
+        self.table.remove(call)
+        self.facts.forget(call.call_id)

@@ -1,62 +1,36 @@
-"""One deadline heap for everything in the UAS core that has a timer (sans-IO).
+"""The UAS core's timer keys: one frozen type per kind of owner on its single deadline heap.
 
-Thousands of transactions, 2xx retransmitters and call timers live at once; scanning them all to
-find the next deadline would cost O(n) per message.  Instead each owner is scheduled under a key
-``(kind, id)`` at its next deadline.  Only the earliest deadline per key is kept live: a later
-``schedule`` for a key already due sooner is ignored, and when an entry pops the owner is asked for
-its real deadline (which may have moved) and re-scheduled.  Stale heap entries are skipped lazily.
+The heap (:class:`edge.sip.timer_heap.TimerHeap`) holds one entry per key at the owner's earliest
+deadline; when a key pops, the core asks the owner for its real deadline and re-schedules it:
+
+- :class:`TransactionsDue` — a transport's transaction layer (its own heap says what is due);
+- :class:`OkRetransmit` — a call's 2xx retransmission and ACK wait (RFC 3261 §13.3.1.4);
+- :class:`CallDue` — a call's ring time, challenge expiry or media-timeout check.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Hashable
+from dataclasses import dataclass
 
-TimerKey = tuple[str, Hashable]
+from edge.sip.timer_heap import TimerHeap
 
 
-class TimerHeap:
-    __slots__ = ("_heap", "_live", "_seq")
+@dataclass(frozen=True, slots=True)
+class TransactionsDue:
+    transport: str  # "udp", "tcp" or "tls": whose TransactionLayer
 
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, TimerKey]] = []
-        self._live: dict[TimerKey, float] = {}
-        self._seq = 0
 
-    def __len__(self) -> int:
-        return len(self._live)
+@dataclass(frozen=True, slots=True)
+class OkRetransmit:
+    call_id: str
 
-    def schedule(self, key: TimerKey, when: float | None) -> None:
-        """Make sure ``key`` is due no later than ``when`` (None: nothing to schedule)."""
-        if when is None:
-            return
-        current = self._live.get(key)
-        if current is not None and current <= when:
-            return
-        self._live[key] = when
-        self._seq += 1
-        heapq.heappush(self._heap, (when, self._seq, key))
 
-    def cancel(self, key: TimerKey) -> None:
-        self._live.pop(key, None)
+@dataclass(frozen=True, slots=True)
+class CallDue:
+    call_id: str
 
-    @property
-    def next_deadline(self) -> float | None:
-        heap, live = self._heap, self._live
-        while heap:
-            when, _, key = heap[0]
-            if live.get(key) == when:
-                return when
-            heapq.heappop(heap)  # stale: superseded or cancelled
-        return None
 
-    def pop_due(self, now: float) -> list[TimerKey]:
-        """Keys whose deadline has come, earliest first; they are no longer scheduled."""
-        heap, live = self._heap, self._live
-        out: list[TimerKey] = []
-        while heap and heap[0][0] <= now:
-            when, _, key = heapq.heappop(heap)
-            if live.get(key) == when:
-                del live[key]
-                out.append(key)
-        return out
+CoreTimer = TransactionsDue | OkRetransmit | CallDue
+CoreTimers = TimerHeap[CoreTimer]
+
+__all__ = ["CallDue", "CoreTimer", "CoreTimers", "OkRetransmit", "TimerHeap", "TransactionsDue"]

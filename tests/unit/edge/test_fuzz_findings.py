@@ -70,7 +70,7 @@ def test_uri_parameters_and_headers_round_trip_any_octet() -> None:
 # --- a call setup that raises never stays in the tables (edge/uas/setup.py) --------------------------
 
 
-@pytest.mark.parametrize("stage", ["_admit_and_route", "_setup"])
+@pytest.mark.parametrize("stage", ["admit_and_route", "setup"])
 def test_a_failed_call_setup_is_answered_500_and_leaves_no_trace(
     stage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -79,14 +79,14 @@ def test_a_failed_call_setup_is_answered_500_and_leaves_no_trace(
     def boom(*args: Any, **kwargs: Any) -> None:
         raise UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed")
 
-    monkeypatch.setattr(type(edge.core), stage, boom)
+    monkeypatch.setattr(edge.core.setup, stage, boom)
     for n in range(3):
         data = reproducer("udp-hand-sdp-ptime-x.bin").replace(b"h3@", f"h3-{n}@".encode())
         answers, logged = feed(edge, data.replace(b"branch=z9hG4bK-h3", f"branch=z9hG4bK-{n}".encode()))
         assert [status_of(a) for a in answers] == [500]
         assert [entry["event"] for entry in logged] == ["call setup failed"]
     core = edge.core
-    assert core.calls == {} and core._by_invite == {} and core._per_source == {}
+    assert core.calls == {} and core.table.by_invite == {} and core.table.per_source == {}
     assert core.active_calls == 0 and edge.pool.in_use == 0
 
 
@@ -98,14 +98,14 @@ def test_a_failed_call_setup_whose_rejection_fails_too_is_dropped_by_hand(
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(type(edge.core), "_setup", boom)
-    monkeypatch.setattr(type(edge.core), "_reject", boom)
+    monkeypatch.setattr(edge.core.setup, "setup", boom)
+    monkeypatch.setattr(edge.core.teardown, "reject", boom)
     answers, logged = feed(edge, reproducer("udp-hand-sdp-ptime-x.bin"))
     assert answers == []  # no 500 could be sent, and its transaction is gone with it
-    assert edge.core.layers["udp"].server == {}
+    assert edge.core.txns.active == 0 and edge.core.next_deadline is None
     assert [entry["event"] for entry in logged] == ["call setup failed", "call setup cleanup failed"]
     core = edge.core
-    assert core.calls == {} and core._by_invite == {} and core._per_source == {}
+    assert core.calls == {} and core.table.by_invite == {} and core.table.per_source == {}
     assert core.active_calls == 0 and edge.pool.in_use == 0
 
 
@@ -200,7 +200,7 @@ def test_reason_phrases_carry_no_control_characters() -> None:
     assert response.startswith(b"SIP/2.0 400 Bad??X-Injected: 1\r\n") and check_response(response) is None
 
 
-# --- metric labels from closed sets only (edge/uas/base.py) ----------------------------------------
+# --- metric labels from closed sets only (edge/uas/methods.py) ----------------------------------------
 
 
 def test_a_method_from_the_wire_never_becomes_a_metric_label() -> None:

@@ -304,3 +304,50 @@ def test_2xx_retransmission_limit_then_silent_until_the_ack_timeout(limit: int, 
     events = run_until(rt, 100.0)
     assert [t for t, a in events if isinstance(a, Send)] == copies
     assert events[-1] == (32.0, AckTimeout("c1"))
+
+
+def test_layer_timers_run_every_due_transaction_and_let_terminated_ones_go() -> None:
+    layer = TransactionLayer(T)
+    inv = request()
+    layer.receive_request(inv, PEER, 0.0)
+    layer.respond(inv, make_response(inv, 486, to_tag="t1"), 0.0)  # G at 0.5, H at 32
+    opt = request("OPTIONS", branch="z9hG4bKopt")
+    layer.receive_request(opt, PEER, 0.1)
+    layer.respond(opt, make_response(opt, 200), 0.1)  # J at 32.1
+    bye = request("BYE", branch="z9hG4bKbye", cseq=2)
+    layer.send_request(bye, PEER, 0.2)  # E at 0.7, F at 32.2
+    assert layer.next_deadline == 0.5 and len(layer) == 3
+    assert layer.on_timer(0.4) == []  # nothing due yet
+    assert [type(a) for a in layer.on_timer(0.7)] == [Send, Send]  # G and E, each once
+    assert layer.next_deadline == 1.5  # G again (T1 doubled)
+    events = run_until(layer, 40.0)
+    assert [(t, type(a)) for t, a in events if not isinstance(a, Send)] == [
+        (32.0, TimedOut),
+        (32.0, Terminated),
+        (pytest.approx(32.1), Terminated),
+        (pytest.approx(32.2), TimedOut),
+        (pytest.approx(32.2), Terminated),
+    ]
+    assert len(layer) == 0 and layer.server == {} and layer.client == {}
+    assert layer.next_deadline is None
+
+
+def test_layer_forgets_a_server_transaction_and_its_timers() -> None:
+    layer = TransactionLayer(T)
+    inv = request()
+    layer.receive_request(inv, PEER, 0.0)
+    layer.respond(inv, make_response(inv, 486, to_tag="t1"), 0.0)
+    layer.forget(inv)
+    assert layer.transaction_for(inv) is None and len(layer) == 0
+    assert layer.next_deadline is None and layer.on_timer(100.0) == []
+
+
+def test_layer_tracks_a_deadline_a_retransmission_moves() -> None:
+    layer = TransactionLayer(T, reliable=True)
+    inv = request()
+    layer.receive_request(inv, PEER, 0.0)
+    layer.respond(inv, make_response(inv, 486, to_tag="t1"), 0.0)
+    assert layer.next_deadline == 32.0  # H only over a reliable transport
+    tu, actions = layer.receive_request(ack_for(inv), PEER, 1.0)  # I = 0 over TCP: ends at once
+    assert tu is None and [type(a) for a in actions] == [Terminated]
+    assert layer.server == {} and layer.next_deadline is None

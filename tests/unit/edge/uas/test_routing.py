@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from edge.effects import Send
 from edge.sip.dialog import Dialog
 from edge.uas.call import Peer
 from edge.uas.routing import destination_uri, next_hop
@@ -66,8 +67,8 @@ def bye_after(edge: Edge, phone: Phone, **invite: object) -> tuple[object, objec
     phone.ack(0.01)
     out = edge.core.hangup(edge.call_id, "agent_hangup", 1.0)
     (bye,) = requests(out)
-    (send,) = [e for e in out if getattr(e, "data", None) == bytes(bye)]
-    return bye, send.peer  # type: ignore[attr-defined]
+    (send,) = [e for e in out if isinstance(e, Send) and e.data == bytes(bye)]
+    return bye, send.addr
 
 
 def test_bye_goes_to_the_contact_not_the_invite_source(edge: Edge) -> None:
@@ -92,7 +93,7 @@ def test_refer_and_its_response_use_the_hop(edge: Edge) -> None:
     phone.ack(0.01)
     out = edge.core.transfer(edge.call_id, "sip:human@192.0.2.50", 1.0)
     (refer,) = requests(out)
-    assert [e.peer for e in out if getattr(e, "data", None) == bytes(refer)] == [
+    assert [e.addr for e in out if getattr(e, "data", None) == bytes(refer)] == [
         Peer("udp", ("192.0.2.10", 5062))
     ]
     phone.peer = Peer("udp", ("192.0.2.10", 5062))

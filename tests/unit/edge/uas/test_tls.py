@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from edge.effects import Send
 from edge.sdp import SessionDescription
 from edge.sip.headers import Address
 from edge.uas.call import OpenMedia, Peer
@@ -49,7 +50,7 @@ def test_the_200_contact_names_the_tls_port(
     out = phone.send(data, 0.0)
     assert statuses(out) == [200]
     assert contact_of_200(out) == expected
-    assert all(isinstance(e.peer, Peer) and e.peer == TLS_PEER for e in out if hasattr(e, "peer"))
+    assert all(isinstance(e.addr, Peer) and e.addr == TLS_PEER for e in out if isinstance(e, Send))
 
 
 def test_udp_and_tcp_dialogs_keep_the_plain_port(edge: Edge) -> None:
@@ -75,7 +76,7 @@ def test_bye_goes_down_the_callers_tls_flow_with_a_tls_via(edge: Edge) -> None:
     assert (bye.top_via.host, bye.top_via.port) == ("192.0.2.1", 5061)
     assert Address.parse(bye.header("contact") or "").uri.param("transport") == "tls"
     (send,) = [e for e in out if getattr(e, "data", None) == bytes(bye)]
-    assert send.peer == TLS_PEER  # the phone's own connection, not a new one to its port 5062
+    assert send.addr == TLS_PEER  # the phone's own connection, not a new one to its port 5062
 
 
 def test_an_sdes_offer_over_tls_is_answered_with_our_key_and_srtp_media(edge: Edge) -> None:
