@@ -29,22 +29,11 @@ def _dsn(settings: Settings) -> str:
 
 async def _prepare_topics(settings: Settings) -> None:
     from projections.logtopics import LogTopics
-    from sentiric.eventlog.admin import ensure_topics
-    from sentiric.eventlog.connection import client_options
-    from sentiric.eventlog.topics import platform_topics
+    from sentiric.eventlog.admin import prepare_topics
 
-    specs = platform_topics(
-        partitions=settings.topic_partitions,
-        calls_retention_ms=settings.calls_retention_ms,
-        node_ids=(settings.node_id,),
+    await prepare_topics(
+        settings, extra=LogTopics().specs(settings.topic_partitions, settings.calls_retention_ms)
     )
-    names = {s.name for s in specs}
-    specs += [
-        s
-        for s in LogTopics().specs(settings.topic_partitions, settings.calls_retention_ms)
-        if s.name not in names
-    ]
-    await ensure_topics(specs, replication=settings.topic_replication, **client_options(settings))
 
 
 def https_options(settings: Settings) -> dict[str, str]:
@@ -123,11 +112,11 @@ async def _checksum(settings: Settings) -> str:
 
 
 async def _webhooks_replay(settings: Settings, subscription_id: str) -> int:
-    from projections.config_view import ConfigView
     from projections.logtopics import LogTopics
     from projections.pool import open_pool
     from projections.webhooks import RetryPolicy, replay_parked
     from schemas.models import WebhookSubscription
+    from sentiric.eventlog.config_view import ConfigView
     from sentiric.eventlog.connection import client_options
     from sentiric.eventlog.producer import EventProducer
 

@@ -49,13 +49,13 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prometheus_client import Counter
 
-from projections.config_view import ConfigView
 from projections.logtopics import LogTopics
 from projections.projector import partition_counts
 from projections.webhook_targets import TargetRefused, webhook_client
 from schemas.codec import Codec, CodecError, default_codec, to_json_dict, type_name
 from schemas.models import WebhookSubscription
 from sentiric.eventlog import topics as log_topics
+from sentiric.eventlog.config_view import ConfigView
 from sentiric.eventlog.consumer import DeadLetters, describe
 from sentiric.eventlog.producer import EventProducer
 

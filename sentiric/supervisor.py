@@ -36,9 +36,8 @@ from typing import Any
 
 import structlog
 
-from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options
-from sentiric.eventlog.topics import platform_topics
 from sentiric.processes import RunFile, kill_group, parent_death_signal
 from sentiric.settings import Settings, get_settings
 
@@ -580,15 +579,7 @@ def banner(settings: Settings, names: list[str], edges: list[EdgeSlot] | None = 
 
 
 async def _prepare_log(settings: Settings, node_ids: tuple[str, ...]) -> None:
-    await ensure_topics(
-        platform_topics(
-            partitions=settings.topic_partitions,
-            calls_retention_ms=settings.calls_retention_ms,
-            node_ids=node_ids,
-        ),
-        replication=settings.topic_replication,
-        **client_options(settings),
-    )
+    await prepare_topics(settings, node_ids=node_ids)
 
 
 def _process_children(

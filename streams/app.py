@@ -33,7 +33,7 @@ import faust
 
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
-from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options, faust_brokers, faust_credentials
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
 from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, WORKERS, TopicSpec
@@ -336,23 +336,14 @@ def internal_topics(app: faust.App) -> list[TopicSpec]:
     return [*specs, TopicSpec(KPI_TOPIC, 1)]
 
 
-def heartbeat_topic(settings: Settings) -> list[TopicSpec]:
-    """`sentiric.workers`, as the platform declares it (a worker may start before any edge)."""
-    from sentiric.eventlog.topics import platform_topics
-
-    specs = platform_topics(
-        partitions=settings.topic_partitions, calls_retention_ms=settings.calls_retention_ms
-    )
-    return [s for s in specs if s.name in (WORKERS, CALLS)]
-
-
 def run_worker(settings: Settings) -> None:
     """Run a streams worker in the foreground until interrupted (the `sentiric worker` command)."""
     engines = build_engines(settings)
     app = create_app(settings, engines)
     client = client_options(settings)
-    specs = [*internal_topics(app), *heartbeat_topic(settings)]
-    asyncio.run(ensure_topics(specs, replication=settings.topic_replication, **client))
+    # The platform's topics as every process declares them (a worker may start before any edge; no
+    # command topic: those belong to edges), then the Faust changelogs.
+    asyncio.run(prepare_topics(settings, node_ids=(), extra=internal_topics(app), client=client))
     # A fresh consumer group starts streams_max_call_age_s back, not at the end (a call placed before
     # the group's first assignment would be silent) nor at the beginning (last week's calls).
     asyncio.run(seed_group_offsets(APP_ID, CALLS, settings.streams_max_call_age_s, **client))

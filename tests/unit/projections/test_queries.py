@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from projections.config_view import ConfigView
 from projections.migrate import PROJECTION_TABLES, load_migrations
 from projections.queries import CursorError, decode_cursor, encode_cursor
 from projections.store import TABLES, _upsert_sql
 from schemas import models as m
 from schemas.samples import sample
+from sentiric.eventlog.config_view import ConfigView
 
 
 def test_cursor_round_trip():
