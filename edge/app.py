@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from edge.commands import CommandConsumer, CommandDispatcher
+from edge.command_consumer import CommandConsumer, CommandDispatcher
 from edge.config_table import ConfigFollower, ConfigTable
 from edge.facts import FactRecorder, FactSink
 from edge.media.ports import edge_port_pool

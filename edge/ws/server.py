@@ -36,7 +36,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from edge.commands import CommandConsumer
+from edge.command_consumer import CommandConsumer
 from edge.config_table import ConfigFollower, ConfigTable
 from edge.facts import FactRecorder
 from edge.uas.admission import Workers

@@ -6,6 +6,7 @@ sentiric projections rebuild              drop the projections, re-project from 
                                           print the checksum
 sentiric projections checksum             the checksum of the tables as they are
 sentiric projections webhooks-replay ID   re-deliver the facts parked for a webhook
+sentiric replay rebuild                   alias of `sentiric projections rebuild`
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import sys
 from typing import Any
 
+from sentiric.plugins import Registry
 from sentiric.settings import Settings, get_settings
 
 
@@ -88,7 +90,7 @@ def run_api(args: argparse.Namespace) -> int:
 
 
 async def rebuild(settings: Settings) -> str:
-    """Drop and re-project everything; prints and returns the checksum (`sentiric replay rebuild`)."""
+    """Drop and re-project everything; prints and returns the checksum (`sentiric projections rebuild`)."""
     from projections import rebuild as rebuild_module
 
     if settings.database_url is None:
@@ -147,6 +149,24 @@ async def _webhooks_replay(settings: Settings, subscription_id: str) -> int:
         await pool.close()
 
 
+def register(registry: Registry) -> None:
+    """The read side's plug-in (`sentiric.plugins`): `sentiric api`, `sentiric projections …` and its
+    alias `sentiric replay rebuild`; the api as a process of `sentiric up`."""
+    registry.command(add_parser)
+    registry.replay_command(add_replay_rebuild)
+    registry.process("api")
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    asyncio.run(rebuild(get_settings()))
+    return 0
+
+
+def add_replay_rebuild(replay: Any) -> None:
+    rebuild_alias = replay.add_parser("rebuild", help="alias of `sentiric projections rebuild`")
+    rebuild_alias.set_defaults(func=_rebuild)
+
+
 def add_parser(sub: Any) -> None:
     api = sub.add_parser("api", help="REST API + CDR projector + webhook dispatcher")
     api.add_argument("--host", help="default: settings api_host")
@@ -158,7 +178,7 @@ def add_parser(sub: Any) -> None:
     proj = sub.add_parser("projections", help="the read models: rebuild, checksum, webhook replay")
     psub = proj.add_subparsers(dest="projections_command", required=True)
     rb = psub.add_parser("rebuild", help="drop the projections, re-project from offset 0, print the checksum")
-    rb.set_defaults(func=lambda a: asyncio.run(rebuild(get_settings())) and 0)
+    rb.set_defaults(func=_rebuild)
     cs = psub.add_parser("checksum", help="print the checksum of the projection tables")
     cs.set_defaults(func=lambda a: asyncio.run(_checksum(get_settings())) and 0)
     wr = psub.add_parser("webhooks-replay", help="re-deliver the facts parked for a webhook subscription")
