@@ -81,6 +81,7 @@ def run_api(args: argparse.Namespace) -> int:
             host=host,
             port=args.port or settings.api_port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # uvicorn's lines go through the one pipeline (`sentiric.logs`)
             access_log=False,
             **https_options(settings),
         )

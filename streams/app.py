@@ -347,7 +347,15 @@ def run_worker(settings: Settings) -> None:
     # A fresh consumer group starts streams_max_call_age_s back, not at the end (a call placed before
     # the group's first assignment would be silent) nor at the beginning (last week's calls).
     asyncio.run(seed_group_offsets(APP_ID, CALLS, settings.streams_max_call_age_s, **client))
-    worker = BoundedStopWorker(app, loglevel=settings.log_level.lower(), quiet=True)
+    # override_logging=False: Faust keeps the one pipeline `sentiric.logs` set up (JSON in production)
+    # instead of replacing the root handlers with its coloured stdout lines. Its own progress lines
+    # ("Ready", assignments, recovery) stay at the worker's level, and the progress spinner is off below
+    # WARNING, as Faust's own set-up had them (the test harnesses wait for "Ready").
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    for name in ("faust", "mode"):
+        logging.getLogger(name).setLevel(level)
+    worker = BoundedStopWorker(app, loglevel=level, quiet=True, override_logging=False)
+    worker.on_setup_root_logger(logging.getLogger(), level)
     worker.stop_timeout_s = settings.shutdown_timeout_s
     worker.execute_from_commandline()
 
@@ -374,5 +382,8 @@ class BoundedStopWorker(faust.Worker):
             hard_exit_after(self.stop_timeout_s, "worker")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # `python -m streams.app`: as `sentiric worker`, with the same logging
+    from sentiric.logs import configure
+
+    configure(get_settings(), service="sentiric-worker")
     run_worker(get_settings())
