@@ -1,7 +1,7 @@
 """`sentiric replay`: read calls back from the log, decoded.
 
 - `replay call <call_id>`: one call's timeline in order (facts and the commands sent to its edge).
-- `replay tail`: follow the live call topic.
+- `replay tail`: follow the live call topic (every partition, a `TopicFollower`).
 - `replay dialog <call_id>` (the worker's plug-in, `streams.cli`) and `replay rebuild` (the read side's,
   `projections.cli`, an alias of `sentiric projections rebuild`) are added from above (`sentiric.plugins`).
 Output is one line per record (time, type, key fields), or with `--json` one JSON object per line.
@@ -16,12 +16,13 @@ import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import ConsumerRecord
 
 from schemas.codec import default_codec, to_json_dict, type_name
 from sentiric.eventlog import topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.consumer import Decoded, decode_message, partition_counts, read_call
+from sentiric.eventlog.follower import TopicFollower
 from sentiric.plugins import AddParser
 from sentiric.settings import Settings, get_settings
 
@@ -73,40 +74,41 @@ async def replay_tail(
     out: TextIO = sys.stdout,
     ready: asyncio.Event | None = None,
 ) -> int:
-    counts = await partition_counts(lambda _names: [topics.CALLS], **client_options(settings))
+    client = client_options(settings)
+    counts = await partition_counts(lambda _names: [topics.CALLS], **client)
     if not counts:
         print(f"topic {topics.CALLS} does not exist yet", file=sys.stderr)
         return 1
-    partitions = [TopicPartition(topics.CALLS, p) for p in range(counts[topics.CALLS])]
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(settings))
-    await consumer.start()
     codec = default_codec()
+    done = asyncio.Event()
+    seen = 0
+
+    def on_record(msg: ConsumerRecord[bytes, bytes]) -> None:
+        nonlocal seen
+        if done.is_set():
+            return
+        decoded = decode_message(msg, codec, None)
+        if decoded is None or (args.call and decoded.record.call_id != args.call):
+            return
+        emit(decoded, args, out)
+        out.flush()
+        seen += 1
+        if args.limit and seen >= args.limit:
+            done.set()
+
+    # Every partition, from the end (or the beginning: then what is there is printed before start()
+    # returns); positions are resolved before start() returns, so every record produced after is seen.
+    follower = TopicFollower(
+        topics.CALLS, on_record, name="replay-tail", from_beginning=args.from_beginning, **client
+    )
+    await follower.start()
     try:
-        consumer.assign(partitions)
-        if args.from_beginning:
-            await consumer.seek_to_beginning(*partitions)
-        else:
-            await consumer.seek_to_end(*partitions)
-        # Resolve the starting positions now, so every record produced after this point is seen.
-        for tp in partitions:
-            await consumer.position(tp)
         if ready is not None:
             ready.set()
         print("following sentiric.calls (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        seen = 0
-        async for msg in consumer:
-            decoded = decode_message(msg, codec, None)
-            if decoded is None:
-                continue
-            if args.call and decoded.record.call_id != args.call:
-                continue
-            emit(decoded, args, out)
-            out.flush()
-            seen += 1
-            if args.limit and seen >= args.limit:
-                return 0
+        await done.wait()  # --limit reached, or Ctrl-C
     finally:
-        await consumer.stop()
+        await follower.stop()
     return 0
 
 
