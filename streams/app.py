@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+import structlog
 
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
@@ -51,7 +52,7 @@ from streams.heartbeat import Progress, heartbeat, worker_id
 from streams.offsets import seed_group_offsets
 from streams.skip import SkipCounter, expired, is_ended
 
-log = logging.getLogger("sentiric.streams")
+log = structlog.get_logger("sentiric.streams")
 APP_ID = "sentiric"
 KPI_TOPIC = f"{APP_ID}-kpi-measurements"
 TIMER_SCAN_S = 0.2
@@ -241,7 +242,7 @@ def create_app(
                 try:
                     out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, language)
                 except EngineError as exc:
-                    log.warning("call %s: transcription failed: %s", fact.call_id, exc)
+                    log.warning("transcription failed", call_id=fact.call_id, error=str(exc))
                     continue
                 await emit(CALLS, event.key, encode(out))
 
@@ -265,7 +266,7 @@ def create_app(
                             speech.reply, fact, engines.dialog, history, knowledge.entries()
                         )
                     except EngineError as exc:
-                        log.warning("call %s: dialog engine failed: %s", fact.call_id, exc)
+                        log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
                         continue
                     await emit(CALLS, key, encode(out))
                     turns = (Turn("caller", fact.text), Turn("agent", out.text))
@@ -283,7 +284,7 @@ def create_app(
                 try:
                     out = await asyncio.to_thread(speech.synthesize, fact, engines.tts, language)
                 except EngineError as exc:
-                    log.warning("call %s: synthesis failed: %s", fact.call_id, exc)
+                    log.warning("synthesis failed", call_id=fact.call_id, error=str(exc))
                     continue
                 await emit(CALLS, event.key, encode(out))
 
