@@ -48,11 +48,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge.app import EdgeApp  # noqa: E402 - after the path set-up, for running from a checkout
-from edge.uas.sipp_runner import edge_settings  # noqa: E402
 from sentiric.broker.local_kafka import LocalKafka  # noqa: E402
 from sentiric.logs import configure  # noqa: E402
 from sentiric.net import free_port  # noqa: E402
 from sentiric.settings import Settings  # noqa: E402
+from tests.support.sipp import edge_settings  # noqa: E402
 
 AUTH_NUMBER = "9000"
 

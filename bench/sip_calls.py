@@ -29,11 +29,14 @@ from typing import Any
 
 import uvloop
 
-from edge.app import EdgeApp, default_engine, null_engine
-from edge.uas.sipp_runner import edge_settings, free_port, run_sipp
-from sentiric.broker.local_kafka import LocalKafka
-from sentiric.logs import configure
-from sentiric.settings import Settings
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the sipp and UAS test helpers live with the tests
+
+from edge.app import EdgeApp, default_engine, null_engine  # noqa: E402 - after the path set-up
+from sentiric.broker.local_kafka import LocalKafka  # noqa: E402 - after the path set-up
+from sentiric.logs import configure  # noqa: E402 - after the path set-up
+from sentiric.settings import Settings  # noqa: E402 - after the path set-up
+from tests.support.sipp import edge_settings, free_port, run_sipp  # noqa: E402 - after the path set-up
 
 
 def machine_cache() -> Path:

@@ -16,14 +16,18 @@ import argparse
 import asyncio
 import json
 import ssl
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from edge.transport import SipEndpoint, SipTcpProtocol, SipTlsProtocol, TcpLimits, tls_contexts
-from edge.uas.ratelimit import Bucket, SourceLimits
-from edge.uas.testing import Phone, make_edge
-from sentiric.cert import LocalCertificate
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the sipp and UAS test helpers live with the tests
+
+from edge.transport import SipEndpoint, SipTcpProtocol, SipTlsProtocol, TcpLimits, tls_contexts  # noqa: E402 - after the path set-up
+from edge.uas.ratelimit import Bucket, SourceLimits  # noqa: E402 - after the path set-up
+from sentiric.cert import LocalCertificate  # noqa: E402 - after the path set-up
+from tests.support.uas_harness import Phone, make_edge  # noqa: E402 - after the path set-up
 
 OPTIONS = bytes(Phone(make_edge()).request("OPTIONS"))
 

@@ -49,7 +49,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the e2e harness lives with the tests
 
 from edge.media.codecs.g711 import PCMU_SILENCE, ulaw_decode  # noqa: E402 - after the path set-up
-from edge.uas.sipp_runner import SippResult, free_port, free_rtp_range, free_udp_port, run_sipp  # noqa: E402
 from sentiric.broker.local_kafka import LocalKafka  # noqa: E402
 from sentiric.settings import Settings  # noqa: E402
 from tests.integration.e2e.stack import (  # noqa: E402
@@ -64,6 +63,7 @@ from tests.integration.e2e.stack import (  # noqa: E402
     rms,
     worker_heartbeat,
 )
+from tests.support.sipp import SippResult, free_port, free_rtp_range, free_udp_port, run_sipp  # noqa: E402
 
 QUESTION_MS = 3600
 SPEECH_RMS = 150.0  # a caller packet louder than this is speech (the pcap's silence decodes to 0)

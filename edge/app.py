@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from edge.commands import CommandConsumer, CommandDispatcher
+from edge.command_consumer import CommandConsumer, CommandDispatcher
 from edge.config_table import ConfigFollower, ConfigTable
 from edge.facts import FactRecorder, FactSink
 from edge.media.ports import edge_port_pool
@@ -46,7 +46,7 @@ from edge.workers import Placement, WorkerFollower, WorkerLimits, WorkerTable
 from edge.ws.server import WebService
 from sentiric.auth import settings_verifier
 from sentiric.eventlog import topics
-from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.follower import topic_partitions
 from sentiric.eventlog.producer import EventProducer
@@ -213,10 +213,7 @@ class EdgeApp:
             raise EdgeConfigError(refusal)
         tls = sip_tls(s)  # before anything starts: a bad certificate fails the start at once
         loop = asyncio.get_running_loop()
-        specs = topics.platform_topics(
-            partitions=s.topic_partitions, calls_retention_ms=s.calls_retention_ms, node_ids=(s.node_id,)
-        )
-        await ensure_topics(specs, replication=s.topic_replication, **self.client)
+        await prepare_topics(s, client=self.client)
         await self.producer.start()
         await self.follower.start()
         if self.worker_follower is not None:

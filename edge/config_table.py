@@ -7,9 +7,11 @@ deletes the entity.  At start the follower reads the topic from the beginning up
 before the edge takes calls, then keeps applying changes in the background.  A record that does not
 decode or fails to apply is set aside (logged with its offset, counted, dead-lettered) and the entity
 keeps its previous value; the follower's read loop restarts itself after a broker error
-(`sentiric.eventlog.follower`).  Lookups (:meth:`ConfigTable.dialplans`, :meth:`ConfigTable.user`,
-:meth:`ConfigTable.trunk_for`, :meth:`ConfigTable.api_token`) are plain dictionary reads: call setup and
-the token checks of ``/ws`` and gRPC never wait on the broker.
+(`sentiric.eventlog.follower`).  The table is an index fed by the one config view every process
+reads (`sentiric.eventlog.config_view`): same topic, same follower, its own lookups
+(:meth:`ConfigTable.dialplans`, :meth:`ConfigTable.user`, :meth:`ConfigTable.trunk_for`,
+:meth:`ConfigTable.api_token`), which are plain dictionary reads: call setup and the token checks of
+``/ws`` and gRPC never wait on the broker.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ import structlog
 from edge.uas.access import Trunk, TrunkSet
 from edge.uas.dialplan import Plan
 from edge.uas.directory import UserCredentials
-from schemas.codec import default_codec
 from sentiric.eventlog import topics
-from sentiric.eventlog.consumer import DeadLetters, RawPublisher, decode_message
-from sentiric.eventlog.follower import TopicFollower
+from sentiric.eventlog.config_view import ConfigView
+from sentiric.eventlog.consumer import DeadLetters, RawPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -96,7 +97,8 @@ class ConfigTable:
 
 
 class ConfigFollower:
-    """Loads ``sentiric.config`` into a :class:`ConfigTable`, then follows it."""
+    """Loads ``sentiric.config`` into a :class:`ConfigTable`, then follows it: the table is an index
+    over the one :class:`~sentiric.eventlog.config_view.ConfigView` type every process reads."""
 
     def __init__(
         self,
@@ -108,36 +110,19 @@ class ConfigFollower:
     ) -> None:
         self.table = table
         self.topic = topic
-        self._codec = default_codec()
-        self.dead_letters = DeadLetters(dead_letters, "edge-config-follower")
-        self._follower = TopicFollower(
-            topic,
-            self._apply,
-            name="edge-config-follower",
-            from_beginning=True,
-            dead_letters=self.dead_letters,
-            **client,
-        )
+        self.view = ConfigView(name="edge-config-follower")
+        self.view.subscribe(table.apply)  # raising in apply sets the record aside (the follower)
+        self.dead_letters = DeadLetters(dead_letters, self.view.name)
+        self._client = client
 
     @property
     def restarts(self) -> int:
-        return self._follower.restarts
-
-    def _apply(self, msg: Any) -> None:
-        if msg.key is None:
-            return
-        key = msg.key.decode("utf-8", "replace")
-        if msg.value is None:
-            self.table.apply(key, None)
-            return
-        decoded = decode_message(msg, self._codec, self.dead_letters)
-        if decoded is not None:
-            self.table.apply(key, decoded.record)  # raising sets the record aside (the follower)
+        return self.view.restarts
 
     async def start(self) -> None:
         """Read the topic from the beginning to its current end, then follow in the background."""
-        await self._follower.start()
+        await self.view.start(self.topic, dead_letters=self.dead_letters, **self._client)
         log.info("config loaded", entries=len(self.table))
 
     async def stop(self) -> None:
-        await self._follower.stop()
+        await self.view.stop()

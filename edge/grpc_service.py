@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import numpy as np
+import structlog
 from prometheus_client import Counter
 
 from edge.grpc_auth import TokenInterceptor
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     # Requests and responses are the generated protobuf messages, untyped (protos/*_pb2_grpc.py).
     Context = grpc.aio.ServicerContext[Any, Any]
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 REQUESTS = Counter("sentiric_media_grpc_requests_total", "MediaService RPCs by outcome", ["method", "code"])
 DIRECTIONS: dict[int, TapDirection] = {
@@ -366,7 +366,7 @@ async def serve_media(
         if not mutual_tls:
             check_bind(settings, "the gRPC MediaService", host)  # raises: the default token is public
         if credentials is None:
-            log.warning("MediaService on %s without TLS: bearer tokens cross the network in clear", host)
+            log.warning("MediaService without TLS: bearer tokens cross the network in clear", host=host)
     interceptor = token_interceptor(
         settings, tokens.api_token if tokens is not None else None, mutual_tls=mutual_tls
     )
@@ -382,5 +382,5 @@ async def serve_media(
     else:
         port = server.add_secure_port(address, credentials)
     await server.start()
-    log.info("MediaService listening on %s (tls=%s, mtls=%s)", port, credentials is not None, mutual_tls)
+    log.info("MediaService listening", port=port, tls=credentials is not None, mtls=mutual_tls)
     return server, port

@@ -49,7 +49,6 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prometheus_client import Counter
 
-from projections.config_view import ConfigView
 from projections.logtopics import LogTopics
 from projections.projector import partition_counts
 from projections.webhook_targets import TargetRefused, webhook_client
@@ -57,6 +56,7 @@ from schemas.codec import Codec, CodecError, default_codec, to_json_dict, type_n
 from schemas.models import WebhookSubscription
 from sentiric.eventlog import topics as log_topics
 from sentiric.eventlog.cancel import raise_if_cancelled
+from sentiric.eventlog.config_view import ConfigView
 from sentiric.eventlog.consumer import DeadLetters, describe
 from sentiric.eventlog.producer import EventProducer
 

@@ -7,33 +7,26 @@ sentiric edge | worker | api
 sentiric replay call <id> | tail | ...
 sentiric config             the effective settings, secrets masked
 sentiric cert               a certificate and key for local TLS (SIP over TLS, HTTPS, wss)
+
+The commands of this layer are registered here; `edge`, `worker`, `api`, `projections` and some
+`replay` subcommands come from the plug-ins above it (`sentiric.plugins`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Sequence
 
 import structlog
 
-from sentiric import __version__
+from sentiric import __version__, cert, replay, supervisor
+from sentiric.broker import cli as broker_cli
 from sentiric.eventlog.connection import EXIT_LOG_ACCESS, LogAccessError
 from sentiric.logs import configure
+from sentiric.plugins import Registry, registry
 from sentiric.settings import get_settings
-
-# Each process or tool registers its own subcommands: module -> `add_parser(subparsers)`.
-COMMAND_MODULES = (
-    "sentiric.broker.command",
-    "sentiric.cert",
-    "sentiric.replay",
-    "sentiric.supervisor",
-    "edge.command",
-    "streams.command",
-    "projections.command",
-)
 
 
 def _config(args: argparse.Namespace) -> int:
@@ -41,20 +34,20 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: Registry | None = None) -> argparse.ArgumentParser:
+    """The whole command line: this layer's commands, then the plug-ins' (default: the installed ones)."""
+    plugins = registry() if plugins is None else plugins
     parser = argparse.ArgumentParser(prog="sentiric", description="Sentiric voice-AI telephony platform")
     parser.add_argument("--version", action="version", version=f"sentiric {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     config = sub.add_parser("config", help="print the effective settings (secrets masked)")
     config.set_defaults(func=_config)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency inside the module: say so
-                raise
-            continue  # that process has not landed yet
-        module.add_parser(sub)
+    broker_cli.add_parser(sub)
+    cert.add_parser(sub)
+    replay.add_parser(sub, extra=plugins.replay_commands)
+    supervisor.add_parser(sub)
+    for add_parser in plugins.commands:
+        add_parser(sub)
     return parser
 
 

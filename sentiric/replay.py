@@ -1,7 +1,9 @@
 """`sentiric replay`: read calls back from the log, decoded.
 
 - `replay call <call_id>`: one call's timeline in order (facts and the commands sent to its edge).
-- `replay tail`: follow the live call topic.
+- `replay tail`: follow the live call topic (every partition, a `TopicFollower`).
+- `replay dialog <call_id>` (the worker's plug-in, `streams.cli`) and `replay rebuild` (the read side's,
+  `projections.cli`, an alias of `sentiric projections rebuild`) are added from above (`sentiric.plugins`).
 Output is one line per record (time, type, key fields), or with `--json` one JSON object per line.
 """
 
@@ -11,14 +13,17 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any, TextIO
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import ConsumerRecord
 
 from schemas.codec import default_codec, to_json_dict, type_name
 from sentiric.eventlog import topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.consumer import Decoded, decode_message, partition_counts, read_call
+from sentiric.eventlog.follower import TopicFollower
+from sentiric.plugins import AddParser
 from sentiric.settings import Settings, get_settings
 
 ENVELOPE_FIELDS = frozenset({"event_id", "call_id", "seq", "occurred_at", "source", "trace_id"})
@@ -69,71 +74,46 @@ async def replay_tail(
     out: TextIO = sys.stdout,
     ready: asyncio.Event | None = None,
 ) -> int:
-    counts = await partition_counts(lambda _names: [topics.CALLS], **client_options(settings))
+    client = client_options(settings)
+    counts = await partition_counts(lambda _names: [topics.CALLS], **client)
     if not counts:
         print(f"topic {topics.CALLS} does not exist yet", file=sys.stderr)
         return 1
-    partitions = [TopicPartition(topics.CALLS, p) for p in range(counts[topics.CALLS])]
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(settings))
-    await consumer.start()
     codec = default_codec()
+    done = asyncio.Event()
+    seen = 0
+
+    def on_record(msg: ConsumerRecord[bytes, bytes]) -> None:
+        nonlocal seen
+        if done.is_set():
+            return
+        decoded = decode_message(msg, codec, None)
+        if decoded is None or (args.call and decoded.record.call_id != args.call):
+            return
+        emit(decoded, args, out)
+        out.flush()
+        seen += 1
+        if args.limit and seen >= args.limit:
+            done.set()
+
+    # Every partition, from the end (or the beginning: then what is there is printed before start()
+    # returns); positions are resolved before start() returns, so every record produced after is seen.
+    follower = TopicFollower(
+        topics.CALLS, on_record, name="replay-tail", from_beginning=args.from_beginning, **client
+    )
+    await follower.start()
     try:
-        consumer.assign(partitions)
-        if args.from_beginning:
-            await consumer.seek_to_beginning(*partitions)
-        else:
-            await consumer.seek_to_end(*partitions)
-        # Resolve the starting positions now, so every record produced after this point is seen.
-        for tp in partitions:
-            await consumer.position(tp)
         if ready is not None:
             ready.set()
         print("following sentiric.calls (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        seen = 0
-        async for msg in consumer:
-            decoded = decode_message(msg, codec, None)
-            if decoded is None:
-                continue
-            if args.call and decoded.record.call_id != args.call:
-                continue
-            emit(decoded, args, out)
-            out.flush()
-            seen += 1
-            if args.limit and seen >= args.limit:
-                return 0
+        await done.wait()  # --limit reached, or Ctrl-C
     finally:
-        await consumer.stop()
+        await follower.stop()
     return 0
 
 
-async def replay_dialog_cmd(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Re-run the dialog state machine over a recorded call; print where its decisions differ."""
-    from streams.replay_dialog import replay_dialog
-
-    records = await read_call(args.call_id, include_commands=True, **client_options(settings))
-    if not records:
-        print(f"no records for call {args.call_id}", file=sys.stderr)
-        return 1
-    differences = replay_dialog([d.record for d in records])
-    for difference in differences:
-        print(difference, file=out)
-    print(
-        f"{len(records)} records re-run: "
-        + (f"{len(differences)} differences" if differences else "decisions identical to the record"),
-        file=out,
-    )
-    return 1 if differences else 0
-
-
-def _run_rebuild(args: argparse.Namespace) -> int:
-    from projections.command import rebuild
-
-    checksum = asyncio.run(rebuild(get_settings()))
-    print(f"checksum {checksum}  (compare with `sentiric projections checksum` on the live tables)")
-    return 0
-
-
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, extra: Iterable[AddParser] = ()) -> None:
+    """`sentiric replay …`; `extra`: the subcommands plug-ins add (`sentiric.plugins`)."""
     replay = sub.add_parser("replay", help="read calls back from the log")
     rsub = replay.add_subparsers(dest="replay_command", required=True)
 
@@ -144,15 +124,6 @@ def add_parser(sub: Any) -> None:
     call.add_argument("--facts-only", action="store_true", help="leave out the commands sent to the edge")
     call.set_defaults(func=lambda a: asyncio.run(replay_call(get_settings(), a)))
 
-    dialog = rsub.add_parser("dialog", help="re-run the dialog state machine over a call and diff decisions")
-    dialog.add_argument("call_id")
-    dialog.set_defaults(func=lambda a: asyncio.run(replay_dialog_cmd(get_settings(), a)))
-
-    rebuild = rsub.add_parser(
-        "rebuild", help="drop the projections, rebuild them from offset 0, print a checksum"
-    )
-    rebuild.set_defaults(func=_run_rebuild)
-
     tail = rsub.add_parser("tail", help="follow the live call topic, decoded")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
     tail.add_argument("--audio", action="store_true", help="include PCM (base64) in --json output")
@@ -160,6 +131,9 @@ def add_parser(sub: Any) -> None:
     tail.add_argument("--call", help="only this call_id")
     tail.add_argument("--limit", type=int, default=0, help="stop after this many records")
     tail.set_defaults(func=lambda a: _run_tail(a))
+
+    for add in extra:
+        add(rsub)
 
 
 def _run_tail(args: argparse.Namespace) -> int:

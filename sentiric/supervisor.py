@@ -36,9 +36,9 @@ from typing import Any
 
 import structlog
 
-from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options
-from sentiric.eventlog.topics import platform_topics
+from sentiric.plugins import Registry, registry
 from sentiric.processes import RunFile, kill_group, parent_death_signal
 from sentiric.settings import Settings, get_settings
 
@@ -259,12 +259,10 @@ class RestartMetrics:
         self.path.unlink(missing_ok=True)
 
 
-def available_processes() -> list[str]:
-    """The processes whose commands are installed (each registers itself in `sentiric.cli`)."""
-    from sentiric.cli import build_parser
-
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return [p for p in PROCESSES if p in sub.choices]
+def available_processes(plugins: Registry | None = None) -> list[str]:
+    """The processes whose plug-ins are installed (each registers itself: `sentiric.plugins`)."""
+    installed = (registry() if plugins is None else plugins).processes
+    return [p for p in PROCESSES if p in installed]
 
 
 class Supervisor:
@@ -463,13 +461,15 @@ async def _worker_joined(settings: Settings) -> bool:
 
 
 async def _worker_serving(settings: Settings) -> bool:
-    """Joined, and its heartbeats cover every call partition: the edge admits agent calls now."""
-    from streams.heartbeat import workers_serve_all
-
+    """Joined, and serving by the worker's own probe (`streams.cli.serving`: its heartbeats cover every
+    call partition, so the edge admits agent calls now)."""
     if not await _worker_joined(settings):
         return False
+    probe = registry().processes["worker"].ready
+    if probe is None:
+        return True
     try:
-        return await workers_serve_all(settings.topic_partitions, **client_options(settings))
+        return await probe(settings)
     except Exception:  # the topic may not exist yet, the broker may be starting: not ready
         return False
 
@@ -581,15 +581,7 @@ def banner(settings: Settings, names: list[str], edges: list[EdgeSlot] | None = 
 
 
 async def _prepare_log(settings: Settings, node_ids: tuple[str, ...]) -> None:
-    await ensure_topics(
-        platform_topics(
-            partitions=settings.topic_partitions,
-            calls_retention_ms=settings.calls_retention_ms,
-            node_ids=node_ids,
-        ),
-        replication=settings.topic_replication,
-        **client_options(settings),
-    )
+    await prepare_topics(settings, node_ids=node_ids)
 
 
 def _process_children(
@@ -639,15 +631,22 @@ def up(args: argparse.Namespace) -> int:
     from sentiric.exposure import default_token_refusal
 
     settings = get_settings()
+    if not available_processes():
+        print(
+            "sentiric up: no process is installed (the edge, worker and api plug-ins, sentiric.plugins):"
+            " reinstall the package (pip install -e .)",
+            file=sys.stderr,
+        )
+        return 2
     names = [n for n in available_processes() if not args.only or n in args.only]
     binds = {"the API": settings.api_host} if "api" in names else {}
     if "edge" in names:  # the edge's /ws gateway and gRPC MediaService listen on sip_host
         binds["the edge's /ws and gRPC"] = settings.sip_host
     refusal = default_token_refusal(settings, binds)
-    if refusal is None and "edge" in names:
-        from edge.uas.access import exposure_error
-
-        refusal = exposure_error(settings.sip_default_access, settings.sip_host)
+    for name in names:  # each process's own refusal (the edge's: SIP open beyond loopback)
+        check = registry().processes[name].refusal
+        if refusal is None and check is not None:
+            refusal = check(settings)
     if refusal is not None:
         print(f"sentiric up: {refusal}", file=sys.stderr)
         return 2

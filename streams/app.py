@@ -30,10 +30,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+import structlog
 
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
-from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options, faust_brokers, faust_credentials
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
 from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, WORKERS, TopicSpec
@@ -51,7 +52,7 @@ from streams.heartbeat import Progress, heartbeat, worker_id
 from streams.offsets import seed_group_offsets
 from streams.skip import SkipCounter, expired, is_ended
 
-log = logging.getLogger("sentiric.streams")
+log = structlog.get_logger("sentiric.streams")
 APP_ID = "sentiric"
 KPI_TOPIC = f"{APP_ID}-kpi-measurements"
 TIMER_SCAN_S = 0.2
@@ -242,7 +243,7 @@ def create_app(
                 try:
                     out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, language)
                 except EngineError as exc:
-                    log.warning("call %s: transcription failed: %s", fact.call_id, exc)
+                    log.warning("transcription failed", call_id=fact.call_id, error=str(exc))
                     continue
                 await emit(CALLS, event.key, encode(out))
 
@@ -266,7 +267,7 @@ def create_app(
                             speech.reply, fact, engines.dialog, history, knowledge.entries()
                         )
                     except EngineError as exc:
-                        log.warning("call %s: dialog engine failed: %s", fact.call_id, exc)
+                        log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
                         continue
                     await emit(CALLS, key, encode(out))
                     turns = (Turn("caller", fact.text), Turn("agent", out.text))
@@ -284,7 +285,7 @@ def create_app(
                 try:
                     out = await asyncio.to_thread(speech.synthesize, fact, engines.tts, language)
                 except EngineError as exc:
-                    log.warning("call %s: synthesis failed: %s", fact.call_id, exc)
+                    log.warning("synthesis failed", call_id=fact.call_id, error=str(exc))
                     continue
                 await emit(CALLS, event.key, encode(out))
 
@@ -337,27 +338,26 @@ def internal_topics(app: faust.App) -> list[TopicSpec]:
     return [*specs, TopicSpec(KPI_TOPIC, 1)]
 
 
-def heartbeat_topic(settings: Settings) -> list[TopicSpec]:
-    """`sentiric.workers`, as the platform declares it (a worker may start before any edge)."""
-    from sentiric.eventlog.topics import platform_topics
-
-    specs = platform_topics(
-        partitions=settings.topic_partitions, calls_retention_ms=settings.calls_retention_ms
-    )
-    return [s for s in specs if s.name in (WORKERS, CALLS)]
-
-
 def run_worker(settings: Settings) -> None:
     """Run a streams worker in the foreground until interrupted (the `sentiric worker` command)."""
     engines = build_engines(settings)
     app = create_app(settings, engines)
     client = client_options(settings)
-    specs = [*internal_topics(app), *heartbeat_topic(settings)]
-    asyncio.run(ensure_topics(specs, replication=settings.topic_replication, **client))
+    # The platform's topics as every process declares them (a worker may start before any edge; no
+    # command topic: those belong to edges), then the Faust changelogs.
+    asyncio.run(prepare_topics(settings, node_ids=(), extra=internal_topics(app), client=client))
     # A fresh consumer group starts streams_max_call_age_s back, not at the end (a call placed before
     # the group's first assignment would be silent) nor at the beginning (last week's calls).
     asyncio.run(seed_group_offsets(APP_ID, CALLS, settings.streams_max_call_age_s, **client))
-    worker = BoundedStopWorker(app, loglevel=settings.log_level.lower(), quiet=True)
+    # override_logging=False: Faust keeps the one pipeline `sentiric.logs` set up (JSON in production)
+    # instead of replacing the root handlers with its coloured stdout lines. Its own progress lines
+    # ("Ready", assignments, recovery) stay at the worker's level, and the progress spinner is off below
+    # WARNING, as Faust's own set-up had them (the test harnesses wait for "Ready").
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    for name in ("faust", "mode"):
+        logging.getLogger(name).setLevel(level)
+    worker = BoundedStopWorker(app, loglevel=level, quiet=True, override_logging=False)
+    worker.on_setup_root_logger(logging.getLogger(), level)
     worker.stop_timeout_s = settings.shutdown_timeout_s
     worker.execute_from_commandline()
 
@@ -384,5 +384,8 @@ class BoundedStopWorker(faust.Worker):
             hard_exit_after(self.stop_timeout_s, "worker")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # `python -m streams.app`: as `sentiric worker`, with the same logging
+    from sentiric.logs import configure
+
+    configure(get_settings(), service="sentiric-worker")
     run_worker(get_settings())

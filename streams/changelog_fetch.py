@@ -16,12 +16,12 @@ the pause runs there, through the consumer thread's call queue.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+import structlog
 from aiokafka import TopicPartition
 
-log = logging.getLogger("sentiric.streams")
+log = structlog.get_logger("sentiric.streams")
 
 
 async def stop_fetching_changelogs(app: Any, **_: Any) -> None:
@@ -36,4 +36,4 @@ async def stop_fetching_changelogs(app: Any, **_: Any) -> None:
         thread._ensure_consumer().pause(*tps)
 
     await thread.call_thread(pause)
-    log.info("paused fetching of %d changelog partition(s) after recovery", len(tps))
+    log.info("changelog fetching paused after recovery", partitions=len(tps))

@@ -36,7 +36,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from edge.commands import CommandConsumer
+from edge.command_consumer import CommandConsumer
 from edge.config_table import ConfigFollower, ConfigTable
 from edge.facts import FactRecorder
 from edge.uas.admission import Workers
@@ -46,7 +46,7 @@ from edge.ws.gateway import CallTail, Dialplans, GatewayFirst, WebGateway
 from edge.ws.session import Close, Effect, Emit, Peer, SendAudio, SendText, WebCall, vad_config
 from sentiric.auth import settings_verifier
 from sentiric.eventlog import topics
-from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer
 from sentiric.exposure import check_bind
@@ -341,12 +341,7 @@ class WebService:
 async def run(settings: Settings) -> None:
     """The gateway alone: its own producer and command consumer (for when no edge embeds it)."""
     client = client_options(settings)
-    specs = topics.platform_topics(
-        partitions=settings.topic_partitions,
-        calls_retention_ms=settings.calls_retention_ms,
-        node_ids=(settings.node_id,),
-    )
-    await ensure_topics(specs, replication=settings.topic_replication, **client)
+    await prepare_topics(settings, client=client)
     producer = EventProducer(buffer_max=settings.producer_buffer_max, **client)
     await producer.start()
     service = WebService(settings, FactRecorder(producer, settings.node_id), own_commands=True)

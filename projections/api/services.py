@@ -19,11 +19,11 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Request
 
-from projections.config_view import ConfigView
 from projections.logtopics import LogTopics
 from projections.pool import open_pool
 from projections.projector import Projector, run_projector
 from projections.webhooks import RetryPolicy, WebhookDispatcher
+from sentiric.eventlog.config_view import ConfigView
 from sentiric.eventlog.producer import EventProducer
 
 log = structlog.get_logger(__name__)

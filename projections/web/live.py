@@ -2,12 +2,12 @@
 server-sent events (https://html.spec.whatwg.org/multipage/server-sent-events.html).
 
 ``LiveCalls`` is pure: ``apply(fact)`` updates the table and returns the change to publish (a JSON
-object, or None). ``LiveFeed`` is the I/O: one Kafka consumer per API process that follows
-``sentiric.calls`` from its end, started by the first subscriber; each subscriber gets a snapshot and
-then the changes, through a bounded queue (a subscriber that falls behind is dropped; its
-EventSource reconnects and gets a fresh snapshot). It decodes only the facts it folds: the Avro
-single-object header names the schema (bytes 2-10, the fingerprint), so the audio-carrying facts of
-every call are skipped without being parsed.
+object, or None). ``LiveFeed`` is the I/O: one ``TopicFollower`` per API process that follows every
+partition of ``sentiric.calls`` from its end (restarting itself after a broker error), started by the
+first subscriber; each subscriber gets a snapshot and then the changes, through a bounded queue (a
+subscriber that falls behind is dropped; its EventSource reconnects and gets a fresh snapshot). It
+decodes only the facts it folds: the Avro single-object header names the schema (bytes 2-10, the
+fingerprint), so the audio-carrying facts of every call are skipped without being parsed.
 
 SSE wire format: ``event: <snapshot|call>\\ndata: <json>\\n\\n``; a ``: keep-alive`` comment every
 15 s keeps proxies from closing an idle stream.
@@ -24,12 +24,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import ConsumerRecord
 
 from schemas import models as m
 from schemas.codec import CodecError, default_codec
-from sentiric.eventlog.admin import partition_count
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
+from sentiric.eventlog.follower import TopicFollower
 from sentiric.eventlog.topics import CALLS
 
 log = structlog.get_logger(__name__)
@@ -146,7 +146,7 @@ class LiveFeed:
         self._codec = default_codec()
         self._wanted = frozenset(self._codec.fingerprint_of(model) for model in FOLDED)
         self._task: asyncio.Task[None] | None = None
-        self._consumer: AIOKafkaConsumer | None = None
+        self._follower: TopicFollower | None = None
         self._ready = asyncio.Event()
 
     async def ensure_started(self, seed: Iterable[dict[str, Any]] = ()) -> None:
@@ -156,39 +156,33 @@ class LiveFeed:
             await asyncio.wait_for(self._ready.wait(), 10.0)
 
     async def _run(self, seed: list[dict[str, Any]]) -> None:
+        follower = TopicFollower(
+            CALLS, self._on_record, name="web-live", dead_letters=self.dead_letters, **self.client
+        )
         try:
-            partitions = await partition_count(CALLS, **self.client)
+            await follower.start()  # positions resolved at the end: the tail starts after the seed
         except Exception as exc:
             log.warning("live feed: cannot read the call topic", error=str(exc))
+            with contextlib.suppress(Exception):
+                await follower.stop()
             self._ready.set()
             return
-        consumer = self._consumer = AIOKafkaConsumer(enable_auto_commit=False, **self.client)
-        tps = [TopicPartition(CALLS, p) for p in range(partitions)]
-        await consumer.start()
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)
-        self.live.seed(seed)
+        self._follower = follower
+        self.live.seed(seed)  # before the follower's task first runs: no fact is folded before it
         self._ready.set()
-        while True:
-            batch = await consumer.getmany(*tps, timeout_ms=1000)
-            for messages in batch.values():
-                for msg in messages:
-                    value = msg.value
-                    if value is None or value[2:10] not in self._wanted:
-                        continue
-                    try:
-                        fact = self._codec.decode(value)
-                    except CodecError:
-                        continue  # the CDR projector dead-letters corrupt facts
-                    try:
-                        change = self.live.apply(fact)
-                    except Exception as exc:  # one fact never stops the dashboard's feed
-                        self.dead_letters.set_aside(msg, exc)
-                        continue
-                    if change is not None:
-                        self._publish(sse("call", change))
+
+    def _on_record(self, msg: ConsumerRecord[bytes, bytes]) -> None:
+        """One call fact; raising in the fold sets it aside (the follower) and the feed goes on."""
+        value = msg.value
+        if value is None or value[2:10] not in self._wanted:
+            return
+        try:
+            fact = self._codec.decode(value)
+        except CodecError:
+            return  # the CDR projector dead-letters corrupt facts
+        change = self.live.apply(fact)
+        if change is not None:
+            self._publish(sse("call", change))
 
     def _publish(self, event: bytes) -> None:
         for queue in list(self.subscribers):
@@ -223,7 +217,7 @@ class LiveFeed:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
-        if self._consumer is not None:
+        if self._follower is not None:
             with contextlib.suppress(Exception):
-                await self._consumer.stop()
-            self._consumer = None
+                await self._follower.stop()
+            self._follower = None

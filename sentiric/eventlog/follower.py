@@ -1,5 +1,6 @@
-"""Follow every partition of one topic without a consumer group: the edge's command, config and
-call-tail readers.
+"""Follow every partition of one topic without a consumer group — the one follow loop of the platform:
+the edge's command consumer and worker-heartbeat reader, the config view every process keeps
+(`config_view.py`), the dashboard's live feed (`projections.web.live`) and `sentiric replay tail`.
 
 ``TopicFollower(topic, on_record, **client)``: ``start()`` assigns all partitions (waiting for a
 just-created topic's metadata), positions the consumer at the end — or, with ``from_beginning``, reads

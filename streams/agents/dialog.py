@@ -14,12 +14,13 @@ timer fired twice (after a restart) is one fact to the reducer.
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import structlog
 
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
@@ -29,7 +30,7 @@ from streams.dialog.machine import IllegalTransition, Policy, decide, derived_ev
 from streams.dialog.state import DialogState, StateError
 from streams.skip import ended_marker, is_ended
 
-log = logging.getLogger("sentiric.streams.dialog")
+log = structlog.get_logger("sentiric.streams.dialog")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +67,10 @@ def step(raw_stored: bytes | None, key: bytes, value: bytes, policy: Policy, now
     try:
         fact = decode(value)
     except CodecError as exc:
-        log.warning("undecodable message on %s dropped: %s", CALLS, exc)
+        log.warning("undecodable message dropped", topic=CALLS, error=str(exc))
         return Outcome()
     if not isinstance(fact, m.Fact):
-        log.warning("%s on %s is not a call fact; dropped", type(fact).__name__, CALLS)
+        log.warning("not a call fact; dropped", record=type(fact).__name__, topic=CALLS)
         return Outcome()
     if is_ended(raw_stored):
         return Outcome()  # the call is over: a late or redelivered fact changes nothing
@@ -78,11 +79,11 @@ def step(raw_stored: bytes | None, key: bytes, value: bytes, policy: Policy, now
         try:
             stored = Stored.parse(raw_stored)
         except StateError as exc:
-            log.error("call %s: stored dialog unreadable, starting afresh: %s", fact.call_id, exc)
+            log.error("stored dialog unreadable, starting afresh", call_id=fact.call_id, error=str(exc))
     try:
         state, decisions = decide(stored.state, fact, policy)
     except IllegalTransition as exc:
-        log.warning("call %s: %s; ignored", fact.call_id, exc)
+        log.warning("illegal transition ignored", call_id=fact.call_id, error=str(exc))
         return Outcome()
     if state is stored.state and not decisions:
         return Outcome()

@@ -16,7 +16,6 @@ become facts.
 from __future__ import annotations
 
 import json
-import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from typing import Any, Final, TypeVar
 
 import numpy as np
 import soxr
+import structlog
 
 from schemas import models as m
 from schemas.wiretext import safe_field
@@ -32,7 +32,7 @@ from streams.engines.dialog import DialogEngine, Turn
 from streams.engines.stt import SpeechToText
 from streams.engines.tts import TextToSpeech
 
-log = logging.getLogger("sentiric.streams")
+log = structlog.get_logger("sentiric.streams")
 STT_SOURCE: Final = "stt"
 ENGINE_SOURCE: Final = "dialog-engine"
 TTS_SOURCE: Final = "tts"
@@ -105,10 +105,7 @@ def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.Spee
     (pcm, rate), ms = _timed(run)
     if len(pcm) > MAX_SPEECH_BYTES:
         log.warning(
-            "call %s: reply %s cut to %d s of audio",
-            fact.call_id,
-            fact.reply_id,
-            MAX_SPEECH_BYTES // (2 * rate),
+            "reply cut", call_id=fact.call_id, reply_id=fact.reply_id, kept_s=MAX_SPEECH_BYTES // (2 * rate)
         )
         pcm = pcm[:MAX_SPEECH_BYTES]
     return m.SpeechSynthesized(

@@ -25,7 +25,6 @@ INTERNAL. Work stops when the client's deadline passes or it cancels (checked be
 from __future__ import annotations
 
 import argparse
-import logging
 import re
 import signal
 import sys
@@ -39,6 +38,7 @@ from typing import Any, Final, Literal, NoReturn, TypeVar
 
 import grpc
 import numpy as np
+import structlog
 
 from edge.media.codecs.resample import resample
 from protos import speech_pb2, speech_pb2_grpc
@@ -48,7 +48,7 @@ from streams.engines.errors import EngineError
 from streams.engines.stt import SpeechToText
 from streams.engines.tts import TextToSpeech
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 MIN_RATE: Final = 8000
 MAX_RATE: Final = 48000
@@ -73,7 +73,7 @@ def _run(context: grpc.ServicerContext, what: str, fn: Callable[..., T], *args: 
     except EngineError as exc:
         _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
     except Exception as exc:
-        log.exception("%s failed", what)
+        log.exception("speech engine call failed", call=what)
         _abort(context, grpc.StatusCode.INTERNAL, f"{what} failed: {type(exc).__name__}: {exc}")
 
 
@@ -283,7 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tls-key", type=Path)
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from sentiric.logs import configure
+    from sentiric.settings import get_settings
+
+    configure(get_settings(), service="sentiric-speech")  # the one logging pipeline (sentiric.logs)
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
     tls = (args.tls_cert.read_bytes(), args.tls_key.read_bytes()) if args.tls_cert else None

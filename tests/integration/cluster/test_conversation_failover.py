@@ -25,7 +25,6 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from edge.app import EdgeApp
-from edge.uas.sipp_runner import run_sipp
 from schemas import models as m
 from sentiric.broker.cluster import LocalKafkaCluster
 from sentiric.eventlog import topics
@@ -44,6 +43,7 @@ from tests.integration.e2e.stack import (
     settled,
     start_edge,
 )
+from tests.support.sipp import run_sipp
 
 QUESTION_MS = 3600
 HOURS = next(e for e in load_knowledge() if e.entity_id == "hours")

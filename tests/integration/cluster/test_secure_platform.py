@@ -27,7 +27,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from edge.uas.sipp_runner import run_sipp
 from schemas import models as m
 from sentiric.broker.cluster import LocalKafkaCluster
 from sentiric.eventlog import topics
@@ -36,6 +35,7 @@ from sentiric.eventlog.producer import EventProducer
 from sentiric.net import free_port, free_rtp_range
 from streams.engines.knowledge import load_knowledge
 from tests.integration.e2e.stack import QUESTION_PCAP, CallLog, caller_scenario, is_
+from tests.support.sipp import run_sipp
 
 ROOT = Path(__file__).resolve().parents[3]
 NODE = "edge-secure"

@@ -34,10 +34,10 @@ from aiokafka import AIOKafkaConsumer
 from edge.app import EdgeApp
 from edge.media.codecs.g711 import ulaw_decode
 from edge.media.rtp.packet import RtpPacket, RtpParseError
-from edge.uas.sipp_runner import edge_settings
 from schemas import models as m
 from schemas.codec import CodecError, decode
 from sentiric.eventlog.topics import CALLS, WORKERS, commands_topic
+from tests.support.sipp import edge_settings
 
 ROOT: Final = Path(__file__).resolve().parents[3]
 FIXTURES: Final = ROOT / "tests" / "fixtures" / "e2e"

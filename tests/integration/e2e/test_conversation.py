@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from edge.app import EdgeApp
-from edge.uas.sipp_runner import run_sipp
 from schemas import models as m
 from sentiric.eventlog.producer import EventProducer
 from sentiric.eventlog.topics import commands_topic
@@ -42,6 +41,7 @@ from tests.integration.e2e.stack import (
     settled,
     start_edge,
 )
+from tests.support.sipp import run_sipp
 
 QUESTION_MS = 3600  # the pcap: 0.2 s silence, 1.86 s question, 1.5 s silence
 HOURS = next(e for e in load_knowledge() if e.entity_id == "hours")

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from edge.app import EdgeApp
-from edge.uas.sipp_runner import run_sipp
 from edge.workers import WorkerView
 from schemas import models as m
 from tests.integration.e2e.stack import CallLog, Worker, start_edge
+from tests.support.sipp import run_sipp
 
 GREETING_TIMEOUT_S = 4.0
 SURGE_RATE = 150  # calls/s of 1-s calls: about three times what one worker greets (bench/worker_drain.py)

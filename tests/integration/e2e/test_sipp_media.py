@@ -18,7 +18,6 @@ import pytest
 
 from edge.app import EdgeApp
 from edge.media.codecs.g711 import ulaw_decode, ulaw_encode
-from edge.uas.sipp_runner import run_sipp
 from schemas import models as m
 from sentiric.eventlog.producer import EventProducer
 from sentiric.eventlog.topics import commands_topic
@@ -32,6 +31,7 @@ from tests.integration.e2e.stack import (
     pcap_pcm,
     start_edge,
 )
+from tests.support.sipp import run_sipp
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from edge.uas.sipp_runner import run_sipp
 from schemas import models as m
 from sentiric.eventlog import topics
 from sentiric.eventlog.consumer import partition_for
@@ -33,6 +32,7 @@ from tests.integration.e2e.stack import (
     settled,
     start_edge,
 )
+from tests.support.sipp import run_sipp
 
 QUESTION_MS = 3600
 HOURS = next(e for e in load_knowledge() if e.entity_id == "hours")

@@ -12,10 +12,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from edge.app import EdgeApp
-from edge.uas.sipp_runner import edge_settings
 from sentiric.eventlog import topics
 from sentiric.eventlog.consumer import read_partition_until_end
 from sentiric.eventlog.producer import EventProducer
+from tests.support.sipp import edge_settings
 
 SIP_FACTS = {
     "CallInviteReceived",

@@ -8,12 +8,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from edge.uas.sipp_runner import run_sipp
 from schemas import models
 from schemas.codec import encode
 from schemas.envelope import envelope
 from sentiric.eventlog.producer import EventProducer
 from tests.integration.deadletter import wait_dead_letters
+from tests.support.sipp import run_sipp
 
 from .conftest import BASIC, StartEdge, metric, node_facts, sip_only
 

@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 
 from edge.app import EdgeApp
-from edge.uas.sipp_runner import edge_settings, run_sipp
+from tests.support.sipp import edge_settings, run_sipp
 
 from .conftest import node_facts
 

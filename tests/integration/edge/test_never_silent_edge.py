@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from edge.app import EdgeApp
-from edge.uas.sipp_runner import run_sipp
 from schemas import models
+from tests.support.sipp import run_sipp
 
 from .conftest import StartEdge, node_facts
 

@@ -24,8 +24,8 @@ import psutil
 
 from edge.app import EdgeApp
 from edge.sip.digest import compute_ha1
-from edge.uas.sipp_runner import production_source_limits, run_sipp
 from schemas import models
+from tests.support.sipp import production_source_limits, run_sipp
 
 from .conftest import BASIC, StartEdge, metric, node_facts, sip_names
 from .rawsip import RawUac, free_even_pair, sdp, sink

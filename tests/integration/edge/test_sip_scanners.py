@@ -19,10 +19,10 @@ import pytest
 
 from edge.app import EdgeApp
 from edge.sip.digest import compute_ha1
-from edge.uas.sipp_runner import edge_settings, production_source_limits
 from schemas import models
 from sentiric.eventlog import topics
 from sentiric.eventlog.producer import EventProducer
+from tests.support.sipp import edge_settings, production_source_limits
 
 from .conftest import metric
 

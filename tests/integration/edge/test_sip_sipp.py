@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from edge.sip.digest import compute_ha1
-from edge.uas.sipp_runner import free_rtp_range, run_sipp
 from schemas import models
 from sentiric.eventlog import topics
 from sentiric.eventlog.consumer import read_call
 from sentiric.eventlog.producer import EventProducer
+from tests.support.sipp import free_rtp_range, run_sipp
 
 from .conftest import BASIC, StartEdge, metric, node_facts, sip_names, sip_only
 

@@ -22,10 +22,10 @@ from edge.media.playback import load_wav
 from edge.media.rtp.packet import RtpPacket
 from edge.media.srtp import SUITES, CryptoAttribute, SrtpContext
 from edge.redact import REDACTED
-from edge.uas.sipp_runner import run_sipp
 from schemas.codec import encode
 from schemas.envelope import envelope
 from schemas.models import PlayAudio
+from tests.support.sipp import run_sipp
 
 from .conftest import BASIC, StartEdge, node_facts, sip_names, sip_only
 

@@ -13,8 +13,8 @@ import pytest
 
 from edge.app import EdgeConfigError
 from edge.sip.message import SipResponse, parse_message
-from edge.uas.testing import Phone, make_edge
 from sentiric.cert import LocalCertificate
+from tests.support.uas_harness import Phone, make_edge
 
 from .conftest import StartEdge, metric
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.uas.sipp_runner import SCENARIOS, run_sipp
 from schemas import models
+from tests.support.sipp import SCENARIOS, run_sipp
 
 from .conftest import BASIC, StartEdge, node_facts, sip_names, sip_only
 

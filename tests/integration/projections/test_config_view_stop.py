@@ -11,8 +11,8 @@ import asyncio
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from projections.config_view import ConfigView
 from sentiric.eventlog import admin
+from sentiric.eventlog.config_view import ConfigView
 
 from .conftest import Env
 

@@ -23,7 +23,7 @@ from edge.ws import protocol as p
 from edge.ws.server import WebService
 from projections.api.app import create_app
 from projections.api.services import ApiConfig
-from projections.command import https_options
+from projections.cli import https_options
 from sentiric.cert import LocalCertificate
 from sentiric.eventlog import topics as log_topics
 from sentiric.eventlog.admin import ensure_topics

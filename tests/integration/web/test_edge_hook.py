@@ -13,10 +13,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from edge.app import EdgeApp
-from edge.uas.sipp_runner import edge_settings
 from edge.ws import protocol as p
 from schemas import models as m
 from sentiric.eventlog.producer import EventProducer
+from tests.support.sipp import edge_settings
 
 
 async def test_edge_serves_web_calls_and_routes_their_commands(kafka: str, tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ import base64
 from edge.facts import FactRecorder, ListPublisher
 from edge.media.srtp import CryptoAttribute
 from edge.redact import RAW_INVITE_BOUND, REDACTED
-from edge.uas.testing import OFFER, PHONE, make_edge
 from schemas import models
 from schemas.codec import decode, encode
 from schemas.wiretext import FIELD_BOUNDS
+from tests.support.uas_harness import OFFER, PHONE, make_edge
 
 HOSTILE = "\x00\udcff\ud800\x07\x1b[31m" + "x" * 20_000
 

@@ -24,7 +24,7 @@ from edge.sip.message import parse_message
 from edge.sip.transaction import Send
 from edge.transport import SipEndpoint, SipTcpProtocol
 from edge.uas.call import OpenMedia, Peer
-from edge.uas.testing import Edge, make_edge
+from tests.support.uas_harness import Edge, make_edge
 
 FINDINGS = Path(__file__).resolve().parents[3] / "bench" / "fuzz_findings"
 SENDER = Peer("udp", ("127.0.0.1", 5999))

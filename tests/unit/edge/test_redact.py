@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from edge.media.srtp import SUITES, CryptoAttribute
 from edge.redact import RAW_INVITE_BOUND, REDACTED, scrub_raw, scrub_sdp
 from edge.sdp import SessionDescription
-from edge.uas.testing import OFFER
+from tests.support.uas_harness import OFFER
 
 SIPP_SRTP = Path(__file__).parents[2] / "fixtures" / "sipp" / "uac_srtp.xml"
 

@@ -6,7 +6,7 @@ import socket
 
 from edge.transport import SipEndpoint, SipTcpProtocol, SipUdpProtocol, TcpLimits
 from edge.uas.ratelimit import Bucket, SourceLimits
-from edge.uas.testing import Phone, make_edge
+from tests.support.uas_harness import Phone, make_edge
 
 OPTIONS = bytes(Phone(make_edge()).request("OPTIONS"))
 

@@ -16,8 +16,8 @@ from edge.sip.transaction import Send
 from edge.transport import SipEndpoint, SipTlsProtocol, TcpLimits, TlsContexts, tls_contexts
 from edge.uas.call import Peer
 from edge.uas.ratelimit import Bucket, SourceLimits
-from edge.uas.testing import Phone, make_edge
 from sentiric.cert import LocalCertificate
+from tests.support.uas_harness import Phone, make_edge
 from tests.unit.edge.test_transport import metric_value
 
 OPTIONS = bytes(Phone(make_edge()).request("OPTIONS"))

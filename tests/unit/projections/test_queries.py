@@ -1,16 +1,12 @@
 """Cursor encoding, migration files, and the config view (no database)."""
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from projections.config_view import ConfigView
 from projections.migrate import PROJECTION_TABLES, load_migrations
 from projections.queries import CursorError, decode_cursor, encode_cursor
 from projections.store import TABLES, _upsert_sql
-from schemas import models as m
-from schemas.samples import sample
 
 
 def test_cursor_round_trip():
@@ -41,18 +37,3 @@ def test_migrations_are_ordered_and_create_every_table_the_fold_writes():
                 column,
             )
     assert "ON CONFLICT (call_id) DO UPDATE" in _upsert_sql("calls", TABLES[0][1], ("call_id",))
-
-
-def test_config_view_keeps_the_latest_record_and_tombstones_delete():
-    view = ConfigView()
-    seen = []
-    view.subscribe(lambda key, record: seen.append((key, record is None)))
-    dp = replace(sample(m.Dialplan), entity_id="main")
-    view.put(dp)
-    view.put(replace(dp, pattern="^2"))
-    assert view.get(m.Dialplan, "main").pattern == "^2"
-    assert view.get(m.SipUser, "main") is None
-    view.apply("dialplan:main", None)
-    view.apply("dialplan:main", None)  # deleting twice notifies once
-    assert view.all(m.Dialplan) == []
-    assert seen == [("dialplan:main", False), ("dialplan:main", False), ("dialplan:main", True)]

@@ -1,10 +1,10 @@
-"""Fixtures: a UasCore wired to fakes and a scripted phone (see edge.uas.testing)."""
+"""Fixtures: a UasCore wired to fakes and a scripted phone (see tests/support/uas_harness.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from edge.uas.testing import Edge, Phone, make_edge
+from tests.support.uas_harness import Edge, Phone, make_edge
 
 
 @pytest.fixture

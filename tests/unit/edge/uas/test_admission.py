@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from edge.uas.dialplan import Plan
-from edge.uas.testing import Phone, make_edge, responses, statuses
+from tests.support.uas_harness import Phone, make_edge, responses, statuses
 
 
 @dataclass

@@ -10,8 +10,8 @@ from prometheus_client import REGISTRY
 
 from edge.facts import FactRecorder, ListPublisher
 from edge.uas.call_facts import CallFacts
-from edge.uas.testing import Phone, make_edge, statuses
 from schemas import models as f
+from tests.support.uas_harness import Phone, make_edge, statuses
 
 MODELS = {
     "invite_received": f.CallInviteReceived,

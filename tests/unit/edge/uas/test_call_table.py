@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edge.uas.call_table import CallTable
-from edge.uas.testing import Phone, make_edge
+from tests.support.uas_harness import Phone, make_edge
 
 
 def test_a_call_counts_until_ended_and_is_found_until_removed() -> None:

@@ -12,7 +12,7 @@ from edge.uas.admission import AdmissionLimits
 from edge.uas.call import CloseMedia, ConfirmMedia, OpenMedia, UpdateMedia
 from edge.uas.dialplan import Plan
 from edge.uas.directory import UserCredentials
-from edge.uas.testing import OFFER, Edge, Phone, make_edge, requests, responses, statuses
+from tests.support.uas_harness import OFFER, Edge, Phone, make_edge, requests, responses, statuses
 
 SETUP = ["CallInviteReceived", "DialplanResolved", "MediaPortAllocated", "CallAnswered"]
 

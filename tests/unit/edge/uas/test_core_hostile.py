@@ -11,7 +11,7 @@ from edge.uas.access import Trunk
 from edge.uas.call import ConfirmMedia, OpenMedia, Peer, UpdateMedia
 from edge.uas.dialplan import Plan
 from edge.uas.ratelimit import Bucket, SourceLimits
-from edge.uas.testing import OFFER, Edge, Phone, make_edge, requests, responses, statuses
+from tests.support.uas_harness import OFFER, Edge, Phone, make_edge, requests, responses, statuses
 
 from .test_core import _add_user, _digest
 

@@ -8,7 +8,7 @@ from edge.effects import Send
 from edge.sip.dialog import Dialog
 from edge.uas.call import Peer
 from edge.uas.routing import destination_uri, next_hop
-from edge.uas.testing import Edge, Phone, requests
+from tests.support.uas_harness import Edge, Phone, requests
 
 UDP_FLOW = Peer("udp", ("198.51.100.7", 40123))  # where the INVITE came from (say, a NAT's address)
 TCP_FLOW = Peer("tcp", ("192.0.2.10", 51000))

@@ -8,7 +8,7 @@ import pytest
 from edge.media.srtp import CryptoAttribute, SrtpContext
 from edge.sdp import SessionDescription
 from edge.uas.call import OpenMedia, UpdateMedia
-from edge.uas.testing import OFFER, Edge, Phone, make_edge, responses, statuses
+from tests.support.uas_harness import OFFER, Edge, Phone, make_edge, responses, statuses
 
 KEY80 = CryptoAttribute.generate(1).key_params  # the caller's keys: 30 random bytes each
 KEY32 = CryptoAttribute.generate(1).key_params

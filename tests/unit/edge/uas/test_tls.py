@@ -10,7 +10,7 @@ from edge.effects import Send
 from edge.sdp import SessionDescription
 from edge.sip.headers import Address
 from edge.uas.call import OpenMedia, Peer
-from edge.uas.testing import Edge, Phone, make_edge, requests, responses, statuses
+from tests.support.uas_harness import Edge, Phone, make_edge, requests, responses, statuses
 from tests.unit.edge.uas.test_srtp_policy import KEY80, savp_offer
 
 TLS_PEER = Peer("tls", ("192.0.2.10", 51000))  # the phone's ephemeral port of its TLS connection

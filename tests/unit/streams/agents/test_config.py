@@ -2,20 +2,25 @@ from __future__ import annotations
 
 import dataclasses
 
-from schemas.codec import encode
+from sentiric.eventlog.config_view import ConfigView
 from streams.agents.config import KnowledgeStore
 from streams.engines.knowledge import load_knowledge
 
 
-def test_sample_until_the_config_topic_has_entries_then_live_entries() -> None:
+def test_sample_until_the_config_topic_has_knowledge_entries_then_live_entries() -> None:
     store = KnowledgeStore()
+    view = ConfigView(name="knowledge")  # the store is an index over the one config view
+    view.subscribe(store.apply)
     sample = load_knowledge()
     assert list(store.entries()) == sample
     custom = dataclasses.replace(sample[0], entity_id="menu", title="the menu", answer="Pizza.")
-    store.apply(b"knowledge:menu", encode(custom))
+    view.put(custom)  # the key the admin API writes: knowledgeentry:menu
     assert list(store.entries()) == [custom]
-    store.apply(b"dialplan:default", encode(custom))  # other kinds of config are not knowledge
-    store.apply(b"knowledge:broken", b"\x00junk")
+    view.apply("dialplan:default", object())  # other kinds of config are not knowledge
     assert list(store.entries()) == [custom]
-    store.apply(b"knowledge:menu", None)  # tombstone
+    older = dataclasses.replace(custom, entity_id="older")
+    view.apply("knowledge:older", older)  # the key older tools wrote
+    assert list(store.entries()) == [older, custom]
+    view.apply("knowledgeentry:menu", None)  # tombstones delete
+    view.apply("knowledge:older", None)
     assert list(store.entries()) == sample

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from edge import command
+from edge import cli
 from edge.app import EdgeApp, EdgeConfigError
 from sentiric.settings import Settings, get_settings
 
@@ -19,7 +19,7 @@ def test_sentiric_edge_refuses_to_listen_beyond_loopback_without_an_access_defau
     monkeypatch.setenv("SENTIRIC_ADMIN_TOKEN", "not-the-default-" + "x" * 32)  # past the token check
     get_settings.cache_clear()
     try:
-        assert command._run(argparse.Namespace(sip_port=None, node_id=None)) == 2
+        assert cli._run(argparse.Namespace(sip_port=None, node_id=None)) == 2
     finally:
         get_settings.cache_clear()
     err = capsys.readouterr().err.strip()

@@ -16,7 +16,7 @@ from typing import Any
 
 from sentiric.net import free_port, free_port_for_both, free_rtp_range
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "sipp"
+SCENARIOS = Path(__file__).resolve().parents[1] / "fixtures" / "sipp"
 SIPP = "/usr/bin/sipp"
 
 

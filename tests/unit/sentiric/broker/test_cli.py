@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sentiric.broker import command
+from sentiric.broker import cli
 from sentiric.settings import get_settings
 
 
@@ -20,7 +20,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..
 
     def invoke(*argv: str) -> int:
         parser = argparse.ArgumentParser(prog="sentiric")
-        command.add_parser(parser.add_subparsers(dest="command", required=True))
+        cli.add_parser(parser.add_subparsers(dest="command", required=True))
         args = parser.parse_args(["broker", *argv])
         return int(args.func(args))
 
@@ -31,7 +31,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..
 def test_status_of_a_broker_never_started_exits_3(
     run: Callable[..., int], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run("status") == command.EXIT_NOT_RUNNING
+    assert run("status") == cli.EXIT_NOT_RUNNING
     assert capsys.readouterr().out == "local Kafka is not running (would listen on 127.0.0.1:1)\n"
 
 
@@ -75,9 +75,9 @@ def test_missing_java_prints_one_line_and_exits_1(
 
 def test_nodes_and_secure_choose_the_cluster_and_its_replication(run: Callable[..., int]) -> None:
     parser = argparse.ArgumentParser(prog="sentiric")
-    command.add_parser(parser.add_subparsers(dest="command", required=True))
+    cli.add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["broker", "start", "--nodes", "3", "--secure"])
-    settings = command._settings(args)
+    settings = cli._settings(args)
     assert (settings.kafka_nodes, settings.topic_replication) == (3, 3)
     assert settings.kafka_security_protocol == "SASL_SSL"
     with pytest.raises(SystemExit):

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from projections import config_view
-from projections.config_view import ConfigView
+from sentiric.eventlog import config_view
+from sentiric.eventlog.config_view import ConfigView
 
 
 class LoadingFollower:

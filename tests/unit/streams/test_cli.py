@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 
-from streams.command import add_parser
+from streams.cli import add_parser
 
 
 def test_worker_subcommand_is_registered() -> None:

@@ -6,6 +6,7 @@ sentiric projections rebuild              drop the projections, re-project from 
                                           print the checksum
 sentiric projections checksum             the checksum of the tables as they are
 sentiric projections webhooks-replay ID   re-deliver the facts parked for a webhook
+sentiric replay rebuild                   alias of `sentiric projections rebuild`
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import sys
 from typing import Any
 
+from sentiric.plugins import Registry
 from sentiric.settings import Settings, get_settings
 
 
@@ -29,22 +31,11 @@ def _dsn(settings: Settings) -> str:
 
 async def _prepare_topics(settings: Settings) -> None:
     from projections.logtopics import LogTopics
-    from sentiric.eventlog.admin import ensure_topics
-    from sentiric.eventlog.connection import client_options
-    from sentiric.eventlog.topics import platform_topics
+    from sentiric.eventlog.admin import prepare_topics
 
-    specs = platform_topics(
-        partitions=settings.topic_partitions,
-        calls_retention_ms=settings.calls_retention_ms,
-        node_ids=(settings.node_id,),
+    await prepare_topics(
+        settings, extra=LogTopics().specs(settings.topic_partitions, settings.calls_retention_ms)
     )
-    names = {s.name for s in specs}
-    specs += [
-        s
-        for s in LogTopics().specs(settings.topic_partitions, settings.calls_retention_ms)
-        if s.name not in names
-    ]
-    await ensure_topics(specs, replication=settings.topic_replication, **client_options(settings))
 
 
 def https_options(settings: Settings) -> dict[str, Any]:
@@ -91,6 +82,7 @@ def run_api(args: argparse.Namespace) -> int:
             host=host,
             port=args.port or settings.api_port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # uvicorn's lines go through the one pipeline (`sentiric.logs`)
             access_log=False,
             **https_options(settings),
         )
@@ -100,7 +92,7 @@ def run_api(args: argparse.Namespace) -> int:
 
 
 async def rebuild(settings: Settings) -> str:
-    """Drop and re-project everything; prints and returns the checksum (`sentiric replay rebuild`)."""
+    """Drop and re-project everything; prints and returns the checksum (`sentiric projections rebuild`)."""
     from projections import rebuild as rebuild_module
 
     if settings.database_url is None:
@@ -124,11 +116,11 @@ async def _checksum(settings: Settings) -> str:
 
 
 async def _webhooks_replay(settings: Settings, subscription_id: str) -> int:
-    from projections.config_view import ConfigView
     from projections.logtopics import LogTopics
     from projections.pool import open_pool
     from projections.webhooks import RetryPolicy, replay_parked
     from schemas.models import WebhookSubscription
+    from sentiric.eventlog.config_view import ConfigView
     from sentiric.eventlog.connection import client_options
     from sentiric.eventlog.producer import EventProducer
 
@@ -159,6 +151,24 @@ async def _webhooks_replay(settings: Settings, subscription_id: str) -> int:
         await pool.close()
 
 
+def register(registry: Registry) -> None:
+    """The read side's plug-in (`sentiric.plugins`): `sentiric api`, `sentiric projections …` and its
+    alias `sentiric replay rebuild`; the api as a process of `sentiric up`."""
+    registry.command(add_parser)
+    registry.replay_command(add_replay_rebuild)
+    registry.process("api")
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    asyncio.run(rebuild(get_settings()))
+    return 0
+
+
+def add_replay_rebuild(replay: Any) -> None:
+    rebuild_alias = replay.add_parser("rebuild", help="alias of `sentiric projections rebuild`")
+    rebuild_alias.set_defaults(func=_rebuild)
+
+
 def add_parser(sub: Any) -> None:
     api = sub.add_parser("api", help="REST API + CDR projector + webhook dispatcher")
     api.add_argument("--host", help="default: settings api_host")
@@ -170,7 +180,7 @@ def add_parser(sub: Any) -> None:
     proj = sub.add_parser("projections", help="the read models: rebuild, checksum, webhook replay")
     psub = proj.add_subparsers(dest="projections_command", required=True)
     rb = psub.add_parser("rebuild", help="drop the projections, re-project from offset 0, print the checksum")
-    rb.set_defaults(func=lambda a: asyncio.run(rebuild(get_settings())) and 0)
+    rb.set_defaults(func=_rebuild)
     cs = psub.add_parser("checksum", help="print the checksum of the projection tables")
     cs.set_defaults(func=lambda a: asyncio.run(_checksum(get_settings())) and 0)
     wr = psub.add_parser("webhooks-replay", help="re-deliver the facts parked for a webhook subscription")
