@@ -12,4 +12,5 @@ Int16Array = npt.NDArray[np.int16]
 
 def mix(a: Int16Array, b: Int16Array) -> Int16Array:
     """Sum two int16 frames with saturation."""
-    return np.clip(a.astype(np.int32) + b, -32768, 32767).astype(np.int16)
+    mixed: Int16Array = np.clip(a.astype(np.int32) + b, -32768, 32767).astype(np.int16)
+    return mixed

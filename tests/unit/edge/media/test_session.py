@@ -30,7 +30,7 @@ from edge.media.rtp.rtcp import (
     serialize_compound,
 )
 from edge.media.rtp.sender import RtpSender
-from edge.media.rtp.source_policy import MediaTrust
+from edge.media.rtp.source_policy import TRUSTED, MediaTrust
 from edge.media.session import Effect, MediaSession, SendRtcp, StoreRecording
 from schemas.models import (
     DtmfReceived,
@@ -51,7 +51,7 @@ def make_session(
     codec_name: str = "PCMU",
     pt: int = 0,
     *,
-    trust: MediaTrust | None = None,
+    trust: MediaTrust = TRUSTED,
     remote: tuple[str, int] | None = CALLER,
     wall_offset: float = 0.0,
 ) -> MediaSession:
@@ -69,7 +69,7 @@ def make_session(
         now=T0,
         wall_offset=wall_offset,
         quality_interval_s=1.0,
-        **({"trust": trust} if trust is not None else {}),
+        trust=trust,
     )
 
 
