@@ -195,6 +195,10 @@ class RtpEndpoint:
         if effects:
             self._carry(effects)
 
+    def clock_phases(self) -> tuple[Callable[[float], Any], Callable[[float], Any], Callable[[Any], None]]:
+        """For the shared clock: the session's phases themselves, and ``_carry`` for their effects."""
+        return self._send_tick, self._receive_tick, self._carry
+
     def tick(self, now: float) -> None:
         """Both phases (a caller that is not the shared clock, e.g. a test or a bench)."""
         self.send_tick(now)

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from edge.media.rtp.packet import RtpPacket, seq_distance
+from edge.media.rtp.packet import RtpPacket
 
 _TIME_EPSILON = 1e-9  # a frame due at t is due when called at t, whatever the float rounding
 
@@ -111,7 +111,8 @@ class JitterBuffer:
             self._next_seq = packet.sequence_number + (1 << 16)  # headroom so extended numbers stay positive
             self._start = self._due = now + self.playout_delay
         next_seq = self._next_seq
-        extended = next_seq + seq_distance(packet.sequence_number, next_seq & 0xFFFF)
+        # next_seq + seq_distance(sequence number, next_seq & 0xFFFF), inlined: every packet of every call
+        extended = next_seq + ((packet.sequence_number - next_seq + 0x8000) & 0xFFFF) - 0x8000
         if extended < next_seq:
             if extended in self._recent:
                 self.stats.duplicates += 1

@@ -433,3 +433,15 @@ def test_media_for_a_foreign_sdp_address_waits_for_the_callers_own_rtp() -> None
     assert session.remote_rtp == ("192.0.2.10", 31000) and session.remote_rtcp == ("192.0.2.10", 31001)
     (sent,) = run(session.tick(T0 + 0.2))
     assert isinstance(sent, Send) and sent.addr == ("192.0.2.10", 31000)
+
+
+def test_a_digit_whose_end_packets_never_come_is_closed_by_the_ticks() -> None:
+    session = make_session()
+    run = Run(session)
+    far = RtpSender(101, ssrc=77)
+    start, *_ = dtmf_packets(far, "9", T0, payload_type=101, duration_ms=100)  # only its first packet
+    run(session.receive_rtp(bytes(start.packet), CALLER, T0))
+    run.ticks(1, 45)  # 0.9 s: the receiver's 1 s timeout has not passed
+    assert run.facts(DtmfReceived) == []
+    run.ticks(46, 10)
+    assert run.fields(DtmfReceived) == [{"digit": "9", "duration_ms": 20, "method": "rfc4733"}]
