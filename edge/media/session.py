@@ -356,7 +356,7 @@ class MediaSession:
                     ssrc, seq, clock_rate=self.codec.clock_rate, probation=0
                 )
             stats.on_packet(seq, ts, now)
-            self._jitter.push(RxAudio(seq, ts, data[12:]), now)  # type: ignore[arg-type]  # duck-typed RtpPacket
+            self._jitter.push(RxAudio(seq, ts, data[12:]), now)
             return NOTHING
         try:
             packet = RtpPacket.parse(data)
@@ -389,7 +389,7 @@ class MediaSession:
         if stats is None or stats.ssrc != ssrc:
             stats = self._rx_stats = ReceiverStats(ssrc, seq, clock_rate=self.codec.clock_rate, probation=0)
         stats.on_packet(seq, ts, now)
-        self._jitter.push(RxAudio(seq, ts, payload), now)  # type: ignore[arg-type]  # duck-typed RtpPacket
+        self._jitter.push(RxAudio(seq, ts, payload), now)
 
     def receive_rtcp(self, data: bytes, addr: Addr, now: float) -> Sequence[Effect]:
         """One datagram from the RTCP port, arrived at ``now``: peer SRs and the RTT."""
