@@ -258,23 +258,6 @@ def test_fast_and_full_header_paths_agree() -> None:
     assert all(p.payload == b"\xff" * 160 for p in sent)  # PCMU silence while nothing plays
 
 
-def test_the_fast_pack_is_next_packet_byte_for_byte() -> None:
-    fast, slow = (RtpSender(0, ssrc=5, initial_seq=65534, initial_ts=(1 << 32) - 160) for _ in range(2))
-    for i, now in enumerate((1.0, 1.02, 1.04, 1.5)):
-        if i == 3:  # a talkspurt after a pause: marker, and the timestamp follows the wall clock
-            fast.end_talkspurt()
-            slow.end_talkspurt()
-        payload = bytes([i]) * 160
-        assert fast.pack_media(payload, now) == bytes(slow.next_packet(payload, now))
-    assert (fast.seq, fast.ts, fast.packet_count, fast.octet_count) == (
-        slow.seq,
-        slow.ts,
-        slow.packet_count,
-        slow.octet_count,
-    )
-    assert fast.rtp_timestamp_at(1.6) == slow.rtp_timestamp_at(1.6)
-
-
 # --- playback, VAD, DTMF ---------------------------------------------------------------------------
 
 
