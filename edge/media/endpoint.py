@@ -24,7 +24,7 @@ from prometheus_client import Counter
 
 from edge.effects import Emit, Send
 from edge.media.recording_upload import store_recording
-from edge.media.session import Addr, Effect, Failed, MediaSession, SendRtcp, StoreRecording
+from edge.media.session import Addr, Effect, Fact, Failed, MediaSession, SendRtcp, StoreRecording
 
 if TYPE_CHECKING:
     from edge.facts import FactSink
@@ -244,7 +244,7 @@ class RtpEndpoint:
                     except _SEND_ERRORS as exc:
                         self._fail("send", exc)
             elif type(effect) is Emit:
-                fact = effect.fact
+                fact: Fact = effect.fact  # a media session emits Facts
                 self._facts.emit(self.call_id, fact.model, **fact.fields)
             elif type(effect) is SendRtcp:
                 transport = self.rtcp_transport

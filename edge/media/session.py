@@ -8,7 +8,7 @@ returns the effects to carry out, in order:
 
 - :class:`~edge.effects.Send` — an RTP packet for the caller (``data``, ``addr``);
 - :class:`SendRtcp` — an RTCP compound for the caller's RTCP address;
-- :class:`~edge.effects.Emit` — a fact (``SpeechStarted``, ``UtteranceCaptured``, ``DtmfReceived``,
+- :class:`~edge.effects.Emit` — a :class:`Fact` (``SpeechStarted``, ``UtteranceCaptured``, ``DtmfReceived``,
   ``PlaybackStarted``/``Finished``, ``MediaQualityReported``);
 - :class:`StoreRecording` — a finished recording to encode and upload (``close``);
 - :class:`Failed` — the session cannot go on (an RTCP report that could not be built or protected).
@@ -87,7 +87,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from prometheus_client import Counter
 
-from edge.effects import Emit, Fact, Send
+from edge.effects import Emit, Send
 from edge.media.codecs.g711 import PCMU, G711Codec
 from edge.media.codecs.registry import CodecError, Transcoder
 from edge.media.frame import FRAME_SAMPLES, Int16Array, mix
@@ -157,6 +157,16 @@ _DROP = {
 PACKETS = Counter("sentiric_media_rtp_packets_total", "RTP packets by direction", ["direction"])
 _SENT = PACKETS.labels("sent")
 _RECEIVED = PACKETS.labels("received")
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """What a session's ``Emit`` carries: a fact before its envelope, its model and its own fields (the
+    shell's ``FactSink.emit(call_id, model, **fields)`` stamps call id, per-call sequence number, node,
+    trace id and time)."""
+
+    model: type[Any]
+    fields: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
