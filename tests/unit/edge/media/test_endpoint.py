@@ -127,3 +127,15 @@ async def test_a_recording_is_stored_when_the_call_closes(tmp_path: Any) -> None
     assert finished.uri == uri and finished.duration_ms == 200
     assert (tmp_path / "r1.wav").stat().st_size == finished.size_bytes
     assert type(publisher.records[-1]) is RecordingFinished  # after the final quality report
+
+
+async def test_a_failed_effect_fails_the_endpoint_like_a_failed_send() -> None:
+    from edge.media.session import Failed
+
+    failures: list[str] = []
+    endpoint, _, rtp, rtcp = make_endpoint(on_failed=failures.append)
+    endpoint._carry([Failed("rtcp", ValueError("SRTCP protect failed"))])
+    assert endpoint.failed and failures == ["c1"] and rtp.closed and rtcp.closed
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert endpoint.closed

@@ -428,3 +428,23 @@ def test_a_digit_whose_end_packets_never_come_is_closed_by_the_ticks() -> None:
     assert run.facts(DtmfReceived) == []
     run.ticks(46, 10)
     assert run.fields(DtmfReceived) == [{"digit": "9", "duration_ms": 20, "method": "rfc4733"}]
+
+
+def test_rtcp_that_cannot_be_protected_fails_the_session() -> None:
+    from edge.media.session import Failed
+    from edge.media.srtp import SrtpError
+
+    class BrokenSrtcp:
+        def protect(self, data: bytes) -> bytes:
+            return data
+
+        def protect_rtcp(self, data: bytes) -> bytes:
+            raise SrtpError("SRTCP protect failed: key exhausted")
+
+    session = make_session()
+    session.srtp = BrokenSrtcp()  # type: ignore[assignment]  # a stand-in at the SRTP seam
+    run = Run(session)
+    run.ticks(0, 200)  # the first report is due within 3.75 s (RFC 3550 §6.3.1 randomisation)
+    (failed,) = [e for e in run.effects if isinstance(e, Failed)]
+    assert failed.stage == "rtcp" and isinstance(failed.error, SrtpError)
+    assert not [e for e in run.effects if isinstance(e, SendRtcp)]
