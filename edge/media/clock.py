@@ -14,6 +14,10 @@ absolute grid ``start + k * period``, so the cadence never drifts however long a
   phase run with every other member's before any receive phase, so the outgoing packets of all calls
   leave together at the top of the tick and the receive work (jitter buffer, decode, VAD) follows;
   a plain ``Tickable`` has its ``tick`` run in the send phase.
+- A member with ``clock_phases()`` (an ``EffectTickable``: a sans-IO session's shell) gives the clock
+  the session's own phase functions, which return effects, and the shell's ``carry`` for them: the
+  clock hands it what a phase returned (nothing, usually, in the receive phase), one Python frame less
+  per phase and call than a shell method wrapping each phase.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import Counter
 
@@ -43,7 +47,18 @@ class PhasedTickable(Tickable, Protocol):
     def receive_tick(self, now: float) -> None: ...
 
 
-Phase = Callable[[float], None]
+Phase = Callable[[float], Any]  # what it returns is handed to the member's carry if truthy
+Carry = Callable[[Any], None]
+
+
+class EffectTickable(Protocol):
+    def clock_phases(self) -> tuple[Phase, Phase, Carry]:
+        """(send phase, receive phase, carry): each phase returns effects for ``carry``."""
+        ...
+
+
+def _no_effects(effects: Any) -> None:
+    """The carry of a member whose phases return nothing."""
 
 
 class MediaClock:
@@ -72,7 +87,8 @@ class MediaClock:
         self.period = period
         self.max_catch_up = max_catch_up
         self._loop = loop
-        self._members: dict[int, tuple[Phase, Phase | None]] = {}  # id → (send phase, receive phase)
+        # id → (send phase, receive phase, carry for what they return)
+        self._members: dict[int, tuple[Phase, Phase | None, Carry]] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._start = 0.0
         self._k = 0
@@ -92,13 +108,17 @@ class MediaClock:
         """The grid time of the next tick, or None when the clock is stopped."""
         return self._deadline(self._k) if self._handle is not None else None
 
-    def add(self, member: Tickable) -> None:
+    def add(self, member: Tickable | EffectTickable) -> None:
+        phases = getattr(member, "clock_phases", None)
+        if phases is not None:
+            self._members[id(member)] = phases()
+            return
         send, receive = getattr(member, "send_tick", None), getattr(member, "receive_tick", None)
         if send is None or receive is None:
-            send, receive = member.tick, None
-        self._members[id(member)] = (send, receive)
+            send, receive = getattr(member, "tick"), None  # noqa: B009 - a Tickable, not an EffectTickable
+        self._members[id(member)] = (send, receive, _no_effects)
 
-    def discard(self, member: Tickable) -> None:
+    def discard(self, member: Tickable | EffectTickable) -> None:
         self._members.pop(id(member), None)
 
     def start(self) -> None:
@@ -138,20 +158,28 @@ class MediaClock:
         self._k = k + behind + 1
         self._handle = loop.call_at(self._deadline(self._k), self._fire)
 
+    def run_tick(self, deadline: float) -> None:
+        """One tick of every member, as the timer runs it (for a bench or a test driving the clock)."""
+        self._tick_all(deadline)
+
     def _tick_all(self, deadline: float) -> None:
         self.ticks += 1
         members = tuple(self._members.values())
-        for send, _ in members:
+        for send, _, carry in members:
             try:
-                send(deadline)
+                effects = send(deadline)
+                if effects:
+                    carry(effects)
             except Exception:
                 TICK_ERRORS.inc()
                 log.exception("media session tick failed")
-        for _, receive in members:
+        for _, receive, carry in members:
             if receive is None:
                 continue
             try:
-                receive(deadline)
+                effects = receive(deadline)
+                if effects:
+                    carry(effects)
             except Exception:
                 TICK_ERRORS.inc()
                 log.exception("media session tick failed")

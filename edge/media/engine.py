@@ -1,4 +1,8 @@
-"""The edge's media engine: the port pool, the shared 20 ms clock and every call's ``MediaSession``.
+"""The edge's media engine: the port pool, the shared 20 ms clock and every call's media.
+
+Each call's media is a sans-IO :class:`~edge.media.session.MediaSession` inside its asyncio shell, an
+:class:`~edge.media.endpoint.RtpEndpoint` (the sockets, the clock, the fact sink); ``open_session``
+returns the endpoint.
 
 The SIP side (and the gRPC MediaService) code against this surface::
 
@@ -10,6 +14,7 @@ The SIP side (and the gRPC MediaService) code against this surface::
                                         ptime_ms=20, crypto_local=None, crypto_remote=None)
     session.update_remote(addr, "sendrecv")        # re-INVITE / hold (direction is ours)
     session.last_rx_monotonic                      # time.monotonic() of the last accepted RTP packet
+    session.session                                # the sans-IO MediaSession inside
     await engine.execute(command)                  # PlayAudio, StopPlayback, StartRecording, StopRecording,
                                                    # SendDtmf — by command.call_id
     await session.close()                          # RTP stops, final quality, recordings stored
@@ -42,6 +47,7 @@ from edge.media.clock import MediaClock
 from edge.media.codecs.g711 import CODECS_BY_NAME
 from edge.media.codecs.registry import Binding, CodecError, G711PayloadCodec, Transcoder, default_registry
 from edge.media.codecs.resample import TELEPHONY_RATE, resample
+from edge.media.endpoint import RtpEndpoint
 from edge.media.playback import PromptCache, PromptError
 from edge.media.ports import edge_port_pool
 from edge.media.recording import RecordingError
@@ -64,7 +70,7 @@ if TYPE_CHECKING:
     from edge.facts import FactSink
     from sentiric.settings import Settings
 
-__all__ = ["MediaCommandError", "MediaEngine", "MediaSession"]
+__all__ = ["MediaCommandError", "MediaEngine", "MediaSession", "RtpEndpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +118,7 @@ class MediaEngine:
         )
         self.jitter_delay_s = settings.jitter_buffer_ms / 1000
         self.jitter_max_delay_s = settings.jitter_buffer_max_ms / 1000
-        self._sessions: dict[str, MediaSession] = {}
+        self._sessions: dict[str, RtpEndpoint] = {}
         self._executed: OrderedDict[Any, None] = OrderedDict()
 
     # --- life cycle ---
@@ -136,7 +142,7 @@ class MediaEngine:
     def active_sessions(self) -> int:
         return len(self._sessions)
 
-    def session(self, call_id: str) -> MediaSession | None:
+    def session(self, call_id: str) -> RtpEndpoint | None:
         return self._sessions.get(call_id)
 
     async def open_session(
@@ -154,7 +160,7 @@ class MediaEngine:
         remote_fmtp: str | None = None,
         trust: MediaTrust = TRUSTED,
         on_failed: Callable[[str], None] | None = None,
-    ) -> MediaSession:
+    ) -> RtpEndpoint:
         """Bind ``local_port`` (RTP) and ``local_port + 1`` (RTCP) and start ticking the call's media.
 
         ``codec`` is a registry name (PCMU, PCMA, G722, opus). G.711 runs on its tables directly (the
@@ -185,7 +191,8 @@ class MediaEngine:
                 srtp = SrtpContext(CryptoAttribute.parse(crypto_local), CryptoAttribute.parse(crypto_remote))
             except SrtpError as exc:
                 raise MediaCommandError(str(exc)) from None
-        session = MediaSession(
+        now = time.monotonic()
+        media = MediaSession(
             call_id,
             local_port=local_port,
             remote_addr=remote_addr,
@@ -194,17 +201,22 @@ class MediaEngine:
             payload_type=payload_type,
             dtmf_payload_type=dtmf_payload_type,
             ptime_ms=ptime_ms if ptime_ms > 0 else 20,
-            facts=self.facts,
-            clock=self.clock,
-            store=self.store,
+            now=now,
+            wall_offset=time.time() - now,  # RTCP's NTP time, on the session's monotonic clock
             srtp=srtp,
             jitter_delay_s=self.jitter_delay_s,
             jitter_max_delay_s=self.jitter_max_delay_s,
             vad=self.vad,
             quality_interval_s=self.settings.media_quality_interval_s,
             cname=f"{self.settings.node_id}@sentiric",
-            on_closed=self._closed,
             trust=trust,
+        )
+        session = RtpEndpoint(
+            media,
+            facts=self.facts,
+            clock=self.clock,
+            store=self.store,
+            on_closed=self._closed,
             on_failed=on_failed,
         )
         loop = self._loop or asyncio.get_running_loop()
@@ -216,11 +228,11 @@ class MediaEngine:
         except BaseException:
             self._sessions.pop(call_id, None)
             self.clock.discard(session)
-            session._close_transports()
+            session.close_transports()
             raise
         return session
 
-    def _closed(self, session: MediaSession) -> None:
+    def _closed(self, session: RtpEndpoint) -> None:
         if self._sessions.get(session.call_id) is session:
             del self._sessions[session.call_id]
             ACTIVE_SESSIONS.set(len(self._sessions))
@@ -280,7 +292,7 @@ class MediaEngine:
             except (OSError, PromptError) as exc:
                 raise MediaCommandError(f"cannot load prompt {uri}: {exc}") from None
 
-    async def _play(self, session: MediaSession, command: PlayAudio) -> None:
+    async def _play(self, session: RtpEndpoint, command: PlayAudio) -> None:
         try:
             if command.audio_uri:
                 pcm = await self.load_prompt(command.audio_uri)

@@ -148,24 +148,27 @@ class _Prompt:
 
 
 class PromptPlayer:
-    """Plays queued prompts as RTP through one session's ``RtpSender``."""
+    """Plays queued prompts as RTP through one session's ``RtpSender``.
 
-    __slots__ = ("_finished", "_queue", "codec", "sender")
+    ``playing`` (a prompt is queued) and ``current_id`` (the id of the prompt playing now; None when
+    idle or the prompt has no id) are plain attributes, kept up to date whenever the head of the queue
+    changes: the media session reads both every tick of every call.
+    """
+
+    __slots__ = ("_finished", "_queue", "codec", "current_id", "playing", "sender")
 
     def __init__(self, sender: RtpSender, codec: G711Codec = PCMU) -> None:
         self.sender = sender
         self.codec = codec
         self._queue: deque[_Prompt] = deque()
         self._finished: list[PromptFinished] = []
+        self.playing = False
+        self.current_id: str | None = None
 
-    @property
-    def playing(self) -> bool:
-        return bool(self._queue)
-
-    @property
-    def current_id(self) -> str | None:
-        """The id of the prompt playing now (None when idle or the prompt has no id)."""
-        return self._queue[0].prompt_id if self._queue else None
+    def _head_changed(self) -> None:
+        queue = self._queue
+        self.playing = bool(queue)
+        self.current_id = queue[0].prompt_id if queue else None
 
     def cancel(self, prompt_id: str) -> bool:
         """Drop a queued prompt that has not started yet; False if it is not queued behind the current one."""
@@ -186,6 +189,8 @@ class PromptPlayer:
             raise PromptError(f"prompt PCM must be mono int16, got {pcm.dtype} with {pcm.ndim} dimension(s)")
         if pcm.size:
             self._queue.append(_Prompt(prompt_id, pcm, barge_in))
+            if len(self._queue) == 1:
+                self._head_changed()
 
     def next_frame(self) -> Int16Array | None:
         """The next 20 ms of PCM, advancing playback (for a caller that mixes and encodes itself)."""
@@ -198,6 +203,7 @@ class PromptPlayer:
         prompt.position = min(prompt.position + FRAME_SAMPLES, prompt.pcm.size)
         if prompt.position >= prompt.pcm.size:
             self._queue.popleft()
+            self._head_changed()
             self._finished.append(PromptFinished(prompt.prompt_id, self._ms(prompt), interrupted=False))
         return frame
 
@@ -221,6 +227,7 @@ class PromptPlayer:
             return None
         current = self._queue[0]
         self._queue.clear()
+        self._head_changed()
         self.sender.end_talkspurt()
         report = PromptFinished(current.prompt_id, self._ms(current), interrupted=True)
         self._finished.append(report)

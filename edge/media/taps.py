@@ -11,6 +11,10 @@ a speech engine), so both are bounded and lossy on the consumer's side, never on
   with ``read_frame()`` and mixes it into what the caller hears. An underrun gives None (the caller hears
   the prompt or silence, not a partial frame); a producer running ahead of real time by more than
   ``max_ms`` loses its oldest audio (counted), so a flood cannot grow memory.
+
+This module is the bridge between the sans-IO session and asyncio readers and writers: the session
+side (``push``, ``close``, ``read_frame``, ``abort``) never waits; the consumer side (``get``,
+``drained``) is awaited on the event loop.
 """
 
 from __future__ import annotations
@@ -19,18 +23,12 @@ import asyncio
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
-FRAME_SAMPLES = 160
-FRAME_BYTES = FRAME_SAMPLES * 2
-Int16Array = npt.NDArray[np.int16]
+from edge.media.frame import FRAME_BYTES, FRAME_SAMPLES, Int16Array, mix
+
+__all__ = ["FRAME_BYTES", "FRAME_SAMPLES", "AudioInjector", "AudioTap", "TapDirection", "mix"]
+
 TapDirection = Literal["caller", "agent", "mixed"]
-
-
-def mix(a: Int16Array, b: Int16Array) -> Int16Array:
-    """Sum two int16 frames with saturation."""
-    mixed: Int16Array = np.clip(a.astype(np.int32) + b, -32768, 32767).astype(np.int16)
-    return mixed
 
 
 class AudioTap:

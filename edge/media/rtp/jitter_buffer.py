@@ -29,8 +29,21 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
-from edge.media.rtp.packet import RtpPacket, seq_distance
+
+class Packet(Protocol):
+    """What the buffer keeps of a packet: an ``RtpPacket``, or the session's slotted ``RxAudio``."""
+
+    @property
+    def sequence_number(self) -> int: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+    @property
+    def payload(self) -> bytes: ...
+
 
 _TIME_EPSILON = 1e-9  # a frame due at t is due when called at t, whatever the float rounding
 
@@ -38,7 +51,7 @@ _TIME_EPSILON = 1e-9  # a frame due at t is due when called at t, whatever the f
 @dataclass(frozen=True, slots=True)
 class Frame:
     sequence: int  # extended sequence number
-    packet: RtpPacket
+    packet: Packet
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +108,7 @@ class JitterBuffer:
         self.capacity = capacity
         self.resync_threshold = max(resync_threshold, capacity)
         self.stats = JitterBufferStats()
-        self._buffer: dict[int, RtpPacket] = {}
+        self._buffer: dict[int, Packet] = {}
         self._next_seq: int | None = None  # extended sequence number of the next frame to play
         self._due = 0.0  # when that frame is due
         self._start = 0.0  # when the first frame (since the last resync) was due
@@ -106,12 +119,13 @@ class JitterBuffer:
     def __len__(self) -> int:
         return len(self._buffer)
 
-    def push(self, packet: RtpPacket, now: float) -> None:
+    def push(self, packet: Packet, now: float) -> None:
         if self._next_seq is None:
             self._next_seq = packet.sequence_number + (1 << 16)  # headroom so extended numbers stay positive
             self._start = self._due = now + self.playout_delay
         next_seq = self._next_seq
-        extended = next_seq + seq_distance(packet.sequence_number, next_seq & 0xFFFF)
+        # next_seq + seq_distance(sequence number, next_seq & 0xFFFF), inlined: every packet of every call
+        extended = next_seq + ((packet.sequence_number - next_seq + 0x8000) & 0xFFFF) - 0x8000
         if extended < next_seq:
             if extended in self._recent:
                 self.stats.duplicates += 1
@@ -137,7 +151,7 @@ class JitterBuffer:
         self._buffer[extended] = packet
         self.stats.received += 1
 
-    def _resync(self, packet: RtpPacket, extended: int, now: float) -> None:
+    def _resync(self, packet: Packet, extended: int, now: float) -> None:
         self.stats.resyncs += 1
         self._buffer.clear()
         self._recent.clear()

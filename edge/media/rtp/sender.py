@@ -10,13 +10,18 @@ prompt, DTMF event and silence gap it sends:
 - the first packet of a talkspurt carries the marker bit (RFC 3551 §4.1).
 
 It also counts packets and payload octets for the sender report.
+
+Two ways to send media: ``next_packet`` builds an ``RtpPacket`` (prompts, tests), ``pack_media`` the
+wire bytes directly (the media session's hot path: one ``struct`` pack of a plain V=2 header plus the
+payload, no ``RtpPacket``). Both advance the same counters the same way, and only this class writes
+them.
 """
 
 from __future__ import annotations
 
 import secrets
 
-from edge.media.rtp.packet import RtpPacket
+from edge.media.rtp.packet import HEADER, PLAIN_V2, RtpPacket
 
 SEQ_MOD = 1 << 16
 TS_MOD = 1 << 32
@@ -93,6 +98,29 @@ class RtpSender:
         self.sent(packet, now)
         self.advance(self.samples_per_frame if samples is None else samples)
         return packet
+
+    def pack_media(self, payload: bytes, now: float) -> bytes:
+        """``bytes(next_packet(payload, now))`` for one frame, without building the ``RtpPacket``."""
+        second = self.payload_type
+        if not self._in_talkspurt:  # the first packet of a talkspurt carries the marker (RFC 3551 §4.1)
+            self.resume(now)
+            self._in_talkspurt = True
+            second |= 0x80
+        seq, ts = self.seq, self.ts
+        self.seq = (seq + 1) & 0xFFFF
+        self.ts = (ts + self.samples_per_frame) & 0xFFFFFFFF
+        self.packet_count = (self.packet_count + 1) & 0xFFFFFFFF
+        self.octet_count = (self.octet_count + len(payload)) & 0xFFFFFFFF
+        self._last_ts = ts
+        self._last_sent_at = now
+        return HEADER.pack(PLAIN_V2, second, seq, ts, self.ssrc) + payload
+
+    def rtp_timestamp_at(self, now: float) -> int:
+        """The RTP timestamp that corresponds to ``now`` (a sender report's, RFC 3550 §6.4.1): the last
+        packet's, moved on by the time since it was sent."""
+        last = self._last_sent_at
+        elapsed = 0.0 if last is None else now - last
+        return (self._last_ts + round(elapsed * self.clock_rate)) % TS_MOD
 
     def sent(self, packet: RtpPacket, now: float | None) -> None:
         """Account for a packet of this stream (media or event) built by the caller."""

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from edge.facts import FactRecorder, ListPublisher
+from edge.media.endpoint import RtpEndpoint
 from edge.media.engine import MediaEngine
 from edge.media.rtp.packet import RtpPacket
-from edge.media.session import MediaSession
 from sentiric.settings import Settings
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "media"
@@ -74,7 +74,7 @@ class Harness:
         payload_type: int = 0,
         dtmf_payload_type: int | None = 101,
         **options: Any,
-    ) -> MediaSession:
+    ) -> RtpEndpoint:
         """A session on a port from the engine's pool, as the SIP side opens one (20 ms ptime)."""
         return await self.engine.open_session(
             call_id,

@@ -83,7 +83,7 @@ async def test_srtcp_reports_are_protected_and_readable_by_the_peer(harness, mak
     reports = [parse_compound(peer.unprotect_rtcp(data)) for _, data in rtcp.received]
     assert len(reports) == 2
     sr = reports[0][0]
-    assert isinstance(sr, SenderReport) and sr.ssrc == session.sender.ssrc and sr.packet_count > 0
+    assert isinstance(sr, SenderReport) and sr.ssrc == session.session.sender.ssrc and sr.packet_count > 0
     assert sr.reports and sr.reports[0].ssrc == 0x1234
     assert isinstance(reports[1][-1], Bye)
     assert session.dropped.get("rtcp_srtp") == 1

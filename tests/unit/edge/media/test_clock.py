@@ -134,3 +134,41 @@ def test_every_send_phase_runs_before_any_receive_phase() -> None:
     clock.start()
     loop.run_until(loop.armed[-1])
     assert log == ["send a", "tick plain", "send b", "receive a", "receive b"]  # b's failed send is isolated
+
+
+class Effectful:
+    """A sans-IO member: its phases return effects, which the clock hands to its carry."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.carried: list[list[str]] = []
+
+    def clock_phases(self) -> tuple[Any, Any, Any]:
+        def send(now: float) -> list[str]:
+            self.log.append("send e")
+            return [f"packet@{now:.2f}"]
+
+        def receive(now: float) -> tuple[str, ...]:
+            self.log.append("receive e")
+            return ()  # nothing to carry: carry is not called
+
+        return send, receive, self.carried.append
+
+
+def test_an_effectful_members_phases_return_effects_to_its_carry() -> None:
+    loop = FakeLoop()
+    log: list[str] = []
+    clock = MediaClock(loop=loop)  # type: ignore[arg-type]
+    member = Effectful(log)
+    clock.add(Phased("a", log))
+    clock.add(member)
+    clock.start()
+    first = loop.armed[-1]
+    loop.run_until(first)
+    assert log == ["send a", "send e", "receive a", "receive e"]
+    assert member.carried == [[f"packet@{first:.2f}"]]
+    clock.run_tick(first + 0.02)  # by hand, as a bench drives it: the same two phases
+    assert log[4:] == ["send a", "send e", "receive a", "receive e"] and len(member.carried) == 2
+    clock.discard(member)
+    clock.run_tick(first + 0.04)
+    assert len(member.carried) == 2 and log[-1] == "receive a"

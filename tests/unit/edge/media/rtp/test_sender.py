@@ -27,3 +27,20 @@ def test_new_talkspurt_after_idle_gap_advances_timestamp_by_wall_clock() -> None
 def test_random_initial_state_is_in_range() -> None:
     sender = RtpSender(0)
     assert 0 <= sender.ssrc < 2**32 and 0 <= sender.seq < 2**16 and 0 <= sender.ts < 2**32
+
+
+def test_the_fast_pack_is_next_packet_byte_for_byte() -> None:
+    fast, slow = (RtpSender(0, ssrc=5, initial_seq=65534, initial_ts=(1 << 32) - 160) for _ in range(2))
+    for i, now in enumerate((1.0, 1.02, 1.04, 1.5)):
+        if i == 3:  # a talkspurt after a pause: marker, and the timestamp follows the wall clock
+            fast.end_talkspurt()
+            slow.end_talkspurt()
+        payload = bytes([i]) * 160
+        assert fast.pack_media(payload, now) == bytes(slow.next_packet(payload, now))
+    assert (fast.seq, fast.ts, fast.packet_count, fast.octet_count) == (
+        slow.seq,
+        slow.ts,
+        slow.packet_count,
+        slow.octet_count,
+    )
+    assert fast.rtp_timestamp_at(1.6) == slow.rtp_timestamp_at(1.6)

@@ -1,0 +1,48 @@
+"""Storing a finished recording: encode (WAV or MP3) and upload off the event loop, then its fact.
+
+Encoding a long call and uploading it are blocking and slow next to a 20 ms tick, so both run in a
+worker thread (``asyncio.to_thread``). A recording that cannot be stored is logged and has no
+``RecordingFinished`` (nothing was stored to point at).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from edge.media.recording import CONTENT_TYPES, CallRecorder, encode
+from schemas.models import RecordingFinished
+
+if TYPE_CHECKING:
+    from edge.facts import FactSink
+    from edge.media.storage import RecordingStore
+
+log = logging.getLogger(__name__)
+
+
+async def store_recording(
+    call_id: str, recorder: CallRecorder, store: RecordingStore, facts: FactSink
+) -> None:
+    """Encode and upload ``recorder``'s audio to its output URI, then emit ``RecordingFinished``."""
+    pcm = recorder.take_pcm()
+
+    def work() -> int:
+        encoded = encode(pcm, recorder.format, recorder.sample_rate)
+        store.put(recorder.output_uri, encoded.data, CONTENT_TYPES[recorder.format])
+        return len(encoded.data)
+
+    try:
+        size = await asyncio.to_thread(work)
+    except Exception:
+        log.exception("recording %s of %s could not be stored", recorder.recording_id, call_id)
+        return
+    facts.emit(
+        call_id,
+        RecordingFinished,
+        recording_id=recorder.recording_id,
+        uri=recorder.output_uri,
+        format=recorder.format,
+        size_bytes=size,
+        duration_ms=recorder.frames * 1000 // recorder.sample_rate,
+    )
