@@ -2,5 +2,5 @@
 
 ``registry`` (the codec interface, the table of codecs by SDP ``rtpmap``, transcoding to the engines'
 PCM), ``g711`` (PCMU/PCMA by lookup table), ``g722`` and ``opus`` (through PyAV's FFmpeg),
-``resample`` (libsoxr).
+``resample`` (libsoxr); ``errors`` the layer's one error type, ``CodecError``.
 """
