@@ -126,6 +126,15 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(SYSTEM_USER)
         return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
+    def _free_port(self) -> int:
+        """The configured port, refused when another process holds it (a start would only time out)."""
+        port = self.settings.postgres_port
+        if not port_free(port):
+            raise DatabaseError(
+                f"port {LOCALHOST}:{port} is in use by another process: set SENTIRIC_POSTGRES_PORT"
+            )
+        return port
+
     def _prepare_directory(self, run_as: dict[str, Any]) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
         if run_as:
@@ -215,11 +224,7 @@ class EmbeddedPostgres:
         current = self._postmaster()
         if current is not None:
             return self.dsn(current[1])
-        port = self.settings.postgres_port
-        if not port_free(port):
-            raise DatabaseError(
-                f"port {LOCALHOST}:{port} is in use by another process: set SENTIRIC_POSTGRES_PORT"
-            )
+        port = self._free_port()
         run_as = self._run_as()
         self._prepare_directory(run_as)
         self._pg(
@@ -234,11 +239,7 @@ class EmbeddedPostgres:
         daemonized by pg_ctl), so that it can be supervised and gets the parent-death signal `preexec`
         sets. Call `wait_ready` next. Initializes once; refuses a busy port."""
         self.init()
-        port = self.settings.postgres_port
-        if not port_free(port):
-            raise DatabaseError(
-                f"port {LOCALHOST}:{port} is in use by another process: set SENTIRIC_POSTGRES_PORT"
-            )
+        port = self._free_port()
         run_as = self._run_as()
         self._prepare_directory(run_as)
         with self.server_log.open("ab") as out:

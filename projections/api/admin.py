@@ -16,14 +16,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import Depends, Path, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
-from projections.api.auth import require_admin
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
 from projections.api.services import Services, services
-from projections.api.writes import acknowledged
+from projections.api.writes import acknowledged, admin_router
 from projections.webhook_targets import TargetRefused, check_url
 from projections.webhooks import ALL_TYPES, ReplayResult, replay_parked
 from schemas import models as m
@@ -34,17 +33,7 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 EntityId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@+-]{1,128}$")]
 FACT_TYPES = tuple(sorted(t.__name__ for t in m.ALL_MODELS if t.FAMILY == "events"))
 
-router = APIRouter(
-    prefix="/api/admin",
-    tags=["admin"],
-    dependencies=[Depends(require_admin)],
-    responses={
-        401: {"model": ErrorBody},
-        403: {"model": ErrorBody},
-        422: {"model": ErrorBody},
-        503: {"model": ErrorBody, "description": "log unavailable: the write was not acknowledged"},
-    },
-)
+router = admin_router("/api/admin", "admin")
 
 
 class Strict(BaseModel):

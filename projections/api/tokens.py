@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from projections.api.admin import EntityId
@@ -27,21 +27,11 @@ from projections.api.auth import require_admin
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
 from projections.api.services import Services, services
-from projections.api.writes import acknowledged
+from projections.api.writes import acknowledged, admin_router
 from schemas import models as m
 from sentiric.auth import Principal, new_token
 
-router = APIRouter(
-    prefix="/api/admin/tokens",
-    tags=["tokens"],
-    dependencies=[Depends(require_admin)],
-    responses={
-        401: {"model": ErrorBody},
-        403: {"model": ErrorBody},
-        422: {"model": ErrorBody},
-        503: {"model": ErrorBody, "description": "log unavailable: the write was not acknowledged"},
-    },
-)
+router = admin_router("/api/admin/tokens", "tokens")
 NO_STORE = {"Cache-Control": "no-store"}  # a response carrying a secret is never cached (RFC 6749 §5.1)
 
 

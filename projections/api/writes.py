@@ -19,16 +19,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from projections.api.auth import require_admin
 from projections.api.errors import error_response
+from projections.api.models import ErrorBody
 from projections.api.services import Services
 from sentiric.eventlog.producer import BufferFull, FlushTimeout, LogUnavailable
 
 RETRY_AFTER_S = 5
 QUEUED = "unknown: still queued in this process and retried; it may still be written, and then take effect"
 NOT_WRITTEN = "not written"
+
+
+def admin_router(prefix: str, tag: str) -> APIRouter:
+    """A router of admin write routes (`/api/admin`, `/api/admin/tokens`): admin scope on every route,
+    and the answers each may give besides its own documented once, the 503 of an unacknowledged write
+    among them."""
+    return APIRouter(
+        prefix=prefix,
+        tags=[tag],
+        dependencies=[Depends(require_admin)],
+        responses={
+            401: {"model": ErrorBody},
+            403: {"model": ErrorBody},
+            422: {"model": ErrorBody},
+            503: {"model": ErrorBody, "description": "log unavailable: the write was not acknowledged"},
+        },
+    )
 
 
 async def acknowledged(svc: Services, publish: Callable[[], None]) -> None:

@@ -1,3 +1,6 @@
-"""The log client: topics and their one set-up (`topics`, `admin.prepare_topics`), the idempotent
-producer, consumers and the dead-letter topic, the one follow loop (`follower.TopicFollower`) and the
-one materialized config topic every process reads (`config_view.ConfigView`)."""
+"""The log client: topics and their one set-up (``topics``, ``admin.prepare_topics``), how every process
+connects (``connection``: TLS, SASL), the idempotent producer (``producer``), consumers and the
+dead-letter topic (``consumer``), the one follow loop (``follower.TopicFollower``), the one
+materialized config topic every process reads (``config_view.ConfigView``), and a cancel aiokafka
+swallowed raised again (``cancel``).
+"""

@@ -1,1 +1,3 @@
-"""Faust agents: thin adapters that decode, call pure code, and emit."""
+"""The worker's adapters: Faust agents that decode, call pure code, and emit (``dialog``, ``speech``),
+and the knowledge base this worker reads from the config topic (``config``).
+"""

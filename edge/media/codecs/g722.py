@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from edge.media.codecs.registry import CodecError
+from edge.media.codecs.errors import CodecError
 
 PAYLOAD_TYPE: Final = 9
 CLOCK_RATE: Final = 8000  # RFC 3551 §4.5.2: the RTP clock is 8000 Hz although audio is 16 kHz

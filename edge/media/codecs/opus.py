@@ -35,7 +35,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from edge.media.codecs.registry import CodecError
+from edge.media.codecs.errors import CodecError
 
 CLOCK_RATE: Final = 48000
 DECODE_RATE: Final = 48000  # FFmpeg's libopus wrapper always decodes at 48 kHz

@@ -33,6 +33,7 @@ from typing import Any, Final, Protocol
 
 import numpy as np
 
+from edge.media.codecs.errors import CodecError as CodecError  # re-exported: the layer's error
 from edge.media.codecs.g711 import PCMA, PCMU, G711Codec
 
 PTIME_MS: Final = 20
@@ -40,10 +41,6 @@ FIRST_DYNAMIC_PT: Final = 96
 LAST_DYNAMIC_PT: Final = 127
 OPUS_PREFERRED_PT: Final = 111  # what WebRTC stacks use; clear of telephone-event's customary 101
 DEFAULT_OFFER: Final = ("PCMU", "PCMA", "G722", "opus")  # G.711 first: the cheapest per call
-
-
-class CodecError(ValueError):
-    """A payload, PCM frame, rtpmap or codec setting the codec layer cannot handle."""
 
 
 class Encoder(Protocol):
