@@ -1,0 +1,50 @@
+"""The endpointer's per-frame question, "is this 20 ms frame speech?", and who answers it.
+
+``silero`` (the default): Silero VAD, a small neural model; it tells speech from steady noise (white
+noise at 15 dB SNR: no frame called speech, where webrtcvad mode 2 called every one speech; see
+``bench/vad_bench.py``). ``webrtcvad``: the WebRTC GMM VAD at an aggressiveness of 0-3, kept for
+comparison and as a fallback; cheaper, but it calls most noise speech.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+import webrtcvad
+
+from edge.media.vad.silero import SileroStream
+
+VadModel = Literal["silero", "webrtcvad"]
+VAD_MODELS: tuple[VadModel, ...] = ("silero", "webrtcvad")
+
+
+class FrameClassifier(Protocol):
+    def is_speech(self, data: bytes) -> bool:
+        """One 20 ms frame of int16 little-endian PCM, in stream order."""
+        ...
+
+    def reset(self) -> None:
+        """The next frame does not follow the previous one (a gap; state from before is stale)."""
+        ...
+
+
+class WebrtcClassifier:
+    __slots__ = ("_rate", "_vad")
+
+    def __init__(self, sample_rate: int, aggressiveness: int) -> None:
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self._rate = sample_rate
+
+    def is_speech(self, data: bytes) -> bool:
+        return bool(self._vad.is_speech(data, self._rate))
+
+    def reset(self) -> None:
+        """webrtcvad's decision has no memory that matters between frames here."""
+
+
+def classifier(
+    model: VadModel, sample_rate: int, *, threshold: float, aggressiveness: int
+) -> FrameClassifier:
+    if model == "silero":
+        return SileroStream(sample_rate, threshold)
+    return WebrtcClassifier(sample_rate, aggressiveness)
