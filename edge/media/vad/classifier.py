@@ -1,9 +1,11 @@
 """The endpointer's per-frame question, "is this 20 ms frame speech?", and who answers it.
 
-``silero`` (the default): Silero VAD, a small neural model; it tells speech from steady noise (white
-noise at 15 dB SNR: no frame called speech, where webrtcvad mode 2 called every one speech; see
-``bench/vad_bench.py``). ``webrtcvad``: the WebRTC GMM VAD at an aggressiveness of 0-3, kept for
-comparison and as a fallback; cheaper, but it calls most noise speech.
+``silero`` (the default): Silero VAD, a small neural model; it tells speech from steady noise. White
+noise alone: Silero calls no frame speech at any level from -45 to -15 dBFS; webrtcvad (mode 2) adapts
+to it up to -33 dBFS but calls 86 % of it speech at -30 dBFS and all of it from -28 dBFS up, so speech
+at -14 dBFS on a line with noise 15 dB below it never ends (``bench/vad_bench.py``). ``webrtcvad``: the
+WebRTC GMM VAD at an aggressiveness of 0-3, kept for comparison and as a fallback; ~40x cheaper per
+frame (1.5 µs against 66 µs at 8 kHz).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ VAD by default, webrtcvad at an aggressiveness of 0-3 if configured) and runs a 
   ``end_margin_db`` (and above ``end_floor_dbfs``) *and* the VAD says speech or said so within
   ``unvoiced_tail_ms`` (a final unvoiced consonant, such as the "s" of "hours", which a VAD may call
   non-speech). So ``end_silence_ms`` counts from the last audible frame of the speech: the VADs alone
-  hold "speech" after the voice stops (webrtcvad 80-120 ms, its internal hangover; Silero one or two
-  32 ms windows plus its hysteresis; ``bench/vad_bench.py``), which would add to every end of speech.
+  hold "speech" after the voice stops (~100 ms, webrtcvad and Silero alike: its internal hangover, a
+  32 ms window and its hysteresis; ``bench/vad_bench.py``), which would add to every end of speech.
   The floor is a slow average of the frames the VAD calls non-speech while IDLE, which is why a VAD
   that calls noise speech (webrtcvad on a noisy line) also leaves the floor unlearnt.
 - Leaving on silence emits ``UtteranceEnded(reason="silence")`` with the audio from ``pre_roll_ms``
@@ -24,7 +24,8 @@ VAD by default, webrtcvad at an aggressiveness of 0-3 if configured) and runs a 
   ``reason="stream_end"``.
 
 Times are the caller's clock in milliseconds: ``now_ms`` is the start time of the frame being fed;
-an utterance's ``end_ms`` is the end of its last frame. Pure: no I/O, no clock reads.
+an utterance's ``end_ms`` is the end of its last frame. Pure: no I/O, no clock reads (the Silero
+weights are read once per process, by ``silero.model``).
 """
 
 from __future__ import annotations
