@@ -193,7 +193,18 @@ class Settings(BaseSettings):
         "packet time up to jitter_buffer_max_ms. Every utterance's end is detected this much later.",
     )
     jitter_buffer_max_ms: int = Field(default=200, ge=0, le=1000)
-    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    vad_model: Literal["silero", "webrtcvad"] = Field(
+        default="silero",
+        description="Speech detector of the endpointer: Silero VAD (neural; tells speech from steady "
+        "noise) or webrtcvad (cheaper; calls white noise from about -28 dBFS up speech).",
+    )
+    vad_threshold: float = Field(
+        default=0.5,
+        gt=0.15,
+        lt=1,
+        description="Silero: speech probability that starts speech; it ends below this minus 0.15.",
+    )
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3, description="webrtcvad only: mode 0..3.")
     vad_end_silence_ms: int = 700
     vad_min_utterance_ms: int = 200
     vad_max_utterance_ms: int = 15_000

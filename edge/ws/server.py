@@ -286,6 +286,8 @@ class WebService:
         )
         verifier = settings_verifier(settings, self.tokens.api_token)
         vad = {
+            "model": settings.vad_model,
+            "threshold": settings.vad_threshold,
             "aggressiveness": settings.vad_aggressiveness,
             "end_silence_ms": settings.vad_end_silence_ms,
             "min_utterance_ms": settings.vad_min_utterance_ms,

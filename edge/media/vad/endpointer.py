@@ -1,7 +1,7 @@
-"""Utterance endpointing over 20 ms frames of 8 or 16 kHz int16 PCM, with the WebRTC VAD.
+"""Utterance endpointing over 20 ms frames of 8 or 16 kHz int16 PCM, with Silero VAD (or webrtcvad).
 
-``Endpointer.feed(frame, now_ms)`` classifies one frame (speech / not speech, ``webrtcvad`` at the
-configured aggressiveness 0-3) and runs a small state machine:
+``Endpointer.feed(frame, now_ms)`` classifies one frame (speech / not speech: ``classifier``, Silero
+VAD by default, webrtcvad at an aggressiveness of 0-3 if configured) and runs a small state machine:
 
     IDLE ──(start_ms of consecutive speech)──▶ SPEECH ──(end_silence_ms of non-speech)──▶ IDLE
                                                   └──(max_utterance_ms reached)─────────▶ IDLE
@@ -9,11 +9,12 @@ configured aggressiveness 0-3) and runs a small state machine:
 - Entering SPEECH emits ``SpeechStarted`` at once (the dialog uses it for barge-in).
 - In SPEECH, a frame counts as speech only if it is louder than the line's noise floor by
   ``end_margin_db`` (and above ``end_floor_dbfs``) *and* the VAD says speech or said so within
-  ``unvoiced_tail_ms`` (a final unvoiced consonant, such as the "s" of "hours", which webrtcvad calls
-  non-speech). So ``end_silence_ms`` counts from the last audible frame of the speech: webrtcvad alone
-  holds "speech" for 80-120 ms after the voice stops (its internal hangover, measured on the espeak
-  fixture ending in digital silence), which would add to every end of speech. The floor is a slow
-  average of the frames the VAD calls non-speech while IDLE.
+  ``unvoiced_tail_ms`` (a final unvoiced consonant, such as the "s" of "hours", which a VAD may call
+  non-speech). So ``end_silence_ms`` counts from the last audible frame of the speech: the VADs alone
+  hold "speech" after the voice stops (~100 ms, webrtcvad and Silero alike: its internal hangover, a
+  32 ms window and its hysteresis; ``bench/vad_bench.py``), which would add to every end of speech.
+  The floor is a slow average of the frames the VAD calls non-speech while IDLE, which is why a VAD
+  that calls noise speech (webrtcvad on a noisy line) also leaves the floor unlearnt.
 - Leaving on silence emits ``UtteranceEnded(reason="silence")`` with the audio from ``pre_roll_ms``
   before the speech onset to ``post_roll_ms`` after the last speech frame — unless the speech lasted
   less than ``min_utterance_ms`` (a cough, a click, a burst of line noise before the floor is known;
@@ -23,7 +24,8 @@ configured aggressiveness 0-3) and runs a small state machine:
   ``reason="stream_end"``.
 
 Times are the caller's clock in milliseconds: ``now_ms`` is the start time of the frame being fed;
-an utterance's ``end_ms`` is the end of its last frame. Pure: no I/O, no clock reads.
+an utterance's ``end_ms`` is the end of its last frame. Pure: no I/O, no clock reads (the Silero
+weights are read once per process, by ``silero.model``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-import webrtcvad
+
+from edge.media.vad.classifier import VAD_MODELS, FrameClassifier, VadModel, classifier
+from edge.media.vad.silero import HYSTERESIS
 
 FRAME_MS = 20
 SUPPORTED_RATES = (8000, 16000)
@@ -78,6 +82,8 @@ EndpointerEvent = SpeechStarted | UtteranceEnded | SpeechDiscarded
 @dataclass(frozen=True, slots=True)
 class EndpointerConfig:
     sample_rate: int = 8000
+    model: VadModel = "silero"
+    threshold: float = 0.5  # Silero: speech probability that starts speech (leaves 0.15 lower)
     aggressiveness: int = 2  # webrtcvad mode 0 (least) .. 3 (most aggressive in rejecting non-speech)
     start_ms: int = 60  # consecutive speech needed to declare an onset
     end_silence_ms: int = 700  # trailing non-speech that ends an utterance
@@ -92,6 +98,10 @@ class EndpointerConfig:
     def __post_init__(self) -> None:
         if self.sample_rate not in SUPPORTED_RATES:
             raise ValueError(f"VAD sample rate must be 8000 or 16000, got {self.sample_rate}")
+        if self.model not in VAD_MODELS:
+            raise ValueError(f"VAD model must be one of {', '.join(VAD_MODELS)}, got {self.model!r}")
+        if not HYSTERESIS < self.threshold < 1:
+            raise ValueError(f"VAD threshold must be in ({HYSTERESIS}, 1), got {self.threshold}")
         if not 0 <= self.aggressiveness <= 3:
             raise ValueError(f"VAD aggressiveness must be 0..3, got {self.aggressiveness}")
         for name in ("start_ms", "end_silence_ms", "max_utterance_ms"):
@@ -124,7 +134,12 @@ class Endpointer:
 
     def __init__(self, config: EndpointerConfig | None = None) -> None:
         self.config = config or EndpointerConfig()
-        self._vad = webrtcvad.Vad(self.config.aggressiveness)
+        self._vad: FrameClassifier = classifier(
+            self.config.model,
+            self.config.sample_rate,
+            threshold=self.config.threshold,
+            aggressiveness=self.config.aggressiveness,
+        )
         self._frame_bytes = self.config.sample_rate * FRAME_MS // 1000 * 2
         self._pre_roll: deque[tuple[int, bytes]] = deque(
             maxlen=_frames(self.config.pre_roll_ms) + _frames(self.config.start_ms)
@@ -147,7 +162,8 @@ class Endpointer:
         return self._utterance is not None
 
     def reset(self) -> None:
-        """Forget any speech in progress (e.g. after a prompt that did not allow barge-in)."""
+        """Forget any speech in progress (e.g. after a prompt that did not allow barge-in, or a gap)."""
+        self._vad.reset()
         self._pre_roll.clear()
         self._utterance = None
         self._speech_run = 0
@@ -171,7 +187,7 @@ class Endpointer:
         self, frame: bytes | bytearray | memoryview | npt.NDArray[np.int16], now_ms: int
     ) -> list[EndpointerEvent]:
         data = self._as_bytes(frame)
-        is_speech = self._vad.is_speech(data, self.config.sample_rate)
+        is_speech = self._vad.is_speech(data)
         if self._utterance is None:
             return self._idle(data, now_ms, is_speech)
         return self._speaking(data, now_ms, is_speech)
