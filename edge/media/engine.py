@@ -115,6 +115,8 @@ class MediaEngine:
             end_silence_ms=settings.vad_end_silence_ms,
             min_utterance_ms=settings.vad_min_utterance_ms,
             max_utterance_ms=settings.vad_max_utterance_ms,
+            model=settings.vad_model,
+            threshold=settings.vad_threshold,
         )
         self.jitter_delay_s = settings.jitter_buffer_ms / 1000
         self.jitter_max_delay_s = settings.jitter_buffer_max_ms / 1000
