@@ -125,7 +125,17 @@ async def test_platform_topics_have_three_replicas_and_a_majority_in_sync(
             for partition in topic["partitions"]:
                 assert sorted(partition["replicas"]) == [1, 2, 3], topic["topic"]
         wanted = [ConfigResource(ConfigResourceType.TOPIC, t) for t in (topics.CALLS, topics.CONFIG)]
-        (response,) = await admin.describe_configs(wanted)
+        # the broker asked may not know the new topics yet (metadata reaches each node on its own):
+        # it answers UNKNOWN_TOPIC_OR_PARTITION with no entries, so ask again until every one is known
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while True:
+            (response,) = await admin.describe_configs(wanted)
+            errors = [(r[3], r[0], r[1]) for r in response.resources if r[0] != 0]
+            if not errors or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert not errors, errors
         for resource in response.resources:
             entries = {entry[0]: entry[1] for entry in resource[4]}
             assert entries["min.insync.replicas"] == "2", resource[3]
