@@ -1,6 +1,7 @@
 """Final-transcript latency, CPU cost and WER of the Whisper STT engine, before and after issue 13.
 
-    .venv/bin/python bench/stt_bench.py [--repeat 1] [--threads 1] [--mode both|window|padded]
+    .venv/bin/python bench/stt_bench.py [--repeat 1] [--threads 1] [--mode all|padded|window|batch]
+        [--batch 4]
 
 Clips: the three committed speech fixtures plus 17 more sentences synthesized the same way
 (espeak-ng en-us 150 wpm → 8 kHz → G.711 µ-law → 16 kHz: a phone line), 20 in all, 1.3-8 s, the
@@ -10,6 +11,8 @@ audio ends. Modes:
 
     padded  WhisperModel.transcribe(): every utterance padded to a 30 s window (the engine before)
     window  WhisperSTT.transcribe(): generate() on an 8 s / audio + 2 s window (the engine now)
+    batch   WhisperSTT.transcribe_many() on groups of --batch clips, as if that many callers had
+            stopped speaking at the same moment: latency is the whole group's
 
 Prints per mode: latency p50 / max (ms), CPU-seconds per audio-second (process CPU time over
 the clips' total duration) and WER (word edit distance over reference words, lower-case, no
@@ -89,29 +92,33 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
     return row[-1]
 
 
-def run(mode: str, stt: object, data: list[tuple[str, bytes]], repeat: int) -> None:
+def run(mode: str, stt: object, data: list[tuple[str, bytes]], repeat: int, batch: int) -> None:
     from streams.engines.whisper import WhisperSTT, pcm_to_float
 
     assert isinstance(stt, WhisperSTT)
     latencies, errors, ref_words, audio_s, misses = [], 0, 0, 0.0, []
     cpu0 = time.process_time()
-    for ref, pcm in data:
+    size = batch if mode == "batch" else 1
+    for start in range(0, len(data), size):
+        group = data[start : start + size]
         for _ in range(repeat):
             t0 = time.perf_counter()
             if mode == "padded":
                 with stt._lock:  # the engine's old path, kept for utterances longer than a window
-                    text = stt._transcribe_long(pcm_to_float(pcm, 16000), "en-US").text
+                    texts = [stt._transcribe_long(pcm_to_float(group[0][1], 16000), "en-US").text]
             else:
-                text = stt.transcribe(pcm, 16000, "en-US").text
+                texts = [t.text for t in stt.transcribe_many([(pcm, 16000, "en-US") for _, pcm in group])]
             latencies.append((time.perf_counter() - t0) * 1000)
-            audio_s += len(pcm) / 2 / 16000
-        err = edit_distance(words(ref), words(text))
-        errors, ref_words = errors + err, ref_words + len(words(ref))
-        if err:
-            misses.append(f"{ref!r} -> {text!r}")
+            audio_s += sum(len(pcm) for _, pcm in group) / 2 / 16000
+        for (ref, _), text in zip(group, texts, strict=True):
+            err = edit_distance(words(ref), words(text))
+            errors, ref_words = errors + err, ref_words + len(words(ref))
+            if err:
+                misses.append(f"{ref!r} -> {text!r}")
     cpu = time.process_time() - cpu0
     print(
-        f"{mode:7s} {len(data)} clips x{repeat}: latency after end p50 {statistics.median(latencies):.0f} ms,"
+        f"{mode:7s} {len(data)} clips x{repeat} in groups of {size}:"
+        f" latency after end p50 {statistics.median(latencies):.0f} ms,"
         f" max {max(latencies):.0f} ms; {cpu / audio_s:.3f} CPU-s per audio-s;"
         f" WER {100 * errors / ref_words:.1f} % ({errors}/{ref_words})"
     )
@@ -123,7 +130,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="CTranslate2 cpu_threads (0: its default)")
-    parser.add_argument("--mode", choices=["both", "window", "padded"], default="both")
+    parser.add_argument("--mode", choices=["all", "window", "padded", "batch"], default="all")
+    parser.add_argument("--batch", type=int, default=4, help="clips per transcribe_many() in mode batch")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from streams.engines.whisper import WhisperSTT
@@ -135,8 +143,8 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"{len(data)} clips, {total:.1f} s of audio, cpu_threads={args.threads}, load {load:.1f}")
     stt.transcribe(data[0][1], 16000, "en-US")  # warm-up: first-call allocations
-    for mode in ("padded", "window") if args.mode == "both" else (args.mode,):
-        run(mode, stt, data, args.repeat)
+    for mode in ("padded", "window", "batch") if args.mode == "all" else (args.mode,):
+        run(mode, stt, data, args.repeat, args.batch)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import importlib.util
 import os
 import shutil
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -116,52 +117,80 @@ class WhisperSTT:
         self._lock = threading.Lock()
 
     def transcribe(self, pcm: bytes, sample_rate: int, language: str) -> Transcript:
-        audio = pcm_to_float(pcm, sample_rate)
-        # No signal at all: nothing to hear. Whisper on a short window of digital silence says "you"
-        # with a likely-enough text to pass the no-speech rule; transcribe()'s 30 s of padding hid it.
-        if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
-            return Transcript("", language, None)
-        window_s = window_seconds(audio.size / WHISPER_RATE)
-        with self._lock:
-            if window_s is None:
-                return self._transcribe_long(audio, language)
-            decoded = self._decode_window(audio, window_s, whisper_language(language))
-        if not decoded.is_speech:
-            return Transcript("", language, None)
-        return Transcript(decoded.text, language, decoded.confidence)
+        return self.transcribe_many([(pcm, sample_rate, language)])[0]
 
-    def _decode_window(self, audio: np.ndarray, window_s: float, lang: str) -> Decoded:
-        """One greedy decode of `audio` padded with silence to `window_s`; the caller holds the lock."""
-        from faster_whisper.transcribe import get_ctranslate2_storage
+    def transcribe_many(self, utterances: Sequence[tuple[bytes, int, str]]) -> list[Transcript]:
+        """Several utterances (of different calls) at once, in order: the short ones in one batch on the
+        widest window among them, so the decoder's steps are shared and N utterances cost less than N
+        separate decodes; the longer ones one after another, the long way."""
+        audios = [pcm_to_float(pcm, rate) for pcm, rate, _ in utterances]
+        out: list[Transcript | None] = [None] * len(audios)
+        windows: dict[int, float] = {}  # the short ones: index → its own window
+        for i, (audio, (_, _, language)) in enumerate(zip(audios, utterances, strict=True)):
+            # No signal at all: nothing to hear. Whisper on a short window of digital silence says
+            # "you" with a likely-enough text to pass the no-speech rule; 30 s of padding hid it.
+            if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
+                out[i] = Transcript("", language, None)
+            elif (window_s := window_seconds(audio.size / WHISPER_RATE)) is not None:
+                windows[i] = window_s
+        if windows:
+            batch, window_s = list(windows), max(windows.values())
+            features = np.stack([self._features(audios[i], window_s) for i in batch])
+            langs = [whisper_language(utterances[i][2]) for i in batch]
+            with self._lock:
+                decoded = self._generate(features, langs, window_s)
+            for i, d in zip(batch, decoded, strict=True):
+                language = utterances[i][2]
+                out[i] = (
+                    Transcript(d.text, language, d.confidence) if d.is_speech else Transcript("", language)
+                )
+        for i, t in enumerate(out):
+            if t is None:
+                with self._lock:
+                    out[i] = self._transcribe_long(audios[i], utterances[i][2])
+        return [t for t in out if t is not None]
 
+    def _features(self, audio: np.ndarray, window_s: float) -> np.ndarray:
+        """The log-mel features of `audio` padded with silence to `window_s`: (80, frames)."""
         padded = np.zeros(window_samples(window_s), dtype=np.float32)
         padded[: audio.size] = audio
         # Silence is padded before the log-mel (as OpenAI's reference does), not zeros after it: the
         # features' dynamic-range floor then comes from the real signal and the tail looks like silence.
         features = self._model.feature_extractor(padded, padding=0)
-        features = features[np.newaxis, :, : padded.size // 160].astype(np.float32)
-        prompt, suppress = self._prompt(lang)
-        result = self._model.model.generate(
+        return np.asarray(features[:, : padded.size // 160], dtype=np.float32)
+
+    def _generate(self, features: np.ndarray, langs: Sequence[str], window_s: float) -> list[Decoded]:
+        """Greedy decodes of a batch of features, one prompt each; the caller holds the lock."""
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        prompts = [self._prompt(lang) for lang in langs]
+        results = self._model.model.generate(
             get_ctranslate2_storage(features),
-            [prompt],
+            prompts,
             beam_size=self.beam_size,
-            max_length=max_length(window_s, len(prompt)),
+            max_length=max_length(window_s, max(len(p) for p in prompts)),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
-            suppress_tokens=suppress,
-        )[0]
-        tokens = result.sequences_ids[0]
-        text = self._tokenizers(lang).decode(tokens).strip()
-        return Decoded(text, len(tokens), float(result.scores[0]), float(result.no_speech_prob))
+            suppress_tokens=self._suppressed(),
+        )
+        decoded = []
+        for lang, r in zip(langs, results, strict=True):
+            tokens = r.sequences_ids[0]
+            text = self._tokenizers(lang).decode(tokens).strip()
+            decoded.append(Decoded(text, len(tokens), float(r.scores[0]), float(r.no_speech_prob)))
+        return decoded
 
-    def _prompt(self, lang: str) -> tuple[list[int], list[int]]:
-        """transcribe()'s prompt for one language without timestamps, and its suppressed tokens."""
+    def _prompt(self, lang: str) -> list[int]:
+        """transcribe()'s prompt for one language, without timestamps and without previous text."""
+        tokenizer = self._tokenizers(lang)
+        return [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+
+    def _suppressed(self) -> list[int]:
+        """transcribe()'s default suppressed tokens (`[-1]`: the non-speech symbols), any language's."""
         from faster_whisper.transcribe import get_suppressed_tokens
 
-        tokenizer = self._tokenizers(lang)
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        return prompt, list(get_suppressed_tokens(tokenizer, [-1]))
+        return list(get_suppressed_tokens(self._tokenizers("en"), [-1]))
 
     def _tokenizers(self, lang: str) -> Any:
         return _tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, lang)

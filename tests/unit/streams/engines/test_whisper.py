@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from streams.engines.errors import EngineError
+from streams.engines.stt import Transcript
 from streams.engines.whisper import MODEL_SHA256, MODEL_SIZE, WhisperSTT, ensure_model, pcm_to_float
 
 SPEECH = Path(__file__).parents[3] / "fixtures" / "speech"
@@ -91,3 +92,32 @@ def test_other_language_prompt(stt: WhisperSTT) -> None:
     # English transcript (the prompt is not ignored)
     pcm, rate = _wav("opening_hours_16k.wav")
     assert stt.transcribe(pcm, rate, "de-DE").text != stt.transcribe(pcm, rate, "en-US").text
+
+
+def test_many_utterances_at_once_are_each_transcribed_in_order(stt: WhisperSTT) -> None:
+    q, rate = _wav("opening_hours_16k.wav")
+    where, _ = _wav("where_are_you_16k.wav")
+    bye, _ = _wav("goodbye_16k.wav")
+    narrow = b"".join(  # the same question at 8 kHz: another call's rate in the same batch
+        int(s).to_bytes(2, "little", signed=True) for s in memoryview(q).cast("h")[::2]
+    )
+    long_one = q + b"\0\0" * (29 * rate) + bye  # no short window holds it: decoded on its own
+    many = stt.transcribe_many(
+        [(q, rate, "en-US"), (b"", rate, "en-US"), (long_one, rate, "en-GB"), (where, rate, "en-US"),
+         (narrow, 8000, "en-US"), (bye, rate, "en-US")]
+    )  # fmt: skip
+    assert [t.language for t in many] == ["en-US", "en-US", "en-GB", "en-US", "en-US", "en-US"]
+    _same(many[0], stt.transcribe(q, rate, "en-US"))
+    assert many[1].text == ""
+    assert "opening hours" in many[2].text.lower() and "goodbye" in many[2].text.lower()
+    _same(many[3], stt.transcribe(where, rate, "en-US"))
+    assert "opening hours" in many[4].text.lower()
+    _same(many[5], stt.transcribe(bye, rate, "en-US"))
+    assert stt.transcribe_many([]) == []
+
+
+def _same(batched: Transcript, alone: Transcript) -> None:
+    # A batch pads to its widest window and shares the decoder's steps: the same words, the same
+    # confidence up to int8 arithmetic in a different batch shape
+    assert batched.text == alone.text and batched.text
+    assert batched.confidence == pytest.approx(alone.confidence, rel=0.05)
