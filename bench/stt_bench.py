@@ -12,11 +12,11 @@ audio ends. Modes:
     padded  WhisperModel.transcribe(): every utterance padded to a 30 s window (the engine before)
     window  WhisperSTT.transcribe(): generate() on an 8 s / audio + 2 s window (the engine now)
     batch   WhisperSTT.transcribe_many() on groups of --batch clips, as if that many callers had
-            stopped speaking at the same moment: latency is the whole group's
+            stopped speaking at the same moment (one batch per window size): latency is the group's
 
 Prints per mode: latency p50 / max (ms), CPU-seconds per audio-second (process CPU time over
 the clips' total duration) and WER (word edit distance over reference words, lower-case, no
-punctuation).
+punctuation, digits spelled).
 """
 
 from __future__ import annotations
@@ -79,8 +79,13 @@ def clips() -> list[tuple[str, bytes]]:
     return out
 
 
+DIGITS = "zero one two three four five six seven eight nine".split()
+
+
 def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()
+    # digits as the words spoken ("456" for "four five six" is right, "4.6" still misses one)
+    spelled = re.sub(r"[0-9]", lambda d: f" {DIGITS[int(d.group())]} ", text.lower())
+    return re.sub(r"[^a-z' ]", " ", spelled).split()
 
 
 def edit_distance(ref: list[str], hyp: list[str]) -> int:

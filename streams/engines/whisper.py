@@ -29,7 +29,7 @@ import soxr
 
 from streams.engines.errors import EngineError
 from streams.engines.stt import Transcript
-from streams.engines.whisper_window import Decoded, max_length, window_samples, window_seconds
+from streams.engines.whisper_window import Decoded, by_window, max_length, window_samples
 
 MODEL_SIZE: Final = 145_217_532
 MODEL_SHA256: Final = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -120,34 +120,36 @@ class WhisperSTT:
         return self.transcribe_many([(pcm, sample_rate, language)])[0]
 
     def transcribe_many(self, utterances: Sequence[tuple[bytes, int, str]]) -> list[Transcript]:
-        """Several utterances (of different calls) at once, in order: the short ones in one batch on the
-        widest window among them, so the decoder's steps are shared and N utterances cost less than N
-        separate decodes; the longer ones one after another, the long way."""
+        """Several utterances (of different calls) at once, in order. Those on the same window (every
+        one up to 6 s is on 8 s) are decoded in one batch, sharing the decoder's steps: N cost less
+        than N separate decodes. Each keeps its own window, so it reads as it would alone (padding
+        a 2-s question to a longer one's 10 s costs words: bench/stt_bench.py); the longest, past a
+        window, go one after another the long way."""
         audios = [pcm_to_float(pcm, rate) for pcm, rate, _ in utterances]
         out: list[Transcript | None] = [None] * len(audios)
-        windows: dict[int, float] = {}  # the short ones: index → its own window
+        heard: list[int] = []
         for i, (audio, (_, _, language)) in enumerate(zip(audios, utterances, strict=True)):
             # No signal at all: nothing to hear. Whisper on a short window of digital silence says
             # "you" with a likely-enough text to pass the no-speech rule; 30 s of padding hid it.
             if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
                 out[i] = Transcript("", language, None)
-            elif (window_s := window_seconds(audio.size / WHISPER_RATE)) is not None:
-                windows[i] = window_s
-        if windows:
-            batch, window_s = list(windows), max(windows.values())
-            features = np.stack([self._features(audios[i], window_s) for i in batch])
-            langs = [whisper_language(utterances[i][2]) for i in batch]
+            else:
+                heard.append(i)
+        batches, too_long = by_window([audios[i].size / WHISPER_RATE for i in heard])
+        for window_s, batch in batches.items():
+            members = [heard[j] for j in batch]
+            features = np.stack([self._features(audios[i], window_s) for i in members])
+            langs = [whisper_language(utterances[i][2]) for i in members]
             with self._lock:
                 decoded = self._generate(features, langs, window_s)
-            for i, d in zip(batch, decoded, strict=True):
+            for i, d in zip(members, decoded, strict=True):
                 language = utterances[i][2]
                 out[i] = (
                     Transcript(d.text, language, d.confidence) if d.is_speech else Transcript("", language)
                 )
-        for i, t in enumerate(out):
-            if t is None:
-                with self._lock:
-                    out[i] = self._transcribe_long(audios[i], utterances[i][2])
+        for i in (heard[j] for j in too_long):
+            with self._lock:
+                out[i] = self._transcribe_long(audios[i], utterances[i][2])
         return [t for t in out if t is not None]
 
     def _features(self, audio: np.ndarray, window_s: float) -> np.ndarray:

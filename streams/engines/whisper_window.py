@@ -13,6 +13,7 @@ Pure functions; the engine (streams.engines.whisper) does the I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -38,6 +39,21 @@ def window_seconds(audio_s: float, *, min_window_s: float = MIN_WINDOW_S) -> flo
     if window > MAX_WINDOW_S:
         return None
     return window
+
+
+def by_window(durations_s: Sequence[float]) -> tuple[dict[float, list[int]], list[int]]:
+    """Utterances decoded together: indexes of those sharing a window (one batch each, in order of
+    first appearance), and those too long for one. Each keeps its own window rather than the widest
+    of the batch: padding a 2-s question to 10 s costs words (bench/stt_bench.py)."""
+    batches: dict[float, list[int]] = {}
+    too_long: list[int] = []
+    for i, seconds in enumerate(durations_s):
+        window = window_seconds(seconds)
+        if window is None:
+            too_long.append(i)
+        else:
+            batches.setdefault(window, []).append(i)
+    return batches, too_long
 
 
 def window_samples(window_s: float) -> int:

@@ -121,3 +121,13 @@ def _same(batched: Transcript, alone: Transcript) -> None:
     # confidence up to int8 arithmetic in a different batch shape
     assert batched.text == alone.text and batched.text
     assert batched.confidence == pytest.approx(alone.confidence, rel=0.05)
+
+
+def test_a_longer_utterance_does_not_widen_the_others_window(stt: WhisperSTT) -> None:
+    # 7 s (a 9 s window) next to a 2 s question (8 s): each decoded on its own window, as alone
+    q, rate = _wav("opening_hours_16k.wav")
+    bye, _ = _wav("goodbye_16k.wav")
+    longer = q + b"\0\0" * (7 * rate - (len(q) + len(bye)) // 2) + bye
+    many = stt.transcribe_many([(longer, rate, "en-US"), (q, rate, "en-US")])
+    _same(many[0], stt.transcribe(longer, rate, "en-US"))
+    _same(many[1], stt.transcribe(q, rate, "en-US"))

@@ -7,6 +7,7 @@ import pytest
 from streams.engines.whisper_window import (
     MAX_LENGTH,
     Decoded,
+    by_window,
     max_length,
     window_samples,
     window_seconds,
@@ -73,3 +74,11 @@ def test_no_text_has_no_confidence() -> None:
 def test_no_speech_rule_is_transcribes(no_speech_prob: float, score: float, speech: bool) -> None:
     # token_count large so avg_logprob ≈ score
     assert Decoded("x", 10_000, score, no_speech_prob).is_speech is speech
+
+
+def test_utterances_share_a_batch_only_on_the_same_window() -> None:
+    batches, too_long = by_window([2.0, 7.0, 0.5, 29.0, 6.0, 7.0, 31.0])
+    assert batches == {8.0: [0, 2, 4], 9.0: [1, 5]}
+    assert list(batches) == [8.0, 9.0]  # in order of first appearance
+    assert too_long == [3, 6]
+    assert by_window([]) == ({}, [])
