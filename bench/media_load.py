@@ -46,7 +46,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.media.codecs.g711 import PCMU  # noqa: E402 - after the path set-up, for running from a checkout
+from edge.facts import F  # noqa: E402 - after the path set-up, for running from a checkout
+from edge.media.codecs.g711 import PCMU  # noqa: E402
 from edge.media.playback import load_wav  # noqa: E402
 from edge.media.rtp.packet import RtpPacket  # noqa: E402
 from edge.media.srtp import CryptoAttribute, SrtpContext  # noqa: E402
@@ -60,8 +61,10 @@ class NullFacts:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
 
-    def emit(self, call_id: str, model: type[Any], **fields: Any) -> None:
-        self.counts[model.__name__] = self.counts.get(model.__name__, 0) + 1
+    def record(self, fact: F) -> F:
+        name = type(fact).__name__
+        self.counts[name] = self.counts.get(name, 0) + 1
+        return fact
 
 
 # --- the load generator (child process) ---

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from edge import call_facts as cf
 from edge.facts import FactRecorder, ListPublisher
 from edge.media.srtp import CryptoAttribute
 from edge.redact import scrub_raw, scrub_sdp
@@ -69,7 +70,7 @@ QUALITY = {
 
 
 class OldRecorder:
-    """`FactRecorder.emit` before this change: envelope, model, publish."""
+    """The recorder before wire text was made safe: envelope, model, publish."""
 
     def __init__(self) -> None:
         self._publisher = ListPublisher()
@@ -92,14 +93,18 @@ def per_call_us(fn: Callable[[], Any], seconds: float = 1.0) -> float:
 
 def recorder_rows() -> list[tuple[str, float, float]]:
     rows = []
-    for name, model, fields in (
-        ("CallInviteReceived, clean (SRTP SDP, raw INVITE)", models.CallInviteReceived, invite_fields(False)),
-        ("CallInviteReceived, hostile (NUL, controls, 9 KB)", models.CallInviteReceived, invite_fields(True)),
-        ("MediaQualityReported (numbers only)", models.MediaQualityReported, QUALITY),
-    ):
+    for name, model, build, fields in (
+        ("CallInviteReceived, clean (SRTP SDP, raw INVITE)", models.CallInviteReceived,
+         cf.call_invite_received, invite_fields(False)),
+        ("CallInviteReceived, hostile (NUL, controls, 9 KB)", models.CallInviteReceived,
+         cf.call_invite_received, invite_fields(True)),
+        ("MediaQualityReported (numbers only)", models.MediaQualityReported,
+         cf.media_quality_reported, QUALITY),
+    ):  # fmt: skip
         old, new = OldRecorder(), FactRecorder(ListPublisher(), "edge-1")
         before = per_call_us(lambda old=old, model=model, fields=fields: old.emit("c1", model, **fields))
-        after = per_call_us(lambda new=new, model=model, fields=fields: new.emit("c1", model, **fields))
+        # now: the typed builder (an unstamped fact), then the recorder (safe text, envelope, publish)
+        after = per_call_us(lambda new=new, build=build, fields=fields: new.record(build("c1", **fields)))
         old._publisher.records.clear()
         rows.append((name, before, after))
     return rows
@@ -117,7 +122,7 @@ def main() -> None:
         (f"scrub_raw ({len(INVITE)} B INVITE with a=crypto)", lambda: scrub_raw(INVITE)),
     ):
         print(f"  {label:<48} {per_call_us(fn):>8.2f}")
-    print("FactRecorder.emit per fact (µs): before → after")
+    print("Per fact (µs): unguarded recorder → builder + FactRecorder.record")
     for name, before, after in recorder_rows():
         print(f"  {name:<48} {before:>8.2f} → {after:>8.2f}  (+{after - before:.2f})")
     clean = models.CallEnded(

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))  # the e2e harness lives with the tests
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from voice_latency import machine_cache  # noqa: E402 - bench/ is the script's directory
 
+from edge import call_facts as cf  # noqa: E402
 from edge.facts import FactRecorder  # noqa: E402
 from schemas import models as m  # noqa: E402
 from schemas.codec import CodecError, decode  # noqa: E402
@@ -48,19 +49,19 @@ NODE = "edge-drain"
 
 
 def set_up(rec: FactRecorder, call_id: str) -> None:
-    rec.emit(
-        call_id, m.CallInviteReceived, sip_call_id=call_id, from_uri="sip:b@127.0.0.1",
+    rec.record(cf.call_invite_received(
+        call_id, sip_call_id=call_id, from_uri="sip:b@127.0.0.1",
         to_uri="sip:100@127.0.0.1", caller="b", callee="100", remote_addr="udp:127.0.0.1:5062",
         transport="udp",
-    )  # fmt: skip
-    rec.emit(call_id, m.DialplanResolved, dialplan_id="default", action="agent")
-    rec.emit(call_id, m.MediaPortAllocated, rtp_port=20000, local_address="127.0.0.1")
-    rec.emit(call_id, m.CallAnswered, codec="PCMU", payload_type=0, sdp_answer="v=0")
-    rec.emit(call_id, m.CallEstablished)
+    ))  # fmt: skip
+    rec.record(cf.dialplan_resolved(call_id, dialplan_id="default", action="agent"))
+    rec.record(cf.media_port_allocated(call_id, rtp_port=20000, local_address="127.0.0.1"))
+    rec.record(cf.call_answered(call_id, codec="PCMU", payload_type=0, sdp_answer="v=0"))
+    rec.record(cf.call_established(call_id))
 
 
 def end(rec: FactRecorder, call_id: str) -> None:
-    rec.emit(call_id, m.CallEnded, reason="normal", hangup_by="caller", sip_status=200, total_ms=1000)
+    rec.record(cf.call_ended(call_id, reason="normal", hangup_by="caller", sip_status=200, total_ms=1000))
 
 
 async def end_offsets(bootstrap: str) -> int:

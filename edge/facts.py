@@ -1,22 +1,39 @@
-"""How the edge records facts: stamp the envelope (per-call seq, node id, trace id) and publish.
+"""How the edge records facts: one recorder makes them safe, stamps the envelope and publishes.
 
 Everything in the edge that observes something about a call — the SIP core, the media sessions, the
-WebSocket gateway — calls `FactRecorder.emit(call_id, Model, **fields)`. Publishing never blocks: the
-producer buffers (see `sentiric.eventlog.producer`).
+WebSocket gateway — builds the fact with its typed function in :mod:`edge.call_facts` and hands it
+to `FactRecorder.record(fact)` (the sans-IO engines return it as ``edge.effects.Emit(fact)`` and their
+drivers record it).  The recorder fills the envelope (event id, per-call seq, time, node id, trace
+id) here and nowhere else.  Publishing never blocks: the producer buffers (see
+`sentiric.eventlog.producer`).
 
-`emit` is also the one door wire text passes on its way to the log, so it is guarded here and no call
-site can forget it: every SDP field (``sdp_*``) has its SRTP keys scrubbed (`edge.redact`), every
+`record` is also the one door wire text passes on its way to the log, so it is guarded here and no
+call site can forget it: every SDP field (``sdp_*``) has its SRTP keys scrubbed (`edge.redact`), every
 ``raw_*`` bytes copy of a SIP message is scrubbed and bounded, and every text field is made safe —
 no NUL, no lone surrogate, controls escaped, bounded per field (`schemas.wiretext`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import dataclasses
+from functools import cache
+from typing import Any, Protocol, TypeVar
 
 from edge.redact import scrub_raw, scrub_sdp
 from schemas.envelope import CallSequencer, envelope
 from schemas.wiretext import safe_field
+
+ENVELOPE_FIELDS = frozenset({"event_id", "call_id", "seq", "occurred_at", "source", "trace_id"})
+
+
+class CallFact(Protocol):
+    """A call fact as :mod:`edge.call_facts` builds it (any ``schemas.models`` event of a call)."""
+
+    @property
+    def call_id(self) -> str: ...
+
+
+F = TypeVar("F", bound=CallFact)
 
 
 class Publisher(Protocol):
@@ -26,7 +43,20 @@ class Publisher(Protocol):
 
 
 class FactSink(Protocol):
-    def emit(self, call_id: str, model: type[Any], **fields: Any) -> Any: ...
+    """Where a built fact goes: :class:`FactRecorder`, or a stand-in in tests and benches."""
+
+    def record(self, fact: F) -> F: ...
+
+
+@cache
+def _own_fields(model: type[Any]) -> tuple[str, ...]:
+    """The fields of ``model`` a fact carries itself (all but the envelope), in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(model) if f.name not in ENVELOPE_FIELDS)
+
+
+def own_fields(fact: CallFact) -> dict[str, Any]:
+    """A fact's own fields by name (its envelope left out): what its builder was given, defaults too."""
+    return {name: getattr(fact, name) for name in _own_fields(type(fact))}
 
 
 class FactRecorder:
@@ -45,13 +75,19 @@ class FactRecorder:
     def set_trace(self, call_id: str, trace_id: str) -> None:
         self._trace[call_id] = trace_id
 
-    def emit(self, call_id: str, model: type[Any], **fields: Any) -> Any:
-        for name, value in fields.items():
+    def record(self, fact: F) -> F:
+        """Record ``fact`` (built, unstamped): its text made safe, its envelope filled; the stamped
+        record, as published, is returned."""
+        fields: dict[str, Any] = {}
+        for name in _own_fields(type(fact)):
+            value = getattr(fact, name)
             if type(value) is str:
-                fields[name] = safe_field(name, scrub_sdp(value) if name.startswith("sdp_") else value)
+                value = safe_field(name, scrub_sdp(value) if name.startswith("sdp_") else value)
             elif type(value) is bytes and name.startswith("raw_"):
-                fields[name] = scrub_raw(value)
-        record = model(
+                value = scrub_raw(value)
+            fields[name] = value
+        call_id = fact.call_id
+        record = type(fact)(
             **envelope(
                 call_id,
                 seq=self._seq.next(call_id),

@@ -2,8 +2,9 @@
 
 ``RtpEndpoint`` binds the RTP (even) and RTCP (+1) sockets, hands every datagram to the session with
 its arrival time (``time.monotonic()``, the event loop's clock), joins the shared 20 ms clock, and
-carries out what the session returns: packets to ``sendto``, facts to the ``FactSink``, recordings to
-store (:mod:`edge.media.recording_upload`). The media logic is all in :mod:`edge.media.session`.
+carries out what the session returns: packets to ``sendto``, facts to the ``FactSink`` (the one
+recorder), recordings to store (:mod:`edge.media.recording_upload`). The media logic is all in
+:mod:`edge.media.session`.
 
 Errors: a ``sendto`` that raises (an address the kernel refuses, a closed socket) fails the endpoint
 at once — its sockets are closed there and then (the port pair is unbound), it leaves the clock, the
@@ -24,7 +25,7 @@ from prometheus_client import Counter
 
 from edge.effects import Emit, Send
 from edge.media.recording_upload import store_recording
-from edge.media.session import Addr, Effect, Fact, Failed, MediaSession, SendRtcp, StoreRecording
+from edge.media.session import Addr, Effect, Failed, MediaSession, SendRtcp, StoreRecording
 
 if TYPE_CHECKING:
     from edge.facts import FactSink
@@ -244,8 +245,7 @@ class RtpEndpoint:
                     except _SEND_ERRORS as exc:
                         self._fail("send", exc)
             elif type(effect) is Emit:
-                fact: Fact = effect.fact  # a media session emits Facts
-                self._facts.emit(self.call_id, fact.model, **fact.fields)
+                self._facts.record(effect.fact)
             elif type(effect) is SendRtcp:
                 transport = self.rtcp_transport
                 if transport is not None:

@@ -43,6 +43,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 from prometheus_client import Gauge
 
+from edge import call_facts as cf
 from edge.media.clock import MediaClock
 from edge.media.codecs.g711 import CODECS_BY_NAME
 from edge.media.codecs.registry import Binding, CodecError, G711PayloadCodec, Transcoder, default_registry
@@ -59,7 +60,6 @@ from edge.media.storage import RecordingStore, S3Store, StorageError, UriStore
 from edge.media.vad.endpointer import EndpointerConfig
 from schemas.models import (
     PlayAudio,
-    PlaybackFinished,
     SendDtmf,
     StartRecording,
     StopPlayback,
@@ -307,14 +307,15 @@ class MediaEngine:
             else:
                 raise MediaCommandError("PlayAudio carries neither an audio URI nor PCM")
         except MediaCommandError:
-            self.facts.emit(
-                session.call_id,
-                PlaybackFinished,
-                playback_id=command.playback_id,
-                interrupted=True,
-                played_ms=0,
-                duration_ms=0,
-                reason="error",
+            self.facts.record(
+                cf.playback_finished(
+                    session.call_id,
+                    playback_id=command.playback_id,
+                    interrupted=True,
+                    played_ms=0,
+                    duration_ms=0,
+                    reason="error",
+                )
             )
             raise
         if not session.closed:

@@ -11,8 +11,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from edge import call_facts as cf
 from edge.media.recording import CONTENT_TYPES, CallRecorder, encode
-from schemas.models import RecordingFinished
 
 if TYPE_CHECKING:
     from edge.facts import FactSink
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 async def store_recording(
     call_id: str, recorder: CallRecorder, store: RecordingStore, facts: FactSink
 ) -> None:
-    """Encode and upload ``recorder``'s audio to its output URI, then emit ``RecordingFinished``."""
+    """Encode and upload ``recorder``'s audio to its output URI, then record ``RecordingFinished``."""
     pcm = recorder.take_pcm()
 
     def work() -> int:
@@ -37,12 +37,13 @@ async def store_recording(
     except Exception:
         log.exception("recording %s of %s could not be stored", recorder.recording_id, call_id)
         return
-    facts.emit(
-        call_id,
-        RecordingFinished,
-        recording_id=recorder.recording_id,
-        uri=recorder.output_uri,
-        format=recorder.format,
-        size_bytes=size,
-        duration_ms=recorder.frames * 1000 // recorder.sample_rate,
+    facts.record(
+        cf.recording_finished(
+            call_id,
+            recording_id=recorder.recording_id,
+            uri=recorder.output_uri,
+            format=recorder.format,
+            size_bytes=size,
+            duration_ms=recorder.frames * 1000 // recorder.sample_rate,
+        )
     )

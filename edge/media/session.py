@@ -8,8 +8,8 @@ returns the effects to carry out, in order:
 
 - :class:`~edge.effects.Send` — an RTP packet for the caller (``data``, ``addr``);
 - :class:`SendRtcp` — an RTCP compound for the caller's RTCP address;
-- :class:`~edge.effects.Emit` — a :class:`Fact` (``SpeechStarted``, ``UtteranceCaptured``, ``DtmfReceived``,
-  ``PlaybackStarted``/``Finished``, ``MediaQualityReported``);
+- :class:`~edge.effects.Emit` — a call fact built by :mod:`edge.call_facts` (``SpeechStarted``,
+  ``UtteranceCaptured``, ``DtmfReceived``, ``PlaybackStarted``/``Finished``, ``MediaQualityReported``);
 - :class:`StoreRecording` — a finished recording to encode and upload (``close``);
 - :class:`Failed` — the session cannot go on (an RTCP report that could not be built or protected).
 
@@ -87,12 +87,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from prometheus_client import Counter
 
+from edge import call_facts as cf
 from edge.effects import Emit, Send
 from edge.media.codecs.g711 import PCMU, G711Codec
 from edge.media.codecs.registry import CodecError, Transcoder
 from edge.media.frame import FRAME_SAMPLES, Int16Array, mix
 from edge.media.playback import PromptPlayer
-from edge.media.quality.report import quality_fields, rtcp_compound
+from edge.media.quality.report import QualityFigures, quality_fields, rtcp_compound
 from edge.media.quality.stats import ReceiverStats, round_trip_time
 from edge.media.recording import CallRecorder
 from edge.media.rtp.dtmf import DtmfDigit, DtmfParseError, DtmfReceiver, ScheduledPacket, dtmf_packets
@@ -115,14 +116,6 @@ from edge.media.vad.endpointer import (
     UtteranceEnded,
 )
 from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
-from schemas.models import (
-    DtmfReceived,
-    MediaQualityReported,
-    PlaybackFinished,
-    PlaybackStarted,
-    SpeechStarted,
-    UtteranceCaptured,
-)
 
 if TYPE_CHECKING:
     from edge.media.taps import AudioInjector, AudioTap
@@ -157,16 +150,6 @@ _DROP = {
 PACKETS = Counter("sentiric_media_rtp_packets_total", "RTP packets by direction", ["direction"])
 _SENT = PACKETS.labels("sent")
 _RECEIVED = PACKETS.labels("received")
-
-
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """What a session's ``Emit`` carries: a fact before its envelope, its model and its own fields (the
-    shell's ``FactSink.emit(call_id, model, **fields)`` stamps call id, per-call sequence number, node,
-    trace id and time)."""
-
-    model: type[Any]
-    fields: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,9 +269,6 @@ class MediaSession:
         self.closed = False
 
     # --- effects ---
-
-    def _emit(self, model: type[Any], **fields: Any) -> None:
-        self._out.append(Emit(Fact(model, fields)))
 
     def _take(self) -> Sequence[Effect]:
         media = self._media
@@ -443,7 +423,13 @@ class MediaSession:
             if digit.digit is None:
                 continue
             duration_ms = digit.duration * 1000 // self.codec.clock_rate
-            self._emit(DtmfReceived, digit=digit.digit, duration_ms=duration_ms, method="rfc4733")
+            self._out.append(
+                Emit(
+                    cf.dtmf_received(
+                        self.call_id, digit=digit.digit, duration_ms=duration_ms, method="rfc4733"
+                    )
+                )
+            )
 
     # --- the tick ---
 
@@ -589,7 +575,13 @@ class MediaSession:
         for event in events:
             if isinstance(event, VadSpeechStarted):
                 self._utterance_id = str(uuid.uuid4())
-                self._emit(SpeechStarted, utterance_id=self._utterance_id, stream_ms=event.at_ms)
+                self._out.append(
+                    Emit(
+                        cf.speech_started(
+                            self.call_id, utterance_id=self._utterance_id, stream_ms=event.at_ms
+                        )
+                    )
+                )
                 report = self.player.barge_in()
                 if report is not None:
                     self._finish_playbacks("barge_in")
@@ -615,7 +607,13 @@ class MediaSession:
             if current is not None and current != self._started_playback:
                 self._started_playback = current
                 duration, uri = self._playbacks.get(current, (0, None))
-                self._emit(PlaybackStarted, playback_id=current, source_uri=uri, duration_ms=duration)
+                self._out.append(
+                    Emit(
+                        cf.playback_started(
+                            self.call_id, playback_id=current, source_uri=uri, duration_ms=duration
+                        )
+                    )
+                )
             frame = player.next_frame()
             if not player.playing or player.current_id != current:
                 self._finish_playbacks("completed")
@@ -668,14 +666,24 @@ class MediaSession:
         """Queue a prompt (8 kHz int16) behind any playing one. If nothing was playing and
         ``next_tick`` (the clock's next grid time) is given, its first packet is that tick's, sent now."""
         if not pcm.size:
-            self._emit(PlaybackStarted, playback_id=playback_id, source_uri=source_uri, duration_ms=0)
-            self._emit(
-                PlaybackFinished,
-                playback_id=playback_id,
-                interrupted=False,
-                played_ms=0,
-                duration_ms=0,
-                reason="completed",
+            self._out.append(
+                Emit(
+                    cf.playback_started(
+                        self.call_id, playback_id=playback_id, source_uri=source_uri, duration_ms=0
+                    )
+                )
+            )
+            self._out.append(
+                Emit(
+                    cf.playback_finished(
+                        self.call_id,
+                        playback_id=playback_id,
+                        interrupted=False,
+                        played_ms=0,
+                        duration_ms=0,
+                        reason="completed",
+                    )
+                )
             )
             return self._take()
         self._playbacks[playback_id] = (pcm.size * 1000 // self.pcm_rate, source_uri)
@@ -689,13 +697,17 @@ class MediaSession:
         if playback_id is not None and playback_id != self.player.current_id:
             if self.player.cancel(playback_id):
                 duration, _ = self._playbacks.pop(playback_id, (0, None))
-                self._emit(
-                    PlaybackFinished,
-                    playback_id=playback_id,
-                    interrupted=True,
-                    played_ms=0,
-                    duration_ms=duration,
-                    reason=reason,
+                self._out.append(
+                    Emit(
+                        cf.playback_finished(
+                            self.call_id,
+                            playback_id=playback_id,
+                            interrupted=True,
+                            played_ms=0,
+                            duration_ms=duration,
+                            reason=reason,
+                        )
+                    )
                 )
             return self._take()
         if self.player.stop() is not None:
@@ -704,14 +716,18 @@ class MediaSession:
 
     def _emit_utterance(self, event: UtteranceEnded) -> None:
         """The caller's endpointed utterance, under the id its SpeechStarted announced."""
-        self._emit(
-            UtteranceCaptured,
-            utterance_id=self._utterance_id or str(uuid.uuid4()),
-            sample_rate=event.sample_rate,
-            pcm=event.pcm,
-            start_ms=event.start_ms,
-            end_ms=event.end_ms,
-            end_reason=event.reason,
+        self._out.append(
+            Emit(
+                cf.utterance_captured(
+                    self.call_id,
+                    utterance_id=self._utterance_id or str(uuid.uuid4()),
+                    sample_rate=event.sample_rate,
+                    pcm=event.pcm,
+                    start_ms=event.start_ms,
+                    end_ms=event.end_ms,
+                    end_reason=event.reason,
+                )
+            )
         )
         self._utterance_id = None
 
@@ -720,23 +736,31 @@ class MediaSession:
         for finished in self.player.pop_finished():
             pid = finished.prompt_id or ""
             duration, _ = self._playbacks.pop(pid, (finished.played_ms, None))
-            self._emit(
-                PlaybackFinished,
-                playback_id=pid,
-                interrupted=finished.interrupted,
-                played_ms=finished.played_ms,
-                duration_ms=duration,
-                reason=reason if finished.interrupted else "completed",
+            self._out.append(
+                Emit(
+                    cf.playback_finished(
+                        self.call_id,
+                        playback_id=pid,
+                        interrupted=finished.interrupted,
+                        played_ms=finished.played_ms,
+                        duration_ms=duration,
+                        reason=reason if finished.interrupted else "completed",
+                    )
+                )
             )
         if not self.player.playing:
             for pid, (duration, _) in self._playbacks.items():  # queued, never started
-                self._emit(
-                    PlaybackFinished,
-                    playback_id=pid,
-                    interrupted=True,
-                    played_ms=0,
-                    duration_ms=duration,
-                    reason=reason,
+                self._out.append(
+                    Emit(
+                        cf.playback_finished(
+                            self.call_id,
+                            playback_id=pid,
+                            interrupted=True,
+                            played_ms=0,
+                            duration_ms=duration,
+                            reason=reason,
+                        )
+                    )
                 )
             self._playbacks.clear()
 
@@ -787,12 +811,12 @@ class MediaSession:
             data = self.srtp.protect_rtcp(data)
         self._out.append(SendRtcp(data, remote))
 
-    def quality(self) -> dict[str, Any]:
+    def quality(self) -> QualityFigures:
         """The ``MediaQualityReported`` figures so far (see :mod:`edge.media.quality.report`)."""
         return quality_fields(self._rx_stats, self.rtt_s, self._jitter.playout_delay)
 
     def _report_quality(self, final: bool) -> None:
-        self._emit(MediaQualityReported, final=final, **self.quality())
+        self._out.append(Emit(cf.media_quality_reported(self.call_id, final=final, **self.quality())))
 
     # --- hang-up ---
 

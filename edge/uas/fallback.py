@@ -35,6 +35,7 @@ from typing import Any, Final
 
 import structlog
 
+from edge import call_facts as cf
 from edge.prompts import BUSY_PROMPT
 from edge.uas.call_facts import CallFacts
 from schemas import models as f
@@ -177,15 +178,20 @@ class FallbackPlayer:
         if self._loop is None or not isinstance(record, f.Fact):
             return
         actions = self.watchdog.observe(record, self._loop.time())
-        if actions:  # later, not inside the recorder's emit: carrying an action out records facts
+        if actions:  # later, not inside the recorder's record: carrying an action out records facts
             self._loop.call_soon(self._apply, actions)
 
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Degrade):
                 log.warning("answered call degraded", call_id=action.call_id, reason=action.reason)
-                CallFacts(self.recorder).call_degraded(
-                    action.call_id, reason=action.reason, action="fallback_prompt", waited_ms=action.waited_ms
+                CallFacts(self.recorder).record(
+                    cf.call_degraded(
+                        action.call_id,
+                        reason=action.reason,
+                        action="fallback_prompt",
+                        waited_ms=action.waited_ms,
+                    )
                 )
             elif isinstance(action, PlayFallback):
                 task = asyncio.ensure_future(self._play(action))

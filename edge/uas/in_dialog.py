@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import structlog
 
+from edge import call_facts as cf
 from edge import metrics as m
 from edge.sdp import (
     Negotiated,
@@ -63,7 +64,7 @@ class InDialog:
                 call.transfer_target = target  # answered but not yet ACKed: REFER after the ACK
             return out
         call.transfer_target = target
-        self.facts.call_transferred(call.call_id, target_uri=target, status="requested")
+        self.facts.record(cf.call_transferred(call.call_id, target_uri=target, status="requested"))
         hop = call_hop(call)
         refer = call.dialog.make_request(
             "REFER",
@@ -154,7 +155,9 @@ class InDialog:
             self.txns.respond(req, peer, 400, now, out, reason="Bad Request (DTMF body)")
             return
         self.txns.respond(req, peer, 200, now, out)
-        self.facts.dtmf_received(call.call_id, digit=dtmf[0], duration_ms=dtmf[1], method="sip_info")
+        self.facts.record(
+            cf.dtmf_received(call.call_id, digit=dtmf[0], duration_ms=dtmf[1], method="sip_info")
+        )
 
     def _notify(self, call: Call, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
         self.txns.respond(req, peer, 200, now, out)
@@ -166,21 +169,25 @@ class InDialog:
             return
         target = call.transfer_target
         if status < 300:
-            self.facts.call_transferred(
-                call.call_id, target_uri=target, status="completed", sip_status=status
+            self.facts.record(
+                cf.call_transferred(call.call_id, target_uri=target, status="completed", sip_status=status)
             )
             self.teardown.send_bye(call, "transferred", "agent", now, out)
         else:
-            self.facts.call_transferred(call.call_id, target_uri=target, status="failed", sip_status=status)
+            self.facts.record(
+                cf.call_transferred(call.call_id, target_uri=target, status="failed", sip_status=status)
+            )
             call.transfer_target = None
 
     def media_updated(self, call: Call, neg: Negotiated) -> None:
         call.on_hold = neg.on_hold
-        self.facts.call_media_updated(
-            call.call_id,
-            direction=neg.direction,
-            remote_rtp_addr=f"{neg.remote_address}:{neg.remote_port}",
-            codec=neg.codec.encoding.upper(),
+        self.facts.record(
+            cf.call_media_updated(
+                call.call_id,
+                direction=neg.direction,
+                remote_rtp_addr=f"{neg.remote_address}:{neg.remote_port}",
+                codec=neg.codec.encoding.upper(),
+            )
         )
 
     def response(self, resp: SipResponse, peer: Peer, now: float, out: list[Effect]) -> None:
@@ -205,11 +212,11 @@ class InDialog:
             status = resp.status if resp is not None else 408
             target = call.transfer_target
             if status < 300:
-                self.facts.call_transferred(
-                    call.call_id, target_uri=target, status="accepted", sip_status=status
+                self.facts.record(
+                    cf.call_transferred(call.call_id, target_uri=target, status="accepted", sip_status=status)
                 )
             else:
-                self.facts.call_transferred(
-                    call.call_id, target_uri=target, status="failed", sip_status=status
+                self.facts.record(
+                    cf.call_transferred(call.call_id, target_uri=target, status="failed", sip_status=status)
                 )
                 call.transfer_target = None

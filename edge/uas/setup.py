@@ -24,6 +24,7 @@ import secrets
 
 import structlog
 
+from edge import call_facts as cf
 from edge import metrics as m
 from edge.effects import Send
 from edge.media.ports import PortPool, PortsExhausted
@@ -167,18 +168,20 @@ class CallSetup:
     def admit_and_route(self, call: Call, req: SipRequest, raw: bytes, now: float, out: list[Effect]) -> bool:
         """CallInviteReceived, admission (503) and the dialplan; False when the call was refused."""
         ruri = req.request_uri
-        self.facts.invite_received(
-            call.call_id,
-            sip_call_id=req.call_id,
-            from_uri=str(req.from_addr.uri),
-            to_uri=str(ruri),
-            caller=user_of(req.from_addr.uri),
-            callee=user_of(ruri),
-            remote_addr=str(call.peer),
-            transport=call.peer.transport,
-            sdp_offer=req.body.decode("utf-8", "replace") if req.body else None,
-            user_agent=req.header("user-agent"),
-            raw_invite=raw or None,  # the recorder scrubs its SRTP keys and bounds it
+        self.facts.record(
+            cf.call_invite_received(
+                call.call_id,
+                sip_call_id=req.call_id,
+                from_uri=str(req.from_addr.uri),
+                to_uri=str(ruri),
+                caller=user_of(req.from_addr.uri),
+                callee=user_of(ruri),
+                remote_addr=str(call.peer),
+                transport=call.peer.transport,
+                sdp_offer=req.body.decode("utf-8", "replace") if req.body else None,
+                user_agent=req.header("user-agent"),
+                raw_invite=raw or None,  # the recorder scrubs its SRTP keys and bounds it
+            )
         )
         refused = self.admission.refuse(active_calls=self.table.live - 1, ports_free=self.pool.available(now))
         cap = self.config.max_calls_per_source
@@ -197,13 +200,15 @@ class CallSetup:
         call.plan = plan
         if plan.action == "reject":
             return True  # refused in setup, after the access check: a number's fate is no oracle
-        self.facts.dialplan_resolved(
-            call.call_id,
-            dialplan_id=plan.dialplan_id,
-            action=plan.action,
-            target=plan.target,
-            prompt_uri=plan.prompt_uri,
-            language=plan.language,
+        self.facts.record(
+            cf.dialplan_resolved(
+                call.call_id,
+                dialplan_id=plan.dialplan_id,
+                action=plan.action,
+                target=plan.target,
+                prompt_uri=plan.prompt_uri,
+                language=plan.language,
+            )
         )
         return True
 
@@ -269,7 +274,9 @@ class CallSetup:
                 call, 503, "ports_exhausted", "media", now, out, headers=[("Retry-After", retry)]
             )
             return
-        self.facts.media_port_allocated(call.call_id, rtp_port=call.port, local_address=self.config.rtp_host)
+        self.facts.record(
+            cf.media_port_allocated(call.call_id, rtp_port=call.port, local_address=self.config.rtp_host)
+        )
         if self.config.ring_s > 0:
             call.fire("ring")
             call.ring_until = now + self.config.ring_s
@@ -302,17 +309,21 @@ class CallSetup:
         self.table.answered(call)
         m.INVITES_ACCEPTED.inc()
         m.SETUP_SECONDS.observe(now - call.invited_at)
-        self.facts.call_answered(
-            call.call_id,
-            codec=neg.codec.encoding.upper() if neg else "PCMU",
-            payload_type=neg.codec.payload_type if neg else 0,
-            ptime_ms=neg.ptime if neg else 20,
-            srtp=bool(neg.local_crypto) if neg else bool(sdp.media and sdp.media[0].is_srtp),
-            remote_rtp_addr=f"{neg.remote_address}:{neg.remote_port}" if neg else None,
-            sdp_answer=str(sdp),
+        self.facts.record(
+            cf.call_answered(
+                call.call_id,
+                codec=neg.codec.encoding.upper() if neg else "PCMU",
+                payload_type=neg.codec.payload_type if neg else 0,
+                ptime_ms=neg.ptime if neg else 20,
+                srtp=bool(neg.local_crypto) if neg else bool(sdp.media and sdp.media[0].is_srtp),
+                remote_rtp_addr=f"{neg.remote_address}:{neg.remote_port}" if neg else None,
+                sdp_answer=str(sdp),
+            )
         )
         if call.busy is not None:
-            self.facts.call_degraded(call.call_id, reason=call.busy, action="busy_prompt", waited_ms=0.0)
+            self.facts.record(
+                cf.call_degraded(call.call_id, reason=call.busy, action="busy_prompt", waited_ms=0.0)
+            )
         if neg is not None:
             self._open_media(call, neg, out)
 
@@ -359,7 +370,9 @@ class CallSetup:
             call.fire("ack")
             call.established_at = now
             assert call.answered_at is not None
-            self.facts.call_established(call.call_id, ack_delay_ms=round((now - call.answered_at) * 1000, 3))
+            self.facts.record(
+                cf.call_established(call.call_id, ack_delay_ms=round((now - call.answered_at) * 1000, 3))
+            )
         if call.late_offer and call.local_sdp is not None:  # the answer to our offer is in the ACK
             call.late_offer = False
             try:
@@ -404,6 +417,6 @@ class CallSetup:
             return  # already answered or refused: the CANCEL has no effect (§9.2)
         self.txns.respond(call.invite, call.peer, 487, now, out, to_tag=call.local_tag)
         call.final_status = 487
-        self.facts.call_cancelled(call.call_id)
+        self.facts.record(cf.call_cancelled(call.call_id))
         call.fire("end")
         self.teardown.finish(call, "cancelled", "caller", 487, now, out)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import structlog
 
+from edge import call_facts as cf
 from edge import metrics as m
 from edge.effects import Send
 from edge.media.ports import PortPool
@@ -150,7 +151,7 @@ class Teardown:
             )
         call.final_status = status
         m.INVITES_REJECTED.labels(reason).inc()
-        self.facts.call_rejected(call.call_id, sip_status=status, reason=reason, stage=stage)
+        self.facts.record(cf.call_rejected(call.call_id, sip_status=status, reason=reason, stage=stage))
         call.fire("end")
         self.finish(call, "rejected" if hangup_by == "system" else reason, hangup_by, status, now, out)
 
@@ -162,14 +163,16 @@ class Teardown:
         self.timers.cancel(CallDue(call.call_id))
         self.timers.cancel(OkRetransmit(call.call_id))
         took = call.durations(now)
-        self.facts.call_ended(
-            call.call_id,
-            reason=reason,
-            hangup_by=hangup_by,
-            sip_status=status,
-            setup_ms=took.setup_ms,
-            talk_ms=took.talk_ms,
-            total_ms=took.total_ms,
+        self.facts.record(
+            cf.call_ended(
+                call.call_id,
+                reason=reason,
+                hangup_by=hangup_by,
+                sip_status=status,
+                setup_ms=took.setup_ms,
+                talk_ms=took.talk_ms,
+                total_ms=took.total_ms,
+            )
         )
         m.CALLS_ENDED.labels(reason).inc()
         m.CALLS_ACTIVE.dec()
@@ -184,7 +187,7 @@ class Teardown:
     def release_port(self, call: Call, now: float) -> None:
         if call.port is not None:
             self.pool.release(call.port, now)
-            self.facts.media_port_released(call.call_id, rtp_port=call.port)
+            self.facts.record(cf.media_port_released(call.call_id, rtp_port=call.port))
             call.port = None
         self.forget(call)
 

@@ -38,12 +38,13 @@ from websockets.http11 import Request, Response
 
 from edge.command_consumer import CommandConsumer
 from edge.config_table import ConfigFollower, ConfigTable
+from edge.effects import Emit
 from edge.facts import FactRecorder
 from edge.uas.admission import Workers
 from edge.ws import protocol as p
 from edge.ws.auth import Refusal, WsAuth
 from edge.ws.gateway import CallTail, Dialplans, GatewayFirst, WebGateway
-from edge.ws.session import Close, Effect, Emit, Peer, SendAudio, SendText, WebCall, vad_config
+from edge.ws.session import Close, Effect, Peer, SendAudio, SendText, WebCall, vad_config
 from sentiric.auth import settings_verifier
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import prepare_topics
@@ -79,10 +80,9 @@ class WsConnection:
         self._loop = asyncio.get_running_loop()
 
     def apply(self, effects: list[Effect]) -> None:
-        call_id = self.call.call_id
         for effect in effects:
             if isinstance(effect, Emit):
-                self.gateway.facts.emit(call_id, effect.model, **effect.fields)
+                self.gateway.facts.record(effect.fact)
             elif isinstance(effect, SendText):
                 self._push(str(effect.message))
             elif isinstance(effect, SendAudio):

@@ -2,8 +2,9 @@
 
 ``WebCall`` is the WebSocket counterpart of a SIP call plus its media session. It takes client
 frames, facts about its call, commands and the time, and returns effects for the I/O layer:
-``Emit`` (a fact to record), ``SendText``/``SendAudio`` (frames to the client), ``Close`` (close the
-socket with a status code and reason). ``next_deadline`` is when ``tick`` must run next.
+``edge.effects.Emit`` (a call fact, built by :mod:`edge.call_facts`, to record),
+``SendText``/``SendAudio`` (frames to the client), ``Close`` (close the socket with a status code
+and reason). ``next_deadline`` is when ``tick`` must run next.
 
 Facts, in the order a SIP call records them (DESIGN.md, "The life of a call"):
 
@@ -23,11 +24,13 @@ There is no media port and no RTP, so ``MediaPortAllocated``/``MediaPortReleased
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from edge import call_facts as cf
+from edge.effects import Emit
 from edge.media.codecs.resample import resample
 from edge.media.vad.endpointer import (
     Endpointer,
@@ -43,12 +46,6 @@ from schemas import models as m
 
 WEB_CODEC = "L16/16000"
 WEB_PAYLOAD_TYPE = 96  # nominal (dynamic range): a web call has no RTP; the CDR wants a value
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    model: type[Any]
-    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,54 +117,58 @@ class WebCall:
         peer, plan = self.peer, self.plan
         out: list[Effect] = [
             Emit(
-                m.CallInviteReceived,
-                {
-                    "sip_call_id": self.call_id,
-                    "from_uri": f"web:{peer.caller}",
-                    "to_uri": f"web:{peer.callee}",
-                    "caller": peer.caller,
-                    "callee": peer.callee,
-                    "remote_addr": peer.remote_addr,
-                    "transport": "ws",
-                    "channel": "web",
-                    "sdp_offer": None,
-                    "user_agent": peer.user_agent,
-                },
+                cf.call_invite_received(
+                    self.call_id,
+                    sip_call_id=self.call_id,
+                    from_uri=f"web:{peer.caller}",
+                    to_uri=f"web:{peer.callee}",
+                    caller=peer.caller,
+                    callee=peer.callee,
+                    remote_addr=peer.remote_addr,
+                    transport="ws",
+                    channel="web",
+                    sdp_offer=None,
+                    user_agent=peer.user_agent,
+                )
             )
         ]
         if plan.action == "reject":
             out.append(
                 Emit(
-                    m.CallRejected,
-                    {"sip_status": plan.reject_status, "reason": "dialplan_reject", "stage": "dialplan"},
+                    cf.call_rejected(
+                        self.call_id,
+                        sip_status=plan.reject_status,
+                        reason="dialplan_reject",
+                        stage="dialplan",
+                    )
                 )
             )
             return out + self._end(now, "rejected", "system", p.CLOSE_POLICY, "rejected by dialplan")
         self._answered_at = now
         out += [
             Emit(
-                m.DialplanResolved,
-                {
-                    "dialplan_id": plan.dialplan_id,
-                    "action": plan.action,
-                    "target": plan.target,
-                    "prompt_uri": plan.prompt_uri,
-                    "language": plan.language,
-                },
+                cf.dialplan_resolved(
+                    self.call_id,
+                    dialplan_id=plan.dialplan_id,
+                    action=plan.action,
+                    target=plan.target,
+                    prompt_uri=plan.prompt_uri,
+                    language=plan.language,
+                )
             ),
             Emit(
-                m.CallAnswered,
-                {
-                    "codec": WEB_CODEC,
-                    "payload_type": WEB_PAYLOAD_TYPE,
-                    "clock_rate": p.AUDIO_RATE,
-                    "ptime_ms": p.FRAME_MS,
-                    "srtp": False,
-                    "remote_rtp_addr": None,
-                    "sdp_answer": "",
-                },
+                cf.call_answered(
+                    self.call_id,
+                    codec=WEB_CODEC,
+                    payload_type=WEB_PAYLOAD_TYPE,
+                    clock_rate=p.AUDIO_RATE,
+                    ptime_ms=p.FRAME_MS,
+                    srtp=False,
+                    remote_rtp_addr=None,
+                    sdp_answer="",
+                )
             ),
-            Emit(m.CallEstablished, {"ack_delay_ms": 0.0}),
+            Emit(cf.call_established(self.call_id, ack_delay_ms=0.0)),
             SendText(
                 p.SessionInfo(
                     self.call_id, p.AUDIO_RATE, self.limits.max_frame_bytes, self.limits.idle_timeout_s
@@ -226,7 +227,11 @@ class WebCall:
             if isinstance(event, VadSpeechStarted):
                 self._utterance_id = str(uuid.uuid4())
                 out.append(
-                    Emit(m.SpeechStarted, {"utterance_id": self._utterance_id, "stream_ms": event.at_ms})
+                    Emit(
+                        cf.speech_started(
+                            self.call_id, utterance_id=self._utterance_id, stream_ms=event.at_ms
+                        )
+                    )
                 )
                 out.append(SendText(p.SpeechDetected(self._utterance_id, event.at_ms)))
                 out += self._finished(self.playout.barge_in(now), notify=True)
@@ -235,15 +240,15 @@ class WebCall:
             else:
                 out.append(
                     Emit(
-                        m.UtteranceCaptured,
-                        {
-                            "utterance_id": self._utterance_id or str(uuid.uuid4()),
-                            "sample_rate": event.sample_rate,
-                            "pcm": event.pcm,
-                            "start_ms": event.start_ms,
-                            "end_ms": event.end_ms,
-                            "end_reason": event.reason,
-                        },
+                        cf.utterance_captured(
+                            self.call_id,
+                            utterance_id=self._utterance_id or str(uuid.uuid4()),
+                            sample_rate=event.sample_rate,
+                            pcm=event.pcm,
+                            start_ms=event.start_ms,
+                            end_ms=event.end_ms,
+                            end_reason=event.reason,
+                        )
                     )
                 )
                 self._utterance_id = None
@@ -252,16 +257,16 @@ class WebCall:
     def _typed(self, text: str) -> list[Effect]:
         return [
             Emit(
-                m.UtteranceCaptured,
-                {
-                    "utterance_id": str(uuid.uuid4()),
-                    "sample_rate": p.AUDIO_RATE,
-                    "pcm": b"",
-                    "start_ms": self._stream_ms,
-                    "end_ms": self._stream_ms,
-                    "end_reason": "typed",
-                    "text": text,
-                },
+                cf.utterance_captured(
+                    self.call_id,
+                    utterance_id=str(uuid.uuid4()),
+                    sample_rate=p.AUDIO_RATE,
+                    pcm=b"",
+                    start_ms=self._stream_ms,
+                    end_ms=self._stream_ms,
+                    end_reason="typed",
+                    text=text,
+                )
             )
         ]
 
@@ -316,14 +321,14 @@ class WebCall:
         """A PlayAudio that cannot play: say so, so the dialog does not wait for it."""
         return [
             Emit(
-                m.PlaybackFinished,
-                {
-                    "playback_id": playback_id,
-                    "interrupted": True,
-                    "played_ms": 0,
-                    "duration_ms": 0,
-                    "reason": "error",
-                },
+                cf.playback_finished(
+                    self.call_id,
+                    playback_id=playback_id,
+                    interrupted=True,
+                    played_ms=0,
+                    duration_ms=0,
+                    reason="error",
+                )
             )
         ]
 
@@ -364,12 +369,12 @@ class WebCall:
             elif isinstance(event, Started):
                 out.append(
                     Emit(
-                        m.PlaybackStarted,
-                        {
-                            "playback_id": event.playback_id,
-                            "source_uri": event.source_uri,
-                            "duration_ms": event.duration_ms,
-                        },
+                        cf.playback_started(
+                            self.call_id,
+                            playback_id=event.playback_id,
+                            source_uri=event.source_uri,
+                            duration_ms=event.duration_ms,
+                        )
                     )
                 )
                 out.append(SendText(p.PlaybackEvent(event.playback_id, "started", event.duration_ms)))
@@ -382,14 +387,14 @@ class WebCall:
         for f in finished:
             out.append(
                 Emit(
-                    m.PlaybackFinished,
-                    {
-                        "playback_id": f.playback_id,
-                        "interrupted": f.interrupted,
-                        "played_ms": f.played_ms,
-                        "duration_ms": f.duration_ms,
-                        "reason": f.reason,
-                    },
+                    cf.playback_finished(
+                        self.call_id,
+                        playback_id=f.playback_id,
+                        interrupted=f.interrupted,
+                        played_ms=f.played_ms,
+                        duration_ms=f.duration_ms,
+                        reason=f.reason,
+                    )
                 )
             )
             if notify:
@@ -424,15 +429,15 @@ class WebCall:
         answered = self._answered_at
         out.append(
             Emit(
-                m.CallEnded,
-                {
-                    "reason": reason,
-                    "hangup_by": hangup_by,
-                    "sip_status": 200 if answered is not None else self.plan.reject_status,
-                    "setup_ms": None if answered is None else round((answered - self._opened_at) * 1000, 3),
-                    "talk_ms": 0 if answered is None else round((now - answered) * 1000),
-                    "total_ms": round((now - self._opened_at) * 1000),
-                },
+                cf.call_ended(
+                    self.call_id,
+                    reason=reason,
+                    hangup_by=hangup_by,
+                    sip_status=200 if answered is not None else self.plan.reject_status,
+                    setup_ms=None if answered is None else round((answered - self._opened_at) * 1000, 3),
+                    talk_ms=0 if answered is None else round((now - answered) * 1000),
+                    total_ms=round((now - self._opened_at) * 1000),
+                )
             )
         )
         if code is not None:

@@ -11,7 +11,7 @@ buffer's playout delay plus twice the interarrival jitter (what a buffer sized f
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypedDict
 
 from edge.media.quality.emodel import r_factor
 from edge.media.quality.stats import ReceiverStats
@@ -59,9 +59,21 @@ def rtcp_compound(
     return serialize_compound(packets)
 
 
+class QualityFigures(TypedDict):
+    """``MediaQualityReported``'s figures, typed (so ``media_quality_reported(**figures)`` is checked)."""
+
+    packets_received: int
+    packets_lost: int
+    loss_fraction: float
+    jitter_ms: float
+    rtt_ms: float | None
+    r_factor: float
+    mos: float
+
+
 def quality_fields(
     stats: ReceiverStats | None, rtt_s: float | None, playout_delay_s: float
-) -> dict[str, Any]:
+) -> QualityFigures:
     """The fields of ``MediaQualityReported`` (all but ``final``) for the call so far."""
     if stats is None:
         received = lost = 0

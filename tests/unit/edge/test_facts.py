@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 
+from edge import call_facts as cf
 from edge.facts import FactRecorder, ListPublisher
 from edge.media.srtp import CryptoAttribute
 from edge.redact import RAW_INVITE_BOUND, REDACTED
@@ -23,18 +24,19 @@ def recorder() -> tuple[FactRecorder, ListPublisher]:
 
 def test_text_fields_are_made_safe_and_the_fact_round_trips():
     rec, _ = recorder()
-    fact = rec.emit(
-        "c1",
-        models.CallInviteReceived,
-        sip_call_id=HOSTILE,
-        from_uri=HOSTILE,
-        to_uri=HOSTILE,
-        caller=HOSTILE,
-        callee=HOSTILE,
-        remote_addr="127.0.0.1:5060",
-        transport="udp",
-        sdp_offer=HOSTILE,
-        user_agent=HOSTILE,
+    fact = rec.record(
+        cf.call_invite_received(
+            "c1",
+            sip_call_id=HOSTILE,
+            from_uri=HOSTILE,
+            to_uri=HOSTILE,
+            caller=HOSTILE,
+            callee=HOSTILE,
+            remote_addr="127.0.0.1:5060",
+            transport="udp",
+            sdp_offer=HOSTILE,
+            user_agent=HOSTILE,
+        )
     )
     for name in ("sip_call_id", "from_uri", "to_uri", "caller", "callee", "sdp_offer", "user_agent"):
         value = getattr(fact, name)
@@ -46,10 +48,10 @@ def test_text_fields_are_made_safe_and_the_fact_round_trips():
 
 def test_typed_and_spoken_text_is_made_safe():
     rec, _ = recorder()
-    fact = rec.emit(
-        "c1", models.UtteranceCaptured, utterance_id="u1", sample_rate=8000, pcm=b"\x00\x01",
+    fact = rec.record(cf.utterance_captured(
+        "c1", utterance_id="u1", sample_rate=8000, pcm=b"\x00\x01",
         start_ms=0, end_ms=20, text="hello\x00\nworld",
-    )  # fmt: skip
+    ))  # fmt: skip
     assert fact.text == "hello\\x00\nworld"
     assert fact.pcm == b"\x00\x01"  # audio bytes are not text: untouched
 
@@ -59,12 +61,12 @@ def test_sdp_fields_and_raw_copies_lose_their_keys():
     ours, theirs = CryptoAttribute.generate(1), CryptoAttribute.generate(1)
     answer = f"v=0\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:{ours}\r\n"
     offer = f"v=0\r\nm=audio 5000 RTP/SAVP 0\r\na=crypto:{theirs}\r\n"
-    answered = rec.emit("c1", models.CallAnswered, codec="PCMU", payload_type=0, sdp_answer=answer)
-    invited = rec.emit(
-        "c1", models.CallInviteReceived, sip_call_id="x", from_uri="sip:a@b", to_uri="sip:c@d",
+    answered = rec.record(cf.call_answered("c1", codec="PCMU", payload_type=0, sdp_answer=answer))
+    invited = rec.record(cf.call_invite_received(
+        "c1", sip_call_id="x", from_uri="sip:a@b", to_uri="sip:c@d",
         caller="a", callee="c", remote_addr="b:1", transport="udp", sdp_offer=offer,
         raw_invite=b"INVITE sip:c@d SIP/2.0\r\n\r\n" + offer.encode() + b"\xff" * 20_000,
-    )  # fmt: skip
+    ))  # fmt: skip
     for key, fact in ((ours, answered), (theirs, invited)):
         b64 = base64.b64encode(key.key_salt).decode()
         assert b64 not in encode(fact).decode("latin-1")
@@ -103,3 +105,17 @@ def test_the_core_records_a_hostile_invite_whole_and_safe():
     # and the call goes on like any other: answered, with its (scrubbed) SRTP answer on the log
     assert edge.names() == ["CallInviteReceived", "DialplanResolved", "MediaPortAllocated", "CallAnswered"]
     assert f"inline:{REDACTED}" in edge.facts()[-1].sdp_answer
+
+
+def test_the_recorder_stamps_the_envelope_in_one_place() -> None:
+    rec, publisher = recorder()
+    rec.set_trace("c1", "trace-1")
+    built = cf.call_established("c1", ack_delay_ms=1.5)
+    first, second = rec.record(built), rec.record(cf.call_ended("c1", reason="normal", hangup_by="caller",
+                                                                   sip_status=200, total_ms=10))  # fmt: skip
+    assert built.event_id == cf.UNSTAMPED_ID and built.seq == 0  # what the engines hand out: unstamped
+    assert (first.seq, second.seq) == (1, 2) and first.event_id != second.event_id != cf.UNSTAMPED_ID
+    assert first.source == "edge-test" and first.trace_id == "trace-1" and first.occurred_at > cf.UNSTAMPED_AT
+    assert first.ack_delay_ms == 1.5 and publisher.records == [first, second]
+    rec.forget("c1")
+    assert rec.record(built).seq == 1 and rec.record(built).trace_id == "c1"

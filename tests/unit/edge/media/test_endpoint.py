@@ -105,7 +105,7 @@ async def test_a_failing_sendto_closes_the_sockets_at_once_and_reports_the_failu
 
 async def test_close_closes_both_sockets_whatever_fails_before() -> None:
     class GoneSink:
-        def emit(self, call_id: str, model: type[Any], **fields: Any) -> Any:
+        def record(self, fact: Any) -> Any:
             raise RuntimeError("fact sink gone")
 
     closed: list[object] = []

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from edge.effects import Emit, Send
+from edge.facts import own_fields
 from edge.media.codecs.g711 import PCMU
 from edge.media.codecs.registry import Binding, Transcoder, default_registry
 from edge.media.playback import load_wav
@@ -93,7 +94,7 @@ class Run:
         return [RtpPacket.parse(e.data) for e in self.effects if isinstance(e, Send)]
 
     def facts(self, model: type[Any] | None = None) -> list[tuple[type[Any], dict[str, Any]]]:
-        found = [(e.fact.model, e.fact.fields) for e in self.effects if isinstance(e, Emit)]
+        found = [(type(e.fact), own_fields(e.fact)) for e in self.effects if isinstance(e, Emit)]
         return [f for f in found if model is None or f[0] is model]
 
     def fields(self, model: type[Any]) -> list[dict[str, Any]]:
@@ -164,7 +165,7 @@ def test_arrival_jitter_is_absorbed_and_measured() -> None:
     start = int(np.flatnonzero(caller)[0])
     assert np.array_equal(caller[start : start + decoded.size], decoded)
     (final,) = [
-        e.fact.fields for e in closing if isinstance(e, Emit) and e.fact.model is MediaQualityReported
+        own_fields(e.fact) for e in closing if isinstance(e, Emit) and type(e.fact) is MediaQualityReported
     ]
     assert final["packets_lost"] == 0 and final["jitter_ms"] > 1.0
     assert session._jitter.stats.late == 0
@@ -186,7 +187,9 @@ def test_lost_packets_are_concealed_in_time_and_counted() -> None:
     silent = [k for k in range(caller.shape[0]) if not caller[k].any()]
     first = int(np.flatnonzero(caller.any(axis=1))[0])  # the playout delay before the first frame
     assert [k - first for k in silent if k > first] == sorted(lost)  # concealed where they were missing
-    final = [e.fact.fields for e in closing if isinstance(e, Emit) and e.fact.model is MediaQualityReported]
+    final = [
+        own_fields(e.fact) for e in closing if isinstance(e, Emit) and type(e.fact) is MediaQualityReported
+    ]
     assert final[0]["packets_lost"] == 3 and final[0]["loss_fraction"] == pytest.approx(3 / 50)
 
 
@@ -363,7 +366,7 @@ def test_close_ends_everything_in_order_and_is_idempotent() -> None:
         run(session.receive_rtp(audio_packet(i), CALLER, T0 + i * TICK))
         run(session.tick(T0 + i * TICK))
     closing = list(session.close(T0 + 1))
-    kinds = [type(e).__name__ if not isinstance(e, Emit) else e.fact.model.__name__ for e in closing]
+    kinds = [type(e.fact if isinstance(e, Emit) else e).__name__ for e in closing]
     assert kinds == [
         "PlaybackFinished",
         "PlaybackFinished",
@@ -371,7 +374,7 @@ def test_close_ends_everything_in_order_and_is_idempotent() -> None:
         "MediaQualityReported",
         "StoreRecording",
     ]
-    p1, p2 = (e.fact.fields for e in closing[:2] if isinstance(e, Emit))
+    p1, p2 = (own_fields(e.fact) for e in closing[:2] if isinstance(e, Emit))
     assert p1["playback_id"] == "p1" and p1["reason"] == "hangup" and p1["played_ms"] == 200
     assert p2["playback_id"] == "p2" and p2["played_ms"] == 0 and p2["interrupted"]
     bye = closing[2]

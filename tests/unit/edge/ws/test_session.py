@@ -11,10 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from edge.effects import Emit
+from edge.facts import FactRecorder, ListPublisher, own_fields
 from edge.uas.dialplan import Plan
 from edge.ws import protocol as p
-from edge.ws.session import Close, Emit, Peer, SendAudio, SendText, WebCall
+from edge.ws.session import Close, Peer, SendAudio, SendText, WebCall
 from schemas import models as m
+from schemas.codec import decode, encode
 
 SPEECH = Path(__file__).parents[3] / "fixtures" / "speech" / "opening_hours_16k.wav"
 PEER = Peer("127.0.0.1:5555", "alice", "web", "pytest")
@@ -27,7 +30,7 @@ def question() -> bytes:
 
 
 def facts(effects: list[Any]) -> list[str]:
-    return [e.model.__name__ for e in effects if isinstance(e, Emit)]
+    return [type(e.fact).__name__ for e in effects if isinstance(e, Emit)]
 
 
 def sent(effects: list[Any]) -> list[p.ServerMessage]:
@@ -39,7 +42,7 @@ def closes(effects: list[Any]) -> list[Close]:
 
 
 def emitted(effects: list[Any], model: type[Any]) -> dict[str, Any]:
-    return next(e.fields for e in effects if isinstance(e, Emit) and e.model is model)
+    return next(own_fields(e.fact) for e in effects if isinstance(e, Emit) and type(e.fact) is model)
 
 
 def command(cls: type[Any], call_id: str, **fields: Any) -> Any:
@@ -67,10 +70,11 @@ def test_open_records_the_facts_of_an_answered_call() -> None:
     assert emitted(out, m.CallAnswered)["codec"] == "L16/16000"
     assert emitted(out, m.CallAnswered)["clock_rate"] == 16000
     assert sent(out) == [p.SessionInfo("c-1")]
-    for e in out:  # every fact builds with the envelope fields added
+    recorder = FactRecorder(ListPublisher(), "edge-test")
+    for e in out:  # every fact is the call's and survives the recorder and the codec
         if isinstance(e, Emit):
-            e.model(event_id=uuid.uuid4(), call_id="c-1", seq=1, occurred_at=datetime.now(UTC), source="x",
-                    trace_id="t", **e.fields)  # fmt: skip
+            record = recorder.record(e.fact)
+            assert record.call_id == "c-1" and decode(encode(record)) == record
 
 
 def test_a_dialplan_reject_ends_the_call_with_a_policy_close() -> None:
