@@ -41,6 +41,7 @@ from edge.media.ports import PortsExhausted
 from edge.media.recording_root import allowed_output_uri
 from edge.media.storage import StorageError
 from edge.media.taps import AudioInjector, AudioTap, TapDirection
+from edge.media_port import MediaOptions
 from protos import media_pb2, media_pb2_grpc
 from schemas.envelope import CallSequencer, envelope
 from schemas.models import PlayAudio, StartRecording, StopRecording
@@ -164,14 +165,16 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         try:
             await self.engine.open_session(
                 request.call_id,
-                local_port=port,
-                remote_addr=remote,
-                codec=request.codec or "PCMU",
-                payload_type=request.payload_type,
-                dtmf_payload_type=request.dtmf_payload_type or None,
-                ptime_ms=20,
-                crypto_local=request.crypto_local or None,
-                crypto_remote=request.crypto_remote or None,
+                MediaOptions(
+                    local_port=port,
+                    remote_addr=remote,
+                    codec=request.codec or "PCMU",
+                    payload_type=request.payload_type,
+                    dtmf_payload_type=request.dtmf_payload_type or None,
+                    ptime_ms=20,
+                    crypto_local=request.crypto_local or None,
+                    crypto_remote=request.crypto_remote or None,
+                ),
             )
         except (MediaCommandError, OSError) as exc:
             self.engine.release_port(port)
