@@ -303,10 +303,10 @@ class EdgeApp:
         """The MediaService over the real engine (the port-binding stand-in has no media to serve)."""
         try:
             from edge.grpc_service import serve_media
-            from edge.media.engine import MediaEngine as RealEngine
+            from edge.media.engine import MediaEngine
         except ImportError:
             return
-        if not isinstance(self.engine, RealEngine):
+        if not isinstance(self.engine, MediaEngine):
             return
         s = self.settings
         try:

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from edge.facts import FactSink
     from sentiric.settings import Settings
 
-__all__ = ["MediaCommandError", "MediaEngine", "MediaSession", "RtpEndpoint"]
+__all__ = ["MediaCommandError", "MediaEngine", "RtpEndpoint"]
 
 log = logging.getLogger(__name__)
 
