@@ -51,6 +51,7 @@ from edge.media.codecs.g711 import PCMU  # noqa: E402
 from edge.media.playback import load_wav  # noqa: E402
 from edge.media.rtp.packet import RtpPacket  # noqa: E402
 from edge.media.srtp import CryptoAttribute, SrtpContext  # noqa: E402
+from edge.media_port import MediaOptions  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "media" / "opening_hours_8k.wav"
 WARMUP_S = 2.0
@@ -165,7 +166,7 @@ async def run_edge(sessions: int, srtp: bool, seconds: float, profile: str | Non
         media_quality_interval_s=5.0,
     )
     facts = NullFacts()
-    engine = MediaEngine(settings, facts)  # type: ignore[arg-type]
+    engine = MediaEngine(settings, facts)
     await engine.start()
     ports = []
     while len(ports) < sessions:  # skip ports another process holds
@@ -190,14 +191,16 @@ async def run_edge(sessions: int, srtp: bool, seconds: float, profile: str | Non
         local, remote = keys[i] if keys else (None, None)
         await engine.open_session(
             f"bench-{i}",
-            local_port=port,
-            remote_addr=tuple(gen_addr),
-            codec="PCMU",
-            payload_type=0,
-            dtmf_payload_type=101,
-            ptime_ms=20,
-            crypto_local=local,
-            crypto_remote=remote,
+            MediaOptions(
+                local_port=port,
+                remote_addr=tuple(gen_addr),
+                codec="PCMU",
+                payload_type=0,
+                dtmf_payload_type=101,
+                ptime_ms=20,
+                crypto_local=local,
+                crypto_remote=remote,
+            ),
         )
         await engine.execute(
             PlayAudio(

@@ -7,6 +7,7 @@ media session and its shell), ``ws`` (the browser voice gateway), ``prompts`` (a
 itself). Modules: ``app`` (the process, composed), ``transport`` (UDP/TCP/TLS adapters around the SIP
 core), ``facts`` (every fact the edge records passes here), ``command_consumer`` (the node's command
 topic), ``config_table`` (dialplans, SIP users, tokens), ``workers`` (which dialog workers can take a
-call), ``media_port`` (the seam between SIP and media), ``sdp``, ``redact``, ``grpc_service`` and
-``grpc_auth``, ``metrics`` and ``metrics_http``, ``cli`` (``sentiric edge``, the edge's plug-in).
+call), ``media_port`` (the seam between SIP and media: ``MediaOptions``, the ``MediaPort`` and
+``MediaHandle`` protocols, ``NullMediaPort``), ``sdp``, ``redact``, ``grpc_service`` and ``grpc_auth``,
+``metrics`` and ``metrics_http``, ``cli`` (``sentiric edge``, the edge's plug-in).
 """

@@ -24,7 +24,7 @@ from edge.command_consumer import CommandConsumer, CommandDispatcher
 from edge.config_table import ConfigFollower, ConfigTable
 from edge.facts import FactRecorder, FactSink
 from edge.media.ports import edge_port_pool
-from edge.media_port import MediaEngine, NullMediaEngine
+from edge.media_port import MediaPort, NullMediaPort
 from edge.metrics_http import MAX_HEAD, metrics_handler
 from edge.sip.transaction import TimerConfig
 from edge.transport import (
@@ -62,19 +62,22 @@ class EdgeConfigError(ValueError):
     """Settings the edge refuses to start with (one line, saying what to set)."""
 
 
-def default_engine(settings: Settings, facts: FactSink) -> Any:
-    """The real media engine. (`null_engine` is the port-binding stand-in for SIP-only benchmarks.)"""
-    from edge.media.engine import MediaEngine as RealEngine
+def default_engine(settings: Settings, facts: FactSink) -> MediaPort:
+    """The real media engine. (`null_engine` is the port-binding stand-in for SIP-only benchmarks.)
+
+    Typed as the SIP side's ``MediaPort``, so the type checker proves the engine (and the sessions it
+    opens) satisfy the seam; the app reaches its media commands (``execute``) through ``Any``."""
+    from edge.media.engine import MediaEngine
     from edge.media.vad import silero
 
     if settings.vad_model == "silero":
         silero.preload()  # ~40 ms once, here, rather than in the first call's first frame on the loop
-    return RealEngine(settings, facts)
+    return MediaEngine(settings, facts)
 
 
-def null_engine(settings: Settings, facts: FactSink) -> Any:
+def null_engine(settings: Settings, facts: FactSink) -> MediaPort:
     pool = edge_port_pool(settings)
-    return NullMediaEngine(pool, settings.rtp_host)
+    return NullMediaPort(pool, settings.rtp_host)
 
 
 def uas_config(settings: Settings, port: int, tls_port: int | None = None) -> UasConfig:
@@ -183,7 +186,7 @@ class EdgeApp:
             if settings.require_worker
             else None
         )
-        self.engine: MediaEngine | Any = None
+        self.engine: MediaPort | Any = None
         self.core: UasCore | None = None
         self.admission: Admission | None = None
         self.endpoint: SipEndpoint | None = None
@@ -300,10 +303,10 @@ class EdgeApp:
         """The MediaService over the real engine (the port-binding stand-in has no media to serve)."""
         try:
             from edge.grpc_service import serve_media
-            from edge.media.engine import MediaEngine as RealEngine
+            from edge.media.engine import MediaEngine
         except ImportError:
             return
-        if not isinstance(self.engine, RealEngine):
+        if not isinstance(self.engine, MediaEngine):
             return
         s = self.settings
         try:

@@ -87,15 +87,17 @@ class FactRecorder:
                 value = scrub_raw(value)
             fields[name] = value
         call_id = fact.call_id
-        record = type(fact)(
-            **envelope(
+        # merged into the untyped field dict: the model is only known at run time here, so there is no
+        # constructor signature to check the typed envelope against (call_facts checked the fields)
+        fields.update(
+            envelope(
                 call_id,
                 seq=self._seq.next(call_id),
                 source=self._node_id,
                 trace_id=self._trace.get(call_id, call_id),
-            ),
-            **fields,
+            )
         )
+        record = type(fact)(**fields)
         self._publisher.publish(record)
         return record
 

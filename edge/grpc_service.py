@@ -27,7 +27,7 @@ import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import numpy as np
@@ -41,8 +41,9 @@ from edge.media.ports import PortsExhausted
 from edge.media.recording_root import allowed_output_uri
 from edge.media.storage import StorageError
 from edge.media.taps import AudioInjector, AudioTap, TapDirection
+from edge.media_port import MediaOptions
 from protos import media_pb2, media_pb2_grpc
-from schemas.envelope import CallSequencer, envelope
+from schemas.envelope import CallSequencer, Envelope, envelope
 from schemas.models import PlayAudio, StartRecording, StopRecording
 from sentiric.auth import settings_verifier
 from sentiric.exposure import check_bind, is_loopback
@@ -64,6 +65,9 @@ DIRECTIONS: dict[int, TapDirection] = {
     media_pb2.AUDIO_DIRECTION_MIXED: "mixed",
 }
 INJECT_HIGH_WATER_MS = 400  # stop reading the client's stream while this much audio waits to be played
+
+# The commands this service records: what ``MediaServicer._record`` takes and hands back, unchanged.
+C = TypeVar("C", PlayAudio, StartRecording, StopRecording)
 
 
 def _code(context: Context) -> str:
@@ -122,17 +126,21 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
 
     # --- helpers ---
 
-    def _command(self, model: type[Any], call_id: str, context: Context, **fields: Any) -> Any:
+    def _envelope(self, call_id: str, context: Context) -> Envelope:
+        """The next command's envelope for ``call_id``: our sequence, the caller's trace id if it sent one.
+
+        A command is built as ``Model(**self._envelope(...), field=...)``: the envelope is typed, so the
+        type checker holds every field named beside it to the model (a misspelt one is an error)."""
         metadata = dict(context.invocation_metadata() or ())
         trace_id = metadata.get("trace_id") or metadata.get("x-trace-id")
         if isinstance(trace_id, bytes):  # only "-bin" keys carry bytes; these two never do
             trace_id = trace_id.decode()
-        record = model(
-            **envelope(call_id, seq=self._seq.next(call_id), source=self.source, trace_id=trace_id),
-            **fields,
-        )
-        self.publisher.publish(record, topic=self.commands_topic)  # recorded like the dialog's commands
-        return record
+        return envelope(call_id, seq=self._seq.next(call_id), source=self.source, trace_id=trace_id)
+
+    def _record(self, command: C) -> C:
+        """Publish ``command`` to the commands topic (recorded like the dialog's commands), return it."""
+        self.publisher.publish(command, topic=self.commands_topic)
+        return command
 
     async def _session(self, call_id: str, context: Context) -> Any:
         session = self.engine.session(call_id)
@@ -164,14 +172,16 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         try:
             await self.engine.open_session(
                 request.call_id,
-                local_port=port,
-                remote_addr=remote,
-                codec=request.codec or "PCMU",
-                payload_type=request.payload_type,
-                dtmf_payload_type=request.dtmf_payload_type or None,
-                ptime_ms=20,
-                crypto_local=request.crypto_local or None,
-                crypto_remote=request.crypto_remote or None,
+                MediaOptions(
+                    local_port=port,
+                    remote_addr=remote,
+                    codec=request.codec or "PCMU",
+                    payload_type=request.payload_type,
+                    dtmf_payload_type=request.dtmf_payload_type or None,
+                    ptime_ms=20,
+                    crypto_local=request.crypto_local or None,
+                    crypto_remote=request.crypto_remote or None,
+                ),
             )
         except (MediaCommandError, OSError) as exc:
             self.engine.release_port(port)
@@ -201,15 +211,15 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         self, request: media_pb2.PlayAudioRequest, context: Context
     ) -> media_pb2.PlayAudioResponse:
         await self._session(request.call_id, context)
-        command = self._command(
-            PlayAudio,
-            request.call_id,
-            context,
-            playback_id=request.playback_id or str(uuid.uuid4()),
-            audio_uri=request.audio_uri or None,
-            pcm=request.pcm or None,
-            sample_rate=request.sample_rate or 8000,
-            barge_in=request.barge_in,
+        command = self._record(
+            PlayAudio(
+                **self._envelope(request.call_id, context),
+                playback_id=request.playback_id or str(uuid.uuid4()),
+                audio_uri=request.audio_uri or None,
+                pcm=request.pcm or None,
+                sample_rate=request.sample_rate or 8000,
+                barge_in=request.barge_in,
+            )
         )
         await self._execute(command, context)
         return media_pb2.PlayAudioResponse(playback_id=command.playback_id)
@@ -223,13 +233,13 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
             allowed_output_uri(self.engine.settings, request.output_uri)
         except StorageError as exc:  # refused before it is recorded as a command
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        command = self._command(
-            StartRecording,
-            request.call_id,
-            context,
-            recording_id=request.recording_id or str(uuid.uuid4()),
-            output_uri=request.output_uri,
-            format=request.format or "wav",
+        command = self._record(
+            StartRecording(
+                **self._envelope(request.call_id, context),
+                recording_id=request.recording_id or str(uuid.uuid4()),
+                output_uri=request.output_uri,
+                format=request.format or "wav",
+            )
         )
         await self._execute(command, context)
         return media_pb2.StartRecordingResponse(recording_id=command.recording_id)
@@ -239,7 +249,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         self, request: media_pb2.StopRecordingRequest, context: Context
     ) -> media_pb2.StopRecordingResponse:
         await self._session(request.call_id, context)
-        command = self._command(StopRecording, request.call_id, context, recording_id=request.recording_id)
+        command = self._record(
+            StopRecording(**self._envelope(request.call_id, context), recording_id=request.recording_id)
+        )
         await self._execute(command, context)
         return media_pb2.StopRecordingResponse()
 

@@ -34,7 +34,7 @@ import structlog
 
 from edge import metrics as m
 from edge.effects import Send
-from edge.media_port import MediaEngine, MediaSession
+from edge.media_port import MediaHandle, MediaPort
 from edge.sip.errors import SipParseError
 from edge.sip.framing import PONG, KeepAlivePing, StreamFramer
 from edge.uas.call import CloseMedia, ConfirmMedia, OpenMedia, Peer, UpdateMedia
@@ -53,14 +53,14 @@ class MediaDriver:
 
     def __init__(
         self,
-        engine: MediaEngine,
+        engine: MediaPort,
         on_closed: Callable[[str], None],
         on_failed: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
         self.on_closed = on_closed
         self.on_failed = on_failed or (lambda call_id: None)
-        self.sessions: dict[str, MediaSession] = {}
+        self.sessions: dict[str, MediaHandle] = {}
         self._opening: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -88,28 +88,17 @@ class MediaDriver:
         bind_call(e.call_id)
         try:
             self.sessions[e.call_id] = await self.engine.open_session(
-                e.call_id,
-                local_port=e.local_port,
-                remote_addr=e.remote_addr,
-                codec=e.codec,
-                payload_type=e.payload_type,
-                dtmf_payload_type=e.dtmf_payload_type,
-                ptime_ms=e.ptime_ms,
-                crypto_local=e.crypto_local,
-                crypto_remote=e.crypto_remote,
-                remote_fmtp=e.remote_fmtp,
-                trust=e.trust,
-                on_failed=self.on_failed,
+                e.call_id, e.options, on_failed=self.on_failed
             )
         except Exception:
-            log.exception("media session did not open", port=e.local_port)
+            log.exception("media session did not open", port=e.options.local_port)
             self.on_failed(e.call_id)
         finally:
             self._opening.pop(e.call_id, None)
             unbind_call()
 
     @staticmethod
-    def _apply_to(session: MediaSession, e: UpdateMedia | ConfirmMedia) -> None:
+    def _apply_to(session: MediaHandle, e: UpdateMedia | ConfirmMedia) -> None:
         if isinstance(e, UpdateMedia):
             session.update_remote(e.remote_addr, e.direction)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypedDict
 
 
 def utc_now() -> datetime:
@@ -15,6 +15,18 @@ def new_call_id() -> str:
     return str(uuid.uuid4())
 
 
+class Envelope(TypedDict):
+    """The six fields every call record starts with, typed: unpacked into a model's constructor, the
+    type checker checks them and every other field named beside them (a misspelt one is an error)."""
+
+    event_id: uuid.UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+
+
 def envelope(
     call_id: str,
     *,
@@ -22,7 +34,7 @@ def envelope(
     source: str,
     trace_id: str | None = None,
     occurred_at: datetime | None = None,
-) -> dict[str, Any]:
+) -> Envelope:
     """Envelope fields as keyword arguments for a model: `CallEnded(**envelope(...), reason=...)`."""
     return {
         "event_id": uuid.uuid4(),

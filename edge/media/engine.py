@@ -9,9 +9,9 @@ The SIP side (and the gRPC MediaService) code against this surface::
     engine = MediaEngine(settings, facts)          # facts: edge.facts.FactSink
     await engine.start()
     port = engine.pool.allocate(time.monotonic())  # PortsExhausted → answer 503
-    session = await engine.open_session(call_id, local_port=port, remote_addr=("10.0.0.7", 4000),
-                                        codec="PCMU", payload_type=0, dtmf_payload_type=101,
-                                        ptime_ms=20, crypto_local=None, crypto_remote=None)
+    options = MediaOptions(local_port=port, remote_addr=("10.0.0.7", 4000), codec="PCMU",
+                           payload_type=0, dtmf_payload_type=101)  # edge.media_port: what SDP agreed
+    session = await engine.open_session(call_id, options)
     session.update_remote(addr, "sendrecv")        # re-INVITE / hold (direction is ours)
     session.last_rx_monotonic                      # time.monotonic() of the last accepted RTP packet
     session.session                                # the sans-IO MediaSession inside
@@ -53,11 +53,11 @@ from edge.media.playback import PromptCache, PromptError
 from edge.media.ports import edge_port_pool
 from edge.media.recording import RecordingError
 from edge.media.recording_root import allowed_output_uri
-from edge.media.rtp.source_policy import TRUSTED, MediaTrust
 from edge.media.session import MediaSession
 from edge.media.srtp import CryptoAttribute, SrtpContext, SrtpError
 from edge.media.storage import RecordingStore, S3Store, StorageError, UriStore
 from edge.media.vad.endpointer import EndpointerConfig
+from edge.media_port import MediaOptions
 from schemas.models import (
     PlayAudio,
     SendDtmf,
@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from edge.facts import FactSink
     from sentiric.settings import Settings
 
-__all__ = ["MediaCommandError", "MediaEngine", "MediaSession", "RtpEndpoint"]
+__all__ = ["MediaCommandError", "MediaEngine", "RtpEndpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -148,32 +148,21 @@ class MediaEngine:
         return self._sessions.get(call_id)
 
     async def open_session(
-        self,
-        call_id: str,
-        *,
-        local_port: int,
-        remote_addr: tuple[str, int] | None,
-        codec: str,
-        payload_type: int,
-        dtmf_payload_type: int | None,
-        ptime_ms: int,
-        crypto_local: str | None = None,
-        crypto_remote: str | None = None,
-        remote_fmtp: str | None = None,
-        trust: MediaTrust = TRUSTED,
-        on_failed: Callable[[str], None] | None = None,
+        self, call_id: str, options: MediaOptions, *, on_failed: Callable[[str], None] | None = None
     ) -> RtpEndpoint:
-        """Bind ``local_port`` (RTP) and ``local_port + 1`` (RTCP) and start ticking the call's media.
+        """Bind ``options.local_port`` (RTP) and the port above it (RTCP); start ticking the call's media.
 
-        ``codec`` is a registry name (PCMU, PCMA, G722, opus). G.711 runs on its tables directly (the
-        hot path); a wideband codec gets a ``Transcoder`` to the call's 8 kHz PCM. ``trust`` feeds the
-        session's source policy (the SIP side's knowledge of the peer; the default sends where told);
-        ``on_failed(call_id)`` hears of a session that failed after opening. If anything fails after
-        the sockets are bound, they are closed before the error propagates: no port pair leaks."""
+        ``options.codec`` is a registry name (PCMU, PCMA, G722, opus). G.711 runs on its tables directly
+        (the hot path); a wideband codec gets a ``Transcoder`` to the call's 8 kHz PCM.
+        ``options.trust`` feeds the session's source policy (the SIP side's knowledge of the peer; the
+        default sends where told); ``on_failed(call_id)`` hears of a session that failed after opening.
+        If anything fails after the sockets are bound, they are closed before the error propagates: no
+        port pair leaks."""
         if call_id in self._sessions:
             raise MediaCommandError(f"call {call_id} already has a media session")
+        crypto_local, crypto_remote = options.crypto_local, options.crypto_remote
         try:
-            chosen = self._codecs.by_name(codec)
+            chosen = self._codecs.by_name(options.codec)
         except CodecError as exc:
             raise MediaCommandError(str(exc)) from None
         transcoder = None
@@ -181,7 +170,8 @@ class MediaEngine:
             g711: Any = CODECS_BY_NAME[chosen.name]
         else:
             try:
-                transcoder = Transcoder(Binding(chosen, payload_type, remote_fmtp), pcm_rate=8000)
+                binding = Binding(chosen, options.payload_type, options.remote_fmtp)
+                transcoder = Transcoder(binding, pcm_rate=8000)
             except CodecError as exc:
                 raise MediaCommandError(str(exc)) from None
             g711 = chosen
@@ -196,13 +186,13 @@ class MediaEngine:
         now = time.monotonic()
         media = MediaSession(
             call_id,
-            local_port=local_port,
-            remote_addr=remote_addr,
+            local_port=options.local_port,
+            remote_addr=options.remote_addr,
             codec=g711,
             transcoder=transcoder,
-            payload_type=payload_type,
-            dtmf_payload_type=dtmf_payload_type,
-            ptime_ms=ptime_ms if ptime_ms > 0 else 20,
+            payload_type=options.payload_type,
+            dtmf_payload_type=options.dtmf_payload_type,
+            ptime_ms=options.ptime_ms if options.ptime_ms > 0 else 20,
             now=now,
             wall_offset=time.time() - now,  # RTCP's NTP time, on the session's monotonic clock
             srtp=srtp,
@@ -211,7 +201,7 @@ class MediaEngine:
             vad=self.vad,
             quality_interval_s=self.settings.media_quality_interval_s,
             cname=f"{self.settings.node_id}@sentiric",
-            trust=trust,
+            trust=options.trust,
         )
         session = RtpEndpoint(
             media,

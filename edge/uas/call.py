@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from edge.effects import Send
-from edge.media.rtp.source_policy import TRUSTED, MediaTrust
+from edge.media_port import MediaOptions
 from edge.sdp import Negotiated, SessionDescription
 from edge.sip.dialog import Dialog
 from edge.sip.message import SipRequest
@@ -73,17 +73,10 @@ class Peer:
 # -- effects the core asks its driver to carry out (besides transaction.Send) ---------------------
 @dataclass(frozen=True, slots=True)
 class OpenMedia:
+    """Open the call's media session with ``options`` (what offer/answer negotiated, the peer's trust)."""
+
     call_id: str
-    local_port: int
-    remote_addr: tuple[str, int] | None
-    codec: str
-    payload_type: int
-    dtmf_payload_type: int | None
-    ptime_ms: int
-    crypto_local: str | None = None
-    crypto_remote: str | None = None
-    remote_fmtp: str | None = None  # the peer's a=fmtp for the codec (Opus bit-rate cap, FEC)
-    trust: MediaTrust = TRUSTED  # what the core knows of the peer: the session's source policy input
+    options: MediaOptions
 
 
 @dataclass(frozen=True, slots=True)

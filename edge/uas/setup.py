@@ -30,6 +30,7 @@ from edge.effects import Send
 from edge.media.ports import PortPool, PortsExhausted
 from edge.media.rtp.source_policy import MediaTrust
 from edge.media.srtp import CryptoAttribute, SrtpError
+from edge.media_port import MediaOptions
 from edge.sdp import (
     Negotiated,
     SdpNegotiationError,
@@ -341,16 +342,18 @@ class CallSetup:
         out.append(
             OpenMedia(
                 call.call_id,
-                call.port,
-                media_addr(neg),
-                neg.codec.encoding.upper(),
-                neg.codec.payload_type,
-                neg.telephone_event.payload_type if neg.telephone_event else None,
-                neg.ptime,
-                str(neg.local_crypto) if neg.local_crypto else None,
-                str(neg.remote_crypto) if neg.remote_crypto else None,
-                neg.binding.remote_fmtp if neg.binding else None,
-                trust,
+                MediaOptions(
+                    local_port=call.port,
+                    remote_addr=media_addr(neg),
+                    codec=neg.codec.encoding.upper(),
+                    payload_type=neg.codec.payload_type,
+                    dtmf_payload_type=neg.telephone_event.payload_type if neg.telephone_event else None,
+                    ptime_ms=neg.ptime,
+                    crypto_local=str(neg.local_crypto) if neg.local_crypto else None,
+                    crypto_remote=str(neg.remote_crypto) if neg.remote_crypto else None,
+                    remote_fmtp=neg.binding.remote_fmtp if neg.binding else None,
+                    trust=trust,
+                ),
             )
         )
 

@@ -123,7 +123,7 @@ def test_a_packet_time_that_is_no_usable_number_is_ignored(value: str) -> None:
     answers = [e.data for e in out if isinstance(e, Send)]
     assert [status_of(a) for a in answers] == [200], answers  # was: 500 (ValueError, OverflowError)
     assert [e for e in logs if e["log_level"] == "error"] == []
-    assert next(e for e in out if isinstance(e, OpenMedia)).ptime_ms == 20
+    assert next(e for e in out if isinstance(e, OpenMedia)).options.ptime_ms == 20
     assert b"a=ptime" not in answers[0]
 
 

@@ -18,6 +18,7 @@ from edge.facts import FactRecorder, ListPublisher
 from edge.media.endpoint import RtpEndpoint
 from edge.media.engine import MediaEngine
 from edge.media.rtp.packet import RtpPacket
+from edge.media_port import MediaOptions
 from sentiric.settings import Settings
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "media"
@@ -78,13 +79,15 @@ class Harness:
         """A session on a port from the engine's pool, as the SIP side opens one (20 ms ptime)."""
         return await self.engine.open_session(
             call_id,
-            local_port=self.engine.pool.allocate(time.monotonic()),
-            remote_addr=remote_addr,
-            codec=codec,
-            payload_type=payload_type,
-            dtmf_payload_type=dtmf_payload_type,
-            ptime_ms=20,
-            **options,
+            MediaOptions(
+                local_port=self.engine.pool.allocate(time.monotonic()),
+                remote_addr=remote_addr,
+                codec=codec,
+                payload_type=payload_type,
+                dtmf_payload_type=dtmf_payload_type,
+                ptime_ms=20,
+                **options,
+            ),
         )
 
     def facts_of(self, model: type[Any], call_id: str | None = None) -> list[Any]:

@@ -11,6 +11,7 @@ import uvloop
 from edge.media.clock import MediaClock
 from edge.media.engine import MediaCommandError
 from edge.media.ports import PortsExhausted
+from edge.media_port import MediaOptions
 from schemas.envelope import envelope
 from schemas.models import MediaQualityReported, StopPlayback
 from sentiric.net import udp_pair_free
@@ -21,12 +22,14 @@ async def test_released_port_is_not_reused_before_its_quarantine_ends(harness) -
     port = engine.pool.allocate(time.monotonic())
     session = await engine.open_session(
         "call-q",
-        local_port=port,
-        remote_addr=None,
-        codec="PCMU",
-        payload_type=0,
-        dtmf_payload_type=None,
-        ptime_ms=20,
+        MediaOptions(
+            local_port=port,
+            remote_addr=None,
+            codec="PCMU",
+            payload_type=0,
+            dtmf_payload_type=None,
+            ptime_ms=20,
+        ),
     )
     assert engine.active_sessions == 1 and engine.session("call-q") is session
     await session.close()
@@ -43,12 +46,14 @@ async def test_released_port_is_not_reused_before_its_quarantine_ends(harness) -
     assert engine.pool.allocate(time.monotonic()) == port
     again = await engine.open_session(  # the sockets were closed: the port binds again
         "call-q2",
-        local_port=port,
-        remote_addr=None,
-        codec="PCMA",
-        payload_type=8,
-        dtmf_payload_type=None,
-        ptime_ms=20,
+        MediaOptions(
+            local_port=port,
+            remote_addr=None,
+            codec="PCMA",
+            payload_type=8,
+            dtmf_payload_type=None,
+            ptime_ms=20,
+        ),
     )
     await again.close()
 
@@ -59,23 +64,27 @@ async def test_bad_requests_raise_one_error_type(harness) -> None:
     with pytest.raises(MediaCommandError, match="unsupported codec"):
         await engine.open_session(
             "c",
-            local_port=port,
-            remote_addr=None,
-            codec="GSM",
-            payload_type=3,
-            dtmf_payload_type=None,
-            ptime_ms=20,
+            MediaOptions(
+                local_port=port,
+                remote_addr=None,
+                codec="GSM",
+                payload_type=3,
+                dtmf_payload_type=None,
+                ptime_ms=20,
+            ),
         )
     with pytest.raises(MediaCommandError, match="both"):
         await engine.open_session(
             "c",
-            local_port=port,
-            remote_addr=None,
-            codec="PCMU",
-            payload_type=0,
-            dtmf_payload_type=None,
-            ptime_ms=20,
-            crypto_local="1 AES_CM_128_HMAC_SHA1_80 x",
+            MediaOptions(
+                local_port=port,
+                remote_addr=None,
+                codec="PCMU",
+                payload_type=0,
+                dtmf_payload_type=None,
+                ptime_ms=20,
+                crypto_local="1 AES_CM_128_HMAC_SHA1_80 x",
+            ),
         )
     # a command for a call without a session here is ignored (the call ended, or another node owns it)
     await engine.execute(StopPlayback(**envelope("no-such-call", seq=1, source="t")))
@@ -92,9 +101,11 @@ async def test_a_failure_after_binding_leaves_the_port_pair_unbound(harness, mon
     monkeypatch.setattr(MediaClock, "add", broken)
     with pytest.raises(RuntimeError):
         await engine.open_session(
-            "call-broken", local_port=port, remote_addr=None, codec="PCMU", payload_type=0,
-            dtmf_payload_type=None, ptime_ms=20,
-        )  # fmt: skip
+            "call-broken",
+            MediaOptions(
+                local_port=port, remote_addr=None, codec="PCMU", payload_type=0, dtmf_payload_type=None
+            ),
+        )
     await asyncio.sleep(0.01)  # transports close on the loop's next turn
     assert udp_pair_free(port) and engine.active_sessions == 0
 
@@ -114,10 +125,14 @@ def test_under_uvloop_a_sendto_that_raises_fails_the_session_and_unbinds_its_pai
         failed: list[str] = []
         try:
             port = engine.pool.allocate(time.monotonic())
-            session = await engine.open_session(
-                "call-bad-addr", local_port=port, remote_addr=("127.0.0.1", 4000), codec="PCMU",
-                payload_type=0, dtmf_payload_type=None, ptime_ms=20, on_failed=failed.append,
-            )  # fmt: skip
+            options = MediaOptions(
+                local_port=port,
+                remote_addr=("127.0.0.1", 4000),
+                codec="PCMU",
+                payload_type=0,
+                dtmf_payload_type=None,
+            )
+            session = await engine.open_session("call-bad-addr", options, on_failed=failed.append)
             session.update_remote(("not-an-ip", 4000), "sendrecv")  # past every SDP check: a bug's worth
             for _ in range(100):
                 await asyncio.sleep(0.02)

@@ -168,6 +168,13 @@ async def test_recording_and_errors_over_grpc(harness, grpc_stub, make_caller, t
     await stub.StopRecording(media_pb2.StopRecordingRequest(call_id="g4", recording_id=started.recording_id))
     assert target.stat().st_size > 44
     assert [type(r).__name__ for _, r in publisher.records] == ["StartRecording", "StopRecording"]
+    # each command carries the service's envelope: the call's own sequence, its source, the call as trace
+    start, stop = (r for _, r in publisher.records)
+    assert [(r.call_id, r.seq, r.source, r.trace_id) for r in (start, stop)] == [
+        ("g4", 1, "edge-1/grpc", "g4"),
+        ("g4", 2, "edge-1/grpc", "g4"),
+    ]
+    assert start.recording_id == stop.recording_id == started.recording_id and start.format == "wav"
     for bad, code in [
         (
             media_pb2.StartRecordingRequest(call_id="g4", output_uri="ftp://x/y", format="wav"),

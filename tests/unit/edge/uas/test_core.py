@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edge.media.rtp.source_policy import MediaTrust, parse_networks
+from edge.media_port import MediaOptions
 from edge.sip.digest import compute_ha1, compute_response
 from edge.sip.headers import DigestParams
 from edge.sip.message import SipRequest
@@ -32,7 +33,18 @@ def test_basic_call_facts_in_order_and_port_back(edge: Edge, phone: Phone) -> No
     opened = [e for e in out if isinstance(e, OpenMedia)]
     unproven = MediaTrust(signal_ip="192.0.2.10", proven=False)
     assert opened == [
-        OpenMedia(edge.call_id, 30000, ("192.0.2.10", 40000), "PCMU", 0, 101, 20, trust=unproven)
+        OpenMedia(
+            edge.call_id,
+            MediaOptions(
+                local_port=30000,
+                remote_addr=("192.0.2.10", 40000),
+                codec="PCMU",
+                payload_type=0,
+                dtmf_payload_type=101,
+                ptime_ms=20,
+                trust=unproven,
+            ),
+        )
     ]
     assert edge.names() == SETUP
     assert phone.ack(0.05) == [ConfirmMedia(edge.call_id)]  # the ACK proves the caller to its media
@@ -215,7 +227,7 @@ def test_late_offer_answer_from_ack(edge: Edge, phone: Phone) -> None:
     assert not [e for e in out if isinstance(e, OpenMedia)]
     answer_sdp = OFFER.replace(b"RTP/AVP 0 8 101", b"RTP/AVP 8 101").replace(b"a=rtpmap:0 PCMU/8000\r\n", b"")
     out = phone.ack(0.1, body=answer_sdp)
-    assert next(e for e in out if isinstance(e, OpenMedia)).codec == "PCMA"
+    assert next(e for e in out if isinstance(e, OpenMedia)).options.codec == "PCMA"
     assert edge.names()[-2:] == ["CallEstablished", "CallMediaUpdated"]
 
 
@@ -227,7 +239,7 @@ def test_the_callers_opus_fmtp_reaches_the_media_session(edge: Edge, phone: Phon
         b"a=rtpmap:96 telephone-event/48000\r\na=ptime:20\r\na=sendrecv\r\n"
     )
     out = phone.invite(0.0, body=opus_offer)
-    opened = next(e for e in out if isinstance(e, OpenMedia))
+    opened = next(e for e in out if isinstance(e, OpenMedia)).options
     assert (opened.codec, opened.payload_type, opened.dtmf_payload_type) == ("OPUS", 111, 96)
     assert opened.remote_fmtp == fmtp.decode()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 
 from edge.media.rtp.source_policy import parse_networks
+from edge.media_port import MediaOptions
 from edge.sip.builders import make_response
 from edge.sip.transaction import Send
 from edge.uas.access import Trunk
@@ -27,8 +28,8 @@ def offer_at(conn: str) -> bytes:
     return OFFER.replace(b"c=IN IP4 192.0.2.10", conn.encode())
 
 
-def opened(out: list) -> OpenMedia:
-    return next(e for e in out if isinstance(e, OpenMedia))
+def opened(out: list) -> MediaOptions:
+    return next(e for e in out if isinstance(e, OpenMedia)).options
 
 
 # --- media addresses -------------------------------------------------------------------------------

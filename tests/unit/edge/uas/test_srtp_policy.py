@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from edge.media.srtp import CryptoAttribute, SrtpContext
+from edge.media_port import MediaOptions
 from edge.sdp import SessionDescription
 from edge.uas.call import OpenMedia, UpdateMedia
 from tests.support.uas_harness import OFFER, Edge, Phone, make_edge, responses, statuses
@@ -23,9 +24,9 @@ def savp_offer(*cryptos: str, port: int = 40000) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def opened(effects: list) -> OpenMedia:
+def opened(effects: list) -> MediaOptions:
     (effect,) = [e for e in effects if isinstance(e, OpenMedia)]
-    return effect
+    return effect.options
 
 
 @pytest.mark.parametrize(

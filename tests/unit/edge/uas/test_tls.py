@@ -88,5 +88,5 @@ def test_an_sdes_offer_over_tls_is_answered_with_our_key_and_srtp_media(edge: Ed
     (ours,) = audio.cryptos
     assert ours.suite == "AES_CM_128_HMAC_SHA1_80" and KEY80 not in str(ours)
     (opened,) = [e for e in out if isinstance(e, OpenMedia)]
-    assert opened.crypto_remote is not None and opened.crypto_local is not None
+    assert opened.options.crypto_remote is not None and opened.options.crypto_local is not None
     assert edge.facts(edge.call_id)[0].transport == "tls"
