@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 import webrtcvad
 
-from edge.media.vad.silero import SileroStream
+from edge.media.vad.silero import SileroBatch, SileroStream
 
 VadModel = Literal["silero", "webrtcvad"]
 VAD_MODELS: tuple[VadModel, ...] = ("silero", "webrtcvad")
@@ -25,28 +25,50 @@ class FrameClassifier(Protocol):
         """One 20 ms frame of int16 little-endian PCM, in stream order."""
         ...
 
+    def push(self, data: bytes) -> None:
+        """``is_speech`` in two steps: feed the frame now, ask ``decision()`` for the answer later (a
+        batched Silero stream scores its window when its batch runs, between the two)."""
+        ...
+
+    def decision(self) -> bool:
+        """The answer for the newest frame pushed."""
+        ...
+
     def reset(self) -> None:
         """The next frame does not follow the previous one (a gap; state from before is stale)."""
         ...
 
 
 class WebrtcClassifier:
-    __slots__ = ("_rate", "_vad")
+    __slots__ = ("_rate", "_speech", "_vad")
 
     def __init__(self, sample_rate: int, aggressiveness: int) -> None:
         self._vad = webrtcvad.Vad(aggressiveness)
         self._rate = sample_rate
+        self._speech = False
 
     def is_speech(self, data: bytes) -> bool:
         return bool(self._vad.is_speech(data, self._rate))
+
+    def push(self, data: bytes) -> None:
+        self._speech = bool(self._vad.is_speech(data, self._rate))
+
+    def decision(self) -> bool:
+        return self._speech
 
     def reset(self) -> None:
         """webrtcvad's decision has no memory that matters between frames here."""
 
 
 def classifier(
-    model: VadModel, sample_rate: int, *, threshold: float, aggressiveness: int
+    model: VadModel,
+    sample_rate: int,
+    *,
+    threshold: float,
+    aggressiveness: int,
+    batch: SileroBatch | None = None,
 ) -> FrameClassifier:
+    """``batch``: where a Silero stream queues its windows (``None``: each scored at once, alone)."""
     if model == "silero":
-        return SileroStream(sample_rate, threshold)
+        return SileroStream(sample_rate, threshold, batch=batch)
     return WebrtcClassifier(sample_rate, aggressiveness)

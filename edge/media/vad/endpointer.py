@@ -22,6 +22,9 @@ VAD by default, webrtcvad at an aggressiveness of 0-3 if configured) and runs a 
 - Reaching ``max_utterance_ms`` emits ``UtteranceEnded(reason="max_length")`` with everything so far.
 - ``flush(now_ms)`` at the end of the stream (hang-up) closes an utterance in progress with
   ``reason="stream_end"``.
+- ``feed`` in two steps, for many streams sharing one batched Silero inference: ``push(frame, now_ms)``
+  hands the frame to the classifier (a window it completes waits in the ``SileroBatch``), the owner runs
+  the batch, then ``settle()`` takes the decision and returns the events ``feed`` would have returned.
 
 Times are the caller's clock in milliseconds: ``now_ms`` is the start time of the frame being fed;
 an utterance's ``end_ms`` is the end of its last frame. Pure: no I/O, no clock reads (the Silero
@@ -38,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.media.vad.classifier import VAD_MODELS, FrameClassifier, VadModel, classifier
-from edge.media.vad.silero import HYSTERESIS
+from edge.media.vad.silero import HYSTERESIS, SileroBatch
 
 FRAME_MS = 20
 SUPPORTED_RATES = (8000, 16000)
@@ -121,8 +124,10 @@ class Endpointer:
         "_last_speech_end",
         "_last_vad_speech",
         "_last_voiced_end",
+        "_late",
         "_min_energy",
         "_onset_ms",
+        "_pending",
         "_pre_roll",
         "_silence_frames",
         "_speech_run",
@@ -132,14 +137,18 @@ class Endpointer:
         "config",
     )
 
-    def __init__(self, config: EndpointerConfig | None = None) -> None:
+    def __init__(self, config: EndpointerConfig | None = None, *, batch: SileroBatch | None = None) -> None:
+        """``batch``: the Silero batch this stream's windows are scored in (see ``push``/``settle``)."""
         self.config = config or EndpointerConfig()
         self._vad: FrameClassifier = classifier(
             self.config.model,
             self.config.sample_rate,
             threshold=self.config.threshold,
             aggressiveness=self.config.aggressiveness,
+            batch=batch,
         )
+        self._pending: tuple[bytes, int] | None = None  # pushed, not settled: (frame, now_ms)
+        self._late: list[EndpointerEvent] = []  # events of a frame settled by the next push
         self._frame_bytes = self.config.sample_rate * FRAME_MS // 1000 * 2
         self._pre_roll: deque[tuple[int, bytes]] = deque(
             maxlen=_frames(self.config.pre_roll_ms) + _frames(self.config.start_ms)
@@ -164,6 +173,8 @@ class Endpointer:
     def reset(self) -> None:
         """Forget any speech in progress (e.g. after a prompt that did not allow barge-in, or a gap)."""
         self._vad.reset()
+        self._pending = None
+        self._late = []
         self._pre_roll.clear()
         self._utterance = None
         self._speech_run = 0
@@ -186,11 +197,34 @@ class Endpointer:
     def feed(
         self, frame: bytes | bytearray | memoryview | npt.NDArray[np.int16], now_ms: int
     ) -> list[EndpointerEvent]:
+        self.push(frame, now_ms)
+        return self.settle()
+
+    def push(self, frame: bytes | bytearray | memoryview | npt.NDArray[np.int16], now_ms: int) -> None:
+        """The first half of ``feed``: the frame goes to the classifier; ``settle()`` decides on it.
+        A frame still unsettled is settled first (its events come with the next ``settle``)."""
         data = self._as_bytes(frame)
-        is_speech = self._vad.is_speech(data)
-        if self._utterance is None:
-            return self._idle(data, now_ms, is_speech)
-        return self._speaking(data, now_ms, is_speech)
+        if self._pending is not None:
+            self._late += self.settle()
+        self._vad.push(data)
+        self._pending = (data, now_ms)
+
+    def settle(self) -> list[EndpointerEvent]:
+        """The second half of ``feed``: the classifier's decision on the pushed frame, and its events."""
+        pending = self._pending
+        if pending is None:
+            return []
+        self._pending = None
+        data, now_ms = pending
+        is_speech = self._vad.decision()
+        events = (
+            self._idle(data, now_ms, is_speech)
+            if self._utterance is None
+            else self._speaking(data, now_ms, is_speech)
+        )
+        if self._late:
+            events, self._late = self._late + events, []
+        return events
 
     def _energy(self, data: bytes) -> float:
         samples = np.frombuffer(data, dtype="<i2").astype(np.float32)
@@ -260,14 +294,16 @@ class Endpointer:
         )
 
     def flush(self, now_ms: int) -> list[EndpointerEvent]:
-        """End of stream: close an utterance in progress (``now_ms`` is the end of the last frame fed)."""
+        """End of stream: close an utterance in progress (``now_ms`` is the end of the last frame fed);
+        a frame pushed and not yet settled is settled first."""
+        settled = self.settle()
         if self._utterance is None:
             self.reset()
-            return []
+            return settled
         if self._last_voiced_end - self._onset_ms < self.config.min_utterance_ms:
             event: EndpointerEvent = SpeechDiscarded(self._onset_ms, self._last_voiced_end)
             self.reset()
-            return [event]
+            return [*settled, event]
         event = self._emit(self._utterance, now_ms, "stream_end")
         self.reset()
-        return [event]
+        return [*settled, event]

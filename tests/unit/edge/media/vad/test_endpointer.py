@@ -21,6 +21,7 @@ from edge.media.vad.endpointer import (
     SpeechStarted,
     UtteranceEnded,
 )
+from edge.media.vad.silero import SileroBatch
 
 FIXTURES = Path(__file__).parents[4] / "fixtures"
 MODELS: list[VadModel] = ["silero", "webrtcvad"]
@@ -240,3 +241,49 @@ def test_input_validation() -> None:
         EndpointerConfig(model="rnnoise")
     with pytest.raises(ValueError, match=r"VAD threshold must be in \(0\.15, 1\), got 0\.1"):
         EndpointerConfig(threshold=0.1)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_push_and_settle_in_lock_step_over_a_batch_equal_feed(model: VadModel) -> None:
+    """Many endpointers sharing one Silero batch, each tick: push every stream's frame, run the batch
+    once, settle every stream (the media clock's receive, batch and settle phases). Every stream's
+    events are those of its own endpointer fed alone, at the same frames."""
+    clips = [
+        np.concatenate([silence(300 + 70 * k), SPEECH, silence(900)])
+        if k % 3
+        else noisy(np.concatenate([silence(200), SPEECH[:14_400], silence(800)]), -45 + k)
+        for k in range(6)
+    ]
+    batch = SileroBatch()
+    together = [Endpointer(EndpointerConfig(model=model), batch=batch) for _ in clips]
+    alone = [Endpointer(EndpointerConfig(model=model)) for _ in clips]
+    got: list[list[tuple[int, EndpointerEvent]]] = [[] for _ in clips]
+    ticks = max(c.size for c in clips) // 160
+    for t in range(ticks):
+        for k, clip in enumerate(clips):
+            if (t + 1) * 160 <= clip.size:
+                together[k].push(clip[t * 160 : (t + 1) * 160], t * 20)
+        batch.run()
+        for k, endpointer in enumerate(together):
+            got[k] += [(t * 20, e) for e in endpointer.settle()]
+    for k, clip in enumerate(clips):
+        assert got[k] == run(alone[k], clip)
+        assert SpeechStarted in kinds(got[k]) and UtteranceEnded in kinds(got[k])
+    if model == "silero":
+        assert batch.runs < batch.windows / 4
+
+
+def test_a_frame_pushed_twice_or_flushed_unsettled_loses_no_event() -> None:
+    """``push`` without ``settle`` settles the previous frame (its events come with the next settle);
+    ``flush`` settles a pushed frame before closing."""
+    pcm = np.concatenate([silence(300), SPEECH, silence(900)])
+    batch = SileroBatch()
+    endpointer, reference = Endpointer(batch=batch), Endpointer()
+    events = []
+    for i in range(0, pcm.size - 159, 160):
+        endpointer.push(pcm[i : i + 160], i // 8)
+        if i % 480 == 0:  # settle only every third frame
+            events += endpointer.settle()
+    events += endpointer.flush(pcm.size // 8)
+    expected = [e for _, e in run(reference, pcm)] + reference.flush(pcm.size // 8)
+    assert events == expected and UtteranceEnded in [type(e) for e in events]
