@@ -239,12 +239,13 @@ async def run_edge(sessions: int, srtp: bool, seconds: float, profile: str | Non
     return result
 
 
-def tick_only(sessions: int, ticks: int = 500, rounds: int = 5) -> None:
+def tick_only(sessions: int, ticks: int = 500, rounds: int = 5, batched: bool = True) -> None:
     """The sessions' own work per tick (see the module docstring), best of ``rounds``."""
     from edge.media.clock import MediaClock
     from edge.media.endpoint import RtpEndpoint
     from edge.media.session import MediaSession
     from edge.media.storage import UriStore
+    from edge.media.vad.silero import SileroBatch
 
     class NullWire:
         def sendto(self, data: bytes, addr: Any) -> None:
@@ -260,7 +261,10 @@ def tick_only(sessions: int, ticks: int = 500, rounds: int = 5) -> None:
         for i in range(ticks * rounds)
     ]
     made = []
-    clock = MediaClock()  # not started: ticked by hand below, through its two phases as the timer does
+    clock = MediaClock()  # not started: ticked by hand below, through its phases as the timer does
+    batch = SileroBatch() if batched else None  # as the engine does (or each window scored alone)
+    if batch is not None:
+        clock.add_batch(batch.run)
     for k in range(sessions):
         media = MediaSession(
             f"tick-{k}",
@@ -271,6 +275,7 @@ def tick_only(sessions: int, ticks: int = 500, rounds: int = 5) -> None:
             dtmf_payload_type=101,
             ptime_ms=20,
             now=1000.0,
+            vad_batch=batch,
         )
         s = RtpEndpoint(media, facts=NullFacts(), clock=clock, store=UriStore())
         s.rtp_transport = NullWire()  # type: ignore[assignment]  # a null socket
@@ -290,7 +295,8 @@ def tick_only(sessions: int, ticks: int = 500, rounds: int = 5) -> None:
         best = min(best, (time.process_time() - t0) / ticks / sessions)
     print(
         f"tick-only N={sessions}: {best * 1e6:.1f} µs CPU per session-tick (receive + tick) = "
-        f"{best * 50 * 1000:.2f} ms/s per call (best of {rounds} x {ticks} ticks)",
+        f"{best * 50 * 1000:.2f} ms/s per call (best of {rounds} x {ticks} ticks"
+        f"{', VAD batched' if batched else ', VAD window by window'})",
         flush=True,
     )
 
@@ -370,9 +376,12 @@ def main() -> None:
     parser.add_argument("--profile", help="diagnostic: cProfile the edge's measured window into this file")
     parser.add_argument("--gc-off", action="store_true", help="diagnostic: disable the cyclic GC in the edge")
     parser.add_argument("--tick-only", type=int, metavar="N", help="the sessions' work alone (no sockets)")
+    parser.add_argument(
+        "--unbatched", action="store_true", help="--tick-only: score each Silero window alone (no batch)"
+    )
     args = parser.parse_args()
     if args.tick_only:
-        tick_only(args.tick_only)
+        tick_only(args.tick_only, batched=not args.unbatched)
         return
     if args.gc_off:
         import gc

@@ -89,6 +89,7 @@ class RtpEndpoint:
         self._receive_rtp = session.receive_rtp
         self._send_tick = session.send_tick
         self._receive_tick = session.receive_tick
+        self._settle_tick = session.settle_tick
 
     # --- what the SIP side, the engine and the gRPC service use ---
 
@@ -196,14 +197,23 @@ class RtpEndpoint:
         if effects:
             self._carry(effects)
 
-    def clock_phases(self) -> tuple[Callable[[float], Any], Callable[[float], Any], Callable[[Any], None]]:
+    def settle_tick(self, now: float) -> None:
+        effects = self._settle_tick(now)
+        if effects:
+            self._carry(effects)
+
+    def clock_phases(
+        self,
+    ) -> tuple[Callable[[float], Any], Callable[[float], Any], Callable[[float], Any], Callable[[Any], None]]:
         """For the shared clock: the session's phases themselves, and ``_carry`` for their effects."""
-        return self._send_tick, self._receive_tick, self._carry
+        return self._send_tick, self._receive_tick, self._settle_tick, self._carry
 
     def tick(self, now: float) -> None:
-        """Both phases (a caller that is not the shared clock, e.g. a test or a bench)."""
+        """All three phases (a caller that is not the shared clock, e.g. a test or a bench); a VAD
+        window queued in a batch is scored by the settle phase's decision if the batch has not run."""
         self.send_tick(now)
         self.receive_tick(now)
+        self.settle_tick(now)
 
     def play(self, pcm: Any, playback_id: str, *, barge_in: bool, source_uri: str | None) -> None:
         """Queue a prompt; if nothing was playing, its first packet leaves now as the next tick's."""

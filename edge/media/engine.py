@@ -57,6 +57,7 @@ from edge.media.session import MediaSession
 from edge.media.srtp import CryptoAttribute, SrtpContext, SrtpError
 from edge.media.storage import RecordingStore, S3Store, StorageError, UriStore
 from edge.media.vad.endpointer import EndpointerConfig
+from edge.media.vad.silero import SileroBatch
 from edge.media_port import MediaOptions
 from schemas.models import (
     PlayAudio,
@@ -106,6 +107,10 @@ class MediaEngine:
         self._loop = loop
         self.pool = edge_port_pool(settings)
         self.clock = MediaClock(loop=loop)
+        # Every session's Silero windows of a tick are scored in one inference, between the clock's
+        # receive and settle phases (~3x less CPU than one run per window from a few dozen calls up).
+        self.vad_batch = SileroBatch()
+        self.clock.add_batch(self.vad_batch.run)
         self.prompts = prompts or PromptCache()
         self._prompt_lock = asyncio.Lock()
         self.store: RecordingStore = store or UriStore(s3=S3Store(settings.s3_endpoint_url))
@@ -199,6 +204,7 @@ class MediaEngine:
             jitter_delay_s=self.jitter_delay_s,
             jitter_max_delay_s=self.jitter_max_delay_s,
             vad=self.vad,
+            vad_batch=self.vad_batch,
             quality_interval_s=self.settings.media_quality_interval_s,
             cname=f"{self.settings.node_id}@sentiric",
             trust=options.trust,

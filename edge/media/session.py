@@ -2,7 +2,7 @@
 
 The session owns no socket and reads no clock. Its inputs are the datagrams of the call's RTP and
 RTCP ports with their arrival time (``receive_rtp(data, addr, now)``, ``receive_rtcp(data, addr,
-now)``), the clock's ticks (``tick(now)``, or its two phases ``send_tick``/``receive_tick``), the
+now)``), the clock's ticks (``tick(now)``, or its phases ``send_tick``/``receive_tick``/``settle_tick``), the
 commands of the call (``play``, ``stop_playback``, ``send_dtmf``, recording) and ``close(now)``. Each
 returns the effects to carry out, in order:
 
@@ -33,12 +33,15 @@ source is taken over only under that module's re-latch rule. While the session m
 of a destination or of proof, prompts wait (they start when the first frame can leave, so
 ``PlaybackStarted`` and ``played_ms`` tell what the caller could hear); on hold they keep advancing.
 
-Every clock tick (``now`` on the 20 ms grid) runs in two phases; the shared clock runs the send phase
-of every session first, then their receive phases, so outgoing packets leave on the grid whatever the
-receive work costs:
+Every clock tick (``now`` on the 20 ms grid) runs in three phases; the shared clock runs the send phase
+of every session first, then their receive phases, then the VAD batch (one Silero inference for every
+window the sessions completed, ``vad_batch``), then their settle phases, so outgoing packets leave on
+the grid whatever the receive work costs, and the VAD costs a third of what it does call by call:
 
 - ``send_tick``: step 3 below (the agent frame: encode and send);
-- ``receive_tick``: steps 1, 2, 4 and 5 (caller audio, VAD, recorders and taps, RTCP and quality).
+- ``receive_tick``: steps 1, 2 (the frame pushed to the VAD), 4 and 5 (caller audio, recorders and
+  taps, RTCP and quality);
+- ``settle_tick``: step 2's decision (the endpointer's events: ``SpeechStarted``, barge-in, utterances).
 
 A prompt stopped by barge-in therefore stops one tick (20 ms) after the speech onset was detected.
 A prompt queued while nothing plays does not wait for the next tick: ``play(..., next_tick=t)`` sends
@@ -52,7 +55,8 @@ early, which any jitter buffer absorbs, and the reply starts 10 ms sooner on ave
    session's ``Transcoder`` (8 kHz PCM, codec-specific concealment, undecodable payloads concealed and
    counted as ``codec`` drops);
 2. feed the caller frame to the VAD endpointer (``SpeechStarted`` → barge-in; ``UtteranceCaptured`` with
-   the PCM), close stale DTMF events;
+   the PCM; in two halves, ``push`` in the receive phase and ``settle`` in the settle phase), close
+   stale DTMF events;
 3. build the agent frame — the current prompt mixed with injected audio, or silence — encode it and send
    it through the session's one ``RtpSender`` (sequence numbers and timestamps continuous across
    prompts), unless an RFC 4733 event is being sent, which takes the slot;
@@ -116,6 +120,7 @@ from edge.media.vad.endpointer import (
     UtteranceEnded,
 )
 from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
+from edge.media.vad.silero import SileroBatch
 
 if TYPE_CHECKING:
     from edge.media.taps import AudioInjector, AudioTap
@@ -200,6 +205,7 @@ class MediaSession:
         wall_offset: float = 0.0,
         srtp: SrtpContext | None = None,
         vad: EndpointerConfig | None = None,
+        vad_batch: SileroBatch | None = None,
         quality_interval_s: float = 5.0,
         cname: str = "sentiric",
         transcoder: Transcoder | None = None,
@@ -210,7 +216,8 @@ class MediaSession:
         """``codec`` is a ``G711Codec`` (tables, no transcoder) or, with ``transcoder``, the registry
         codec that transcoder wraps (G.722, Opus). ``trust`` is what the SIP side knows of the peer (the
         source policy's input). ``now`` is when the session opens (the media timeout starts there);
-        ``wall_offset`` turns a ``now`` into Unix time for RTCP."""
+        ``wall_offset`` turns a ``now`` into Unix time for RTCP. ``vad_batch``: the Silero batch the
+        clock runs between the receive and settle phases (``None``: each window scored at once)."""
         self.call_id = call_id
         self.local_port = local_port
         self.codec = codec
@@ -245,7 +252,8 @@ class MediaSession:
         self._dtmf_rx = DtmfReceiver()
         self._dtmf_open = False  # the receiver has an event open (its next_deadline() is not None)
         self._dtmf_tx: deque[ScheduledPacket] = deque()
-        self._endpointer = Endpointer(vad or EndpointerConfig())
+        self._endpointer = Endpointer(vad or EndpointerConfig(), batch=vad_batch)
+        self._listening = False  # a caller frame was pushed to the endpointer: settle_tick decides
         self._stream_ms = 0  # caller audio fed to the VAD
         self._utterance_id: str | None = None
         self._caller: deque[Int16Array] = deque()
@@ -434,13 +442,11 @@ class MediaSession:
     # --- the tick ---
 
     def tick(self, now: float) -> Sequence[Effect]:
-        """One whole tick: the send phase, then the receive phase (the clock calls them apart)."""
-        sent = self.send_tick(now)
-        received = self.receive_tick(now)
-        return [*sent, *received] if sent and received else sent or received
+        """One whole tick: the send, receive and settle phases (the clock calls them apart)."""
+        return [*self.send_tick(now), *self.receive_tick(now), *self.settle_tick(now)]
 
-    # send_tick and receive_tick run 50 times a second per call: their effects are taken inline
-    # (``_take`` without its call).
+    # send_tick, receive_tick and settle_tick run 50 times a second per call: their effects are taken
+    # inline (``_take`` without its call).
 
     def send_tick(self, now: float) -> Sequence[Effect]:
         ahead = self._ahead
@@ -570,9 +576,16 @@ class MediaSession:
         return transcoder.conceal()
 
     def _listen(self, caller: Int16Array) -> None:
-        events = self._endpointer.feed(caller, self._stream_ms)
+        self._endpointer.push(caller, self._stream_ms)
         self._stream_ms += 20
-        for event in events:
+        self._listening = True
+
+    def settle_tick(self, now: float) -> Sequence[Effect]:
+        """The VAD's decision on this tick's caller frame (after the clock ran the VAD batch)."""
+        if not self._listening:
+            return NOTHING
+        self._listening = False
+        for event in self._endpointer.settle():
             if isinstance(event, VadSpeechStarted):
                 self._utterance_id = str(uuid.uuid4())
                 self._out.append(
@@ -589,6 +602,11 @@ class MediaSession:
                 self._utterance_id = None
             else:
                 self._emit_utterance(event)
+        out = self._out
+        if not out:
+            return NOTHING
+        self._out = []
+        return out
 
     def _speak(self, now: float) -> Int16Array:
         """Send this tick's packet; return the audio the caller hears in it (for recording and taps)."""

@@ -152,7 +152,7 @@ class Effectful:
             self.log.append("receive e")
             return ()  # nothing to carry: carry is not called
 
-        return send, receive, self.carried.append
+        return send, receive, None, self.carried.append
 
 
 def test_an_effectful_members_phases_return_effects_to_its_carry() -> None:
@@ -172,3 +172,40 @@ def test_an_effectful_members_phases_return_effects_to_its_carry() -> None:
     clock.discard(member)
     clock.run_tick(first + 0.04)
     assert len(member.carried) == 2 and log[-1] == "receive a"
+
+
+class Settling(Phased):
+    """A phased member with a settle phase: it takes what the batch answered for its receive phase."""
+
+    def settle_tick(self, now: float) -> None:
+        self.log.append(f"settle {self.name}")
+
+
+def test_batches_run_after_every_receive_phase_and_before_any_settle_phase() -> None:
+    """The VAD batch's place in a tick: receive phases queue windows, one batch run scores them all,
+    the settle phases take the decisions; a failing batch is isolated and the settle phases still run."""
+    loop = FakeLoop()
+    log: list[str] = []
+    clock = MediaClock(loop=loop)  # type: ignore[arg-type]
+    for member in (Settling("a", log), Phased("p", log), Settling("b", log)):
+        clock.add(member)
+    clock.add_batch(lambda: log.append("batch"))
+
+    def broken() -> None:
+        log.append("broken batch")
+        raise RuntimeError("inference failed")
+
+    clock.add_batch(broken)
+    clock.run_tick(1.0)
+    assert log == [
+        "send a",
+        "send p",
+        "send b",
+        "receive a",
+        "receive p",
+        "receive b",
+        "batch",
+        "broken batch",
+        "settle a",
+        "settle b",
+    ]
