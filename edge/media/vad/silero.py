@@ -196,14 +196,17 @@ class SileroBatch:
         if not self._queued:
             return
         queued, self._queued = self._queued, {}
-        for rate, streams in queued.items():
+        for streams in queued.values():
             if not streams:
                 continue
             try:
-                inputs = np.concatenate([s._window for s in streams])
-                states = np.concatenate([s._state for s in streams], axis=1)
+                if len(streams) == 1:  # alone: its own arrays, no stacking (a quiet edge, one call)
+                    inputs, states = streams[0]._window, streams[0]._state
+                else:
+                    inputs = np.concatenate([s._window for s in streams])
+                    states = np.concatenate([s._state for s in streams], axis=1)
                 probabilities, states = model().run(
-                    None, {"input": inputs, "state": states, "sr": np.array(rate, dtype=np.int64)}
+                    None, {"input": inputs, "state": states, "sr": streams[0]._rate}
                 )
             except BaseException:
                 for waiting in queued.values():  # unscored: their decisions stay; the streams go on
@@ -214,7 +217,8 @@ class SileroBatch:
             self.windows += len(streams)
             for i, (s, probability) in enumerate(zip(streams, probabilities[:, 0].tolist(), strict=True)):
                 s._queued = False
-                s._state = states[:, i : i + 1].copy()  # (2, 1, 128), contiguous for a run alone
+                # (2, 1, 128), contiguous for a run alone (a batch of one: the output itself)
+                s._state = states if len(streams) == 1 else states[:, i : i + 1].copy()
                 s._scored(probability)
 
 
