@@ -39,6 +39,7 @@ _STATE_SHAPE: Final = (2, 1, 128)
 # Window and context (the preceding audio the streaming model is fed with each window) per rate.
 _WINDOW: Final = {8000: 256, 16000: 512}
 _CONTEXT: Final = {8000: 32, 16000: 64}
+_SCALE: Final = np.float32(1 / 32768)  # int16 full scale → [-1, 1)
 
 
 @cache
@@ -123,13 +124,16 @@ class SileroStream:
 
     def push(self, data: bytes) -> None:
         """Feed one frame; a window it completes is scored now (no batch) or queued in the batch."""
-        frame: npt.NDArray[np.int16] = np.frombuffer(data, dtype="<i2")
-        size = self._input.shape[1]
+        # int16 / 32768 is exact in float32: the same window values as scaling sample by sample
+        frame: npt.NDArray[np.float32] = np.frombuffer(data, dtype="<i2").astype(np.float32)
+        frame *= _SCALE
+        row = self._input[0]
+        size = row.size
         context = _CONTEXT[self._sample_rate]
         start = 0
         while start < frame.size:
             take = min(frame.size - start, size - self._fill)
-            self._input[0, self._fill : self._fill + take] = frame[start : start + take] * (1 / 32768)
+            row[self._fill : self._fill + take] = frame[start : start + take]
             self._fill += take
             start += take
             if self._fill == size:
@@ -141,7 +145,7 @@ class SileroStream:
                     self._window = self._input.copy()
                     self._queued = True
                     self._batch.add(self)
-                self._input[0, :context] = self._input[0, size - context :]
+                row[:context] = row[size - context :]
                 self._fill = context
 
     def decision(self) -> bool:
@@ -201,7 +205,7 @@ class SileroBatch:
                 continue
             try:
                 if len(streams) == 1:  # alone: its own arrays, no stacking (a quiet edge, one call)
-                    inputs, states = streams[0]._window, streams[0]._state
+                    inputs, states = streams[0]._window, np.ascontiguousarray(streams[0]._state)
                 else:
                     inputs = np.concatenate([s._window for s in streams])
                     states = np.concatenate([s._state for s in streams], axis=1)
@@ -217,8 +221,7 @@ class SileroBatch:
             self.windows += len(streams)
             for i, (s, probability) in enumerate(zip(streams, probabilities[:, 0].tolist(), strict=True)):
                 s._queued = False
-                # (2, 1, 128), contiguous for a run alone (a batch of one: the output itself)
-                s._state = states if len(streams) == 1 else states[:, i : i + 1].copy()
+                s._state = states[:, i : i + 1]  # a (2, 1, 128) view: stacked again by the next run
                 s._scored(probability)
 
 
