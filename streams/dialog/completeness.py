@@ -96,10 +96,10 @@ def looks_unfinished(text: str, language: str = "en-US") -> bool:
 
 def join(held: str, text: str) -> str:
     """The caller's turn from a held transcript and its continuation: one sentence, one space, the
-    held part's trailing ellipsis or dash dropped ("My order number is..." + "456." →
-    "My order number is 456.")."""
+    held part's trailing ellipsis, dash, comma or full stop dropped (Whisper's guesses at a pause:
+    "My order number is." + "456." → "My order number is 456.")."""
     head = held.rstrip()
-    for mark in TRAILING_MARKS:
+    for mark in (*TRAILING_MARKS, ".", ","):
         if head.endswith(mark):
             head = head[: -len(mark)].rstrip()
             break

@@ -249,6 +249,8 @@ def _interruptible(st: _Step) -> bool:
 
 
 def _speech_started(st: _Step) -> None:
+    f: m.SpeechStarted = st.fact
+    st.set(speech_open=f.utterance_id)
     phase = st.s.phase
     if phase in (Phase.GREETING, Phase.SPEAKING):
         if not _interruptible(st):
@@ -270,10 +272,17 @@ def _take_turn(st: _Step, utterance_id: str) -> None:
 
 def _hold(st: _Step, text: str) -> None:
     """The caller seems to be mid-sentence: keep their words and listen on (barge-in included: the
-    agent's audio stops, as for any caller turn; a reply being thought about is superseded)."""
+    agent's audio stops, as for any caller turn; a reply being thought about is superseded).
+
+    If they are already speaking again (a slow transcript arrives after the next `SpeechStarted`),
+    the short hold would run out mid-word: wait for that speech's transcript instead, up to the
+    no-input timeout, as when they start speaking during the hold."""
     st.stop_playback()
     st.set(held_text=text, pending_utterance=None)
-    st.arm(TimerName.TURN_HOLD, st.policy.turn_hold_s)
+    if st.s.speech_open is not None:
+        st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
+    else:
+        st.arm(TimerName.TURN_HOLD, st.policy.turn_hold_s)
     st.go(Phase.LISTENING)
 
 
@@ -292,6 +301,8 @@ def _transcribed(st: _Step) -> None:
     f: m.UtteranceTranscribed = st.fact
     if not f.is_final:
         return
+    if f.utterance_id == st.s.speech_open:
+        st.set(speech_open=None)
     held = st.s.held_text
     if not f.text.strip():
         if held is not None:

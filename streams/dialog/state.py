@@ -89,6 +89,9 @@ class DialogState:
     barge_in: bool = True
     """Whether the current (or awaited) playback may be interrupted by the caller."""
     reprompts: int = 0
+    speech_open: str | None = None
+    """Utterance id of the caller's latest `SpeechStarted` whose transcript has not come yet: the
+    caller may be talking right now."""
     held_text: str | None = None
     """LISTENING: what the caller said so far of a sentence that looks unfinished ("My order number
     is"), not answered yet; their next utterance is joined to it (`streams.dialog.completeness`)."""

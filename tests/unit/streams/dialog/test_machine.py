@@ -700,3 +700,15 @@ def test_held_state_round_trips() -> None:
     _say(run, "u1", "My order number is")
     again = DialogState.parse(bytes(run.state))
     assert again == run.state and again.timer is not None and again.timer.name == TimerName.TURN_HOLD
+
+
+def test_a_slow_transcript_while_the_caller_speaks_again_waits_for_their_words() -> None:
+    run = Run()
+    run.to_listening()
+    run.feed(run.s.speech("u1"), run.s.captured("u1"))
+    run.feed(run.s.speech("u2"))  # the caller resumed before the first part's transcript came
+    run.feed(run.s.transcribed("u1", "My order number is"))
+    assert run.state.held_text == "My order number is" and run.state.speech_open == "u2"
+    assert run.armed().timer == TimerName.NO_INPUT  # not the short hold: they are talking
+    [turn] = _turns(run.feed(run.s.captured("u2"), run.s.transcribed("u2", "456.")))
+    assert turn.text == "My order number is 456." and run.state.speech_open is None
