@@ -12,10 +12,11 @@ hold time (``turn_hold_s``) on top of the reply, while a wrong "finished" costs 
 - a trailing ellipsis or dash (Whisper writes "My order number is..." for a voice that trails off);
 - English only: the last word cannot end a sentence — a conjunction ("and", "because"), an article
   or possessive ("the", "my"), a subject pronoun or contraction that needs a verb ("I", "I'm"), a
-  filler ("um", "uh"); or, unless a question mark ends the text (questions may end in one: "where
-  are you from?"), a preposition ("to", "about") or a copula after a noun ("my order number is", "the
-  address was": a value must follow). A copula after a pronoun ("yes it is", "there is") or inside a
-  wh-clause ("where the nearest shop is") ends sentences, so those are finished.
+  filler ("um", "uh"); a preposition ("to", "about"), unless a question with a wh-word strands it
+  ("where are you from?"); or, unless a question mark ends the text, a copula after a noun ("my
+  order number is", "the address was": a value must follow). A copula after a pronoun ("yes it is",
+  "there is") or inside a wh-clause ("where the nearest shop is") ends sentences, so those are
+  finished.
 
 Other languages get only the punctuation rules (their word lists are not written yet).
 """
@@ -46,10 +47,8 @@ PREPOSITIONS: Final = frozenset(
     "to of for from with at by about into onto via per between through during without within toward"
     " towards upon across until".split()
 )
-"""Last words that leave a statement unfinished ("I am calling about"), though a question may end in
-one ("Where are you from?"): unfinished unless the transcript ends in a question mark. Whisper
-punctuates a rising fragment as a question ("Could you send it to?"), so a few of those slip through.
-"""
+"""Last words that leave a sentence unfinished ("I am calling about"), unless it is a question with a
+wh-word before them ("Where are you from?")."""
 
 COPULAS: Final = frozenset({"is", "are", "was", "were", "am", "be", "being", "been"})
 """A copula at the end is unfinished after a noun ("number is"), finished after these words:"""
@@ -82,13 +81,16 @@ def looks_unfinished(text: str, language: str = "en-US") -> bool:
     last = words[-1]
     if last in DANGLING:
         return True
+    fronted = bool(WH_WORDS.intersection(words[:-1]))
+    if last in PREPOSITIONS:
+        # A question strands its preposition only after a fronted wh-word ("Where are you from?");
+        # "Could you send it to?" is Whisper's question mark on a voice that paused.
+        return not (stripped.endswith(("?", "!")) and fronted)
     if stripped.endswith(("?", "!")):
         return False
-    if last in PREPOSITIONS:
-        return True
     if last in COPULAS:
         before = words[-2] if len(words) > 1 else ""
-        if before in COPULA_ENDS_AFTER or WH_WORDS.intersection(words[:-1]):
+        if before in COPULA_ENDS_AFTER or fronted:
             return False
         return True
     return False

@@ -27,6 +27,7 @@ from streams.dialog.completeness import join, looks_unfinished
         "Because",
         "Can you put me through to-",
         "Could you send it to the?",  # a question mark does not finish an article
+        "Could you send it to?",  # nor a preposition without a wh-word before it
         "  My phone number is  ",
     ],
 )
@@ -48,7 +49,8 @@ def test_unfinished(text: str) -> None:
         "I'd like that.",
         "Yes, I can.",
         "Yes we do",
-        "Where are you from?",  # a question may end in a preposition
+        "Where are you from?",  # a wh-question may end in a preposition
+        "Who am I speaking with?",
         "Hold on.",
         "I need help.",  # a sentence by itself: the rule cannot know more is coming
         "and on sundays",
