@@ -96,12 +96,13 @@ def looks_unfinished(text: str, language: str = "en-US") -> bool:
     return False
 
 
-def join(held: str, text: str) -> str:
-    """The caller's turn from a held transcript and its continuation: one sentence, one space, the
-    held part's trailing ellipsis, dash, comma or full stop dropped (Whisper's guesses at a pause:
-    "My order number is." + "456." → "My order number is 456.")."""
+def join(held: str, text: str, language: str = "en-US") -> str:
+    """The caller's turn from a held transcript and its continuation, one space between: the held
+    part's trailing ellipsis or dash dropped, and its full stop or comma if it reads unfinished
+    (Whisper's guess at a pause: "My order number is." + "456." → "My order number is 456.")."""
     head = held.rstrip()
-    for mark in (*TRAILING_MARKS, ".", ","):
+    marks = (*TRAILING_MARKS, ".", ",") if looks_unfinished(head, language) else TRAILING_MARKS
+    for mark in marks:
         if head.endswith(mark):
             head = head[: -len(mark)].rstrip()
             break

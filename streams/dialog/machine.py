@@ -310,9 +310,9 @@ def _transcribed(st: _Step) -> None:
         elif st.s.phase == Phase.LISTENING:
             st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)  # noise: keep waiting
         return
-    text = f.text if held is None else join(held, f.text)
+    text = f.text if held is None else join(held, f.text, f.language)
     if not _interruptible(st):
-        if holds(st.policy, f):
+        if held is not None or holds(st.policy, f):
             # The agent's prompt plays on, but the words are kept: the dialog engine skipped them
             # (it skips every caller transcript from an unfinished one until the machine records one).
             st.set(held_text=text)

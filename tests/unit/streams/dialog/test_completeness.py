@@ -79,6 +79,7 @@ def test_other_languages_get_only_the_punctuation_rules() -> None:
         ("My order number is...", "456.", "My order number is 456."),
         ("My order number is.", "4-5-6.", "My order number is 4-5-6."),
         ("I am calling about,", "the invoice.", "I am calling about the invoice."),
+        ("My order number is 456.", "Is it shipped?", "My order number is 456. Is it shipped?"),
         ("My order number is… ", " 4, 5, 6.", "My order number is 4, 5, 6."),
         ("I would like to -", "check my order.", "I would like to check my order."),
         ("", "Hello.", "Hello."),

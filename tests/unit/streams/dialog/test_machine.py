@@ -688,10 +688,12 @@ def test_words_during_an_uninterruptible_greeting_are_kept_for_later() -> None:
     out = run.feed(run.s.transcribed("u1", "Hi, my order number is"))
     assert commands(out) == [] and changes(out) == [] and _turns(out) == []
     assert run.state.phase == Phase.GREETING and run.state.held_text == "Hi, my order number is"
+    run.feed(run.s.transcribed("u2", "456."))  # finished, but still over the greeting: kept too
+    assert run.state.held_text == "Hi, my order number is 456."
     run.speak_pending()
     assert run.state.phase == Phase.LISTENING
-    [turn] = _turns(_say(run, "u2", "456."))
-    assert turn.text == "Hi, my order number is 456."
+    [turn] = _turns(_say(run, "u3", "Is it shipped?"))
+    assert turn.text == "Hi, my order number is 456. Is it shipped?"
 
 
 def test_held_state_round_trips() -> None:
