@@ -236,6 +236,15 @@ class Settings(BaseSettings):
     speech_remote_tls_ca: Path | None = Field(default=None, description="Set: TLS, verified by this CA.")
     speech_remote_timeout_s: float = Field(default=30.0, description="Deadline of each remote call.")
     no_input_timeout_s: float = 8.0
+    turn_hold_s: float = Field(
+        default=0.8,
+        ge=0,
+        le=10,
+        description='A transcript that looks unfinished ("My order number is") is not answered at '
+        "once: the dialog waits this long after it for the caller's next words, joins them, and "
+        "answers the whole sentence (or what was said, when nothing came). 0: answer every "
+        "transcript at once.",
+    )
     streams_offset_reset: Literal["earliest", "latest"] = "latest"
     streams_max_call_age_s: float = Field(
         default=900.0,

@@ -56,11 +56,13 @@ log = structlog.get_logger("sentiric.streams")
 APP_ID = "sentiric"
 KPI_TOPIC = f"{APP_ID}-kpi-measurements"
 TIMER_SCAN_S = 0.2
+MAX_HELD = 100_000
+"""Bound of the dialog engine's set of calls holding an unfinished sentence."""
 KPI_CLOSE_S = 5.0
 
 
 def policy_from(settings: Settings) -> Policy:
-    return Policy(no_input_timeout_s=settings.no_input_timeout_s)
+    return Policy(no_input_timeout_s=settings.no_input_timeout_s, turn_hold_s=settings.turn_hold_s)
 
 
 def _decode(value: bytes) -> Any:
@@ -247,6 +249,11 @@ def create_app(
                     continue
                 await emit(CALLS, event.key, encode(out))
 
+    # Calls whose caller is mid-sentence (`speech.holding_after`): the engine leaves their transcripts
+    # to the dialog, which records the whole turn. In memory: a restarted worker forgets it and at worst
+    # answers a continuation the dialog ignores (it waits for the joined turn's reply).
+    held: dict[bytes, None] = {}
+
     @app.agent(calls, name="dialog-engine", concurrency=1)
     async def engine_agent(stream: faust.StreamT[bytes]) -> None:
         dead = aside("dialog-engine")
@@ -256,10 +263,18 @@ def create_app(
             with dead.guard(event.message):
                 if isinstance(fact, m.CallEnded):
                     histories.pop(key, None)
+                    held.pop(key, None)
                 elif isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
                     histories[key] = speech.remember(histories.get(key), Turn("agent", fact.text))
-                elif isinstance(fact, m.UtteranceTranscribed) and speech.wants_reply(fact):
-                    if ended("dialog-engine", key):
+                elif isinstance(fact, m.UtteranceTranscribed):
+                    holding = key in held
+                    if speech.holding_after(fact, policy, holding=holding):
+                        held[key] = None
+                        while len(held) > MAX_HELD:
+                            del held[next(iter(held))]  # calls whose end this worker never saw
+                    else:
+                        held.pop(key, None)
+                    if not speech.wants_reply(fact, policy, holding=holding) or ended("dialog-engine", key):
                         continue
                     history = speech.load_history(histories.get(key))
                     try:

@@ -28,6 +28,7 @@ import structlog
 from schemas import models as m
 from schemas.wiretext import safe_field
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
+from streams.dialog.machine import DEFAULT_POLICY, Policy, holds
 from streams.engines.dialog import DialogEngine, Turn
 from streams.engines.stt import SpeechToText
 from streams.engines.tts import TextToSpeech
@@ -75,8 +76,26 @@ def transcribe(fact: m.UtteranceCaptured, stt: SpeechToText, language: str) -> m
     )  # fmt: skip
 
 
-def wants_reply(fact: m.UtteranceTranscribed) -> bool:
-    return fact.is_final and bool(fact.text.strip())
+def wants_reply(
+    fact: m.UtteranceTranscribed, policy: Policy = DEFAULT_POLICY, *, holding: bool = False
+) -> bool:
+    """Whether the dialog engine answers this transcript. The dialog's own (a DTMF digit, a caller's
+    turn it held and joined) always; a caller's final words unless they look unfinished
+    (`streams.dialog.machine.holds`) or follow unfinished ones (`holding`, from `holding_after`):
+    those the dialog keeps and records whole, so the engine answers each caller turn once."""
+    if not fact.is_final or not fact.text.strip():
+        return False
+    if fact.source == policy.source:
+        return True
+    return not holding and not holds(policy, fact)
+
+
+def holding_after(fact: m.UtteranceTranscribed, policy: Policy = DEFAULT_POLICY, *, holding: bool) -> bool:
+    """The engine's mirror of the reducer's `held_text`: set by an unfinished caller transcript,
+    cleared by the next transcript the dialog records (which carries the held words)."""
+    if fact.source == policy.source:
+        return False
+    return holding or holds(policy, fact)
 
 
 def reply(

@@ -43,6 +43,7 @@ ROOT: Final = Path(__file__).resolve().parents[3]
 FIXTURES: Final = ROOT / "tests" / "fixtures" / "e2e"
 QUESTION_PCAP: Final = FIXTURES / "opening_hours_pcmu.pcap"
 DTMF_PCAP: Final = FIXTURES / "dtmf_12hash.pcap"
+ORDER_PCAP: Final = FIXTURES / "order_number_pcmu.pcap"  # "My order number is" … 1 s … "four five six"
 SCENARIO: Final = FIXTURES / "uac_caller.xml"
 TSHARK: Final = "/usr/bin/tshark"
 PARTITIONS: Final = 3
