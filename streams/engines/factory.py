@@ -76,7 +76,13 @@ def build_tts(settings: Settings) -> TextToSpeech:
         from streams.engines.espeak import EspeakTTS
 
         return EspeakTTS()
-    raise EngineError(f"unknown tts_engine {settings.tts_engine!r} (known: espeak, remote)")
+    if settings.tts_engine == "hibari":
+        from streams.engines.espeak import EspeakTTS
+        from streams.engines.hibari import HibariTTS
+        from streams.engines.voices import ByLanguage
+
+        return ByLanguage(natural=HibariTTS(settings.tts_voice), fallback=EspeakTTS())
+    raise EngineError(f"unknown tts_engine {settings.tts_engine!r} (known: hibari, espeak, remote)")
 
 
 def build_engines(settings: Settings) -> Engines:
