@@ -234,6 +234,12 @@ class Settings(BaseSettings):
         description="hibari's voice: heart (American English, in the package) or one whose model file "
         "is already in HIBARI_HOME (fenrir, emma, fable, kore); nothing is downloaded at run time.",
     )
+    tts_cache_mb: float = Field(
+        default=32.0,
+        ge=0,
+        description="Embedded TTS: recently synthesized replies kept per worker process (greetings, "
+        "reprompts and knowledge answers repeat, and hibari's audio is a function of the text); 0: off.",
+    )
     llm_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None

@@ -12,6 +12,7 @@ from streams.engines.errors import EngineError
 from streams.engines.espeak import EspeakTTS
 from streams.engines.factory import build_tts
 from streams.engines.hibari import HibariTTS
+from streams.engines.speech_cache import SpeechCache
 from streams.engines.tts import Speech
 from streams.engines.voices import ByLanguage, primary_language
 
@@ -65,11 +66,15 @@ def test_the_fact_names_the_engine_that_spoke() -> None:
 
 
 def test_hibari_is_the_default_and_espeak_can_be_forced() -> None:
-    default = build_tts(Settings())
+    cached = build_tts(Settings())
+    assert isinstance(cached, SpeechCache) and cached.max_bytes == 32 * 1024 * 1024
+    default = cached.engine
     assert isinstance(default, ByLanguage)
     assert isinstance(default.natural, HibariTTS) and isinstance(default.fallback, EspeakTTS)
     assert default.natural.voice == "heart"
-    assert isinstance(build_tts(Settings(tts_engine="espeak")), EspeakTTS)
+    assert isinstance(build_tts(Settings(tts_engine="espeak", tts_cache_mb=0)), EspeakTTS)
+    forced = build_tts(Settings(tts_engine="espeak"))
+    assert isinstance(forced, SpeechCache) and isinstance(forced.engine, EspeakTTS)
 
 
 def test_unknown_engine_names_the_known_ones() -> None:
