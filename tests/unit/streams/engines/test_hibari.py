@@ -12,7 +12,15 @@ import pytest
 
 from streams.engines import hibari
 from streams.engines.errors import EngineError
-from streams.engines.hibari import MODEL_RATE, HibariTTS, loaded_voices, to_pcm16
+from streams.engines.hibari import (
+    MODEL_RATE,
+    SENTENCE_GAP_S,
+    HibariTTS,
+    join_sentences,
+    loaded_voices,
+    to_pcm16,
+    trim,
+)
 
 HOURS = (
     "We are open Monday to Friday from nine in the morning to six in the evening, "
@@ -65,6 +73,30 @@ def test_bad_rates_are_refused() -> None:
         to_pcm16(_tone(100.0), 0, 8000)
 
 
+def _padded(lead_s: float, voiced_s: float, tail_s: float, rate: int = 1000) -> npt.NDArray[np.float32]:
+    voiced = np.full(round(voiced_s * rate), 0.1, np.float32)
+    return np.concatenate(
+        [np.zeros(round(lead_s * rate), np.float32), voiced, np.zeros(round(tail_s * rate), np.float32)]
+    )
+
+
+def test_trim_keeps_a_short_margin_around_the_sound() -> None:
+    out = trim(_padded(0.3, 1.0, 0.45), 1000, lead_s=0.03, tail_s=0.08)
+    assert out.size == 30 + 1000 + 80
+    assert (out[:30] == 0).all() and out[30] == np.float32(0.1) and out[1029] == np.float32(0.1)
+
+
+def test_trim_keeps_what_is_there_when_the_margin_is_not() -> None:
+    assert trim(_padded(0.01, 0.5, 0.0), 1000, lead_s=0.03, tail_s=0.08).size == 10 + 500
+    assert trim(np.zeros(100, np.float32), 1000).size == 0
+
+
+def test_sentences_are_joined_by_one_short_gap() -> None:
+    out = join_sentences([_padded(0.3, 1.0, 0.45), np.zeros(50, np.float32), _padded(0.3, 0.5, 0.45)], 1000)
+    assert out.size == (30 + 1000 + 80) + round(SENTENCE_GAP_S * 1000) + (30 + 500 + 80)
+    assert join_sentences([np.zeros(10, np.float32)], 1000).size == 0
+
+
 @pytest.fixture(scope="module")
 def tts() -> HibariTTS:
     return HibariTTS()
@@ -75,6 +107,9 @@ def test_speaks_a_knowledge_answer_at_16_khz(tts: HibariTTS) -> None:
     assert (speech.sample_rate, speech.engine) == (16000, "hibari")
     x = _samples(speech.pcm)
     assert 6.0 < len(x) / 16000 < 12.0  # ~29 words at a natural pace
+    audible = np.flatnonzero(np.abs(x) > 32767 * 10 ** (-50 / 20))
+    assert audible[0] < 0.08 * 16000  # speech from the start, not after hibari's 300 ms of padding
+    assert len(x) - audible[-1] < 0.15 * 16000
     assert _rms(x) > 600  # about -35 dBFS or louder
     # Speech energy sits mostly between 100 Hz and 4 kHz, the phone band.
     power = np.abs(np.fft.rfft(x)) ** 2
