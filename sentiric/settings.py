@@ -224,7 +224,22 @@ class Settings(BaseSettings):
     language: str = "en-US"
     stt_engine: str = Field(default="whisper", description="whisper, pocketsphinx or remote")
     dialog_engine: str = Field(default="knowledge", description="knowledge, remote, or openai with llm_url")
-    tts_engine: str = Field(default="espeak", description="espeak or remote")
+    tts_engine: str = Field(
+        default="hibari",
+        description="hibari: the natural hibari voice for English, espeak-ng for other languages; "
+        "espeak: espeak-ng for every language; remote: a speech server (tts_remote_url).",
+    )
+    tts_voice: str = Field(
+        default="heart",
+        description="hibari's voice: heart (American English, in the package) or one whose model file "
+        "is already in HIBARI_HOME (fenrir, emma, fable, kore); nothing is downloaded at run time.",
+    )
+    tts_cache_mb: float = Field(
+        default=32.0,
+        ge=0,
+        description="Embedded TTS: recently synthesized replies kept per worker process (greetings, "
+        "reprompts and knowledge answers repeat, and hibari's audio is a function of the text); 0: off.",
+    )
     llm_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None

@@ -113,15 +113,16 @@ def reply(
 
 
 def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.SpeechSynthesized:
-    def run() -> tuple[bytes, int]:
+    def run() -> tuple[bytes, int, str]:
         speech = tts.synthesize(fact.text, language)
+        engine = speech.engine or tts.name  # a router (voices.ByLanguage) names the voice it chose
         if speech.sample_rate == TTS_RATE:
-            return speech.pcm, TTS_RATE
+            return speech.pcm, TTS_RATE, engine
         pcm = np.frombuffer(speech.pcm, dtype="<i2")
         out = soxr.resample(pcm, speech.sample_rate, TTS_RATE, quality="HQ")
-        return out.astype("<i2").tobytes(), TTS_RATE
+        return out.astype("<i2").tobytes(), TTS_RATE, engine
 
-    (pcm, rate), ms = _timed(run)
+    (pcm, rate, engine), ms = _timed(run)
     if len(pcm) > MAX_SPEECH_BYTES:
         log.warning(
             "reply cut", call_id=fact.call_id, reply_id=fact.reply_id, kept_s=MAX_SPEECH_BYTES // (2 * rate)
@@ -129,7 +130,7 @@ def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.Spee
         pcm = pcm[:MAX_SPEECH_BYTES]
     return m.SpeechSynthesized(
         **_derived(fact, TTS_SOURCE), reply_id=fact.reply_id, text=fact.text, sample_rate=rate, pcm=pcm,
-        engine=tts.name, latency_ms=ms,
+        engine=engine, latency_ms=ms,
     )  # fmt: skip
 
 

@@ -3,7 +3,7 @@
 Shared by the e2e tests (`tests/integration/e2e/`) and the voice benchmarks (`bench/voice_latency.py`,
 `bench/conversations.py`):
 
-- `Worker`: `python -m streams.app` as a subprocess (Whisper base, knowledge base, espeak-ng), its own
+- `Worker`: `python -m streams.app` as a subprocess (Whisper base, knowledge base, hibari), its own
   `SENTIRIC_HOME`, reading the call topic from offset 0; `kill()` is a SIGKILL.
 - `start_edge`: the edge (`edge.app.EdgeApp`) in this process on free SIP, RTP, metrics and web ports.
 - `CallLog`: every record of `sentiric.calls` and of the edge's command topic, decoded, with its Kafka
