@@ -48,6 +48,7 @@ from streams.dialog.machine import Policy
 from streams.engines.dialog import Turn
 from streams.engines.errors import EngineError
 from streams.engines.factory import Engines, build_engines
+from streams.fetch_guard import install as install_fetch_guard
 from streams.heartbeat import Progress, heartbeat, worker_id
 from streams.offsets import seed_group_offsets
 from streams.skip import SkipCounter, expired, is_ended
@@ -127,6 +128,7 @@ def create_app(
         web_enabled=False,
         autodiscover=False,
     )
+    install_fetch_guard(app)  # no fetch drains partitions Faust did not ask for (streams.fetch_guard)
     app.on_rebalance_complete.connect(stop_fetching_changelogs)  # type: ignore[arg-type]  # mode's SignalHandlerT admits no function under mypy 2
     policy = policy_from(settings)
     language = settings.language
