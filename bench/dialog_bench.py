@@ -5,7 +5,7 @@
 Prints: reducer facts/s and decisions/s over scripted whole calls (pure `decide`), the same through
 the agent's adapter step (Avro decode + decide + encode + JSON state), and the median / max latency
 of STT on a 2 s phone-line utterance (faster-whisper base, CPU int8, beam 1; PocketSphinx in
-grammar mode), of the knowledge-base reply, and of espeak-ng TTS of one sentence.
+grammar mode), of the knowledge-base reply, and of hibari and espeak-ng TTS of one sentence.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ def _stats(label: str, samples: list[float], unit: str = "ms", scale: float = 1.
 
 def bench_engines(repeat: int) -> None:
     from streams.engines.espeak import EspeakTTS
+    from streams.engines.hibari import HibariTTS
     from streams.engines.knowledge import KnowledgeEngine, load_knowledge
     from streams.engines.whisper import WhisperSTT
 
@@ -140,15 +141,18 @@ def bench_engines(repeat: int) -> None:
             samples.append((time.perf_counter() - t) * 1000)
     _stats("KB reply", samples, "µs", 1000.0)
 
-    tts = EspeakTTS()
     sentence = "We are open Monday to Friday from nine in the morning to six in the evening."
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        speech = tts.synthesize(sentence, "en-US")
-        samples.append((time.perf_counter() - t) * 1000)
-    audio_s = len(speech.pcm) / 2 / speech.sample_rate
-    _stats(f"TTS one sentence ({audio_s:.1f} s of audio)", samples)
+    for tts in (
+        HibariTTS(),
+        EspeakTTS(),
+    ):  # the default English voice, the other languages' (bench/tts_bench.py)
+        samples = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            speech = tts.synthesize(sentence, "en-US")
+            samples.append((time.perf_counter() - t) * 1000)
+        audio_s = len(speech.pcm) / 2 / speech.sample_rate
+        _stats(f"TTS {tts.name} one sentence ({audio_s:.1f} s of audio)", samples)
 
 
 def main() -> None:

@@ -224,7 +224,22 @@ class Settings(BaseSettings):
     language: str = "en-US"
     stt_engine: str = Field(default="whisper", description="whisper, pocketsphinx or remote")
     dialog_engine: str = Field(default="knowledge", description="knowledge, remote, or openai with llm_url")
-    tts_engine: str = Field(default="espeak", description="espeak or remote")
+    tts_engine: str = Field(
+        default="hibari",
+        description="hibari: the natural hibari voice for English, espeak-ng for other languages; "
+        "espeak: espeak-ng for every language; remote: a speech server (tts_remote_url).",
+    )
+    tts_voice: str = Field(
+        default="heart",
+        description="hibari's voice: heart (American English, in the package) or one whose model file "
+        "is already in HIBARI_HOME (fenrir, emma, fable, kore); nothing is downloaded at run time.",
+    )
+    tts_cache_mb: float = Field(
+        default=32.0,
+        ge=0,
+        description="Embedded TTS: recently synthesized replies kept per worker process (greetings, "
+        "reprompts and knowledge answers repeat, and hibari's audio is a function of the text); 0: off.",
+    )
     llm_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
@@ -236,6 +251,15 @@ class Settings(BaseSettings):
     speech_remote_tls_ca: Path | None = Field(default=None, description="Set: TLS, verified by this CA.")
     speech_remote_timeout_s: float = Field(default=30.0, description="Deadline of each remote call.")
     no_input_timeout_s: float = 8.0
+    turn_hold_s: float = Field(
+        default=0.8,
+        ge=0,
+        le=10,
+        description='A transcript that looks unfinished ("My order number is") is not answered at '
+        "once: the dialog waits this long after it for the caller's next words, joins them, and "
+        "answers the whole sentence (or what was said, when nothing came). 0: answer every "
+        "transcript at once.",
+    )
     streams_offset_reset: Literal["earliest", "latest"] = "latest"
     streams_max_call_age_s: float = Field(
         default=900.0,

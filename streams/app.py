@@ -48,6 +48,7 @@ from streams.dialog.machine import Policy
 from streams.engines.dialog import Turn
 from streams.engines.errors import EngineError
 from streams.engines.factory import Engines, build_engines
+from streams.fetch_guard import install as install_fetch_guard
 from streams.heartbeat import Progress, heartbeat, worker_id
 from streams.offsets import seed_group_offsets
 from streams.skip import SkipCounter, expired, is_ended
@@ -56,11 +57,13 @@ log = structlog.get_logger("sentiric.streams")
 APP_ID = "sentiric"
 KPI_TOPIC = f"{APP_ID}-kpi-measurements"
 TIMER_SCAN_S = 0.2
+MAX_HELD = 100_000
+"""Bound of the dialog engine's set of calls holding an unfinished sentence."""
 KPI_CLOSE_S = 5.0
 
 
 def policy_from(settings: Settings) -> Policy:
-    return Policy(no_input_timeout_s=settings.no_input_timeout_s)
+    return Policy(no_input_timeout_s=settings.no_input_timeout_s, turn_hold_s=settings.turn_hold_s)
 
 
 def _decode(value: bytes) -> Any:
@@ -125,6 +128,7 @@ def create_app(
         web_enabled=False,
         autodiscover=False,
     )
+    install_fetch_guard(app)  # no fetch drains partitions Faust did not ask for (streams.fetch_guard)
     app.on_rebalance_complete.connect(stop_fetching_changelogs)  # type: ignore[arg-type]  # mode's SignalHandlerT admits no function under mypy 2
     policy = policy_from(settings)
     language = settings.language
@@ -247,6 +251,11 @@ def create_app(
                     continue
                 await emit(CALLS, event.key, encode(out))
 
+    # Calls whose caller is mid-sentence (`speech.holding_after`): the engine leaves their transcripts
+    # to the dialog, which records the whole turn. In memory: a restarted worker forgets it and at worst
+    # answers a continuation the dialog ignores (it waits for the joined turn's reply).
+    held: dict[bytes, None] = {}
+
     @app.agent(calls, name="dialog-engine", concurrency=1)
     async def engine_agent(stream: faust.StreamT[bytes]) -> None:
         dead = aside("dialog-engine")
@@ -256,10 +265,18 @@ def create_app(
             with dead.guard(event.message):
                 if isinstance(fact, m.CallEnded):
                     histories.pop(key, None)
+                    held.pop(key, None)
                 elif isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
                     histories[key] = speech.remember(histories.get(key), Turn("agent", fact.text))
-                elif isinstance(fact, m.UtteranceTranscribed) and speech.wants_reply(fact):
-                    if ended("dialog-engine", key):
+                elif isinstance(fact, m.UtteranceTranscribed):
+                    holding = key in held
+                    if speech.holding_after(fact, policy, holding=holding):
+                        held[key] = None
+                        while len(held) > MAX_HELD:
+                            del held[next(iter(held))]  # calls whose end this worker never saw
+                    else:
+                        held.pop(key, None)
+                    if not speech.wants_reply(fact, policy, holding=holding) or ended("dialog-engine", key):
                         continue
                     history = speech.load_history(histories.get(key))
                     try:

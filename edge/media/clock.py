@@ -29,13 +29,13 @@ absolute grid ``start + k * period``, so the cadence never drifts however long a
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import structlog
 from prometheus_client import Counter
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 PERIOD_S = 0.020
 

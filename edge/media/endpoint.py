@@ -16,11 +16,11 @@ both sockets, whatever fails before, and the port stays allocated: the SIP side 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from prometheus_client import Counter
 
 from edge.effects import Emit, Send
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from edge.media.storage import RecordingStore
     from edge.media.taps import AudioInjector, AudioTap
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 SESSION_ERRORS = Counter(
     "sentiric_media_session_errors_total",
@@ -56,7 +56,7 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.endpoint.receive_rtp(data, addr)
 
     def error_received(self, exc: Exception) -> None:  # ICMP port unreachable and friends
-        log.debug("RTP socket error on %s: %s", self.endpoint.call_id, exc)
+        log.debug("RTP socket error", call_id=self.endpoint.call_id, error=str(exc))
 
 
 class RtpEndpoint:
@@ -172,7 +172,7 @@ class RtpEndpoint:
                 try:
                     transport.close()
                 except Exception:
-                    log.exception("closing a media socket of %s failed", self.call_id)
+                    log.exception("closing a media socket failed", call_id=self.call_id)
         self.rtp_transport = self.rtcp_transport = None
 
     # --- datagrams in, ticks, commands ---
@@ -274,14 +274,14 @@ class RtpEndpoint:
             return
         self.failed = True
         SESSION_ERRORS.labels(stage).inc()
-        log.warning("media session of %s failed at %s: %s; closing it", self.call_id, stage, exc)
+        log.warning("media session failed; closing it", call_id=self.call_id, stage=stage, error=str(exc))
         self._clock.discard(self)
         self.close_transports()
         if self._on_failed is not None:
             try:
                 self._on_failed(self.call_id)
             except Exception:
-                log.exception("media failure callback of %s raised", self.call_id)
+                log.exception("media failure callback raised", call_id=self.call_id)
         try:
             self._closing = asyncio.get_running_loop().create_task(self.close())
         except RuntimeError:  # no running loop (a unit test ticking by hand): the owner closes it
@@ -304,7 +304,7 @@ class RtpEndpoint:
             try:
                 effects = self.session.close(time.monotonic())
             except Exception:
-                log.exception("closing the media session of %s failed", self.call_id)
+                log.exception("closing the media session failed", call_id=self.call_id)
                 effects = self.session.pending()
             stores = [e for e in effects if isinstance(e, StoreRecording)]
             for effect in effects:
@@ -314,11 +314,11 @@ class RtpEndpoint:
                         try:
                             transport.sendto(effect.data, effect.addr)
                         except _SEND_ERRORS:
-                            log.debug("RTCP BYE for %s not sent", self.call_id)
+                            log.debug("RTCP BYE not sent", call_id=self.call_id)
                 elif type(effect) is not StoreRecording:
                     self._carry((effect,))
         except Exception:
-            log.exception("closing the media session of %s failed; its sockets are closed", self.call_id)
+            log.exception("closing the media session failed; its sockets are closed", call_id=self.call_id)
         finally:
             self.close_transports()
             try:

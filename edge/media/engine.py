@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
+import structlog
 from prometheus_client import Gauge
 
 from edge import call_facts as cf
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MediaCommandError", "MediaEngine", "RtpEndpoint"]
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 ACTIVE_SESSIONS = Gauge("sentiric_media_active_sessions", "Media sessions open on this edge")
 EXECUTED_HISTORY = 4096
@@ -250,12 +250,14 @@ class MediaEngine:
 
     async def execute(self, command: Any) -> None:
         if not self._first_time(command):
-            log.debug("command %s already executed", getattr(command, "event_id", None))
+            log.debug("command already executed", event_id=str(getattr(command, "event_id", None)))
             return
         session = self._sessions.get(command.call_id)
         if session is None:
             log.warning(
-                "%s for call %s, which has no media session here", type(command).__name__, command.call_id
+                "command for a call with no media session here",
+                command=type(command).__name__,
+                call_id=command.call_id,
             )
             return
         if isinstance(command, PlayAudio):

@@ -8,8 +8,9 @@ worker thread (``asyncio.to_thread``). A recording that cannot be stored is logg
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING
+
+import structlog
 
 from edge import call_facts as cf
 from edge.media.recording import CONTENT_TYPES, CallRecorder, encode
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from edge.facts import FactSink
     from edge.media.storage import RecordingStore
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 async def store_recording(
@@ -35,7 +36,7 @@ async def store_recording(
     try:
         size = await asyncio.to_thread(work)
     except Exception:
-        log.exception("recording %s of %s could not be stored", recorder.recording_id, call_id)
+        log.exception("recording could not be stored", call_id=call_id, recording_id=recorder.recording_id)
         return
     facts.record(
         cf.recording_finished(

@@ -28,6 +28,7 @@ import structlog
 from schemas import models as m
 from schemas.wiretext import safe_field
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
+from streams.dialog.machine import DEFAULT_POLICY, Policy, holds
 from streams.engines.dialog import DialogEngine, Turn
 from streams.engines.stt import SpeechToText
 from streams.engines.tts import TextToSpeech
@@ -75,8 +76,26 @@ def transcribe(fact: m.UtteranceCaptured, stt: SpeechToText, language: str) -> m
     )  # fmt: skip
 
 
-def wants_reply(fact: m.UtteranceTranscribed) -> bool:
-    return fact.is_final and bool(fact.text.strip())
+def wants_reply(
+    fact: m.UtteranceTranscribed, policy: Policy = DEFAULT_POLICY, *, holding: bool = False
+) -> bool:
+    """Whether the dialog engine answers this transcript. The dialog's own (a DTMF digit, a caller's
+    turn it held and joined) always; a caller's final words unless they look unfinished
+    (`streams.dialog.machine.holds`) or follow unfinished ones (`holding`, from `holding_after`):
+    those the dialog keeps and records whole, so the engine answers each caller turn once."""
+    if not fact.is_final or not fact.text.strip():
+        return False
+    if fact.source == policy.source:
+        return True
+    return not holding and not holds(policy, fact)
+
+
+def holding_after(fact: m.UtteranceTranscribed, policy: Policy = DEFAULT_POLICY, *, holding: bool) -> bool:
+    """The engine's mirror of the reducer's `held_text`: set by an unfinished caller transcript,
+    cleared by the next transcript the dialog records (which carries the held words)."""
+    if fact.source == policy.source:
+        return False
+    return holding or holds(policy, fact)
 
 
 def reply(
@@ -94,15 +113,16 @@ def reply(
 
 
 def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.SpeechSynthesized:
-    def run() -> tuple[bytes, int]:
+    def run() -> tuple[bytes, int, str]:
         speech = tts.synthesize(fact.text, language)
+        engine = speech.engine or tts.name  # a router (voices.ByLanguage) names the voice it chose
         if speech.sample_rate == TTS_RATE:
-            return speech.pcm, TTS_RATE
+            return speech.pcm, TTS_RATE, engine
         pcm = np.frombuffer(speech.pcm, dtype="<i2")
         out = soxr.resample(pcm, speech.sample_rate, TTS_RATE, quality="HQ")
-        return out.astype("<i2").tobytes(), TTS_RATE
+        return out.astype("<i2").tobytes(), TTS_RATE, engine
 
-    (pcm, rate), ms = _timed(run)
+    (pcm, rate, engine), ms = _timed(run)
     if len(pcm) > MAX_SPEECH_BYTES:
         log.warning(
             "reply cut", call_id=fact.call_id, reply_id=fact.reply_id, kept_s=MAX_SPEECH_BYTES // (2 * rate)
@@ -110,7 +130,7 @@ def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.Spee
         pcm = pcm[:MAX_SPEECH_BYTES]
     return m.SpeechSynthesized(
         **_derived(fact, TTS_SOURCE), reply_id=fact.reply_id, text=fact.text, sample_rate=rate, pcm=pcm,
-        engine=tts.name, latency_ms=ms,
+        engine=engine, latency_ms=ms,
     )  # fmt: skip
 
 

@@ -60,6 +60,11 @@ def measure(fact: Any) -> list[Measurement]:
             if fact.setup_ms is not None:
                 out.append(Measurement("pdd", t, fact.setup_ms))
             return out
+        case m.UtteranceTranscribed() if fact.engine == "turn":
+            # The dialog's joined turn of a caller who paused mid-sentence (no STT work of its own): the
+            # reply answers it, and its time is the last part's capture (or, when the hold ran out,
+            # the hold timer's: the reply delay then leaves the hold out).
+            return [Measurement("heard", t, key=f"{fact.utterance_id}:reply")]
         case m.UtteranceTranscribed() if fact.engine not in ("dtmf", "provided"):
             return [Measurement("stt", t, fact.latency_ms)]
         case m.AgentReplied() if fact.utterance_id is not None:

@@ -33,12 +33,15 @@ from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from schemas import models as m
+from streams.dialog.completeness import join, looks_unfinished
 from streams.dialog.decisions import ArmTimer, CancelTimer, Decision, DropState, Record, Send
 from streams.dialog.state import RECENT_IDS, DialogState, Phase, Timer, TimerName
 
 ID_NAMESPACE: Final = uuid.UUID("5b0e2f3c-8a41-4c7e-9d2a-6f1e3c0b7a55")
 MACHINE_ENGINE: Final = "dialog-machine"
 DTMF_ENGINE: Final = "dtmf"
+TURN_ENGINE: Final = "turn"
+"""`engine` of the transcript the machine records for a caller's turn it held: the joined text."""
 IGNORE: Final = "ignore"
 ILLEGAL: Final = "illegal"
 
@@ -64,6 +67,9 @@ class Policy:
     max_reprompts: int = 1
     exit_digit: str = "0"
     greeting_barge_in: bool = True
+    turn_hold_s: float = 0.8
+    """How long a transcript that looks unfinished (`streams.dialog.completeness`) is held for the
+    caller's next words before it is answered as it is; 0: answer every transcript at once."""
 
 
 DEFAULT_POLICY: Final = Policy()
@@ -80,6 +86,22 @@ def dtmf_utterance_id(call_id: str, seq: int) -> str:
 
 def reply_id_for(call_id: str, seq: int) -> str:
     return f"{call_id}:say:{seq}"
+
+
+def turn_utterance_id(call_id: str, seq: int) -> str:
+    return f"{call_id}:turn:{seq}"
+
+
+def holds(policy: Policy, fact: m.UtteranceTranscribed) -> bool:
+    """Whether the machine holds this final transcript for more of the caller's words instead of having
+    it answered. A function of the fact alone, so the dialog engine skips exactly these
+    (`streams.agents.speech.wants_reply`): the machine records the caller's whole turn later."""
+    return (
+        policy.turn_hold_s > 0
+        and fact.source != policy.source
+        and fact.is_final
+        and looks_unfinished(fact.text, fact.language)
+    )
 
 
 _FIELDS: Final = tuple(f.name for f in fields(DialogState))
@@ -227,6 +249,8 @@ def _interruptible(st: _Step) -> bool:
 
 
 def _speech_started(st: _Step) -> None:
+    f: m.SpeechStarted = st.fact
+    st.set(speech_open=f.utterance_id)
     phase = st.s.phase
     if phase in (Phase.GREETING, Phase.SPEAKING):
         if not _interruptible(st):
@@ -241,26 +265,68 @@ def _speech_started(st: _Step) -> None:
 
 def _take_turn(st: _Step, utterance_id: str) -> None:
     st.stop_playback()
-    st.set(turn=st.s.turn + 1, pending_utterance=utterance_id, reprompts=0)
+    st.set(turn=st.s.turn + 1, pending_utterance=utterance_id, reprompts=0, held_text=None)
     st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
     st.go(Phase.THINKING)
+
+
+def _hold(st: _Step, text: str) -> None:
+    """The caller seems to be mid-sentence: keep their words and listen on (barge-in included: the
+    agent's audio stops, as for any caller turn; a reply being thought about is superseded).
+
+    If they are already speaking again (a slow transcript arrives after the next `SpeechStarted`),
+    the short hold would run out mid-word: wait for that speech's transcript instead, up to the
+    no-input timeout, as when they start speaking during the hold."""
+    st.stop_playback()
+    st.set(held_text=text, pending_utterance=None)
+    if st.s.speech_open is not None:
+        st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
+    else:
+        st.arm(TimerName.TURN_HOLD, st.policy.turn_hold_s)
+    st.go(Phase.LISTENING)
+
+
+def _answer_held(st: _Step, text: str) -> None:
+    """Record the caller's whole turn (the held words, joined with what completed them) as one
+    transcript, for the dialog engine to answer, and think about it."""
+    utterance_id = turn_utterance_id(st.s.call_id, st.s.out_seq + 1)
+    st.record(
+        m.UtteranceTranscribed, utterance_id=utterance_id, text=text, language=st.s.language,
+        confidence=None, is_final=True, engine=TURN_ENGINE, latency_ms=0.0,
+    )  # fmt: skip
+    _take_turn(st, utterance_id)
 
 
 def _transcribed(st: _Step) -> None:
     f: m.UtteranceTranscribed = st.fact
     if not f.is_final:
         return
+    if f.utterance_id == st.s.speech_open:
+        st.set(speech_open=None)
+    held = st.s.held_text
     if not f.text.strip():
-        if st.s.phase == Phase.LISTENING:
+        if held is not None:
+            st.arm(TimerName.TURN_HOLD, st.policy.turn_hold_s)  # noise, not the rest: wait as before
+        elif st.s.phase == Phase.LISTENING:
             st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)  # noise: keep waiting
         return
+    text = f.text if held is None else join(held, f.text, f.language)
     if not _interruptible(st):
+        if held is not None or holds(st.policy, f):
+            # The agent's prompt plays on, but the words are kept: the dialog engine skipped them
+            # (it skips every caller transcript from an unfinished one until the machine records one).
+            st.set(held_text=text)
         return
-    _take_turn(st, f.utterance_id)
+    if holds(st.policy, f):
+        _hold(st, text)
+    elif held is not None:
+        _answer_held(st, text)
+    else:
+        _take_turn(st, f.utterance_id)
 
 
 def _close(st: _Step, text: str) -> None:
-    st.set(pending_utterance=None)
+    st.set(pending_utterance=None, held_text=None)
     st.say(text, "goodbye", end=True, barge_in=False)
     st.arm(TimerName.HANGUP, st.policy.closing_timeout_s)
     st.go(Phase.CLOSING)
@@ -274,6 +340,7 @@ def _dtmf(st: _Step) -> None:
         return
     if not _interruptible(st):
         return
+    # Keys end a held sentence: the digit is its own turn (a menu choice), the held words are dropped.
     utterance_id = dtmf_utterance_id(st.s.call_id, f.seq)
     st.record(
         m.UtteranceTranscribed, utterance_id=utterance_id, text=f.digit, language=st.s.language,
@@ -304,7 +371,10 @@ def _timer_fired(st: _Step) -> None:
         return  # re-armed or cancelled since
     st.set(timer=None)
     phase, p = st.s.phase, st.policy
-    if t.name == TimerName.NO_INPUT and phase == Phase.LISTENING:
+    if t.name in (TimerName.TURN_HOLD, TimerName.NO_INPUT) and st.s.held_text is not None:
+        # No more words came (or speech that began never became a transcript): answer what was said.
+        _answer_held(st, st.s.held_text)
+    elif t.name == TimerName.NO_INPUT and phase == Phase.LISTENING:
         if st.s.reprompts < p.max_reprompts:
             st.set(reprompts=st.s.reprompts + 1)
             st.say(p.reprompt, "reprompt")

@@ -14,6 +14,10 @@ Phases (DESIGN.md, "The dialog state machine"); `streams.dialog.machine.TABLE` h
                                                            └── (PlaybackFinished / barge-in)
     no-input twice, DTMF 0, end_conversation ─▶ CLOSING ─PlaybackFinished: Hangup─▶ … CallEnded ─▶ ENDED
     CallEnded in any phase ─▶ ENDED (the state is dropped)
+
+A transcript that looks unfinished does not leave LISTENING: its text is held (`held_text`) until the
+caller's next transcript completes it, or the `turn_hold` timer gives up waiting; either way the
+machine then records the caller's whole turn as one `UtteranceTranscribed` and goes THINKING.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class TimerName(StrEnum):
     """THINKING, or waiting for synthesized audio: a speech worker did not answer."""
     HANGUP = "hangup"
     """CLOSING: the goodbye did not finish playing; hang up anyway."""
+    TURN_HOLD = "turn_hold"
+    """LISTENING with `held_text`: the caller's sentence looked unfinished and no more came; answer
+    what was said."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,12 @@ class DialogState:
     barge_in: bool = True
     """Whether the current (or awaited) playback may be interrupted by the caller."""
     reprompts: int = 0
+    speech_open: str | None = None
+    """Utterance id of the caller's latest `SpeechStarted` whose transcript has not come yet: the
+    caller may be talking right now."""
+    held_text: str | None = None
+    """LISTENING: what the caller said so far of a sentence that looks unfinished ("My order number
+    is"), not answered yet; their next utterance is joined to it (`streams.dialog.completeness`)."""
     timer: Timer | None = None
     hangup_sent: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)

@@ -72,11 +72,23 @@ def build_tts(settings: Settings) -> TextToSpeech:
 
         url, options = _remote_options(settings, "tts")
         return RemoteTTS(url, **options)
-    if settings.tts_engine == "espeak":
-        from streams.engines.espeak import EspeakTTS
+    from streams.engines.espeak import EspeakTTS
 
-        return EspeakTTS()
-    raise EngineError(f"unknown tts_engine {settings.tts_engine!r} (known: espeak, remote)")
+    engine: TextToSpeech
+    if settings.tts_engine == "espeak":
+        engine = EspeakTTS()
+    elif settings.tts_engine == "hibari":
+        from streams.engines.hibari import HibariTTS
+        from streams.engines.voices import ByLanguage
+
+        engine = ByLanguage(natural=HibariTTS(settings.tts_voice), fallback=EspeakTTS())
+    else:
+        raise EngineError(f"unknown tts_engine {settings.tts_engine!r} (known: hibari, espeak, remote)")
+    if settings.tts_cache_mb <= 0:
+        return engine
+    from streams.engines.speech_cache import SpeechCache
+
+    return SpeechCache(engine, int(settings.tts_cache_mb * 1024 * 1024))
 
 
 def build_engines(settings: Settings) -> Engines:

@@ -148,7 +148,7 @@ class TextToSpeechService(speech_pb2_grpc.TextToSpeechServicer):
         # The engines pick their voice from the language tag; a voice name (espeak-ng: en-gb) stands in.
         language = request.voice or request.language or self.default_language
         speech = _run(context, "synthesis", self.tts.synthesize, request.text, language)
-        pcm, rate = speech.pcm, speech.sample_rate
+        pcm, rate, engine = speech.pcm, speech.sample_rate, speech.engine or self.tts.name
         if request.sample_rate and request.sample_rate != rate:
             samples = resample(np.frombuffer(pcm, dtype="<i2"), rate, request.sample_rate)
             pcm, rate = samples.astype("<i2").tobytes(), request.sample_rate
@@ -156,7 +156,7 @@ class TextToSpeechService(speech_pb2_grpc.TextToSpeechServicer):
         for i in range(0, len(pcm), step):
             if not context.is_active():
                 return
-            yield speech_pb2.SynthesizeResponse(pcm=pcm[i : i + step], sample_rate=rate, engine=self.tts.name)
+            yield speech_pb2.SynthesizeResponse(pcm=pcm[i : i + step], sample_rate=rate, engine=engine)
 
 
 def knowledge_entry(message: speech_pb2.KnowledgeEntry) -> KnowledgeEntry:
@@ -277,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=50061, help="0: any free port (printed)")
     parser.add_argument("--services", default="stt,tts,dialog", help="comma-separated: stt,tts,dialog")
     parser.add_argument("--stt", help="whisper or pocketsphinx (default: the stt_engine setting)")
-    parser.add_argument("--tts", help="espeak (default: the tts_engine setting)")
+    parser.add_argument("--tts", help="hibari or espeak (default: the tts_engine setting)")
     parser.add_argument("--dialog", help="knowledge or openai (default: the dialog_engine setting)")
     parser.add_argument("--tls-cert", type=Path, help="certificate chain (PEM); with --tls-key")
     parser.add_argument("--tls-key", type=Path)

@@ -10,6 +10,8 @@ from typing import Protocol
 class Speech:
     pcm: bytes
     sample_rate: int
+    engine: str = ""
+    """The engine that spoke, when a router (streams.engines.voices) picked it; empty: the TTS's name."""
 
 
 class TextToSpeech(Protocol):

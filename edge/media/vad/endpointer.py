@@ -119,6 +119,7 @@ def _frames(ms: int) -> int:
 class Endpointer:
     __slots__ = (
         "_floor_energy",
+        "_floor_pending",
         "_frame_bytes",
         "_idle_frames",
         "_last_speech_end",
@@ -164,6 +165,7 @@ class Endpointer:
         # Energies are mean squares of int16 samples; 0 dBFS is a full-scale square wave (32768²).
         self._min_energy = 32768.0**2 * 10 ** (self.config.end_floor_dbfs / 10)
         self._floor_energy = self._min_energy
+        self._floor_pending: float | None = None
         self._idle_frames = 0
 
     @property
@@ -239,9 +241,17 @@ class Endpointer:
         self._speech_run = self._speech_run + 1 if is_speech else 0
         # The line's noise floor, from what the VAD calls noise: every 4th frame is enough for a slow
         # average (~0.4 s time constant), and keeps the idle path (most frames of a call) cheap.
+        # A sample is applied one sample later, and dropped if the VAD calls speech meanwhile: the
+        # frames just before an onset are speech it has not called yet (Silero's 32 ms windows lag),
+        # and one of them lifted the floor to within a few dB of the speech, so the caller's quieter
+        # last syllables ("… number is") counted as silence and were cut (bench/turn_bench.py).
         self._idle_frames += 1
-        if not is_speech and self._idle_frames % 4 == 0:
-            self._floor_energy += 0.2 * (self._energy(data) - self._floor_energy)
+        if is_speech:
+            self._floor_pending = None
+        elif self._idle_frames % 4 == 0:
+            if self._floor_pending is not None:
+                self._floor_energy += 0.2 * (self._floor_pending - self._floor_energy)
+            self._floor_pending = self._energy(data)
         if self._speech_run < _frames(self.config.start_ms):
             return []
         keep = _frames(self.config.pre_roll_ms) + self._speech_run

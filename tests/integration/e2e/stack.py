@@ -3,7 +3,7 @@
 Shared by the e2e tests (`tests/integration/e2e/`) and the voice benchmarks (`bench/voice_latency.py`,
 `bench/conversations.py`):
 
-- `Worker`: `python -m streams.app` as a subprocess (Whisper base, knowledge base, espeak-ng), its own
+- `Worker`: `python -m streams.app` as a subprocess (Whisper base, knowledge base, hibari), its own
   `SENTIRIC_HOME`, reading the call topic from offset 0; `kill()` is a SIGKILL.
 - `start_edge`: the edge (`edge.app.EdgeApp`) in this process on free SIP, RTP, metrics and web ports.
 - `CallLog`: every record of `sentiric.calls` and of the edge's command topic, decoded, with its Kafka
@@ -43,6 +43,7 @@ ROOT: Final = Path(__file__).resolve().parents[3]
 FIXTURES: Final = ROOT / "tests" / "fixtures" / "e2e"
 QUESTION_PCAP: Final = FIXTURES / "opening_hours_pcmu.pcap"
 DTMF_PCAP: Final = FIXTURES / "dtmf_12hash.pcap"
+ORDER_PCAP: Final = FIXTURES / "order_number_pcmu.pcap"  # "My order number is" … 1 s … "four five six"
 SCENARIO: Final = FIXTURES / "uac_caller.xml"
 TSHARK: Final = "/usr/bin/tshark"
 PARTITIONS: Final = 3

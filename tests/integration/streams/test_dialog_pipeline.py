@@ -2,7 +2,7 @@
 
 The test plays the edge: it produces the edge's facts for one call onto `sentiric.calls` and reads
 the call topic and the edge's command topic. The worker runs as a subprocess (`python -m
-streams.app`) with the embedded engines: Whisper base STT, the knowledge-base dialog engine, espeak-ng.
+streams.app`) with the embedded engines: Whisper base STT, the knowledge-base dialog engine, hibari TTS.
 """
 
 from __future__ import annotations

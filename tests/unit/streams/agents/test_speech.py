@@ -9,7 +9,7 @@ import numpy as np
 from schemas import models as m
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
 from streams.agents import speech
-from streams.dialog.script import CallScript
+from streams.dialog.script import CallScript, RecordedCall
 from streams.engines.dialog import Reply, Turn
 from streams.engines.stt import Transcript
 from streams.engines.tts import Speech
@@ -75,6 +75,47 @@ def test_only_final_non_empty_transcripts_want_a_reply() -> None:
     assert speech.wants_reply(s.transcribed("u1", "hi"))
     assert not speech.wants_reply(s.transcribed("u2", "  "))
     assert not speech.wants_reply(s.fact(m.UtteranceTranscribed, text="hi", is_final=False))
+
+
+class EngineMirror:
+    """The dialog engine agent's choice, as `streams.app` makes it: which transcripts it answers."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.answered: list[str] = []
+
+    def see(self, fact: object) -> None:
+        if not isinstance(fact, m.UtteranceTranscribed):
+            return
+        holding = self.holding
+        self.holding = speech.holding_after(fact, holding=holding)
+        if speech.wants_reply(fact, holding=holding):
+            self.answered.append(fact.text)
+
+
+def test_unfinished_transcripts_are_left_to_the_dialog_which_records_the_whole_turn() -> None:
+    """The engine and the reducer agree on the log: each caller turn is answered once, whole."""
+    call = RecordedCall()
+    call.feed(*call.script.setup(), call.script.established())
+    call.play()
+    s = call.script
+    call.feed(s.transcribed("u1", "My order number is"), s.transcribed("u2", "  "))
+    call.feed(s.transcribed("u3", "4 5 6."))  # joined by the dialog
+    uid = call.state.pending_utterance
+    assert uid is not None
+    call.feed(s.replied(uid, "Order 456 ships today."))
+    call.play()
+    call.feed(s.transcribed("u4", "What are your opening hours?"))  # answered as it is
+    call.feed(s.replied("u4", "Nine to five."))
+    call.play()
+    call.feed(s.transcribed("u5", "I would like to"))
+    hold = call.state.timer
+    assert hold is not None
+    call.feed(s.timer(str(hold.name), hold.armed_seq))  # nothing more came: answered as it is
+    engine = EngineMirror()
+    for fact in call.log:
+        engine.see(fact)
+    assert engine.answered == ["My order number is 4 5 6.", "What are your opening hours?", "I would like to"]
 
 
 def test_synthesize_resamples_to_16k() -> None:

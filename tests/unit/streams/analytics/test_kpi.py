@@ -66,3 +66,13 @@ def test_percentile_nearest_rank() -> None:
 def test_bad_measurement_bytes() -> None:
     with pytest.raises(ValueError, match=r"^invalid measurement: "):
         Measurement.parse(b"[1]")
+
+
+def test_a_joined_turn_is_heard_not_transcribed() -> None:
+    """The dialog's joined transcript costs no STT time; the reply to it is measured from it."""
+    s = CallScript()
+    joined = s.fact(m.UtteranceTranscribed, utterance_id="call-1:turn:9", text="My order number is 456.",
+                    engine="turn", latency_ms=0.0, source="dialog")  # fmt: skip
+    assert measure(joined) == [
+        Measurement("heard", joined.occurred_at.timestamp(), key="call-1:turn:9:reply")
+    ]

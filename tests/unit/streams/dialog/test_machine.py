@@ -15,7 +15,9 @@ from streams.dialog.machine import (
     ILLEGAL,
     MACHINE_ENGINE,
     TABLE,
+    TURN_ENGINE,
     IllegalTransition,
+    Policy,
     decide,
     derived_event_id,
     dtmf_utterance_id,
@@ -34,15 +36,16 @@ FACTS: tuple[type[Any], ...] = typing.get_args(m.Fact)
 class Run:
     """Feeds a scripted call through the reducer, keeping the state and every decision."""
 
-    def __init__(self, call_id: str = "call-1") -> None:
+    def __init__(self, call_id: str = "call-1", policy: Policy = DEFAULT_POLICY) -> None:
         self.s = CallScript(call_id)
         self.state = new_state(call_id)
+        self.policy = policy
         self.decisions: list[Decision] = []
 
     def feed(self, *facts: Any) -> list[Decision]:
         out: list[Decision] = []
         for fact in facts:
-            self.state, d = decide(self.state, fact)
+            self.state, d = decide(self.state, fact, self.policy)
             out += d
         self.decisions += out
         return out
@@ -534,3 +537,180 @@ def test_state_parse_errors(data: bytes, message: str) -> None:
     with pytest.raises(StateError) as exc:
         DialogState.parse(data)
     assert str(exc.value).startswith(message)
+
+
+# -- unfinished sentences: hold, join, fall back ---------------------------------------------------
+
+
+def _say(run: Run, uid: str, text: str) -> list[Decision]:
+    """The caller speaks one utterance and its final transcript arrives."""
+    return run.feed(run.s.speech(uid), run.s.captured(uid), run.s.transcribed(uid, text))
+
+
+def _turns(decisions: list[Decision]) -> list[m.UtteranceTranscribed]:
+    return records(decisions, m.UtteranceTranscribed)
+
+
+def test_unfinished_transcript_is_held_not_answered() -> None:
+    run = Run()
+    run.to_listening()
+    out = _say(run, "u1", "My order number is")
+    assert run.state.phase == Phase.LISTENING and changes(out) == []
+    assert run.state.held_text == "My order number is"
+    assert run.state.pending_utterance is None and run.state.turn == 0
+    assert _turns(out) == [] and commands(out) == []
+    assert run.armed() == ArmTimer(TimerName.TURN_HOLD, run.state.out_seq, P.turn_hold_s)
+
+
+def test_next_utterance_is_joined_and_answered_once() -> None:
+    run = Run()
+    run.to_listening()
+    _say(run, "u1", "My order number is")
+    run.feed(run.s.speech("u2"))  # the caller goes on: wait for their words, not the hold timer
+    assert run.state.timer is not None and run.state.timer.name == TimerName.NO_INPUT
+    out = run.feed(run.s.captured("u2"), run.s.transcribed("u2", "4 5 6."))
+    [turn] = _turns(out)
+    assert turn.text == "My order number is 4 5 6."
+    assert turn.engine == TURN_ENGINE and turn.is_final and turn.source == P.source
+    assert run.state.pending_utterance == turn.utterance_id != "u2"
+    assert run.state.held_text is None and run.state.turn == 1
+    assert changes(out) == [("LISTENING", "THINKING")]
+    # The engine answers the joined turn; any answer to a fragment alone is not the caller's turn.
+    assert run.feed(run.s.replied("u2", "Sorry?")) == []
+    assert run.feed(run.s.replied("u1", "Sorry?")) == []
+    out = run.feed(run.s.replied(turn.utterance_id, "Order 456 ships today."))
+    assert changes(out) == [("THINKING", "SPEAKING")]
+
+
+def test_several_unfinished_parts_are_joined() -> None:
+    run = Run()
+    run.to_listening()
+    _say(run, "u1", "I would like to")
+    _say(run, "u2", "check the status of")
+    assert run.state.held_text == "I would like to check the status of"
+    [turn] = _turns(_say(run, "u3", "my order."))
+    assert turn.text == "I would like to check the status of my order."
+
+
+def test_hold_timer_answers_what_was_said() -> None:
+    run = Run()
+    run.to_listening()
+    _say(run, "u1", "My order number is...")
+    hold = run.armed()
+    out = run.feed(run.s.timer(str(hold.timer), hold.armed_seq))
+    [turn] = _turns(out)
+    assert turn.text == "My order number is..." and turn.engine == TURN_ENGINE
+    assert run.state.pending_utterance == turn.utterance_id and run.state.held_text is None
+    assert changes(out) == [("LISTENING", "THINKING")]
+    assert run.armed().timer == TimerName.NO_REPLY
+    # a later fragment of the caller is a turn of its own, answered at once as before
+    out = run.feed(run.s.transcribed("u2", "four five six."))
+    assert _turns(out) == [] and run.state.pending_utterance == "u2"
+
+
+def test_stale_hold_timer_after_the_join_is_ignored() -> None:
+    run = Run()
+    run.to_listening()
+    _say(run, "u1", "My order number is")
+    hold = run.armed()
+    _say(run, "u2", "456.")
+    before = run.state
+    assert run.feed(run.s.timer(str(hold.timer), hold.armed_seq)) == []
+    assert run.state.pending_utterance == before.pending_utterance
+
+
+def test_noise_while_holding_rearms_the_hold() -> None:
+    run = Run()
+    run.to_listening()
+    _say(run, "u1", "My order number is")
+    out = _say(run, "u2", "  ")
+    assert run.state.held_text == "My order number is"
+    assert [d for d in out if isinstance(d, ArmTimer)][-1].timer == TimerName.TURN_HOLD
+
+
+def test_speech_that_never_becomes_a_transcript_still_gets_the_held_words_answered() -> None:
+    run = Run()
+    run.to_listening()
+    _say(run, "u1", "My order number is")
+    run.feed(run.s.speech("u2"))
+    no_input = run.armed()
+    assert no_input.timer == TimerName.NO_INPUT
+    [turn] = _turns(run.feed(run.s.timer(str(no_input.timer), no_input.armed_seq)))
+    assert turn.text == "My order number is" and run.state.phase == Phase.THINKING
+    assert run.state.reprompts == 0
+
+
+def test_finished_transcript_is_answered_at_once() -> None:
+    run = Run()
+    run.to_listening()
+    out = _say(run, "u1", "My order number is 456.")
+    assert _turns(out) == [] and run.state.pending_utterance == "u1"
+    assert changes(out) == [("LISTENING", "THINKING")]
+
+
+def test_hold_off_answers_every_transcript_at_once() -> None:
+    run = Run(policy=Policy(turn_hold_s=0))
+    run.to_listening()
+    _say(run, "u1", "My order number is")
+    assert run.state.pending_utterance == "u1" and run.state.phase == Phase.THINKING
+
+
+def test_unfinished_words_during_a_reply_stop_it_and_hold() -> None:
+    run = Run()
+    run.to_speaking()
+    run.feed(run.s.synthesized("u1:reply"))
+    out = run.feed(run.s.transcribed("u2", "and my"))
+    assert [type(c) for c in commands(out)] == [m.StopPlayback]
+    assert changes(out) == [("SPEAKING", "LISTENING")] and run.state.held_text == "and my"
+
+
+def test_unfinished_words_while_thinking_supersede_the_question() -> None:
+    run = Run()
+    uid = run.to_thinking()
+    out = run.feed(run.s.transcribed("u2", "actually, my order number is"))
+    assert changes(out) == [("THINKING", "LISTENING")] and run.state.pending_utterance is None
+    assert run.feed(run.s.replied(uid, "We are open nine to five.")) == []
+    [turn] = _turns(_say(run, "u3", "456."))
+    assert turn.text == "actually, my order number is 456."
+
+
+def test_dtmf_drops_the_held_words() -> None:
+    run = Run()
+    run.to_listening()
+    _say(run, "u1", "My order number is")
+    [turn] = _turns(run.feed(run.s.dtmf("4")))
+    assert turn.text == "4" and turn.engine == "dtmf" and run.state.held_text is None
+
+
+def test_words_during_an_uninterruptible_greeting_are_kept_for_later() -> None:
+    run = Run(policy=Policy(greeting_barge_in=False))
+    run.to_greeting()
+    out = run.feed(run.s.transcribed("u1", "Hi, my order number is"))
+    assert commands(out) == [] and changes(out) == [] and _turns(out) == []
+    assert run.state.phase == Phase.GREETING and run.state.held_text == "Hi, my order number is"
+    run.feed(run.s.transcribed("u2", "456."))  # finished, but still over the greeting: kept too
+    assert run.state.held_text == "Hi, my order number is 456."
+    run.speak_pending()
+    assert run.state.phase == Phase.LISTENING
+    [turn] = _turns(_say(run, "u3", "Is it shipped?"))
+    assert turn.text == "Hi, my order number is 456. Is it shipped?"
+
+
+def test_held_state_round_trips() -> None:
+    run = Run()
+    run.to_listening()
+    _say(run, "u1", "My order number is")
+    again = DialogState.parse(bytes(run.state))
+    assert again == run.state and again.timer is not None and again.timer.name == TimerName.TURN_HOLD
+
+
+def test_a_slow_transcript_while_the_caller_speaks_again_waits_for_their_words() -> None:
+    run = Run()
+    run.to_listening()
+    run.feed(run.s.speech("u1"), run.s.captured("u1"))
+    run.feed(run.s.speech("u2"))  # the caller resumed before the first part's transcript came
+    run.feed(run.s.transcribed("u1", "My order number is"))
+    assert run.state.held_text == "My order number is" and run.state.speech_open == "u2"
+    assert run.armed().timer == TimerName.NO_INPUT  # not the short hold: they are talking
+    [turn] = _turns(run.feed(run.s.captured("u2"), run.s.transcribed("u2", "456.")))
+    assert turn.text == "My order number is 456." and run.state.speech_open is None

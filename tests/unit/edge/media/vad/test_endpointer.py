@@ -287,3 +287,16 @@ def test_a_frame_pushed_twice_or_flushed_unsettled_loses_no_event() -> None:
     events += endpointer.flush(pcm.size // 8)
     expected = [e for _, e in run(reference, pcm)] + reference.flush(pcm.size // 8)
     assert events == expected and UtteranceEnded in [type(e) for e in events]
+
+
+def test_the_speech_onset_does_not_lift_the_noise_floor_and_cut_the_last_syllables() -> None:
+    """Whatever the silence before the speech, its end is where the sound ends. The frames just before
+    an onset are speech Silero has not called yet; sampled into the noise floor (every 4th idle frame),
+    one lifted it to a few dB below the speech, and the fading end was taken for silence: 200 or 220 ms
+    of silence before this fixture cut 80-120 ms from its end (the "is" of a neural voice's "my order
+    number is" went entirely)."""
+    for lead in range(100, 420, 20):
+        pcm = np.concatenate([silence(lead), SPEECH, silence(1500)]).astype(np.int16)
+        ended = [e for _, e in run(Endpointer(), pcm) if isinstance(e, UtteranceEnded)]
+        assert len(ended) == 1, lead
+        assert -40 <= ended[0].end_ms - 200 - (lead + AUDIBLE_MS) <= 20, (lead, ended[0].end_ms)
