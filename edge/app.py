@@ -27,6 +27,7 @@ from edge.media.ports import edge_port_pool
 from edge.media_port import MediaPort, NullMediaPort
 from edge.metrics_http import MAX_HEAD, metrics_handler
 from edge.sip.transaction import TimerConfig
+from edge.sip_sockets import bind_sip_sockets
 from edge.transport import (
     MediaDriver,
     SipEndpoint,
@@ -228,9 +229,7 @@ class EdgeApp:
         self.engine = self.engine_factory(s, self.recorder)
         if hasattr(self.engine, "start"):
             await self.engine.start()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        sock.bind((s.sip_host, s.sip_port))
+        sock, tcp_sock = bind_sip_sockets(s.sip_host, s.sip_port, tcp=s.sip_tcp)
         self.sip_port = sock.getsockname()[1]
         tls_sock = None
         if tls is not None:  # bound now: the core's Via and Contact name its port (0 picks one)
@@ -265,8 +264,8 @@ class EdgeApp:
         endpoint.media = self.media
         self.fallback.start(self.recorder, self.engine, endpoint.hangup)
         self._udp, _ = await loop.create_datagram_endpoint(lambda: SipUdpProtocol(endpoint), sock=sock)
-        if s.sip_tcp:
-            self._tcp = await loop.create_server(lambda: SipTcpProtocol(endpoint), s.sip_host, self.sip_port)
+        if tcp_sock is not None:
+            self._tcp = await loop.create_server(lambda: SipTcpProtocol(endpoint), sock=tcp_sock)
         if tls_sock is not None:  # a plain TCP server: SipTlsProtocol admits, then starts TLS
             self._tls = await loop.create_server(lambda: SipTlsProtocol(endpoint), sock=tls_sock)
         self.web = WebService(
