@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import wave
 from pathlib import Path
 
@@ -61,8 +62,13 @@ def test_odd_pcm_is_an_error() -> None:
         pcm_to_float(b"\0\0\0", 16000)
 
 
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 def test_short_window_matches_the_30_s_transcription(stt: WhisperSTT) -> None:
-    # The short window is an optimisation, not a different recognizer: same words as transcribe()
+    # The short window is an optimisation, not a different recognizer: same words as transcribe().
+    # Punctuation may differ (CTranslate2 4.8: "Thank you, goodbye." against "Thank you. Goodbye.").
     from streams.engines.whisper import pcm_to_float
 
     for name in ("opening_hours_16k.wav", "goodbye_16k.wav"):
@@ -70,7 +76,7 @@ def test_short_window_matches_the_30_s_transcription(stt: WhisperSTT) -> None:
         fast = stt.transcribe(pcm, rate, "en-US")
         with stt._lock:
             padded = stt._transcribe_long(pcm_to_float(pcm, rate), "en-US")
-        assert fast.text == padded.text and fast.text
+        assert words(fast.text) == words(padded.text) and fast.text
 
 
 def test_utterance_longer_than_a_window_is_transcribed_whole(stt: WhisperSTT) -> None:
