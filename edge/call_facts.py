@@ -337,6 +337,28 @@ def utterance_captured(
     )
 
 
+def utterance_chunk_captured(
+    call_id: str,
+    *,
+    utterance_id: str,
+    index: int,
+    sample_rate: int,
+    pcm: bytes,
+    start_ms: int,
+    end_ms: int,
+) -> m.UtteranceChunkCaptured:
+    """The audio of an utterance in progress since its previous chunk, for partial transcripts."""
+    return m.UtteranceChunkCaptured(
+        **_unstamped(call_id),
+        utterance_id=utterance_id,
+        index=index,
+        sample_rate=sample_rate,
+        pcm=pcm,
+        start_ms=start_ms,
+        end_ms=end_ms,
+    )
+
+
 def media_quality_reported(
     call_id: str,
     *,

@@ -852,6 +852,46 @@ class UtteranceCaptured:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UtteranceChunkCaptured:
+    """Audio of an utterance in progress since its previous chunk, for partial transcripts."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.UtteranceChunkCaptured"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    utterance_id: str
+    index: int
+    sample_rate: int
+    pcm: bytes
+    start_ms: int
+    end_ms: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "utterance_id": self.utterance_id,
+            "index": self.index,
+            "sample_rate": self.sample_rate,
+            "pcm": self.pcm,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> UtteranceChunkCaptured:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UtteranceTranscribed:
     """Speech-to-text result for an utterance."""
 
@@ -1496,6 +1536,7 @@ Fact = (
     | SpeechStarted
     | SpeechSynthesized
     | UtteranceCaptured
+    | UtteranceChunkCaptured
     | UtteranceTranscribed
 )
 
@@ -1529,6 +1570,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     SpeechStarted,
     SpeechSynthesized,
     UtteranceCaptured,
+    UtteranceChunkCaptured,
     UtteranceTranscribed,
     Hangup,
     PlayAudio,

@@ -208,6 +208,13 @@ class Settings(BaseSettings):
     vad_end_silence_ms: int = 700
     vad_min_utterance_ms: int = 200
     vad_max_utterance_ms: int = 15_000
+    partial_audio_ms: int = Field(
+        default=500,
+        ge=0,
+        le=5000,
+        description="While the caller speaks, the edge records the new audio this often "
+        "(UtteranceChunkCaptured) so workers can publish partial transcripts; 0 turns partials off.",
+    )
     srtp_policy: Literal["off", "optional", "required"] = "optional"
     grpc_tls_cert: Path | None = Field(default=None, description="gRPC server certificate (PEM).")
     grpc_tls_key: Path | None = None

@@ -42,6 +42,7 @@ from sentiric.settings import Settings, get_settings
 from streams.agents import dialog as dialog_step
 from streams.agents import speech
 from streams.agents.config import KnowledgeStore, follow_config
+from streams.agents.partials import Partials
 from streams.analytics.kpi import KpiWindows, Measurement, measure
 from streams.changelog_fetch import stop_fetching_changelogs
 from streams.dialog.machine import Policy
@@ -235,14 +236,38 @@ def create_app(
         beat = heartbeat(wid, CALLS, [tp.partition for tp in mine], lag, behind, skips.total, now=now)
         await emit(WORKERS, wid.encode(), encode(beat))
 
+    # Partial transcripts (streams.agents.partials): one decode at a time, off the agent's path, so a
+    # final waits behind at most one partial and the agent keeps reading the log meanwhile.
+    partials = Partials()
+    partial_decoder: list[asyncio.Task[None]] = []
+
+    async def decode_partials() -> None:
+        while (audio := partials.next()) is not None:
+            try:
+                out = await asyncio.to_thread(speech.transcribe_partial, audio, engines.stt, language)
+                if partials.current(audio.chunk.utterance_id) and out.text.strip():
+                    await emit(CALLS, audio.key, encode(out))
+            except Exception as exc:  # a preview lost, never the worker
+                log.warning("partial transcription failed", call_id=audio.chunk.call_id, error=str(exc))
+
+    def want_partial(key: bytes, chunk: m.UtteranceChunkCaptured) -> None:
+        partials.add(key, chunk)
+        if not partial_decoder or partial_decoder[0].done():
+            partial_decoder[:] = [asyncio.ensure_future(decode_partials())]
+
     @app.agent(calls, name="stt", concurrency=1)
     async def stt_agent(stream: faust.StreamT[bytes]) -> None:
         dead = aside("stt")
         async for event in stream.events():
             handled("stt", event)
             fact = _decode(event.value)
+            if isinstance(fact, m.UtteranceChunkCaptured) and not ended("stt", event.key):
+                with dead.guard(event.message):
+                    want_partial(event.key, fact)
+                continue
             if not isinstance(fact, m.UtteranceCaptured) or ended("stt", event.key):
                 continue
+            partials.final(fact.utterance_id)
             with dead.guard(event.message):
                 try:
                     out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, language)

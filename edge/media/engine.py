@@ -122,6 +122,7 @@ class MediaEngine:
             max_utterance_ms=settings.vad_max_utterance_ms,
             model=settings.vad_model,
             threshold=settings.vad_threshold,
+            chunk_ms=settings.partial_audio_ms,
         )
         self.jitter_delay_s = settings.jitter_buffer_ms / 1000
         self.jitter_max_delay_s = settings.jitter_buffer_max_ms / 1000

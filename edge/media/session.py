@@ -118,8 +118,10 @@ from edge.media.vad.endpointer import (
     EndpointerConfig,
     SpeechDiscarded,
     UtteranceEnded,
+    UtteranceGrew,
 )
 from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
+from edge.media.vad.facts import utterance_fact
 from edge.media.vad.silero import SileroBatch
 
 if TYPE_CHECKING:
@@ -732,22 +734,13 @@ class MediaSession:
             self._finish_playbacks(reason)
         return self._take()
 
-    def _emit_utterance(self, event: UtteranceEnded) -> None:
-        """The caller's endpointed utterance, under the id its SpeechStarted announced."""
-        self._out.append(
-            Emit(
-                cf.utterance_captured(
-                    self.call_id,
-                    utterance_id=self._utterance_id or str(uuid.uuid4()),
-                    sample_rate=event.sample_rate,
-                    pcm=event.pcm,
-                    start_ms=event.start_ms,
-                    end_ms=event.end_ms,
-                    end_reason=event.reason,
-                )
-            )
-        )
-        self._utterance_id = None
+    def _emit_utterance(self, event: UtteranceGrew | UtteranceEnded) -> None:
+        """The caller's utterance (or a chunk of it in progress), under the id its SpeechStarted announced."""
+        if self._utterance_id is None:  # speech carried over a reset: still the caller's words
+            self._utterance_id = str(uuid.uuid4())
+        self._out.append(Emit(utterance_fact(self.call_id, self._utterance_id, event)))
+        if isinstance(event, UtteranceEnded):
+            self._utterance_id = None
 
     def _finish_playbacks(self, reason: str) -> None:
         """Emit PlaybackFinished for what the player reports, and for queued prompts it dropped."""

@@ -292,6 +292,7 @@ class WebService:
             "end_silence_ms": settings.vad_end_silence_ms,
             "min_utterance_ms": settings.vad_min_utterance_ms,
             "max_utterance_ms": settings.vad_max_utterance_ms,
+            "chunk_ms": settings.partial_audio_ms,
         }
         self.server = WsServer(
             self.gateway,

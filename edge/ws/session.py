@@ -37,8 +37,10 @@ from edge.media.vad.endpointer import (
     EndpointerConfig,
     EndpointerEvent,
     SpeechDiscarded,
+    UtteranceEnded,
 )
 from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
+from edge.media.vad.facts import utterance_fact
 from edge.uas.dialplan import DEFAULT_PLAN, Plan
 from edge.ws import protocol as p
 from edge.ws.playout import Chunk, Finished, Playout, PlayoutEvent, Started
@@ -238,20 +240,11 @@ class WebCall:
             elif isinstance(event, SpeechDiscarded):
                 self._utterance_id = None
             else:
-                out.append(
-                    Emit(
-                        cf.utterance_captured(
-                            self.call_id,
-                            utterance_id=self._utterance_id or str(uuid.uuid4()),
-                            sample_rate=event.sample_rate,
-                            pcm=event.pcm,
-                            start_ms=event.start_ms,
-                            end_ms=event.end_ms,
-                            end_reason=event.reason,
-                        )
-                    )
-                )
-                self._utterance_id = None
+                if self._utterance_id is None:  # speech carried over a reset: still the caller's words
+                    self._utterance_id = str(uuid.uuid4())
+                out.append(Emit(utterance_fact(self.call_id, self._utterance_id, event)))
+                if isinstance(event, UtteranceEnded):
+                    self._utterance_id = None
         return out
 
     def _typed(self, text: str) -> list[Effect]:

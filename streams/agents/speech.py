@@ -28,6 +28,7 @@ import structlog
 from schemas import models as m
 from schemas.wiretext import safe_field
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
+from streams.agents.partials import PartialAudio
 from streams.dialog.machine import DEFAULT_POLICY, Policy, holds
 from streams.engines.dialog import DialogEngine, Turn
 from streams.engines.stt import SpeechToText
@@ -73,6 +74,17 @@ def transcribe(fact: m.UtteranceCaptured, stt: SpeechToText, language: str) -> m
     return m.UtteranceTranscribed(
         **_derived(fact, STT_SOURCE), utterance_id=fact.utterance_id, text=safe_field("text", result.text),
         language=result.language, confidence=result.confidence, is_final=True, engine=stt.name, latency_ms=ms,
+    )  # fmt: skip
+
+
+def transcribe_partial(audio: PartialAudio, stt: SpeechToText, language: str) -> m.UtteranceTranscribed:
+    """A preview of an utterance in progress (``is_final=False``): its audio so far, decoded."""
+    chunk = audio.chunk
+    result, ms = _timed(lambda: stt.transcribe(audio.pcm, chunk.sample_rate, language))
+    return m.UtteranceTranscribed(
+        **_derived(chunk, STT_SOURCE), utterance_id=chunk.utterance_id, is_final=False,
+        text=safe_field("text", result.text), language=result.language, confidence=result.confidence,
+        engine=stt.name, latency_ms=ms,
     )  # fmt: skip
 
 

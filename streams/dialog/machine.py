@@ -434,6 +434,7 @@ _LIVE: dict[type[Any], str] = {
     m.RecordingFinished: IGNORE,
     m.PlaybackStarted: IGNORE,
     m.UtteranceCaptured: IGNORE,
+    m.UtteranceChunkCaptured: IGNORE,  # a preview for partial transcripts, which the dialog ignores too
     m.DialogStateChanged: IGNORE,
     m.DialogTimerFired: "timer",
     m.SpeechSynthesized: "synthesized",

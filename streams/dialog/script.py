@@ -61,6 +61,8 @@ DEFAULTS: dict[type[Any], dict[str, Any]] = {
     },
     m.UtteranceCaptured: {"utterance_id": "u-x", "sample_rate": 16000, "pcm": b"\x00\x00" * 8,
                           "start_ms": 0, "end_ms": 1},
+    m.UtteranceChunkCaptured: {"utterance_id": "u-x", "index": 0, "sample_rate": 16000,
+                               "pcm": b"\x00\x00" * 8, "start_ms": 0, "end_ms": 1},
     m.UtteranceTranscribed: {"utterance_id": "u-x", "text": "hello", "language": "en-US", "engine": "whisper",
                              "latency_ms": 1.0},
 }  # fmt: skip

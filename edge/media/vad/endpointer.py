@@ -72,6 +72,20 @@ class UtteranceEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class UtteranceGrew:
+    """The audio of an utterance in progress since its previous ``UtteranceGrew`` (or its start), for
+    partial transcripts while the caller speaks. Cut only on a frame heard as speech, so the chunks of
+    one utterance, joined, are always a prefix of its ``UtteranceEnded`` pcm (whose trailing silence is
+    trimmed), and a caller's pause adds no chunk: nothing new to decode."""
+
+    pcm: bytes  # int16 little-endian, mono, at sample_rate
+    index: int  # 0, 1, ... within the utterance
+    start_ms: int  # stream offset of this chunk's first sample
+    end_ms: int
+    sample_rate: int
+
+
+@dataclass(frozen=True, slots=True)
 class SpeechDiscarded:
     """Speech that started (``SpeechStarted`` was emitted) but was too short to be an utterance."""
 
@@ -79,7 +93,7 @@ class SpeechDiscarded:
     end_ms: int
 
 
-EndpointerEvent = SpeechStarted | UtteranceEnded | SpeechDiscarded
+EndpointerEvent = SpeechStarted | UtteranceGrew | UtteranceEnded | SpeechDiscarded
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +111,7 @@ class EndpointerConfig:
     end_margin_db: float = 6.0  # in SPEECH, a frame this close to the noise floor is not speech
     end_floor_dbfs: float = -50.0  # ... nor one quieter than this (a line of digital silence)
     unvoiced_tail_ms: int = 200  # loud frames this soon after VAD speech are speech too
+    chunk_ms: int = 0  # > 0: an UtteranceGrew at least this often while the caller speaks (partials)
 
     def __post_init__(self) -> None:
         if self.sample_rate not in SUPPORTED_RATES:
@@ -107,6 +122,8 @@ class EndpointerConfig:
             raise ValueError(f"VAD threshold must be in ({HYSTERESIS}, 1), got {self.threshold}")
         if not 0 <= self.aggressiveness <= 3:
             raise ValueError(f"VAD aggressiveness must be 0..3, got {self.aggressiveness}")
+        if self.chunk_ms and self.chunk_ms < FRAME_MS:
+            raise ValueError(f"chunk_ms must be 0 (off) or at least {FRAME_MS} ms")
         for name in ("start_ms", "end_silence_ms", "max_utterance_ms"):
             if getattr(self, name) < FRAME_MS:
                 raise ValueError(f"{name} must be at least {FRAME_MS} ms")
@@ -118,6 +135,9 @@ def _frames(ms: int) -> int:
 
 class Endpointer:
     __slots__ = (
+        "_chunk_frames",
+        "_chunked",
+        "_chunks",
         "_floor_energy",
         "_floor_pending",
         "_frame_bytes",
@@ -167,6 +187,9 @@ class Endpointer:
         self._floor_energy = self._min_energy
         self._floor_pending: float | None = None
         self._idle_frames = 0
+        self._chunk_frames = _frames(self.config.chunk_ms) if self.config.chunk_ms else 0
+        self._chunked = 0  # frames of the utterance already sent in UtteranceGrew chunks
+        self._chunks = 0
 
     @property
     def in_speech(self) -> bool:
@@ -263,6 +286,7 @@ class Endpointer:
         self._last_speech_end = self._last_vad_speech = self._last_voiced_end = now_ms + FRAME_MS
         self._silence_frames = 0
         self._speech_run = 0
+        self._chunked = self._chunks = 0
         return [SpeechStarted(self._onset_ms)]
 
     def _speaking(self, data: bytes, now_ms: int, is_speech: bool) -> list[EndpointerEvent]:
@@ -283,7 +307,17 @@ class Endpointer:
             return [self._finish_on_silence()]
         if end_ms - self._utterance_start >= self.config.max_utterance_ms:
             return [self._emit(utterance, end_ms, "max_length")]
+        if self._chunk_frames and self._silence_frames == 0:
+            if len(utterance) - self._chunked >= self._chunk_frames:
+                return [self._chunk(utterance, end_ms)]
         return []
+
+    def _chunk(self, utterance: list[bytes], end_ms: int) -> UtteranceGrew:
+        new = utterance[self._chunked :]
+        self._chunked = len(utterance)
+        self._chunks += 1
+        start_ms = end_ms - len(new) * FRAME_MS
+        return UtteranceGrew(b"".join(new), self._chunks - 1, start_ms, end_ms, self.config.sample_rate)
 
     def _finish_on_silence(self) -> EndpointerEvent:
         utterance = self._utterance

@@ -9,6 +9,7 @@ import numpy as np
 from schemas import models as m
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
 from streams.agents import speech
+from streams.agents.partials import PartialAudio
 from streams.dialog.script import CallScript, RecordedCall
 from streams.engines.dialog import Reply, Turn
 from streams.engines.stt import Transcript
@@ -145,3 +146,16 @@ def test_history_is_bounded_and_survives_bad_bytes() -> None:
     assert len(turns) == speech.HISTORY_TURNS
     assert turns[-1] == Turn("agent", "a19")
     assert speech.load_history(b"{bad") == []
+
+
+def test_a_partial_transcript_is_not_final_and_derives_from_its_chunk() -> None:
+    s = CallScript()
+    chunk = s.fact(m.UtteranceChunkCaptured, utterance_id="u1", index=2, sample_rate=8000, pcm=b"\0\0" * 800)
+    stt = FakeSTT()
+    audio = PartialAudio(b"k", chunk, b"\1\0" * 2400)
+    a = speech.transcribe_partial(audio, stt, "en-US")
+    assert stt.calls == [(4800, 8000, "en-US")]  # the utterance so far, not the chunk alone
+    assert (a.utterance_id, a.is_final, a.seq) == ("u1", False, chunk.seq)
+    assert a.text == "what are your opening hours"
+    assert a.event_id == speech.transcribe_partial(audio, stt, "en-US").event_id
+    assert not speech.wants_reply(a)  # a preview: nobody answers it

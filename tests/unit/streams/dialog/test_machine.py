@@ -134,6 +134,7 @@ EXPECTED: dict[type[Any], tuple[str, ...]] = {
     m.RecordingFinished: (_i, _i, _i, _i, _i, _i, _i),
     m.PlaybackStarted: (_i, _i, _i, _i, _i, _i, _i),
     m.UtteranceCaptured: (_i, _i, _i, _i, _i, _i, _i),
+    m.UtteranceChunkCaptured: (_i, _i, _i, _i, _i, _i, _i),
     m.DialogStateChanged: (_i, _i, _i, _i, _i, _i, _i),
     m.DialogTimerFired: (_i, "timer", "timer", "timer", "timer", "timer", _i),
     m.SpeechSynthesized: (_i, *["synthesized"] * 5, _i),

@@ -6,6 +6,7 @@ so these tests are built from the speech fixtures, silence and white noise.
 
 from __future__ import annotations
 
+import itertools
 import wave
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from edge.media.vad.endpointer import (
     SpeechDiscarded,
     SpeechStarted,
     UtteranceEnded,
+    UtteranceGrew,
 )
 from edge.media.vad.silero import SileroBatch
 
@@ -300,3 +302,43 @@ def test_the_speech_onset_does_not_lift_the_noise_floor_and_cut_the_last_syllabl
         ended = [e for _, e in run(Endpointer(), pcm) if isinstance(e, UtteranceEnded)]
         assert len(ended) == 1, lead
         assert -40 <= ended[0].end_ms - 200 - (lead + AUDIBLE_MS) <= 20, (lead, ended[0].end_ms)
+
+
+def _chunks(events: list[tuple[int, EndpointerEvent]]) -> list[UtteranceGrew]:
+    return [e for _, e in events if isinstance(e, UtteranceGrew)]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_chunks_of_an_utterance_in_progress_join_into_a_prefix_of_it(model: VadModel) -> None:
+    """Partials: the audio so far, at least every chunk_ms of speech, never past the final's audio."""
+    second = load_wav(FIXTURES / "speech" / "where_are_you_16k.wav")[::2]
+    pcm = np.concatenate([silence(500), SPEECH[: AUDIBLE_MS * 8], silence(400), second, silence(1500)])
+    events = run(Endpointer(EndpointerConfig(model=model, chunk_ms=500)), pcm)
+    assert kinds(events)[0] is SpeechStarted and kinds(events)[-1] is UtteranceEnded
+    chunks, ended = _chunks(events), events[-1][1]
+    assert isinstance(ended, UtteranceEnded)
+    assert len(chunks) >= 3 and [c.index for c in chunks] == list(range(len(chunks)))
+    joined = b"".join(c.pcm for c in chunks)
+    assert ended.pcm.startswith(joined) and len(joined) < len(ended.pcm)
+    assert chunks[0].start_ms == ended.start_ms
+    for before, after in itertools.pairwise(chunks):
+        assert after.start_ms == before.end_ms  # contiguous: nothing lost or repeated
+    for chunk in chunks:
+        assert len(chunk.pcm) == (chunk.end_ms - chunk.start_ms) * 8 * 2
+        assert chunk.end_ms - chunk.start_ms >= 500
+    # the chunk events come while the caller speaks, each at the moment its audio ends
+    assert all(at + 20 == c.end_ms for at, c in events if isinstance(c, UtteranceGrew))
+
+
+def test_no_chunks_unless_asked_for() -> None:
+    pcm = np.concatenate([silence(600), SPEECH, silence(1500)])
+    assert kinds(run(Endpointer(), pcm)) == [SpeechStarted, UtteranceEnded]
+
+
+def test_chunks_restart_with_each_utterance() -> None:
+    pcm = np.concatenate([silence(500), SPEECH, silence(1000), SPEECH, silence(1000)])
+    events = run(Endpointer(EndpointerConfig(chunk_ms=300)), pcm)
+    ends = [i for i, (_, e) in enumerate(events) if isinstance(e, UtteranceEnded)]
+    assert len(ends) == 2
+    second = _chunks(events[ends[0] + 1 :])
+    assert second and second[0].index == 0
