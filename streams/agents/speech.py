@@ -107,6 +107,8 @@ def holding_after(fact: m.UtteranceTranscribed, policy: Policy = DEFAULT_POLICY,
     cleared by the next transcript the dialog records (which carries the held words)."""
     if fact.source == policy.source:
         return False
+    if not fact.is_final:  # a partial (streams.agents.partials): the dialog records none of them
+        return holding
     return holding or holds(policy, fact)
 
 

@@ -162,8 +162,21 @@ async def test_a_caller_asks_for_the_opening_hours(stack: Stack, tmp_path: Path)
     captured = one(records, m.UtteranceCaptured)
     assert captured.source == stack.node and captured.sample_rate in (8000, 16000)
     assert 1500 <= captured.end_ms - captured.start_ms <= 3000  # the 1.86 s question
-    heard = one(records, m.UtteranceTranscribed, utterance_id=captured.utterance_id)
+    heard = one(records, m.UtteranceTranscribed, utterance_id=captured.utterance_id, is_final=True)
     assert {"opening", "hours"} <= words(heard.text), heard.text
+
+    # While the caller spoke, the edge recorded the audio so far and the worker published partial
+    # transcripts of it, all on the log before the final transcript.
+    order = [r.record for r in records]
+    chunks = [f for f in order if is_(m.UtteranceChunkCaptured, utterance_id=captured.utterance_id)(f)]
+    assert len(chunks) >= 2 and [c.index for c in chunks] == list(range(len(chunks)))
+    assert captured.pcm.startswith(b"".join(c.pcm for c in chunks))
+    assert order.index(chunks[-1]) < order.index(captured)
+    partial = is_(m.UtteranceTranscribed, utterance_id=captured.utterance_id, is_final=False)
+    partials = [f for f in order if partial(f)]
+    assert partials and all(p.text.strip() for p in partials), [p.text for p in partials]
+    assert order.index(partials[-1]) < order.index(heard)
+    assert any(words(p.text) & {"what", "your", "opening"} for p in partials), [p.text for p in partials]
     answer = one(records, m.AgentReplied, utterance_id=captured.utterance_id)
     assert (answer.text, answer.intent, answer.engine) == (HOURS.answer, "hours", "knowledge-base")
     voiced = one(records, m.SpeechSynthesized, reply_id=answer.reply_id)
@@ -295,7 +308,9 @@ async def test_a_caller_who_pauses_mid_sentence_is_answered_once_after_the_whole
     # The caller was cut in two by the edge; the first part's transcript reads unfinished.
     captured = [r.record for r in records if isinstance(r.record, m.UtteranceCaptured)]
     assert len(captured) == 2, [(c.start_ms, c.end_ms) for c in captured]
-    first, second = (one(records, m.UtteranceTranscribed, utterance_id=c.utterance_id) for c in captured)
+    first, second = (
+        one(records, m.UtteranceTranscribed, utterance_id=c.utterance_id, is_final=True) for c in captured
+    )
     assert looks_unfinished(first.text), first.text
     assert {"my", "order", "number", "is"} <= words(first.text), first.text
 
