@@ -75,13 +75,21 @@ async def test_spoken_question_gets_transcript_answer_and_audio(web_stack: WebSt
         await wait(p.StateChange, "LISTENING", to_state="LISTENING")
 
         pcm = question_pcm() + bytes(2 * 16000)  # the question, then a second of silence
-        for i in range(0, len(pcm), 3200):  # 100 ms frames, sent faster than real time
+        for i in range(0, len(pcm), 3200):  # 100 ms frames, in real time: a caller speaking
             await ws.send(pcm[i : i + 3200])
+            await asyncio.sleep(0.1)
         await ws.send(json.dumps({"type": "ping"}))
 
         speech = await wait(p.SpeechDetected, "the VAD onset")
-        heard = await wait(p.Transcript, "the transcript", utterance_id=speech.utterance_id)
-        assert heard.final and {"opening", "hours"} <= set(heard.text.lower().replace("?", "").split())
+        heard = await wait(p.Transcript, "the transcript", utterance_id=speech.utterance_id, final=True)
+        assert {"opening", "hours"} <= set(heard.text.lower().replace("?", "").split())
+        # Partial transcripts reached the browser while the caller was still speaking.
+        transcripts = [m for m in talk.messages if isinstance(m, p.Transcript)]
+        first_partial = next(
+            (m for m in transcripts if m.utterance_id == speech.utterance_id and not m.final), None
+        )
+        assert first_partial is not None and first_partial.text.strip(), transcripts
+        assert transcripts.index(first_partial) < transcripts.index(heard)
 
         def the_answer() -> Any:
             return next((m for m in talk.messages if isinstance(m, p.Reply) and m != greeting), None)
