@@ -36,11 +36,13 @@ from schemas import models as m
 from streams.dialog.completeness import join, looks_unfinished
 from streams.dialog.decisions import ArmTimer, CancelTimer, Decision, DropState, Record, Send
 from streams.dialog.state import RECENT_IDS, DialogState, Phase, Timer, TimerName
+from streams.engines.dialog import FALLBACK_INTENT, HANDOFF_INTENT
 
 ID_NAMESPACE: Final = uuid.UUID("5b0e2f3c-8a41-4c7e-9d2a-6f1e3c0b7a55")
 MACHINE_ENGINE: Final = "dialog-machine"
 DTMF_ENGINE: Final = "dtmf"
 TURN_ENGINE: Final = "turn"
+
 """`engine` of the transcript the machine records for a caller's turn it held: the joined text."""
 IGNORE: Final = "ignore"
 ILLEGAL: Final = "illegal"
@@ -70,6 +72,19 @@ class Policy:
     turn_hold_s: float = 0.8
     """How long a transcript that looks unfinished (`streams.dialog.completeness`) is held for the
     caller's next words before it is answered as it is; 0: answer every transcript at once."""
+    handoff_digit: str = "0"
+    """With a handoff target, this key asks for a person (before `exit_digit` is considered)."""
+    max_misunderstood: int = 2
+    """With a handoff target, the caller goes to a person after this many replies in a row that did
+    not understand them; 0: never."""
+    handoff_hold: str = "Please hold while I connect you to a colleague."
+    handoff_unavailable: str = (
+        "I'm sorry, there is nobody available to take your call right now. "
+        "Is there anything else I can help with?"
+    )
+    handoff_failed: str = "I'm sorry, I couldn't connect you. Is there anything else I can help with?"
+    transfer_timeout_s: float = 45.0
+    """TRANSFERRING: how long to wait for the transfer's outcome before taking the caller back."""
 
 
 DEFAULT_POLICY: Final = Policy()
@@ -203,7 +218,8 @@ def _note_edge(st: _Step) -> None:
 def _configure(st: _Step) -> None:
     f: m.DialplanResolved = st.fact
     _note_edge(st)
-    st.set(language=f.language, agent_enabled=f.action == "agent")
+    agent = f.action == "agent"
+    st.set(language=f.language, agent_enabled=agent, handoff_target=(f.target or None) if agent else None)
 
 
 def _greet(st: _Step) -> None:
@@ -238,6 +254,9 @@ def _playback_finished(st: _Step) -> None:
     if st.s.phase == Phase.CLOSING:
         st.send(m.Hangup, reason="dialog_complete")
         st.set(hangup_sent=True, timer=None)
+        return
+    if st.s.handoff:
+        _transfer(st)
         return
     st.go(Phase.LISTENING)
     st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
@@ -334,6 +353,9 @@ def _close(st: _Step, text: str) -> None:
 
 def _dtmf(st: _Step) -> None:
     f: m.DtmfReceived = st.fact
+    if f.digit == st.policy.handoff_digit and st.s.handoff_target:
+        _hand_off(st, st.policy.handoff_hold)
+        return
     if f.digit == st.policy.exit_digit:
         st.stop_playback()
         _close(st, st.policy.goodbye_dtmf)
@@ -354,6 +376,22 @@ def _replied(st: _Step) -> None:
     if f.utterance_id is None or f.utterance_id != st.s.pending_utterance:
         return  # a reply to an utterance the caller has since talked over
     st.set(pending_utterance=None, pending_reply=f.reply_id)
+    p = st.policy
+    misunderstood = st.s.misunderstood + 1 if f.intent == FALLBACK_INTENT else 0
+    st.set(misunderstood=misunderstood)
+    if f.intent == HANDOFF_INTENT:
+        if st.s.handoff_target:
+            st.set(handoff=True, barge_in=False)  # the engine's own words ("let me connect you")
+            st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
+            st.go(Phase.SPEAKING)
+        else:
+            st.say(p.handoff_unavailable, "handoff_unavailable")  # instead of promising a person
+            st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
+            st.go(Phase.SPEAKING)
+        return
+    if st.s.handoff_target and p.max_misunderstood and misunderstood >= p.max_misunderstood:
+        _hand_off(st, p.handoff_hold)
+        return
     if f.end_conversation:
         st.set(barge_in=False)
         st.arm(TimerName.HANGUP, st.policy.closing_timeout_s)
@@ -362,6 +400,39 @@ def _replied(st: _Step) -> None:
         st.set(barge_in=True)
         st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
         st.go(Phase.SPEAKING)
+
+
+def _hand_off(st: _Step, text: str) -> None:
+    """Say `text` ("please hold"), then transfer the caller to the dialplan's target."""
+    st.stop_playback()
+    st.set(pending_utterance=None, held_text=None, misunderstood=0)
+    st.say(text, HANDOFF_INTENT, barge_in=False)
+    st.set(handoff=True)
+    st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
+    st.go(Phase.SPEAKING)
+
+
+def _transfer(st: _Step) -> None:
+    st.set(handoff=False)
+    st.send(m.TransferCall, target_uri=st.s.handoff_target)
+    st.arm(TimerName.TRANSFER, st.policy.transfer_timeout_s)
+    st.go(Phase.TRANSFERRING)
+
+
+def _take_back(st: _Step) -> None:
+    """The transfer failed: the agent keeps the caller."""
+    st.say(st.policy.handoff_failed, "handoff_failed")
+    st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
+    st.go(Phase.SPEAKING)
+
+
+def _transferred(st: _Step) -> None:
+    f: m.CallTransferred = st.fact
+    if f.target_uri != st.s.handoff_target:
+        return  # an operator's transfer, not the one this dialog asked for
+    if f.status == "failed":
+        _take_back(st)
+    # requested/accepted: the target is being called; completed: the edge hangs up its leg (CallEnded)
 
 
 def _timer_fired(st: _Step) -> None:
@@ -387,6 +458,11 @@ def _timer_fired(st: _Step) -> None:
         st.say(p.sorry, "error")
         st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
         st.go(Phase.SPEAKING)
+    elif t.name == TimerName.NO_REPLY and phase == Phase.SPEAKING and st.s.handoff:
+        st.set(pending_reply=None)  # "please hold" never came: transfer all the same
+        _transfer(st)
+    elif t.name == TimerName.TRANSFER and phase == Phase.TRANSFERRING:
+        _take_back(st)
     elif t.name == TimerName.NO_REPLY and phase in (Phase.GREETING, Phase.SPEAKING):
         st.set(pending_reply=None)  # the audio never came; listen instead
         st.go(Phase.LISTENING)
@@ -413,6 +489,7 @@ HANDLERS: Final[dict[str, Callable[[_Step], None]]] = {
     "transcribed": _transcribed,
     "dtmf": _dtmf,
     "replied": _replied,
+    "transferred": _transferred,
     "timer": _timer_fired,
     "end": _end,
 }
@@ -462,6 +539,12 @@ TABLE: Final[dict[Phase, dict[type[Any], str]]] = {
     Phase.LISTENING: dict(_LIVE),
     Phase.THINKING: dict(_LIVE),
     Phase.SPEAKING: dict(_LIVE),
+    Phase.TRANSFERRING: {
+        **_LIVE,
+        m.CallTransferred: "transferred",
+        # The caller waits for the person (ringback from the target's side): nothing to answer.
+        **dict.fromkeys((m.SpeechStarted, m.UtteranceTranscribed, m.DtmfReceived, m.AgentReplied), IGNORE),
+    },
     Phase.CLOSING: {
         **_LIVE,
         **dict.fromkeys((m.SpeechStarted, m.UtteranceTranscribed, m.DtmfReceived, m.AgentReplied), IGNORE),

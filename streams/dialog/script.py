@@ -102,10 +102,10 @@ class CallScript:
 
     # The usual facts of a call, in the order an edge records them.
 
-    def setup(self, action: str = "agent") -> list[Any]:
+    def setup(self, action: str = "agent", target: str | None = None) -> list[Any]:
         return [
             self.fact(m.CallInviteReceived),
-            self.fact(m.DialplanResolved, action=action),
+            self.fact(m.DialplanResolved, action=action, target=target),
             self.fact(m.MediaPortAllocated),
             self.fact(m.CallAnswered),
         ]
@@ -141,6 +141,9 @@ class CallScript:
 
     def timer(self, name: str, armed_seq: int) -> Any:
         return self.fact(m.DialogTimerFired, timer=name, armed_seq=armed_seq)
+
+    def transferred(self, target_uri: str, status: str, sip_status: int | None = None) -> Any:
+        return self.fact(m.CallTransferred, target_uri=target_uri, status=status, sip_status=sip_status)
 
     def ended(self, hangup_by: str = "caller") -> Any:
         return self.fact(m.CallEnded, hangup_by=hangup_by)

@@ -14,6 +14,10 @@ Phases (DESIGN.md, "The dialog state machine"); `streams.dialog.machine.TABLE` h
                                                            └── (PlaybackFinished / barge-in)
     no-input twice, DTMF 0, end_conversation ─▶ CLOSING ─PlaybackFinished: Hangup─▶ … CallEnded ─▶ ENDED
     CallEnded in any phase ─▶ ENDED (the state is dropped)
+    handoff (the caller asks for a person, DTMF 0, not understood twice) with a dialplan target:
+        SPEAKING "please hold" ─PlaybackFinished: TransferCall─▶ TRANSFERRING
+        ─CallTransferred completed─▶ (the edge hangs up its leg) … CallEnded
+        ─CallTransferred failed / transfer timer─▶ SPEAKING "couldn't connect you" ─▶ LISTENING
 
 A transcript that looks unfinished does not leave LISTENING: its text is held (`held_text`) until the
 caller's next transcript completes it, or the `turn_hold` timer gives up waiting; either way the
@@ -41,6 +45,7 @@ class Phase(StrEnum):
     LISTENING = "LISTENING"
     THINKING = "THINKING"
     SPEAKING = "SPEAKING"
+    TRANSFERRING = "TRANSFERRING"
     CLOSING = "CLOSING"
     ENDED = "ENDED"
 
@@ -52,6 +57,8 @@ class TimerName(StrEnum):
     """THINKING, or waiting for synthesized audio: a speech worker did not answer."""
     HANGUP = "hangup"
     """CLOSING: the goodbye did not finish playing; hang up anyway."""
+    TRANSFER = "transfer"
+    """TRANSFERRING: the edge reported neither a completed nor a failed transfer; take the caller back."""
     TURN_HOLD = "turn_hold"
     """LISTENING with `held_text`: the caller's sentence looked unfinished and no more came; answer
     what was said."""
@@ -97,6 +104,12 @@ class DialogState:
     is"), not answered yet; their next utterance is joined to it (`streams.dialog.completeness`)."""
     timer: Timer | None = None
     hangup_sent: bool = False
+    handoff_target: str | None = None
+    """Where the caller goes when they ask for a person (the agent dialplan's `target`); None: nobody."""
+    handoff: bool = False
+    """The reply being said is the handoff's "please hold": the transfer follows when it has played."""
+    misunderstood: int = 0
+    """Consecutive replies that did not understand the caller (intent `fallback`)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
     """Fields written by newer versions, kept so a round trip through an older worker loses nothing."""
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from schemas.models import KnowledgeEntry
+
+HANDOFF_INTENT: Final = "handoff"
+"""The intent of a reply that hands the caller to a person (the knowledge entry with this id, or an
+engine's own decision): the dialog says the reply, then transfers the call to the dialplan's target."""
+FALLBACK_INTENT: Final = "fallback"
+"""The intent of a reply that did not understand the caller."""
 
 
 @dataclass(frozen=True, slots=True)

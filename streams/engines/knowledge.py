@@ -28,7 +28,7 @@ from typing import Any, Final
 import snowballstemmer
 
 from schemas.models import KnowledgeEntry
-from streams.engines.dialog import Reply, Turn
+from streams.engines.dialog import FALLBACK_INTENT, HANDOFF_INTENT, Reply, Turn
 
 SAMPLE_PATH: Final = Path(__file__).with_name("sample_knowledge.json")
 K1: Final = 1.2
@@ -117,7 +117,8 @@ class KnowledgeIndex:
 
 
 def fallback_text(entries: Sequence[KnowledgeEntry]) -> str:
-    topics = [e.title for e in entries if not e.end_conversation]
+    # Topics to ask about; not the way to a person, which a business without one cannot offer.
+    topics = [e.title for e in entries if not e.end_conversation and e.entity_id != HANDOFF_INTENT]
     if not topics:
         return "Sorry, I didn't understand that. Could you say it another way?"
     listed = topics[0] if len(topics) == 1 else ", ".join(topics[:-1]) + " and " + topics[-1]
@@ -143,7 +144,7 @@ class KnowledgeEngine:
     def reply(self, text: str, history: Sequence[Turn], knowledge: Sequence[KnowledgeEntry]) -> Reply:
         matches = self._index_for(knowledge).search(text)
         if not matches or matches[0].score < self.min_score:
-            return Reply(fallback_text(knowledge), intent="fallback")
+            return Reply(fallback_text(knowledge), intent=FALLBACK_INTENT)
         top = matches[0].entry
         return Reply(top.answer, intent=top.entity_id, end_conversation=top.end_conversation)
 

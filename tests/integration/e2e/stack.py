@@ -266,13 +266,15 @@ def is_(cls: type[Any], **fields: Any) -> Callable[[Any], bool]:
 # --- sipp ----------------------------------------------------------------------------------------------
 
 
-def caller_scenario(workdir: Path, pcap: Path, *, before_ms: int, pcap_ms: int, after_ms: int) -> str:
+def caller_scenario(
+    workdir: Path, pcap: Path, *, before_ms: int, pcap_ms: int, after_ms: int, template: Path = SCENARIO
+) -> str:
     """The caller scenario with its pauses and pcap filled in; returns the file's absolute path."""
     workdir.mkdir(parents=True, exist_ok=True)
-    text = string.Template(SCENARIO.read_text()).substitute(
+    text = string.Template(template.read_text()).substitute(
         before_ms=before_ms, pcap=str(pcap), pcap_ms=pcap_ms, after_ms=after_ms
     )
-    path = workdir / f"caller-{before_ms}-{after_ms}.xml"
+    path = workdir / f"{template.stem}-{before_ms}-{after_ms}.xml"
     path.write_text(text)
     return str(path)
 

@@ -27,6 +27,7 @@ from streams.dialog.script import DEFAULTS, CallScript
 from streams.dialog.state import DialogState, Phase, StateError, TimerName
 
 P = DEFAULT_POLICY
+PERSON = "sip:200@127.0.0.2"
 FACTS: tuple[type[Any], ...] = typing.get_args(m.Fact)
 
 
@@ -84,6 +85,12 @@ class Run:
         uid = self.to_thinking()
         self.feed(self.s.replied(uid, "We are open nine to five."))
 
+    def to_transferring(self) -> None:
+        self.feed(*self.s.setup(target=PERSON), self.s.established())
+        self.speak_pending()
+        self.feed(self.s.dtmf("0"))
+        self.speak_pending()
+
     def to_closing(self) -> None:
         self.to_listening()
         self.feed(self.s.dtmf("0"))
@@ -95,6 +102,7 @@ class Run:
             Phase.LISTENING: self.to_listening,
             Phase.THINKING: self.to_thinking,
             Phase.SPEAKING: self.to_speaking,
+            Phase.TRANSFERRING: self.to_transferring,
             Phase.CLOSING: self.to_closing,
             Phase.ENDED: lambda: (self.to_listening(), self.feed(self.s.ended())),
         }[phase]()
@@ -115,34 +123,34 @@ def changes(decisions: list[Decision]) -> list[tuple[str, str]]:
 
 # -- the declared table ----------------------------------------------------------------------------
 
-# Phase columns: SETUP GREETING LISTENING THINKING SPEAKING CLOSING ENDED
+# Phase columns: SETUP GREETING LISTENING THINKING SPEAKING TRANSFERRING CLOSING ENDED
 _g, _i = ILLEGAL, IGNORE
 EXPECTED: dict[type[Any], tuple[str, ...]] = {
-    m.CallInviteReceived: ("note_edge", _g, _g, _g, _g, _g, _i),
-    m.DialplanResolved: ("configure", _g, _g, _g, _g, _g, _i),
-    m.MediaPortAllocated: ("note_edge", _g, _g, _g, _g, _g, _i),
-    m.CallAnswered: ("note_edge", _g, _g, _g, _g, _g, _i),
-    m.CallEstablished: ("greet", _g, _g, _g, _g, _g, _i),
-    m.CallRejected: ("end", _g, _g, _g, _g, _g, _i),
-    m.CallCancelled: ("end", _g, _g, _g, _g, _g, _i),
-    m.MediaPortReleased: (_i, _g, _g, _g, _g, _g, _i),
-    m.CallEnded: ("end", "end", "end", "end", "end", "end", _i),
-    m.CallMediaUpdated: (_i, _i, _i, _i, _i, _i, _i),
-    m.CallTransferred: (_i, _i, _i, _i, _i, _i, _i),
-    m.CallDegraded: (_i, _i, _i, _i, _i, _i, _i),
-    m.MediaQualityReported: (_i, _i, _i, _i, _i, _i, _i),
-    m.RecordingFinished: (_i, _i, _i, _i, _i, _i, _i),
-    m.PlaybackStarted: (_i, _i, _i, _i, _i, _i, _i),
-    m.UtteranceCaptured: (_i, _i, _i, _i, _i, _i, _i),
-    m.UtteranceChunkCaptured: (_i, _i, _i, _i, _i, _i, _i),
-    m.DialogStateChanged: (_i, _i, _i, _i, _i, _i, _i),
-    m.DialogTimerFired: (_i, "timer", "timer", "timer", "timer", "timer", _i),
-    m.SpeechSynthesized: (_i, *["synthesized"] * 5, _i),
-    m.PlaybackFinished: (_i, *["playback_finished"] * 5, _i),
-    m.AgentReplied: (_i, *["replied"] * 4, _i, _i),
-    m.SpeechStarted: (_g, *["speech_started"] * 4, _i, _i),
-    m.UtteranceTranscribed: (_i, *["transcribed"] * 4, _i, _i),
-    m.DtmfReceived: (_g, *["dtmf"] * 4, _i, _i),
+    m.CallInviteReceived: ("note_edge", _g, _g, _g, _g, _g, _g, _i),
+    m.DialplanResolved: ("configure", _g, _g, _g, _g, _g, _g, _i),
+    m.MediaPortAllocated: ("note_edge", _g, _g, _g, _g, _g, _g, _i),
+    m.CallAnswered: ("note_edge", _g, _g, _g, _g, _g, _g, _i),
+    m.CallEstablished: ("greet", _g, _g, _g, _g, _g, _g, _i),
+    m.CallRejected: ("end", _g, _g, _g, _g, _g, _g, _i),
+    m.CallCancelled: ("end", _g, _g, _g, _g, _g, _g, _i),
+    m.MediaPortReleased: (_i, _g, _g, _g, _g, _g, _g, _i),
+    m.CallEnded: ("end", "end", "end", "end", "end", "end", "end", _i),
+    m.CallMediaUpdated: (_i, _i, _i, _i, _i, _i, _i, _i),
+    m.CallTransferred: (_i, _i, _i, _i, _i, "transferred", _i, _i),
+    m.CallDegraded: (_i, _i, _i, _i, _i, _i, _i, _i),
+    m.MediaQualityReported: (_i, _i, _i, _i, _i, _i, _i, _i),
+    m.RecordingFinished: (_i, _i, _i, _i, _i, _i, _i, _i),
+    m.PlaybackStarted: (_i, _i, _i, _i, _i, _i, _i, _i),
+    m.UtteranceCaptured: (_i, _i, _i, _i, _i, _i, _i, _i),
+    m.UtteranceChunkCaptured: (_i, _i, _i, _i, _i, _i, _i, _i),
+    m.DialogStateChanged: (_i, _i, _i, _i, _i, _i, _i, _i),
+    m.DialogTimerFired: (_i, "timer", "timer", "timer", "timer", "timer", "timer", _i),
+    m.SpeechSynthesized: (_i, *["synthesized"] * 6, _i),
+    m.PlaybackFinished: (_i, *["playback_finished"] * 6, _i),
+    m.AgentReplied: (_i, *["replied"] * 4, _i, _i, _i),
+    m.SpeechStarted: (_g, *["speech_started"] * 4, _i, _i, _i),
+    m.UtteranceTranscribed: (_i, *["transcribed"] * 4, _i, _i, _i),
+    m.DtmfReceived: (_g, *["dtmf"] * 4, _i, _i, _i),
 }
 PHASES = list(Phase)
 
