@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -129,6 +129,10 @@ class EndpointerConfig:
                 raise ValueError(f"{name} must be at least {FRAME_MS} ms")
 
 
+FLOOR_WINDOW_MS: Final = 1000
+"""The endpointer's noise floor is the quietest non-speech of this long (see `Endpointer._idle`)."""
+
+
 def _frames(ms: int) -> int:
     return max(0, -(-ms // FRAME_MS))  # ceiling division
 
@@ -139,7 +143,7 @@ class Endpointer:
         "_chunked",
         "_chunks",
         "_floor_energy",
-        "_floor_pending",
+        "_floor_samples",
         "_frame_bytes",
         "_idle_frames",
         "_last_speech_end",
@@ -185,7 +189,7 @@ class Endpointer:
         # Energies are mean squares of int16 samples; 0 dBFS is a full-scale square wave (32768²).
         self._min_energy = 32768.0**2 * 10 ** (self.config.end_floor_dbfs / 10)
         self._floor_energy = self._min_energy
-        self._floor_pending: float | None = None
+        self._floor_samples: deque[float] = deque(maxlen=FLOOR_WINDOW_MS // (4 * FRAME_MS))
         self._idle_frames = 0
         self._chunk_frames = _frames(self.config.chunk_ms) if self.config.chunk_ms else 0
         self._chunked = 0  # frames of the utterance already sent in UtteranceGrew chunks
@@ -262,19 +266,17 @@ class Endpointer:
     def _idle(self, data: bytes, now_ms: int, is_speech: bool) -> list[EndpointerEvent]:
         self._pre_roll.append((now_ms, data))
         self._speech_run = self._speech_run + 1 if is_speech else 0
-        # The line's noise floor, from what the VAD calls noise: every 4th frame is enough for a slow
-        # average (~0.4 s time constant), and keeps the idle path (most frames of a call) cheap.
-        # A sample is applied one sample later, and dropped if the VAD calls speech meanwhile: the
-        # frames just before an onset are speech it has not called yet (Silero's 32 ms windows lag),
-        # and one of them lifted the floor to within a few dB of the speech, so the caller's quieter
-        # last syllables ("… number is") counted as silence and were cut (bench/turn_bench.py).
+        # The line's noise floor: the quietest of the frames the VAD called noise in the last second
+        # (every 4th frame is sampled: the idle path, most frames of a call, stays cheap). A minimum,
+        # not an average: the VAD calls the first frames of speech noise (Silero flags a loud neural
+        # voice through G.711 up to ~250 ms late), and an average followed them (0.2 per sample, even
+        # applied a sample late) to within a few dB of the speech, so a whole "I want to talk to a
+        # person" counted as silence and was discarded, and quieter last syllables ("… number is")
+        # were cut. A line that turns noisy is learnt within the window.
         self._idle_frames += 1
-        if is_speech:
-            self._floor_pending = None
-        elif self._idle_frames % 4 == 0:
-            if self._floor_pending is not None:
-                self._floor_energy += 0.2 * (self._floor_pending - self._floor_energy)
-            self._floor_pending = self._energy(data)
+        if not is_speech and self._idle_frames % 4 == 0:
+            self._floor_samples.append(self._energy(data))
+            self._floor_energy = min(self._floor_samples)
         if self._speech_run < _frames(self.config.start_ms):
             return []
         keep = _frames(self.config.pre_roll_ms) + self._speech_run

@@ -44,6 +44,7 @@ FIXTURES: Final = ROOT / "tests" / "fixtures" / "e2e"
 QUESTION_PCAP: Final = FIXTURES / "opening_hours_pcmu.pcap"
 DTMF_PCAP: Final = FIXTURES / "dtmf_12hash.pcap"
 ORDER_PCAP: Final = FIXTURES / "order_number_pcmu.pcap"  # "My order number is" … 1 s … "four five six"
+PERSON_PCAP: Final = FIXTURES / "talk_to_a_person_pcmu.pcap"  # "I want to talk to a person."
 SCENARIO: Final = FIXTURES / "uac_caller.xml"
 TSHARK: Final = "/usr/bin/tshark"
 PARTITIONS: Final = 3

@@ -342,3 +342,15 @@ def test_chunks_restart_with_each_utterance() -> None:
     assert len(ends) == 2
     second = _chunks(events[ends[0] + 1 :])
     assert second and second[0].index == 0
+
+
+def test_a_loud_neural_voice_whose_onset_silero_flags_late_is_heard_whole() -> None:
+    """hibari's "I want to talk to a person." through G.711 (1.34 s, from -25 dBFS at its first
+    frame): Silero flags it 240 ms in. When the noise floor followed those unflagged frames, it rose
+    to -25 dBFS, the whole question read as silence and was discarded (SpeechDiscarded twice)."""
+    person = load_wav(FIXTURES / "media" / "talk_to_a_person_8k.wav")
+    events = run(Endpointer(), np.concatenate([silence(200), person, silence(1500)]))
+    assert kinds(events) == [SpeechStarted, UtteranceEnded]
+    ended = events[1][1]
+    assert isinstance(ended, UtteranceEnded) and ended.reason == "silence"
+    assert ended.start_ms <= 200 and ended.end_ms >= 200 + len(person) // 8  # every word, post-roll
