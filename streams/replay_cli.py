@@ -1,6 +1,7 @@
-"""`sentiric replay rerun`, `replay golden add` and `replay check`: the shell around
+"""`sentiric replay rerun`, `replay golden add`, `replay check` and `replay export`: the shell around
 `streams.replay_rerun` (engines over recorded turns), `streams.replay_diff` (what changed),
-`streams.replay_report` (how it reads) and `streams.replay_golden` (calls as files).
+`streams.replay_report` (how it reads), `streams.replay_golden` (calls as files) and
+`streams.replay_export` (a call as pcap and WAV).
 
 The live system is never touched: the log is read by a consumer without a group (assigned partitions,
 no commits), nothing is produced, and the engines run in this process.
@@ -228,6 +229,34 @@ async def golden_add_cmd(settings: Settings, args: argparse.Namespace, out: Text
     return 0
 
 
+async def export_cmd(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """`<id>.pcap` (SIP and RTP, rebuilt and labelled so) and `<id>.wav` (both sides) into `--out`."""
+    from streams.replay_export import ExportError, packets_of, pcapng_bytes, wav_bytes
+
+    args.call_ids = [args.call_id]
+    calls = await read_calls(settings, args)
+    facts = calls.get(args.call_id) or []
+    if not facts:
+        print(f"no records for call {args.call_id}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    try:
+        packets = packets_of(facts)
+        pcap, wav = pcapng_bytes(packets), wav_bytes(facts)
+    except ExportError as exc:
+        print(f"replay export: {exc}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.call_id}.pcap").write_bytes(pcap)
+    (args.out / f"{args.call_id}.wav").write_bytes(wav)
+    seconds = time.perf_counter() - start
+    print(
+        f"{args.out / args.call_id}.pcap: {len(packets)} packets (RTP rebuilt from recorded audio)", file=out
+    )
+    print(f"{args.out / args.call_id}.wav: caller left, agent right; exported in {seconds:.2f} s", file=out)
+    return 0
+
+
 def check_cmd(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Re-run every golden call of a directory; 1 when a decision or a reply changed."""
     dirs = golden_calls(args.dir)
@@ -284,6 +313,11 @@ def add_replay_commands(replay: Any) -> None:
     add.add_argument("call_ids", nargs="+", metavar="CALL_ID")
     add.add_argument("--dir", type=Path, default=Path("golden-calls"), help="default: ./golden-calls")
     add.set_defaults(func=run(golden_add_cmd), since=None, until=None, dialplan=None)
+
+    export = replay.add_parser("export", help="write <id>.pcap (SIP and rebuilt RTP) and <id>.wav")
+    export.add_argument("call_id")
+    export.add_argument("--out", type=Path, default=Path("."), help="directory (default: here)")
+    export.set_defaults(func=run(export_cmd), since=None, until=None, dialplan=None)
 
     check = replay.add_parser("check", help="re-run golden calls without a log; exit 1 if a reply changed")
     check.add_argument("dir", type=Path, metavar="DIR")
