@@ -3,9 +3,10 @@
 The log keeps the call's facts and audio, not its packets, so the capture is *rebuilt*:
 
 - SIP: the INVITE exactly as the edge received it (`CallInviteReceived.raw_invite`, already scrubbed
-  of SDES keys by the edge and scrubbed again here), then a 200 OK carrying the recorded SDP answer,
-  the ACK and the BYE, rebuilt from the facts (`CallAnswered`, `CallEstablished`, `CallEnded`) so the
-  dialog reads whole in Wireshark's VoIP Calls and its SDP sets the RTP streams up.
+  of SDES keys by the edge and scrubbed again here), then a 200 OK carrying the recorded SDP answer
+  (as plain RTP: the rebuilt media is not encrypted, so no key lines and `RTP/AVP`), the ACK and the
+  BYE, rebuilt from the facts (`CallAnswered`, `CallEstablished`, `CallEnded`) so the dialog reads
+  whole in Wireshark's VoIP Calls and its SDP sets the RTP streams up.
 - RTP (G.711 µ-law, payload type 0, 20 ms packets): the caller's utterances (`UtteranceCaptured`, at
   `start_ms` after the answer) from the caller's media address to the edge's port, and the agent's
   speech (`SpeechSynthesized`, when its playback started) back. Silence between them is not sent:
@@ -119,6 +120,15 @@ def _sip(start: str, invite: str, extra: Sequence[str], body: str = "", cseq: st
     return ("\r\n".join(headers) + "\r\n\r\n" + body).encode()
 
 
+def plain_rtp_sdp(sdp: str) -> str:
+    """The answer as the rebuilt media really is: plain RTP (`RTP/AVP`, no key lines), so Wireshark
+    decodes the rebuilt streams instead of taking them for SRTP it has no keys for."""
+    lines = [
+        line for line in sdp.split("\r\n") if not line.lower().startswith(("a=crypto:", "a=key-mgmt:", "k="))
+    ]
+    return "\r\n".join(lines).replace("RTP/SAVPF", "RTP/AVPF").replace("RTP/SAVP", "RTP/AVP")
+
+
 def _sip_packets(facts: Sequence[Any], edge_sip: tuple[str, int]) -> list[Packet]:
     first = _timeline(facts)
     invite = first.get(m.CallInviteReceived)
@@ -136,7 +146,7 @@ def _sip_packets(facts: Sequence[Any], edge_sip: tuple[str, int]) -> list[Packet
         first.get(m.CallEnded),
     )
     if answered is not None and text:
-        sdp = scrub_sdp(answered.sdp_answer)
+        sdp = plain_rtp_sdp(scrub_sdp(answered.sdp_answer))
         ok = _sip("SIP/2.0 200 OK", text, ["Content-Type: application/sdp"], sdp)
         out.append(
             Packet(answered.occurred_at.timestamp(), edge_sip, caller, ok, "rebuilt from CallAnswered")

@@ -12,18 +12,24 @@ import asyncio
 import dataclasses
 import json
 import os
+import subprocess
 import sys
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from edge.media.codecs.g711 import ulaw_decode
+from edge.media.codecs.resample import resample
 from schemas import models as m
 from streams.engines.knowledge import SAMPLE_PATH
 from tests.integration.e2e.stack import (
     QUESTION_PCAP,
     ROOT,
+    TSHARK,
     CallLog,
     Worker,
     caller_scenario,
@@ -46,6 +52,7 @@ class Recorded:
     home: Path
     transcript: str
     reply: str
+    utterance: m.UtteranceCaptured
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +83,8 @@ async def recorded(
     heard = next(f for f in facts if isinstance(f, m.UtteranceTranscribed) and f.source == "stt")
     answer = next(f for f in facts if isinstance(f, m.AgentReplied) and f.source == "dialog-engine")
     assert answer.intent == "hours", (heard.text, answer)
-    yield Recorded(fresh_kafka, call_id, machine_cache_dir, home, heard.text, answer.text)
+    captured = next(f for f in facts if isinstance(f, m.UtteranceCaptured))
+    yield Recorded(fresh_kafka, call_id, machine_cache_dir, home, heard.text, answer.text, captured)
 
 
 async def replay(rec: Recorded, *args: str) -> tuple[int, str]:
@@ -152,6 +160,21 @@ async def test_pocketsphinx_instead_of_whisper_scores_the_transcripts(
         assert f"transcript (WER {turn['wer']:.1%})" in out, out
     else:  # the grammar holds the question word for word: the same words, WER 0
         assert turn["wer"] == 0.0
+    # A knowledge base without that phrasing: the grammar can only hear another one, scored by WER.
+    data = json.loads(SAMPLE_PATH.read_text())
+    hours = next(e for e in data["entries"] if e["entity_id"] == "hours")
+    hours["phrasings"] = ["when are you open", "what time do you open"]
+    narrow = tmp_path / "narrow.json"
+    narrow.write_text(json.dumps(data))
+    code, out = await replay(
+        recorded, "rerun", recorded.call_id, "--stt", "pocketsphinx", "--knowledge", str(narrow),
+        "--report", str(report),
+    )  # fmt: skip
+    assert code == 0, out
+    (turn,) = json.loads(report.read_text())["calls"][0]["turns"]
+    assert turn["transcript_changed"] and 0 < turn["wer"] <= 1.0, turn
+    assert f"transcript (WER {turn['wer']:.1%}): {recorded.transcript!r} → " in out, out
+    print(f"narrow grammar: {turn['rerun']['transcript']!r}, WER {turn['wer']:.2f}")
 
 
 async def test_golden_check_passes_unchanged_and_fails_after_a_knowledge_change(
@@ -171,3 +194,44 @@ async def test_golden_check_passes_unchanged_and_fails_after_a_knowledge_change(
     code, out = await replay(offline, "check", str(golden), "--stt", "whisper", "--knowledge", str(knowledge))
     assert code == 1, out
     assert f"FAILED: a decision or reply changed in 1 golden calls: {recorded.call_id}" in out
+
+
+def tshark(*args: str) -> list[str]:
+    result = subprocess.run([TSHARK, *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+async def test_export_writes_a_pcap_tshark_decodes_and_a_wav(recorded: Recorded, tmp_path: Path) -> None:
+    code, out = await replay(recorded, "export", recorded.call_id, "--out", str(tmp_path))
+    assert code == 0, out
+    pcap, wav_path = tmp_path / f"{recorded.call_id}.pcap", tmp_path / f"{recorded.call_id}.wav"
+    # SIP: the INVITE as received and the rebuilt dialog, in order
+    methods = tshark(
+        "-r", str(pcap), "-Y", "sip", "-T", "fields", "-e", "sip.Method", "-e", "sip.Status-Code"
+    )
+    assert [line.strip() for line in methods] == ["INVITE", "200", "ACK", "BYE", "200"], methods
+    # RTP: the SDP in the capture sets the streams up; tshark decodes them as PCMU
+    streams = tshark("-r", str(pcap), "-q", "-z", "rtp,streams")
+    assert sum(" g711U " in line for line in streams) == 2, streams
+    rows = tshark("-r", str(pcap), "-Y", "rtp", "-T", "fields", "-e", "udp.dstport", "-e", "rtp.seq",
+                  "-e", "rtp.payload", "-e", "frame.comment")  # fmt: skip
+    fields = [r.split("\t") for r in rows]
+    to_edge = [f for f in fields if "RTP rebuilt from UtteranceCaptured" in f[3]]
+    to_caller = [f for f in fields if "RTP rebuilt from SpeechSynthesized" in f[3]]
+    assert len(to_edge) + len(to_caller) == len(fields) and to_edge and to_caller
+    assert len({f[0] for f in to_edge}) == 1 and {f[0] for f in to_edge}.isdisjoint(f[0] for f in to_caller)
+    heard = np.concatenate([ulaw_decode(bytes.fromhex(r[2].replace(":", ""))) for r in to_edge]).astype(float)
+    u = recorded.utterance
+    stored = np.frombuffer(u.pcm, dtype="<i2")
+    if u.sample_rate != 8000:
+        stored = resample(stored.astype(np.int16), u.sample_rate, 8000)
+    n = min(heard.size, stored.size)
+    assert abs(heard.size - stored.size) <= 160
+    corr = np.corrcoef(heard[:n], stored[:n].astype(float))[0, 1]
+    assert corr > 0.99, corr  # the stored utterance, through µ-law
+    with wave.open(str(wav_path)) as w:
+        assert (w.getnchannels(), w.getframerate()) == (2, 8000)
+        frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+    assert np.abs(frames[:, 0]).max() > 1000 and np.abs(frames[:, 1]).max() > 1000  # both sides spoke
+    assert b"inline:" not in pcap.read_bytes().replace(b"inline:[redacted]", b"")
