@@ -1,8 +1,9 @@
 """Re-run and export speed of `sentiric replay` with the embedded engines.
 
 Builds `--calls` recorded calls of three caller turns each from the speech fixtures
-(`tests/fixtures/speech/*_16k.wav`: "what are your opening hours", "where are you", "goodbye"), with
-the transcripts and replies the platform records, then times, in this process:
+(`tests/fixtures/speech/*_16k.wav`: "what are your opening hours", "where is your shop", "thank you,
+goodbye"), with the words spoken as the recorded transcripts and the knowledge base's replies, then
+times, in this process:
 
 - `rerun_turns` + `compare` per call with STT `recorded` (dialog engine only), `pocketsphinx` and
   `whisper` (base, CTranslate2 int8), each with the knowledge-base dialog engine: turns/s, calls/min;
@@ -38,8 +39,8 @@ from streams.replay_rerun import recorded_turns, recording, rerun_turns
 SPEECH = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "speech"
 TURNS = [
     ("opening_hours_16k.wav", "What are your opening hours?"),
-    ("where_are_you_16k.wav", "Where are you?"),
-    ("goodbye_16k.wav", "Goodbye."),
+    ("where_are_you_16k.wav", "Where is your shop?"),
+    ("goodbye_16k.wav", "Thank you, goodbye."),
 ]
 
 
