@@ -151,6 +151,22 @@ def select_calls(
     return out
 
 
+async def offsets_since(topic: str, partitions: list[int], since: datetime, **client: Any) -> dict[int, int]:
+    """Per partition, the first offset whose record time is at or after `since` (ListOffsets by time;
+    the end when nothing is that recent). A call's facts follow its INVITE, so no selected call is cut."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    tps = [TopicPartition(topic, p) for p in partitions]
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)  # no group: nothing committed
+    await consumer.start()
+    try:
+        found = await consumer.offsets_for_times(dict.fromkeys(tps, int(since.timestamp() * 1000)))
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    return {tp.partition: (found[tp].offset if found.get(tp) is not None else ends[tp]) for tp in tps}
+
+
 async def read_calls(settings: Settings, args: argparse.Namespace) -> dict[str, list[Any]]:
     """The facts of the calls named or selected, by call id, each in log order."""
     from sentiric.eventlog import topics
@@ -164,7 +180,12 @@ async def read_calls(settings: Settings, args: argparse.Namespace) -> dict[str, 
         return {}
     wanted = list(args.call_ids)
     partitions = sorted({partition_for(c, n) for c in wanted}) if wanted else list(range(n))
-    parts = await asyncio.gather(*(read_partition_until_end(topics.CALLS, p, **client) for p in partitions))
+    starts = dict.fromkeys(partitions, 0)
+    if not wanted and args.since is not None:  # a day of calls: not the whole retention
+        starts = await offsets_since(topics.CALLS, partitions, args.since, **client)
+    parts = await asyncio.gather(
+        *(read_partition_until_end(topics.CALLS, p, start_offset=starts[p], **client) for p in partitions)
+    )
     facts = [d.record for part in parts for d in part if not isinstance(d.record, m.Command)]
     if not wanted:
         wanted = select_calls(facts, args.since, args.until, args.dialplan)

@@ -17,6 +17,7 @@ import sys
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +236,18 @@ async def test_export_writes_a_pcap_tshark_decodes_and_a_wav(recorded: Recorded,
         frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
     assert np.abs(frames[:, 0]).max() > 1000 and np.abs(frames[:, 1]).max() > 1000  # both sides spoke
     assert b"inline:" not in pcap.read_bytes().replace(b"inline:[redacted]", b"")
+
+
+async def test_a_day_of_calls_is_selected_by_time_and_dialplan(recorded: Recorded) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    code, out = await replay(
+        recorded, "rerun", "--since", today, "--dialplan", "default", "--stt", "recorded"
+    )
+    assert code == 0, out
+    assert f"call {recorded.call_id}: 1 turns, 0 changed" in out, out
+    assert "1 calls, 1 turns re-run: no differences" in out, out
+    later = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    code, out = await replay(recorded, "rerun", "--since", later, "--stt", "recorded")
+    assert code == 2 and "(none selected)" in out, out
+    code, out = await replay(recorded, "rerun", "--since", today, "--dialplan", "no-such-plan")
+    assert code == 2, out
