@@ -15,6 +15,7 @@ from sentiric.settings import Settings, get_settings
 def register(registry: Registry) -> None:
     registry.command(add_parser)
     registry.replay_command(add_replay_dialog)
+    registry.replay_command(_add_replay_rerun)
     registry.process("worker", ready=serving)
 
 
@@ -52,6 +53,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--dialog-engine", choices=["knowledge", "openai"], default=None,
                         help="override SENTIRIC_DIALOG_ENGINE")  # fmt: skip
     parser.set_defaults(func=_run)
+
+
+def _add_replay_rerun(replay: Any) -> None:
+    """`sentiric replay rerun|golden|check` (`streams.replay_cli`)."""
+    from streams.replay_cli import add_replay_commands
+
+    add_replay_commands(replay)
 
 
 def add_replay_dialog(replay: Any) -> None:

@@ -1,0 +1,134 @@
+"""Re-run a recorded call's speech through engines and knowledge chosen now (`sentiric replay rerun`).
+
+Input: the call's facts in log order (from the log, `sentiric.eventlog.consumer.read_call`, or from a
+golden call's files, `streams.replay_golden`). Each recorded `UtteranceCaptured` goes through the STT
+engine (or keeps its recorded transcript: `stt=None`), and each transcript the dialog engine would
+have answered goes through the dialog engine with the knowledge given, exactly as the live worker does
+(`streams.app`'s `dialog-engine` agent, with the same `streams.agents.speech` functions): the same
+history of turns, the same rule for unfinished sentences the dialog holds (`wants_reply`,
+`holding_after`), prompts the dialog said itself (`AgentReplied` not from the engine) in the history.
+
+Transcripts the dialog made itself (a DTMF digit, a held sentence joined with its continuation) are
+its recorded decisions and are fed to the engine as recorded: the reducer is not re-run here (`sentiric
+replay dialog` does that), so a changed transcript of a held sentence's first half is not joined anew.
+
+Nothing is produced and nothing is committed: the engines' outputs stay in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from schemas import models as m
+from streams.agents import speech
+from streams.dialog.machine import DEFAULT_POLICY, Policy
+from streams.engines.dialog import DialogEngine, Turn
+from streams.engines.stt import SpeechToText
+from streams.replay_diff import TurnResult
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """The parts of a recorded call a re-run reads."""
+
+    call_id: str
+    facts: tuple[Any, ...]
+    """Call facts in log order, de-duplicated by event id (commands left out)."""
+    language: str
+    dialplan_id: str | None
+
+    @property
+    def utterances(self) -> tuple[m.UtteranceCaptured, ...]:
+        return tuple(f for f in self.facts if isinstance(f, m.UtteranceCaptured))
+
+
+def recording(call_id: str, records: Iterable[Any], default_language: str = "en-US") -> Recording:
+    seen: set[Any] = set()
+    facts: list[Any] = []
+    for record in records:
+        if isinstance(record, m.Command) or record.event_id in seen:
+            continue
+        seen.add(record.event_id)
+        facts.append(record)
+    resolved = next((f for f in facts if isinstance(f, m.DialplanResolved)), None)
+    language = resolved.language if resolved is not None else default_language
+    return Recording(call_id, tuple(facts), language, resolved.dialplan_id if resolved else None)
+
+
+def _is_stt(fact: Any) -> bool:
+    return isinstance(fact, m.UtteranceTranscribed) and fact.source == speech.STT_SOURCE
+
+
+def recorded_turns(rec: Recording, policy: Policy = DEFAULT_POLICY) -> list[TurnResult]:
+    """The turns as the record has them: each utterance's recorded transcript and the engine's reply."""
+    turns: dict[str, TurnResult] = {}
+    for fact in rec.facts:
+        if isinstance(fact, m.UtteranceCaptured):
+            turns.setdefault(fact.utterance_id, TurnResult(fact.utterance_id, ""))
+        elif _is_stt(fact) or (isinstance(fact, m.UtteranceTranscribed) and fact.source == policy.source):
+            old = turns.get(fact.utterance_id)
+            if old is None or not old.transcript or _is_stt(fact):
+                turns[fact.utterance_id] = dataclasses.replace(
+                    old or TurnResult(fact.utterance_id, ""), transcript=fact.text,
+                    stt_engine=fact.engine, stt_ms=fact.latency_ms,
+                )  # fmt: skip
+        elif isinstance(fact, m.AgentReplied) and fact.source == speech.ENGINE_SOURCE and fact.utterance_id:
+            old = turns.get(fact.utterance_id) or TurnResult(fact.utterance_id, "")
+            turns[fact.utterance_id] = _with_reply(old, fact)
+    return list(turns.values())
+
+
+def _with_reply(turn: TurnResult, fact: m.AgentReplied) -> TurnResult:
+    return dataclasses.replace(
+        turn, reply=fact.text, intent=fact.intent, end_conversation=fact.end_conversation,
+        dialog_engine=fact.engine, dialog_ms=fact.latency_ms,
+    )  # fmt: skip
+
+
+def rerun_turns(
+    rec: Recording,
+    stt: SpeechToText | None,
+    dialog: DialogEngine,
+    knowledge: Sequence[m.KnowledgeEntry],
+    policy: Policy = DEFAULT_POLICY,
+) -> list[TurnResult]:
+    """The turns as these engines make them. `stt=None` keeps the recorded transcripts."""
+    recorded_stt = {f.utterance_id: f for f in rec.facts if _is_stt(f)}
+    turns: dict[str, TurnResult] = {}
+    history: list[Turn] = []
+    holding = False
+
+    def answer(fact: m.UtteranceTranscribed) -> None:
+        nonlocal holding, history
+        was_holding = holding
+        holding = speech.holding_after(fact, policy, holding=was_holding)
+        if not speech.wants_reply(fact, policy, holding=was_holding):
+            return
+        out = speech.reply(fact, dialog, history, knowledge)
+        history = [*history, Turn("caller", fact.text), Turn("agent", out.text)][-speech.HISTORY_TURNS :]
+        turns[fact.utterance_id] = _with_reply(
+            turns.get(fact.utterance_id) or TurnResult(fact.utterance_id, fact.text), out
+        )
+
+    for fact in rec.facts:
+        if isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
+            history = [*history, Turn("agent", fact.text)][-speech.HISTORY_TURNS :]
+        elif isinstance(fact, m.UtteranceCaptured):
+            if stt is not None:
+                heard: m.UtteranceTranscribed | None = speech.transcribe(fact, stt, rec.language)
+            else:
+                heard = recorded_stt.get(fact.utterance_id)
+            if heard is None:  # no transcript was recorded (the worker failed): nothing to answer
+                turns[fact.utterance_id] = TurnResult(fact.utterance_id, "")
+                continue
+            turns[fact.utterance_id] = TurnResult(
+                fact.utterance_id, heard.text, stt_engine=heard.engine, stt_ms=heard.latency_ms
+            )
+            answer(heard)
+        elif isinstance(fact, m.UtteranceTranscribed) and fact.source == policy.source:
+            turns.setdefault(fact.utterance_id, TurnResult(fact.utterance_id, fact.text))
+            answer(fact)
+    return list(turns.values())

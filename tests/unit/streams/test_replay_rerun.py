@@ -1,0 +1,98 @@
+"""Re-running a recorded call's turns with engines given (fake STT at the seam, the real knowledge
+engine), as the live dialog-engine agent would answer them."""
+
+import dataclasses
+import json
+
+from schemas import models as m
+from schemas.envelope import envelope
+from streams.dialog.script import CallScript
+from streams.engines.knowledge import KnowledgeEngine, load_knowledge
+from streams.engines.stt import Transcript
+from streams.replay_diff import compare
+from streams.replay_rerun import recorded_turns, recording, rerun_turns
+
+KNOWLEDGE = load_knowledge()
+HOURS = next(e for e in KNOWLEDGE if e.entity_id == "hours")
+
+
+class ScriptedSTT:
+    """Hears the text the PCM was made from (the tests put it there as UTF-8)."""
+
+    name = "scripted"
+
+    def __init__(self, override: dict[str, str] | None = None) -> None:
+        self.override = override or {}
+
+    def transcribe(self, pcm: bytes, sample_rate: int, language: str) -> Transcript:
+        text = pcm.decode()
+        return Transcript(self.override.get(text, text), language)
+
+
+def a_call(questions: list[str]) -> list:
+    """A call as the platform records it: each question captured, transcribed and answered."""
+    s = CallScript("call-r")
+    engine = KnowledgeEngine()
+    facts = [*s.setup(), s.established()]
+    facts.append(s.fact(m.AgentReplied, source="dialog", reply_id="greeting", text="Hello!", engine="prompt"))
+    for i, q in enumerate(questions):
+        uid = f"u{i}"
+        facts.append(s.fact(m.UtteranceCaptured, utterance_id=uid, pcm=q.encode()))
+        facts.append(s.transcribed(uid, q))
+        answer = engine.reply(q, [], KNOWLEDGE)
+        facts.append(dataclasses.replace(
+            s.replied(uid, answer.text, intent=answer.intent or "", end=answer.end_conversation),
+            engine="knowledge-base", intent=answer.intent,
+        ))  # fmt: skip
+    facts.append(s.ended())
+    return facts
+
+
+def test_the_same_engines_reproduce_every_turn():
+    rec = recording("call-r", a_call(["what are your opening hours", "where are you located"]))
+    made = rerun_turns(rec, ScriptedSTT(), KnowledgeEngine(), KNOWLEDGE)
+    recorded = recorded_turns(rec)
+    assert [t.intent for t in recorded] == ["hours", "address"]
+    assert [t.stt_engine for t in made] == ["scripted", "scripted"]
+    diff = compare("call-r", recorded, made)
+    assert len(diff.turns) == 2 and not diff.changed
+
+
+def test_recorded_transcripts_kept_without_stt():
+    rec = recording("call-r", a_call(["what are your opening hours"]))
+    (t,) = rerun_turns(rec, None, KnowledgeEngine(), KNOWLEDGE)
+    assert (t.transcript, t.intent, t.stt_engine) == ("what are your opening hours", "hours", "whisper")
+
+
+def test_a_changed_knowledge_entry_changes_exactly_its_reply():
+    rec = recording("call-r", a_call(["what are your opening hours", "where are you located"]))
+    changed = [
+        dataclasses.replace(e, answer="We are open every day.") if e is HOURS else e for e in KNOWLEDGE
+    ]
+    diff = compare("call-r", recorded_turns(rec), rerun_turns(rec, None, KnowledgeEngine(), changed))
+    (turn,) = diff.changed
+    assert turn.utterance_id == "u0" and turn.reply_changed and not turn.decision_changed
+    assert turn.rerun is not None and turn.rerun.reply == "We are open every day."
+
+
+def test_another_transcript_is_scored_and_answered_anew():
+    rec = recording("call-r", a_call(["what are your opening hours"]))
+    stt = ScriptedSTT({"what are your opening hours": "what are you opening ours"})
+    (turn,) = compare(
+        "call-r", recorded_turns(rec), rerun_turns(rec, stt, KnowledgeEngine(), KNOWLEDGE)
+    ).turns
+    assert turn.transcript_changed and turn.wer == 0.4
+
+
+def test_duplicates_and_commands_are_left_out():
+    facts = a_call(["what are your opening hours"])
+    hangup = m.Hangup(**envelope("call-r", seq=1, source="dialog"))
+    rec = recording("call-r", [*facts[:6], facts[5], hangup, *facts[6:]])
+    assert rec.facts == tuple(facts)
+    assert len(rec.utterances) == 1
+
+
+def test_the_knowledge_file_shape_is_unchanged():
+    # `--knowledge FILE` reads files shaped like the sample; this guards the example used in the docs
+    sample = json.loads(open("streams/engines/sample_knowledge.json").read())
+    assert {"entity_id", "title", "phrasings", "answer"} <= sample["entries"][0].keys()
