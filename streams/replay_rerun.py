@@ -59,7 +59,8 @@ def recording(call_id: str, records: Iterable[Any], default_language: str = "en-
 
 
 def _is_stt(fact: Any) -> bool:
-    return isinstance(fact, m.UtteranceTranscribed) and fact.source == speech.STT_SOURCE
+    """A final transcript from the STT worker (not a partial, `streams.agents.partials`)."""
+    return isinstance(fact, m.UtteranceTranscribed) and fact.source == speech.STT_SOURCE and fact.is_final
 
 
 def recorded_turns(rec: Recording, policy: Policy = DEFAULT_POLICY) -> list[TurnResult]:
