@@ -81,7 +81,9 @@ async def recorded(
         await log.stop()
         await edge.stop()
         worker.stop()
-    heard = next(f for f in facts if isinstance(f, m.UtteranceTranscribed) and f.source == "stt")
+    heard = next(
+        f for f in facts if isinstance(f, m.UtteranceTranscribed) and f.source == "stt" and f.is_final
+    )
     answer = next(f for f in facts if isinstance(f, m.AgentReplied) and f.source == "dialog-engine")
     assert answer.intent == "hours", (heard.text, answer)
     captured = next(f for f in facts if isinstance(f, m.UtteranceCaptured))
