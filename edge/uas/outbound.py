@@ -217,10 +217,13 @@ class Originator:
         if trunk is None or not trunk.enabled:
             raise OriginateRefused(f"no such trunk: {trunk_id!r}")
         if trunk.outbound_max_calls > 0:
-            live = sum(
+            live = sum(  # answered calls too: the table holds every call until it is over
                 1
-                for a in self.attempts.values()
-                if a.call.trunk is not None and a.call.trunk.trunk_id == trunk_id and a.call.live
+                for c in self.table.calls.values()
+                if c.direction == "outbound"
+                and c.trunk is not None
+                and c.trunk.trunk_id == trunk_id
+                and c.live
             )
             if live >= trunk.outbound_max_calls:
                 m.OUTBOUND_REFUSED.labels("trunk_busy").inc()

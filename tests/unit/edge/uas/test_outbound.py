@@ -120,14 +120,18 @@ def test_bad_target_and_unknown_trunk_are_failed_without_sending() -> None:
 
 
 def test_trunk_cap_and_rate_limit_refuse_with_failed() -> None:
-    edge = make_edge()
+    edge = make_edge(media_timeout_s=0.0)  # no RTP in this test: the answered call must not time out
     edge.directory.trunks.append(
         Trunk("t1", "carrier", (), outbound_address="192.0.2.20:5080", outbound_max_calls=1)
     )
     first = originate("11111111-0000-4000-8000-00000000000a", trunk_id="t1")
     assert len(requests(edge.core.originate(first, 0.0))) == 1
+    first_invite = edge.core.table.get(first.call_id).invite  # type: ignore[union-attr]
+    reply(edge, first_invite, 200, 0.05, headers=[("Contact", "<sip:1000@192.0.2.20:5080>")], body=ANSWER_SDP,
+          content_type="application/sdp")  # fmt: skip
+    edge.run_timers(60.0)  # long after the answered attempt's UAC is gone: the call still counts
     second = originate("11111111-0000-4000-8000-00000000000b", trunk_id="t1")
-    assert requests(edge.core.originate(second, 0.1)) == []
+    assert requests(edge.core.originate(second, 60.1)) == []
     rejected = [f for f in edge.facts(second.call_id) if type(f).__name__ == "CallRejected"]
     assert rejected and rejected[0].reason == "failed"
     edge = make_edge()
