@@ -49,6 +49,7 @@ def call_invite_received(
     sdp_offer: str | None = None,
     user_agent: str | None = None,
     raw_invite: bytes | None = None,
+    direction: str = "inbound",
 ) -> m.CallInviteReceived:
     """An INVITE for a new call reached the edge."""
     return m.CallInviteReceived(
@@ -64,6 +65,7 @@ def call_invite_received(
         sdp_offer=sdp_offer,
         user_agent=user_agent,
         raw_invite=raw_invite,
+        direction=direction,
     )
 
 
@@ -190,6 +192,8 @@ def call_ended(
     setup_ms: float | None = None,
     talk_ms: int = 0,
     total_ms: int,
+    disposition: str | None = None,
+    early_media: bool = False,
 ) -> m.CallEnded:
     """The call is over; the last call fact but MediaPortReleased."""
     return m.CallEnded(
@@ -200,6 +204,8 @@ def call_ended(
         setup_ms=setup_ms,
         talk_ms=talk_ms,
         total_ms=total_ms,
+        disposition=disposition,
+        early_media=early_media,
     )
 
 

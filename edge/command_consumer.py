@@ -1,6 +1,7 @@
 """The edge's command consumer: ``sentiric.commands.<node>`` → the SIP core or the media engine.
 
-``Hangup`` and ``TransferCall`` are signalling (BYE, REFER) and go to the SIP side; everything else
+``Hangup``, ``TransferCall`` and ``OriginateCall`` are signalling (BYE, REFER, INVITE) and go to the
+SIP side; everything else
 (PlayAudio, StopPlayback, StartRecording, StopRecording, SendDtmf) goes to ``engine.execute``.
 Each edge node reads its own topic from the end as it is at start-up: commands for calls of a
 previous run have no call to act on.  A failing command is never fatal: one that does not decode, or
@@ -31,6 +32,8 @@ class SignallingCommands(Protocol):
 
     def transfer(self, call_id: str, target: str) -> None: ...
 
+    def originate(self, command: Any) -> None: ...
+
 
 class Dispatcher(Protocol):
     """What the consumer hands each command to: ``CommandDispatcher``, or the web gateway's
@@ -54,6 +57,8 @@ class CommandDispatcher:
                 self.sip.hangup(command.call_id, command.reason)
             elif name == "TransferCall":
                 self.sip.transfer(command.call_id, command.target_uri)
+            elif name == "OriginateCall":
+                self.sip.originate(command)
             else:
                 execute = getattr(self.engine, "execute", None)
                 if execute is None:

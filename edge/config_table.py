@@ -89,6 +89,9 @@ class ConfigTable:
     def trunk_for(self, ip: str) -> Trunk | None:
         return self._trunk_set.match(ip)
 
+    def trunk(self, trunk_id: str) -> Trunk | None:
+        return self._trunks.get(trunk_id)
+
     def api_token(self, token_id: str) -> Any | None:
         return self._tokens.get(token_id)
 

@@ -46,6 +46,14 @@ SOURCES_BLOCKED = Counter(
 TCP_REFUSED = Counter("sentiric_sip_tcp_refused_total", "SIP TCP connections refused or closed", ["reason"])
 FACT_ERRORS = Counter("sentiric_sip_fact_errors_total", "Call facts the log refused (buffer full)")
 REGISTRATIONS = Gauge("sentiric_sip_registrations", "Registered contact bindings")
+OUTBOUND_CALLS = Counter(
+    "sentiric_sip_outbound_calls_total", "Outbound calls by disposition", ["disposition"]
+)
+OUTBOUND_REFUSED = Counter(
+    "sentiric_sip_outbound_refused_total",
+    "Outbound calls refused before the INVITE (trunk limits)",
+    ["reason"],
+)
 COMMANDS = Counter("sentiric_edge_commands_total", "Commands consumed by the edge", ["command", "outcome"])
 
 

@@ -205,6 +205,9 @@ class SipEndpoint:
     def transfer(self, call_id: str, target: str) -> None:
         self.run(lambda now: self.core.transfer(call_id, target, now))
 
+    def originate(self, command: Any) -> None:
+        self.run(lambda now: self.core.originate(command, now))
+
     def dispatch(self, effects: list[Effect]) -> None:
         for e in effects:
             if isinstance(e, Send):

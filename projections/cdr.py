@@ -74,6 +74,8 @@ class CallRow:
     from_uri: str | None = None
     to_uri: str | None = None
     channel: str | None = None
+    direction: str = "inbound"  # "outbound": the edge placed the call (OriginateCall)
+    early_media: bool | None = None  # an outbound call heard early media (183 with SDP) before its answer
     transport: str | None = None
     remote_addr: str | None = None
     user_agent: str | None = None
@@ -236,7 +238,18 @@ def _rejected_disposition(status: int | None, stage: str | None) -> str:
     return "rejected"
 
 
+# An outbound attempt's CallRejected names its disposition (edge.uac.disposition) in its reason.
+OUTBOUND_DISPOSITIONS: Final = {
+    "busy": "busy",
+    "no_answer": "no-answer",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+
 def disposition(row: CallRow) -> str:
+    if row.rejected_at is not None and row.reject_stage == "outbound":
+        return OUTBOUND_DISPOSITIONS.get(row.reject_reason or "", "failed")
     if row.rejected_at is not None:
         return _rejected_disposition(row.reject_status, row.reject_stage)
     if row.ended_at is None and row.cancelled_at is None:
@@ -283,6 +296,7 @@ def _call_changes(row: CallRow, fact: Any) -> dict[str, Any]:
                 "from_uri": fact.from_uri,
                 "to_uri": fact.to_uri,
                 "channel": fact.channel,
+                "direction": fact.direction,
                 "transport": fact.transport,
                 "remote_addr": fact.remote_addr,
                 "user_agent": fact.user_agent,
@@ -319,6 +333,7 @@ def _call_changes(row: CallRow, fact: Any) -> dict[str, Any]:
                 "setup_ms": fact.setup_ms,
                 "talk_ms": fact.talk_ms,
                 "total_ms": fact.total_ms,
+                "early_media": fact.early_media or None,
             }
         case m.MediaQualityReported() if (fact.final, fact.seq) > (
             bool(row.quality_final),

@@ -75,6 +75,7 @@ def run_api(args: argparse.Namespace) -> int:
         run_projector=not args.no_projector,
         run_webhooks=not args.no_webhooks,
         write_timeout_s=settings.api_write_timeout_s,
+        originate_edge=settings.node_id,
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -152,11 +153,18 @@ async def _webhooks_replay(settings: Settings, subscription_id: str) -> int:
 
 
 def register(registry: Registry) -> None:
-    """The read side's plug-in (`sentiric.plugins`): `sentiric api`, `sentiric projections …` and its
-    alias `sentiric replay rebuild`; the api as a process of `sentiric up`."""
+    """The read side's plug-in (`sentiric.plugins`): `sentiric api`, `sentiric projections …`,
+    `sentiric call` and the alias `sentiric replay rebuild`; the api as a process of `sentiric up`."""
     registry.command(add_parser)
+    registry.command(_add_call)
     registry.replay_command(add_replay_rebuild)
     registry.process("api")
+
+
+def _add_call(sub: Any) -> None:
+    from projections import call_cli  # httpx only for the command line that needs it
+
+    call_cli.add_parser(sub)
 
 
 def _rebuild(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "caller",
     "callee",
     "channel",
+    "direction",
     "invite_at",
     "answered_at",
     "finished_at",

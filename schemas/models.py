@@ -177,6 +177,8 @@ class CallEnded:
     setup_ms: float | None = None
     talk_ms: int = 0
     total_ms: int
+    disposition: str | None = None
+    early_media: bool = False
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -192,6 +194,8 @@ class CallEnded:
             "setup_ms": self.setup_ms,
             "talk_ms": self.talk_ms,
             "total_ms": self.total_ms,
+            "disposition": self.disposition,
+            "early_media": self.early_media,
         }
 
     @classmethod
@@ -252,6 +256,7 @@ class CallInviteReceived:
     sdp_offer: str | None = None
     user_agent: str | None = None
     raw_invite: bytes | None = None
+    direction: str = "inbound"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -272,6 +277,7 @@ class CallInviteReceived:
             "sdp_offer": self.sdp_offer,
             "user_agent": self.user_agent,
             "raw_invite": self.raw_invite,
+            "direction": self.direction,
         }
 
     @classmethod
@@ -964,6 +970,51 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OriginateCall:
+    """Place an outgoing call from this edge and, once answered, run the agent on it like an inbound call."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.OriginateCall"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    to_uri: str
+    to: str
+    trunk_id: str | None = None
+    from_user: str = "sentiric"
+    dialplan_id: str | None = None
+    language: str | None = None
+    knowledge: tuple[str, ...] = ()
+    ring_timeout_s: int = 30
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "to_uri": self.to_uri,
+            "to": self.to,
+            "trunk_id": self.trunk_id,
+            "from_user": self.from_user,
+            "dialplan_id": self.dialplan_id,
+            "language": self.language,
+            "knowledge": self.knowledge,
+            "ring_timeout_s": self.ring_timeout_s,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> OriginateCall:
+        record["knowledge"] = tuple(record["knowledge"])
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlayAudio:
     """Play a prompt URI or PCM to the caller."""
 
@@ -1362,6 +1413,12 @@ class Trunk:
     sources: tuple[str, ...]
     media_anywhere: bool = False
     enabled: bool = True
+    outbound_address: str | None = None
+    outbound_username: str | None = None
+    outbound_password: str | None = None
+    outbound_from_user: str | None = None
+    outbound_max_calls: int = 0
+    outbound_calls_per_second: float = 0.0
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1374,6 +1431,12 @@ class Trunk:
             "sources": self.sources,
             "media_anywhere": self.media_anywhere,
             "enabled": self.enabled,
+            "outbound_address": self.outbound_address,
+            "outbound_username": self.outbound_username,
+            "outbound_password": self.outbound_password,
+            "outbound_from_user": self.outbound_from_user,
+            "outbound_max_calls": self.outbound_max_calls,
+            "outbound_calls_per_second": self.outbound_calls_per_second,
         }
 
     @classmethod
@@ -1540,7 +1603,16 @@ Fact = (
     | UtteranceTranscribed
 )
 
-Command = Hangup | PlayAudio | SendDtmf | StartRecording | StopPlayback | StopRecording | TransferCall
+Command = (
+    Hangup
+    | OriginateCall
+    | PlayAudio
+    | SendDtmf
+    | StartRecording
+    | StopPlayback
+    | StopRecording
+    | TransferCall
+)
 
 ConfigRecord = ApiToken | Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
 
@@ -1573,6 +1645,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     UtteranceChunkCaptured,
     UtteranceTranscribed,
     Hangup,
+    OriginateCall,
     PlayAudio,
     SendDtmf,
     StartRecording,

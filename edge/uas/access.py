@@ -47,6 +47,13 @@ class Trunk:
     sources: tuple[Network, ...]
     media_anywhere: bool = False
     enabled: bool = True
+    # outbound calls to numbers (edge.uas.outbound): where they go, how we authenticate, the limits
+    outbound_address: str | None = None  # "host:port"; None: the trunk takes no outbound calls
+    outbound_username: str | None = None
+    outbound_password: str | None = None
+    outbound_from_user: str | None = None
+    outbound_max_calls: int = 0  # 0: no cap
+    outbound_calls_per_second: float = 0.0  # 0: no limit
 
     @classmethod
     def from_record(cls, record: Any) -> Trunk:
@@ -57,6 +64,12 @@ class Trunk:
             sources=parse_networks(record.sources),
             media_anywhere=record.media_anywhere,
             enabled=record.enabled,
+            outbound_address=record.outbound_address,
+            outbound_username=record.outbound_username,
+            outbound_password=record.outbound_password,
+            outbound_from_user=record.outbound_from_user,
+            outbound_max_calls=record.outbound_max_calls,
+            outbound_calls_per_second=record.outbound_calls_per_second,
         )
 
     def prefix_for(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:

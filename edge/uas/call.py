@@ -119,6 +119,9 @@ class Call:
         "call_id",
         "counted_ip",
         "dialog",
+        "direction",
+        "disposition",
+        "early_media",
         "end_reason",
         "established_at",
         "final_status",
@@ -177,6 +180,9 @@ class Call:
         self.proven = peer.transport != "udp"  # see edge.uas.core: trunk, digest, TCP or the ACK
         self.counted_ip: str | None = None  # the source IP this call counts against (per-source cap)
         self.busy: str | None = None  # no worker can serve it (why): answered for the busy prompt only
+        self.direction = "inbound"  # "outbound": the edge sent the INVITE (edge.uas.outbound)
+        self.disposition: str | None = None  # an outbound call's: answered, busy, no_answer, failed…
+        self.early_media = False  # an outbound call got a 183 with SDP
 
     def fire(self, event: str) -> CallState:
         try:

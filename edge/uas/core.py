@@ -3,7 +3,8 @@
 ``receive(data, peer, now)`` takes one datagram (or one TCP frame) and returns effects:
 :class:`~edge.effects.Send` (bytes for a peer) and the media effects of
 :mod:`edge.uas.call`; ``on_timer(now)`` runs what is due and ``next_deadline`` says when to call it
-again.  ``hangup`` / ``transfer`` apply the dialog's commands; ``media_closed`` is the driver's
+again.  ``hangup`` / ``transfer`` apply the dialog's commands, ``originate`` places an outgoing call
+(:mod:`edge.uas.outbound`: once answered it is a call like any other); ``media_closed`` is the driver's
 report that a media session has stopped, after which the RTP port goes back to the pool.
 
 Call setup is event-sourced and never waits on the log (DESIGN.md, the seed's sequence)::
@@ -69,12 +70,13 @@ from edge.uas.config import UasConfig
 from edge.uas.directory import DigestGate, Directory
 from edge.uas.in_dialog import InDialog
 from edge.uas.methods import ALLOW, IN_DIALOG_ONLY, KNOWN_UNSUPPORTED, OPTIONS_HEADERS, method_label
+from edge.uas.outbound import Originator
 from edge.uas.ratelimit import LIMITED_METHODS, SourceGuard
 from edge.uas.registration import Registration
 from edge.uas.sdp_policy import SdpPolicy
 from edge.uas.setup import CallSetup
 from edge.uas.teardown import Teardown
-from edge.uas.timers import CallDue, CoreTimers, OkRetransmit, TimerHeap, TransactionsDue
+from edge.uas.timers import CallDue, CoreTimers, OkRetransmit, OutboundDue, TimerHeap, TransactionsDue
 from edge.uas.transactions import Transactions
 
 log = structlog.get_logger(__name__)
@@ -150,6 +152,10 @@ class UasCore:
             guard=self.guard,
             require_auth=config.register_auth,
         )
+        self.originator = Originator(
+            config=config, table=table, facts=call_facts, local=local, timers=self.timers, pool=pool,
+            directory=directory, setup=self.setup, teardown=teardown,
+        )  # fmt: skip
 
     # -- what the transport and the app read ----------------------------------------------------
     @property
@@ -168,8 +174,21 @@ class UasCore:
 
     # -- the dialog's commands and the media driver's report --------------------------------------
     def hangup(self, call_id: str, reason: str, now: float) -> list[Effect]:
-        """The dialog's ``Hangup`` command: BYE an answered call, 480 one still ringing."""
+        """The dialog's ``Hangup`` command: BYE an answered call, 480 one still ringing (CANCEL an
+        outgoing one)."""
+        out: list[Effect] = []
+        if self.originator.hangup(call_id, reason, now, out):
+            return out
         return self.teardown.hangup(call_id, reason, now)
+
+    def originate(self, command: object, now: float) -> list[Effect]:
+        """The ``OriginateCall`` command: an outgoing call (a refusal is recorded, never raised)."""
+        out: list[Effect] = []
+        try:
+            self.originator.originate(command, now, out)
+        except Exception:
+            log.exception("originating a call failed", call_id=getattr(command, "call_id", None))
+        return out
 
     def transfer(self, call_id: str, target: str, now: float) -> list[Effect]:
         """Blind transfer (RFC 3515): REFER the caller to ``target``."""
@@ -220,6 +239,8 @@ class UasCore:
                 if isinstance(key, TransactionsDue):
                     for timed_out in self.txns.run_due(key.transport, now, out):
                         self.in_dialog.client_result(timed_out, None, now, out)
+                elif isinstance(key, OutboundDue):
+                    self.originator.on_timer(key.call_id, now, out)
                 elif isinstance(key, OkRetransmit):
                     self.teardown.ok_timer(key.call_id, now, out)
                 else:
@@ -247,6 +268,13 @@ class UasCore:
             self.teardown.check_media(call, now, out)
 
     def _response(self, resp: SipResponse, peer: Peer, now: float, out: list[Effect]) -> None:
+        attempt = self.originator.claims(resp)
+        if attempt is not None:
+            if peer.addr[0] == attempt.uac.peer.addr[0]:  # only the host we called answers for it
+                self.originator.response(attempt, resp, now, out)
+            else:
+                m.DROPPED.labels("foreign_source").inc()
+            return
         self.in_dialog.response(resp, peer, now, out)
 
     def _request(self, req: SipRequest, raw: bytes, peer: Peer, now: float, out: list[Effect]) -> None:

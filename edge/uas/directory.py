@@ -50,6 +50,10 @@ class Directory(Protocol):
         """The enabled trunk whose ranges hold ``ip`` (asked for every datagram: must be cheap)."""
         ...
 
+    def trunk(self, trunk_id: str) -> Trunk | None:
+        """The trunk ``trunk_id`` (enabled or not), for an outbound call through it."""
+        ...
+
 
 @dataclass(slots=True)
 class StaticDirectory:
@@ -65,6 +69,9 @@ class StaticDirectory:
 
     def trunk_for(self, ip: str) -> Trunk | None:
         return TrunkSet(self.trunks).match(ip)
+
+    def trunk(self, trunk_id: str) -> Trunk | None:
+        return next((t for t in self.trunks if t.trunk_id == trunk_id), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,6 +172,8 @@ class Teardown:
                 setup_ms=took.setup_ms,
                 talk_ms=took.talk_ms,
                 total_ms=took.total_ms,
+                disposition=call.disposition,
+                early_media=call.early_media,
             )
         )
         m.CALLS_ENDED.labels(reason).inc()

@@ -5,7 +5,8 @@ deadline; when a key pops, the core asks the owner for its real deadline and re-
 
 - :class:`TransactionsDue` — a transport's transaction layer (its own heap says what is due);
 - :class:`OkRetransmit` — a call's 2xx retransmission and ACK wait (RFC 3261 §13.3.1.4);
-- :class:`CallDue` — a call's ring time, challenge expiry or media-timeout check.
+- :class:`CallDue` — a call's ring time, challenge expiry or media-timeout check;
+- :class:`OutboundDue` — an outgoing call's UAC timers, until it is answered or over.
 """
 
 from __future__ import annotations
@@ -30,7 +31,22 @@ class CallDue:
     call_id: str
 
 
-CoreTimer = TransactionsDue | OkRetransmit | CallDue
+@dataclass(frozen=True, slots=True)
+class OutboundDue:
+    """An outgoing call's UAC (edge.uas.outbound): INVITE retransmission, ring timeout, CANCEL."""
+
+    call_id: str
+
+
+CoreTimer = TransactionsDue | OkRetransmit | CallDue | OutboundDue
 CoreTimers = TimerHeap[CoreTimer]
 
-__all__ = ["CallDue", "CoreTimer", "CoreTimers", "OkRetransmit", "TimerHeap", "TransactionsDue"]
+__all__ = [
+    "CallDue",
+    "CoreTimer",
+    "CoreTimers",
+    "OkRetransmit",
+    "OutboundDue",
+    "TimerHeap",
+    "TransactionsDue",
+]

@@ -74,6 +74,32 @@ class TrunkIn(Strict):
     ]
     media_anywhere: bool = False
     enabled: bool = True
+    outbound_address: Annotated[
+        str | None, Field(max_length=64, description="host:port (IP) for outbound calls to numbers")
+    ] = None
+    outbound_username: Annotated[str | None, Field(min_length=1, max_length=128, pattern=NO_NUL)] = None
+    outbound_password: Annotated[
+        str | None, Field(max_length=256, pattern=NO_NUL, description="write-only: never returned")
+    ] = None
+    outbound_from_user: Annotated[
+        str | None, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9+._-]+$")
+    ] = None
+    outbound_max_calls: Annotated[int, Field(ge=0, le=100_000)] = 0
+    outbound_calls_per_second: Annotated[float, Field(ge=0, le=10_000)] = 0.0
+
+    @field_validator("outbound_address")
+    @classmethod
+    def _hostport(cls, address: str | None) -> str | None:
+        if address is None:
+            return None
+        host, _, port = address.strip().rpartition(":")
+        try:
+            ip = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            raise ValueError(f"not IP:port: {address!r}") from None
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"not IP:port: {address!r}")
+        return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
     @field_validator("sources")
     @classmethod
@@ -188,6 +214,12 @@ def _trunk_out(r: m.Trunk) -> dict[str, Any]:
         "sources": list(r.sources),
         "media_anywhere": r.media_anywhere,
         "enabled": r.enabled,
+        "outbound_address": r.outbound_address,
+        "outbound_username": r.outbound_username,
+        "outbound_password": None,  # write-only
+        "outbound_from_user": r.outbound_from_user,
+        "outbound_max_calls": r.outbound_max_calls,
+        "outbound_calls_per_second": r.outbound_calls_per_second,
     }
 
 

@@ -62,6 +62,7 @@ class ApiConfig:
     run_webhooks: bool = True
     webhook_policy: RetryPolicy = field(default_factory=RetryPolicy)
     pool_size: int = 10
+    originate_edge: str = "edge-1"  # the edge node POST /api/calls sends OriginateCall to by default
     write_timeout_s: float = 10.0  # an admin write not acknowledged by the log by then: 503 (writes.py)
 
 

@@ -100,12 +100,15 @@ async def run_sipp(
     rate: float = 10,
     timeout_s: float = 60,
     extra: list[str] | None = None,
+    local_port: int | None = None,
 ) -> SippResult:
-    """Run sipp once, bounded by ``-m`` and ``-timeout``; returns its exit code and stats CSV."""
+    """Run sipp once, bounded by ``-m`` and ``-timeout``; returns its exit code and stats CSV.
+    ``local_port``: sipp's signalling port (a UAS the edge calls must be found there); default free."""
     workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test helper, before sipp starts
     stats = workdir / f"stats-{uuid.uuid4().hex[:6]}.csv"
     # The signalling port must be free on TCP too: with `-t t1` sipp binds it as a TCP socket.
-    args = [SIPP, f"127.0.0.1:{edge_port}", "-i", local_ip, "-p", str(free_port_for_both(host=local_ip))]
+    port = local_port or free_port_for_both(host=local_ip)
+    args = [SIPP, f"127.0.0.1:{edge_port}", "-i", local_ip, "-p", str(port)]
     args += ["-mp", str(free_port(socket.SOCK_DGRAM, local_ip)), "-s", service]
     args += ["-m", str(calls), "-r", str(rate)]
     args += ["-timeout", str(int(timeout_s)), "-timeout_error", "-nostdin", "-max_retrans", "3"]

@@ -270,6 +270,12 @@ async def test_admin_trunks_crud_validates_cidrs_and_dialplan_access_round_trips
             "sources": ["192.0.2.0/24", "2001:db8::1/128"],
             "media_anywhere": True,
             "enabled": True,
+            "outbound_address": None,
+            "outbound_username": None,
+            "outbound_password": None,
+            "outbound_from_user": None,
+            "outbound_max_calls": 0,
+            "outbound_calls_per_second": 0.0,
         }
         for sources in (["192.0.2.0/33"], ["example.com"], [], ["10.0.0.0/8\x00"]):
             bad = await client.put(

@@ -1,0 +1,117 @@
+"""Outbound calls from a real edge to sipp as the callee (UAS): the OriginateCall command on the edge's
+command topic → INVITE → answered (then hung up with a Hangup command), busy (486), no answer (ring
+timeout → CANCEL → 487). The facts are read back from the log."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+from schemas import models
+from schemas.envelope import envelope
+from sentiric.eventlog.producer import EventProducer
+from sentiric.net import free_port_for_both
+from tests.support.sipp import run_sipp
+
+from .conftest import StartEdge, node_facts
+
+
+def originate(port: int, **fields: Any) -> models.OriginateCall:
+    target = f"sip:1000@127.0.0.1:{port}"
+    return models.OriginateCall(
+        **envelope(str(uuid.uuid4()), seq=0, source="api"), to_uri=target, to=target, **fields
+    )
+
+
+async def send(kafka: str, topic: str, *commands: Any) -> None:
+    async with EventProducer(bootstrap_servers=kafka) as producer:
+        for c in commands:
+            producer.publish(c, topic=topic)
+        await producer.flush()
+
+
+async def callee(tmp_path: Path, scenario: str, port: int, timeout_s: float = 40) -> asyncio.Task[Any]:
+    task = asyncio.create_task(
+        run_sipp(0, tmp_path / scenario, scenario=scenario, local_port=port, timeout_s=timeout_s)
+    )
+    await asyncio.sleep(0.5)  # sipp binds its port before the INVITE is sent
+    return task
+
+
+def by_name(records: list[Any]) -> dict[str, Any]:
+    return {type(r).__name__: r for r in records}
+
+
+async def wait_established(app: Any, call_id: str, within_s: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        call = app.core.calls.get(call_id)
+        if call is not None and call.established_at is not None:
+            return
+        assert loop.time() < deadline, "the outbound call was not answered"
+        await asyncio.sleep(0.05)
+
+
+async def test_outbound_call_answered_by_sipp_then_hung_up(
+    start_edge: StartEdge, kafka: str, tmp_path: Path
+) -> None:
+    app = await start_edge()
+    port = free_port_for_both(host="127.0.0.1")
+    sipp = await callee(tmp_path, "uas", port)  # built-in: 180, 200, waits for the BYE
+    cmd = originate(port, language="tr-TR")
+    await send(kafka, app.settings.commands_topic, cmd)
+    await wait_established(app, cmd.call_id)
+    await send(
+        kafka,
+        app.settings.commands_topic,
+        models.Hangup(**envelope(cmd.call_id, seq=1, source="t"), reason="done"),
+    )
+    result = await sipp
+    assert result.returncode == 0, result.describe()
+    facts = (await node_facts(app, kafka, 1))[cmd.call_id]
+    names = [type(r).__name__ for r in facts]
+    expected = [
+        "CallInviteReceived",
+        "DialplanResolved",
+        "MediaPortAllocated",
+        "CallAnswered",
+        "CallEstablished",
+    ]
+    assert [n for n in names if n in expected] == expected, names
+    assert names.index("CallEnded") < names.index("MediaPortReleased"), names
+    f = by_name(facts)
+    assert f["CallInviteReceived"].direction == "outbound"
+    assert f["DialplanResolved"].language == "tr-TR" and f["DialplanResolved"].action == "agent"
+    assert f["CallEnded"].disposition == "answered" and f["CallEnded"].hangup_by == "agent"
+
+
+async def test_outbound_call_to_a_busy_callee(start_edge: StartEdge, kafka: str, tmp_path: Path) -> None:
+    app = await start_edge()
+    port = free_port_for_both(host="127.0.0.1")
+    sipp = await callee(tmp_path, "uas_busy.xml", port)
+    cmd = originate(port)
+    await send(kafka, app.settings.commands_topic, cmd)
+    result = await sipp
+    assert result.returncode == 0, result.describe()
+    f = by_name((await node_facts(app, kafka, 1))[cmd.call_id])
+    assert (f["CallRejected"].reason, f["CallRejected"].sip_status) == ("busy", 486)
+    assert f["CallEnded"].disposition == "busy"
+
+
+async def test_outbound_call_not_answered_is_cancelled_at_the_ring_timeout(
+    start_edge: StartEdge, kafka: str, tmp_path: Path
+) -> None:
+    app = await start_edge()
+    port = free_port_for_both(host="127.0.0.1")
+    sipp = await callee(tmp_path, "uas_no_answer.xml", port)
+    cmd = originate(port, ring_timeout_s=2)
+    await send(kafka, app.settings.commands_topic, cmd)
+    result = await sipp
+    assert result.returncode == 0, result.describe()
+    f = by_name((await node_facts(app, kafka, 1))[cmd.call_id])
+    assert f["CallRejected"].reason == "no_answer" and f["CallEnded"].disposition == "no_answer"
+    invited, ended = f["CallInviteReceived"].occurred_at, f["CallEnded"].occurred_at
+    assert (ended - invited).total_seconds() >= 2.0  # it rang for the ring timeout
