@@ -1,6 +1,6 @@
 """The contract: one Avro schema per fact, command, config record and metric, typed models, the codec.
 
-The ``.avsc`` files under ``events/``, ``commands/``, ``config/`` and ``metrics/`` are the contract
+The ``.avsc`` files under ``events/``, ``commands/``, ``config/``, ``metrics/`` and ``cdr/`` are the contract
 (earlier versions under ``history/``, one encoded sample per version under ``golden/``). ``models``
 holds the typed, frozen records generated from them by ``codegen``; ``codec`` is the Avro
 single-object encoding; ``envelope`` the fields every call record carries and the per-call sequence;

@@ -35,7 +35,7 @@ MARKER = b"\xc3\x01"
 FINGERPRINT_LENGTH = 8
 HEADER_LENGTH = len(MARKER) + FINGERPRINT_LENGTH
 HERE = Path(__file__).parent
-FAMILIES = ("events", "commands", "config", "metrics")
+FAMILIES = ("events", "commands", "config", "metrics", "cdr")
 
 
 class CodecError(ValueError):

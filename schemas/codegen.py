@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
-FAMILIES = ("events", "commands", "config", "metrics")
+FAMILIES = ("events", "commands", "config", "metrics", "cdr")
 FAMILY_ALIASES = {
     "events": "Fact",
     "commands": "Command",
     "config": "ConfigRecord",
     "metrics": "MetricRecord",
+    "cdr": "CdrRecord",
 }
 PRIMITIVES = {
     "string": "str",

@@ -1575,6 +1575,142 @@ class WorkerHeartbeat:
         return cls(**record)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallDetailRecord:
+    """The call detail record of one call (the pure CDR fold, projections/cdr.py), latest per call id."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.cdr.CallDetailRecord"
+    FAMILY: ClassVar[str] = "cdr"
+    call_id: str
+    sip_call_id: str | None = None
+    caller: str | None = None
+    callee: str | None = None
+    from_uri: str | None = None
+    to_uri: str | None = None
+    channel: str | None = None
+    transport: str | None = None
+    remote_addr: str | None = None
+    user_agent: str | None = None
+    edge_node: str | None = None
+    invite_at: datetime | None = None
+    answered_at: datetime | None = None
+    established_at: datetime | None = None
+    ended_at: datetime | None = None
+    rejected_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    dialplan_id: str | None = None
+    dialplan_action: str | None = None
+    language: str | None = None
+    codec: str | None = None
+    srtp: bool | None = None
+    rtp_port: int | None = None
+    reject_status: int | None = None
+    reject_reason: str | None = None
+    reject_stage: str | None = None
+    cancel_reason: str | None = None
+    end_reason: str | None = None
+    hangup_by: str | None = None
+    end_sip_status: int | None = None
+    setup_ms: float | None = None
+    talk_ms: int | None = None
+    total_ms: int | None = None
+    mos: float | None = None
+    r_factor: float | None = None
+    loss_fraction: float | None = None
+    jitter_ms: float | None = None
+    rtt_ms: float | None = None
+    packets_received: int | None = None
+    packets_lost: int | None = None
+    quality_final: bool | None = None
+    quality_seq: int | None = None
+    recording_uri: str | None = None
+    recording_format: str | None = None
+    recording_bytes: int | None = None
+    recording_ms: int | None = None
+    recording_seq: int | None = None
+    transfer_target: str | None = None
+    transfer_status: str | None = None
+    transfer_seq: int | None = None
+    degraded_reason: str | None = None
+    log_topic: str | None = None
+    log_partition: int | None = None
+    first_offset: int | None = None
+    last_offset: int | None = None
+    event_count: int = 0
+    disposition: str = "in-progress"
+    pdd_ms: float | None = None
+    duration_ms: int | None = None
+    finished_at: datetime | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "sip_call_id": self.sip_call_id,
+            "caller": self.caller,
+            "callee": self.callee,
+            "from_uri": self.from_uri,
+            "to_uri": self.to_uri,
+            "channel": self.channel,
+            "transport": self.transport,
+            "remote_addr": self.remote_addr,
+            "user_agent": self.user_agent,
+            "edge_node": self.edge_node,
+            "invite_at": self.invite_at,
+            "answered_at": self.answered_at,
+            "established_at": self.established_at,
+            "ended_at": self.ended_at,
+            "rejected_at": self.rejected_at,
+            "cancelled_at": self.cancelled_at,
+            "dialplan_id": self.dialplan_id,
+            "dialplan_action": self.dialplan_action,
+            "language": self.language,
+            "codec": self.codec,
+            "srtp": self.srtp,
+            "rtp_port": self.rtp_port,
+            "reject_status": self.reject_status,
+            "reject_reason": self.reject_reason,
+            "reject_stage": self.reject_stage,
+            "cancel_reason": self.cancel_reason,
+            "end_reason": self.end_reason,
+            "hangup_by": self.hangup_by,
+            "end_sip_status": self.end_sip_status,
+            "setup_ms": self.setup_ms,
+            "talk_ms": self.talk_ms,
+            "total_ms": self.total_ms,
+            "mos": self.mos,
+            "r_factor": self.r_factor,
+            "loss_fraction": self.loss_fraction,
+            "jitter_ms": self.jitter_ms,
+            "rtt_ms": self.rtt_ms,
+            "packets_received": self.packets_received,
+            "packets_lost": self.packets_lost,
+            "quality_final": self.quality_final,
+            "quality_seq": self.quality_seq,
+            "recording_uri": self.recording_uri,
+            "recording_format": self.recording_format,
+            "recording_bytes": self.recording_bytes,
+            "recording_ms": self.recording_ms,
+            "recording_seq": self.recording_seq,
+            "transfer_target": self.transfer_target,
+            "transfer_status": self.transfer_status,
+            "transfer_seq": self.transfer_seq,
+            "degraded_reason": self.degraded_reason,
+            "log_topic": self.log_topic,
+            "log_partition": self.log_partition,
+            "first_offset": self.first_offset,
+            "last_offset": self.last_offset,
+            "event_count": self.event_count,
+            "disposition": self.disposition,
+            "pdd_ms": self.pdd_ms,
+            "duration_ms": self.duration_ms,
+            "finished_at": self.finished_at,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallDetailRecord:
+        return cls(**record)
+
+
 Fact = (
     AgentReplied
     | CallAnswered
@@ -1617,6 +1753,8 @@ Command = (
 ConfigRecord = ApiToken | Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
 
 MetricRecord = KpiWindowReported | WorkerHeartbeat
+
+CdrRecord = CallDetailRecord
 
 ALL_MODELS: tuple[type[Any], ...] = (
     AgentReplied,
@@ -1661,4 +1799,5 @@ ALL_MODELS: tuple[type[Any], ...] = (
     WebhookSubscription,
     KpiWindowReported,
     WorkerHeartbeat,
+    CallDetailRecord,
 )

@@ -54,6 +54,7 @@ def sample(model: type[Any], call_id: str = "5e171c00-0000-4000-8000-00000000000
         fields[f["name"]] = _value(f["name"], f["type"], i + 1000 * n)
     if "call_id" in fields:
         fields["call_id"] = call_id
+    if "seq" in fields:
         fields["seq"] = n
     return model(**fields)
 

@@ -7,6 +7,8 @@ sentiric edge | worker | api
 sentiric replay call <id> | tail | ...
 sentiric config             the effective settings, secrets masked
 sentiric cert               a certificate and key for local TLS (SIP over TLS, HTTPS, wss)
+sentiric processor run module:agent
+                            your own Faust stream processor, on the platform's broker settings
 
 The commands of this layer are registered here; `edge`, `worker`, `api`, `projections` and some
 `replay` subcommands come from the plug-ins above it (`sentiric.plugins`).
@@ -34,6 +36,21 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_processor(args: argparse.Namespace) -> int:
+    from sentiric import processors  # Faust loads only for this command
+
+    processors.run(args.agent)
+    return 0
+
+
+def _add_processor_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    processor = sub.add_parser("processor", help="run your own stream processor (sentiric.processors)")
+    commands = processor.add_subparsers(dest="processor_command", required=True)
+    run = commands.add_parser("run", help="run module:agent with the platform's broker settings")
+    run.add_argument("agent", help="module:agent, e.g. examples.hourly_intents.processor:intents")
+    run.set_defaults(func=_run_processor)
+
+
 def build_parser(plugins: Registry | None = None) -> argparse.ArgumentParser:
     """The whole command line: this layer's commands, then the plug-ins' (default: the installed ones)."""
     plugins = registry() if plugins is None else plugins
@@ -46,6 +63,7 @@ def build_parser(plugins: Registry | None = None) -> argparse.ArgumentParser:
     cert.add_parser(sub)
     replay.add_parser(sub, extra=plugins.replay_commands)
     supervisor.add_parser(sub)
+    _add_processor_parser(sub)
     for add_parser in plugins.commands:
         add_parser(sub)
     return parser

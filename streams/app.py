@@ -32,13 +32,15 @@ from typing import Any
 import faust
 import structlog
 
+from projections.cdr import LogPosition
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
 from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options, faust_brokers, faust_credentials
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
-from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, WORKERS, TopicSpec
+from sentiric.eventlog.topics import CALLS, CDR, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, WORKERS, TopicSpec
 from sentiric.settings import Settings, get_settings
+from streams.agents import cdr as cdr_step
 from streams.agents import dialog as dialog_step
 from streams.agents import speech
 from streams.agents.config import KnowledgeStore, follow_config
@@ -139,10 +141,11 @@ def create_app(
     metrics = app.topic(METRICS, **raw)
     workers = app.topic(WORKERS, partitions=1, **raw)
     kpi_topic = app.topic(KPI_TOPIC, partitions=1, internal=True, **raw)
+    cdr_topic = app.topic(CDR, partitions=partitions, **raw)
     command_topics: dict[str, faust.TopicT] = {}
 
     def topic(name: str) -> faust.TopicT:
-        known = {CALLS: calls, METRICS: metrics, KPI_TOPIC: kpi_topic, WORKERS: workers}
+        known = {CALLS: calls, METRICS: metrics, KPI_TOPIC: kpi_topic, WORKERS: workers, CDR: cdr_topic}
         if name in known:
             return known[name]
         if name not in command_topics:
@@ -167,6 +170,7 @@ def create_app(
     }
     dialogs = app.Table("dialog", **table)
     histories = app.Table("dialog-history", **table)
+    cdrs = app.Table("cdr", **table)
     progress = Progress(agents=("dialog", "stt", "dialog-engine", "tts", "measure"))
     skips = SkipCounter()
     app.sentiric_progress = progress  # type: ignore[attr-defined]  # ours on faust's App: tests and benches read it
@@ -330,6 +334,35 @@ def create_app(
                     log.warning("synthesis failed", call_id=fact.call_id, error=str(exc))
                     continue
                 await emit(CALLS, event.key, encode(out))
+
+    @app.agent(calls, name="cdr", concurrency=1)
+    async def cdr_agent(stream: faust.StreamT[bytes]) -> None:
+        """Every call fact → the call's record on the compacted `sentiric.cdr` (streams.agents.cdr)."""
+        dead = aside("cdr")
+        async for event in stream.events():
+            msg = event.message
+            fact = _decode(event.value)
+            with dead.guard(msg):
+                pos = LogPosition(msg.topic, msg.partition, msg.offset)
+                out = cdr_step.step(cdrs.get(event.key), fact, pos)
+                if out is None:
+                    continue
+                if out.stored is not None:
+                    cdrs[event.key] = out.stored
+                await emit(CDR, out.record.call_id.encode(), encode(out.record))
+
+    @app.timer(interval=60.0)
+    async def purge_finished_cdrs() -> None:
+        # Calls finished longer ago than a call can last: no fact of theirs is read any more (a fresh
+        # group starts that far back, streams.offsets), and their final record is on the topic.
+        cutoff = time.time() - settings.streams_max_call_age_s
+        for key, value in list(cdrs.items()):
+            try:
+                done = cdr_step.StoredCdr.parse(value).finished_before(cutoff)
+            except ValueError:
+                done = True  # unreadable: no fact can be folded into it anyway
+            if done:
+                cdrs.pop(key, None)
 
     windows = KpiWindows(window_s=window_s, source=f"{APP_ID}-analytics")
 

@@ -5,6 +5,8 @@
 - `sentiric.config`: compacted; dialplans, users, knowledge entries, prompts, webhooks, key = "<kind>:<id>".
 - `sentiric.metrics`: analytics windows (KpiWindowReported), key = window start.
 - `sentiric.workers`: compacted; dialog workers' heartbeats (WorkerHeartbeat), key = worker id.
+- `sentiric.cdr`: compacted; the call detail record of every call (CallDetailRecord), key = call_id,
+  partial while the call runs, the latest one complete once it ended (streams.agents.cdr).
 - `sentiric.deadletter`: records a consumer set aside (undecodable, or not applicable), byte for byte,
   with their original topic/partition/offset, the error and the consumer in headers.
 """
@@ -17,6 +19,7 @@ CALLS = "sentiric.calls"
 CONFIG = "sentiric.config"
 METRICS = "sentiric.metrics"
 WORKERS = "sentiric.workers"
+CDR = "sentiric.cdr"
 DEADLETTER = "sentiric.deadletter"
 WEBHOOK_DEADLETTER = "sentiric.webhooks.deadletter"
 COMMANDS_PREFIX = "sentiric.commands."
@@ -70,6 +73,8 @@ def platform_topics(
             1,
             {"cleanup.policy": "compact,delete", "retention.ms": "3600000", "min.compaction.lag.ms": "0"},
         ),
+        # Co-partitioned with the calls; compacted: a call's latest record is its CDR. No time retention.
+        TopicSpec(CDR, partitions, {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
         TopicSpec(DEADLETTER, 1, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
         TopicSpec(WEBHOOK_DEADLETTER, 1, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
     ]
