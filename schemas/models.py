@@ -1588,6 +1588,8 @@ class CallDetailRecord:
     from_uri: str | None = None
     to_uri: str | None = None
     channel: str | None = None
+    direction: str = "inbound"
+    early_media: bool | None = None
     transport: str | None = None
     remote_addr: str | None = None
     user_agent: str | None = None
@@ -1651,6 +1653,8 @@ class CallDetailRecord:
             "from_uri": self.from_uri,
             "to_uri": self.to_uri,
             "channel": self.channel,
+            "direction": self.direction,
+            "early_media": self.early_media,
             "transport": self.transport,
             "remote_addr": self.remote_addr,
             "user_agent": self.user_agent,
