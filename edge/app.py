@@ -286,7 +286,9 @@ class EdgeApp:
             log.error("web gateway disabled: cannot listen", port=s.ws_port, error=str(exc))
             self.web = None
         front = self.web.front if self.web is not None else lambda d: d
-        dispatcher = front(CommandDispatcher(endpoint, self.engine))  # web calls' commands first
+        dispatcher = front(
+            CommandDispatcher(endpoint, self.engine, self.announcer.say)
+        )  # web calls' commands first
         self.commands = CommandConsumer(
             s.commands_topic,
             dispatcher,

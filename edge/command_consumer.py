@@ -1,7 +1,9 @@
 """The edge's command consumer: ``sentiric.commands.<node>`` → the SIP core or the media engine.
 
-``Hangup`` and ``TransferCall`` are signalling (BYE, REFER) and go to the SIP side; everything else
-(PlayAudio, StopPlayback, StartRecording, StopRecording, SendDtmf) goes to ``engine.execute``.
+``Hangup`` and ``TransferCall`` are signalling (BYE, REFER) and go to the SIP side; a ``PlayAudio``
+with only a ``text`` (an operator's "say" from the REST API) goes to the speaker, which synthesizes it;
+everything else (PlayAudio, StopPlayback, StartRecording, StopRecording, SendDtmf) goes to
+``engine.execute``.
 Each edge node reads its own topic from the end as it is at start-up: commands for calls of a
 previous run have no call to act on.  A failing command is never fatal: one that does not decode, or
 whose dispatch raises or reports an error, is set aside (logged with its offset, counted in
@@ -13,6 +15,7 @@ after a broker error (`sentiric.eventlog.follower`).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import structlog
@@ -39,10 +42,18 @@ class Dispatcher(Protocol):
     async def dispatch(self, command: Any) -> str: ...
 
 
+Speaker = Callable[[Any], Awaitable[None]]
+
+
+def _text_only(command: Any) -> bool:
+    return command.pcm is None and not command.audio_uri and bool(command.text)
+
+
 class CommandDispatcher:
-    def __init__(self, sip: SignallingCommands, engine: Any | None) -> None:
+    def __init__(self, sip: SignallingCommands, engine: Any | None, speaker: Speaker | None = None) -> None:
         self.sip = sip
         self.engine = engine
+        self.speaker = speaker  # a PlayAudio with only a text is synthesized by it (PromptPlayer.say)
 
     async def dispatch(self, command: Any) -> str:
         """Carry out one command; returns the outcome label (ok, ignored). A failure raises: the
@@ -54,6 +65,13 @@ class CommandDispatcher:
                 self.sip.hangup(command.call_id, command.reason)
             elif name == "TransferCall":
                 self.sip.transfer(command.call_id, command.target_uri)
+            elif (
+                name == "PlayAudio"
+                and self.speaker is not None
+                and command.pcm is None
+                and not command.audio_uri
+            ):
+                await self.speaker(command)
             else:
                 execute = getattr(self.engine, "execute", None)
                 if execute is None:

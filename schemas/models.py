@@ -906,6 +906,7 @@ class Hangup:
     source: str
     trace_id: str
     reason: str = "agent_hangup"
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -916,6 +917,7 @@ class Hangup:
             "source": self.source,
             "trace_id": self.trace_id,
             "reason": self.reason,
+            "requested_by": self.requested_by,
         }
 
     @classmethod
@@ -941,6 +943,7 @@ class PlayAudio:
     sample_rate: int = 8000
     barge_in: bool = True
     text: str | None = None
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -956,6 +959,7 @@ class PlayAudio:
             "sample_rate": self.sample_rate,
             "barge_in": self.barge_in,
             "text": self.text,
+            "requested_by": self.requested_by,
         }
 
     @classmethod
@@ -1010,6 +1014,7 @@ class StartRecording:
     recording_id: str
     output_uri: str
     format: str = "wav"
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1022,6 +1027,7 @@ class StartRecording:
             "recording_id": self.recording_id,
             "output_uri": self.output_uri,
             "format": self.format,
+            "requested_by": self.requested_by,
         }
 
     @classmethod
@@ -1072,6 +1078,7 @@ class StopRecording:
     source: str
     trace_id: str
     recording_id: str
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1082,6 +1089,7 @@ class StopRecording:
             "source": self.source,
             "trace_id": self.trace_id,
             "recording_id": self.recording_id,
+            "requested_by": self.requested_by,
         }
 
     @classmethod
@@ -1102,6 +1110,7 @@ class TransferCall:
     source: str
     trace_id: str
     target_uri: str
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1112,6 +1121,7 @@ class TransferCall:
             "source": self.source,
             "trace_id": self.trace_id,
             "target_uri": self.target_uri,
+            "requested_by": self.requested_by,
         }
 
     @classmethod

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -165,35 +166,37 @@ class PromptPlayer:
     async def _play(self, action: PlayPrompt) -> None:
         try:
             what = resolve_prompt(action.prompt_uri, self.prompts)
-            source = getattr(self.recorder, "node_id", "edge")
-            pcm: bytes | None = None
-            rate = 8000
-            if what.text is not None:
-                began = time.perf_counter()
-                speech = await self._synthesize(what.text, action.language)
-                pcm, rate = speech.pcm, speech.sample_rate
-                CallFacts(self.recorder).record(
-                    cf.speech_synthesized(
-                        action.call_id,
-                        reply_id=action.playback_id,
-                        text=what.text,
-                        sample_rate=rate,
-                        pcm=pcm,
-                        engine=speech.engine or getattr(self._tts, "name", "tts"),
-                        latency_ms=round((time.perf_counter() - began) * 1000, 3),
-                    )
-                )
             command = f.PlayAudio(
                 event_id=uuid.uuid4(), call_id=action.call_id, seq=0, occurred_at=datetime.now(UTC),
-                source=source, trace_id=action.call_id, playback_id=action.playback_id,
-                audio_uri=what.audio_uri, pcm=pcm, sample_rate=rate, barge_in=False, text=what.text,
+                source=getattr(self.recorder, "node_id", "edge"), trace_id=action.call_id,
+                playback_id=action.playback_id, audio_uri=what.audio_uri, barge_in=False, text=what.text,
             )  # fmt: skip
             await self._session(action.call_id)
-            await self.engine.execute(command)
+            await self.say(command, action.language)
         except Exception as exc:  # the watcher's deadline still ends the call
             log.error("announcement failed", call_id=action.call_id, error=str(exc))
             if self.hangup is not None:
                 self.hangup(action.call_id, "prompt_failed")
+
+    async def say(self, command: f.PlayAudio, language: str = "en-US") -> None:
+        """Play ``command``; one with only a ``text`` (an operator's words from the REST API, an
+        announcement) is synthesized first and recorded as ``SpeechSynthesized``."""
+        if command.pcm is None and command.audio_uri is None and command.text:
+            began = time.perf_counter()
+            speech = await self._synthesize(command.text, language)
+            CallFacts(self.recorder).record(
+                cf.speech_synthesized(
+                    command.call_id,
+                    reply_id=command.playback_id,
+                    text=command.text,
+                    sample_rate=speech.sample_rate,
+                    pcm=speech.pcm,
+                    engine=speech.engine or getattr(self._tts, "name", "tts"),
+                    latency_ms=round((time.perf_counter() - began) * 1000, 3),
+                )
+            )
+            command = dataclasses.replace(command, pcm=speech.pcm, sample_rate=speech.sample_rate)
+        await self.engine.execute(command)
 
     async def _session(self, call_id: str) -> None:
         """The ACK can beat the media session's opening (the driver binds its sockets asynchronously)."""
