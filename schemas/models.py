@@ -926,6 +926,38 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MuteAgent:
+    """Mute or unmute the AI agent on a call (an operator's action): muted, its prompts play as silence."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.MuteAgent"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    muted: bool = True
+    requested_by: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "muted": self.muted,
+            "requested_by": self.requested_by,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> MuteAgent:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlayAudio:
     """Play a prompt URI or PCM to the caller."""
 
@@ -1509,7 +1541,9 @@ Fact = (
     | UtteranceTranscribed
 )
 
-Command = Hangup | PlayAudio | SendDtmf | StartRecording | StopPlayback | StopRecording | TransferCall
+Command = (
+    Hangup | MuteAgent | PlayAudio | SendDtmf | StartRecording | StopPlayback | StopRecording | TransferCall
+)
 
 ConfigRecord = ApiToken | Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
 
@@ -1541,6 +1575,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     UtteranceCaptured,
     UtteranceTranscribed,
     Hangup,
+    MuteAgent,
     PlayAudio,
     SendDtmf,
     StartRecording,

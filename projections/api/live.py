@@ -1,5 +1,5 @@
-"""`/api/calls/{call_id}/…` operator actions on a live call: hang up, say a text, start/stop recording,
-transfer.
+"""`/api/calls/{call_id}/…` operator actions on a live call: hang up, say a text, mute/unmute the
+agent, start/stop recording, transfer.
 
 Each is a command on the owning edge's topic (`sentiric.commands.<edge_node>`, the node named in the
 call's facts) carrying ``requested_by`` = the token's subject, so the call's timeline (its facts and
@@ -169,3 +169,17 @@ async def transfer(call_id: CallId, body: TransferBody, svc: Svc, operator: Oper
     """Blind transfer: the edge REFERs the caller to ``target``."""
     node = await live_call(svc, call_id, answered=True)
     return await send(svc, node, m.TransferCall(**envelope(call_id, operator), target_uri=body.target))
+
+
+@router.post("/{call_id}/mute", status_code=202, response_model=Accepted)
+async def mute(call_id: CallId, svc: Svc, operator: Operator) -> Accepted:
+    """Mute the AI agent: its current prompt stops and its next ones play as silence (the operator's
+    own words, `say`, are still heard)."""
+    node = await live_call(svc, call_id, answered=True)
+    return await send(svc, node, m.MuteAgent(**envelope(call_id, operator), muted=True))
+
+
+@router.post("/{call_id}/unmute", status_code=202, response_model=Accepted)
+async def unmute(call_id: CallId, svc: Svc, operator: Operator) -> Accepted:
+    node = await live_call(svc, call_id, answered=True)
+    return await send(svc, node, m.MuteAgent(**envelope(call_id, operator), muted=False))

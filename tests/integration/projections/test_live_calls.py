@@ -103,6 +103,8 @@ async def test_operator_says_a_text_then_hangs_up_the_live_call(
             return done[0] if done else None
 
         playback = await until(played, "operator playback finished")
+        muted = await api.post(f"/api/calls/{call_id}/mute")
+        assert muted.status_code == 202 and muted.json()["command"] == "MuteAgent", muted.text
         hung = await api.post(f"/api/calls/{call_id}/hangup", json={})
         assert hung.status_code == 202, hung.text
         result = await asyncio.wait_for(sipp, 30)
@@ -134,5 +136,6 @@ async def test_operator_says_a_text_then_hangs_up_the_live_call(
     by_type = {e["type"]: e for e in events}
     assert by_type["PlayAudio"]["text"] == text and by_type["PlayAudio"]["requested_by"] == OPERATOR
     assert (by_type["Hangup"]["reason"], by_type["Hangup"]["requested_by"]) == ("operator_hangup", OPERATOR)
+    assert (by_type["MuteAgent"]["muted"], by_type["MuteAgent"]["requested_by"]) == (True, OPERATOR)
     synthesized = by_type["SpeechSynthesized"]
     assert (synthesized["text"], synthesized["reply_id"]) == (text, playback_id)
