@@ -44,6 +44,7 @@ from edge.uas.core import UasConfig, UasCore
 from edge.uas.fallback import FallbackPlayer, GreetingWatchdog, ObservedPublisher
 from edge.uas.prompt_hangup import PromptHangupWatcher, PromptPlayer
 from edge.uas.ratelimit import Bucket, SourceLimits
+from edge.uas.recording_policy import PolicyRecorder, RecordingPolicy
 from edge.workers import Placement, WorkerFollower, WorkerLimits, WorkerTable
 from edge.ws.server import WebService
 from sentiric.auth import settings_verifier
@@ -168,6 +169,9 @@ class EdgeApp:
         self.announcer = PromptPlayer(
             PromptHangupWatcher(), lambda: build_tts(settings), prompts=self.config.prompt
         )
+        self.policy_recorder = PolicyRecorder(
+            RecordingPolicy(self.config.plan), settings.recordings_root.resolve()
+        )
         self.recorder = FactRecorder(ObservedPublisher(self.producer, self._observe), settings.node_id)
         self.follower = ConfigFollower(self.config, dead_letters=self.producer, **self.client)
         self.workers = WorkerTable()
@@ -213,6 +217,7 @@ class EdgeApp:
         """Every fact the edge records, shown to the players that act on facts."""
         self.fallback.observe(record)
         self.announcer.observe(record)
+        self.policy_recorder.observe(record)
 
     async def start(self) -> None:
         try:
@@ -272,6 +277,7 @@ class EdgeApp:
         endpoint.media = self.media
         self.fallback.start(self.recorder, self.engine, endpoint.hangup)
         self.announcer.start(self.recorder, self.engine, endpoint.hangup)
+        self.policy_recorder.start(self.engine, s.node_id)
         self._udp, _ = await loop.create_datagram_endpoint(lambda: SipUdpProtocol(endpoint), sock=sock)
         if tcp_sock is not None:
             self._tcp = await loop.create_server(lambda: SipTcpProtocol(endpoint), sock=tcp_sock)
@@ -355,6 +361,7 @@ class EdgeApp:
                 await asyncio.wait_for(self._calls_gone(), grace_s)
         await self.fallback.stop()
         await self.announcer.stop()
+        await self.policy_recorder.stop()
         for closer in (self.commands, self.follower, self.worker_follower):
             if closer is not None:
                 with contextlib.suppress(Exception):

@@ -98,6 +98,9 @@ class ConfigTable:
     def api_token(self, token_id: str) -> Any | None:
         return self._tokens.get(token_id)
 
+    def plan(self, dialplan_id: str) -> Plan | None:
+        return self._plans.get(dialplan_id)
+
     def prompt(self, prompt_id: str) -> Any | None:
         return self._prompts.get(prompt_id)
 

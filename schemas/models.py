@@ -1221,6 +1221,9 @@ class Dialplan:
     language: str = "en-US"
     access: str | None = None
     busy_action: str | None = None
+    record: bool = False
+    record_format: str = "wav"
+    record_retention_days: int = 0
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1239,6 +1242,9 @@ class Dialplan:
             "language": self.language,
             "access": self.access,
             "busy_action": self.busy_action,
+            "record": self.record,
+            "record_format": self.record_format,
+            "record_retention_days": self.record_retention_days,
         }
 
     @classmethod

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 ACTIONS = ("agent", "prompt_hangup", "transfer", "reject")
 BUSY_ACTIONS = ("reject", "busy_prompt")
+RECORD_FORMATS = ("wav", "mp3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,9 @@ class Plan:
     language: str = "en-US"
     access: str | None = None  # open | trunks_only | digest_required; None: see edge.uas.access
     busy_action: str = "reject"  # no worker can serve: 503 + Retry-After, or answer with the busy prompt
+    record: bool = False  # record every answered call (edge.uas.recording_policy)
+    record_format: str = "wav"
+    record_retention_days: int = 0  # 0: kept
 
     def matches(self, number: str) -> bool:
         if self.pattern == "*":
@@ -52,6 +56,9 @@ class Plan:
         action = get("action")
         if action not in ACTIONS:
             raise ValueError(f"unknown dialplan action {action!r}")
+        fmt = getattr(record, "record_format", None) or "wav"
+        if fmt not in RECORD_FORMATS:
+            raise ValueError(f"unknown dialplan record_format {fmt!r}")
         busy = getattr(record, "busy_action", None) or "reject"
         if busy not in BUSY_ACTIONS:
             raise ValueError(f"unknown dialplan busy_action {busy!r}")
@@ -67,6 +74,9 @@ class Plan:
             language=get("language"),
             access=getattr(record, "access", None),
             busy_action=busy,
+            record=bool(getattr(record, "record", False)),
+            record_format=fmt,
+            record_retention_days=int(getattr(record, "record_retention_days", 0) or 0),
         )
 
 

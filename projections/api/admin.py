@@ -60,6 +60,11 @@ class DialplanIn(Strict):
         description="When no dialog worker can serve an agent call: reject (503 + Retry-After; the "
         "default) or busy_prompt (answer, play the edge's busy prompt, hang up).",
     )
+    record: bool = Field(default=False, description="Record every answered call of this plan.")
+    record_format: Literal["wav", "mp3"] = "wav"
+    record_retention_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        default=0, description="Days a recording is kept, then deleted by the edge; 0: kept."
+    )
 
 
 class DialplanOut(DialplanIn):
