@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import httpx
 import pytest
@@ -91,6 +92,12 @@ async def test_operator_says_a_text_then_hangs_up_the_live_call(
         assert bad.status_code == 422
         assert (await api.post(f"/api/calls/{uuid.uuid4()}/hangup", json={})).status_code == 404
 
+        started_rec = await api.post(f"/api/calls/{call_id}/recording/start", json={"format": "wav"})
+        assert started_rec.status_code == 202, started_rec.text
+        recording_id = started_rec.json()["detail"]["recording_id"]
+        bad_format = await api.post(f"/api/calls/{call_id}/recording/start", json={"format": "ogg"})
+        assert bad_format.status_code == 422
+
         text = "Hello, this is the operator. Your order has shipped."
         said = await api.post(f"/api/calls/{call_id}/say", json={"text": text})
         assert said.status_code == 202, said.text
@@ -103,6 +110,17 @@ async def test_operator_says_a_text_then_hangs_up_the_live_call(
             return done[0] if done else None
 
         playback = await until(played, "operator playback finished")
+        stopped = await api.post(f"/api/calls/{call_id}/recording/stop", json={"recording_id": recording_id})
+        assert stopped.status_code == 202, stopped.text
+
+        async def recorded() -> Any:
+            call = (await api.get(f"/api/calls/{call_id}")).json()
+            return call["recording_uri"]
+
+        recording = Path(unquote(urlparse(await until(recorded, "the operator's recording")).path))
+        assert recording.name == f"{call_id}-{recording_id}.wav"
+        assert recording.parent == edge.settings.recordings_root.resolve()
+        assert await asyncio.to_thread(lambda: recording.stat().st_size) > 16_000  # > 1 s of 8 kHz audio
         muted = await api.post(f"/api/calls/{call_id}/mute")
         assert muted.status_code == 202 and muted.json()["command"] == "MuteAgent", muted.text
         hung = await api.post(f"/api/calls/{call_id}/hangup", json={})
