@@ -1224,6 +1224,10 @@ class Dialplan:
     record: bool = False
     record_format: str = "wav"
     record_retention_days: int = 0
+    ring_ms: int | None = None
+    hours: str | None = None
+    timezone: str = "UTC"
+    out_of_hours: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1245,6 +1249,10 @@ class Dialplan:
             "record": self.record,
             "record_format": self.record_format,
             "record_retention_days": self.record_retention_days,
+            "ring_ms": self.ring_ms,
+            "hours": self.hours,
+            "timezone": self.timezone,
+            "out_of_hours": self.out_of_hours,
         }
 
     @classmethod
