@@ -34,7 +34,7 @@ log = structlog.get_logger(__name__)
 
 
 class SignallingCommands(Protocol):
-    def hangup(self, call_id: str, reason: str) -> None: ...
+    def hangup(self, call_id: str, reason: str, by: str = "agent") -> None: ...
 
     def transfer(self, call_id: str, target: str) -> None: ...
 
@@ -67,7 +67,8 @@ class CommandDispatcher:
         bind_call(command.call_id, getattr(command, "trace_id", None))
         try:
             if name == "Hangup":
-                self.sip.hangup(command.call_id, command.reason)
+                by = "operator" if command.requested_by else "agent"  # an operator's, from the REST API
+                self.sip.hangup(command.call_id, command.reason, by)
             elif name == "TransferCall":
                 self.sip.transfer(command.call_id, command.target_uri)
             elif name == "MuteAgent":

@@ -167,9 +167,9 @@ class UasCore:
         return self.table.live
 
     # -- the dialog's commands and the media driver's report --------------------------------------
-    def hangup(self, call_id: str, reason: str, now: float) -> list[Effect]:
-        """The dialog's ``Hangup`` command: BYE an answered call, 480 one still ringing."""
-        return self.teardown.hangup(call_id, reason, now)
+    def hangup(self, call_id: str, reason: str, now: float, by: str = "agent") -> list[Effect]:
+        """The ``Hangup`` command: BYE an answered call, 480 one still ringing; ``by`` agent or operator."""
+        return self.teardown.hangup(call_id, reason, now, by)
 
     def transfer(self, call_id: str, target: str, now: float) -> list[Effect]:
         """Blind transfer (RFC 3515): REFER the caller to ``target``."""

@@ -140,6 +140,7 @@ async def test_operator_says_a_text_then_hangs_up_the_live_call(
 
     call = await until(ended, "ended call in the CDR")
     assert call["end_reason"] == "operator_hangup" and call["disposition"] == "answered"
+    assert call["hangup_by"] == "operator"
     again = await api.post(f"/api/calls/{call_id}/hangup", json={})
     assert again.status_code == 409, again.text
 

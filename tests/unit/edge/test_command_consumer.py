@@ -24,7 +24,11 @@ class Engine:
 
 
 class Sip:
-    def hangup(self, call_id: str, reason: str) -> None: ...
+    def __init__(self) -> None:
+        self.hung: list[tuple[str, str, str]] = []
+
+    def hangup(self, call_id: str, reason: str, by: str = "agent") -> None:
+        self.hung.append((call_id, reason, by))
 
     def transfer(self, call_id: str, target: str) -> None: ...
 
@@ -76,3 +80,11 @@ async def test_mute_for_a_call_without_media_is_ignored_and_ended_calls_are_forg
     engine.sessions.add("c2")
     await d.dispatch(m.MuteAgent(**env("c2"), muted=True))
     assert d.muted == {"c2"}
+
+
+async def test_an_operators_hangup_is_recorded_as_the_operators() -> None:
+    sip = Sip()
+    d = CommandDispatcher(sip, Engine())
+    await d.dispatch(m.Hangup(**env(), reason="done"))
+    await d.dispatch(m.Hangup(**env(), reason="operator_hangup", requested_by="op"))
+    assert sip.hung == [("c1", "done", "agent"), ("c1", "operator_hangup", "operator")]
