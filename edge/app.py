@@ -42,7 +42,9 @@ from edge.uas.access import default_access, exposure_error
 from edge.uas.admission import Admission, AdmissionLimits
 from edge.uas.core import UasConfig, UasCore
 from edge.uas.fallback import FallbackPlayer, GreetingWatchdog, ObservedPublisher
+from edge.uas.prompt_hangup import PromptHangupWatcher, PromptPlayer
 from edge.uas.ratelimit import Bucket, SourceLimits
+from edge.uas.recording_policy import PolicyRecorder, RecordingPolicy
 from edge.workers import Placement, WorkerFollower, WorkerLimits, WorkerTable
 from edge.ws.server import WebService
 from sentiric.auth import settings_verifier
@@ -53,6 +55,7 @@ from sentiric.eventlog.follower import topic_partitions
 from sentiric.eventlog.producer import EventProducer
 from sentiric.settings import Settings
 from sentiric.signals import stop_event
+from streams.engines.factory import build_tts
 
 log = structlog.get_logger(__name__)
 
@@ -162,10 +165,14 @@ class EdgeApp:
         self.fallback = FallbackPlayer(
             GreetingWatchdog(timeout_s=settings.greeting_timeout_s, hangup_after_s=8.0)
         )
-        self.recorder = FactRecorder(
-            ObservedPublisher(self.producer, self.fallback.observe), settings.node_id
-        )
         self.config = ConfigTable()
+        self.announcer = PromptPlayer(
+            PromptHangupWatcher(), lambda: build_tts(settings), prompts=self.config.prompt
+        )
+        self.policy_recorder = PolicyRecorder(
+            RecordingPolicy(self.config.plan), settings.recordings_root.resolve()
+        )
+        self.recorder = FactRecorder(ObservedPublisher(self.producer, self._observe), settings.node_id)
         self.follower = ConfigFollower(self.config, dead_letters=self.producer, **self.client)
         self.workers = WorkerTable()
         self.worker_follower = (
@@ -205,6 +212,12 @@ class EdgeApp:
         self._metrics: asyncio.Server | None = None
         self._grpc: Any = None  # grpc.aio.Server once the MediaService listens
         self._lag_task: asyncio.Task[None] | None = None
+
+    def _observe(self, record: Any) -> None:
+        """Every fact the edge records, shown to the players that act on facts."""
+        self.fallback.observe(record)
+        self.announcer.observe(record)
+        self.policy_recorder.observe(record)
 
     async def start(self) -> None:
         try:
@@ -263,6 +276,8 @@ class EdgeApp:
         )
         endpoint.media = self.media
         self.fallback.start(self.recorder, self.engine, endpoint.hangup)
+        self.announcer.start(self.recorder, self.engine, endpoint.hangup)
+        self.policy_recorder.start(self.engine, s.node_id)
         self._udp, _ = await loop.create_datagram_endpoint(lambda: SipUdpProtocol(endpoint), sock=sock)
         if tcp_sock is not None:
             self._tcp = await loop.create_server(lambda: SipTcpProtocol(endpoint), sock=tcp_sock)
@@ -277,7 +292,9 @@ class EdgeApp:
             log.error("web gateway disabled: cannot listen", port=s.ws_port, error=str(exc))
             self.web = None
         front = self.web.front if self.web is not None else lambda d: d
-        dispatcher = front(CommandDispatcher(endpoint, self.engine))  # web calls' commands first
+        dispatcher = front(
+            CommandDispatcher(endpoint, self.engine, self.announcer.say)
+        )  # web calls' commands first
         self.commands = CommandConsumer(
             s.commands_topic,
             dispatcher,
@@ -343,6 +360,8 @@ class EdgeApp:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._calls_gone(), grace_s)
         await self.fallback.stop()
+        await self.announcer.stop()
+        await self.policy_recorder.stop()
         for closer in (self.commands, self.follower, self.worker_follower):
             if closer is not None:
                 with contextlib.suppress(Exception):

@@ -409,3 +409,25 @@ def recording_finished(
         size_bytes=size_bytes,
         duration_ms=duration_ms,
     )
+
+
+def speech_synthesized(
+    call_id: str,
+    *,
+    reply_id: str,
+    text: str,
+    sample_rate: int,
+    pcm: bytes,
+    engine: str,
+    latency_ms: float,
+) -> m.SpeechSynthesized:
+    """The edge synthesized a prompt itself (an announcement, an operator's words)."""
+    return m.SpeechSynthesized(
+        **_unstamped(call_id),
+        reply_id=reply_id,
+        text=text,
+        sample_rate=sample_rate,
+        pcm=pcm,
+        engine=engine,
+        latency_ms=latency_ms,
+    )

@@ -1,8 +1,10 @@
 """The edge's command consumer: ``sentiric.commands.<node>`` → the SIP core or the media engine.
 
 ``Hangup``, ``TransferCall`` and ``OriginateCall`` are signalling (BYE, REFER, INVITE) and go to the
-SIP side; everything else
-(PlayAudio, StopPlayback, StartRecording, StopRecording, SendDtmf) goes to ``engine.execute``.
+SIP side; a ``PlayAudio`` with only a ``text`` (an operator's "say" from the REST API) goes to the
+speaker, which synthesizes it; ``MuteAgent`` (an operator's) makes the agent's prompts play as silence
+until it is unmuted; everything else (PlayAudio, StopPlayback, StartRecording, StopRecording,
+SendDtmf) goes to ``engine.execute``.
 Each edge node reads its own topic from the end as it is at start-up: commands for calls of a
 previous run have no call to act on.  A failing command is never fatal: one that does not decode, or
 whose dispatch raises or reports an error, is set aside (logged with its offset, counted in
@@ -13,13 +15,17 @@ after a broker error (`sentiric.eventlog.follower`).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import structlog
 
 from edge import metrics as m
 from schemas.codec import default_codec, type_name
+from schemas.models import StopPlayback
 from sentiric.eventlog.consumer import UNAPPLIABLE, DeadLetters, RawPublisher, decode_message
 from sentiric.eventlog.follower import TopicFollower
 from sentiric.logs import bind_call, unbind_call
@@ -28,7 +34,7 @@ log = structlog.get_logger(__name__)
 
 
 class SignallingCommands(Protocol):
-    def hangup(self, call_id: str, reason: str) -> None: ...
+    def hangup(self, call_id: str, reason: str, by: str = "agent") -> None: ...
 
     def transfer(self, call_id: str, target: str) -> None: ...
 
@@ -42,10 +48,19 @@ class Dispatcher(Protocol):
     async def dispatch(self, command: Any) -> str: ...
 
 
+Speaker = Callable[[Any], Awaitable[None]]
+
+
+def _text_only(command: Any) -> bool:
+    return command.pcm is None and not command.audio_uri and bool(command.text)
+
+
 class CommandDispatcher:
-    def __init__(self, sip: SignallingCommands, engine: Any | None) -> None:
+    def __init__(self, sip: SignallingCommands, engine: Any | None, speaker: Speaker | None = None) -> None:
         self.sip = sip
         self.engine = engine
+        self.speaker = speaker  # a PlayAudio with only a text is synthesized by it (PromptPlayer.say)
+        self.muted: set[str] = set()  # calls whose agent an operator muted (MuteAgent)
 
     async def dispatch(self, command: Any) -> str:
         """Carry out one command; returns the outcome label (ok, ignored). A failure raises: the
@@ -54,22 +69,58 @@ class CommandDispatcher:
         bind_call(command.call_id, getattr(command, "trace_id", None))
         try:
             if name == "Hangup":
-                self.sip.hangup(command.call_id, command.reason)
+                by = "operator" if command.requested_by else "agent"  # an operator's, from the REST API
+                self.sip.hangup(command.call_id, command.reason, by)
             elif name == "TransferCall":
                 self.sip.transfer(command.call_id, command.target_uri)
             elif name == "OriginateCall":
                 self.sip.originate(command)
+            elif name == "MuteAgent":
+                return await self._mute(command)
+            elif name == "PlayAudio" and self.speaker is not None and _text_only(command):
+                await self.speaker(command)
             else:
                 execute = getattr(self.engine, "execute", None)
                 if execute is None:
                     log.warning("no media engine for command", command=name)
                     return "ignored"
+                if name == "PlayAudio" and command.call_id in self.muted and command.requested_by is None:
+                    command = await self._silenced(command)
                 result = execute(command)
                 if inspect.isawaitable(result):
                     await result
             return "ok"
         finally:
             unbind_call()
+
+    async def _mute(self, command: Any) -> str:
+        """An operator mutes the agent: its current prompt stops, and its next ones play as silence of
+        the same length (the dialog's timing and facts go on unchanged); unmuting ends that."""
+        session = getattr(self.engine, "session", None)
+        if session is not None:  # calls that have ended since they were muted are forgotten here
+            self.muted = {c for c in self.muted if session(c) is not None}
+            if session(command.call_id) is None:
+                return "ignored"
+        if not command.muted:
+            self.muted.discard(command.call_id)
+            return "ok"
+        self.muted.add(command.call_id)
+        if self.engine is not None:
+            stop = StopPlayback(
+                event_id=uuid.uuid4(), call_id=command.call_id, seq=0, occurred_at=command.occurred_at,
+                source=command.source, trace_id=command.trace_id, playback_id=None,
+            )  # fmt: skip
+            await self.engine.execute(stop)
+        return "ok"
+
+    async def _silenced(self, command: Any) -> Any:
+        if command.pcm is not None:
+            return dataclasses.replace(command, pcm=bytes(len(command.pcm)))
+        engine = self.engine
+        if command.audio_uri and engine is not None and hasattr(engine, "load_prompt"):
+            pcm = await engine.load_prompt(command.audio_uri)
+            return dataclasses.replace(command, audio_uri=None, pcm=bytes(2 * pcm.size), sample_rate=8000)
+        return command  # a text only: the speaker is absent, nothing can be heard anyway
 
 
 class CommandConsumer:

@@ -2,10 +2,10 @@
 topic.
 
 ``sentiric.config`` holds one record per entity under the key ``<kind>:<entity_id>``
-(``dialplan:<id>``, ``sipuser:<id>``, ``trunk:<id>``, ``apitoken:<id>``); a tombstone (null value)
-deletes the entity.  At start the follower reads the topic from the beginning up to its current end
-before the edge takes calls, then keeps applying changes in the background.  A record that does not
-decode or fails to apply is set aside (logged with its offset, counted, dead-lettered) and the entity
+(``dialplan:<id>``, ``sipuser:<id>``, ``trunk:<id>``, ``apitoken:<id>``, ``prompt:<id>``); a tombstone
+(null value) deletes the entity.  At start the follower reads the topic from the beginning up to its
+current end before the edge takes calls, then keeps applying changes in the background.  A record that
+does not decode or fails to apply is set aside (logged with its offset, counted, dead-lettered) and the entity
 keeps its previous value; the follower's read loop restarts itself after a broker error
 (`sentiric.eventlog.follower`).  The table is an index fed by the one config view every process
 reads (`sentiric.eventlog.config_view`): same topic, same follower, its own lookups
@@ -42,6 +42,7 @@ class ConfigTable:
         self._trunks: dict[str, Trunk] = {}
         self._trunk_set = TrunkSet()
         self._tokens: dict[str, Any] = {}  # ApiToken records by token id (sentiric.auth checks them)
+        self._prompts: dict[str, Any] = {}  # Prompt records by id (dialplan prompt_hangup says them)
 
     def apply(self, key: str, record: Any | None) -> None:
         """Apply one config record (None = tombstone) under its topic key."""
@@ -79,6 +80,11 @@ class ConfigTable:
                 self._tokens.pop(entity_id, None)
             else:
                 self._tokens[entity_id] = record
+        elif kind == "prompt":
+            if record is None:
+                self._prompts.pop(entity_id, None)
+            else:
+                self._prompts[entity_id] = record
 
     def dialplans(self) -> Iterable[Plan]:
         return self._plan_list
@@ -95,8 +101,16 @@ class ConfigTable:
     def api_token(self, token_id: str) -> Any | None:
         return self._tokens.get(token_id)
 
+    def plan(self, dialplan_id: str) -> Plan | None:
+        return self._plans.get(dialplan_id)
+
+    def prompt(self, prompt_id: str) -> Any | None:
+        return self._prompts.get(prompt_id)
+
     def __len__(self) -> int:
-        return len(self._plans) + len(self._users) + len(self._trunks) + len(self._tokens)
+        return (
+            len(self._plans) + len(self._users) + len(self._trunks) + len(self._tokens) + len(self._prompts)
+        )
 
 
 class ConfigFollower:

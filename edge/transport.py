@@ -199,8 +199,8 @@ class SipEndpoint:
         """Apply a core entry point (hangup, transfer, media_closed) at the loop's now."""
         self.dispatch(step(self.loop.time()) or [])
 
-    def hangup(self, call_id: str, reason: str) -> None:
-        self.run(lambda now: self.core.hangup(call_id, reason, now))
+    def hangup(self, call_id: str, reason: str, by: str = "agent") -> None:
+        self.run(lambda now: self.core.hangup(call_id, reason, now, by))
 
     def transfer(self, call_id: str, target: str) -> None:
         self.run(lambda now: self.core.transfer(call_id, target, now))

@@ -952,6 +952,7 @@ class Hangup:
     source: str
     trace_id: str
     reason: str = "agent_hangup"
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -962,10 +963,43 @@ class Hangup:
             "source": self.source,
             "trace_id": self.trace_id,
             "reason": self.reason,
+            "requested_by": self.requested_by,
         }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Hangup:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MuteAgent:
+    """Mute or unmute the AI agent on a call (an operator's action): muted, its prompts play as silence."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.MuteAgent"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    muted: bool = True
+    requested_by: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "muted": self.muted,
+            "requested_by": self.requested_by,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> MuteAgent:
         return cls(**record)
 
 
@@ -1032,6 +1066,7 @@ class PlayAudio:
     sample_rate: int = 8000
     barge_in: bool = True
     text: str | None = None
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1047,6 +1082,7 @@ class PlayAudio:
             "sample_rate": self.sample_rate,
             "barge_in": self.barge_in,
             "text": self.text,
+            "requested_by": self.requested_by,
         }
 
     @classmethod
@@ -1101,6 +1137,7 @@ class StartRecording:
     recording_id: str
     output_uri: str
     format: str = "wav"
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1113,6 +1150,7 @@ class StartRecording:
             "recording_id": self.recording_id,
             "output_uri": self.output_uri,
             "format": self.format,
+            "requested_by": self.requested_by,
         }
 
     @classmethod
@@ -1163,6 +1201,7 @@ class StopRecording:
     source: str
     trace_id: str
     recording_id: str
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1173,6 +1212,7 @@ class StopRecording:
             "source": self.source,
             "trace_id": self.trace_id,
             "recording_id": self.recording_id,
+            "requested_by": self.requested_by,
         }
 
     @classmethod
@@ -1193,6 +1233,7 @@ class TransferCall:
     source: str
     trace_id: str
     target_uri: str
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1203,6 +1244,7 @@ class TransferCall:
             "source": self.source,
             "trace_id": self.trace_id,
             "target_uri": self.target_uri,
+            "requested_by": self.requested_by,
         }
 
     @classmethod
@@ -1270,6 +1312,13 @@ class Dialplan:
     language: str = "en-US"
     access: str | None = None
     busy_action: str | None = None
+    record: bool = False
+    record_format: str = "wav"
+    record_retention_days: int = 0
+    ring_ms: int | None = None
+    hours: str | None = None
+    timezone: str = "UTC"
+    out_of_hours: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1288,6 +1337,13 @@ class Dialplan:
             "language": self.language,
             "access": self.access,
             "busy_action": self.busy_action,
+            "record": self.record,
+            "record_format": self.record_format,
+            "record_retention_days": self.record_retention_days,
+            "ring_ms": self.ring_ms,
+            "hours": self.hours,
+            "timezone": self.timezone,
+            "out_of_hours": self.out_of_hours,
         }
 
     @classmethod
@@ -1745,6 +1801,7 @@ Fact = (
 
 Command = (
     Hangup
+    | MuteAgent
     | OriginateCall
     | PlayAudio
     | SendDtmf
@@ -1787,6 +1844,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     UtteranceChunkCaptured,
     UtteranceTranscribed,
     Hangup,
+    MuteAgent,
     OriginateCall,
     PlayAudio,
     SendDtmf,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from edge.sip.limits import EchoLimits
 from edge.sip.transaction import TimerConfig
@@ -23,6 +25,7 @@ class UasConfig:
     register_auth: bool = True
     auth_algorithms: tuple[str, ...] = ("SHA-256", "MD5")  # one challenge each, preferred first
     ring_s: float = 0.0  # send 180 and wait this long before the 200 (0: answer at once)
+    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # dialplan hours
     media_timeout_s: float = 30.0  # no RTP for this long ends the call (0: never)
     challenge_ttl_s: float = 32.0  # a 401 not answered by then ends the call attempt
     srtp_policy: str = "optional"  # off | optional | required

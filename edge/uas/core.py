@@ -173,13 +173,13 @@ class UasCore:
         return self.table.live
 
     # -- the dialog's commands and the media driver's report --------------------------------------
-    def hangup(self, call_id: str, reason: str, now: float) -> list[Effect]:
-        """The dialog's ``Hangup`` command: BYE an answered call, 480 one still ringing (CANCEL an
-        outgoing one)."""
+    def hangup(self, call_id: str, reason: str, now: float, by: str = "agent") -> list[Effect]:
+        """The ``Hangup`` command (``by`` agent or operator): BYE an answered call, 480 one still
+        ringing (CANCEL an outgoing one)."""
         out: list[Effect] = []
         if self.originator.hangup(call_id, reason, now, out):
             return out
-        return self.teardown.hangup(call_id, reason, now)
+        return self.teardown.hangup(call_id, reason, now, by)
 
     def originate(self, command: object, now: float) -> list[Effect]:
         """The ``OriginateCall`` command: an outgoing call (a refusal is recorded, never raised)."""

@@ -8,16 +8,23 @@ A plan's ``pattern`` is matched against the dialled user part (Request-URI user)
 
 Among matching plans the lowest ``priority`` wins, then the most specific pattern (exact before
 prefix, longer prefix first), then the plan id, so resolution is deterministic.  When no configured
-plan matches, :data:`DEFAULT_PLAN` applies: every number goes to the AI agent.
+plan matches, :data:`DEFAULT_PLAN` applies: every number goes to the AI agent.  A plan with business
+``hours`` gives way outside them to its ``out_of_hours`` plan (:func:`within_hours`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from sentiric.hours import Span, is_open, parse_hours, zone
+
+UTC_ZONE = ZoneInfo("UTC")
 ACTIONS = ("agent", "prompt_hangup", "transfer", "reject")
 BUSY_ACTIONS = ("reject", "busy_prompt")
+RECORD_FORMATS = ("wav", "mp3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +40,13 @@ class Plan:
     language: str = "en-US"
     access: str | None = None  # open | trunks_only | digest_required; None: see edge.uas.access
     busy_action: str = "reject"  # no worker can serve: 503 + Retry-After, or answer with the busy prompt
+    record: bool = False  # record every answered call (edge.uas.recording_policy)
+    record_format: str = "wav"
+    record_retention_days: int = 0  # 0: kept
+    ring_ms: int | None = None  # None: the edge's sip_ring_ms
+    hours: tuple[Span, ...] | None = None  # None: always open
+    timezone: ZoneInfo = UTC_ZONE
+    out_of_hours: str | None = None  # the dialplan id applied outside hours
 
     def matches(self, number: str) -> bool:
         if self.pattern == "*":
@@ -52,6 +66,10 @@ class Plan:
         action = get("action")
         if action not in ACTIONS:
             raise ValueError(f"unknown dialplan action {action!r}")
+        fmt = getattr(record, "record_format", None) or "wav"
+        if fmt not in RECORD_FORMATS:
+            raise ValueError(f"unknown dialplan record_format {fmt!r}")
+        hours = getattr(record, "hours", None)
         busy = getattr(record, "busy_action", None) or "reject"
         if busy not in BUSY_ACTIONS:
             raise ValueError(f"unknown dialplan busy_action {busy!r}")
@@ -67,10 +85,19 @@ class Plan:
             language=get("language"),
             access=getattr(record, "access", None),
             busy_action=busy,
+            record=bool(getattr(record, "record", False)),
+            record_format=fmt,
+            ring_ms=getattr(record, "ring_ms", None),
+            hours=parse_hours(hours) if hours else None,
+            timezone=zone(getattr(record, "timezone", None) or "UTC"),
+            out_of_hours=getattr(record, "out_of_hours", None),
+            record_retention_days=int(getattr(record, "record_retention_days", 0) or 0),
         )
 
 
 DEFAULT_PLAN = Plan(dialplan_id="default", pattern="*", action="agent", priority=2**31 - 1)
+CLOSED_PLAN = Plan(dialplan_id="closed", pattern="*", action="prompt_hangup", priority=2**31 - 1)
+"""Outside a plan's hours with no (known) ``out_of_hours`` plan: the default closing prompt, then BYE."""
 
 
 def resolve(plans: Iterable[Plan], number: str, default: Plan = DEFAULT_PLAN) -> Plan:
@@ -80,3 +107,15 @@ def resolve(plans: Iterable[Plan], number: str, default: Plan = DEFAULT_PLAN) ->
         if plan.matches(number) and (best is None or plan.sort_key() < best.sort_key()):
             best = plan
     return best or default
+
+
+def within_hours(plan: Plan, plans: Iterable[Plan], at: datetime) -> Plan:
+    """``plan`` during its business hours; outside them its ``out_of_hours`` plan (one hop: that plan's
+    own hours are not consulted again), else :data:`CLOSED_PLAN`."""
+    if plan.hours is None or is_open(plan.hours, plan.timezone, at):
+        return plan
+    if plan.out_of_hours is not None:
+        for other in plans:
+            if other.dialplan_id == plan.out_of_hours:
+                return other
+    return CLOSED_PLAN

@@ -48,7 +48,7 @@ from edge.uas.call import Call, CallState, CloseMedia, ConfirmMedia, Effect, Ope
 from edge.uas.call_facts import CallFacts
 from edge.uas.call_table import CallTable
 from edge.uas.config import UasConfig
-from edge.uas.dialplan import resolve
+from edge.uas.dialplan import resolve, within_hours
 from edge.uas.directory import DigestGate, Directory, count_auth_failure
 from edge.uas.in_dialog import InDialog
 from edge.uas.ratelimit import SourceGuard
@@ -197,7 +197,8 @@ class CallSetup:
             retry = str(self.admission.limits.retry_after_s)
             self.teardown.reject(call, 503, refused, "overload", now, out, headers=[("Retry-After", retry)])
             return False
-        plan = resolve(self.directory.dialplans(), user_of(ruri))
+        plans = self.directory.dialplans()
+        plan = within_hours(resolve(plans, user_of(ruri)), plans, self.config.wall_clock())
         call.plan = plan
         if plan.action == "reject":
             return True  # refused in setup, after the access check: a number's fate is no oracle
@@ -278,9 +279,10 @@ class CallSetup:
         self.facts.record(
             cf.media_port_allocated(call.call_id, rtp_port=call.port, local_address=self.config.rtp_host)
         )
-        if self.config.ring_s > 0:
+        ring_s = plan.ring_ms / 1000 if plan.ring_ms is not None else self.config.ring_s
+        if ring_s > 0:
             call.fire("ring")
-            call.ring_until = now + self.config.ring_s
+            call.ring_until = now + ring_s
             self.timers.schedule(CallDue(call.call_id), call.ring_until)
             self.txns.respond(req, peer, 180, now, out, to_tag=call.local_tag)
         else:

@@ -55,16 +55,17 @@ class Teardown:
         self.media_timeout_s = media_timeout_s
         self.media_activity = media_activity
 
-    def hangup(self, call_id: str, reason: str, now: float) -> list[Effect]:
-        """The dialog's ``Hangup`` command: BYE an answered call, 480 one still ringing."""
+    def hangup(self, call_id: str, reason: str, now: float, by: str = "agent") -> list[Effect]:
+        """The ``Hangup`` command (the dialog's, or an ``operator``'s): BYE an answered call, 480 one
+        still ringing."""
         out: list[Effect] = []
         call = self.table.get(call_id)
         if call is None or not call.live:
             return out
         if call.state in (CallState.NEW, CallState.RINGING, CallState.CHALLENGED):
-            self.reject(call, 480, reason, "internal", now, out, hangup_by="agent")
+            self.reject(call, 480, reason, "internal", now, out, hangup_by=by)
         else:
-            self.send_bye(call, reason, "agent", now, out)
+            self.send_bye(call, reason, by, now, out)
         return out
 
     def media_closed(self, call_id: str, now: float) -> None:

@@ -26,6 +26,7 @@ from projections.api.writes import acknowledged, admin_router
 from projections.webhook_targets import TargetRefused, check_url
 from projections.webhooks import ALL_TYPES, ReplayResult, replay_parked
 from schemas import models as m
+from sentiric.hours import parse_hours, zone
 
 NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, Field(min_length=1, max_length=500, pattern=NO_NUL)]
@@ -60,6 +61,33 @@ class DialplanIn(Strict):
         description="When no dialog worker can serve an agent call: reject (503 + Retry-After; the "
         "default) or busy_prompt (answer, play the edge's busy prompt, hang up).",
     )
+    record: bool = Field(default=False, description="Record every answered call of this plan.")
+    record_format: Literal["wav", "mp3"] = "wav"
+    record_retention_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        default=0, description="Days a recording is kept, then deleted by the edge; 0: kept."
+    )
+    ring_ms: Annotated[int | None, Field(ge=0, le=120_000)] = Field(
+        default=None, description="Ring (180) this long before answering; unset: the edge's sip_ring_ms."
+    )
+    hours: Annotated[str | None, Field(max_length=500, pattern=NO_NUL)] = Field(
+        default=None,
+        description="Business hours, e.g. 'Mon-Fri 09:00-17:00; Sat 10:00-14:00'; unset: always.",
+    )
+    timezone: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)] = "UTC"
+    out_of_hours: Text | None = Field(default=None, description="Dialplan id applied outside hours.")
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_hours(value)  # ValueError: a 422 naming the part
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        zone(value)
+        return value
 
 
 class DialplanOut(DialplanIn):

@@ -1,5 +1,6 @@
 // The operator dashboard: live calls (SSE /api/live), CDRs (/api/calls), one call (/api/calls/{id},
-// /events, /recording), KPIs (/api/stats) and KPI charts (/api/web/series).
+// /events, /recording), KPIs (/api/stats) and KPI charts (/api/web/series); operator buttons on a live call
+// (hang up, say, mute, record: POST /api/calls/{id}/…).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -164,6 +165,52 @@ function eventSummary(e) {
     .join(" ");
 }
 
+// --- operator actions on a live call (POST /api/calls/{id}/…, admin scope) ---
+
+async function operatorAction(callId, action, payload) {
+  const status = $("op-status");
+  const response = await session.fetch("/api/calls/" + encodeURIComponent(callId) + "/" + action, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload || {}),
+  });
+  const data = await response.json().catch(() => ({}));
+  status.textContent = response.ok ? data.command + " sent" : action + " refused: " + (data.error || response.status);
+  status.dataset.outcome = response.ok ? "ok" : "error";
+  return response.ok ? data : null;
+}
+
+function operatorPanel(callId) {
+  const box = document.createElement("div");
+  box.className = "controls";
+  box.id = "operator";
+  box.style.margin = ".6rem 0";
+  const button = (id, label, onClick) => {
+    const b = Object.assign(document.createElement("button"), { id, type: "button", textContent: label });
+    b.addEventListener("click", onClick);
+    box.appendChild(b);
+    return b;
+  };
+  let recordingId = null;
+  button("op-hangup", "Hang up", () => operatorAction(callId, "hangup"));
+  button("op-mute", "Mute agent", () => operatorAction(callId, "mute"));
+  button("op-unmute", "Unmute agent", () => operatorAction(callId, "unmute"));
+  const record = button("op-record", "Record", async () => {
+    if (recordingId === null) {
+      const sent = await operatorAction(callId, "recording/start", { format: "wav" });
+      if (sent) { recordingId = sent.detail.recording_id; record.textContent = "Stop recording"; }
+    } else {
+      const sent = await operatorAction(callId, "recording/stop", { recording_id: recordingId });
+      if (sent) { recordingId = null; record.textContent = "Record"; }
+    }
+  });
+  const say = Object.assign(document.createElement("input"), { id: "op-text", placeholder: "say to the caller…", size: 28, maxLength: 1000 });
+  box.appendChild(say);
+  button("op-say", "Say", async () => {
+    if (say.value.trim() && await operatorAction(callId, "say", { text: say.value.trim() })) say.value = "";
+  });
+  box.appendChild(Object.assign(document.createElement("span"), { id: "op-status", className: "muted small" }));
+  return box;
+}
+
 async function openCall(callId) {
   selected = callId;
   location.hash = "call=" + encodeURIComponent(callId);
@@ -189,6 +236,7 @@ async function openCall(callId) {
       ["MOS", call.mos === null ? null : num(call.mos)], ["loss", call.loss_fraction === null ? null : pct(call.loss_fraction)],
       ["jitter", call.jitter_ms === null ? null : num(call.jitter_ms, 1) + " ms"], ["RTT", call.rtt_ms === null ? null : num(call.rtt_ms, 1) + " ms"],
     ]));
+    if (!call.ended_at && call.answered_at && call.disposition === "in-progress") body.appendChild(operatorPanel(callId));
     if (call.recording_uri) {
       const audio = document.createElement("audio");
       audio.controls = true;

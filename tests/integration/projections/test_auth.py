@@ -224,7 +224,8 @@ async def test_every_route_refuses_strangers(platform: Platform) -> None:
                 assert refused.status_code == 401, (method, path, authorization, refused.text)
                 assert 'error="invalid_token"' in refused.headers["www-authenticate"]
             as_reader = await attempt(http, method, path, {"Authorization": f"Bearer {reader['token']}"})
-            if path.startswith("/api/admin") or (method, path) in ADMIN_ELSEWHERE:
+            admin_only = path.startswith("/api/admin") or (method, path) in ADMIN_ELSEWHERE
+            if admin_only or (method == "POST" and path.startswith("/api/calls/")):  # and operator actions
                 assert as_reader.status_code == 403, (method, path)
                 assert 'scope="admin"' in as_reader.headers["www-authenticate"]
             else:

@@ -16,3 +16,18 @@ def test_resolution_order() -> None:
     assert resolve(plans, "902121111111").dialplan_id == "istanbul"  # longer prefix beats *
     assert resolve(plans, "1000").dialplan_id == "all"
     assert resolve([], "1000") is DEFAULT_PLAN and DEFAULT_PLAN.action == "agent"
+
+
+def test_outside_its_hours_a_plan_gives_way_to_its_out_of_hours_plan() -> None:
+    from datetime import UTC, datetime
+
+    from edge.uas.dialplan import CLOSED_PLAN, within_hours
+    from sentiric.hours import parse_hours
+
+    office = Plan("office", "1*", "agent", hours=parse_hours("Mon-Fri 09:00-17:00"), out_of_hours="night")
+    night = Plan("night", "none", "prompt_hangup", prompt_uri="prompt:closed")
+    friday_noon, friday_night = (datetime(2026, 12, 4, h, tzinfo=UTC) for h in (12, 22))
+    assert within_hours(office, [office, night], friday_noon) is office
+    assert within_hours(office, [office, night], friday_night) is night
+    assert within_hours(office, [office], friday_night) is CLOSED_PLAN  # its night plan is gone
+    assert within_hours(night, [office, night], friday_night) is night  # no hours: always

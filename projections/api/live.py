@@ -1,0 +1,185 @@
+"""`/api/calls/{call_id}/…` operator actions on a live call: hang up, say a text, mute/unmute the
+agent, start/stop recording, transfer.
+
+Each is a command on the owning edge's topic (`sentiric.commands.<edge_node>`, the node named in the
+call's facts) carrying ``requested_by`` = the token's subject, so the call's timeline (its facts and
+commands, `GET /api/calls/{id}/events`) shows who asked.  Admin scope.  Which call is live is read from
+the CDR projection: an unknown call is 404, one that has ended (or was refused) 409, and ``say`` /
+recording / transfer on a call not answered yet 409 as well.  The projection trails the log by the
+projector's lag, so a command may still reach an edge whose call has just ended; the edge ignores a
+command for a call it does not have.
+
+``say`` sends a ``PlayAudio`` with only its ``text``: the edge synthesizes it with the TTS the
+announcements use (`edge.uas.prompt_hangup.PromptPlayer.say`) and records ``SpeechSynthesized``.
+The answer is 202 once the log has acknowledged the command (503 when it cannot, `writes.acknowledged`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from projections.api.auth import require_admin
+from projections.api.calls import CallId
+from projections.api.errors import ApiError
+from projections.api.models import ErrorBody
+from projections.api.services import Services, services
+from projections.api.writes import acknowledged
+from schemas import models as m
+from sentiric.auth import Principal
+
+router = APIRouter(
+    prefix="/api/calls",
+    tags=["live calls"],
+    dependencies=[Depends(require_admin)],
+    responses={
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody},
+        404: {"model": ErrorBody, "description": "No such call"},
+        409: {"model": ErrorBody, "description": "The call has ended, or is not answered yet"},
+        422: {"model": ErrorBody},
+        503: {"model": ErrorBody, "description": "log unavailable: the command was not acknowledged"},
+    },
+)
+SIP_TARGET = r"^(sips?|tel):[^\s\x00]{1,250}$"
+RECORDING_ID = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class HangupBody(BaseModel):
+    reason: str = Field(default="operator_hangup", min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+
+
+class SayBody(BaseModel):
+    text: str = Field(min_length=1, max_length=1000)
+    barge_in: bool = False
+
+
+class RecordingBody(BaseModel):
+    format: Literal["wav", "mp3"] = "wav"
+
+
+class StopRecordingBody(BaseModel):
+    recording_id: str = Field(pattern=RECORDING_ID)
+
+
+class TransferBody(BaseModel):
+    target: str = Field(pattern=SIP_TARGET, description="sip:, sips: or tel: URI")
+
+
+class Accepted(BaseModel):
+    call_id: str
+    command: str
+    command_id: str
+    requested_by: str
+    detail: dict[str, Any] = {}
+
+
+Svc = Annotated[Services, Depends(services)]
+Operator = Annotated[Principal, Depends(require_admin)]
+
+
+async def live_call(svc: Services, call_id: str, *, answered: bool) -> str:
+    """The edge node owning ``call_id``, if the call is live (404 unknown, 409 ended/unanswered)."""
+    async with svc.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT edge_node, answered_at, ended_at, rejected_at, cancelled_at FROM calls "
+            "WHERE call_id = $1",
+            call_id,
+        )
+    if row is None or row["edge_node"] is None:
+        raise ApiError(404, "call not found", {"call_id": call_id})
+    if row["ended_at"] is not None or row["rejected_at"] is not None or row["cancelled_at"] is not None:
+        raise ApiError(409, "call has ended", {"call_id": call_id})
+    if answered and row["answered_at"] is None:
+        raise ApiError(409, "call is not answered yet", {"call_id": call_id})
+    node: str = row["edge_node"]
+    return node
+
+
+def envelope(call_id: str, operator: Principal) -> dict[str, Any]:
+    return {
+        "event_id": uuid.uuid4(),
+        "call_id": call_id,
+        "seq": 0,
+        "occurred_at": datetime.now(UTC),
+        "source": "api",
+        "trace_id": call_id,
+        "requested_by": operator.name,
+    }
+
+
+async def send(svc: Services, node: str, command: Any, **detail: Any) -> Accepted:
+    topic = f"{svc.config.topics.commands_prefix}{node}"
+    await acknowledged(svc, lambda: svc.producer.publish(command, topic=topic, key=command.call_id))
+    return Accepted(
+        call_id=command.call_id,
+        command=type(command).__name__,
+        command_id=str(command.event_id),
+        requested_by=command.requested_by,
+        detail=detail,
+    )
+
+
+@router.post("/{call_id}/hangup", status_code=202, response_model=Accepted)
+async def hangup(call_id: CallId, body: HangupBody, svc: Svc, operator: Operator) -> Accepted:
+    """End the call: the edge sends BYE (or 480 to a call still ringing)."""
+    node = await live_call(svc, call_id, answered=False)
+    return await send(svc, node, m.Hangup(**envelope(call_id, operator), reason=body.reason))
+
+
+@router.post("/{call_id}/say", status_code=202, response_model=Accepted)
+async def say(call_id: CallId, body: SayBody, svc: Svc, operator: Operator) -> Accepted:
+    """Say ``text`` to the caller (synthesized by the edge)."""
+    node = await live_call(svc, call_id, answered=True)
+    playback_id = f"operator-{uuid.uuid4()}"
+    command = m.PlayAudio(
+        **envelope(call_id, operator), playback_id=playback_id, text=body.text, barge_in=body.barge_in
+    )
+    return await send(svc, node, command, playback_id=playback_id)
+
+
+@router.post("/{call_id}/recording/start", status_code=202, response_model=Accepted)
+async def start_recording(call_id: CallId, body: RecordingBody, svc: Svc, operator: Operator) -> Accepted:
+    """Record the call under the recordings root (the edge writes it; `RecordingFinished` names it)."""
+    root = svc.config.recordings_root
+    if root is None:
+        raise ApiError(409, "no recordings root is configured", {"call_id": call_id})
+    node = await live_call(svc, call_id, answered=True)
+    recording_id = f"operator-{uuid.uuid4().hex[:12]}"
+    uri = (root / f"{call_id}-{recording_id}.{body.format}").resolve().as_uri()
+    command = m.StartRecording(
+        **envelope(call_id, operator), recording_id=recording_id, output_uri=uri, format=body.format
+    )
+    return await send(svc, node, command, recording_id=recording_id, output_uri=uri)
+
+
+@router.post("/{call_id}/recording/stop", status_code=202, response_model=Accepted)
+async def stop_recording(call_id: CallId, body: StopRecordingBody, svc: Svc, operator: Operator) -> Accepted:
+    node = await live_call(svc, call_id, answered=True)
+    command = m.StopRecording(**envelope(call_id, operator), recording_id=body.recording_id)
+    return await send(svc, node, command, recording_id=body.recording_id)
+
+
+@router.post("/{call_id}/transfer", status_code=202, response_model=Accepted)
+async def transfer(call_id: CallId, body: TransferBody, svc: Svc, operator: Operator) -> Accepted:
+    """Blind transfer: the edge REFERs the caller to ``target``."""
+    node = await live_call(svc, call_id, answered=True)
+    return await send(svc, node, m.TransferCall(**envelope(call_id, operator), target_uri=body.target))
+
+
+@router.post("/{call_id}/mute", status_code=202, response_model=Accepted)
+async def mute(call_id: CallId, svc: Svc, operator: Operator) -> Accepted:
+    """Mute the AI agent: its current prompt stops and its next ones play as silence (the operator's
+    own words, `say`, are still heard)."""
+    node = await live_call(svc, call_id, answered=True)
+    return await send(svc, node, m.MuteAgent(**envelope(call_id, operator), muted=True))
+
+
+@router.post("/{call_id}/unmute", status_code=202, response_model=Accepted)
+async def unmute(call_id: CallId, svc: Svc, operator: Operator) -> Accepted:
+    node = await live_call(svc, call_id, answered=True)
+    return await send(svc, node, m.MuteAgent(**envelope(call_id, operator), muted=False))
