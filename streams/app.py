@@ -44,6 +44,7 @@ from streams.agents import speech
 from streams.agents.config import KnowledgeStore, follow_config
 from streams.analytics.kpi import KpiWindows, Measurement, measure
 from streams.changelog_fetch import stop_fetching_changelogs
+from streams.dialog.language import is_auto
 from streams.dialog.machine import Policy
 from streams.engines.dialog import Turn
 from streams.engines.errors import EngineError
@@ -63,7 +64,12 @@ KPI_CLOSE_S = 5.0
 
 
 def policy_from(settings: Settings) -> Policy:
-    return Policy(no_input_timeout_s=settings.no_input_timeout_s, turn_hold_s=settings.turn_hold_s)
+    default = "en-US" if is_auto(settings.language) else settings.language
+    return Policy(
+        no_input_timeout_s=settings.no_input_timeout_s,
+        turn_hold_s=settings.turn_hold_s,
+        default_language=default,
+    )
 
 
 def _decode(value: bytes) -> Any:
@@ -245,7 +251,8 @@ def create_app(
                 continue
             with dead.guard(event.message):
                 try:
-                    out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, language)
+                    spoken = speech.call_language(dialogs.get(event.key), language)  # the call's own
+                    out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, spoken)
                 except EngineError as exc:
                     log.warning("transcription failed", call_id=fact.call_id, error=str(exc))
                     continue

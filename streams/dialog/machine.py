@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from schemas import models as m
 from streams.dialog.completeness import join, looks_unfinished
 from streams.dialog.decisions import ArmTimer, CancelTimer, Decision, DropState, Record, Send
+from streams.dialog.language import settled_language, spoken_language
+from streams.dialog.prompts import EMPTY_BOOK, PromptBook, prompt_text
 from streams.dialog.state import RECENT_IDS, DialogState, Phase, Timer, TimerName
 
 ID_NAMESPACE: Final = uuid.UUID("5b0e2f3c-8a41-4c7e-9d2a-6f1e3c0b7a55")
@@ -70,6 +72,18 @@ class Policy:
     turn_hold_s: float = 0.8
     """How long a transcript that looks unfinished (`streams.dialog.completeness`) is held for the
     caller's next words before it is answered as it is; 0: answer every transcript at once."""
+    default_language: str = "en-US"
+    """The language an `auto` call is greeted in, before its caller is heard."""
+    prompts: PromptBook = field(default_factory=lambda: EMPTY_BOOK, hash=False)
+    """Configured prompt texts by (primary language, kind); the fields above are the English defaults."""
+
+    def prompt(self, kind: str, language: str) -> str:
+        """The `kind` prompt (`streams.dialog.prompts.KINDS`) for a call speaking `language`."""
+        english = {
+            "greeting": self.greeting, "reprompt": self.reprompt, "goodbye_no_input": self.goodbye_no_input,
+            "goodbye_dtmf": self.goodbye_dtmf, "sorry": self.sorry,
+        }  # fmt: skip
+        return prompt_text(self.prompts, kind, spoken_language(language, self.default_language), english)
 
 
 DEFAULT_POLICY: Final = Policy()
@@ -162,9 +176,16 @@ class _Step:
         reply_id = reply_id_for(self.s.call_id, self.s.out_seq + 1)
         self.record(
             m.AgentReplied, reply_id=reply_id, utterance_id=None, text=text, intent=intent,
-            end_conversation=end, engine=MACHINE_ENGINE, latency_ms=0.0,
+            end_conversation=end, engine=MACHINE_ENGINE, latency_ms=0.0, language=self.language(),
         )  # fmt: skip
         self.set(pending_reply=reply_id, barge_in=barge_in)
+
+    def language(self) -> str:
+        """The language the agent speaks on this call now."""
+        return spoken_language(self.s.language, self.policy.default_language)
+
+    def prompt(self, kind: str) -> str:
+        return self.policy.prompt(kind, self.s.language)
 
     def arm(self, name: TimerName, delay_s: float) -> None:
         seq = self.s.out_seq + 1
@@ -212,7 +233,7 @@ def _greet(st: _Step) -> None:
     if not st.s.agent_enabled:
         st.drop = True  # the dialplan sent this call elsewhere; the dialog stays out of it
         return
-    st.say(st.policy.greeting, "greeting", barge_in=st.policy.greeting_barge_in)
+    st.say(st.prompt("greeting"), "greeting", barge_in=st.policy.greeting_barge_in)
     st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
     st.go(Phase.GREETING)
 
@@ -291,7 +312,7 @@ def _answer_held(st: _Step, text: str) -> None:
     transcript, for the dialog engine to answer, and think about it."""
     utterance_id = turn_utterance_id(st.s.call_id, st.s.out_seq + 1)
     st.record(
-        m.UtteranceTranscribed, utterance_id=utterance_id, text=text, language=st.s.language,
+        m.UtteranceTranscribed, utterance_id=utterance_id, text=text, language=st.language(),
         confidence=None, is_final=True, engine=TURN_ENGINE, latency_ms=0.0,
     )  # fmt: skip
     _take_turn(st, utterance_id)
@@ -310,6 +331,8 @@ def _transcribed(st: _Step) -> None:
         elif st.s.phase == Phase.LISTENING:
             st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)  # noise: keep waiting
         return
+    # An `auto` call takes the language of its first words (and speaks it from then on).
+    st.set(language=settled_language(st.s.language, f.language, f.text))
     text = f.text if held is None else join(held, f.text, f.language)
     if not _interruptible(st):
         if held is not None or holds(st.policy, f):
@@ -336,14 +359,14 @@ def _dtmf(st: _Step) -> None:
     f: m.DtmfReceived = st.fact
     if f.digit == st.policy.exit_digit:
         st.stop_playback()
-        _close(st, st.policy.goodbye_dtmf)
+        _close(st, st.prompt("goodbye_dtmf"))
         return
     if not _interruptible(st):
         return
     # Keys end a held sentence: the digit is its own turn (a menu choice), the held words are dropped.
     utterance_id = dtmf_utterance_id(st.s.call_id, f.seq)
     st.record(
-        m.UtteranceTranscribed, utterance_id=utterance_id, text=f.digit, language=st.s.language,
+        m.UtteranceTranscribed, utterance_id=utterance_id, text=f.digit, language=st.language(),
         confidence=1.0, is_final=True, engine=DTMF_ENGINE, latency_ms=0.0,
     )  # fmt: skip
     _take_turn(st, utterance_id)
@@ -377,14 +400,14 @@ def _timer_fired(st: _Step) -> None:
     elif t.name == TimerName.NO_INPUT and phase == Phase.LISTENING:
         if st.s.reprompts < p.max_reprompts:
             st.set(reprompts=st.s.reprompts + 1)
-            st.say(p.reprompt, "reprompt")
+            st.say(st.prompt("reprompt"), "reprompt")
             st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
             st.go(Phase.SPEAKING)
         else:
-            _close(st, p.goodbye_no_input)
+            _close(st, st.prompt("goodbye_no_input"))
     elif t.name == TimerName.NO_REPLY and phase == Phase.THINKING:
         st.set(pending_utterance=None)
-        st.say(p.sorry, "error")
+        st.say(st.prompt("sorry"), "error")
         st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
         st.go(Phase.SPEAKING)
     elif t.name == TimerName.NO_REPLY and phase in (Phase.GREETING, Phase.SPEAKING):

@@ -27,6 +27,7 @@ from typing import Any, Final
 import numpy as np
 import soxr
 
+from streams.dialog.language import is_auto
 from streams.engines.errors import EngineError
 from streams.engines.stt import Transcript
 from streams.engines.whisper_window import Decoded, by_window, max_length, window_samples
@@ -141,9 +142,10 @@ class WhisperSTT:
             features = np.stack([self._features(audios[i], window_s) for i in members])
             langs = [whisper_language(utterances[i][2]) for i in members]
             with self._lock:
+                langs = self._detected(features, langs)
                 decoded = self._generate(features, langs, window_s)
-            for i, d in zip(members, decoded, strict=True):
-                language = utterances[i][2]
+            for i, d, lang in zip(members, decoded, langs, strict=True):
+                language = lang if is_auto(utterances[i][2]) else utterances[i][2]
                 out[i] = (
                     Transcript(d.text, language, d.confidence) if d.is_speech else Transcript("", language)
                 )
@@ -183,6 +185,21 @@ class WhisperSTT:
             decoded.append(Decoded(text, len(tokens), float(r.scores[0]), float(r.no_speech_prob)))
         return decoded
 
+    def _detected(self, features: np.ndarray, langs: list[str]) -> list[str]:
+        """`langs` with every `auto` replaced by the language Whisper hears in that utterance's
+        features (its language-identification step: the most likely language token after
+        start-of-transcript); the caller holds the lock."""
+        auto = [j for j, lang in enumerate(langs) if is_auto(lang)]
+        if not auto:
+            return langs
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        found = self._model.model.detect_language(get_ctranslate2_storage(features[auto]))
+        out = list(langs)
+        for j, ranked in zip(auto, found, strict=True):
+            out[j] = ranked[0][0][2:-2]  # "<|tr|>" → "tr"
+        return out
+
     def _prompt(self, lang: str) -> list[int]:
         """transcribe()'s prompt for one language, without timestamps and without previous text."""
         tokenizer = self._tokenizers(lang)
@@ -199,9 +216,9 @@ class WhisperSTT:
 
     def _transcribe_long(self, audio: np.ndarray, language: str) -> Transcript:
         """More than a window holds: transcribe()'s 30 s windows; the caller holds the lock."""
-        segments, _info = self._model.transcribe(
+        segments, info = self._model.transcribe(
             audio,
-            language=whisper_language(language),
+            language=None if is_auto(language) else whisper_language(language),
             beam_size=self.beam_size,
             condition_on_previous_text=False,
             vad_filter=False,
@@ -212,7 +229,7 @@ class WhisperSTT:
         confidence = None
         if segments:
             confidence = float(np.mean([np.exp(s.avg_logprob) for s in segments]))
-        return Transcript(text, language, confidence)
+        return Transcript(text, info.language if is_auto(language) else language, confidence)
 
 
 @lru_cache(maxsize=16)
