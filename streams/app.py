@@ -27,6 +27,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import faust
@@ -41,7 +42,7 @@ from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRI
 from sentiric.settings import Settings, get_settings
 from streams.agents import dialog as dialog_step
 from streams.agents import speech
-from streams.agents.config import KnowledgeStore, follow_config
+from streams.agents.config import KnowledgeStore, PromptStore, follow_config
 from streams.analytics.kpi import KpiWindows, Measurement, measure
 from streams.changelog_fetch import stop_fetching_changelogs
 from streams.dialog.language import is_auto
@@ -139,6 +140,15 @@ def create_app(
     policy = policy_from(settings)
     language = settings.language
     knowledge = KnowledgeStore(settings.knowledge_file)
+    prompts = PromptStore()
+
+    def current_policy() -> Policy:
+        """The policy with the prompts configured now (a call greeted before an edit keeps its words
+        on the log; later prompts speak the new ones)."""
+        nonlocal policy
+        if policy.prompts is not prompts.book():
+            policy = replace(policy, prompts=prompts.book())
+        return policy
 
     calls = app.topic(CALLS, partitions=partitions, **raw)
     metrics = app.topic(METRICS, **raw)
@@ -195,7 +205,7 @@ def create_app(
             handled("dialog", event)
             with dead.guard(event.message):
                 key = event.key
-                outcome = dialog_step.step(dialogs.get(key), key, event.value, policy, time.time())
+                outcome = dialog_step.step(dialogs.get(key), key, event.value, current_policy(), time.time())
                 for name, k, v in outcome.messages:
                     await emit(name, k, v)
                 if outcome.changed:
@@ -340,7 +350,9 @@ def create_app(
 
     @app.task
     async def materialize_config() -> None:
-        await follow_config(knowledge, dead_letters=aside("knowledge"), **client_options(settings))
+        await follow_config(
+            knowledge, prompts=prompts, dead_letters=aside("knowledge"), **client_options(settings)
+        )
 
     return app
 
