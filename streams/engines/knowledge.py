@@ -29,6 +29,7 @@ import snowballstemmer
 
 from schemas.models import KnowledgeEntry
 from streams.dialog.language import primary_language
+from streams.engines import turkish
 from streams.engines.dialog import Reply, Turn
 
 SAMPLE_PATH: Final = Path(__file__).with_name("sample_knowledge.json")
@@ -92,10 +93,11 @@ class KnowledgeIndex:
         self.entries = tuple(entries)
         self.language = language
         self._stemmer = _stemmer(language)
+        self._turkish = primary_language(language) == "tr"
         self._docs: list[tuple[KnowledgeEntry, str, Counter[str], int]] = []
         for entry in self.entries:
             for phrasing in (*entry.phrasings, entry.title):
-                terms = analyze(phrasing, self._stemmer)
+                terms = self._analyze(phrasing)
                 if terms:
                     self._docs.append((entry, phrasing, Counter(terms), len(terms)))
         n = len(self._docs)
@@ -103,9 +105,12 @@ class KnowledgeIndex:
         df: Counter[str] = Counter(t for d in self._docs for t in d[2])
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
 
+    def _analyze(self, text: str) -> list[str]:
+        return turkish.analyze(text) if self._turkish else analyze(text, self._stemmer)
+
     def search(self, text: str) -> list[Match]:
         """Entries by descending score (each with its best phrasing); only those sharing a term."""
-        query = analyze(text, self._stemmer)
+        query = self._analyze(text)
         best: dict[str, Match] = {}
         for entry, phrasing, tf, length in self._docs:
             score = 0.0
