@@ -16,3 +16,11 @@ def test_resolution_order() -> None:
     assert resolve(plans, "902121111111").dialplan_id == "istanbul"  # longer prefix beats *
     assert resolve(plans, "1000").dialplan_id == "all"
     assert resolve([], "1000") is DEFAULT_PLAN and DEFAULT_PLAN.action == "agent"
+
+
+def test_sample_plans_until_a_dialplan_is_configured() -> None:
+    turkish = resolve([], "2000")
+    assert (turkish.dialplan_id, turkish.action, turkish.language) == ("sample-tr", "agent", "tr-TR")
+    assert resolve([], "1000") is DEFAULT_PLAN  # the English sample business: every other number
+    configured = [Plan("office", "1*", "agent")]
+    assert resolve(configured, "2000") is DEFAULT_PLAN  # configured dialplans replace the samples
