@@ -15,6 +15,9 @@ from typing import Final, Protocol, TypeVar
 
 AUTO: Final = "auto"
 """The dialplan language that lets the caller's first utterance choose."""
+AUTO_CANDIDATES: Final = ("en", "tr")
+"""The languages `auto` chooses among: those the agent has prompts for (`streams.dialog.prompts`).
+A detector free to pick any of Whisper's 99 hears espeak-ng's Turkish as Hungarian."""
 
 _WORD = re.compile(r"[^\W\d_]+")
 TURKISH_LETTERS: Final = frozenset("çğışöüÇĞİŞÖÜ")

@@ -27,10 +27,10 @@ from typing import Any, Final
 import numpy as np
 import soxr
 
-from streams.dialog.language import is_auto
+from streams.dialog.language import AUTO_CANDIDATES, is_auto
 from streams.engines.errors import EngineError
 from streams.engines.stt import Transcript
-from streams.engines.whisper_window import Decoded, by_window, max_length, window_samples
+from streams.engines.whisper_window import MAX_WINDOW_S, Decoded, by_window, max_length, window_samples
 
 MODEL_SIZE: Final = 145_217_532
 MODEL_SHA256: Final = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -188,7 +188,7 @@ class WhisperSTT:
     def _detected(self, features: np.ndarray, langs: list[str]) -> list[str]:
         """`langs` with every `auto` replaced by the language Whisper hears in that utterance's
         features (its language-identification step: the most likely language token after
-        start-of-transcript); the caller holds the lock."""
+        start-of-transcript, among `AUTO_CANDIDATES`); the caller holds the lock."""
         auto = [j for j, lang in enumerate(langs) if is_auto(lang)]
         if not auto:
             return langs
@@ -197,7 +197,8 @@ class WhisperSTT:
         found = self._model.model.detect_language(get_ctranslate2_storage(features[auto]))
         out = list(langs)
         for j, ranked in zip(auto, found, strict=True):
-            out[j] = ranked[0][0][2:-2]  # "<|tr|>" → "tr"
+            codes = [token[2:-2] for token, _ in ranked]  # "<|tr|>" → "tr", most likely first
+            out[j] = next((c for c in codes if c in AUTO_CANDIDATES), AUTO_CANDIDATES[0])
         return out
 
     def _prompt(self, lang: str) -> list[int]:
@@ -216,9 +217,12 @@ class WhisperSTT:
 
     def _transcribe_long(self, audio: np.ndarray, language: str) -> Transcript:
         """More than a window holds: transcribe()'s 30 s windows; the caller holds the lock."""
-        segments, info = self._model.transcribe(
+        if is_auto(language):  # the language heard in the first window, as for short utterances
+            head = self._features(audio[: window_samples(MAX_WINDOW_S)], MAX_WINDOW_S)
+            language = self._detected(head[None], [language])[0]
+        segments, _info = self._model.transcribe(
             audio,
-            language=None if is_auto(language) else whisper_language(language),
+            language=whisper_language(language),
             beam_size=self.beam_size,
             condition_on_previous_text=False,
             vad_filter=False,
@@ -229,7 +233,7 @@ class WhisperSTT:
         confidence = None
         if segments:
             confidence = float(np.mean([np.exp(s.avg_logprob) for s in segments]))
-        return Transcript(text, info.language if is_auto(language) else language, confidence)
+        return Transcript(text, language, confidence)
 
 
 @lru_cache(maxsize=16)
