@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,6 +12,7 @@ from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
 from streams.agents import speech
 from streams.dialog.script import CallScript, RecordedCall
 from streams.engines.dialog import Reply, Turn
+from streams.engines.knowledge import load_knowledge
 from streams.engines.stt import Transcript
 from streams.engines.tts import Speech
 
@@ -145,3 +147,49 @@ def test_history_is_bounded_and_survives_bad_bytes() -> None:
     assert len(turns) == speech.HISTORY_TURNS
     assert turns[-1] == Turn("agent", "a19")
     assert speech.load_history(b"{bad") == []
+
+
+def test_the_calls_language_reaches_stt_engine_and_tts() -> None:
+    s = CallScript()
+    typed = s.fact(m.UtteranceCaptured, utterance_id="u1", text="calisma saatleriniz nedir")
+    assert speech.transcribe(typed, FakeSTT(), "auto").language == "tr"  # typed: the text heuristic
+    assert speech.transcribe(typed, FakeSTT(), "en-US").language == "en-US"  # configured: kept
+    spoken = s.fact(m.UtteranceCaptured, utterance_id="u2", sample_rate=8000, pcm=b"\0\0" * 80)
+    stt = FakeSTT()
+    speech.transcribe(spoken, stt, "tr-TR")
+    assert stt.calls[0][2] == "tr-TR"
+
+    seen: list[Sequence[m.KnowledgeEntry]] = []
+
+    class Engine(FakeEngine):
+        def reply(self, text: str, history: Sequence[Turn], knowledge: Sequence[m.KnowledgeEntry]) -> Reply:
+            seen.append(knowledge)
+            return super().reply(text, history, knowledge)
+
+    kb = load_knowledge()
+    heard = s.fact(m.UtteranceTranscribed, utterance_id="u1", text="saat", language="tr")
+    out = speech.reply(heard, Engine(), [], kb)
+    assert out.language == "tr" and {e.language for e in seen[0]} == {"tr-TR"}
+
+    languages: list[str] = []
+
+    class TTS(FakeTTS):
+        def synthesize(self, text: str, language: str) -> Speech:
+            languages.append(language)
+            return super().synthesize(text, language)
+
+    speech.synthesize(dataclasses.replace(out, language="tr-TR"), TTS(), "en-US")
+    speech.synthesize(dataclasses.replace(out, language=None), TTS(), "en-US")  # older facts: the default
+    assert languages == ["tr-TR", "en-US"]
+
+
+def test_call_language_from_the_stored_dialog() -> None:
+    from streams.agents.dialog import Stored
+    from streams.dialog.machine import new_state
+    from streams.skip import ended_marker
+
+    state = dataclasses.replace(new_state("c1"), language="tr-TR")
+    assert speech.call_language(bytes(Stored(state)), "en-US") == "tr-TR"
+    assert speech.call_language(None, "en-US") == "en-US"
+    assert speech.call_language(b"not json", "en-US") == "en-US"
+    assert speech.call_language(ended_marker(0.0), "en-US") == "en-US"
