@@ -33,6 +33,7 @@ from streams.dialog.language import detect_text_language, for_language, is_auto
 from streams.dialog.machine import DEFAULT_POLICY, Policy, holds
 from streams.dialog.state import StateError
 from streams.engines.dialog import DialogEngine, Turn
+from streams.engines.spoken import spoken_times
 from streams.engines.stt import SpeechToText
 from streams.engines.tts import TextToSpeech
 from streams.skip import is_ended
@@ -138,7 +139,7 @@ def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.Spee
         language = fact.language
 
     def run() -> tuple[bytes, int, str]:
-        speech = tts.synthesize(fact.text, language)
+        speech = tts.synthesize(spoken_times(fact.text, language), language)  # "18:00" said as words
         engine = speech.engine or tts.name  # a router (voices.ByLanguage) names the voice it chose
         if speech.sample_rate == TTS_RATE:
             return speech.pcm, TTS_RATE, engine

@@ -193,3 +193,16 @@ def test_call_language_from_the_stored_dialog() -> None:
     assert speech.call_language(None, "en-US") == "en-US"
     assert speech.call_language(b"not json", "en-US") == "en-US"
     assert speech.call_language(ended_marker(0.0), "en-US") == "en-US"
+
+
+def test_times_are_synthesized_as_words_in_the_replys_language() -> None:
+    texts: list[str] = []
+
+    class TTS(FakeTTS):
+        def synthesize(self, text: str, language: str) -> Speech:
+            texts.append(text)
+            return super().synthesize(text, language)
+
+    reply = CallScript().replied("u1", "Saat 18:00'e kadar açığız.")
+    out = speech.synthesize(dataclasses.replace(reply, language="tr-TR"), TTS(), "en-US")
+    assert texts == ["Saat on sekiz'e kadar açığız."] and out.text == reply.text  # the log keeps the text
