@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -15,6 +17,10 @@ from websockets.asyncio.client import connect
 from edge.uas.dialplan import Plan
 from edge.uas.directory import StaticDirectory
 from edge.ws import protocol as p
+from schemas import models as m
+from sentiric.eventlog import topics
+from sentiric.eventlog.connection import client_options
+from sentiric.eventlog.producer import EventProducer, record_key
 from streams.dialog.prompts import BUILT_IN
 from streams.engines.espeak import EspeakTTS
 from streams.engines.knowledge import load_knowledge
@@ -119,3 +125,42 @@ async def test_auto_language_follows_a_turkish_caller(web_stack: WebStack, mode:
         assert answer.text == KB["tr-hours"].answer, (heard.text, answer.text)
         await ws.send(json.dumps({"type": "hangup"}))
         await asyncio.wait_for(talk.closed.wait(), 10)
+
+
+async def test_a_configured_turkish_greeting_is_said_on_2000(web_stack: WebStack) -> None:
+    """A `Prompt` record on the config topic reaches the worker's dialog policy; removed, the built-in
+    Turkish greeting speaks again. Last in the module: the record is on the shared broker meanwhile."""
+    client = client_options(web_stack.settings)
+    record = m.Prompt(
+        event_id=uuid.uuid4(), entity_id="it-tr-greeting", occurred_at=datetime.now(UTC), source="test",
+        trace_id="it", uri=None, text="Liman Bisiklet'e hoş geldiniz, buyurun.", kind="greeting",
+        language="tr-TR",
+    )  # fmt: skip
+
+    async def greeting() -> str:
+        async with connect(web_stack.ws_url + "?caller=it-prompt&to=2000", additional_headers=AUTH) as ws:
+            p.SessionInfo.parse(await ws.recv())
+            talk = Conversation(ws)
+            said = await next_reply(talk, web_stack, 0, "the greeting")
+            await ws.send(json.dumps({"type": "hangup"}))
+            await asyncio.wait_for(talk.closed.wait(), 10)
+            return said.text
+
+    producer = EventProducer(**client)
+    await producer.start()
+    try:
+        await producer.publish_and_wait(record, topic=topics.CONFIG)
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60  # the worker's config view follows the topic
+        while (said := await greeting()) != record.text:
+            assert loop.time() < deadline, said
+            await asyncio.sleep(1)
+    finally:
+        producer.tombstone(topics.CONFIG, record_key(record))
+        await producer.flush()
+        await producer.stop()
+    deadline = asyncio.get_running_loop().time() + 60
+    while (said := await greeting()) != BUILT_IN["tr"]["greeting"]:
+        assert asyncio.get_running_loop().time() < deadline, said
+        await asyncio.sleep(1)
