@@ -29,13 +29,14 @@ from schemas import models as m
 from schemas.wiretext import safe_field
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
 from streams.agents import dialog as dialog_step
-from streams.dialog.language import detect_text_language, for_language, is_auto
+from streams.dialog.language import detect_text_language, for_language, is_auto, same_language
 from streams.dialog.machine import DEFAULT_POLICY, Policy, holds
 from streams.dialog.state import StateError
 from streams.engines.dialog import DialogEngine, Turn
+from streams.engines.errors import EngineError
 from streams.engines.spoken import spoken_times
 from streams.engines.stt import SpeechToText
-from streams.engines.tts import TextToSpeech
+from streams.engines.tts import Speech, TextToSpeech
 from streams.skip import is_ended
 
 log = structlog.get_logger("sentiric.streams")
@@ -134,12 +135,24 @@ def call_language(stored: bytes | None, default: str) -> str:
 
 
 def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.SpeechSynthesized:
-    """`language`: the worker's default; the reply's own `language` (the call's) wins."""
+    """`language`: the worker's default; the reply's own `language` (the call's) wins. A language no
+    voice speaks (a dialplan's `xx-XX`) is spoken in the default's voice: heard, if with an accent,
+    rather than silence."""
+    default = language
     if fact.language and not is_auto(fact.language):
         language = fact.language
 
+    def voiced() -> Speech:
+        try:
+            return tts.synthesize(spoken_times(fact.text, language), language)  # "18:00" said as words
+        except EngineError as exc:
+            if same_language(language, default):
+                raise
+            log.warning("no voice for the language", call_id=fact.call_id, language=language, error=str(exc))
+            return tts.synthesize(spoken_times(fact.text, default), default)
+
     def run() -> tuple[bytes, int, str]:
-        speech = tts.synthesize(spoken_times(fact.text, language), language)  # "18:00" said as words
+        speech = voiced()
         engine = speech.engine or tts.name  # a router (voices.ByLanguage) names the voice it chose
         if speech.sample_rate == TTS_RATE:
             return speech.pcm, TTS_RATE, engine

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from schemas import models as m
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
@@ -206,3 +207,18 @@ def test_times_are_synthesized_as_words_in_the_replys_language() -> None:
     reply = CallScript().replied("u1", "Saat 18:00'e kadar açığız.")
     out = speech.synthesize(dataclasses.replace(reply, language="tr-TR"), TTS(), "en-US")
     assert texts == ["Saat on sekiz'e kadar açığız."] and out.text == reply.text  # the log keeps the text
+
+
+def test_a_language_without_a_voice_is_spoken_in_the_default_voice() -> None:
+    from streams.engines.errors import EngineError
+
+    class OnlyEnglish(FakeTTS):
+        def synthesize(self, text: str, language: str) -> Speech:
+            if not language.startswith("en"):
+                raise EngineError(f"no voice {language!r}")
+            return super().synthesize(text, language)
+
+    reply = dataclasses.replace(CallScript().replied("u1", "Hello"), language="xx-XX")
+    assert speech.synthesize(reply, OnlyEnglish(), "en-US").pcm  # heard, not silence
+    with pytest.raises(EngineError):  # the default has no voice either: the error stays
+        speech.synthesize(reply, OnlyEnglish(), "xx")
