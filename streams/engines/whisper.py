@@ -27,7 +27,7 @@ from typing import Any, Final
 import numpy as np
 import soxr
 
-from streams.dialog.language import AUTO_CANDIDATES, is_auto
+from streams.dialog.language import AUTO, AUTO_CANDIDATES, is_auto
 from streams.engines.errors import EngineError
 from streams.engines.stt import Transcript
 from streams.engines.whisper_window import MAX_WINDOW_S, Decoded, by_window, max_length, window_samples
@@ -84,8 +84,12 @@ def ensure_model(cache_dir: Path) -> Path:
 
 
 def whisper_language(language: str) -> str:
-    """Whisper's language code for a BCP 47 tag: `en-US` → `en`."""
-    return language.split("-")[0].split("_")[0].lower()
+    """Whisper's language code for a BCP 47 tag: `en-US` → `en`; `auto` for `auto` and for a language
+    Whisper does not know (a dialplan's `xx-XX`): then it says which it hears, rather than failing."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    code = language.split("-")[0].split("_")[0].lower()
+    return code if code in _LANGUAGE_CODES else AUTO
 
 
 def pcm_to_float(pcm: bytes, sample_rate: int) -> np.ndarray:
@@ -145,7 +149,8 @@ class WhisperSTT:
                 langs = self._detected(features, langs)
                 decoded = self._generate(features, langs, window_s)
             for i, d, lang in zip(members, decoded, langs, strict=True):
-                language = lang if is_auto(utterances[i][2]) else utterances[i][2]
+                asked = utterances[i][2]
+                language = lang if is_auto(whisper_language(asked)) else asked
                 out[i] = (
                     Transcript(d.text, language, d.confidence) if d.is_speech else Transcript("", language)
                 )
@@ -217,9 +222,9 @@ class WhisperSTT:
 
     def _transcribe_long(self, audio: np.ndarray, language: str) -> Transcript:
         """More than a window holds: transcribe()'s 30 s windows; the caller holds the lock."""
-        if is_auto(language):  # the language heard in the first window, as for short utterances
+        if is_auto(whisper_language(language)):  # the first window's language, as for short ones
             head = self._features(audio[: window_samples(MAX_WINDOW_S)], MAX_WINDOW_S)
-            language = self._detected(head[None], [language])[0]
+            language = self._detected(head[None], [AUTO])[0]
         segments, _info = self._model.transcribe(
             audio,
             language=whisper_language(language),

@@ -151,3 +151,9 @@ def test_auto_detects_the_language_among_those_the_agent_speaks(stt: WhisperSTT)
     # Past a window the first window's language is taken, as for the short ones.
     long = english + b"\0\0" * (31 * rate)
     assert stt.transcribe(long, rate, "auto").language == "en"
+
+
+def test_a_language_whisper_does_not_know_is_detected_instead_of_failing(stt: WhisperSTT) -> None:
+    pcm, rate = _wav("opening_hours_16k.wav")
+    heard = stt.transcribe(pcm, rate, "xx-XX")
+    assert heard.language == "en" and "opening hours" in heard.text.lower()
