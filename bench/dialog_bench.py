@@ -97,6 +97,7 @@ def _stats(label: str, samples: list[float], unit: str = "ms", scale: float = 1.
 
 
 def bench_engines(repeat: int) -> None:
+    from streams.dialog.language import for_language
     from streams.engines.espeak import EspeakTTS
     from streams.engines.hibari import HibariTTS
     from streams.engines.knowledge import KnowledgeEngine, load_knowledge
@@ -126,20 +127,29 @@ def bench_engines(repeat: int) -> None:
         samples.append((time.perf_counter() - t) * 1000)
     _stats(f"STT pocketsphinx grammar, 2.0 s utterance -> {text!r}", samples)
 
+    # As the worker does: each call's language picks its entries (`for_language`) on every reply.
     kb, engine = load_knowledge(), KnowledgeEngine()
-    questions = [
-        "what are your opening hours",
-        "where is your shop",
-        "how much is a service",
-        "do you sell pizza",
-    ]
-    samples = []
-    for _ in range(200):
-        for q in questions:
-            t = time.perf_counter()
-            engine.reply(q, [], kb)
-            samples.append((time.perf_counter() - t) * 1000)
-    _stats("KB reply", samples, "µs", 1000.0)
+    by_language = {
+        "en-US": [
+            "what are your opening hours",
+            "where is your shop",
+            "how much is a service",
+            "do you sell pizza",
+        ],
+        "tr-TR": ["çalışma saatleriniz nedir", "CALISMA SAATLERINIZ", "dükkanınız nerede", "hava nasıl"],
+    }
+    for mixed in (False, True):
+        samples = []
+        for _ in range(200):
+            for language, questions in by_language.items():
+                if not mixed and language != "en-US":
+                    continue
+                for q in questions:
+                    t = time.perf_counter()
+                    engine.reply(q, [], for_language(kb, language))
+                    samples.append((time.perf_counter() - t) * 1000)
+        label = "English and Turkish calls alternating" if mixed else "English calls"
+        _stats(f"KB reply ({label})", samples, "µs", 1000.0)
 
     sentence = "We are open Monday to Friday from nine in the morning to six in the evening."
     for tts in (

@@ -38,12 +38,13 @@ from edge.media.codecs.g711 import ulaw_decode, ulaw_encode  # noqa: E402
 from edge.media.codecs.resample import TELEPHONY_RATE, resample  # noqa: E402
 from sentiric.settings import Settings  # noqa: E402
 from streams.agents import speech  # noqa: E402
+from streams.dialog.language import for_language  # noqa: E402
 from streams.dialog.machine import DEFAULT_POLICY  # noqa: E402
 from streams.dialog.script import CallScript  # noqa: E402
 from streams.engines.knowledge import load_knowledge  # noqa: E402
 from streams.engines.tts import TextToSpeech  # noqa: E402
 
-ANSWERS = [e.answer for e in load_knowledge()]
+ANSWERS = [e.answer for e in for_language(load_knowledge(), "en-US")]  # the English sample business
 PROMPTS = [
     DEFAULT_POLICY.greeting,
     DEFAULT_POLICY.reprompt,

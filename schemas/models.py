@@ -30,6 +30,7 @@ class AgentReplied:
     end_conversation: bool = False
     engine: str
     latency_ms: float
+    language: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -46,6 +47,7 @@ class AgentReplied:
             "end_conversation": self.end_conversation,
             "engine": self.engine,
             "latency_ms": self.latency_ms,
+            "language": self.language,
         }
 
     @classmethod
@@ -1401,6 +1403,8 @@ class Prompt:
     trace_id: str
     uri: str | None = None
     text: str | None = None
+    kind: str | None = None
+    language: str = "en-US"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1411,6 +1415,8 @@ class Prompt:
             "trace_id": self.trace_id,
             "uri": self.uri,
             "text": self.text,
+            "kind": self.kind,
+            "language": self.language,
         }
 
     @classmethod

@@ -27,6 +27,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import faust
@@ -43,10 +44,11 @@ from sentiric.settings import Settings, get_settings
 from streams.agents import cdr as cdr_step
 from streams.agents import dialog as dialog_step
 from streams.agents import speech
-from streams.agents.config import KnowledgeStore, follow_config
+from streams.agents.config import KnowledgeStore, PromptStore, follow_config
 from streams.agents.partials import Partials
 from streams.analytics.kpi import KpiWindows, Measurement, measure
 from streams.changelog_fetch import stop_fetching_changelogs
+from streams.dialog.language import is_auto
 from streams.dialog.machine import Policy
 from streams.engines.dialog import Turn
 from streams.engines.errors import EngineError
@@ -66,7 +68,12 @@ KPI_CLOSE_S = 5.0
 
 
 def policy_from(settings: Settings) -> Policy:
-    return Policy(no_input_timeout_s=settings.no_input_timeout_s, turn_hold_s=settings.turn_hold_s)
+    default = "en-US" if is_auto(settings.language) else settings.language
+    return Policy(
+        no_input_timeout_s=settings.no_input_timeout_s,
+        turn_hold_s=settings.turn_hold_s,
+        default_language=default,
+    )
 
 
 def _decode(value: bytes) -> Any:
@@ -136,6 +143,15 @@ def create_app(
     policy = policy_from(settings)
     language = settings.language
     knowledge = KnowledgeStore(settings.knowledge_file)
+    prompts = PromptStore()
+
+    def current_policy() -> Policy:
+        """The policy with the prompts configured now (a call greeted before an edit keeps its words
+        on the log; later prompts speak the new ones)."""
+        nonlocal policy
+        if policy.prompts is not prompts.book():
+            policy = replace(policy, prompts=prompts.book())
+        return policy
 
     calls = app.topic(CALLS, partitions=partitions, **raw)
     metrics = app.topic(METRICS, **raw)
@@ -194,7 +210,7 @@ def create_app(
             handled("dialog", event)
             with dead.guard(event.message):
                 key = event.key
-                outcome = dialog_step.step(dialogs.get(key), key, event.value, policy, time.time())
+                outcome = dialog_step.step(dialogs.get(key), key, event.value, current_policy(), time.time())
                 for name, k, v in outcome.messages:
                     await emit(name, k, v)
                 if outcome.changed:
@@ -248,7 +264,8 @@ def create_app(
     async def decode_partials() -> None:
         while (audio := partials.next()) is not None:
             try:
-                out = await asyncio.to_thread(speech.transcribe_partial, audio, engines.stt, language)
+                spoken = speech.call_language(dialogs.get(audio.key), language)
+                out = await asyncio.to_thread(speech.transcribe_partial, audio, engines.stt, spoken)
                 if partials.current(audio.chunk.utterance_id) and out.text.strip():
                     await emit(CALLS, audio.key, encode(out))
             except Exception as exc:  # a preview lost, never the worker
@@ -274,7 +291,8 @@ def create_app(
             partials.final(fact.utterance_id)
             with dead.guard(event.message):
                 try:
-                    out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, language)
+                    spoken = speech.call_language(dialogs.get(event.key), language)  # the call's own
+                    out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, spoken)
                 except EngineError as exc:
                     log.warning("transcription failed", call_id=fact.call_id, error=str(exc))
                     continue
@@ -391,7 +409,9 @@ def create_app(
 
     @app.task
     async def materialize_config() -> None:
-        await follow_config(knowledge, dead_letters=aside("knowledge"), **client_options(settings))
+        await follow_config(
+            knowledge, prompts=prompts, dead_letters=aside("knowledge"), **client_options(settings)
+        )
 
     return app
 

@@ -10,6 +10,10 @@ Among matching plans the lowest ``priority`` wins, then the most specific patter
 prefix, longer prefix first), then the plan id, so resolution is deterministic.  When no configured
 plan matches, :data:`DEFAULT_PLAN` applies: every number goes to the AI agent.  A plan with business
 ``hours`` gives way outside them to its ``out_of_hours`` plan (:func:`within_hours`).
+
+Until any dialplan is configured, the sample plans apply (as the sample knowledge base does until any
+knowledge entry is): extension 2000 reaches the Turkish sample business (language ``tr-TR``: Turkish
+prompts, voice, transcription and knowledge entries), every other number the English one.
 """
 
 from __future__ import annotations
@@ -98,12 +102,16 @@ class Plan:
 DEFAULT_PLAN = Plan(dialplan_id="default", pattern="*", action="agent", priority=2**31 - 1)
 CLOSED_PLAN = Plan(dialplan_id="closed", pattern="*", action="prompt_hangup", priority=2**31 - 1)
 """Outside a plan's hours with no (known) ``out_of_hours`` plan: the default closing prompt, then BYE."""
+SAMPLE_PLANS = (Plan(dialplan_id="sample-tr", pattern="2000", action="agent", language="tr-TR"),)
+"""The plans of a platform with no dialplan configured: the Turkish sample business on 2000."""
 
 
 def resolve(plans: Iterable[Plan], number: str, default: Plan = DEFAULT_PLAN) -> Plan:
-    """The plan for ``number``: the best matching configured plan, else ``default``."""
+    """The plan for ``number``: the best matching configured plan (the sample plans while none is
+    configured), else ``default``."""
+    configured = list(plans)
     best: Plan | None = None
-    for plan in plans:
+    for plan in configured or SAMPLE_PLANS:
         if plan.matches(number) and (best is None or plan.sort_key() < best.sort_key()):
             best = plan
     return best or default

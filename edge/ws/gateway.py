@@ -28,7 +28,7 @@ import numpy as np
 import structlog
 
 from edge.facts import FactSink
-from edge.uas.dialplan import DEFAULT_PLAN, Plan, resolve
+from edge.uas.dialplan import Plan, resolve
 from edge.ws.session import Effect, WebCall
 from schemas import models as m
 from schemas.codec import default_codec, type_name
@@ -117,9 +117,7 @@ class WebGateway:
     # --- for the connection adapter ---
 
     def plan_for(self, callee: str) -> Plan:
-        if self.directory is None:
-            return DEFAULT_PLAN
-        return resolve(self.directory.dialplans(), callee)
+        return resolve(() if self.directory is None else self.directory.dialplans(), callee)
 
     def register(self, link: Link) -> None:
         self.links[link.call.call_id] = link

@@ -1,5 +1,6 @@
-"""`/api/admin/*`: CRUD of dialplans, SIP users, trunks, knowledge entries and webhooks, as records on
-the compacted `sentiric.config` topic (a delete is a tombstone). Admin scope (``projections.api.auth``).
+"""`/api/admin/*`: CRUD of dialplans, SIP users, trunks, knowledge entries, prompts and webhooks, as
+records on the compacted `sentiric.config` topic (a delete is a tombstone). Admin scope
+(``projections.api.auth``).
 
 Writes are acknowledged by the log (`acks=all`) before the response, and applied to this process's
 config view at once, so a GET right after a PUT sees it; a log that does not acknowledge within
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Response
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
@@ -31,6 +32,17 @@ from sentiric.hours import parse_hours, zone
 NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, Field(min_length=1, max_length=500, pattern=NO_NUL)]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+CallLanguage = Annotated[
+    str,
+    Field(
+        pattern=r"^([a-z]{2,3}(-[A-Z]{2})?|auto)$",
+        description="BCP 47 tag (tr-TR), or auto: the caller's first words choose",
+    ),
+]
+PromptKind = Literal[
+    "greeting", "reprompt", "goodbye_no_input", "goodbye_dtmf", "sorry",
+    "handoff_hold", "handoff_unavailable", "handoff_failed",
+]  # fmt: skip  # streams.dialog.prompts.KINDS
 EntityId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@+-]{1,128}$")]
 FACT_TYPES = tuple(sorted(t.__name__ for t in m.ALL_MODELS if t.FAMILY == "events"))
 
@@ -51,7 +63,7 @@ class DialplanIn(Strict):
     prompt_uri: Text | None = None
     reject_status: Annotated[int, Field(ge=400, le=699)] = 403
     require_auth: bool = False
-    language: Language = "en-US"
+    language: CallLanguage = "en-US"
     access: Literal["open", "trunks_only", "digest_required"] | None = Field(
         default=None,
         description="Who may call; unset: digest_required if require_auth, else the edge's default.",
@@ -170,6 +182,28 @@ class KnowledgeOut(KnowledgeIn):
     id: str
 
 
+class PromptIn(Strict):
+    kind: PromptKind | None = Field(
+        default=None,
+        description="What the dialog says with it; unset: a prompt referred to by its URI only.",
+    )
+    language: Language = "en-US"
+    text: Annotated[str, Field(min_length=1, max_length=2000, pattern=NO_NUL)] | None = None
+    uri: Text | None = None
+
+    @model_validator(mode="after")
+    def _said(self) -> PromptIn:
+        if self.text is None and self.uri is None:
+            raise ValueError("a prompt needs a text or a uri")
+        if self.kind is not None and self.text is None:
+            raise ValueError("a prompt with a kind needs a text (the dialog synthesizes it)")
+        return self
+
+
+class PromptOut(PromptIn):
+    id: str
+
+
 class WebhookIn(Strict):
     url: AnyHttpUrl
     event_types: Annotated[list[Literal[(*FACT_TYPES, ALL_TYPES)]], Field(min_length=1)]  # type: ignore[valid-type]  # a Literal built from the fact types at import
@@ -254,6 +288,10 @@ def _trunk_out(r: m.Trunk) -> dict[str, Any]:
 def _knowledge_out(r: m.KnowledgeEntry) -> dict[str, Any]:
     out = {k: v for k, v in r.to_record().items() if k in KnowledgeIn.model_fields}
     return {"id": r.entity_id, **out, "phrasings": list(r.phrasings)}
+
+
+def _prompt_out(r: m.Prompt) -> dict[str, Any]:
+    return {"id": r.entity_id, "kind": r.kind, "language": r.language, "text": r.text, "uri": r.uri}
 
 
 def _webhook_out(r: m.WebhookSubscription) -> dict[str, Any]:
@@ -367,6 +405,29 @@ async def put_knowledge(entity_id: EntityId, body: KnowledgeIn, svc: Svc) -> dic
 @router.delete("/knowledge/{entity_id}", status_code=204, responses=NOT_FOUND)
 async def delete_knowledge(entity_id: EntityId, svc: Svc) -> Response:
     return await _delete(svc, m.KnowledgeEntry, entity_id)
+
+
+# -- prompts -----------------------------------------------------------------------------------------
+@router.get("/prompts", response_model=list[PromptOut])
+async def list_prompts(svc: Svc) -> list[dict[str, Any]]:
+    return [_prompt_out(r) for r in svc.view.all(m.Prompt)]
+
+
+@router.get("/prompts/{entity_id}", response_model=PromptOut, responses=NOT_FOUND)
+async def get_prompt(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
+    return _prompt_out(_found(svc, m.Prompt, entity_id))
+
+
+@router.put("/prompts/{entity_id}", response_model=PromptOut)
+async def put_prompt(entity_id: EntityId, body: PromptIn, svc: Svc) -> dict[str, Any]:
+    record = m.Prompt(**_envelope(entity_id), **body.model_dump())
+    await _write(svc, record)
+    return _prompt_out(record)
+
+
+@router.delete("/prompts/{entity_id}", status_code=204, responses=NOT_FOUND)
+async def delete_prompt(entity_id: EntityId, svc: Svc) -> Response:
+    return await _delete(svc, m.Prompt, entity_id)
 
 
 # -- webhooks ----------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ tombstone deletes. Until the topic holds any knowledge entry, the entries of
 `knowledge_file` (default: the sample business) are used. A record that does not decode, or whose
 application raises, is set aside (logged with its offset, counted, dead-lettered) and the view goes on;
 its read loop restarts itself after a broker error, resuming after the last record it handled.
+
+`PromptStore` keeps the `Prompt` records of the same view: the texts the dialog says by itself, by
+language and kind (`streams.dialog.prompts`); the dialog agent's policy carries its current book.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from schemas.models import KnowledgeEntry
+from schemas.models import KnowledgeEntry, Prompt
 from sentiric.eventlog.config_view import ConfigView
 from sentiric.eventlog.consumer import DeadLetters
 from sentiric.eventlog.topics import CONFIG
+from streams.dialog.prompts import EMPTY_BOOK, PromptBook, book_of
 from streams.engines.knowledge import SAMPLE_PATH, load_knowledge
 
 
@@ -45,10 +49,36 @@ class KnowledgeStore:
         return self._snapshot
 
 
+class PromptStore:
+    def __init__(self) -> None:
+        self._prompts: dict[str, Prompt] = {}  # by config key
+        self._book: PromptBook | None = EMPTY_BOOK
+
+    def apply(self, key: str, record: Any | None) -> None:
+        """A `ConfigView` listener, as `KnowledgeStore.apply`."""
+        if isinstance(record, Prompt):
+            self._prompts[key] = record
+        elif self._prompts.pop(key, None) is None:
+            return
+        self._book = None
+
+    def book(self) -> PromptBook:
+        if self._book is None:
+            self._book = book_of(self._prompts.values())
+        return self._book
+
+
 async def follow_config(
-    store: KnowledgeStore, *, dead_letters: DeadLetters | None = None, **client: Any
+    store: KnowledgeStore,
+    *,
+    prompts: PromptStore | None = None,
+    dead_letters: DeadLetters | None = None,
+    **client: Any,
 ) -> None:
-    """Keep `store` current with the config topic until cancelled. `client`: `client_options(settings)`."""
+    """Keep `store` (and `prompts`) current with the config topic until cancelled. `client`:
+    `client_options(settings)`."""
     view = ConfigView(name="knowledge")
     view.subscribe(store.apply)
+    if prompts is not None:
+        view.subscribe(prompts.apply)
     await view.follow(CONFIG, dead_letters=dead_letters, **client)

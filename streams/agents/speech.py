@@ -28,11 +28,17 @@ import structlog
 from schemas import models as m
 from schemas.wiretext import safe_field
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
+from streams.agents import dialog as dialog_step
 from streams.agents.partials import PartialAudio
+from streams.dialog.language import detect_text_language, for_language, is_auto, same_language
 from streams.dialog.machine import DEFAULT_POLICY, Policy, holds
+from streams.dialog.state import StateError
 from streams.engines.dialog import DialogEngine, Turn
+from streams.engines.errors import EngineError
+from streams.engines.spoken import spoken_times
 from streams.engines.stt import SpeechToText
-from streams.engines.tts import TextToSpeech
+from streams.engines.tts import Speech, TextToSpeech
+from streams.skip import is_ended
 
 log = structlog.get_logger("sentiric.streams")
 STT_SOURCE: Final = "stt"
@@ -65,7 +71,11 @@ def _timed(fn: Callable[[], T]) -> tuple[T, float]:
 
 
 def transcribe(fact: m.UtteranceCaptured, stt: SpeechToText, language: str) -> m.UtteranceTranscribed:
+    """`language`: the call's (`call_language`); `auto` lets the engine (or, for typed text,
+    `detect_text_language`) say which, and the transcript carries what it said."""
     if fact.text is not None:  # the edge (or a browser) already had a transcript
+        if is_auto(language):
+            language = detect_text_language(fact.text)
         return m.UtteranceTranscribed(
             **_derived(fact, STT_SOURCE), utterance_id=fact.utterance_id, text=fact.text, language=language,
             confidence=None, is_final=True, engine="provided", latency_ms=0.0,
@@ -118,17 +128,45 @@ def reply(
     history: Sequence[Turn],
     knowledge: Sequence[m.KnowledgeEntry],
 ) -> m.AgentReplied:
-    answer, ms = _timed(lambda: engine.reply(fact.text, history, knowledge))
+    own = for_language(knowledge, fact.language)  # the call's language's entries, if it has any
+    answer, ms = _timed(lambda: engine.reply(fact.text, history, own))
     return m.AgentReplied(
         **_derived(fact, ENGINE_SOURCE), reply_id=f"{fact.utterance_id}:reply",
         utterance_id=fact.utterance_id, text=safe_field("text", answer.text), intent=answer.intent,
-        end_conversation=answer.end_conversation, engine=engine.name, latency_ms=ms,
+        end_conversation=answer.end_conversation, engine=engine.name, latency_ms=ms, language=fact.language,
     )  # fmt: skip
 
 
+def call_language(stored: bytes | None, default: str) -> str:
+    """The language of a call as its dialog state (the dialog table's value) says: the dialplan's,
+    or the one an `auto` call settled on; `default` before the dialog has stored one."""
+    if stored is None or is_ended(stored):
+        return default
+    try:
+        return dialog_step.Stored.parse(stored).state.language or default
+    except StateError:
+        return default
+
+
 def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.SpeechSynthesized:
+    """`language`: the worker's default; the reply's own `language` (the call's) wins. A language no
+    voice speaks (a dialplan's `xx-XX`) is spoken in the default's voice: heard, if with an accent,
+    rather than silence."""
+    default = language
+    if fact.language and not is_auto(fact.language):
+        language = fact.language
+
+    def voiced() -> Speech:
+        try:
+            return tts.synthesize(spoken_times(fact.text, language), language)  # "18:00" said as words
+        except EngineError as exc:
+            if same_language(language, default):
+                raise
+            log.warning("no voice for the language", call_id=fact.call_id, language=language, error=str(exc))
+            return tts.synthesize(spoken_times(fact.text, default), default)
+
     def run() -> tuple[bytes, int, str]:
-        speech = tts.synthesize(fact.text, language)
+        speech = voiced()
         engine = speech.engine or tts.name  # a router (voices.ByLanguage) names the voice it chose
         if speech.sample_rate == TTS_RATE:
             return speech.pcm, TTS_RATE, engine

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from schemas import models as m
 from streams.dialog.completeness import join, looks_unfinished
 from streams.dialog.decisions import ArmTimer, CancelTimer, Decision, DropState, Record, Send
+from streams.dialog.language import settled_language, spoken_language
+from streams.dialog.prompts import EMPTY_BOOK, PromptBook, prompt_text
 from streams.dialog.state import RECENT_IDS, DialogState, Phase, Timer, TimerName
 from streams.engines.dialog import FALLBACK_INTENT, HANDOFF_INTENT
 
@@ -85,6 +87,19 @@ class Policy:
     handoff_failed: str = "I'm sorry, I couldn't connect you. Is there anything else I can help with?"
     transfer_timeout_s: float = 45.0
     """TRANSFERRING: how long to wait for the transfer's outcome before taking the caller back."""
+    default_language: str = "en-US"
+    """The language an `auto` call is greeted in, before its caller is heard."""
+    prompts: PromptBook = field(default_factory=lambda: EMPTY_BOOK, hash=False)
+    """Configured prompt texts by (primary language, kind); the fields above are the English defaults."""
+
+    def prompt(self, kind: str, language: str) -> str:
+        """The `kind` prompt (`streams.dialog.prompts.KINDS`) for a call speaking `language`."""
+        english = {
+            "greeting": self.greeting, "reprompt": self.reprompt, "goodbye_no_input": self.goodbye_no_input,
+            "goodbye_dtmf": self.goodbye_dtmf, "sorry": self.sorry, "handoff_hold": self.handoff_hold,
+            "handoff_unavailable": self.handoff_unavailable, "handoff_failed": self.handoff_failed,
+        }  # fmt: skip
+        return prompt_text(self.prompts, kind, spoken_language(language, self.default_language), english)
 
 
 DEFAULT_POLICY: Final = Policy()
@@ -177,9 +192,16 @@ class _Step:
         reply_id = reply_id_for(self.s.call_id, self.s.out_seq + 1)
         self.record(
             m.AgentReplied, reply_id=reply_id, utterance_id=None, text=text, intent=intent,
-            end_conversation=end, engine=MACHINE_ENGINE, latency_ms=0.0,
+            end_conversation=end, engine=MACHINE_ENGINE, latency_ms=0.0, language=self.language(),
         )  # fmt: skip
         self.set(pending_reply=reply_id, barge_in=barge_in)
+
+    def language(self) -> str:
+        """The language the agent speaks on this call now."""
+        return spoken_language(self.s.language, self.policy.default_language)
+
+    def prompt(self, kind: str) -> str:
+        return self.policy.prompt(kind, self.s.language)
 
     def arm(self, name: TimerName, delay_s: float) -> None:
         seq = self.s.out_seq + 1
@@ -228,7 +250,7 @@ def _greet(st: _Step) -> None:
     if not st.s.agent_enabled:
         st.drop = True  # the dialplan sent this call elsewhere; the dialog stays out of it
         return
-    st.say(st.policy.greeting, "greeting", barge_in=st.policy.greeting_barge_in)
+    st.say(st.prompt("greeting"), "greeting", barge_in=st.policy.greeting_barge_in)
     st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
     st.go(Phase.GREETING)
 
@@ -310,7 +332,7 @@ def _answer_held(st: _Step, text: str) -> None:
     transcript, for the dialog engine to answer, and think about it."""
     utterance_id = turn_utterance_id(st.s.call_id, st.s.out_seq + 1)
     st.record(
-        m.UtteranceTranscribed, utterance_id=utterance_id, text=text, language=st.s.language,
+        m.UtteranceTranscribed, utterance_id=utterance_id, text=text, language=st.language(),
         confidence=None, is_final=True, engine=TURN_ENGINE, latency_ms=0.0,
     )  # fmt: skip
     _take_turn(st, utterance_id)
@@ -329,6 +351,8 @@ def _transcribed(st: _Step) -> None:
         elif st.s.phase == Phase.LISTENING:
             st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)  # noise: keep waiting
         return
+    # An `auto` call takes the language of its first words (and speaks it from then on).
+    st.set(language=settled_language(st.s.language, f.language, f.text))
     text = f.text if held is None else join(held, f.text, f.language)
     if not _interruptible(st):
         if held is not None or holds(st.policy, f):
@@ -354,18 +378,18 @@ def _close(st: _Step, text: str) -> None:
 def _dtmf(st: _Step) -> None:
     f: m.DtmfReceived = st.fact
     if f.digit == st.policy.handoff_digit and st.s.handoff_target:
-        _hand_off(st, st.policy.handoff_hold)
+        _hand_off(st, st.prompt("handoff_hold"))
         return
     if f.digit == st.policy.exit_digit:
         st.stop_playback()
-        _close(st, st.policy.goodbye_dtmf)
+        _close(st, st.prompt("goodbye_dtmf"))
         return
     if not _interruptible(st):
         return
     # Keys end a held sentence: the digit is its own turn (a menu choice), the held words are dropped.
     utterance_id = dtmf_utterance_id(st.s.call_id, f.seq)
     st.record(
-        m.UtteranceTranscribed, utterance_id=utterance_id, text=f.digit, language=st.s.language,
+        m.UtteranceTranscribed, utterance_id=utterance_id, text=f.digit, language=st.language(),
         confidence=1.0, is_final=True, engine=DTMF_ENGINE, latency_ms=0.0,
     )  # fmt: skip
     _take_turn(st, utterance_id)
@@ -385,12 +409,12 @@ def _replied(st: _Step) -> None:
             st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
             st.go(Phase.SPEAKING)
         else:
-            st.say(p.handoff_unavailable, "handoff_unavailable")  # instead of promising a person
+            st.say(st.prompt("handoff_unavailable"), "handoff_unavailable")  # instead of promising a person
             st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
             st.go(Phase.SPEAKING)
         return
     if st.s.handoff_target and p.max_misunderstood and misunderstood >= p.max_misunderstood:
-        _hand_off(st, p.handoff_hold)
+        _hand_off(st, st.prompt("handoff_hold"))
         return
     if f.end_conversation:
         st.set(barge_in=False)
@@ -421,7 +445,7 @@ def _transfer(st: _Step) -> None:
 
 def _take_back(st: _Step) -> None:
     """The transfer failed: the agent keeps the caller."""
-    st.say(st.policy.handoff_failed, "handoff_failed")
+    st.say(st.prompt("handoff_failed"), "handoff_failed")
     st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
     st.go(Phase.SPEAKING)
 
@@ -448,14 +472,14 @@ def _timer_fired(st: _Step) -> None:
     elif t.name == TimerName.NO_INPUT and phase == Phase.LISTENING:
         if st.s.reprompts < p.max_reprompts:
             st.set(reprompts=st.s.reprompts + 1)
-            st.say(p.reprompt, "reprompt")
+            st.say(st.prompt("reprompt"), "reprompt")
             st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
             st.go(Phase.SPEAKING)
         else:
-            _close(st, p.goodbye_no_input)
+            _close(st, st.prompt("goodbye_no_input"))
     elif t.name == TimerName.NO_REPLY and phase == Phase.THINKING:
         st.set(pending_utterance=None)
-        st.say(p.sorry, "error")
+        st.say(st.prompt("sorry"), "error")
         st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
         st.go(Phase.SPEAKING)
     elif t.name == TimerName.NO_REPLY and phase == Phase.SPEAKING and st.s.handoff:

@@ -28,12 +28,15 @@ from typing import Any, Final
 import snowballstemmer
 
 from schemas.models import KnowledgeEntry
+from streams.dialog.language import primary_language
+from streams.engines import turkish
 from streams.engines.dialog import FALLBACK_INTENT, HANDOFF_INTENT, Reply, Turn
 
 SAMPLE_PATH: Final = Path(__file__).with_name("sample_knowledge.json")
 K1: Final = 1.2
 B: Final = 0.75
 DEFAULT_MIN_SCORE: Final = 1.0
+MAX_INDEXES: Final = 8
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
@@ -88,11 +91,13 @@ class KnowledgeIndex:
 
     def __init__(self, entries: Sequence[KnowledgeEntry], language: str = "en-US") -> None:
         self.entries = tuple(entries)
+        self.language = language
         self._stemmer = _stemmer(language)
+        self._turkish = primary_language(language) == "tr"
         self._docs: list[tuple[KnowledgeEntry, str, Counter[str], int]] = []
         for entry in self.entries:
             for phrasing in (*entry.phrasings, entry.title):
-                terms = analyze(phrasing, self._stemmer)
+                terms = self._analyze(phrasing)
                 if terms:
                     self._docs.append((entry, phrasing, Counter(terms), len(terms)))
         n = len(self._docs)
@@ -100,9 +105,12 @@ class KnowledgeIndex:
         df: Counter[str] = Counter(t for d in self._docs for t in d[2])
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
 
+    def _analyze(self, text: str) -> list[str]:
+        return turkish.analyze(text) if self._turkish else analyze(text, self._stemmer)
+
     def search(self, text: str) -> list[Match]:
         """Entries by descending score (each with its best phrasing); only those sharing a term."""
-        query = analyze(text, self._stemmer)
+        query = self._analyze(text)
         best: dict[str, Match] = {}
         for entry, phrasing, tf, length in self._docs:
             score = 0.0
@@ -116,12 +124,26 @@ class KnowledgeIndex:
         return sorted(best.values(), key=lambda m: (-m.score, m.entry.entity_id))
 
 
-def fallback_text(entries: Sequence[KnowledgeEntry]) -> str:
+def entries_language(entries: Sequence[KnowledgeEntry], default: str) -> str:
+    """The language to analyse a knowledge base in: its entries' when they share one primary language."""
+    languages = {primary_language(e.language) for e in entries}
+    return entries[0].language if len(languages) == 1 else default
+
+
+def fallback_text(entries: Sequence[KnowledgeEntry], language: str = "en-US") -> str:
+    turkish = primary_language(language) == "tr"
     # Topics to ask about; not the way to a person, which a business without one cannot offer.
     topics = [e.title for e in entries if not e.end_conversation and e.entity_id != HANDOFF_INTENT]
     if not topics:
+        if turkish:
+            return "Özür dilerim, anlayamadım. Başka bir şekilde söyler misiniz?"
         return "Sorry, I didn't understand that. Could you say it another way?"
-    listed = topics[0] if len(topics) == 1 else ", ".join(topics[:-1]) + " and " + topics[-1]
+    last = " ve " if turkish else " and "
+    listed = topics[0] if len(topics) == 1 else ", ".join(topics[:-1]) + last + topics[-1]
+    if turkish:
+        return (
+            f"Özür dilerim, anlayamadım. Size {listed} konusunda yardımcı olabilirim. Ne öğrenmek istersiniz?"
+        )
     return f"Sorry, I didn't catch that. I can help with {listed}. What would you like to know?"
 
 
@@ -134,17 +156,27 @@ class KnowledgeEngine:
         self.min_score = min_score
         self.language = language
         self._index: KnowledgeIndex | None = None
+        # One index per knowledge base seen (a call's language picks its entries: one set per language).
+        self._indexes: dict[tuple[KnowledgeEntry, ...], KnowledgeIndex] = {}
 
     def _index_for(self, knowledge: Sequence[KnowledgeEntry]) -> KnowledgeIndex:
         entries = tuple(knowledge)
         if self._index is None or self._index.entries != entries:
-            self._index = KnowledgeIndex(entries, self.language)
+            index = self._indexes.get(entries)
+            if index is None:
+                index = KnowledgeIndex(entries, entries_language(entries, self.language))
+                self._indexes[entries] = index
+                while len(self._indexes) > MAX_INDEXES:  # the oldest knowledge base goes first
+                    del self._indexes[next(iter(self._indexes))]
+            self._index = index
         return self._index
 
     def reply(self, text: str, history: Sequence[Turn], knowledge: Sequence[KnowledgeEntry]) -> Reply:
         matches = self._index_for(knowledge).search(text)
         if not matches or matches[0].score < self.min_score:
-            return Reply(fallback_text(knowledge), intent=FALLBACK_INTENT)
+            return Reply(
+                fallback_text(knowledge, self._index_for(knowledge).language), intent=FALLBACK_INTENT
+            )
         top = matches[0].entry
         return Reply(top.answer, intent=top.entity_id, end_conversation=top.end_conversation)
 

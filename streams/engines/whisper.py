@@ -27,9 +27,10 @@ from typing import Any, Final
 import numpy as np
 import soxr
 
+from streams.dialog.language import AUTO, AUTO_CANDIDATES, is_auto
 from streams.engines.errors import EngineError
 from streams.engines.stt import Transcript
-from streams.engines.whisper_window import Decoded, by_window, max_length, window_samples
+from streams.engines.whisper_window import MAX_WINDOW_S, Decoded, by_window, max_length, window_samples
 
 MODEL_SIZE: Final = 145_217_532
 MODEL_SHA256: Final = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -83,8 +84,12 @@ def ensure_model(cache_dir: Path) -> Path:
 
 
 def whisper_language(language: str) -> str:
-    """Whisper's language code for a BCP 47 tag: `en-US` → `en`."""
-    return language.split("-")[0].split("_")[0].lower()
+    """Whisper's language code for a BCP 47 tag: `en-US` → `en`; `auto` for `auto` and for a language
+    Whisper does not know (a dialplan's `xx-XX`): then it says which it hears, rather than failing."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    code = language.split("-")[0].split("_")[0].lower()
+    return code if code in _LANGUAGE_CODES else AUTO
 
 
 def pcm_to_float(pcm: bytes, sample_rate: int) -> np.ndarray:
@@ -141,9 +146,11 @@ class WhisperSTT:
             features = np.stack([self._features(audios[i], window_s) for i in members])
             langs = [whisper_language(utterances[i][2]) for i in members]
             with self._lock:
+                langs = self._detected(features, langs)
                 decoded = self._generate(features, langs, window_s)
-            for i, d in zip(members, decoded, strict=True):
-                language = utterances[i][2]
+            for i, d, lang in zip(members, decoded, langs, strict=True):
+                asked = utterances[i][2]
+                language = lang if is_auto(whisper_language(asked)) else asked
                 out[i] = (
                     Transcript(d.text, language, d.confidence) if d.is_speech else Transcript("", language)
                 )
@@ -183,6 +190,22 @@ class WhisperSTT:
             decoded.append(Decoded(text, len(tokens), float(r.scores[0]), float(r.no_speech_prob)))
         return decoded
 
+    def _detected(self, features: np.ndarray, langs: list[str]) -> list[str]:
+        """`langs` with every `auto` replaced by the language Whisper hears in that utterance's
+        features (its language-identification step: the most likely language token after
+        start-of-transcript, among `AUTO_CANDIDATES`); the caller holds the lock."""
+        auto = [j for j, lang in enumerate(langs) if is_auto(lang)]
+        if not auto:
+            return langs
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        found = self._model.model.detect_language(get_ctranslate2_storage(features[auto]))
+        out = list(langs)
+        for j, ranked in zip(auto, found, strict=True):
+            codes = [token[2:-2] for token, _ in ranked]  # "<|tr|>" → "tr", most likely first
+            out[j] = next((c for c in codes if c in AUTO_CANDIDATES), AUTO_CANDIDATES[0])
+        return out
+
     def _prompt(self, lang: str) -> list[int]:
         """transcribe()'s prompt for one language, without timestamps and without previous text."""
         tokenizer = self._tokenizers(lang)
@@ -199,6 +222,9 @@ class WhisperSTT:
 
     def _transcribe_long(self, audio: np.ndarray, language: str) -> Transcript:
         """More than a window holds: transcribe()'s 30 s windows; the caller holds the lock."""
+        if is_auto(whisper_language(language)):  # the first window's language, as for short ones
+            head = self._features(audio[: window_samples(MAX_WINDOW_S)], MAX_WINDOW_S)
+            language = self._detected(head[None], [AUTO])[0]
         segments, _info = self._model.transcribe(
             audio,
             language=whisper_language(language),

@@ -328,3 +328,34 @@ async def test_events_endpoint_agrees_with_replay_call(env):
     replayed = [json.loads(line) for line in out.decode().splitlines()]
     assert events == replayed
     assert [e["type"] for e in events].count("PlayAudio") == 1
+
+
+async def test_admin_prompts_crud_by_kind_and_language_and_auto_dialplans(env):
+    async with api(env) as client, anonymous(client) as anon:
+        body = {"kind": "greeting", "language": "tr-TR", "text": "Liman Bisiklet, buyurun."}
+        assert (await anon.put("/api/admin/prompts/tr-greeting", json=body)).status_code == 401
+        r = await client.put("/api/admin/prompts/tr-greeting", json=body, headers=AUTH)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"id": "tr-greeting", "uri": None, **body}
+        for bad in (
+            {"kind": "shout", "text": "x"},  # unknown kind
+            {"kind": "greeting", "uri": "file:///x.wav"},  # a dialog prompt is synthesized: text needed
+            {"language": "tr-TR"},  # neither text nor uri
+            {"kind": "greeting", "text": "x", "language": "turkish"},
+            {"kind": "greeting", "text": "a\x00b"},
+        ):
+            refused = await client.put("/api/admin/prompts/bad", json=bad, headers=AUTH)
+            assert refused.status_code == 422, (bad, refused.text)
+        listed = (await client.get("/api/admin/prompts", headers=AUTH)).json()
+        assert [p["id"] for p in listed] == ["tr-greeting"]
+        plan = {"pattern": "3000", "action": "agent", "language": "auto"}
+        assert (await client.put("/api/admin/dialplans/auto", json=plan, headers=AUTH)).status_code == 200
+        records = dict(await read_config(env.kafka, env.topics.config))
+        assert (records["prompt:tr-greeting"].kind, records["prompt:tr-greeting"].language) == (
+            "greeting",
+            "tr-TR",
+        )
+        assert records["dialplan:auto"].language == "auto"
+        assert (await client.delete("/api/admin/prompts/tr-greeting", headers=AUTH)).status_code == 204
+        assert (await client.get("/api/admin/prompts/tr-greeting", headers=AUTH)).status_code == 404
+        await client.delete("/api/admin/dialplans/auto", headers=AUTH)

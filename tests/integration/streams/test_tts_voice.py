@@ -19,6 +19,7 @@ from edge.media.codecs.g711 import ulaw_decode, ulaw_encode
 from edge.media.codecs.resample import TELEPHONY_RATE, resample
 from sentiric.settings import Settings
 from streams.agents import speech
+from streams.dialog.language import for_language
 from streams.dialog.script import CallScript
 from streams.engines.factory import build_tts
 from streams.engines.knowledge import load_knowledge
@@ -62,7 +63,7 @@ def test_whisper_finds_every_knowledge_answers_words_through_g711(whisper: Whisp
     tts = build_tts(Settings())  # the default: hibari for English
     missing: dict[str, list[str]] = {}
     total = found = 0
-    for i, entry in enumerate(load_knowledge()):
+    for i, entry in enumerate(for_language(load_knowledge(), "en-US")):
         fact = speech.synthesize(CallScript().replied(f"u{i}", entry.answer), tts, "en-US")
         assert (fact.engine, fact.sample_rate) == ("hibari", 16000)
         line = resample(np.frombuffer(fact.pcm, dtype="<i2"), fact.sample_rate, TELEPHONY_RATE)

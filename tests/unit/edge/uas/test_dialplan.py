@@ -31,3 +31,11 @@ def test_outside_its_hours_a_plan_gives_way_to_its_out_of_hours_plan() -> None:
     assert within_hours(office, [office, night], friday_night) is night
     assert within_hours(office, [office], friday_night) is CLOSED_PLAN  # its night plan is gone
     assert within_hours(night, [office, night], friday_night) is night  # no hours: always
+
+
+def test_sample_plans_until_a_dialplan_is_configured() -> None:
+    turkish = resolve([], "2000")
+    assert (turkish.dialplan_id, turkish.action, turkish.language) == ("sample-tr", "agent", "tr-TR")
+    assert resolve([], "1000") is DEFAULT_PLAN  # the English sample business: every other number
+    configured = [Plan("office", "1*", "agent")]
+    assert resolve(configured, "2000") is DEFAULT_PLAN  # configured dialplans replace the samples

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from schemas import models as m
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
@@ -12,6 +14,7 @@ from streams.agents import speech
 from streams.agents.partials import PartialAudio
 from streams.dialog.script import CallScript, RecordedCall
 from streams.engines.dialog import Reply, Turn
+from streams.engines.knowledge import load_knowledge
 from streams.engines.stt import Transcript
 from streams.engines.tts import Speech
 
@@ -159,3 +162,77 @@ def test_a_partial_transcript_is_not_final_and_derives_from_its_chunk() -> None:
     assert a.text == "what are your opening hours"
     assert a.event_id == speech.transcribe_partial(audio, stt, "en-US").event_id
     assert not speech.wants_reply(a)  # a preview: nobody answers it
+
+
+def test_the_calls_language_reaches_stt_engine_and_tts() -> None:
+    s = CallScript()
+    typed = s.fact(m.UtteranceCaptured, utterance_id="u1", text="calisma saatleriniz nedir")
+    assert speech.transcribe(typed, FakeSTT(), "auto").language == "tr"  # typed: the text heuristic
+    assert speech.transcribe(typed, FakeSTT(), "en-US").language == "en-US"  # configured: kept
+    spoken = s.fact(m.UtteranceCaptured, utterance_id="u2", sample_rate=8000, pcm=b"\0\0" * 80)
+    stt = FakeSTT()
+    speech.transcribe(spoken, stt, "tr-TR")
+    assert stt.calls[0][2] == "tr-TR"
+
+    seen: list[Sequence[m.KnowledgeEntry]] = []
+
+    class Engine(FakeEngine):
+        def reply(self, text: str, history: Sequence[Turn], knowledge: Sequence[m.KnowledgeEntry]) -> Reply:
+            seen.append(knowledge)
+            return super().reply(text, history, knowledge)
+
+    kb = load_knowledge()
+    heard = s.fact(m.UtteranceTranscribed, utterance_id="u1", text="saat", language="tr")
+    out = speech.reply(heard, Engine(), [], kb)
+    assert out.language == "tr" and {e.language for e in seen[0]} == {"tr-TR"}
+
+    languages: list[str] = []
+
+    class TTS(FakeTTS):
+        def synthesize(self, text: str, language: str) -> Speech:
+            languages.append(language)
+            return super().synthesize(text, language)
+
+    speech.synthesize(dataclasses.replace(out, language="tr-TR"), TTS(), "en-US")
+    speech.synthesize(dataclasses.replace(out, language=None), TTS(), "en-US")  # older facts: the default
+    assert languages == ["tr-TR", "en-US"]
+
+
+def test_call_language_from_the_stored_dialog() -> None:
+    from streams.agents.dialog import Stored
+    from streams.dialog.machine import new_state
+    from streams.skip import ended_marker
+
+    state = dataclasses.replace(new_state("c1"), language="tr-TR")
+    assert speech.call_language(bytes(Stored(state)), "en-US") == "tr-TR"
+    assert speech.call_language(None, "en-US") == "en-US"
+    assert speech.call_language(b"not json", "en-US") == "en-US"
+    assert speech.call_language(ended_marker(0.0), "en-US") == "en-US"
+
+
+def test_times_are_synthesized_as_words_in_the_replys_language() -> None:
+    texts: list[str] = []
+
+    class TTS(FakeTTS):
+        def synthesize(self, text: str, language: str) -> Speech:
+            texts.append(text)
+            return super().synthesize(text, language)
+
+    reply = CallScript().replied("u1", "Saat 18:00'e kadar açığız.")
+    out = speech.synthesize(dataclasses.replace(reply, language="tr-TR"), TTS(), "en-US")
+    assert texts == ["Saat on sekiz'e kadar açığız."] and out.text == reply.text  # the log keeps the text
+
+
+def test_a_language_without_a_voice_is_spoken_in_the_default_voice() -> None:
+    from streams.engines.errors import EngineError
+
+    class OnlyEnglish(FakeTTS):
+        def synthesize(self, text: str, language: str) -> Speech:
+            if not language.startswith("en"):
+                raise EngineError(f"no voice {language!r}")
+            return super().synthesize(text, language)
+
+    reply = dataclasses.replace(CallScript().replied("u1", "Hello"), language="xx-XX")
+    assert speech.synthesize(reply, OnlyEnglish(), "en-US").pcm  # heard, not silence
+    with pytest.raises(EngineError):  # the default has no voice either: the error stays
+        speech.synthesize(reply, OnlyEnglish(), "xx")

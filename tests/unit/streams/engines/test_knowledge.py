@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from streams.dialog.language import for_language
 from streams.engines.knowledge import KnowledgeEngine, KnowledgeIndex, fallback_text, load_knowledge
 
-KB = load_knowledge()
+KB = for_language(load_knowledge(), "en-US")  # what an English call answers from
 
 PARAPHRASES = [
     ("What are your opening hours?", "hours"),

@@ -137,3 +137,23 @@ def test_a_longer_utterance_does_not_widen_the_others_window(stt: WhisperSTT) ->
     many = stt.transcribe_many([(longer, rate, "en-US"), (q, rate, "en-US")])
     _same(many[0], stt.transcribe(longer, rate, "en-US"))
     _same(many[1], stt.transcribe(q, rate, "en-US"))
+
+
+def test_auto_detects_the_language_among_those_the_agent_speaks(stt: WhisperSTT) -> None:
+    from streams.engines.espeak import EspeakTTS
+
+    english, rate = _wav("opening_hours_16k.wav")
+    turkish = EspeakTTS().synthesize("Çalışma saatleriniz nedir?", "tr")
+    heard = stt.transcribe_many([(english, rate, "auto"), (turkish.pcm, turkish.sample_rate, "auto")])
+    assert [t.language for t in heard] == ["en", "tr"]
+    assert "opening hours" in heard[0].text.lower()
+    assert stt.transcribe(b"\0\0" * 16000, 16000, "auto").language == "auto"  # nothing heard: undecided
+    # Past a window the first window's language is taken, as for the short ones.
+    long = english + b"\0\0" * (31 * rate)
+    assert stt.transcribe(long, rate, "auto").language == "en"
+
+
+def test_a_language_whisper_does_not_know_is_detected_instead_of_failing(stt: WhisperSTT) -> None:
+    pcm, rate = _wav("opening_hours_16k.wav")
+    heard = stt.transcribe(pcm, rate, "xx-XX")
+    assert heard.language == "en" and "opening hours" in heard.text.lower()
