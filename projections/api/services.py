@@ -62,6 +62,7 @@ class ApiConfig:
     run_webhooks: bool = True
     webhook_policy: RetryPolicy = field(default_factory=RetryPolicy)
     pool_size: int = 10
+    sample_action_url: str | None = None  # the built-in sample booking endpoint, allowed on loopback
     write_timeout_s: float = 10.0  # an admin write not acknowledged by the log by then: 503 (writes.py)
 
 

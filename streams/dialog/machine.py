@@ -435,6 +435,8 @@ _LIVE: dict[type[Any], str] = {
     m.PlaybackStarted: IGNORE,
     m.UtteranceCaptured: IGNORE,
     m.DialogStateChanged: IGNORE,
+    # the dialog engine's agent actions: its AgentReplied (confirmation, result, apology) drives the dialog
+    **dict.fromkeys((m.ActionRequested, m.ActionCompleted, m.ActionFailed), IGNORE),
     m.DialogTimerFired: "timer",
     m.SpeechSynthesized: "synthesized",
     m.PlaybackFinished: "playback_finished",
