@@ -39,8 +39,9 @@ from sentiric.eventlog.connection import client_options, faust_brokers, faust_cr
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
 from sentiric.eventlog.topics import CALLS, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, WORKERS, TopicSpec
 from sentiric.settings import Settings, get_settings
+from streams.agents import actions, speech
 from streams.agents import dialog as dialog_step
-from streams.agents import speech
+from streams.agents.actions import ActionStore, Executor
 from streams.agents.config import KnowledgeStore, follow_config
 from streams.analytics.kpi import KpiWindows, Measurement, measure
 from streams.changelog_fetch import stop_fetching_changelogs
@@ -133,6 +134,10 @@ def create_app(
     policy = policy_from(settings)
     language = settings.language
     knowledge = KnowledgeStore(settings.knowledge_file)
+    action_store = ActionStore()
+    executor = Executor(
+        sample_url=settings.sample_action_url, allow_private=settings.webhook_allow_private_targets
+    )
 
     calls = app.topic(CALLS, partitions=partitions, **raw)
     metrics = app.topic(METRICS, **raw)
@@ -166,6 +171,7 @@ def create_app(
     }
     dialogs = app.Table("dialog", **table)
     histories = app.Table("dialog-history", **table)
+    pending_actions = app.Table("dialog-actions", **table)  # the action being filled in, per call
     progress = Progress(agents=("dialog", "stt", "dialog-engine", "tts", "measure"))
     skips = SkipCounter()
     app.sentiric_progress = progress  # type: ignore[attr-defined]  # ours on faust's App: tests and benches read it
@@ -265,6 +271,7 @@ def create_app(
             with dead.guard(event.message):
                 if isinstance(fact, m.CallEnded):
                     histories.pop(key, None)
+                    pending_actions.pop(key, None)
                     held.pop(key, None)
                 elif isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
                     histories[key] = speech.remember(histories.get(key), Turn("agent", fact.text))
@@ -277,6 +284,21 @@ def create_app(
                     else:
                         held.pop(key, None)
                     if not speech.wants_reply(fact, policy, holding=holding) or ended("dialog-engine", key):
+                        continue
+                    turn = await actions.take_turn(
+                        fact, pending_actions.get(key), action_store.actions(), executor
+                    )
+                    if turn.pending is not None:
+                        pending_actions[key] = turn.pending
+                    elif pending_actions.get(key) is not None:
+                        pending_actions.pop(key, None)
+                    if turn.facts:
+                        for out_fact in turn.facts:
+                            await emit(CALLS, key, encode(out_fact))
+                        said = turn.facts[-1].text
+                        histories[key] = speech.remember(
+                            histories.get(key), Turn("caller", fact.text), Turn("agent", said)
+                        )
                         continue
                     history = speech.load_history(histories.get(key))
                     try:
@@ -333,7 +355,9 @@ def create_app(
 
     @app.task
     async def materialize_config() -> None:
-        await follow_config(knowledge, dead_letters=aside("knowledge"), **client_options(settings))
+        await follow_config(
+            knowledge, dead_letters=aside("knowledge"), also=(action_store.apply,), **client_options(settings)
+        )
 
     return app
 

@@ -13,7 +13,7 @@ its read loop restarts itself after a broker error, resuming after the last reco
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +46,16 @@ class KnowledgeStore:
 
 
 async def follow_config(
-    store: KnowledgeStore, *, dead_letters: DeadLetters | None = None, **client: Any
+    store: KnowledgeStore,
+    *,
+    dead_letters: DeadLetters | None = None,
+    also: Sequence[Callable[[str, Any | None], None]] = (),
+    **client: Any,
 ) -> None:
-    """Keep `store` current with the config topic until cancelled. `client`: `client_options(settings)`."""
+    """Keep `store` (and the listeners `also`, e.g. the actions) current with the config topic until
+    cancelled. `client`: `client_options(settings)`."""
     view = ConfigView(name="knowledge")
     view.subscribe(store.apply)
+    for listener in also:
+        view.subscribe(listener)
     await view.follow(CONFIG, dead_letters=dead_letters, **client)

@@ -211,6 +211,7 @@ async def test_a_record_that_makes_an_agent_raise_is_set_aside_and_the_agent_goe
 
 def test_the_worker_creates_its_own_topics_before_joining_the_group(app: faust.App) -> None:
     specs = {s.name: s for s in internal_topics(app)}
-    assert set(specs) == {"sentiric-dialog-changelog", "sentiric-dialog-history-changelog", KPI_TOPIC}
-    for name in ("sentiric-dialog-changelog", "sentiric-dialog-history-changelog"):
+    tables = [f"sentiric-dialog{t}-changelog" for t in ("", "-history", "-actions")]
+    assert set(specs) == {*tables, KPI_TOPIC}
+    for name in tables:
         assert specs[name].partitions == 1 and specs[name].config == {"cleanup.policy": "compact"}
