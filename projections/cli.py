@@ -75,6 +75,7 @@ def run_api(args: argparse.Namespace) -> int:
         run_projector=not args.no_projector,
         run_webhooks=not args.no_webhooks,
         write_timeout_s=settings.api_write_timeout_s,
+        sample_action_url=settings.sample_action_url,
     )
     server = uvicorn.Server(
         uvicorn.Config(

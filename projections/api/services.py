@@ -183,6 +183,9 @@ async def running_services(config: ApiConfig) -> AsyncIterator[Services]:
             policy=config.webhook_policy,
         )
         services.tasks.append(asyncio.create_task(services.dispatcher.run(), name="webhooks"))
+    from projections.api import sample  # imports this module
+
+    sample.start(services)  # the sample booking action on first run, when configured
     try:
         yield services
     finally:

@@ -99,17 +99,21 @@ class Executor:
     def __init__(self, *, sample_url: str | None = None, allow_private: bool = False) -> None:
         self.sample_url = sample_url
         self._open = httpx.AsyncClient(trust_env=False)
+        # The sample endpoint is this machine's own API on loopback, whose certificate may name another
+        # host (a self-signed one): nothing to verify there (as `sentiric up`'s own probes).
+        self._sample = httpx.AsyncClient(trust_env=False, verify=False)
         self._guarded = (
             self._open if allow_private else httpx.AsyncClient(transport=GuardedTransport(), trust_env=False)
         )
 
     async def aclose(self) -> None:
+        await self._sample.aclose()
         await self._open.aclose()
         if self._guarded is not self._open:
             await self._guarded.aclose()
 
     def _client(self, url: str) -> httpx.AsyncClient:
-        return self._open if self.sample_url is not None and url == self.sample_url else self._guarded
+        return self._sample if self.sample_url is not None and url == self.sample_url else self._guarded
 
     async def call(self, action: m.Action, body: bytes, request_id: str) -> CallResult:
         headers = {
