@@ -237,9 +237,10 @@ def advance(pending: Pending | None, text: str, today: date, actions: Sequence[A
 
 
 def done_text(action: Action, arguments: Mapping[str, str], result: Any, today: date) -> str:
-    values: dict[str, Any] = spoken(action, arguments, today)
+    values: dict[str, Any] = {}
     if isinstance(result, dict):
         values.update({k: v for k, v in result.items() if isinstance(v, str | int | float)})
+    values.update(spoken(action, arguments, today))  # the slots as said, over the endpoint's echo of them
     if action.done_text:
         return render(action.done_text, values)
     message = result.get("message") if isinstance(result, dict) else None

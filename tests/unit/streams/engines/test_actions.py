@@ -47,7 +47,8 @@ def test_the_booking_conversation() -> None:
     run = advance(second.pending, "Yes, please.", SAT, actions)
     assert isinstance(run, Run)
     assert dict(run.arguments) == {"date": "2026-12-06", "time": "10:00", "name": "Alice Smith"}
-    said = done_text(run.action, run.arguments, {"booking_id": "B-7", "message": "ignored"}, SAT)
+    result = {"booking_id": "B-7", "date": "2026-12-06", "message": "ignored"}  # the slots said win
+    said = done_text(run.action, run.arguments, result, SAT)
     assert said == "You're booked, Alice Smith: tomorrow, Sunday 6 December at 10 am. Your reference is B-7."
 
 
