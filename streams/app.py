@@ -285,9 +285,14 @@ def create_app(
                         held.pop(key, None)
                     if not speech.wants_reply(fact, policy, holding=holding) or ended("dialog-engine", key):
                         continue
-                    turn = await actions.take_turn(
-                        fact, pending_actions.get(key), action_store.actions(), executor
-                    )
+                    try:
+                        turn = await actions.action_turn(
+                            fact, pending_actions.get(key), engines.dialog, histories.get(key),
+                            knowledge.entries(), action_store.actions(), executor,
+                        )  # fmt: skip
+                    except EngineError as exc:
+                        log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
+                        continue
                     if turn.pending is not None:
                         pending_actions[key] = turn.pending
                     elif pending_actions.get(key) is not None:

@@ -37,16 +37,22 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 
 import httpx
 import structlog
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # no stubs shipped
+from jsonschema.exceptions import SchemaError, ValidationError  # type: ignore[import-untyped]  # no stubs shipped
 
 from projections.webhook_targets import GuardedTransport, TargetRefused
 from schemas import models as m
 from schemas.wiretext import safe_field
 from streams.agents import speech
 from streams.engines import actions as engine
+from streams.engines.dialog import Turn as DialogTurn
+from streams.engines.errors import EngineError
+from streams.engines.openai_tools import OpenAIToolsEngine
 
 log = structlog.get_logger("sentiric.streams.actions")
 SIGNATURE_HEADER: Final = "X-Sentiric-Signature"
@@ -165,11 +171,18 @@ def _envelope(cause: m.UtteranceTranscribed, what: str) -> dict[str, Any]:
     return out
 
 
-def reply(cause: m.UtteranceTranscribed, text: str, intent: str, ms: float) -> m.AgentReplied:
+def reply(
+    cause: m.UtteranceTranscribed,
+    text: str,
+    intent: str,
+    ms: float,
+    name: str = ACTION_ENGINE,
+    end: bool = False,
+) -> m.AgentReplied:
     return m.AgentReplied(
         **speech._derived(cause, speech.ENGINE_SOURCE), reply_id=f"{cause.utterance_id}:reply",
         utterance_id=cause.utterance_id, text=safe_field("text", text), intent=intent,
-        end_conversation=False, engine=ACTION_ENGINE, latency_ms=ms,
+        end_conversation=end, engine=name, latency_ms=ms,
     )  # fmt: skip
 
 
@@ -198,52 +211,151 @@ async def take_turn(
     return Turn(await run(cause, step.action, step.arguments, executor, today, start), None)
 
 
-async def run(
-    cause: m.UtteranceTranscribed,
-    action: m.Action,
-    arguments: Mapping[str, str],
-    executor: Executor,
-    today: Any,
-    start: float,
-) -> list[Any]:
+async def execute(
+    cause: m.UtteranceTranscribed, action: m.Action, arguments: Mapping[str, Any], executor: Executor
+) -> tuple[list[Any], CallResult]:
+    """Call the action's endpoint: its facts (ActionRequested, then ActionCompleted or ActionFailed)."""
     request_id = f"{cause.call_id}:{cause.utterance_id}:{action.entity_id}"
     args = json.dumps(dict(arguments), sort_keys=True)
     requested = m.ActionRequested(
         **_envelope(cause, "requested"), request_id=request_id, action=action.entity_id,
         utterance_id=cause.utterance_id, name=action.name, arguments=args, url=action.url,
     )  # fmt: skip
-    body = json.dumps(
-        {
-            "action": action.name,
-            "request_id": request_id,
-            "call_id": cause.call_id,
-            "arguments": dict(arguments),
-        },
-        sort_keys=True,
-    ).encode()
+    payload = {
+        "action": action.name,
+        "request_id": request_id,
+        "call_id": cause.call_id,
+        "arguments": arguments,
+    }
+    body = json.dumps(payload, sort_keys=True).encode()
     try:
         result = await executor.call(action, body, request_id)
     except Exception as exc:  # whatever broke, the caller hears the apology
         log.exception("action call crashed", call_id=cause.call_id, action=action.entity_id)
         result = CallResult(False, None, None, f"{type(exc).__name__}: {exc}", 0, 0.0)
-    ms = (time.perf_counter() - start) * 1000.0
     if result.ok:
         text = json.dumps(result.result, sort_keys=True)[:MAX_RESULT_CHARS]
         done = m.ActionCompleted(
             **_envelope(cause, "completed"), request_id=request_id, action=action.entity_id,
-            status_code=result.status_code or 200, result=text, attempts=result.attempts,
-            latency_ms=result.latency_ms,
+            status_code=result.status_code or 200, result=text,
+            attempts=result.attempts, latency_ms=result.latency_ms,
         )  # fmt: skip
-        said = engine.done_text(action, arguments, result.result, today)
-        return [requested, done, reply(cause, said, f"action:{action.entity_id}:done", ms)]
+        return [requested, done], result
     log.warning("action failed", call_id=cause.call_id, action=action.entity_id, error=result.error)
     failed = m.ActionFailed(
         **_envelope(cause, "failed"), request_id=request_id, action=action.entity_id,
         status_code=result.status_code, error=safe_field("error", result.error[:500]),
         attempts=result.attempts, latency_ms=result.latency_ms,
     )  # fmt: skip
-    return [
-        requested,
-        failed,
-        reply(cause, engine.failed_text(action), f"action:{action.entity_id}:failed", ms),
-    ]
+    return [requested, failed], result
+
+
+async def run(
+    cause: m.UtteranceTranscribed,
+    action: m.Action,
+    arguments: Mapping[str, str],
+    executor: Executor,
+    today: date,
+    start: float,
+) -> list[Any]:
+    facts, result = await execute(cause, action, arguments, executor)
+    ms = (time.perf_counter() - start) * 1000.0
+    if result.ok:
+        said = engine.done_text(action, arguments, result.result, today)
+        return [*facts, reply(cause, said, f"action:{action.entity_id}:done", ms)]
+    return [*facts, reply(cause, engine.failed_text(action), f"action:{action.entity_id}:failed", ms)]
+
+
+def checked_arguments(action: m.Action, raw: str) -> dict[str, Any]:
+    """The model's arguments for `action`, valid against its schema; ValueError saying why not."""
+    try:
+        arguments = json.loads(raw or "{}")
+        Draft202012Validator(json.loads(action.parameters)).validate(arguments)
+    except ValidationError as exc:
+        raise ValueError(f"invalid arguments: {exc.message}") from None
+    except (ValueError, SchemaError) as exc:
+        raise ValueError(f"unreadable arguments or schema: {exc}") from None
+    if not isinstance(arguments, dict):
+        raise ValueError("arguments must be an object")
+    return arguments
+
+
+async def llm_turn(
+    cause: m.UtteranceTranscribed,
+    llm: OpenAIToolsEngine,
+    history: Sequence[DialogTurn],
+    knowledge: Sequence[m.KnowledgeEntry],
+    actions: Sequence[m.Action],
+    executor: Executor,
+) -> list[Any]:
+    """One caller turn answered by a model with the actions as tools: the model's reply, or its tool
+    call run once (facts) and the model's answer to the result. Raises EngineError when the model
+    cannot be reached for the first answer (the worker logs it; the dialog's no-reply timer speaks)."""
+    start = time.perf_counter()
+    first = await asyncio.to_thread(llm.reply_with_tools, cause.text, history, knowledge, actions)
+    if first.call is None:
+        assert first.reply is not None
+        ms = (time.perf_counter() - start) * 1000.0
+        return [
+            reply(
+                cause,
+                first.reply.text,
+                first.reply.intent or "llm",
+                ms,
+                llm.name,
+                first.reply.end_conversation,
+            )
+        ]
+    call = first.call
+    action = next((a for a in actions if a.enabled and a.name == call.name), None)
+    facts: list[Any] = []
+    outcome: dict[str, Any]
+    if action is None:
+        outcome = {"ok": False, "error": f"there is no tool named {call.name!r}"}
+    else:
+        try:
+            arguments = checked_arguments(action, call.arguments)
+        except ValueError as exc:
+            outcome = {"ok": False, "error": str(exc)}
+        else:
+            facts, result = await execute(cause, action, arguments, executor)
+            outcome = (
+                {"ok": True, "result": result.result} if result.ok else {"ok": False, "error": "unavailable"}
+            )
+    try:
+        said = await asyncio.to_thread(
+            llm.answer_tool, cause.text, history, knowledge, actions, call, outcome
+        )
+        text, end = said.text, said.end_conversation
+    except EngineError as exc:  # the model is gone after the action ran: say the outcome ourselves
+        log.warning("model failed after a tool call", call_id=cause.call_id, error=str(exc))
+        end = False
+        if action is not None and outcome["ok"]:
+            text = engine.done_text(action, {}, outcome["result"], cause.occurred_at.date())
+        elif action is not None:
+            text = engine.failed_text(action)
+        else:
+            text = "Sorry, I can't do that. What else can I help with?"
+    ms = (time.perf_counter() - start) * 1000.0
+    intent = f"action:{action.entity_id if action else call.name}:llm"
+    return [*facts, reply(cause, text, intent, ms, llm.name, end)]
+
+
+async def action_turn(
+    cause: m.UtteranceTranscribed,
+    pending: bytes | None,
+    dialog: Any,
+    raw_history: bytes | None,
+    knowledge: Sequence[m.KnowledgeEntry],
+    actions: Sequence[m.Action],
+    executor: Executor,
+) -> Turn:
+    """The worker's entry: with a tool-calling model as the dialog engine and actions configured, the
+    model decides (`llm_turn`); else the embedded conversation (`take_turn`). No facts: not an action
+    turn, the dialog engine answers as usual."""
+    if isinstance(dialog, OpenAIToolsEngine):
+        if not actions:
+            return Turn([], None)
+        history = speech.load_history(raw_history)
+        return Turn(await llm_turn(cause, dialog, history, knowledge, actions, executor), None)
+    return await take_turn(cause, pending, actions, executor)
