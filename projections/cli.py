@@ -76,6 +76,7 @@ def run_api(args: argparse.Namespace) -> int:
         run_webhooks=not args.no_webhooks,
         write_timeout_s=settings.api_write_timeout_s,
         originate_edge=settings.node_id,
+        sample_action_url=settings.sample_action_url,
     )
     server = uvicorn.Server(
         uvicorn.Config(

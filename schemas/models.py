@@ -12,6 +12,126 @@ from uuid import UUID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ActionCompleted:
+    """An agent action's endpoint answered with success."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.ActionCompleted"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    request_id: str
+    action: str
+    status_code: int
+    result: str
+    attempts: int
+    latency_ms: float
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "request_id": self.request_id,
+            "action": self.action,
+            "status_code": self.status_code,
+            "result": self.result,
+            "attempts": self.attempts,
+            "latency_ms": self.latency_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ActionCompleted:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionFailed:
+    """An agent action could not be done: refused, unreachable, timed out, or an error status."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.ActionFailed"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    request_id: str
+    action: str
+    status_code: int | None = None
+    error: str
+    attempts: int
+    latency_ms: float
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "request_id": self.request_id,
+            "action": self.action,
+            "status_code": self.status_code,
+            "error": self.error,
+            "attempts": self.attempts,
+            "latency_ms": self.latency_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ActionFailed:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionRequested:
+    """The dialog engine starts an agent action with the caller's arguments."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.ActionRequested"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    request_id: str
+    action: str
+    utterance_id: str | None = None
+    name: str
+    arguments: str
+    url: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "request_id": self.request_id,
+            "action": self.action,
+            "utterance_id": self.utterance_id,
+            "name": self.name,
+            "arguments": self.arguments,
+            "url": self.url,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ActionRequested:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentReplied:
     """The dialog engine's answer to a transcript."""
 
@@ -1255,6 +1375,59 @@ class TransferCall:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    """An agent action: a signed HTTPS call the dialog engine makes with the slots a caller gave."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.config.Action"
+    FAMILY: ClassVar[str] = "config"
+    event_id: UUID
+    entity_id: str
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    name: str
+    description: str
+    parameters: str
+    url: str
+    secret: str
+    timeout_s: float = 5.0
+    retries: int = 1
+    triggers: tuple[str, ...]
+    confirm_text: str = ""
+    done_text: str = ""
+    fallback_text: str = ""
+    language: str = "en-US"
+    enabled: bool = True
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+            "url": self.url,
+            "secret": self.secret,
+            "timeout_s": self.timeout_s,
+            "retries": self.retries,
+            "triggers": self.triggers,
+            "confirm_text": self.confirm_text,
+            "done_text": self.done_text,
+            "fallback_text": self.fallback_text,
+            "language": self.language,
+            "enabled": self.enabled,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Action:
+        record["triggers"] = tuple(record["triggers"])
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ApiToken:
     """A bearer token (st_<entity_id>_<secret>); only the SHA-256 of its secret is kept."""
 
@@ -1778,7 +1951,10 @@ class CallDetailRecord:
 
 
 Fact = (
-    AgentReplied
+    ActionCompleted
+    | ActionFailed
+    | ActionRequested
+    | AgentReplied
     | CallAnswered
     | CallCancelled
     | CallDegraded
@@ -1817,13 +1993,16 @@ Command = (
     | TransferCall
 )
 
-ConfigRecord = ApiToken | Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
+ConfigRecord = Action | ApiToken | Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
 
 MetricRecord = KpiWindowReported | WorkerHeartbeat
 
 CdrRecord = CallDetailRecord
 
 ALL_MODELS: tuple[type[Any], ...] = (
+    ActionCompleted,
+    ActionFailed,
+    ActionRequested,
     AgentReplied,
     CallAnswered,
     CallCancelled,
@@ -1858,6 +2037,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     StopPlayback,
     StopRecording,
     TransferCall,
+    Action,
     ApiToken,
     Dialplan,
     KnowledgeEntry,

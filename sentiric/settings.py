@@ -307,6 +307,11 @@ class Settings(BaseSettings):
     webhook_allow_private_targets: bool = Field(
         default=False, description="Allow webhook URLs in private, loopback and link-local ranges."
     )
+    sample_action_url: str | None = Field(
+        default=None,
+        description="The built-in sample booking endpoint (served by the API on loopback): action "
+        "endpoints must be public https but for this one URL. `sentiric up` sets it.",
+    )
     api_write_timeout_s: float = Field(
         default=10.0,
         gt=0,

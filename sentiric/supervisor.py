@@ -563,6 +563,13 @@ def _api_scheme(settings: Settings) -> str:
     return "https" if settings.api_tls else "http"
 
 
+def sample_action_url(settings: Settings) -> str:
+    """The sample booking endpoint on this machine's API (`projections.api.sample`)."""
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
+    host = f"[{host}]" if ":" in host else host
+    return f"{_api_scheme(settings)}://{host}:{settings.api_port}/api/sample/bookings"
+
+
 def banner(settings: Settings, names: list[str], edges: list[EdgeSlot] | None = None) -> str:
     lines = [f"Sentiric is up (log {settings.bootstrap_servers}):"]
     if "edge" in names:
@@ -663,6 +670,8 @@ def up(args: argparse.Namespace) -> int:
     for stale in run_file.clean_stale():
         print(f"ended {stale.name} (pid {stale.pid}), left running by an earlier sentiric up", flush=True)
     env = dict(os.environ)
+    if "api" in names and settings.sample_action_url is None:  # the sample business books through it
+        env["SENTIRIC_SAMPLE_ACTION_URL"] = sample_action_url(settings)
     kafka = local_broker(settings)  # one node, or SENTIRIC_KAFKA_NODES of them
     postgres = EmbeddedPostgres(settings)
     infra: list[Child] = []

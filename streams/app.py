@@ -41,9 +41,10 @@ from sentiric.eventlog.connection import client_options, faust_brokers, faust_cr
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
 from sentiric.eventlog.topics import CALLS, CDR, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, WORKERS, TopicSpec
 from sentiric.settings import Settings, get_settings
+from streams.agents import actions, speech
 from streams.agents import cdr as cdr_step
 from streams.agents import dialog as dialog_step
-from streams.agents import speech
+from streams.agents.actions import ActionStore, Executor
 from streams.agents.config import KnowledgeStore, PromptStore, follow_config
 from streams.agents.partials import Partials
 from streams.analytics.kpi import KpiWindows, Measurement, measure
@@ -153,6 +154,11 @@ def create_app(
             policy = replace(policy, prompts=prompts.book())
         return policy
 
+    action_store = ActionStore()
+    executor = Executor(
+        sample_url=settings.sample_action_url, allow_private=settings.webhook_allow_private_targets
+    )
+
     calls = app.topic(CALLS, partitions=partitions, **raw)
     metrics = app.topic(METRICS, **raw)
     workers = app.topic(WORKERS, partitions=1, **raw)
@@ -187,6 +193,7 @@ def create_app(
     dialogs = app.Table("dialog", **table)
     histories = app.Table("dialog-history", **table)
     cdrs = app.Table("cdr", **table)
+    pending_actions = app.Table("dialog-actions", **table)  # the action being filled in, per call
     progress = Progress(agents=("dialog", "stt", "dialog-engine", "tts", "measure"))
     skips = SkipCounter()
     app.sentiric_progress = progress  # type: ignore[attr-defined]  # ours on faust's App: tests and benches read it
@@ -312,6 +319,7 @@ def create_app(
             with dead.guard(event.message):
                 if isinstance(fact, m.CallEnded):
                     histories.pop(key, None)
+                    pending_actions.pop(key, None)
                     held.pop(key, None)
                 elif isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
                     histories[key] = speech.remember(histories.get(key), Turn("agent", fact.text))
@@ -324,6 +332,26 @@ def create_app(
                     else:
                         held.pop(key, None)
                     if not speech.wants_reply(fact, policy, holding=holding) or ended("dialog-engine", key):
+                        continue
+                    try:
+                        turn = await actions.action_turn(
+                            fact, pending_actions.get(key), engines.dialog, histories.get(key),
+                            knowledge.entries(), action_store.actions(), executor,
+                        )  # fmt: skip
+                    except EngineError as exc:
+                        log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
+                        continue
+                    if turn.pending is not None:
+                        pending_actions[key] = turn.pending
+                    elif pending_actions.get(key) is not None:
+                        pending_actions.pop(key, None)
+                    if turn.facts:
+                        for out_fact in turn.facts:
+                            await emit(CALLS, key, encode(out_fact))
+                        said = turn.facts[-1].text
+                        histories[key] = speech.remember(
+                            histories.get(key), Turn("caller", fact.text), Turn("agent", said)
+                        )
                         continue
                     history = speech.load_history(histories.get(key))
                     try:
@@ -410,7 +438,11 @@ def create_app(
     @app.task
     async def materialize_config() -> None:
         await follow_config(
-            knowledge, prompts=prompts, dead_letters=aside("knowledge"), **client_options(settings)
+            knowledge,
+            prompts=prompts,
+            dead_letters=aside("knowledge"),
+            also=(action_store.apply,),
+            **client_options(settings),
         )
 
     return app

@@ -13,7 +13,21 @@ from collections.abc import Awaitable, Callable
 from fastapi import Depends, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 
-from projections.api import admin, auth, calls, docs, errors, live, ops, originate, stats, tokens, writes
+from projections.api import (
+    admin,
+    admin_actions,
+    auth,
+    calls,
+    docs,
+    errors,
+    live,
+    ops,
+    originate,
+    sample,
+    stats,
+    tokens,
+    writes,
+)
 from projections.api.services import ApiConfig, lifespan_for
 from projections.web.routes import router as web_router
 
@@ -52,7 +66,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     writes.install(app)  # the log unavailable: 503, never a hang or a 500
     auth.install(app)
     docs.install_openapi(app)
-    for module in (calls, live, originate, stats, admin, tokens, ops, docs):
+    for module in (calls, live, originate, stats, admin, admin_actions, sample, tokens, ops, docs):
         app.include_router(module.router)
     app.include_router(web_router)  # the dashboard at /, the voice client at /talk, the sign-in page
 

@@ -47,7 +47,8 @@ from sentiric.auth import (
 log = structlog.get_logger(__name__)
 
 # (method, route path) of the only routes that answer without a credential: the health probe, the
-# sign-in page, its form and sign-out, and what the sign-in page needs to render.
+# sign-in page, its form and sign-out, what the sign-in page needs to render, and the sample booking
+# endpoint, which checks the request's HMAC signature itself.
 OPEN_ROUTES: Final = frozenset(
     {
         ("GET", "/healthz"),
@@ -57,6 +58,7 @@ OPEN_ROUTES: Final = frozenset(
         ("GET", "/web/style.css"),
         ("GET", "/web/favicon.svg"),
         ("GET", "/favicon.ico"),
+        ("POST", "/api/sample/bookings"),  # signed by the sample action's secret instead (api.sample)
     }
 )
 PAGES: Final = frozenset({"/", "/talk", "/docs", "/redoc"})  # HTML: redirect to the sign-in page

@@ -63,6 +63,7 @@ class ApiConfig:
     webhook_policy: RetryPolicy = field(default_factory=RetryPolicy)
     pool_size: int = 10
     originate_edge: str = "edge-1"  # the edge node POST /api/calls sends OriginateCall to by default
+    sample_action_url: str | None = None  # the built-in sample booking endpoint, allowed on loopback
     write_timeout_s: float = 10.0  # an admin write not acknowledged by the log by then: 503 (writes.py)
 
 
@@ -183,6 +184,9 @@ async def running_services(config: ApiConfig) -> AsyncIterator[Services]:
             policy=config.webhook_policy,
         )
         services.tasks.append(asyncio.create_task(services.dispatcher.run(), name="webhooks"))
+    from projections.api import sample  # imports this module
+
+    sample.start(services)  # the sample booking action on first run, when configured
     try:
         yield services
     finally:

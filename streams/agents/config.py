@@ -16,7 +16,7 @@ language and kind (`streams.dialog.prompts`); the dialog agent's policy carries 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +73,15 @@ async def follow_config(
     *,
     prompts: PromptStore | None = None,
     dead_letters: DeadLetters | None = None,
+    also: Sequence[Callable[[str, Any | None], None]] = (),
     **client: Any,
 ) -> None:
-    """Keep `store` (and `prompts`) current with the config topic until cancelled. `client`:
-    `client_options(settings)`."""
+    """Keep `store` (and `prompts`, and the listeners `also`, e.g. the actions) current with the config
+    topic until cancelled. `client`: `client_options(settings)`."""
     view = ConfigView(name="knowledge")
     view.subscribe(store.apply)
     if prompts is not None:
         view.subscribe(prompts.apply)
+    for listener in also:
+        view.subscribe(listener)
     await view.follow(CONFIG, dead_letters=dead_letters, **client)

@@ -537,6 +537,8 @@ _LIVE: dict[type[Any], str] = {
     m.UtteranceCaptured: IGNORE,
     m.UtteranceChunkCaptured: IGNORE,  # a preview for partial transcripts, which the dialog ignores too
     m.DialogStateChanged: IGNORE,
+    # the dialog engine's agent actions: its AgentReplied (confirmation, result, apology) drives the dialog
+    **dict.fromkeys((m.ActionRequested, m.ActionCompleted, m.ActionFailed), IGNORE),
     m.DialogTimerFired: "timer",
     m.SpeechSynthesized: "synthesized",
     m.PlaybackFinished: "playback_finished",

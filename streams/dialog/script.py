@@ -26,6 +26,12 @@ _NS = uuid.UUID("0c9d8a36-4a5e-4f0b-9a3e-1d2c3b4a5f60")
 # Required fields of every fact type, beyond the envelope, with plausible values.
 DEFAULTS: dict[type[Any], dict[str, Any]] = {
     m.AgentReplied: {"reply_id": "r-x", "text": "ok", "engine": "kb", "latency_ms": 1.0},
+    m.ActionRequested: {"request_id": "a-x", "action": "book", "name": "book", "arguments": "{}",
+                        "url": "https://example.com/book"},
+    m.ActionCompleted: {"request_id": "a-x", "action": "book", "status_code": 200, "result": "{}",
+                        "attempts": 1, "latency_ms": 1.0},
+    m.ActionFailed: {"request_id": "a-x", "action": "book", "error": "timeout", "attempts": 2,
+                     "latency_ms": 1.0},
     m.CallAnswered: {"codec": "PCMU", "payload_type": 0, "sdp_answer": "v=0\r\n"},
     m.CallCancelled: {},
     m.CallEnded: {"reason": "bye", "hangup_by": "caller", "sip_status": 200, "total_ms": 1000},
@@ -72,6 +78,7 @@ PRODUCER: dict[type[Any], str] = {
     **dict.fromkeys(DEFAULTS, EDGE),
     m.UtteranceTranscribed: STT,
     m.AgentReplied: ENGINE,
+    **dict.fromkeys((m.ActionRequested, m.ActionCompleted, m.ActionFailed), ENGINE),
     m.SpeechSynthesized: TTS,
     m.DialogTimerFired: TIMER,
     m.DialogStateChanged: "dialog-other",

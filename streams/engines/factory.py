@@ -53,12 +53,12 @@ def build_dialog(settings: Settings) -> DialogEngine:
         url, options = _remote_options(settings, "dialog")
         return RemoteDialog(url, language=settings.language, **options)
     if settings.dialog_engine == "openai" or (settings.dialog_engine != "knowledge" and settings.llm_url):
-        from streams.engines.openai_chat import OpenAIChatEngine
+        from streams.engines.openai_tools import OpenAIToolsEngine  # the chat engine, actions as tools
 
         if not settings.llm_url or not settings.llm_model:
             raise EngineError("dialog_engine openai needs llm_url and llm_model")
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-        return OpenAIChatEngine(settings.llm_url, settings.llm_model, key)
+        return OpenAIToolsEngine(settings.llm_url, settings.llm_model, key)
     if settings.dialog_engine == "knowledge":
         from streams.engines.knowledge import KnowledgeEngine
 

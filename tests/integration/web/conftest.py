@@ -35,6 +35,10 @@ ADMIN_TOKEN = "web-it-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
+def sample_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.api_port}/api/sample/bookings"
+
+
 @dataclass
 class WebStack:
     settings: Settings
@@ -109,6 +113,8 @@ async def web_stack(
         "SENTIRIC_TOPIC_PARTITIONS": str(partitions),
         "SENTIRIC_STREAMS_OFFSET_RESET": "earliest",
         "SENTIRIC_NO_INPUT_TIMEOUT_S": "300",
+        # the sample booking endpoint, on the API a test starts on api_port (test_ws_booking.py)
+        "SENTIRIC_SAMPLE_ACTION_URL": sample_url(settings),
     }
     log_path = home / "worker.log"
     with log_path.open("ab") as out:

@@ -1,0 +1,185 @@
+"""The sample business's booking endpoint, and its "book a service appointment" action.
+
+`sentiric up` points `sample_action_url` at `POST /api/sample/bookings` on this API (loopback), and
+the first API to start with it set creates the sample `Action` (`book-service`) when the config
+topic holds no action yet, with a fresh random secret. The endpoint takes no bearer token: the
+dialog worker authenticates the way action endpoints do, by the request's HMAC signature
+(`X-Sentiric-Signature`, `streams.agents.actions`) under that action's secret, so it answers 401 to
+anything else. Bookings land in `sample_bookings` (PostgreSQL), once per request id (a retried or
+redelivered request gets the same booking back). `GET /api/sample/bookings` (read scope) lists them.
+
+Request body: `{"action", "request_id", "call_id", "arguments": {"date": "YYYY-MM-DD", "time":
+"HH:MM", "name"}}`; answer: `{"booking_id", "date", "time", "name", "spoken_id", "message"}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import uuid
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Final
+
+import structlog
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from projections.api.errors import ApiError
+from projections.api.services import Services, services
+from projections.webhooks import SIGNATURE_HEADER, verify
+from schemas import models as m
+
+log = structlog.get_logger(__name__)
+SAMPLE_ACTION_ID: Final = "book-service"
+BOOKINGS_PATH: Final = "/api/sample/bookings"
+MAX_BODY: Final = 16_384
+SAMPLE_PARAMETERS: Final = {
+    "type": "object",
+    "properties": {
+        "date": {
+            "type": "string",
+            "format": "date",
+            "description": "day",
+            "x-ask": "Which day would you like?",
+        },
+        "time": {
+            "type": "string",
+            "format": "time",
+            "description": "time",
+            "x-ask": "What time would suit you?",
+        },
+        "name": {
+            "type": "string",
+            "description": "name",
+            "x-ask": "What name should I put the booking under?",
+        },
+    },
+    "required": ["date", "time", "name"],
+}
+
+router = APIRouter(prefix="/api/sample", tags=["sample"])
+Svc = Annotated[Services, Depends(services)]
+
+
+class BookingArguments(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    date: date
+    time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+
+
+class BookingRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    request_id: Annotated[str, Field(min_length=1, max_length=300)]
+    call_id: Annotated[str, Field(min_length=1, max_length=100)]
+    arguments: BookingArguments
+
+
+class BookingOut(BaseModel):
+    booking_id: str
+    date: str
+    time: str
+    name: str
+    spoken_id: str
+    message: str
+
+
+def sample_action(url: str, secret: str) -> m.Action:
+    event_id = uuid.uuid4()
+    return m.Action(
+        event_id=event_id, entity_id=SAMPLE_ACTION_ID, occurred_at=datetime.now(UTC), source="api",
+        trace_id=str(event_id), name="book_service_appointment",
+        description="book a service appointment", parameters=json.dumps(SAMPLE_PARAMETERS), url=url,
+        secret=secret, timeout_s=3.0, retries=1,
+        triggers=("book a service", "book an appointment", "make an appointment", "book my bike in"),
+        confirm_text="Shall I book a service appointment for {name} on {date} at {time}?",
+        done_text="You're booked in, {name}: {date} at {time}. Your booking number is {spoken_id}.",
+        fallback_text="I'm sorry, I can't book right now. Please try again in a few minutes, or drop by "
+        "the shop during opening hours and we'll fit you in.",
+        language="en-US", enabled=True,
+    )  # fmt: skip
+
+
+async def ensure_sample_action(svc: Services) -> None:
+    """On first run (no action on the config topic): create the sample booking action."""
+    url = svc.config.sample_action_url
+    if url is None:
+        return
+    await svc.view.wait_ready(within_s=60.0)
+    if svc.view.all(m.Action):
+        return
+    record = sample_action(url, secrets.token_hex(24))
+    await svc.producer.publish_and_wait(record, topic=svc.config.topics.config)
+    svc.view.put(record)
+    log.info("sample booking action created", action=SAMPLE_ACTION_ID, url=url)
+
+
+def start(svc: Services) -> None:
+    if svc.config.sample_action_url is not None:
+        svc.tasks.append(asyncio.create_task(ensure_sample_action(svc), name="sample-action"))
+
+
+def _spoken_id(n: int) -> str:
+    return f"{n:06d}"[-6:]
+
+
+@router.post("/bookings", response_model=BookingOut, responses={401: {}, 404: {}, 422: {}})
+async def book(request: Request, svc: Svc) -> dict[str, Any]:
+    """Book a service appointment (signed by the sample action's secret; no bearer token)."""
+    action = svc.view.get(m.Action, SAMPLE_ACTION_ID)
+    if action is None or svc.config.sample_action_url is None:
+        raise ApiError(404, "the sample booking action is not configured", {})
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise ApiError(422, "body too large", {"max": MAX_BODY})
+    if not verify(body, action.secret, request.headers.get(SIGNATURE_HEADER, "")):
+        raise ApiError(401, "bad or missing signature", {"header": SIGNATURE_HEADER})
+    try:
+        req = BookingRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid booking request", {"errors": exc.errors(include_url=False)}) from None
+    args = req.arguments
+    booking_id = _spoken_id(secrets.randbelow(1_000_000))
+    at = time.fromisoformat(args.time)
+    async with svc.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "INSERT INTO sample_bookings (booking_id, request_id, call_id, day, at, name) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING RETURNING booking_id",
+            booking_id, req.request_id, req.call_id, args.date, at, args.name,
+        )  # fmt: skip
+        if row is None:  # this request booked already: the same booking again
+            row = await conn.fetchrow(
+                "SELECT booking_id, day, at, name FROM sample_bookings WHERE request_id = $1", req.request_id
+            )
+            assert row is not None
+            args = BookingArguments(date=row["day"], time=row["at"].strftime("%H:%M"), name=row["name"])
+    bid = str(row["booking_id"])
+    return {
+        "booking_id": bid, "date": args.date.isoformat(), "time": args.time, "name": args.name,
+        "spoken_id": " ".join(bid),  # said digit by digit
+        "message": f"You're booked in, {args.name}. Your booking number is {' '.join(bid)}.",
+    }  # fmt: skip
+
+
+class BookingRow(BaseModel):
+    booking_id: str
+    call_id: str
+    date: str
+    time: str
+    name: str
+
+
+@router.get("/bookings", response_model=list[BookingRow])
+async def list_bookings(svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    """The sample bookings, newest first (read scope)."""
+    async with svc.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT booking_id, call_id, day, at, name FROM sample_bookings ORDER BY booked_at DESC LIMIT $1",
+            limit,
+        )
+    return [
+        {"booking_id": r["booking_id"], "call_id": r["call_id"], "date": r["day"].isoformat(),
+         "time": r["at"].strftime("%H:%M"), "name": r["name"]}
+        for r in rows
+    ]  # fmt: skip
