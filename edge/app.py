@@ -212,6 +212,7 @@ class EdgeApp:
         self._metrics: asyncio.Server | None = None
         self._grpc: Any = None  # grpc.aio.Server once the MediaService listens
         self._lag_task: asyncio.Task[None] | None = None
+        self._registrations_task: asyncio.Task[None] | None = None
 
     def _observe(self, record: Any) -> None:
         """Every fact the edge records, shown to the players that act on facts."""
@@ -307,6 +308,7 @@ class EdgeApp:
         self._metrics = await asyncio.start_server(metrics, s.sip_host, s.edge_metrics_port, limit=MAX_HEAD)
         self.metrics_port = self._metrics.sockets[0].getsockname()[1]
         self._lag_task = loop.create_task(self._watch_lag(), name="edge-loop-lag")
+        self._registrations_task = loop.create_task(self._keep_registrations(), name="edge-registrations")
         log.info(
             "edge ready",
             sip=f"{s.sip_host}:{self.sip_port}",
@@ -332,6 +334,13 @@ class EdgeApp:
         except RuntimeError as exc:  # grpc's failed bind; SIP must not depend on the gRPC port either
             log.error("MediaService disabled: cannot listen", port=s.grpc_port, error=str(exc))
             self._grpc, self.grpc_port = None, 0
+
+    async def _keep_registrations(self, interval: float = 1.0) -> None:
+        """REGISTER bindings with the trunks that ask for one, in step with the config as it changes."""
+        while True:
+            if self.core is not None and self.endpoint is not None:
+                self.endpoint.run(self.core.sync_registrations)
+            await asyncio.sleep(interval)
 
     async def _watch_lag(self, interval: float = 0.1) -> None:
         loop = asyncio.get_running_loop()
@@ -359,6 +368,11 @@ class EdgeApp:
                 self.endpoint.hangup(call_id, reason)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._calls_gone(), grace_s)
+        if self._registrations_task is not None:
+            self._registrations_task.cancel()
+        if self.core is not None and self.endpoint is not None:
+            core = self.core
+            self.endpoint.run(lambda now: core.sync_registrations(now, stop=True))  # unREGISTER, best effort
         await self.fallback.stop()
         await self.announcer.stop()
         await self.policy_recorder.stop()

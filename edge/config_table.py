@@ -98,6 +98,9 @@ class ConfigTable:
     def trunk(self, trunk_id: str) -> Trunk | None:
         return self._trunks.get(trunk_id)
 
+    def all_trunks(self) -> Iterable[Trunk]:
+        return tuple(self._trunks.values())
+
     def api_token(self, token_id: str) -> Any | None:
         return self._tokens.get(token_id)
 

@@ -54,6 +54,9 @@ OUTBOUND_REFUSED = Counter(
     "Outbound calls refused before the INVITE (trunk limits)",
     ["reason"],
 )
+TRUNK_REGISTERED = Gauge(
+    "sentiric_sip_trunk_registered", "Registered with the trunk (1) or not (0)", ["trunk"]
+)
 COMMANDS = Counter("sentiric_edge_commands_total", "Commands consumed by the edge", ["command", "outcome"])
 
 

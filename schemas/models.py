@@ -1654,6 +1654,7 @@ class Trunk:
     outbound_from_user: str | None = None
     outbound_max_calls: int = 0
     outbound_calls_per_second: float = 0.0
+    outbound_register: bool = False
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1672,6 +1673,7 @@ class Trunk:
             "outbound_from_user": self.outbound_from_user,
             "outbound_max_calls": self.outbound_max_calls,
             "outbound_calls_per_second": self.outbound_calls_per_second,
+            "outbound_register": self.outbound_register,
         }
 
     @classmethod

@@ -54,6 +54,9 @@ class Trunk:
     outbound_from_user: str | None = None
     outbound_max_calls: int = 0  # 0: no cap
     outbound_calls_per_second: float = 0.0  # 0: no limit
+    outbound_register: bool = (
+        False  # keep a REGISTER binding at outbound_address (edge.uas.trunk_registrations)
+    )
 
     @classmethod
     def from_record(cls, record: Any) -> Trunk:
@@ -70,6 +73,7 @@ class Trunk:
             outbound_from_user=record.outbound_from_user,
             outbound_max_calls=record.outbound_max_calls,
             outbound_calls_per_second=record.outbound_calls_per_second,
+            outbound_register=record.outbound_register,
         )
 
     def prefix_for(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:

@@ -78,6 +78,8 @@ from edge.uas.setup import CallSetup
 from edge.uas.teardown import Teardown
 from edge.uas.timers import CallDue, CoreTimers, OkRetransmit, OutboundDue, TimerHeap, TransactionsDue
 from edge.uas.transactions import Transactions
+from edge.uas.trunk_registrations import PREFIX as REGISTRATION
+from edge.uas.trunk_registrations import TrunkRegistrations
 
 log = structlog.get_logger(__name__)
 
@@ -152,6 +154,7 @@ class UasCore:
             guard=self.guard,
             require_auth=config.register_auth,
         )
+        self.registrations = TrunkRegistrations(config=config, local=local, timers=self.timers)
         self.originator = Originator(
             config=config, table=table, facts=call_facts, local=local, timers=self.timers, pool=pool,
             directory=directory, setup=self.setup, teardown=teardown,
@@ -180,6 +183,15 @@ class UasCore:
         if self.originator.hangup(call_id, reason, now, out):
             return out
         return self.teardown.hangup(call_id, reason, now, by)
+
+    def sync_registrations(self, now: float, *, stop: bool = False) -> list[Effect]:
+        """Keep the REGISTER bindings with trunks in step with the config (``stop``: remove them all)."""
+        out: list[Effect] = []
+        try:
+            self.registrations.sync(() if stop else self.directory.all_trunks(), now, out)
+        except Exception:
+            log.exception("trunk registrations failed")
+        return out
 
     def originate(self, command: object, now: float) -> list[Effect]:
         """The ``OriginateCall`` command: an outgoing call (a refusal is recorded, never raised)."""
@@ -239,6 +251,8 @@ class UasCore:
                 if isinstance(key, TransactionsDue):
                     for timed_out in self.txns.run_due(key.transport, now, out):
                         self.in_dialog.client_result(timed_out, None, now, out)
+                elif isinstance(key, OutboundDue) and key.call_id.startswith(REGISTRATION):
+                    self.registrations.on_timer(key.call_id, now, out)
                 elif isinstance(key, OutboundDue):
                     self.originator.on_timer(key.call_id, now, out)
                 elif isinstance(key, OkRetransmit):
@@ -268,6 +282,9 @@ class UasCore:
             self.teardown.check_media(call, now, out)
 
     def _response(self, resp: SipResponse, peer: Peer, now: float, out: list[Effect]) -> None:
+        if self.registrations.claims(resp):
+            self.registrations.response(resp, peer, now, out)
+            return
         attempt = self.originator.claims(resp)
         if attempt is not None:
             if peer.addr[0] == attempt.uac.peer.addr[0]:  # only the host we called answers for it

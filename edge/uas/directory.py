@@ -54,6 +54,10 @@ class Directory(Protocol):
         """The trunk ``trunk_id`` (enabled or not), for an outbound call through it."""
         ...
 
+    def all_trunks(self) -> Iterable[Trunk]:
+        """Every configured trunk (the registrations with trunks are kept in step with them)."""
+        ...
+
 
 @dataclass(slots=True)
 class StaticDirectory:
@@ -72,6 +76,9 @@ class StaticDirectory:
 
     def trunk(self, trunk_id: str) -> Trunk | None:
         return next((t for t in self.trunks if t.trunk_id == trunk_id), None)
+
+    def all_trunks(self) -> Iterable[Trunk]:
+        return self.trunks
 
 
 @dataclass(frozen=True, slots=True)

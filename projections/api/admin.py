@@ -126,6 +126,7 @@ class TrunkIn(Strict):
     ] = None
     outbound_max_calls: Annotated[int, Field(ge=0, le=100_000)] = 0
     outbound_calls_per_second: Annotated[float, Field(ge=0, le=10_000)] = 0.0
+    outbound_register: bool = False
 
     @field_validator("outbound_address")
     @classmethod
@@ -282,6 +283,7 @@ def _trunk_out(r: m.Trunk) -> dict[str, Any]:
         "outbound_from_user": r.outbound_from_user,
         "outbound_max_calls": r.outbound_max_calls,
         "outbound_calls_per_second": r.outbound_calls_per_second,
+        "outbound_register": r.outbound_register,
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from sentiric.eventlog.producer import EventProducer
 from sentiric.net import free_port_for_both
 from tests.support.sipp import run_sipp
 
-from .conftest import StartEdge, node_facts
+from .conftest import StartEdge, metric, node_facts
 
 
 def originate(port: int, **fields: Any) -> models.OriginateCall:
@@ -115,3 +116,28 @@ async def test_outbound_call_not_answered_is_cancelled_at_the_ring_timeout(
     assert f["CallRejected"].reason == "no_answer" and f["CallEnded"].disposition == "no_answer"
     invited, ended = f["CallInviteReceived"].occurred_at, f["CallEnded"].occurred_at
     assert (ended - invited).total_seconds() >= 2.0  # it rang for the ring timeout
+
+
+async def test_the_edge_registers_with_a_trunk_and_unregisters_at_stop(
+    start_edge: StartEdge, config: Any, kafka: str, tmp_path: Path
+) -> None:
+    port = free_port_for_both(host="127.0.0.1")
+    trunk_id = f"carrier-{uuid.uuid4().hex[:6]}"
+    await config(
+        models.Trunk(
+            event_id=uuid.uuid4(), entity_id=trunk_id, occurred_at=datetime.now(UTC), source="test",
+            trace_id="t", name="carrier", sources=(), outbound_address=f"127.0.0.1:{port}",
+            outbound_username="acct", outbound_password="pw", outbound_register=True,
+        )
+    )  # fmt: skip
+    sipp = await callee(tmp_path, "uas_registrar.xml", port)
+    app = await start_edge()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while metric("sentiric_sip_trunk_registered", trunk=trunk_id) != 1.0:
+        assert loop.time() < deadline, "not registered with the trunk"
+        await asyncio.sleep(0.1)
+    await app.stop()  # unREGISTER (Expires: 0), which sipp waits for
+    result = await sipp
+    assert result.returncode == 0, result.describe()
+    assert "403 Forbidden" not in result.stdout

@@ -276,6 +276,7 @@ async def test_admin_trunks_crud_validates_cidrs_and_dialplan_access_round_trips
             "outbound_from_user": None,
             "outbound_max_calls": 0,
             "outbound_calls_per_second": 0.0,
+            "outbound_register": False,
         }
         for sources in (["192.0.2.0/33"], ["example.com"], [], ["10.0.0.0/8\x00"]):
             bad = await client.put(

@@ -168,3 +168,31 @@ def test_duplicate_command_is_ignored() -> None:
     cmd = originate()
     start(edge, cmd)
     assert edge.core.originate(cmd, 0.1) == []
+
+
+def test_hostile_responses_to_an_outbound_call_never_crash_the_core() -> None:
+    edge = make_edge()
+    cmd = originate()
+    invite = start(edge, cmd)
+    good = bytes(make_response(invite, 180, to_tag="callee"))
+    for bad in (
+        good.replace(b"CSeq: 1 INVITE", b"CSeq: x INVITE"),
+        good.replace(b"Via:", b"X-Via:"),
+        good.replace(b"SIP/2.0 180", b"SIP/2.0 999"),
+        good[: len(good) // 2],
+        b"SIP/2.0 200 OK\r\n\r\n",
+    ):
+        edge.core.receive(bad, CALLEE, 0.1)
+    # the call is still ringing and still ends properly
+    out = reply(edge, invite, 486, 0.2)
+    assert [r.method for r in requests(out)] == ["ACK"]
+    assert edge.facts(cmd.call_id)[-1].__class__.__name__ == "MediaPortReleased"
+
+
+def test_a_response_from_another_host_is_dropped() -> None:
+    edge = make_edge()
+    cmd = originate()
+    invite = start(edge, cmd)
+    forged = make_response(invite, 486, to_tag="x")
+    assert edge.core.receive(bytes(forged), Peer("udp", ("198.51.100.9", 5080)), 0.1) == []
+    assert "CallRejected" not in edge.names(cmd.call_id)
