@@ -100,7 +100,7 @@ async def test_a_turkish_caller_on_2000_is_greeted_and_answered_in_turkish(
     assert one(records, m.SpeechSynthesized, reply_id=greeting.reply_id).engine == "espeak-ng"
 
     captured = one(records, m.UtteranceCaptured)
-    heard = one(records, m.UtteranceTranscribed, utterance_id=captured.utterance_id)
+    heard = one(records, m.UtteranceTranscribed, utterance_id=captured.utterance_id, is_final=True)
     print(f"Whisper (tr) heard the caller's {QUESTION!r} as {heard.text!r}")
     assert heard.language == "tr-TR" and "calis" in analyze(heard.text), heard.text
     answer = one(records, m.AgentReplied, utterance_id=captured.utterance_id)
