@@ -129,8 +129,8 @@ class EndpointerConfig:
                 raise ValueError(f"{name} must be at least {FRAME_MS} ms")
 
 
-FLOOR_WINDOW_MS: Final = 1000
-"""The endpointer's noise floor is the quietest non-speech of this long (see `Endpointer._idle`)."""
+FLOOR_WINDOW_MS: Final = 640
+"""At a speech onset the noise floor goes back to its lowest of this long (see `Endpointer._idle`)."""
 
 
 def _frames(ms: int) -> int:
@@ -266,19 +266,21 @@ class Endpointer:
     def _idle(self, data: bytes, now_ms: int, is_speech: bool) -> list[EndpointerEvent]:
         self._pre_roll.append((now_ms, data))
         self._speech_run = self._speech_run + 1 if is_speech else 0
-        # The line's noise floor: the quietest of the frames the VAD called noise in the last second
-        # (every 4th frame is sampled: the idle path, most frames of a call, stays cheap). A minimum,
-        # not an average: the VAD calls the first frames of speech noise (Silero flags a loud neural
-        # voice through G.711 up to ~250 ms late), and an average followed them (0.2 per sample, even
-        # applied a sample late) to within a few dB of the speech, so a whole "I want to talk to a
-        # person" counted as silence and was discarded, and quieter last syllables ("… number is")
-        # were cut. A line that turns noisy is learnt within the window.
+        # The line's noise floor, from what the VAD calls noise: every 4th frame is enough for a slow
+        # average (~0.4 s time constant), and keeps the idle path (most frames of a call) cheap.
+        # The VAD calls the first frames of speech noise (Silero flags a loud neural voice through
+        # G.711 up to ~250 ms late), so the average follows them; at the onset the floor goes back to
+        # the lowest it was in the last ~0.6 s. Without that, hibari's "I want to talk to a person."
+        # lifted it to -25 dBFS, every later frame was "within 6 dB of the noise", and the whole
+        # question was discarded as silence (and quieter last syllables, "… number is", were cut).
         self._idle_frames += 1
         if not is_speech and self._idle_frames % 4 == 0:
-            self._floor_samples.append(self._energy(data))
-            self._floor_energy = min(self._floor_samples)
+            self._floor_energy += 0.2 * (self._energy(data) - self._floor_energy)
+            self._floor_samples.append(self._floor_energy)
         if self._speech_run < _frames(self.config.start_ms):
             return []
+        if self._floor_samples:
+            self._floor_energy = min(self._floor_energy, *self._floor_samples)
         keep = _frames(self.config.pre_roll_ms) + self._speech_run
         frames = list(self._pre_roll)[-keep:]
         self._pre_roll.clear()
