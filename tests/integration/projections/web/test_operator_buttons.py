@@ -79,7 +79,9 @@ async def test_say_and_hang_up_buttons(api_url: str, edge: EdgeApp, tmp_path: Pa
     sipp = asyncio.create_task(
         run_sipp(edge.sip_port, tmp_path, scenario="uac_wait_bye.xml", service=number, timeout_s=90)
     )
-    http = httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {TOKEN}"})
+    # /events opens two Kafka consumers per request: on a loaded CI box that can take longer than
+    # httpx's 5 s default, which is not what this test is about.
+    http = httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
     args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
     try:
 
