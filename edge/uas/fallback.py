@@ -17,18 +17,17 @@ case — :class:`HangUp` ends the call (``reason="degraded"``).  Whatever the wo
 the call finds it gone.
 
 :class:`GreetingWatchdog` is pure: facts in (``observe``), actions out; ``due(now)`` runs the
-deadlines.  :class:`FallbackPlayer` is the asyncio adapter in the edge process: it sees every fact
-the edge records (it wraps the publisher under the ``FactRecorder``), and carries the actions out
-through the recorder, the media engine and the SIP endpoint.  Web (``/ws``) calls are not watched:
-their admission refuses with close code 1013 and the browser shows the failure itself.
+deadlines.  :class:`FallbackPlayer` carries the actions out in the edge process, through the recorder,
+the media engine and the SIP endpoint; :class:`edge.uas.watcher_driver.WatcherDriver` shows it every
+fact the edge records (``ObservedPublisher`` wraps the publisher under the ``FactRecorder``) and runs
+the deadlines.  Web (``/ws``) calls are not watched: their admission refuses with close code 1013 and
+the browser shows the failure itself.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -38,15 +37,13 @@ import structlog
 from edge import call_facts as cf
 from edge.prompts import BUSY_PROMPT
 from edge.uas.call_facts import CallFacts
+from edge.uas.watcher_driver import WatcherDriver, wait_for_media_session
 from schemas import models as f
 
 log = structlog.get_logger(__name__)
 
 NO_GREETING: Final = "no_greeting"
 SIP_TRANSPORTS: Final = frozenset({"udp", "tcp", "tls"})
-SESSION_WAIT_S: Final = 3.0
-TICK_S: Final = 0.25
-"""Deadlines are checked this often (one scan of the watched calls; 4 s ± 0.25 s is precise enough)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,26 +159,19 @@ class FallbackPlayer:
 
     def __init__(self, watchdog: GreetingWatchdog) -> None:
         self.watchdog = watchdog
+        self.driver = WatcherDriver(watchdog, self._apply, name="edge-greeting-watchdog")
         self.recorder: Any = None  # edge.facts.FactRecorder
         self.engine: Any = None  # the media engine (execute(PlayAudio))
         self.hangup: Callable[[str, str], None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ticker: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self, recorder: Any, engine: Any, hangup: Callable[[str, str], None]) -> None:
         self.recorder, self.engine, self.hangup = recorder, engine, hangup
-        self._loop = asyncio.get_running_loop()
-        self._ticker = self._loop.create_task(self._tick(), name="edge-greeting-watchdog")
+        self.driver.start()
 
     def observe(self, record: Any) -> None:
-        if self._loop is None or not isinstance(record, f.Fact):
-            return
-        actions = self.watchdog.observe(record, self._loop.time())
-        if actions:  # later, not inside the recorder's record: carrying an action out records facts
-            self._loop.call_soon(self._apply, actions)
+        self.driver.observe(record)
 
-    def _apply(self, actions: list[Action]) -> None:
+    def _apply(self, actions: Sequence[Action]) -> None:
         for action in actions:
             if isinstance(action, Degrade):
                 log.warning("answered call degraded", call_id=action.call_id, reason=action.reason)
@@ -194,9 +184,7 @@ class FallbackPlayer:
                     )
                 )
             elif isinstance(action, PlayFallback):
-                task = asyncio.ensure_future(self._play(action))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self.driver.spawn(self._play(action))
             elif isinstance(action, HangUp) and self.hangup is not None:
                 self.hangup(action.call_id, "degraded")
 
@@ -212,32 +200,11 @@ class FallbackPlayer:
             audio_uri=BUSY_PROMPT.as_uri(),
             barge_in=False,
         )
-        # The ACK can beat the media session's opening (the driver binds its sockets asynchronously):
-        # the prompt waits for the session, a little (polled: the engine has no event for it).
-        session = getattr(self.engine, "session", None)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SESSION_WAIT_S
-        while session is not None and session(action.call_id) is None:
-            if loop.time() > deadline:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for_media_session(self.engine, action.call_id)
         try:
             await self.engine.execute(command)
         except Exception as exc:  # the hang-up deadline still ends the call
             log.error("fallback prompt failed", call_id=action.call_id, error=str(exc))
 
-    async def _tick(self, interval: float = TICK_S) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                self._apply(self.watchdog.due(loop.time()))
-            except Exception:  # one failed action must not end the watchdog
-                log.exception("greeting watchdog action failed")
-
     async def stop(self) -> None:
-        tasks = list(self._tasks) + ([self._ticker] if self._ticker is not None else [])
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        await self.driver.stop()

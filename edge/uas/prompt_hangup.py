@@ -9,7 +9,8 @@ must work while the AI side is down.  :class:`PromptHangupWatcher` is pure, fact
   ``max_prompt_s`` after the play was asked for in any case, so a prompt whose end never comes (or
   whose synthesis failed) still ends the call: never an answered silent line left open.
 
-:class:`PromptPlayer` is the asyncio adapter.  It resolves what to say (:func:`resolve_prompt`):
+:class:`PromptPlayer` carries the actions out (run by :class:`edge.uas.watcher_driver.WatcherDriver`,
+like the greeting watchdog).  It resolves what to say (:func:`resolve_prompt`):
 the plan's ``prompt_uri`` names a ``Prompt`` config record (``prompt:<id>`` or the bare id) whose
 ``uri`` is played as is, or whose ``text`` is synthesized by the same TTS the speech workers use
 (``streams.engines.factory.build_tts``, built on first use, in a thread); a ``file://`` URI is played
@@ -20,11 +21,10 @@ with ``pcm`` and is recorded as ``SpeechSynthesized`` first, so the timeline sho
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -33,6 +33,7 @@ import structlog
 
 from edge import call_facts as cf
 from edge.uas.call_facts import CallFacts
+from edge.uas.watcher_driver import WatcherDriver, wait_for_media_session
 from schemas import models as f
 
 log = structlog.get_logger(__name__)
@@ -40,8 +41,6 @@ log = structlog.get_logger(__name__)
 ACTION: Final = "prompt_hangup"
 END_REASON: Final = "prompt_played"
 DEFAULT_TEXT: Final = "Thank you for calling. Goodbye."
-TICK_S: Final = 0.25
-SESSION_WAIT_S: Final = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,34 +126,25 @@ class PromptPlayer:
         self, watcher: PromptHangupWatcher, tts_factory: Callable[[], Any], prompts: Callable[[str], Any]
     ) -> None:
         self.watcher = watcher
+        self.driver = WatcherDriver(watcher, self._apply, name="edge-prompt-hangup")
         self.prompts = prompts
         self._tts_factory = tts_factory
         self._tts: Any = None
         self.recorder: Any = None
         self.engine: Any = None
         self.hangup: Callable[[str, str], None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ticker: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self, recorder: Any, engine: Any, hangup: Callable[[str, str], None]) -> None:
         self.recorder, self.engine, self.hangup = recorder, engine, hangup
-        self._loop = asyncio.get_running_loop()
-        self._ticker = self._loop.create_task(self._tick(), name="edge-prompt-hangup")
+        self.driver.start()
 
     def observe(self, record: Any) -> None:
-        if self._loop is None or not isinstance(record, f.Fact):
-            return
-        actions = self.watcher.observe(record, self._loop.time())
-        if actions:  # later, not inside the recorder's record: carrying an action out records facts
-            self._loop.call_soon(self._apply, actions)
+        self.driver.observe(record)
 
-    def _apply(self, actions: list[PlayPrompt | EndCall] | list[EndCall]) -> None:
+    def _apply(self, actions: Sequence[PlayPrompt | EndCall]) -> None:
         for action in actions:
             if isinstance(action, PlayPrompt):
-                task = asyncio.ensure_future(self._play(action))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self.driver.spawn(self._play(action))
             elif self.hangup is not None:
                 self.hangup(action.call_id, action.reason)
 
@@ -171,7 +161,7 @@ class PromptPlayer:
                 source=getattr(self.recorder, "node_id", "edge"), trace_id=action.call_id,
                 playback_id=action.playback_id, audio_uri=what.audio_uri, barge_in=False, text=what.text,
             )  # fmt: skip
-            await self._session(action.call_id)
+            await wait_for_media_session(self.engine, action.call_id)
             await self.say(command, action.language)
         except Exception as exc:  # the watcher's deadline still ends the call
             log.error("announcement failed", call_id=action.call_id, error=str(exc))
@@ -198,28 +188,5 @@ class PromptPlayer:
             command = dataclasses.replace(command, pcm=speech.pcm, sample_rate=speech.sample_rate)
         await self.engine.execute(command)
 
-    async def _session(self, call_id: str) -> None:
-        """The ACK can beat the media session's opening (the driver binds its sockets asynchronously)."""
-        session = getattr(self.engine, "session", None)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SESSION_WAIT_S
-        while session is not None and session(call_id) is None:  # polled: the engine has no event for it
-            if loop.time() > deadline:
-                break
-            await asyncio.sleep(0.02)
-
-    async def _tick(self, interval: float = TICK_S) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                self._apply(self.watcher.due(loop.time()))
-            except Exception:  # one failed action must not end the ticker
-                log.exception("prompt hang-up action failed")
-
     async def stop(self) -> None:
-        tasks = list(self._tasks) + ([self._ticker] if self._ticker is not None else [])
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        await self.driver.stop()
