@@ -22,6 +22,7 @@ from projections.api.services import ApiConfig
 from tests.integration.e2e.stack import Capture, pcm_of, rms
 from tests.integration.projections.conftest import create_database, drop_database
 from tests.support.sipp import edge_settings, run_sipp
+from tests.support.waiting import until
 
 TOKEN = "test-admin-token-live-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -54,17 +55,6 @@ async def api(kafka: str, postgres_dsn: str, edge: EdgeApp) -> AsyncIterator[htt
                 yield client
     finally:
         await drop_database(postgres_dsn, dsn)
-
-
-async def until(probe: Any, what: str, within_s: float = 60.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        assert loop.time() < deadline, f"no {what} within {within_s} s"
-        await asyncio.sleep(0.2)
 
 
 async def test_operator_says_a_text_then_hangs_up_the_live_call(

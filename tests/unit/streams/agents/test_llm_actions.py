@@ -5,9 +5,7 @@ the model's reply."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from schemas import models as m
 from streams.agents.actions import Executor, action_turn
 from streams.engines.openai_tools import OpenAIToolsEngine, parse_stream
+from tests.support.fake_chat import FakeChatServer
 from tests.unit.streams.agents.test_actions import Endpoint, action, transcript
 
 ARGS = {"date": "2026-12-06", "time": "10:00", "name": "Alice"}
@@ -34,42 +33,9 @@ def tool_call_chunks(arguments: str) -> list[dict[str, Any]]:
     ]
 
 
-class ChatServer:
-    """Answers the n-th request with the n-th scripted list of deltas, as server-sent events."""
-
-    def __init__(self, script: list[list[dict[str, Any]]]) -> None:
-        self.script = script
-        self.requests: list[dict[str, Any]] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                owner.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-                for delta in owner.script[len(owner.requests) - 1]:
-                    chunk = {"choices": [{"index": 0, "delta": delta}]}
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.write(b"data: [DONE]\n\n")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 @pytest.fixture
-def chat(request: pytest.FixtureRequest) -> Iterator[ChatServer]:
-    server = ChatServer(request.param)
+def chat(request: pytest.FixtureRequest) -> Iterator[FakeChatServer]:
+    server = FakeChatServer(request.param)
     yield server
     server.stop()
 
@@ -80,7 +46,7 @@ BOOKED = [{"content": "You're booked for tomorrow at ten, "}, {"content": "refer
 @pytest.mark.parametrize("chat", [[tool_call_chunks(json.dumps(ARGS)), BOOKED]], indirect=True)
 @pytest.mark.parametrize("endpoint", [[(200, {"booking_id": "B-42"}, 0.0)]], indirect=True)
 async def test_the_model_calls_the_action_once_and_answers_with_its_result(
-    chat: ChatServer, endpoint: Endpoint
+    chat: FakeChatServer, endpoint: Endpoint
 ) -> None:
     llm = OpenAIToolsEngine(chat.url, "tiny")
     executor = Executor(sample_url=endpoint.url)
@@ -100,7 +66,7 @@ async def test_the_model_calls_the_action_once_and_answers_with_its_result(
     assert replied.engine == "openai-chat" and replied.intent == "action:book:llm"
     assert len(endpoint.requests) == 1  # the action ran once
     assert json.loads(endpoint.requests[0][1])["arguments"] == ARGS
-    first, second = chat.requests
+    first, second = (r.body for r in chat.requests)
     (tool,) = first["tools"]
     assert tool["function"]["name"] == "book_service" and tool["function"]["parameters"]["required"] == [
         "date", "time", "name",
@@ -120,7 +86,7 @@ async def test_the_model_calls_the_action_once_and_answers_with_its_result(
     indirect=True,
 )
 @pytest.mark.parametrize("endpoint", [[(200, {}, 0.0)]], indirect=True)
-async def test_arguments_against_the_schema_are_not_sent(chat: ChatServer, endpoint: Endpoint) -> None:
+async def test_arguments_against_the_schema_are_not_sent(chat: FakeChatServer, endpoint: Endpoint) -> None:
     llm = OpenAIToolsEngine(chat.url, "tiny")
     executor = Executor(sample_url=endpoint.url)
     try:
@@ -130,19 +96,19 @@ async def test_arguments_against_the_schema_are_not_sent(chat: ChatServer, endpo
         llm.close()
     (replied,) = turn.facts
     assert replied.text == "What name and time?" and endpoint.requests == []
-    outcome = json.loads(chat.requests[1]["messages"][-1]["content"])
+    outcome = json.loads(chat.requests[1].body["messages"][-1]["content"])
     assert outcome["ok"] is False and "invalid arguments" in outcome["error"]
 
 
 @pytest.mark.parametrize("chat", [[[{"content": "We open at nine."}]]], indirect=True)
-async def test_a_plain_answer_and_no_actions(chat: ChatServer) -> None:
+async def test_a_plain_answer_and_no_actions(chat: FakeChatServer) -> None:
     llm = OpenAIToolsEngine(chat.url, "tiny")
     executor = Executor()
     try:
         turn = await action_turn(
             transcript("when do you open"), None, llm, None, [], [action("https://x.example/b")], executor
         )
-        assert [f.text for f in turn.facts] == ["We open at nine."] and "tools" in chat.requests[0]
+        assert [f.text for f in turn.facts] == ["We open at nine."] and "tools" in chat.requests[0].body
         none = await action_turn(transcript("hi"), None, llm, None, [], [], executor)
         assert none.facts == [] and len(chat.requests) == 1  # no actions: the plain chat path answers
     finally:
