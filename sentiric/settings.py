@@ -319,6 +319,13 @@ class Settings(BaseSettings):
         "'log unavailable'; the record stays queued and may still be written.",
     )
 
+    # Traces (sentiric.tracing): off unless an OTLP endpoint is set (or OTEL_EXPORTER_OTLP_ENDPOINT).
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318, Jaeger's OTLP port): spans "
+        "of each turn's stages go to <url>/v1/traces. Unset: no tracing at all.",
+    )
+
     # --- supervision (`sentiric up`) and shutdown -------------------------------------------------------
     up_stop_timeout_s: float = Field(
         default=15.0,
