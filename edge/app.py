@@ -47,6 +47,7 @@ from edge.uas.ratelimit import Bucket, SourceLimits
 from edge.uas.recording_policy import PolicyRecorder, RecordingPolicy
 from edge.workers import Placement, WorkerFollower, WorkerLimits, WorkerTable
 from edge.ws.server import WebService
+from sentiric import tracing
 from sentiric.auth import settings_verifier
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import prepare_topics
@@ -406,6 +407,15 @@ class EdgeApp:
 
 
 async def run(settings: Settings) -> None:
+    traced = tracing.configure(settings, service="sentiric-edge")  # off unless an OTLP endpoint is set
+    try:
+        await _run(settings)
+    finally:
+        if traced:
+            tracing.shutdown()  # export the last spans
+
+
+async def _run(settings: Settings) -> None:
     app = EdgeApp(settings)
     await app.start()
     try:  # the process ends at the latest drain + shutdown_timeout_s after the signal

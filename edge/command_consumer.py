@@ -24,8 +24,10 @@ from typing import Any, Protocol
 import structlog
 
 from edge import metrics as m
+from edge import turn_spans
 from schemas.codec import default_codec, type_name
 from schemas.models import StopPlayback
+from sentiric import tracing
 from sentiric.eventlog.consumer import UNAPPLIABLE, DeadLetters, RawPublisher, decode_message
 from sentiric.eventlog.follower import TopicFollower
 from sentiric.logs import bind_call, unbind_call
@@ -155,6 +157,8 @@ class CommandConsumer:
             return
         command = decoded.record
         name = type_name(command)
+        if name == "PlayAudio" and tracing.enabled():  # the playback's span joins the worker's tts span
+            turn_spans.expect_playback(command.call_id, command.playback_id, tracing.parent_in(msg.headers))
         try:
             outcome = await self.dispatcher.dispatch(command)
         except Exception:

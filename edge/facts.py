@@ -20,8 +20,10 @@ from functools import cache
 from typing import Any, Protocol, TypeVar
 
 from edge.redact import scrub_raw, scrub_sdp
+from edge.turn_spans import TurnSpans
 from schemas.envelope import CallSequencer, envelope
 from schemas.wiretext import safe_field
+from sentiric import tracing
 
 ENVELOPE_FIELDS = frozenset({"event_id", "call_id", "seq", "occurred_at", "source", "trace_id"})
 
@@ -39,7 +41,9 @@ F = TypeVar("F", bound=CallFact)
 class Publisher(Protocol):
     """What the recorder needs from a producer (`EventProducer` satisfies it; tests pass a list)."""
 
-    def publish(self, record: Any, *, topic: str = ..., key: str | None = ...) -> None: ...
+    def publish(
+        self, record: Any, *, topic: str = ..., key: str | None = ..., headers: tracing.Headers = ...
+    ) -> None: ...
 
 
 class FactSink(Protocol):
@@ -67,6 +71,7 @@ class FactRecorder:
         self._node_id = node_id
         self._seq = CallSequencer()
         self._trace: dict[str, str] = {}
+        self._spans = TurnSpans()  # used only while tracing is on (sentiric.tracing)
 
     @property
     def node_id(self) -> str:
@@ -87,6 +92,10 @@ class FactRecorder:
                 value = scrub_raw(value)
             fields[name] = value
         call_id = fact.call_id
+        tracing_on = tracing.enabled()
+        if tracing_on and call_id not in self._trace:
+            # the call's first fact (its INVITE): its trace is a W3C trace id, not the call id
+            self._trace[call_id] = tracing.new_trace_id()
         # merged into the untyped field dict: the model is only known at run time here, so there is no
         # constructor signature to check the typed envelope against (call_facts checked the fields)
         fields.update(
@@ -98,12 +107,17 @@ class FactRecorder:
             )
         )
         record = type(fact)(**fields)
-        self._publisher.publish(record)
+        headers = self._spans.observe(record) if tracing_on else ()
+        if headers:  # a stage's span: the next stage's parent, as a record header
+            self._publisher.publish(record, headers=headers)
+        else:
+            self._publisher.publish(record)
         return record
 
     def forget(self, call_id: str) -> None:
         self._seq.forget(call_id)
         self._trace.pop(call_id, None)
+        self._spans.forget(call_id)
 
 
 class ListPublisher:
@@ -111,6 +125,15 @@ class ListPublisher:
 
     def __init__(self) -> None:
         self.records: list[Any] = []
+        self.headers: list[tracing.Headers] = []
 
-    def publish(self, record: Any, *, topic: str = "sentiric.calls", key: str | None = None) -> None:
+    def publish(
+        self,
+        record: Any,
+        *,
+        topic: str = "sentiric.calls",
+        key: str | None = None,
+        headers: tracing.Headers = (),
+    ) -> None:
         self.records.append(record)
+        self.headers.append(headers)

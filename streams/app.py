@@ -26,9 +26,9 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import faust
 import structlog
@@ -36,12 +36,13 @@ import structlog
 from projections.cdr import LogPosition
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
+from sentiric import tracing
 from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options, faust_brokers, faust_credentials
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
 from sentiric.eventlog.topics import CALLS, CDR, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, WORKERS, TopicSpec
 from sentiric.settings import Settings, get_settings
-from streams.agents import actions, speech
+from streams.agents import actions, spans, speech
 from streams.agents import cdr as cdr_step
 from streams.agents import dialog as dialog_step
 from streams.agents.actions import ActionStore, Executor
@@ -84,8 +85,13 @@ def _decode(value: bytes) -> Any:
         return None  # the dialog agent logs undecodable messages once; the others skip them
 
 
-Emit = Callable[[str, bytes, bytes], Awaitable[None]]
-"""Produce (topic, key, value). The app's default sends through Faust; tests pass a fake sink."""
+class Emit(Protocol):
+    """Produce (topic, key, value, record headers). The app's default sends through Faust; tests pass a
+    fake sink. Headers carry a turn's ``traceparent`` (`streams.agents.spans`), () with tracing off."""
+
+    def __call__(
+        self, topic: str, key: bytes, value: bytes, headers: tracing.Headers = (), /
+    ) -> Awaitable[None]: ...
 
 
 class FaustDeadLetters:
@@ -174,8 +180,8 @@ def create_app(
             command_topics[name] = app.topic(name, **raw)
         return command_topics[name]
 
-    async def send(name: str, key: bytes, value: bytes) -> None:
-        await topic(name).send(key=key, value=value)
+    async def send(name: str, key: bytes, value: bytes, headers: tracing.Headers = ()) -> None:
+        await topic(name).send(key=key, value=value, headers=list(headers) if headers else None)
 
     emit = emit or send
     dlq = dead_letters or FaustDeadLetters(app.topic(DEADLETTER, **raw))
@@ -218,8 +224,9 @@ def create_app(
             with dead.guard(event.message):
                 key = event.key
                 outcome = dialog_step.step(dialogs.get(key), key, event.value, current_policy(), time.time())
+                carried = spans.passed_on(event.headers)  # a PlayAudio names the tts span (tracing on)
                 for name, k, v in outcome.messages:
-                    await emit(name, k, v)
+                    await emit(name, k, v, carried)
                 if outcome.changed:
                     if outcome.stored is None:
                         dialogs.pop(key, None)
@@ -297,13 +304,14 @@ def create_app(
                 continue
             partials.final(fact.utterance_id)
             with dead.guard(event.message):
+                began = spans.started()
                 try:
                     spoken = speech.call_language(dialogs.get(event.key), language)  # the call's own
                     out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, spoken)
                 except EngineError as exc:
                     log.warning("transcription failed", call_id=fact.call_id, error=str(exc))
                     continue
-                await emit(CALLS, event.key, encode(out))
+                await emit(CALLS, event.key, encode(out), spans.stage("stt", out, event.headers, began))
 
     # Calls whose caller is mid-sentence (`speech.holding_after`): the engine leaves their transcripts
     # to the dialog, which records the whole turn. In memory: a restarted worker forgets it and at worst
@@ -333,6 +341,7 @@ def create_app(
                         held.pop(key, None)
                     if not speech.wants_reply(fact, policy, holding=holding) or ended("dialog-engine", key):
                         continue
+                    began = spans.started()
                     try:
                         turn = await actions.action_turn(
                             fact, pending_actions.get(key), engines.dialog, histories.get(key),
@@ -346,8 +355,9 @@ def create_app(
                     elif pending_actions.get(key) is not None:
                         pending_actions.pop(key, None)
                     if turn.facts:
+                        traced = spans.stage("dialog", turn.facts[-1], event.headers, began)
                         for out_fact in turn.facts:
-                            await emit(CALLS, key, encode(out_fact))
+                            await emit(CALLS, key, encode(out_fact), traced)
                         said = turn.facts[-1].text
                         histories[key] = speech.remember(
                             histories.get(key), Turn("caller", fact.text), Turn("agent", said)
@@ -361,7 +371,7 @@ def create_app(
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
                         continue
-                    await emit(CALLS, key, encode(out))
+                    await emit(CALLS, key, encode(out), spans.stage("dialog", out, event.headers, began))
                     turns = (Turn("caller", fact.text), Turn("agent", out.text))
                     histories[key] = speech.remember(histories.get(key), *turns)
 
@@ -374,12 +384,13 @@ def create_app(
             if not isinstance(fact, m.AgentReplied) or ended("tts", event.key):
                 continue
             with dead.guard(event.message):
+                began = spans.started()
                 try:
                     out = await asyncio.to_thread(speech.synthesize, fact, engines.tts, language)
                 except EngineError as exc:
                     log.warning("synthesis failed", call_id=fact.call_id, error=str(exc))
                     continue
-                await emit(CALLS, event.key, encode(out))
+                await emit(CALLS, event.key, encode(out), spans.stage("tts", out, event.headers, began))
 
     @app.agent(calls, name="cdr", concurrency=1)
     async def cdr_agent(stream: faust.StreamT[bytes]) -> None:
@@ -467,6 +478,7 @@ def internal_topics(app: faust.App) -> list[TopicSpec]:
 
 def run_worker(settings: Settings) -> None:
     """Run a streams worker in the foreground until interrupted (the `sentiric worker` command)."""
+    tracing.configure(settings, service="sentiric-worker")  # off unless an OTLP endpoint is set
     engines = build_engines(settings)
     app = create_app(settings, engines)
     client = client_options(settings)

@@ -145,8 +145,18 @@ class ObservedPublisher:
         self._inner = inner
         self._observer = observer
 
-    def publish(self, record: Any, *, topic: str = "sentiric.calls", key: str | None = None) -> None:
-        self._inner.publish(record, topic=topic, key=key)
+    def publish(
+        self,
+        record: Any,
+        *,
+        topic: str = "sentiric.calls",
+        key: str | None = None,
+        headers: tuple[tuple[str, bytes], ...] = (),
+    ) -> None:
+        if headers:  # a turn's span (sentiric.tracing); else the inner publisher's own signature
+            self._inner.publish(record, topic=topic, key=key, headers=headers)
+        else:
+            self._inner.publish(record, topic=topic, key=key)
         if topic == "sentiric.calls":
             self._observer(record)
 

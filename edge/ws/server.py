@@ -361,4 +361,7 @@ if __name__ == "__main__":
     from sentiric.settings import get_settings
 
     configure(get_settings(), service="sentiric-ws")
+    from sentiric import tracing
+
+    tracing.configure(get_settings(), service="sentiric-ws")  # off unless an OTLP endpoint is set
     asyncio.run(run(get_settings()))

@@ -207,10 +207,19 @@ class EventProducer:
             ratio = max(ratio, self._bytes / self._buffer_max_bytes)
         return ratio
 
-    def publish(self, record: Any, *, topic: str = topics.CALLS, key: str | None = None) -> None:
-        """Queue a record for the log. Never blocks; raises `BufferFull` (counted) when full."""
+    def publish(
+        self,
+        record: Any,
+        *,
+        topic: str = topics.CALLS,
+        key: str | None = None,
+        headers: tuple[tuple[str, bytes], ...] = (),
+    ) -> None:
+        """Queue a record for the log. Never blocks; raises `BufferFull` (counted) when full.
+        `headers`: Kafka record headers (a turn's ``traceparent``, `sentiric.tracing`)."""
         value = self._codec.encode(record)
-        self.publish_raw(topic, (key or record_key(record)).encode(), value, kind=type_name(record))
+        key_bytes = (key or record_key(record)).encode()
+        self.publish_raw(topic, key_bytes, value, headers, kind=type_name(record))
 
     def publish_raw(
         self,

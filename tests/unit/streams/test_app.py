@@ -66,10 +66,14 @@ class RecordingEngine:
 class Sink:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, Any]] = []
+        self.headers: list[tuple[tuple[str, bytes], ...]] = []
         self.changed = asyncio.Event()
 
-    async def __call__(self, topic: str, key: bytes, value: bytes) -> None:
+    async def __call__(
+        self, topic: str, key: bytes, value: bytes, headers: tuple[tuple[str, bytes], ...] = ()
+    ) -> None:
         self.sent.append((topic, key, value if topic.startswith("sentiric-") else decode(value)))
+        self.headers.append(headers)
         self.changed.set()
 
     def of(self, cls: type[Any]) -> list[Any]:
@@ -215,3 +219,86 @@ def test_the_worker_creates_its_own_topics_before_joining_the_group(app: faust.A
     assert set(specs) == {*tables, KPI_TOPIC}
     for name in tables:
         assert specs[name].partitions == 1 and specs[name].config == {"cleanup.policy": "compact"}
+
+
+@pytest.fixture
+def traced() -> Any:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from sentiric import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.install(SimpleSpanProcessor(exporter))
+    yield exporter
+    tracing.shutdown()
+
+
+async def test_with_tracing_each_stage_is_a_span_under_the_previous_one(
+    app: faust.App, sink: Sink, traced: Any
+) -> None:
+    """stt under the edge's utterance (the record's traceparent), dialog under stt, tts under dialog, and
+    the dialog reducer's PlayAudio carries the tts span's traceparent on to the edge."""
+    from sentiric import tracing
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    s = CallScript()
+    utterance = b"00-" + trace_id.encode() + b"-00f067aa0ba902b7-01"
+
+    def traced_fact(fact: Any) -> Any:
+        return dataclasses.replace(fact, trace_id=trace_id)
+
+    async def stage(agent: str, fact: Any, headers: Any, out: type[Any]) -> tuple[Any, Any]:
+        async with app.agents[agent].test_context() as running:
+            await running.put(key=KEY, value=encode(traced_fact(fact)), headers=headers)
+            await until(
+                sink, lambda: any(isinstance(v, out) and v.source != "dialog" for _, _, v in sink.sent)
+            )
+        i = next(i for i, (_, _, v) in enumerate(sink.sent) if isinstance(v, out) and v.source != "dialog")
+        return sink.sent[i][2], sink.headers[i]
+
+    heard, after_stt = await stage(
+        "stt", s.captured("u1"), [("traceparent", utterance)], m.UtteranceTranscribed
+    )
+    answer, after_dialog = await stage("dialog-engine", heard, after_stt, m.AgentReplied)
+    _voiced, after_tts = await stage("tts", answer, after_dialog, m.SpeechSynthesized)
+    stt, dialog, tts = traced.get_finished_spans()
+    assert [x.name for x in (stt, dialog, tts)] == ["stt", "dialog", "tts"]
+    assert {f"{x.context.trace_id:032x}" for x in (stt, dialog, tts)} == {trace_id}
+    assert stt.parent.span_id == 0x00F067AA0BA902B7
+    assert dialog.parent.span_id == stt.context.span_id and tts.parent.span_id == dialog.context.span_id
+    assert after_tts == tracing.headers_of(_span(tts))
+    assert stt.attributes["sentiric.utterance_id"] == "u1" and stt.attributes["sentiric.engine"] == "fake-stt"
+    assert dialog.attributes["sentiric.language"] == heard.language
+
+    sink.sent.clear()
+    sink.headers.clear()
+    async with app.agents["dialog"].test_context() as agent:
+        for fact in [*s.setup(), s.established()]:
+            await agent.put(key=KEY, value=encode(traced_fact(fact)))
+        (greeting,) = sink.of(m.AgentReplied)
+        synthesized = traced_fact(s.synthesized(greeting.reply_id))
+        await agent.put(key=KEY, value=encode(synthesized), headers=after_tts)
+    (i,) = [i for i, (_, _, v) in enumerate(sink.sent) if isinstance(v, m.PlayAudio)]
+    assert sink.headers[i] == after_tts
+    assert all(h == () for j, h in enumerate(sink.headers) if j != i)  # no header came with those facts
+
+
+async def test_without_tracing_no_span_and_no_header(app: faust.App, sink: Sink) -> None:
+    from sentiric import tracing
+
+    assert not tracing.enabled()
+    s = CallScript()
+    async with app.agents["stt"].test_context() as stt:
+        value = encode(s.captured("u1"))
+        await stt.put(
+            key=KEY, value=value, headers=[("traceparent", b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01")]
+        )
+        await until(sink, lambda: sink.of(m.UtteranceTranscribed))
+    assert sink.headers == [()]
+
+
+def _span(done: Any) -> Any:
+    from opentelemetry.trace import NonRecordingSpan
+
+    return NonRecordingSpan(done.context)
