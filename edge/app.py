@@ -412,7 +412,7 @@ async def run(settings: Settings) -> None:
         await _run(settings)
     finally:
         if traced:
-            tracing.shutdown()  # export the last spans
+            await asyncio.to_thread(tracing.shutdown)  # export the last spans (a blocking HTTP post)
 
 
 async def _run(settings: Settings) -> None:

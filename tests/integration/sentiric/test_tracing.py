@@ -1,0 +1,300 @@
+"""Traces of a real turn (sentiric.tracing): a typed question over /ws on a real broker, a streams worker
+subprocess and the gateway in this process, both exporting over OTLP/HTTP to a receiver in this test
+that decodes the `ExportTraceServiceRequest` protobufs (opentelemetry-proto).
+
+The turn's spans — edge ``utterance`` → worker ``stt`` → ``dialog`` → ``tts`` → edge ``playback`` —
+share the call's trace id, each under the one before it (the parents cross the log as ``traceparent``
+record headers), and every fact of the call carries that trace id in its envelope."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import itertools
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from websockets.asyncio.client import connect
+
+from edge.facts import FactRecorder
+from edge.ws import protocol as p
+from edge.ws.server import WebService
+from schemas import models as m
+from schemas.codec import decode
+from sentiric import tracing
+from sentiric.broker.local_kafka import LocalKafka
+from sentiric.eventlog import topics
+from sentiric.eventlog.admin import ensure_topics
+from sentiric.eventlog.connection import client_options
+from sentiric.eventlog.producer import EventProducer
+from sentiric.settings import Settings
+
+ROOT = Path(__file__).parents[3]
+NODE = "edge-trace-it"
+TOKEN = "trace-it-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+WAIT_S = 180.0
+
+
+@dataclass(frozen=True)
+class ReceivedSpan:
+    service: str
+    name: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    attributes: dict[str, Any]
+
+
+@dataclass
+class Receiver:
+    """An OTLP/HTTP trace receiver: what was exported to it, decoded."""
+
+    spans: list[ReceivedSpan] = field(default_factory=list)
+    requests: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        export = ExportTraceServiceRequest.FromString(body)
+        self.requests += 1
+        for resource_spans in export.resource_spans:
+            resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    self.spans.append(
+                        ReceivedSpan(
+                            service=str(resource.get("service.name")),
+                            name=span.name,
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_span_id=span.parent_span_id.hex(),
+                            attributes={a.key: _value(a.value) for a in span.attributes},
+                        )
+                    )
+        return web.Response(
+            body=ExportTraceServiceResponse().SerializeToString(), content_type="application/x-protobuf"
+        )
+
+    def of_call(self, call_id: str) -> list[ReceivedSpan]:
+        return [s for s in self.spans if s.attributes.get("sentiric.call_id") == call_id]
+
+
+def _value(v: Any) -> Any:
+    kind = v.WhichOneof("value")
+    return getattr(v, kind) if kind else None
+
+
+@pytest.fixture(scope="module")
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    got = Receiver()
+    app = web.Application()
+    app.router.add_post("/v1/traces", got.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # aiohttp keeps the bound server here
+    try:
+        yield got, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(scope="module")
+def trace_kafka(make_settings: Callable[[str], Settings]) -> Iterator[str]:
+    """A broker of this test's own: its worker's consumer group must not meet other tests' calls."""
+    broker = LocalKafka(make_settings("trace-kafka-home"))
+    broker.start(detach=False)
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+async def _wait(predicate: Callable[[], Any], what: str, alive: Callable[[], bool]) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while not (value := predicate()):
+        if not alive():
+            raise AssertionError(f"the worker died waiting for {what}")
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+    return value
+
+
+async def _call_records(bootstrap: str, call_id: str) -> list[tuple[Any, dict[str, bytes]]]:
+    """The call's records on the call topic, decoded, with their headers."""
+    consumer = AIOKafkaConsumer(
+        topics.CALLS, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+        out = []
+        for records in batches.values():
+            for r in records:
+                fact = decode(r.value)
+                if getattr(fact, "call_id", None) == call_id:
+                    out.append((fact, dict(r.headers)))
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def test_a_turns_spans_from_edge_and_worker_share_the_calls_trace(
+    receiver: tuple[Receiver, str], trace_kafka: str, tmp_path: Path, machine_cache_dir: Path
+) -> None:
+    got, url = receiver
+    settings = Settings(
+        kafka_bootstrap=trace_kafka, home=tmp_path, cache_home=machine_cache_dir, node_id=NODE,
+        admin_token=TOKEN, otel_endpoint=url,
+    )  # fmt: skip
+    client = client_options(settings)
+    specs = topics.platform_topics(
+        partitions=2, calls_retention_ms=settings.calls_retention_ms, node_ids=(NODE,)
+    )
+    await ensure_topics(specs, **client)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SENTIRIC_", "OTEL_"))},
+        "SENTIRIC_KAFKA_BOOTSTRAP": trace_kafka,
+        "SENTIRIC_HOME": str(tmp_path / "worker"),
+        "SENTIRIC_CACHE_HOME": str(machine_cache_dir),
+        "SENTIRIC_TOPIC_PARTITIONS": "2",
+        "SENTIRIC_STREAMS_OFFSET_RESET": "earliest",
+        "SENTIRIC_NO_INPUT_TIMEOUT_S": "300",
+        "SENTIRIC_OTEL_ENDPOINT": url,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # export every 0.2 s, not every 5 s
+    }
+    log_path = tmp_path / "worker.log"
+    with log_path.open("ab") as out:
+        worker = subprocess.Popen(  # noqa: ASYNC220 - starting a process does not block; it is not awaited
+            [sys.executable, "-m", "sentiric.cli", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def alive() -> bool:
+        return worker.poll() is None
+
+    assert not tracing.enabled()
+    assert tracing.configure(settings, "sentiric-edge")
+    producer = EventProducer(**client)
+    await producer.start()
+    service = WebService(settings, FactRecorder(producer, NODE), own_commands=True, port=0)
+    await service.start()
+    try:
+        await _wait(lambda: b"Ready" in log_path.read_bytes(), "the worker's Ready", alive)
+        messages: list[Any] = []
+        async with connect(
+            f"ws://127.0.0.1:{service.port}/ws?caller=trace-it&to=help", additional_headers=AUTH
+        ) as ws:
+            call_id = p.SessionInfo.parse(await ws.recv()).call_id
+
+            async def read() -> None:
+                async for frame in ws:
+                    if isinstance(frame, str):
+                        messages.append(p.parse_server(frame))
+
+            reader = asyncio.create_task(read())
+
+            def find(kind: type[Any], **fields: Any) -> Any:
+                return next(
+                    (
+                        x
+                        for x in messages
+                        if isinstance(x, kind) and all(getattr(x, k) == v for k, v in fields.items())
+                    ),
+                    None,
+                )
+
+            greeting = await _wait(lambda: find(p.Reply), "the greeting", alive)
+            await _wait(
+                lambda: find(p.PlaybackEvent, playback_id=greeting.reply_id, event="finished"),
+                "the greeting",
+                alive,
+            )
+            await ws.send(json.dumps({"type": "text", "text": "what are your opening hours"}))
+            answer = await _wait(
+                lambda: next((x for x in messages if isinstance(x, p.Reply) and x != greeting), None),
+                "the answer",
+                alive,
+            )
+            await _wait(
+                lambda: find(p.PlaybackEvent, playback_id=answer.reply_id, event="finished"),
+                "the answer played",
+                alive,
+            )
+            await ws.send(json.dumps({"type": "hangup"}))
+            await asyncio.wait_for(reader, 10)
+    finally:
+        await service.stop()
+        await producer.stop()
+        await asyncio.to_thread(
+            tracing.shutdown
+        )  # exports the edge's last spans to the receiver on this loop
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+    spans = got.of_call(call_id)
+
+    def one(name: str, service: str, **attributes: Any) -> ReceivedSpan:
+        found = [
+            s
+            for s in spans
+            if s.name == name
+            and s.service == service
+            and all(s.attributes.get(k) == v for k, v in attributes.items())
+        ]
+        assert len(found) == 1, (name, attributes, spans)
+        return found[0]
+
+    utterance = one("utterance", "sentiric-edge", **{"sentiric.utterance.typed": True})
+    utterance_id = utterance.attributes["sentiric.utterance_id"]
+    stt = one("stt", "sentiric-worker", **{"sentiric.utterance_id": utterance_id})
+    dialog = one("dialog", "sentiric-worker", **{"sentiric.utterance_id": utterance_id})
+    tts = one("tts", "sentiric-worker", **{"sentiric.reply_id": answer.reply_id})
+    playback = one("playback", "sentiric-edge", **{"sentiric.playback_id": answer.reply_id})
+    chain = [utterance, stt, dialog, tts, playback]
+    trace_id = utterance.trace_id
+    assert len(trace_id) == 32 and {s.trace_id for s in chain} == {trace_id}
+    assert utterance.parent_span_id == ""  # the turn's root
+    for parent, child in itertools.pairwise(chain):
+        assert child.parent_span_id == parent.span_id, (parent.name, child.name)
+    assert stt.attributes["sentiric.engine"] == "provided" and stt.attributes["sentiric.language"] == "en-US"
+    assert playback.attributes["sentiric.playback.played_ms"] > 0
+    # The greeting's tts (no caller turn before it) is a root of the same trace; its playback is its child.
+    greeting_tts = one("tts", "sentiric-worker", **{"sentiric.reply_id": greeting.reply_id})
+    greeting_playback = one("playback", "sentiric-edge", **{"sentiric.playback_id": greeting.reply_id})
+    assert greeting_tts.trace_id == trace_id and greeting_playback.parent_span_id == greeting_tts.span_id
+
+    # Every fact of the call carries the trace id; the utterance's record names its span in its header.
+    records = await _call_records(trace_kafka, call_id)
+    assert records and {fact.trace_id for fact, _ in records} == {trace_id}
+    (captured_headers,) = [h for fact, h in records if isinstance(fact, m.UtteranceCaptured)]
+    parent = tracing.parse_traceparent(captured_headers["traceparent"])  # flags: sampled, random id
+    assert parent is not None and (f"{parent.trace_id:032x}", f"{parent.span_id:016x}") == (
+        trace_id,
+        utterance.span_id,
+    )
