@@ -19,6 +19,8 @@ import dataclasses
 from functools import cache
 from typing import Any, Protocol, TypeVar
 
+from opentelemetry.trace import NonRecordingSpan
+
 from edge.redact import scrub_raw, scrub_sdp
 from edge.turn_spans import TurnSpans
 from schemas.envelope import CallSequencer, envelope
@@ -79,6 +81,15 @@ class FactRecorder:
 
     def set_trace(self, call_id: str, trace_id: str) -> None:
         self._trace[call_id] = trace_id
+
+    def continue_trace(self, call_id: str, traceparent: str | bytes | None) -> None:
+        """Before the call's first fact, with tracing on: a caller's ``traceparent`` (W3C) makes the
+        call part of the caller's trace. Absent or malformed: the call gets a trace of its own."""
+        parent = tracing.parse_traceparent(traceparent) if tracing.enabled() else None
+        if parent is None:
+            return
+        self._trace[call_id] = f"{parent.trace_id:032x}"
+        self._spans.join(call_id, tracing.traceparent(NonRecordingSpan(parent)))
 
     def record(self, fact: F) -> F:
         """Record ``fact`` (built, unstamped): its text made safe, its envelope filled; the stamped

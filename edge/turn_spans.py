@@ -8,6 +8,9 @@
   command consumer hands it over with `expect_playback`). A prompt the edge plays on its own has none
   and starts a root span of the call's trace.
 
+A client may bring its own trace: a ``traceparent`` on the /ws upgrade request makes the call's trace
+id its trace id, and its span the parent of the turns' first spans (`FactRecorder.continue_trace`).
+
 The facts come from the recorder (`edge.facts.FactRecorder`), once per fact of a turn — never per RTP
 packet. Per call it keeps the onset times and the open playback spans until the call is forgotten;
 every map is bounded, so calls that are never forgotten cannot grow it without limit.
@@ -56,6 +59,12 @@ class TurnSpans:
         self._clock_ns = clock_ns
         self._onsets: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._playing: OrderedDict[tuple[str, str], Span] = OrderedDict()
+        self._callers: OrderedDict[str, bytes] = OrderedDict()
+
+    def join(self, call_id: str, traceparent: bytes) -> None:
+        """The call continues a caller's trace (a ``traceparent`` its client sent): the turns' first
+        spans become children of the caller's span instead of roots."""
+        _bounded_put(self._callers, call_id, traceparent)
 
     def observe(self, record: Any) -> tracing.Headers:
         if isinstance(record, m.SpeechStarted):
@@ -86,6 +95,7 @@ class TurnSpans:
         span = tracing.start_span(
             "utterance",
             record.trace_id,
+            parent=self._callers.get(record.call_id),
             start_ns=onset,
             attributes={
                 "sentiric.call_id": record.call_id,
@@ -105,7 +115,7 @@ class TurnSpans:
         span = tracing.start_span(
             "playback",
             record.trace_id,
-            parent=_parents.pop(key, None),
+            parent=_parents.pop(key, None) or self._callers.get(record.call_id),
             start_ns=self._clock_ns(),
             attributes={
                 "sentiric.call_id": record.call_id,
@@ -119,6 +129,7 @@ class TurnSpans:
 
     def forget(self, call_id: str) -> None:
         """The call is over: its open playbacks end (exported as they are), its onsets go."""
+        self._callers.pop(call_id, None)
         for key in [k for k in self._playing if k[0] == call_id]:
             self._playing.pop(key).end()
         for key in [k for k in self._onsets if k[0] == call_id]:

@@ -231,6 +231,9 @@ class WsServer:
             limits=self.limits,
             vad=vad_config(**self.vad),
         )
+        continue_trace = getattr(self.gateway.facts, "continue_trace", None)
+        if continue_trace is not None:  # a client's own trace (sentiric.tracing; a no-op when off)
+            continue_trace(call_id, ws.request.headers.get("traceparent"))
         link = WsConnection(ws, call, self.gateway)
         self.gateway.register(link)
         try:

@@ -157,6 +157,49 @@ async def _call_records(bootstrap: str, call_id: str) -> list[tuple[Any, dict[st
         await consumer.stop()
 
 
+async def _typed_turn(port: int, headers: dict[str, str], alive: Callable[[], bool]) -> tuple[str, Any, Any]:
+    """One /ws call: the greeting played, a typed question, its answer played, hang-up. Returns the call
+    id, the greeting and the answer (`p.Reply`)."""
+    messages: list[Any] = []
+    url = f"ws://127.0.0.1:{port}/ws?caller=trace-it&to=help"
+    async with connect(url, additional_headers={**AUTH, **headers}) as ws:
+        call_id = p.SessionInfo.parse(await ws.recv()).call_id
+
+        async def read() -> None:
+            async for frame in ws:
+                if isinstance(frame, str):
+                    messages.append(p.parse_server(frame))
+
+        reader = asyncio.create_task(read())
+
+        def find(kind: type[Any], **fields: Any) -> Any:
+            return next(
+                (
+                    x
+                    for x in messages
+                    if isinstance(x, kind) and all(getattr(x, k) == v for k, v in fields.items())
+                ),
+                None,
+            )
+
+        greeting = await _wait(lambda: find(p.Reply), "the greeting", alive)
+        await _wait(
+            lambda: find(p.PlaybackEvent, playback_id=greeting.reply_id, event="finished"), "greeted", alive
+        )
+        await ws.send(json.dumps({"type": "text", "text": "what are your opening hours"}))
+        answer = await _wait(
+            lambda: next((x for x in messages if isinstance(x, p.Reply) and x != greeting), None),
+            "the answer",
+            alive,
+        )
+        await _wait(
+            lambda: find(p.PlaybackEvent, playback_id=answer.reply_id, event="finished"), "answered", alive
+        )
+        await ws.send(json.dumps({"type": "hangup"}))
+        await asyncio.wait_for(reader, 10)
+    return call_id, greeting, answer
+
+
 async def test_a_turns_spans_from_edge_and_worker_share_the_calls_trace(
     receiver: tuple[Receiver, str], trace_kafka: str, tmp_path: Path, machine_cache_dir: Path
 ) -> None:
@@ -202,48 +245,10 @@ async def test_a_turns_spans_from_edge_and_worker_share_the_calls_trace(
     await service.start()
     try:
         await _wait(lambda: b"Ready" in log_path.read_bytes(), "the worker's Ready", alive)
-        messages: list[Any] = []
-        async with connect(
-            f"ws://127.0.0.1:{service.port}/ws?caller=trace-it&to=help", additional_headers=AUTH
-        ) as ws:
-            call_id = p.SessionInfo.parse(await ws.recv()).call_id
-
-            async def read() -> None:
-                async for frame in ws:
-                    if isinstance(frame, str):
-                        messages.append(p.parse_server(frame))
-
-            reader = asyncio.create_task(read())
-
-            def find(kind: type[Any], **fields: Any) -> Any:
-                return next(
-                    (
-                        x
-                        for x in messages
-                        if isinstance(x, kind) and all(getattr(x, k) == v for k, v in fields.items())
-                    ),
-                    None,
-                )
-
-            greeting = await _wait(lambda: find(p.Reply), "the greeting", alive)
-            await _wait(
-                lambda: find(p.PlaybackEvent, playback_id=greeting.reply_id, event="finished"),
-                "the greeting",
-                alive,
-            )
-            await ws.send(json.dumps({"type": "text", "text": "what are your opening hours"}))
-            answer = await _wait(
-                lambda: next((x for x in messages if isinstance(x, p.Reply) and x != greeting), None),
-                "the answer",
-                alive,
-            )
-            await _wait(
-                lambda: find(p.PlaybackEvent, playback_id=answer.reply_id, event="finished"),
-                "the answer played",
-                alive,
-            )
-            await ws.send(json.dumps({"type": "hangup"}))
-            await asyncio.wait_for(reader, 10)
+        call_id, greeting, answer = await _typed_turn(service.port, {}, alive)
+        caller_trace, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+        joined = {"traceparent": f"00-{caller_trace}-{caller_span}-01"}  # a client's own trace
+        joined_call, _, joined_answer = await _typed_turn(service.port, joined, alive)
     finally:
         await service.stop()
         await producer.stop()
@@ -298,3 +303,18 @@ async def test_a_turns_spans_from_edge_and_worker_share_the_calls_trace(
         trace_id,
         utterance.span_id,
     )
+
+    # A client's traceparent on the upgrade: the call is part of the client's trace, under its span.
+    joined_spans = got.of_call(joined_call)
+    joined_utterance = next(s for s in joined_spans if s.name == "utterance")
+    assert {s.trace_id for s in joined_spans} == {caller_trace}
+    assert joined_utterance.parent_span_id == caller_span
+    joined_playback = next(
+        s
+        for s in joined_spans
+        if s.name == "playback" and s.attributes["sentiric.playback_id"] == joined_answer.reply_id
+    )
+    joined_tts = next(
+        s for s in joined_spans if s.name == "tts" and s.span_id == joined_playback.parent_span_id
+    )
+    assert joined_tts.attributes["sentiric.reply_id"] == joined_answer.reply_id

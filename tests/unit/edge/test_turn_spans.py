@@ -86,3 +86,27 @@ def _as_span(done: ReadableSpan) -> Span:
     """A finished span as the API type `headers_of` takes (it reads only the span context)."""
     assert done.context is not None
     return NonRecordingSpan(done.context)
+
+
+def test_a_callers_traceparent_makes_the_call_part_of_the_callers_trace(spans: InMemorySpanExporter) -> None:
+    out = ListPublisher()
+    recorder = FactRecorder(out, "edge-1")
+    caller_trace, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    recorder.continue_trace("c1", f"00-{caller_trace}-{caller_span}-01")
+    recorder.continue_trace("c9", "00-not-a-traceparent")  # malformed: a trace of its own
+    _turn(recorder)
+    assert {r.trace_id for r in out.records} == {caller_trace}
+    utterance, playback = spans.get_finished_spans()
+    for done in (utterance, playback):  # no PlayAudio named a parent: the caller's span is it
+        assert f"{done.context.trace_id:032x}" == caller_trace
+        assert done.parent is not None and done.parent.span_id == int(caller_span, 16)
+    other = recorder.record(cf.speech_started("c9", utterance_id="u", stream_ms=0))
+    assert len(other.trace_id) == 32 and other.trace_id != caller_trace
+
+
+def test_a_callers_traceparent_is_ignored_with_tracing_off() -> None:
+    out = ListPublisher()
+    recorder = FactRecorder(out, "edge-1")
+    recorder.continue_trace("c1", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    _turn(recorder)
+    assert {r.trace_id for r in out.records} == {"c1"}
