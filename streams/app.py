@@ -310,6 +310,7 @@ def create_app(
                     out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, spoken)
                 except EngineError as exc:
                     log.warning("transcription failed", call_id=fact.call_id, error=str(exc))
+                    spans.failed("stt", fact, event.headers, began, exc)
                     continue
                 await emit(CALLS, event.key, encode(out), spans.stage("stt", out, event.headers, began))
 
@@ -349,6 +350,7 @@ def create_app(
                         )  # fmt: skip
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
+                        spans.failed("dialog", fact, event.headers, began, exc)
                         continue
                     if turn.pending is not None:
                         pending_actions[key] = turn.pending
@@ -370,6 +372,7 @@ def create_app(
                         )
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
+                        spans.failed("dialog", fact, event.headers, began, exc)
                         continue
                     await emit(CALLS, key, encode(out), spans.stage("dialog", out, event.headers, began))
                     turns = (Turn("caller", fact.text), Turn("agent", out.text))
@@ -389,6 +392,7 @@ def create_app(
                     out = await asyncio.to_thread(speech.synthesize, fact, engines.tts, language)
                 except EngineError as exc:
                     log.warning("synthesis failed", call_id=fact.call_id, error=str(exc))
+                    spans.failed("tts", fact, event.headers, began, exc)
                     continue
                 await emit(CALLS, event.key, encode(out), spans.stage("tts", out, event.headers, began))
 

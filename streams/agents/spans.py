@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from opentelemetry.trace import Status, StatusCode
+
 from sentiric import tracing
 
 InHeaders = Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None
@@ -47,6 +49,26 @@ def stage(name: str, out: Any, headers: InHeaders, start_ns: int) -> tracing.Hea
         return ()
     span.end()
     return tracing.headers_of(span)
+
+
+def failed(name: str, cause: Any, headers: InHeaders, start_ns: int, error: Exception) -> None:
+    """The stage `name` failed on `cause` (an `EngineError`: the dialog reprompts): its span, in error,
+    still shows where the turn's time went."""
+    if not tracing.enabled():
+        return
+    span = tracing.start_span(
+        name,
+        cause.trace_id,
+        parent=tracing.parent_in(headers),
+        start_ns=start_ns or None,
+        attributes={
+            "sentiric.call_id": cause.call_id,
+            "sentiric.utterance_id": getattr(cause, "utterance_id", None),
+        },
+    )
+    if span is not None:
+        span.set_status(Status(StatusCode.ERROR, str(error)))
+        span.end()
 
 
 def passed_on(headers: InHeaders) -> tracing.Headers:

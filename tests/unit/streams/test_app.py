@@ -302,3 +302,32 @@ def _span(done: Any) -> Any:
     from opentelemetry.trace import NonRecordingSpan
 
     return NonRecordingSpan(done.context)
+
+
+class FailingSTT(FakeSTT):
+    def transcribe(self, pcm: bytes, sample_rate: int, language: str) -> Transcript:
+        from streams.engines.errors import EngineError
+
+        raise EngineError("no model")
+
+
+async def test_a_failed_stage_is_a_span_in_error(
+    tmp_path: Path, sink: Sink, engine: RecordingEngine, traced: Any
+) -> None:
+    from opentelemetry.trace import StatusCode
+
+    settings = Settings(home=tmp_path, kafka_bootstrap="127.0.0.1:9", topic_partitions=1)
+    app = create_app(settings, Engines(stt=FailingSTT(), dialog=engine, tts=FakeTTS()), emit=sink)
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    parent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    fact = dataclasses.replace(CallScript().captured("u1"), trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
+    async with app.agents["stt"].test_context() as stt:
+        await stt.put(key=KEY, value=encode(fact), headers=[("traceparent", parent)])
+        async with asyncio.timeout(10):
+            while not traced.get_finished_spans():  # noqa: ASYNC110 - the engine runs in a thread; poll its outcome
+                await asyncio.sleep(0.01)
+    (span,) = traced.get_finished_spans()
+    assert span.name == "stt" and span.status.status_code == StatusCode.ERROR
+    assert span.parent.span_id == 0x00F067AA0BA902B7 and sink.sent == []
