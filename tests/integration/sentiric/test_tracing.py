@@ -1,6 +1,6 @@
-"""Traces of a real turn (sentiric.tracing): a typed question over /ws on a real broker, a streams worker
-subprocess and the gateway in this process, both exporting over OTLP/HTTP to a receiver in this test
-that decodes the `ExportTraceServiceRequest` protobufs (opentelemetry-proto).
+"""Traces of real turns (sentiric.tracing): a typed and a spoken question over /ws on a real broker, a
+streams worker subprocess and the gateway in this process, both exporting over OTLP/HTTP to a receiver
+in this test that decodes the `ExportTraceServiceRequest` protobufs (opentelemetry-proto).
 
 The turn's spans — edge ``utterance`` → worker ``stt`` → ``dialog`` → ``tts`` → edge ``playback`` —
 share the call's trace id, each under the one before it (the parents cross the log as ``traceparent``
@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import wave
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ NODE = "edge-trace-it"
 TOKEN = "trace-it-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WAIT_S = 180.0
+SPEECH = ROOT / "tests" / "fixtures" / "speech" / "opening_hours_16k.wav"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class ReceivedSpan:
     span_id: str
     parent_span_id: str
     attributes: dict[str, Any]
+    duration_ns: int
 
 
 @dataclass
@@ -84,6 +87,7 @@ class Receiver:
                             span_id=span.span_id.hex(),
                             parent_span_id=span.parent_span_id.hex(),
                             attributes={a.key: _value(a.value) for a in span.attributes},
+                            duration_ns=span.end_time_unix_nano - span.start_time_unix_nano,
                         )
                     )
         return web.Response(
@@ -157,9 +161,17 @@ async def _call_records(bootstrap: str, call_id: str) -> list[tuple[Any, dict[st
         await consumer.stop()
 
 
-async def _typed_turn(port: int, headers: dict[str, str], alive: Callable[[], bool]) -> tuple[str, Any, Any]:
-    """One /ws call: the greeting played, a typed question, its answer played, hang-up. Returns the call
-    id, the greeting and the answer (`p.Reply`)."""
+def _question_pcm() -> bytes:
+    with wave.open(str(SPEECH)) as w:
+        assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (16000, 2, 1)
+        return w.readframes(w.getnframes())
+
+
+async def _turn(
+    port: int, headers: dict[str, str], alive: Callable[[], bool], *, spoken: bool = False
+) -> tuple[str, Any, Any]:
+    """One /ws call: the greeting played, a question (typed, or `spoken`: audio in real time), its
+    answer played, hang-up. Returns the call id, the greeting and the answer (`p.Reply`)."""
     messages: list[Any] = []
     url = f"ws://127.0.0.1:{port}/ws?caller=trace-it&to=help"
     async with connect(url, additional_headers={**AUTH, **headers}) as ws:
@@ -186,7 +198,13 @@ async def _typed_turn(port: int, headers: dict[str, str], alive: Callable[[], bo
         await _wait(
             lambda: find(p.PlaybackEvent, playback_id=greeting.reply_id, event="finished"), "greeted", alive
         )
-        await ws.send(json.dumps({"type": "text", "text": "what are your opening hours"}))
+        if spoken:
+            pcm = _question_pcm() + bytes(2 * 16000)  # the question, then a second of silence
+            for i in range(0, len(pcm), 3200):  # 100 ms frames, in real time: a caller speaking
+                await ws.send(pcm[i : i + 3200])
+                await asyncio.sleep(0.1)
+        else:
+            await ws.send(json.dumps({"type": "text", "text": "what are your opening hours"}))
         answer = await _wait(
             lambda: next((x for x in messages if isinstance(x, p.Reply) and x != greeting), None),
             "the answer",
@@ -245,10 +263,10 @@ async def test_a_turns_spans_from_edge_and_worker_share_the_calls_trace(
     await service.start()
     try:
         await _wait(lambda: b"Ready" in log_path.read_bytes(), "the worker's Ready", alive)
-        call_id, greeting, answer = await _typed_turn(service.port, {}, alive)
+        call_id, greeting, answer = await _turn(service.port, {}, alive)
         caller_trace, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
         joined = {"traceparent": f"00-{caller_trace}-{caller_span}-01"}  # a client's own trace
-        joined_call, _, joined_answer = await _typed_turn(service.port, joined, alive)
+        joined_call, _, joined_answer = await _turn(service.port, joined, alive, spoken=True)
     finally:
         await service.stop()
         await producer.stop()
@@ -304,11 +322,19 @@ async def test_a_turns_spans_from_edge_and_worker_share_the_calls_trace(
         utterance.span_id,
     )
 
-    # A client's traceparent on the upgrade: the call is part of the client's trace, under its span.
+    # A spoken question, from a client with its own traceparent on the upgrade: the call is part of the
+    # client's trace, under its span; the utterance span runs from the speech onset (SpeechStarted).
     joined_spans = got.of_call(joined_call)
     joined_utterance = next(s for s in joined_spans if s.name == "utterance")
     assert {s.trace_id for s in joined_spans} == {caller_trace}
     assert joined_utterance.parent_span_id == caller_span
+    assert joined_utterance.attributes["sentiric.utterance.typed"] is False
+    speech_ms = joined_utterance.attributes["sentiric.utterance.speech_ms"]
+    assert speech_ms > 1000 and joined_utterance.duration_ns > speech_ms * 1_000_000  # + end silence
+    joined_stt = next(
+        s for s in joined_spans if s.name == "stt" and s.parent_span_id == joined_utterance.span_id
+    )
+    assert joined_stt.attributes["sentiric.engine"] not in ("provided", None)
     joined_playback = next(
         s
         for s in joined_spans
