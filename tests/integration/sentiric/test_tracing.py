@@ -9,25 +9,18 @@ record headers), and every fact of the call carries that trace id in its envelop
 from __future__ import annotations
 
 import asyncio
-import gzip
 import itertools
 import json
 import os
 import subprocess
 import sys
 import wave
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiokafka import AIOKafkaConsumer
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from websockets.asyncio.client import connect
 
 from edge.facts import FactRecorder
@@ -36,12 +29,12 @@ from edge.ws.server import WebService
 from schemas import models as m
 from schemas.codec import decode
 from sentiric import tracing
-from sentiric.broker.local_kafka import LocalKafka
 from sentiric.eventlog import topics
 from sentiric.eventlog.admin import ensure_topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer
 from sentiric.settings import Settings
+from tests.support.otlp import ReceivedSpan, Receiver, otlp_receiver
 
 ROOT = Path(__file__).parents[3]
 NODE = "edge-trace-it"
@@ -51,83 +44,10 @@ WAIT_S = 180.0
 SPEECH = ROOT / "tests" / "fixtures" / "speech" / "opening_hours_16k.wav"
 
 
-@dataclass(frozen=True)
-class ReceivedSpan:
-    service: str
-    name: str
-    trace_id: str
-    span_id: str
-    parent_span_id: str
-    attributes: dict[str, Any]
-    duration_ns: int
-
-
-@dataclass
-class Receiver:
-    """An OTLP/HTTP trace receiver: what was exported to it, decoded."""
-
-    spans: list[ReceivedSpan] = field(default_factory=list)
-    requests: int = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        if request.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        export = ExportTraceServiceRequest.FromString(body)
-        self.requests += 1
-        for resource_spans in export.resource_spans:
-            resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    self.spans.append(
-                        ReceivedSpan(
-                            service=str(resource.get("service.name")),
-                            name=span.name,
-                            trace_id=span.trace_id.hex(),
-                            span_id=span.span_id.hex(),
-                            parent_span_id=span.parent_span_id.hex(),
-                            attributes={a.key: _value(a.value) for a in span.attributes},
-                            duration_ns=span.end_time_unix_nano - span.start_time_unix_nano,
-                        )
-                    )
-        return web.Response(
-            body=ExportTraceServiceResponse().SerializeToString(), content_type="application/x-protobuf"
-        )
-
-    def of_call(self, call_id: str) -> list[ReceivedSpan]:
-        return [s for s in self.spans if s.attributes.get("sentiric.call_id") == call_id]
-
-
-def _value(v: Any) -> Any:
-    kind = v.WhichOneof("value")
-    return getattr(v, kind) if kind else None
-
-
 @pytest.fixture(scope="module")
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    got = Receiver()
-    app = web.Application()
-    app.router.add_post("/v1/traces", got.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # aiohttp keeps the bound server here
-    try:
-        yield got, f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture(scope="module")
-def trace_kafka(make_settings: Callable[[str], Settings]) -> Iterator[str]:
-    """A broker of this test's own: its worker's consumer group must not meet other tests' calls."""
-    broker = LocalKafka(make_settings("trace-kafka-home"))
-    broker.start(detach=False)
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.stop()
+    async with otlp_receiver() as running:
+        yield running
 
 
 async def _wait(predicate: Callable[[], Any], what: str, alive: Callable[[], bool]) -> Any:
@@ -219,11 +139,11 @@ async def _turn(
 
 
 async def test_a_turns_spans_from_edge_and_worker_share_the_calls_trace(
-    receiver: tuple[Receiver, str], trace_kafka: str, tmp_path: Path, machine_cache_dir: Path
+    receiver: tuple[Receiver, str], fresh_kafka: str, tmp_path: Path, machine_cache_dir: Path
 ) -> None:
     got, url = receiver
     settings = Settings(
-        kafka_bootstrap=trace_kafka, home=tmp_path, cache_home=machine_cache_dir, node_id=NODE,
+        kafka_bootstrap=fresh_kafka, home=tmp_path, cache_home=machine_cache_dir, node_id=NODE,
         admin_token=TOKEN, otel_endpoint=url,
     )  # fmt: skip
     client = client_options(settings)
@@ -233,7 +153,7 @@ async def test_a_turns_spans_from_edge_and_worker_share_the_calls_trace(
     await ensure_topics(specs, **client)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SENTIRIC_", "OTEL_"))},
-        "SENTIRIC_KAFKA_BOOTSTRAP": trace_kafka,
+        "SENTIRIC_KAFKA_BOOTSTRAP": fresh_kafka,
         "SENTIRIC_HOME": str(tmp_path / "worker"),
         "SENTIRIC_CACHE_HOME": str(machine_cache_dir),
         "SENTIRIC_TOPIC_PARTITIONS": "2",
@@ -313,7 +233,7 @@ async def test_a_turns_spans_from_edge_and_worker_share_the_calls_trace(
     assert greeting_tts.trace_id == trace_id and greeting_playback.parent_span_id == greeting_tts.span_id
 
     # Every fact of the call carries the trace id; the utterance's record names its span in its header.
-    records = await _call_records(trace_kafka, call_id)
+    records = await _call_records(fresh_kafka, call_id)
     assert records and {fact.trace_id for fact, _ in records} == {trace_id}
     (captured_headers,) = [h for fact, h in records if isinstance(fact, m.UtteranceCaptured)]
     parent = tracing.parse_traceparent(captured_headers["traceparent"])  # flags: sampled, random id
