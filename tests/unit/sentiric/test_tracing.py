@@ -3,9 +3,12 @@ carried as ``traceparent`` record headers."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -35,6 +38,9 @@ def test_off_by_default_no_span_and_no_header(monkeypatch: pytest.MonkeyPatch) -
     assert not tracing.enabled()
     assert tracing.start_span("stt", "call-1") is None
     assert tracing.headers_of(None) == ()
+    # no exporter: no batch processor's thread, and OpenTelemetry's global provider untouched (no-op)
+    assert not _exporter_threads()
+    assert not isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
 def test_endpoint_from_settings_or_the_standard_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,7 +56,7 @@ def test_endpoint_from_settings_or_the_standard_variables(monkeypatch: pytest.Mo
 def test_configure_installs_an_exporter_and_shutdown_turns_it_off() -> None:
     assert tracing.configure(Settings(otel_endpoint="http://127.0.0.1:9"), "sentiric-test")
     try:
-        assert tracing.enabled()
+        assert tracing.enabled() and _exporter_threads()
     finally:
         tracing.shutdown()
     assert not tracing.enabled()
@@ -109,3 +115,8 @@ def test_parent_in_reads_pairs_and_mappings() -> None:
     assert tracing.parent_in(None) is None and tracing.parent_in([]) is None
     ctx = tracing.parse_traceparent(value)
     assert ctx is not None and ctx.is_remote and ctx.span_id == int("b" * 16, 16)
+
+
+def _exporter_threads() -> list[threading.Thread]:
+    """The SDK batch processor's export threads (`OtelBatchSpanRecordProcessor`)."""
+    return [t for t in threading.enumerate() if t.name.startswith("OtelBatch") and t.is_alive()]
