@@ -7,6 +7,11 @@ drivers record it).  The recorder fills the envelope (event id, per-call seq, ti
 id) here and nowhere else.  Publishing never blocks: the producer buffers (see
 `sentiric.eventlog.producer`).
 
+With tracing on (`sentiric.tracing`) a call's trace id is a W3C trace id, chosen at its first fact (or
+a /ws client's own, `continue_trace`), instead of the call id; the turn's edge spans are made from the
+facts here (`edge.turn_spans`), and an `UtteranceCaptured` goes out with its span's ``traceparent``
+record header, the parent of the worker's ``stt`` span.
+
 `record` is also the one door wire text passes on its way to the log, so it is guarded here and no
 call site can forget it: every SDP field (``sdp_*``) has its SRTP keys scrubbed (`edge.redact`), every
 ``raw_*`` bytes copy of a SIP message is scrubbed and bounded, and every text field is made safe —

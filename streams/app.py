@@ -8,7 +8,9 @@ Per-call agents run with `concurrency=1`: more would reorder a call's facts and 
 tables safely. Tables share the call topic's partition count, so a call's state lives on the worker
 that consumes its facts, and their changelogs let a restarted worker resume where the last stopped.
 The agents are thin: decode, call pure code (`streams.dialog`, `streams.agents.speech`,
-`streams.analytics.kpi`), emit.
+`streams.analytics.kpi`), emit. With tracing on, the speech agents' work is a span each
+(`streams.agents.spans`: ``stt``, ``dialog``, ``tts``) under the one the input record's ``traceparent``
+header names, and what they emit names theirs; the dialog agent carries its input's header on.
 
 One record never stops an agent. An exception escaping a Faust agent's coroutine crashes that actor:
 faust-streaming logs it and its supervisor starts a new one, but the record is lost or redelivered
