@@ -1,17 +1,23 @@
 """Example (b): a webhook alert when the answer-seizure ratio or the MOS of the last N minutes falls
 below a threshold, from the call detail records on `sentiric.cdr`.
 
-The window is the last `ALERT_WINDOW_MIN` minutes of event time (the newest `finished_at` seen), so a
-replay gives the alerts it gave live. ASR is answered (or transferred) calls over finished calls; MOS
-the mean of the calls' final MOS. The alarm fires once (`{"status": "firing", ...}` POSTed to
-`ALERT_WEBHOOK_URL`) and not again until both are back at or above their thresholds, which posts
-`{"status": "resolved", ...}` once. A window with fewer than `ALERT_MIN_CALLS` calls says nothing.
+The window is the last `ALERT_WINDOW_MIN` minutes of event time (the newest `finished_at` seen, not the
+clock), so a replay gives the alerts it gave live. ASR is answered (or transferred) calls over finished
+calls; MOS the mean of the calls' final MOS. The alarm fires once (`{"status": "firing", ...}` POSTed
+to `ALERT_WEBHOOK_URL`, with `Authorization: Bearer $ALERT_WEBHOOK_TOKEN` when set) and not again until
+both are back at or above their thresholds, which posts `{"status": "resolved", ...}` once. A window
+with fewer than `ALERT_MIN_CALLS` calls says nothing. Records of one call that arrive twice (the CDR
+topic is at least once) replace each other: a call counts once.
+
+Ordering: one call's records are in order, calls on different partitions are not. A record older than
+the window when it arrives is dropped, so a partition read late cannot raise a stale alarm.
 
     ALERT_WEBHOOK_URL=http://127.0.0.1:9000/hook sentiric processor run examples.quality_alert:alert
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +32,7 @@ from sentiric import processors
 
 log = structlog.get_logger("examples.quality_alert")
 ANSWERED: Final = frozenset({"answered", "transferred"})
+POST_ATTEMPTS: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +51,7 @@ class _Call:
 
 
 class QualityAlarm:
-    """The pure part: CDRs in, at most one notification per state change out."""
+    """The pure part: CDRs in, at most one notice per change of state out."""
 
     def __init__(self, limits: Thresholds) -> None:
         self.limits = limits
@@ -75,6 +82,8 @@ class QualityAlarm:
             "calls": len(self._calls),
             "window_end": self._now.isoformat(),
             "window_minutes": self.limits.window.total_seconds() / 60,
+            "min_asr": self.limits.min_asr,
+            "min_mos": self.limits.min_mos,
         }
 
 
@@ -88,19 +97,34 @@ def thresholds_from_env() -> Thresholds:
     )
 
 
-app = processors.create_app(os.environ.get("ALERT_APP", "example-quality-alert"))
+async def post(client: httpx.AsyncClient, url: str, notice: dict[str, Any]) -> None:
+    """POST the notice, a few tries; a webhook that stays down is logged, never the processor's end."""
+    token = os.environ.get("ALERT_WEBHOOK_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    for attempt in range(1, POST_ATTEMPTS + 1):
+        try:
+            (await client.post(url, json=notice, headers=headers)).raise_for_status()
+            return
+        except httpx.HTTPError as exc:
+            log.warning("alert webhook failed", attempt=attempt, error=str(exc))
+            await asyncio.sleep(attempt)
+    log.error("alert not delivered", **notice)
+
+
+APP_ID: Final = os.environ.get("ALERT_APP", "example-quality-alert")
+app = processors.create_app(APP_ID)
 cdrs = processors.cdr_topic(app)
 alarm = QualityAlarm(thresholds_from_env())
 
 
 @app.agent(cdrs)
 async def alert(stream: faust.StreamT[bytes]) -> None:
-    proc = processors.Processor(app, "example-quality-alert")
-    url = os.environ["ALERT_WEBHOOK_URL"]
+    proc = processors.Processor(app, APP_ID)
+    url = os.environ["ALERT_WEBHOOK_URL"]  # no URL: the agent stops at once with a KeyError in the log
     async with httpx.AsyncClient(timeout=10.0) as client:
         async for cdr in proc.records(stream, m.CallDetailRecord):
             with proc.guard():
                 notice = alarm.observe(cdr)
                 if notice is not None:
                     log.info("quality alert", **notice)
-                    (await client.post(url, json=notice)).raise_for_status()
+                    await post(client, url, notice)
