@@ -215,3 +215,18 @@ def test_the_worker_creates_its_own_topics_before_joining_the_group(app: faust.A
     assert set(specs) == {*tables, KPI_TOPIC}
     for name in tables:
         assert specs[name].partitions == 1 and specs[name].config == {"cleanup.policy": "compact"}
+
+
+async def test_the_cdr_agent_counts_in_the_heartbeat_lag(app: faust.App, sink: Sink) -> None:
+    """A worker whose CDR agent is behind reports the lag, however far the other agents are."""
+    progress = app.sentiric_progress  # type: ignore[attr-defined]  # ours on faust's App (streams.app)
+    assert "cdr" in progress.agents
+    for agent in progress.agents:
+        if agent != "cdr":
+            progress.done(agent, 0, 9, 1000.0)  # the other agents: up to offset 10
+    assert progress.lag(0, 10, 0, 1001.0)[0] == 10  # the CDR agent has handled nothing since offset 0
+    s = CallScript()
+    async with app.agents["cdr"].test_context() as agent:
+        await agent.put(key=KEY, value=encode(s.fact(m.CallInviteReceived)))
+    assert [t for t, _, _ in sink.sent] == ["sentiric.cdr"]
+    assert progress.handled["cdr"][0][0] > 0  # the agent reports what it handled
