@@ -1,15 +1,11 @@
-"""A user's stream processor as `sentiric processor run module:agent` in a subprocess, and scripted days."""
+"""A user's stream processor as `sentiric processor run module:agent` in a subprocess."""
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from projections.synthetic import SyntheticCall
 from tests.integration.e2e.stack import ROOT, worker_env
 
 
@@ -49,9 +45,3 @@ class ProcessorProcess:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
-
-
-def retimed(call: SyntheticCall, start: datetime) -> list[Any]:
-    """The call's facts moved in time so that it starts at `start` (same gaps, same ids)."""
-    shift = start - call.facts[0].occurred_at
-    return [dataclasses.replace(f, occurred_at=f.occurred_at + shift) for f in call.facts]
