@@ -6,8 +6,9 @@ knowledge engine found no answer) files the caller's question (the final `Uttera
 that utterance) as unanswered. After every change the hour's summary goes to `examples.hourly-intents`
 as JSON, keyed by the hour: the latest message per key is the hour's count so far.
 
-State is in memory: a new consumer group replays the retained log from offset 0, so the first run
-counts the whole history; give a rerun a new app id (`HOURLY_INTENTS_APP`) to count from scratch.
+State is in memory, so the app never commits offsets (`calls_topic(app, replay=True)`): every start,
+the first and after a restart alike, counts the retained log again from offset 0. While it catches up
+an hour's summary climbs back to its total; the latest message per hour is right once it has.
 
     sentiric processor run examples.hourly_intents:intents
 """
@@ -70,7 +71,7 @@ class HourlyIntents:
 
 
 app = processors.create_app(os.environ.get("HOURLY_INTENTS_APP", "example-hourly-intents"))
-calls = processors.calls_topic(app)
+calls = processors.calls_topic(app, replay=True)  # the fold is in memory: rebuild it on every start
 output = processors.output_topic(app, OUTPUT, partitions=1, config={"cleanup.policy": "compact"})
 fold = HourlyIntents()
 

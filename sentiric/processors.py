@@ -24,7 +24,8 @@ What this module gives a processor (README, "Write your own stream processor"):
   carries the platform worker's fixes for faust-streaming/aiokafka (`sentiric.eventlog.fetch_guard`,
   `sentiric.eventlog.changelog_fetch`): without them a processor with a table could drop the records
   fetched around its recovery.
-- `calls_topic`, `cdr_topic`, `metrics_topic`: the platform's topics as Faust topics.
+- `calls_topic`, `cdr_topic`, `metrics_topic`: the platform's topics as Faust topics; `replay=True`
+  for a processor whose state is in memory: every start reads the topic from offset 0.
 - `output_topic`: a topic of the processor's own, created with its partition count before the worker
   joins (`prepare`, which `run` calls). Left to Faust, the first send could create it first through
   the broker's auto-creation with the broker's default partition count, not the one asked for.
@@ -91,19 +92,28 @@ def create_app(app_id: str, settings: Settings | None = None, **conf: Any) -> fa
     return app
 
 
-def calls_topic(app: faust.App) -> faust.TopicT:
-    """`sentiric.calls`: every call fact, key = call id; one call's facts in order."""
-    return app.topic(CALLS, **RAW)
+def calls_topic(app: faust.App, *, replay: bool = False) -> faust.TopicT:
+    """`sentiric.calls`: every call fact, key = call id; one call's facts in order.
+
+    `replay=True`: the group never commits its offsets on this topic (Faust's `acks=False`), so every
+    start of the processor reads it again from offset 0, the retained log. For a processor whose state
+    lives only in memory: restarted from committed offsets, it would carry on with empty state and
+    publish wrong totals; replaying rebuilds the state first. By default offsets are committed as
+    records are handled, and a restart goes on where the last run stopped (at least once: the last
+    few records come again)."""
+    return app.topic(CALLS, acks=not replay, **RAW)
 
 
-def cdr_topic(app: faust.App) -> faust.TopicT:
-    """`sentiric.cdr`: compacted, `CallDetailRecord`, key = call id; the latest record is the CDR."""
-    return app.topic(CDR, **RAW)
+def cdr_topic(app: faust.App, *, replay: bool = False) -> faust.TopicT:
+    """`sentiric.cdr`: compacted, `CallDetailRecord`, key = call id; the latest record is the CDR.
+    `replay` as for `calls_topic`."""
+    return app.topic(CDR, acks=not replay, **RAW)
 
 
-def metrics_topic(app: faust.App) -> faust.TopicT:
-    """`sentiric.metrics`: `KpiWindowReported` windows, key = window start."""
-    return app.topic(METRICS, **RAW)
+def metrics_topic(app: faust.App, *, replay: bool = False) -> faust.TopicT:
+    """`sentiric.metrics`: `KpiWindowReported` windows, key = window start. `replay` as for
+    `calls_topic`."""
+    return app.topic(METRICS, acks=not replay, **RAW)
 
 
 def output_topic(

@@ -5,7 +5,8 @@ unanswered questions per hour, run as a user would, `sentiric processor run exam
 The day is on the log before the processor starts: its fresh consumer group reads from offset 0. One
 agent reply is published twice (an upstream republish: the same `event_id`), and it counts once. A
 corrupt record sits in the middle of the call topic: it is set aside on `sentiric.deadletter` with its
-topic, partition and offset, and the processor goes on (the facts after it are counted)."""
+topic, partition and offset, and the processor goes on (the facts after it are counted). Restarted,
+the processor (state in memory, `replay=True`) counts from offset 0 again."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import dataclasses
 import itertools
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from examples.hourly_intents import OUTPUT, hour_of
 from projections.projector import partition_counts
@@ -72,9 +75,9 @@ def normalized(hours: dict[str, dict[str, Any]]) -> dict[str, Any]:
 async def latest_summaries(kafka: str) -> dict[str, dict[str, Any]]:
     """The latest summary per hour on the output topic (every partition it has)."""
     latest: dict[str, dict[str, Any]] = {}
-    count = (await partition_counts([OUTPUT], bootstrap_servers=kafka)).get(OUTPUT, 0)
-    if not count:
+    if not await exists(kafka, OUTPUT):
         return latest  # the processor has not created it yet
+    count = (await partition_counts([OUTPUT], bootstrap_servers=kafka))[OUTPUT]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka, enable_auto_commit=False, auto_offset_reset="earliest"
     )
@@ -91,6 +94,19 @@ async def latest_summaries(kafka: str) -> dict[str, dict[str, Any]]:
     finally:
         await consumer.stop()
     return latest
+
+
+async def exists(kafka: str, topic: str) -> bool:
+    """Whether `topic` exists, asked without creating it. (Describing a topic that does not exist is a
+    metadata request that lets the broker auto-create it, with the broker's default partition count:
+    that is how an earlier version of this test made the processor's 1-partition output a 6-partition
+    topic, and then read partition 0 only.)"""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        return topic in await admin.list_topics()
+    finally:
+        await admin.close()
 
 
 @pytest.fixture
@@ -125,14 +141,7 @@ async def test_intents_and_unanswered_questions_per_hour_once_each_past_a_corrup
     processor = ProcessorProcess("examples.hourly_intents:intents", kafka, tmp_path, machine_cache_dir)
     processor.start()
     try:
-        got: dict[str, dict[str, Any]] = {}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 120
-        while normalized(got) != want:
-            assert processor.alive(), processor.tail()
-            assert loop.time() < deadline, f"{normalized(got)} != {want}\n{processor.tail()}"
-            await asyncio.sleep(1.0)
-            got = await latest_summaries(kafka)
+        got = await summaries_once_they_are(kafka, want, processor)
         assert all(s["hour"] == h for h, s in got.items())
         assert (await partition_counts([OUTPUT], bootstrap_servers=kafka))[OUTPUT] == 1  # as declared
 
@@ -141,5 +150,48 @@ async def test_intents_and_unanswered_questions_per_hour_once_each_past_a_corrup
             ((CALLS, corrupt.partition, corrupt.offset), "example-hourly-intents", CORRUPT)
         ]
         assert processor.alive(), processor.tail()
+
+        # Restarted, with one more call in an hour already counted: the fold lives in memory, so the
+        # processor counts the log again from offset 0 (it never commits), and the hour's summary is its
+        # whole count, not the new call's alone. The corrupt record is set aside again on the way.
+        processor.stop()
+        late = later_call_in(min(want))
+        async with EventProducer(bootstrap_servers=kafka, buffer_max=len(late) + 10) as producer:
+            for fact in late:
+                producer.publish(fact)
+        want_after = normalized(expected([*facts, *late]))
+        assert want_after[min(want)] != want[min(want)] and set(want_after) == set(want)
+        processor.start()
+        await summaries_once_they_are(kafka, want_after, processor)
+        aside = await wait_dead_letters(kafka, origin_topic=CALLS, count=2)
+        assert {d.origin for d in aside} == {(CALLS, corrupt.partition, corrupt.offset)} and len(aside) == 2
     finally:
         processor.stop()
+
+
+async def summaries_once_they_are(
+    kafka: str, want: dict[str, Any], processor: ProcessorProcess, within_s: float = 120.0
+) -> dict[str, dict[str, Any]]:
+    got: dict[str, dict[str, Any]] = {}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while normalized(got) != want:
+        assert processor.alive(), processor.tail()
+        assert loop.time() < deadline, f"{normalized(got)} != {want}\n{processor.tail()}"
+        await asyncio.sleep(1.0)
+        got = await latest_summaries(kafka)
+    return got
+
+
+def later_call_in(hour: str) -> list[Any]:
+    """A new call's facts, moved to 10 minutes into `hour`, its replies with an intent."""
+    call = next(c for c in day_of_calls(11, seed=99) if c.scenario == "answered" and c.turns)
+    shift = datetime.fromisoformat(hour) + timedelta(minutes=10) - call.facts[0].occurred_at
+    return [
+        dataclasses.replace(
+            f,
+            occurred_at=f.occurred_at + shift,
+            **({"intent": "prices"} if isinstance(f, m.AgentReplied) and f.utterance_id else {}),
+        )
+        for f in call.facts
+    ]

@@ -139,3 +139,10 @@ def test_an_app_consumes_through_the_guarded_consumer_and_declares_its_own_topic
         TopicSpec("unit.out", 1, {"cleanup.policy": "compact"}),
         TopicSpec("unit-out-counts-changelog", 2, {"cleanup.policy": "compact"}),
     ]
+
+
+def test_a_replaying_topic_never_commits_its_offsets(tmp_path: Path) -> None:
+    app = processors.create_app("unit-replay", _settings(tmp_path))
+    assert processors.calls_topic(app).acks
+    assert not processors.calls_topic(app, replay=True).acks
+    assert not processors.cdr_topic(app, replay=True).acks and processors.metrics_topic(app).acks
