@@ -12,6 +12,11 @@ topic is at least once) replace each other: a call counts once.
 Ordering: one call's records are in order, calls on different partitions are not. A record older than
 the window when it arrives is dropped, so a partition read late cannot raise a stale alarm.
 
+Offsets are committed (no `replay`): a restart goes on from where the last run stopped rather than
+posting the history's alerts again. The window and the alarm state are in memory, so a restarted
+processor says nothing until `ALERT_MIN_CALLS` new calls have finished, and if quality is still low
+then, it fires once more.
+
     ALERT_WEBHOOK_URL=http://127.0.0.1:9000/hook sentiric processor run examples.quality_alert:alert
 """
 
