@@ -34,19 +34,23 @@ from tests.integration.deadletter import wait_dead_letters
 from tests.integration.e2e.stack import PARTITIONS
 from tests.integration.examples.processes import ProcessorProcess
 
-INTENTS = itertools.cycle(["opening-hours", "prices", "fallback", "opening-hours"])
 CORRUPT = b"\x00not an avro single-object record"
 
 
-def scripted_day() -> list[Any]:
-    """A day of synthetic calls whose replies carry intents, one in four a fallback (no answer)."""
-    facts = interleaved(day_of_calls(36, seed=21))
+def with_intents(facts: list[Any]) -> list[Any]:
+    """The replies to questions given intents, one in four a fallback (no answer)."""
+    intents = itertools.cycle(["opening-hours", "prices", "fallback", "opening-hours"])
     return [
-        dataclasses.replace(f, intent=next(INTENTS))
+        dataclasses.replace(f, intent=next(intents))
         if isinstance(f, m.AgentReplied) and f.utterance_id is not None
         else f
         for f in facts
     ]
+
+
+def scripted_day() -> list[Any]:
+    """A day of 36 synthetic calls, their replies with intents."""
+    return with_intents(interleaved(day_of_calls(36, seed=21)))
 
 
 def expected(facts: list[Any]) -> dict[str, dict[str, Any]]:
