@@ -68,7 +68,7 @@ async def test_cdrs_and_turns_of_a_day_read_back_from_parquet(
         deadline = loop.time() + 120
         while True:
             cdrs, turns = read_rows(export / "cdrs"), read_rows(export / "turns")
-            if len(cdrs) >= len(finished) and len(turns) >= want_turns:
+            if {r["call_id"] for r in cdrs} == set(finished) and len(turns) >= want_turns:
                 break
             assert processor.alive(), processor.tail()
             assert loop.time() < deadline, f"{len(cdrs)} cdrs, {len(turns)} turns\n{processor.tail()}"
@@ -78,8 +78,10 @@ async def test_cdrs_and_turns_of_a_day_read_back_from_parquet(
     finally:
         processor.stop()
 
-    # Every finished call once (the duplicate record replaced its twin), field for field; no running call.
-    assert sorted(r["call_id"] for r in cdrs) == sorted(finished)
+    # Every finished call, field for field; no running call. The record published twice is in one row,
+    # or in two identical ones when a flush fell between the twins (at least once, as documented).
+    assert {r["call_id"] for r in cdrs} == set(finished)
+    assert len(cdrs) - len(finished) in (0, 1)
     for row in cdrs:
         assert row == finished[row["call_id"]].to_record(), row["call_id"]
 
