@@ -27,8 +27,9 @@ What this module gives a processor (README, "Write your own stream processor"):
 - `calls_topic`, `cdr_topic`, `metrics_topic`: the platform's topics as Faust topics; `replay=True`
   for a processor whose state is in memory: every start reads the topic from offset 0.
 - `output_topic`: a topic of the processor's own, created with its partition count before the worker
-  joins (`prepare`, which `run` calls). Left to Faust, the first send could create it first through
-  the broker's auto-creation with the broker's default partition count, not the one asked for.
+  joins (`prepare`, which `run` calls). Left to Faust, whatever asks the broker about the topic first
+  (a send, a reader's metadata request) has the broker auto-create it with the broker's default
+  partition count, not the one asked for.
 - `Processor.records`: decoded records as the generated models (`schemas.models`), only the types
   asked for, facts de-duplicated by `event_id` (an upstream republish, a redelivery after a restart
   within `remember` ids), undecodable bytes set aside to the dead-letter topic.
