@@ -47,7 +47,7 @@ def _add_processor_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
     processor = sub.add_parser("processor", help="run your own stream processor (sentiric.processors)")
     commands = processor.add_subparsers(dest="processor_command", required=True)
     run = commands.add_parser("run", help="run module:agent with the platform's broker settings")
-    run.add_argument("agent", help="module:agent, e.g. examples.hourly_intents.processor:intents")
+    run.add_argument("agent", help="module:agent, e.g. examples.hourly_intents:intents")
     run.set_defaults(func=_run_processor)
 
 

@@ -20,8 +20,16 @@ What this module gives a processor (README, "Write your own stream processor"):
 - `create_app`: a Faust app whose broker, TLS and SASL come from `sentiric.settings` (the same
   `SENTIRIC_KAFKA_*` settings every process uses), raw bytes on every topic (the platform's Avro
   single-object codec decodes), no web server, an in-memory store rebuilt from changelogs, and a new
-  consumer group starting at offset 0: a new processor replays the whole retained log.
-- `calls_topic`, `cdr_topic`, `metrics_topic`: the platform's topics as Faust topics.
+  consumer group starting at offset 0: a new processor replays the whole retained log. Its consumer
+  carries the platform worker's fixes for faust-streaming/aiokafka (`sentiric.eventlog.fetch_guard`,
+  `sentiric.eventlog.changelog_fetch`): without them a processor with a table could drop the records
+  fetched around its recovery.
+- `calls_topic`, `cdr_topic`, `metrics_topic`: the platform's topics as Faust topics; `replay=True`
+  for a processor whose state is in memory: every start reads the topic from offset 0.
+- `output_topic`: a topic of the processor's own, created with its partition count before the worker
+  joins (`prepare`, which `run` calls). Left to Faust, whatever asks the broker about the topic first
+  (a send, a reader's metadata request) has the broker auto-create it with the broker's default
+  partition count, not the one asked for.
 - `Processor.records`: decoded records as the generated models (`schemas.models`), only the types
   asked for, facts de-duplicated by `event_id` (an upstream republish, a redelivery after a restart
   within `remember` ids), undecodable bytes set aside to the dead-letter topic.
@@ -31,6 +39,7 @@ What this module gives a processor (README, "Write your own stream processor"):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
@@ -41,9 +50,12 @@ from uuid import UUID
 import faust
 
 from schemas.codec import CodecError, decode
-from sentiric.eventlog.connection import faust_brokers, faust_credentials
+from sentiric.eventlog.admin import prepare_topics
+from sentiric.eventlog.changelog_fetch import stop_fetching_changelogs
+from sentiric.eventlog.connection import client_options, faust_brokers, faust_credentials
 from sentiric.eventlog.consumer import DeadLetters, LogRecord
-from sentiric.eventlog.topics import CALLS, CDR, DEADLETTER, METRICS
+from sentiric.eventlog.fetch_guard import install as install_fetch_guard
+from sentiric.eventlog.topics import CALLS, CDR, DEADLETTER, METRICS, TopicSpec
 from sentiric.settings import Settings, get_settings
 
 REMEMBER_IDS: Final = 100_000
@@ -74,22 +86,67 @@ def create_app(app_id: str, settings: Settings | None = None, **conf: Any) -> fa
         "autodiscover": False,
         **conf,
     }
-    return faust.App(app_id, **options)
+    app = faust.App(app_id, **options)
+    install_fetch_guard(app)  # no fetch drains partitions Faust did not ask for
+    app.on_rebalance_complete.connect(stop_fetching_changelogs)  # type: ignore[arg-type]  # mode's SignalHandlerT admits no function under mypy 2
+    app.sentiric_outputs = []  # type: ignore[attr-defined]  # ours on faust's App: output_topic's specs for prepare
+    return app
 
 
-def calls_topic(app: faust.App) -> faust.TopicT:
-    """`sentiric.calls`: every call fact, key = call id; one call's facts in order."""
-    return app.topic(CALLS, **RAW)
+def calls_topic(app: faust.App, *, replay: bool = False) -> faust.TopicT:
+    """`sentiric.calls`: every call fact, key = call id; one call's facts in order.
+
+    `replay=True`: the group never commits its offsets on this topic (Faust's `acks=False`), so every
+    start of the processor reads it again from offset 0, the retained log. For a processor whose state
+    lives only in memory: restarted from committed offsets, it would carry on with empty state and
+    publish wrong totals; replaying rebuilds the state first. By default offsets are committed as
+    records are handled, and a restart goes on where the last run stopped (at least once: the last
+    few records come again)."""
+    return app.topic(CALLS, acks=not replay, **RAW)
 
 
-def cdr_topic(app: faust.App) -> faust.TopicT:
-    """`sentiric.cdr`: compacted, `CallDetailRecord`, key = call id; the latest record is the CDR."""
-    return app.topic(CDR, **RAW)
+def cdr_topic(app: faust.App, *, replay: bool = False) -> faust.TopicT:
+    """`sentiric.cdr`: compacted, `CallDetailRecord`, key = call id; the latest record is the CDR.
+    `replay` as for `calls_topic`."""
+    return app.topic(CDR, acks=not replay, **RAW)
 
 
-def metrics_topic(app: faust.App) -> faust.TopicT:
-    """`sentiric.metrics`: `KpiWindowReported` windows, key = window start."""
-    return app.topic(METRICS, **RAW)
+def metrics_topic(app: faust.App, *, replay: bool = False) -> faust.TopicT:
+    """`sentiric.metrics`: `KpiWindowReported` windows, key = window start. `replay` as for
+    `calls_topic`."""
+    return app.topic(METRICS, acks=not replay, **RAW)
+
+
+def output_topic(
+    app: faust.App, name: str, *, partitions: int = 1, config: dict[str, str] | None = None
+) -> faust.TopicT:
+    """A topic this processor writes, raw bytes; `prepare` creates it with `partitions` (and `config`,
+    e.g. `{"cleanup.policy": "compact"}` for a latest-value-per-key topic)."""
+    outputs: list[TopicSpec] = app.sentiric_outputs  # type: ignore[attr-defined]  # set by create_app
+    outputs.append(TopicSpec(name, partitions, dict(config or {})))
+    return app.topic(name, partitions=partitions, **RAW)
+
+
+def app_topics(app: faust.App) -> list[TopicSpec]:
+    """The app's own topics: its `output_topic`s and one compacted changelog per table."""
+    outputs: list[TopicSpec] = list(getattr(app, "sentiric_outputs", []))
+    changelogs = [
+        TopicSpec(
+            table.changelog_topic.get_topic_name(), table.partitions or 1, {"cleanup.policy": "compact"}
+        )
+        for table in app.tables.values()
+    ]
+    return [*outputs, *changelogs]
+
+
+async def prepare(app: faust.App, settings: Settings | None = None) -> list[str]:
+    """Create the platform's topics and the app's own that do not exist yet (returns the names created).
+
+    Faust declares changelogs itself, but not always before the group's first assignment: a changelog
+    missing then stays unassigned and every table write fails until the next rebalance (the platform
+    worker does the same before it starts, streams.app.internal_topics)."""
+    settings = settings or get_settings()
+    return await prepare_topics(settings, node_ids=(), extra=app_topics(app), client=client_options(settings))
 
 
 class _FaustPublisher:
@@ -196,6 +253,9 @@ def run(spec: str, settings: Settings | None = None) -> None:
     """Run the app of the agent `spec` names (every agent of that app) until interrupted."""
     settings = settings or get_settings()
     app = app_of(load_agent(spec))
+    asyncio.run(prepare(app, settings))
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    for name in ("faust", "mode"):  # as `sentiric worker`: Faust's progress lines ("Ready") at our level
+        logging.getLogger(name).setLevel(level)
     worker = faust.Worker(app, loglevel=level, quiet=True, override_logging=False)
     worker.execute_from_commandline()

@@ -202,7 +202,7 @@ def create_app(
     histories = app.Table("dialog-history", **table)
     cdrs = app.Table("cdr", **table)
     pending_actions = app.Table("dialog-actions", **table)  # the action being filled in, per call
-    progress = Progress(agents=("dialog", "stt", "dialog-engine", "tts", "measure"))
+    progress = Progress(agents=("dialog", "stt", "dialog-engine", "tts", "measure", "cdr"))
     skips = SkipCounter()
     app.sentiric_progress = progress  # type: ignore[attr-defined]  # ours on faust's App: tests and benches read it
     app.sentiric_skips = skips  # type: ignore[attr-defined]  # ours on faust's App: tests and benches read it
@@ -403,6 +403,7 @@ def create_app(
         """Every call fact → the call's record on the compacted `sentiric.cdr` (streams.agents.cdr)."""
         dead = aside("cdr")
         async for event in stream.events():
+            handled("cdr", event)  # in the heartbeat's lag: a stuck CDR agent shows as a worker behind
             msg = event.message
             fact = _decode(event.value)
             with dead.guard(msg):

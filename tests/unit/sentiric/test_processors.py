@@ -124,3 +124,25 @@ def test_the_cli_names_module_and_agent(tmp_path: Path) -> None:
     assert processors.app_of(app) is app
     with pytest.raises(ValueError, match="neither"):
         processors.app_of(object())
+
+
+def test_an_app_consumes_through_the_guarded_consumer_and_declares_its_own_topics(tmp_path: Path) -> None:
+    from sentiric.eventlog.fetch_guard import GuardedTransport
+    from sentiric.eventlog.topics import TopicSpec
+
+    app = processors.create_app("unit-out", _settings(tmp_path))
+    assert isinstance(app.transport, GuardedTransport)
+    out = processors.output_topic(app, "unit.out", partitions=1, config={"cleanup.policy": "compact"})
+    assert out.get_topic_name() == "unit.out" and out.partitions == 1
+    app.Table("counts", default=int, partitions=2)
+    assert processors.app_topics(app) == [
+        TopicSpec("unit.out", 1, {"cleanup.policy": "compact"}),
+        TopicSpec("unit-out-counts-changelog", 2, {"cleanup.policy": "compact"}),
+    ]
+
+
+def test_a_replaying_topic_never_commits_its_offsets(tmp_path: Path) -> None:
+    app = processors.create_app("unit-replay", _settings(tmp_path))
+    assert processors.calls_topic(app).acks
+    assert not processors.calls_topic(app, replay=True).acks
+    assert not processors.cdr_topic(app, replay=True).acks and processors.metrics_topic(app).acks

@@ -331,3 +331,18 @@ async def test_a_failed_stage_is_a_span_in_error(
     (span,) = traced.get_finished_spans()
     assert span.name == "stt" and span.status.status_code == StatusCode.ERROR
     assert span.parent.span_id == 0x00F067AA0BA902B7 and sink.sent == []
+
+
+async def test_the_cdr_agent_counts_in_the_heartbeat_lag(app: faust.App, sink: Sink) -> None:
+    """A worker whose CDR agent is behind reports the lag, however far the other agents are."""
+    progress = app.sentiric_progress  # type: ignore[attr-defined]  # ours on faust's App (streams.app)
+    assert "cdr" in progress.agents
+    for agent in progress.agents:
+        if agent != "cdr":
+            progress.done(agent, 0, 9, 1000.0)  # the other agents: up to offset 10
+    assert progress.lag(0, 10, 0, 1001.0)[0] == 10  # the CDR agent has handled nothing since offset 0
+    s = CallScript()
+    async with app.agents["cdr"].test_context() as agent:
+        await agent.put(key=KEY, value=encode(s.fact(m.CallInviteReceived)))
+    assert [t for t, _, _ in sink.sent] == ["sentiric.cdr"]
+    assert progress.handled["cdr"][0][0] > 0  # the agent reports what it handled
