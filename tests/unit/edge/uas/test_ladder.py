@@ -10,7 +10,7 @@ from edge.uas.call import Peer
 from edge.uas.config import LadderLimits
 from edge.uas.ladder import TRUNCATED_LINE, call_id_of, first_line
 from schemas.models import SipMessageObserved
-from tests.support.uas_harness import OFFER, Edge, Phone, make_edge, statuses
+from tests.support.uas_harness import OFFER, Edge, Phone, make_edge, requests, statuses
 
 from .test_core import _add_user, _digest
 from .test_outbound import ANSWER_SDP, CALLEE, originate, reply, start
@@ -156,3 +156,13 @@ def test_call_id_and_first_line_read_from_bytes() -> None:
     assert call_id_of(b"SIP/2.0 200 OK\r\n\r\nCall-ID: body") is None
     assert first_line(b"BYE sip:a SIP/2.0\r\n") == "BYE sip:a SIP/2.0"
     assert first_line(b"x" * 500) == "x" * 200
+
+
+def test_a_transfers_refer_and_its_answer_are_rungs_of_the_call(edge: Edge, phone: Phone) -> None:
+    call_id = phone.call(0.0)
+    out = edge.core.transfer(call_id, "sip:200@192.0.2.30", 1.0)
+    (refer,) = requests(out)
+    phone.answer(refer, 202, 1.1)
+    assert edge.ladder(call_id)[-2:] == [
+        ("out", "REFER sip:alice@192.0.2.10:5062 SIP/2.0"), ("in", "SIP/2.0 202 Accepted"),
+    ]  # fmt: skip
