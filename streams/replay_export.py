@@ -3,7 +3,9 @@
 The log keeps the call's facts and audio, not its packets. SIP is *recorded* when the edge kept the
 call's ladder (``SipMessageObserved``: every message both ways, retransmissions included, as it was on
 the wire but for keys and credentials): each one is a UDP packet between the recorded addresses at its
-time, commented "recorded" (and "cut" when the edge kept only its first bytes).  A call recorded before
+time, commented "recorded" (and "cut" when the edge kept only its first bytes).  An SRTP call's recorded
+SDP is shown as plain RTP (``RTP/AVP``, key lines gone, Content-Length set to match, the comment says
+so), like the rebuilt one: the rebuilt media is not encrypted.  A call recorded before
 the ladder existed (or with it turned off) gets its SIP *rebuilt*, as does all RTP:
 
 - SIP: the INVITE exactly as the edge received it (`CallInviteReceived.raw_invite`, already scrubbed
@@ -30,6 +32,7 @@ Pure: facts in, bytes out (`pcapng_bytes`, `wav_bytes`); the command writes the 
 from __future__ import annotations
 
 import io
+import re
 import struct
 import wave
 from collections.abc import Sequence
@@ -63,6 +66,9 @@ RECORDED_COMMENT: Final = (
     "redacted); RTP rebuilt from the call's recorded audio (not captured packets). SDES keys are never "
     "exported."
 )
+
+
+_CONTENT_LENGTH = re.compile(rb"(\r\n(?:content-length|l)[ \t]*:[ \t]*)[0-9]+", re.I)
 
 
 class ExportError(ValueError):
@@ -180,6 +186,16 @@ def _sip_packets(facts: Sequence[Any], edge_sip: tuple[str, int]) -> list[Packet
     return out
 
 
+def _plain_rtp_message(message: bytes) -> bytes:
+    """A SIP message whose SDP offers SRTP, with the SDP as plain RTP and its Content-Length to match."""
+    head, sep, body = message.partition(b"\r\n\r\n")
+    if not sep or b"RTP/SAVP" not in body:
+        return message
+    plain = plain_rtp_sdp(body.decode("latin-1")).encode("latin-1")
+    head = _CONTENT_LENGTH.sub(b"\\g<1>" + str(len(plain)).encode(), head)
+    return head + sep + plain
+
+
 def recorded_sip(facts: Sequence[Any]) -> list[Packet]:
     """The call's SIP messages as the edge recorded them (none for a call recorded without its ladder)."""
     out: list[Packet] = []
@@ -191,8 +207,12 @@ def recorded_sip(facts: Sequence[Any]) -> list[Packet]:
             continue
         src, dst = (remote, local) if fact.direction == "in" else (local, remote)
         cut = f", cut: {len(fact.raw)} of {fact.size} bytes" if fact.size > len(fact.raw) else ""
+        payload = scrub_raw(fact.raw)
+        plain = _plain_rtp_message(payload)
+        if plain != payload:
+            payload, cut = plain, f"{cut}, SDP shown as plain RTP"
         comment = f"{RECORDED_SIP} (SipMessageObserved #{fact.seq}, {fact.direction}{cut})"
-        out.append(Packet(fact.occurred_at.timestamp(), src, dst, scrub_raw(fact.raw), comment))
+        out.append(Packet(fact.occurred_at.timestamp(), src, dst, payload, comment))
     return out
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from tests.support.sipp import run_sipp
 from .conftest import StartEdge, metric, node_facts
 
 ROOT = Path(__file__).resolve().parents[3]
+TSHARK = shutil.which("tshark") or "tshark"  # installed on the CI box; a missing one fails, never skips
 
 INVITE_TO_ACK = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -94,10 +97,10 @@ def rung(r: SipMessageObserved) -> str:
     return f"{r.direction} {first[1]} {cseq}" if first[0] == "SIP/2.0" else f"{r.direction} {first[0]}"
 
 
-async def replay_call(kafka: str, call_id: str) -> str:
+async def replay(kafka: str, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTIRIC_")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sentiric.cli", "replay", "call", call_id, "--facts-only", cwd=ROOT,
+        sys.executable, "-m", "sentiric.cli", "replay", *args, cwd=ROOT,
         env={**env, "SENTIRIC_KAFKA_BOOTSTRAP": kafka},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -136,11 +139,24 @@ async def test_a_sipp_call_records_its_ladder_in_order(
     names = [type(r).__name__ for r in records]
     assert names.index("CallInviteReceived") < names.index("SipMessageObserved")
     assert names[-1] == "MediaPortReleased"  # the ladder's last rung came before the port went back
-    timeline = await replay_call(kafka, call_id)
+    timeline = await replay(kafka, "call", call_id, "--facts-only")
     arrows = [line.split("SipMessageObserved", 1)[1].split()[:3] for line in timeline.splitlines()
               if " SipMessageObserved " in line]  # fmt: skip
     assert arrows[0] == ["edge", "◀──", first.remote_addr] and ["edge", "──▶", first.remote_addr] in arrows
     assert len(arrows) == len(rungs), timeline
+    # the pcap carries the recorded ladder: tshark reads the same dialog, each packet labelled recorded
+    out = await replay(kafka, "export", call_id, "--out", str(tmp_path / "export"))
+    assert "(SIP recorded, RTP rebuilt from recorded audio)" in out, out
+    pcap = tmp_path / "export" / f"{call_id}.pcap"
+    fields = ["ip.src", "udp.srcport", "sip.Method", "sip.Status-Code", "frame.comment"]
+    command = [TSHARK, "-r", str(pcap), "-Y", "sip", "-T", "fields", *(x for f in fields for x in ("-e", f))]
+    tshark = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120)
+    assert tshark.returncode == 0, tshark.stderr
+    rows = [line.split("\t") for line in tshark.stdout.splitlines() if line.strip()]
+    edge_port = str(app.sip_port)
+    read = [f"{'out' if r[1] == edge_port else 'in'} {r[2] or r[3]}" for r in rows]
+    assert read == [" ".join(x.split()[:2]) for x in rungs], (read, rungs)
+    assert all(r[4].startswith("SIP recorded (SipMessageObserved #") for r in rows), rows
 
 
 async def test_a_dialog_flood_stops_at_the_cap_and_the_call_is_served(

@@ -79,7 +79,7 @@ def test_sip_as_received_and_rebuilt_without_keys():
     assert KEY.encode() not in everything and b"inline:[redacted]" in everything
 
 
-def with_ladder(facts: list) -> list:
+def with_ladder(facts: list, cut: int = 300) -> list:
     """The call as an edge that records its ladder has it: the INVITE in, then 200, ACK, BYE and 200."""
     s = CallScript("call-x")
     invite, answered, ended = facts[0], facts[3], facts[-1]
@@ -93,7 +93,7 @@ def with_ladder(facts: list) -> list:
     ]
     out = list(facts)
     for direction, text, at, ms in rungs:
-        fact = s.fact(m.SipMessageObserved, direction=direction, raw=text.encode()[:300], size=len(text),
+        fact = s.fact(m.SipMessageObserved, direction=direction, raw=text.encode()[:cut], size=len(text),
                       first_line=text.split("\r\n")[0], local_addr="127.0.0.1:5080",
                       remote_addr="127.0.0.1:5062")  # fmt: skip
         out.append(
@@ -119,6 +119,14 @@ def test_recorded_sip_replaces_the_rebuilt_and_says_so():
     assert RECORDED_COMMENT.encode() in everything and SECTION_COMMENT.encode() not in everything
     assert KEY.encode() not in everything  # scrubbed again here: the key was in the recorded INVITE
     assert any(p.comment.startswith("RTP rebuilt from") for p in packets)
+
+
+def test_a_recorded_srtp_offer_is_shown_as_plain_rtp_like_the_rebuilt_media():
+    (invite, *_) = [p for p in packets_of(with_ladder(a_call(), cut=4096)) if p.src[1] == 5062]
+    head, _, body = invite.payload.partition(b"\r\n\r\n")
+    assert b"m=audio 6000 RTP/AVP 0" in body and b"a=crypto" not in body and KEY.encode() not in body
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert invite.comment.endswith(", in, SDP shown as plain RTP)") and "cut" not in invite.comment
 
 
 def test_rtp_rebuilt_from_each_side_audio_at_its_time():
