@@ -40,6 +40,7 @@ from edge.transport import (
 )
 from edge.uas.access import default_access, exposure_error
 from edge.uas.admission import Admission, AdmissionLimits
+from edge.uas.config import LadderLimits
 from edge.uas.core import UasConfig, UasCore
 from edge.uas.fallback import FallbackPlayer, GreetingWatchdog, ObservedPublisher
 from edge.uas.prompt_hangup import PromptHangupWatcher, PromptPlayer
@@ -106,6 +107,9 @@ def uas_config(settings: Settings, port: int, tls_port: int | None = None) -> Ua
         default_access=default_access(settings.sip_default_access, settings.sip_host),
         unproven_retransmits=settings.sip_unproven_retransmits,
         max_calls_per_source=settings.sip_max_calls_per_source,
+        ladder=LadderLimits(
+            settings.sip_ladder, settings.sip_ladder_max_messages, settings.sip_ladder_max_bytes
+        ),
         limits=source_limits(settings),
         **extra,
     )

@@ -431,3 +431,29 @@ def speech_synthesized(
         engine=engine,
         latency_ms=latency_ms,
     )
+
+
+def sip_message_observed(
+    call_id: str,
+    *,
+    direction: str,
+    transport: str,
+    local_addr: str,
+    remote_addr: str,
+    first_line: str,
+    raw: bytes,
+    size: int,
+    truncated: bool = False,
+) -> m.SipMessageObserved:
+    """One SIP message of the call, received (``in``) or sent (``out``): a rung of its ladder."""
+    return m.SipMessageObserved(
+        **_unstamped(call_id),
+        direction=direction,
+        transport=transport,
+        local_addr=local_addr,
+        remote_addr=remote_addr,
+        first_line=first_line,
+        raw=raw,
+        size=size,
+        truncated=truncated,
+    )

@@ -13,9 +13,10 @@ facts here (`edge.turn_spans`), and an `UtteranceCaptured` goes out with its spa
 record header, the parent of the worker's ``stt`` span.
 
 `record` is also the one door wire text passes on its way to the log, so it is guarded here and no
-call site can forget it: every SDP field (``sdp_*``) has its SRTP keys scrubbed (`edge.redact`), every
-``raw_*`` bytes copy of a SIP message is scrubbed and bounded, and every text field is made safe —
-no NUL, no lone surrogate, controls escaped, bounded per field (`schemas.wiretext`).
+call site can forget it: every SDP field (``sdp_*``) has its SRTP keys scrubbed (`edge.redact`),
+every ``raw`` / ``raw_*`` bytes copy of a SIP message has its keys and credentials scrubbed and is
+bounded, and every text field is made safe — no NUL, no lone surrogate, controls escaped, bounded per
+field (`schemas.wiretext`).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class FactRecorder:
             value = getattr(fact, name)
             if type(value) is str:
                 value = safe_field(name, scrub_sdp(value) if name.startswith("sdp_") else value)
-            elif type(value) is bytes and name.startswith("raw_"):
+            elif type(value) is bytes and (name == "raw" or name.startswith("raw_")):
                 value = scrub_raw(value)
             fields[name] = value
         call_id = fact.call_id

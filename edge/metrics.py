@@ -62,3 +62,9 @@ COMMANDS = Counter("sentiric_edge_commands_total", "Commands consumed by the edg
 
 def status_class(status: int) -> str:
     return f"{status // 100}xx"
+
+
+LADDER_UNRECORDED = Counter(
+    "sentiric_sip_ladder_unrecorded_total",
+    "SIP messages of a call not recorded as SipMessageObserved: the call reached its per-call cap",
+)

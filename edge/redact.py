@@ -19,6 +19,13 @@ What is replaced by :data:`REDACTED` (every line, case-insensitively, CRLF or ba
 
 The tag, suite, lifetime and MKI stay (they are not secret and help reading a call); anything that
 does not parse as SDES is redacted whole, so a malformed line cannot smuggle a key past the rule.
+
+Raw SIP bytes (``raw_invite``, the ladder's ``SipMessageObserved.raw``) also lose the credentials of
+their ``Authorization`` / ``Proxy-Authorization`` headers (RFC 3261 §22): a digest response on the log
+would let its readers guess the password offline.  Only the scheme stays, folded lines included::
+
+    Authorization: Digest username="alice", realm="x", nonce="…", response="…"
+      → Authorization: Digest [redacted]
 """
 
 from __future__ import annotations
@@ -38,6 +45,13 @@ _BARE_CR = re.compile("\r(?!\n)")
 _SUITE = re.compile(r"[A-Z0-9_]{1,64}")
 _LIFETIME_MKI = re.compile(r"(\|(2\^)?[0-9]{1,20})?(\|[0-9]{1,10}:[0-9]{1,3})?")
 _INLINE = re.compile(r"(inline:)[^|;\s]*", re.I)
+# A header line (after CRLF, LF or CR) named Authorization or Proxy-Authorization, and its folded
+# continuation lines (RFC 3261 §7.3.1): group 1 keeps the name and the scheme, the rest goes.
+_CREDENTIALS = re.compile(
+    r"((?:\A|(?<=[\r\n]))(?:proxy-)?authorization[ \t]*:[ \t]*(?:[a-z][a-z0-9_-]{0,19}(?=[ \t]))?)"
+    r"[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*",
+    re.I,
+)
 
 
 def _key_params(kp: str) -> str:
@@ -89,8 +103,17 @@ def scrub_sdp(sdp: str) -> str:
     return (_KEY_LINE_ANY_EOL if _BARE_CR.search(sdp) else _KEY_LINE).sub(_line, sdp)
 
 
+def scrub_credentials(message: str) -> str:
+    """``message`` with every Authorization / Proxy-Authorization header cut to its scheme."""
+    if "authorization" not in message.lower():
+        return message
+    return _CREDENTIALS.sub(rf"\g<1> {REDACTED}", message)
+
+
 def scrub_raw(message: bytes, bound: int = RAW_INVITE_BOUND) -> bytes:
-    """The first ``bound`` bytes of a SIP message with its SDP's keys scrubbed (before the cut, so more
-    of the message fits). Latin-1 maps every octet to one code point: the rest stays byte-exact."""
-    # Scrubbing a prefix is safe too: whatever of a key line the cut leaves is redacted.
-    return scrub_sdp(message[: 4 * bound].decode("latin-1")).encode("latin-1")[:bound]
+    """The first ``bound`` bytes of a SIP message with its SDP's keys and its credentials scrubbed
+    (before the cut, so more of the message fits). Latin-1 maps every octet to one code point: the
+    rest stays byte-exact."""
+    # Scrubbing a prefix is safe too: whatever of a key or credentials line the cut leaves is redacted.
+    text = message[: 4 * bound].decode("latin-1")
+    return scrub_credentials(scrub_sdp(text)).encode("latin-1")[:bound]

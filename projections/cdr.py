@@ -366,7 +366,7 @@ def _call_changes(row: CallRow, fact: Any) -> dict[str, Any]:
             }
         case m.CallDegraded() if row.degraded_reason is None:  # the first reason is the cause
             return {"degraded_reason": fact.reason}
-        case m.CallMediaUpdated():
+        case m.CallMediaUpdated() | m.SipMessageObserved():  # SipMessageObserved: the ladder, not the CDR
             return {}
     return {}
 

@@ -866,6 +866,50 @@ class RecordingFinished:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SipMessageObserved:
+    """One SIP message of a call's dialog, either way (the SIP ladder); dialog and CDR ignore it."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.SipMessageObserved"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    direction: str
+    transport: str
+    local_addr: str
+    remote_addr: str
+    first_line: str
+    raw: bytes
+    size: int
+    truncated: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "direction": self.direction,
+            "transport": self.transport,
+            "local_addr": self.local_addr,
+            "remote_addr": self.remote_addr,
+            "first_line": self.first_line,
+            "raw": self.raw,
+            "size": self.size,
+            "truncated": self.truncated,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SipMessageObserved:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SpeechStarted:
     """The VAD heard the caller start speaking (barge-in signal)."""
 
@@ -1976,6 +2020,7 @@ Fact = (
     | PlaybackFinished
     | PlaybackStarted
     | RecordingFinished
+    | SipMessageObserved
     | SpeechStarted
     | SpeechSynthesized
     | UtteranceCaptured
@@ -2025,6 +2070,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     PlaybackFinished,
     PlaybackStarted,
     RecordingFinished,
+    SipMessageObserved,
     SpeechStarted,
     SpeechSynthesized,
     UtteranceCaptured,

@@ -5,6 +5,9 @@
 - `replay dialog <call_id>` (the worker's plug-in, `streams.cli`) and `replay rebuild` (the read side's,
   `projections.cli`, an alias of `sentiric projections rebuild`) are added from above (`sentiric.plugins`).
 Output is one line per record (time, type, key fields), or with `--json` one JSON object per line.
+Two kinds read as a call's story: each ``SipMessageObserved`` is a rung of the SIP ladder (an arrow
+between the edge and the peer, then the Request- or Status-Line) and each ``MediaQualityReported`` a
+point of the media-quality timeline (jitter, loss, MOS).
 """
 
 from __future__ import annotations
@@ -29,11 +32,37 @@ from sentiric.settings import Settings, get_settings
 ENVELOPE_FIELDS = frozenset({"event_id", "call_id", "seq", "occurred_at", "source", "trace_id"})
 
 
+def ladder_rung(record: Any) -> str:
+    """``edge ◀── 192.0.2.10:5062  INVITE sip:1000@… SIP/2.0  (udp, 812 B)``: one SIP message."""
+    if record.truncated:
+        return f"edge ─┄─ {record.remote_addr}  {record.first_line}"
+    arrow = "◀──" if record.direction == "in" else "──▶"
+    cut = f" of {record.size}" if record.size > len(record.raw) else ""
+    size = f"{record.transport}, {len(record.raw)}{cut} B"
+    return f"edge {arrow} {record.remote_addr}  {record.first_line}  ({size})"
+
+
+def quality_point(record: Any) -> str:
+    """``jitter 1.2 ms  loss 0.5% (3 of 600)  MOS 4.38  rtt 20.0 ms  final``: one quality report."""
+    rtt = "" if record.rtt_ms is None else f"  rtt {record.rtt_ms:.1f} ms"
+    return (
+        f"jitter {record.jitter_ms:.1f} ms  loss {record.loss_fraction * 100:.1f}% "
+        f"({record.packets_lost} of {record.packets_received + record.packets_lost})  "
+        f"MOS {record.mos:.2f}{rtt}{'  final' if record.final else ''}"
+    )
+
+
+STORY_LINES = {"SipMessageObserved": ladder_rung, "MediaQualityReported": quality_point}
+
+
 def format_line(decoded: Decoded) -> str:
     """`2026-01-02T03:04:05.678Z  #3   CallEnded  reason=caller_bye hangup_by=caller ...`"""
     record = decoded.record
     when = record.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     kind = "cmd " if decoded.topic.startswith(topics.COMMANDS_PREFIX) else "fact"
+    story = STORY_LINES.get(type_name(record))
+    if story is not None:
+        return f"{when}  {kind} #{record.seq:<4} {type_name(record):<22} {story(record)}"
     parts = []
     for key, value in record.to_record().items():
         if key in ENVELOPE_FIELDS or value is None:

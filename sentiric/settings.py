@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         "listens on loopback only; beyond loopback the edge refuses to start until it is set.",
     )
     sip_max_calls_per_source: int = Field(default=20, ge=0, description="Concurrent calls per IP (0: any).")
+    sip_ladder: bool = Field(default=True, description="Record calls' SIP messages (SipMessageObserved).")
+    sip_ladder_max_messages: int = Field(
+        default=200, ge=0, description="SIP messages recorded per call; then one truncated marker."
+    )
+    sip_ladder_max_bytes: int = Field(default=4096, ge=0, description="Bytes of each SIP message recorded.")
     sip_unproven_retransmits: int = Field(
         default=2, ge=0, description="Copies of a 200 OK beyond the first to a UDP caller not yet proven."
     )

@@ -251,8 +251,8 @@ async def golden_add_cmd(settings: Settings, args: argparse.Namespace, out: Text
 
 
 async def export_cmd(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """`<id>.pcap` (SIP and RTP, rebuilt and labelled so) and `<id>.wav` (both sides) into `--out`."""
-    from streams.replay_export import ExportError, packets_of, pcapng_bytes, wav_bytes
+    """`<id>.pcap` (SIP recorded or rebuilt, RTP rebuilt, labelled so) and `<id>.wav` (both sides)."""
+    from streams.replay_export import RECORDED_SIP, ExportError, packets_of, pcapng_bytes, wav_bytes
 
     args.call_ids = [args.call_id]
     calls = await read_calls(settings, args)
@@ -271,8 +271,10 @@ async def export_cmd(settings: Settings, args: argparse.Namespace, out: TextIO =
     (args.out / f"{args.call_id}.pcap").write_bytes(pcap)
     (args.out / f"{args.call_id}.wav").write_bytes(wav)
     seconds = time.perf_counter() - start
+    sip = RECORDED_SIP if any(p.comment.startswith(RECORDED_SIP) for p in packets) else "SIP rebuilt"
     print(
-        f"{args.out / args.call_id}.pcap: {len(packets)} packets (RTP rebuilt from recorded audio)", file=out
+        f"{args.out / args.call_id}.pcap: {len(packets)} packets ({sip}, RTP rebuilt from recorded audio)",
+        file=out,
     )
     print(f"{args.out / args.call_id}.wav: caller left, agent right; exported in {seconds:.2f} s", file=out)
     return 0

@@ -1,6 +1,12 @@
 """A recorded call as files a telephony engineer opens: `<id>.pcap` and `<id>.wav` (`replay export`).
 
-The log keeps the call's facts and audio, not its packets, so the capture is *rebuilt*:
+The log keeps the call's facts and audio, not its packets. SIP is *recorded* when the edge kept the
+call's ladder (``SipMessageObserved``: every message both ways, retransmissions included, as it was on
+the wire but for keys and credentials): each one is a UDP packet between the recorded addresses at its
+time, commented "recorded" (and "cut" when the edge kept only its first bytes).  An SRTP call's recorded
+SDP is shown as plain RTP (``RTP/AVP``, key lines gone, Content-Length set to match, the comment says
+so), like the rebuilt one: the rebuilt media is not encrypted.  A call recorded before
+the ladder existed (or with it turned off) gets its SIP *rebuilt*, as does all RTP:
 
 - SIP: the INVITE exactly as the edge received it (`CallInviteReceived.raw_invite`, already scrubbed
   of SDES keys by the edge and scrubbed again here), then a 200 OK carrying the recorded SDP answer
@@ -26,6 +32,7 @@ Pure: facts in, bytes out (`pcapng_bytes`, `wav_bytes`); the command writes the 
 from __future__ import annotations
 
 import io
+import re
 import struct
 import wave
 from collections.abc import Sequence
@@ -52,6 +59,16 @@ SECTION_COMMENT: Final = (
     "Sentiric replay export: SIP INVITE as received; 200 OK, ACK, BYE and all RTP rebuilt from the "
     "call's facts and recorded audio (not captured packets). SDES keys are never exported."
 )
+RECORDED_SIP: Final = "SIP recorded"
+"""How the comment of a recorded SIP packet starts."""
+RECORDED_COMMENT: Final = (
+    "Sentiric replay export: SIP as recorded by the edge (SipMessageObserved; keys and credentials "
+    "redacted); RTP rebuilt from the call's recorded audio (not captured packets). SDES keys are never "
+    "exported."
+)
+
+
+_CONTENT_LENGTH = re.compile(rb"(\r\n(?:content-length|l)[ \t]*:[ \t]*)[0-9]+", re.I)
 
 
 class ExportError(ValueError):
@@ -169,6 +186,36 @@ def _sip_packets(facts: Sequence[Any], edge_sip: tuple[str, int]) -> list[Packet
     return out
 
 
+def _plain_rtp_message(message: bytes) -> bytes:
+    """A SIP message whose SDP offers SRTP, with the SDP as plain RTP and its Content-Length to match."""
+    head, sep, body = message.partition(b"\r\n\r\n")
+    if not sep or b"RTP/SAVP" not in body:
+        return message
+    plain = plain_rtp_sdp(body.decode("latin-1")).encode("latin-1")
+    head = _CONTENT_LENGTH.sub(b"\\g<1>" + str(len(plain)).encode(), head)
+    return head + sep + plain
+
+
+def recorded_sip(facts: Sequence[Any]) -> list[Packet]:
+    """The call's SIP messages as the edge recorded them (none for a call recorded without its ladder)."""
+    out: list[Packet] = []
+    for fact in facts:
+        if not isinstance(fact, m.SipMessageObserved) or fact.truncated or not fact.raw:
+            continue
+        local, remote = _addr(fact.local_addr, DEFAULT_SIP_PORT), _addr(fact.remote_addr, DEFAULT_SIP_PORT)
+        if local is None or remote is None:
+            continue
+        src, dst = (remote, local) if fact.direction == "in" else (local, remote)
+        cut = f", cut: {len(fact.raw)} of {fact.size} bytes" if fact.size > len(fact.raw) else ""
+        payload = scrub_raw(fact.raw)
+        plain = _plain_rtp_message(payload)
+        if plain != payload:
+            payload, cut = plain, f"{cut}, SDP shown as plain RTP"
+        comment = f"{RECORDED_SIP} (SipMessageObserved #{fact.seq}, {fact.direction}{cut})"
+        out.append(Packet(fact.occurred_at.timestamp(), src, dst, payload, comment))
+    return out
+
+
 def _to_8k(pcm: bytes, rate: int) -> np.ndarray:
     samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.int16)
     return resample(samples, rate, RATE) if rate != RATE else samples
@@ -221,14 +268,14 @@ def _rtp_packets(
 
 
 def packets_of(facts: Sequence[Any]) -> list[Packet]:
-    """The call's SIP and RTP, rebuilt, in time order."""
+    """The call's SIP (recorded, else rebuilt) and RTP (rebuilt), in time order."""
     first = _timeline(facts)
     invite, port = first.get(m.CallInviteReceived), first.get(m.MediaPortAllocated)
     answered = first.get(m.CallAnswered)
     edge_host = port.local_address if port is not None else "127.0.0.1"
     to_host = _addr((invite.to_uri.split("@")[-1].split(";")[0]) if invite else None, DEFAULT_SIP_PORT)
     edge_sip = (edge_host, to_host[1] if to_host else DEFAULT_SIP_PORT)
-    out = _sip_packets(facts, edge_sip)
+    out = recorded_sip(facts) or _sip_packets(facts, edge_sip)
     t0, speech = speech_of(facts)
     caller_media = (
         _addr(answered.remote_rtp_addr, 0) if answered is not None and answered.remote_rtp_addr else None
@@ -282,7 +329,9 @@ def _block(kind: int, body: bytes) -> bytes:
 
 def pcapng_bytes(packets: Sequence[Packet]) -> bytes:
     end = struct.pack("<HH", 0, 0)
-    shb = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _option(1, SECTION_COMMENT.encode()) + end
+    recorded = any(p.comment.startswith(RECORDED_SIP) for p in packets)
+    comment = RECORDED_COMMENT if recorded else SECTION_COMMENT
+    shb = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _option(1, comment.encode()) + end
     idb = struct.pack("<HHI", LINKTYPE_ETHERNET, 0, 0) + _option(9, b"\x06") + end  # microseconds
     out = [_block(0x0A0D0D0A, shb), _block(1, idb)]
     for i, packet in enumerate(packets):

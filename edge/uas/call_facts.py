@@ -4,6 +4,10 @@ The core builds each fact with its typed function (:mod:`edge.call_facts`) and r
 it goes.  The record goes to the edge's :class:`~edge.facts.FactSink` (the one recorder, which
 stamps and scrubs it); a sink that refuses it (``BufferFull``) is counted and logged, never raised:
 a fact the log cannot take must not stop a call.
+
+``forget`` is held until the core calls :meth:`~CallFacts.settle` at the end of the step that asked for
+it: the messages that step sends (the 200 answering a BYE) still belong to the call's ladder
+(:mod:`edge.uas.ladder`), and their facts must keep counting the call's ``seq`` up.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ log = structlog.get_logger(__name__)
 class CallFacts:
     """The UAS core's fact recorder over one sink."""
 
-    __slots__ = ("sink",)
+    __slots__ = ("held", "sink")
 
     def __init__(self, sink: FactSink) -> None:
         self.sink = sink
+        self.held: list[str] = []  # calls whose last fact is recorded, forgotten at settle()
 
     def record(self, fact: CallFact) -> None:
         try:
@@ -32,7 +37,14 @@ class CallFacts:
             log.error("call fact refused", fact=type(fact).__name__, error=str(exc), call_id=fact.call_id)
 
     def forget(self, call_id: str) -> None:
-        """The call's last fact is recorded: the sink may drop its per-call state."""
+        """The call's last fact is recorded: the sink may drop its per-call state (at ``settle``)."""
+        self.held.append(call_id)
+
+    def settle(self) -> list[str]:
+        """The step is over: the sink forgets the calls it was told of; they are returned."""
+        held, self.held = self.held, []
         forget = getattr(self.sink, "forget", None)
         if forget is not None:
-            forget(call_id)
+            for call_id in held:
+                forget(call_id)
+        return held

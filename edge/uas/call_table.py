@@ -9,14 +9,17 @@ per non-trunk source IP.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from edge.sip.message import SipRequest
 from edge.uas.call import Call
 
 
 class CallTable:
-    __slots__ = ("by_dialog", "by_invite", "calls", "live", "per_source")
+    __slots__ = ("by_dialog", "by_invite", "calls", "live", "on_add", "per_source")
 
-    def __init__(self) -> None:
+    def __init__(self, on_add: Callable[[Call], None] | None = None) -> None:
+        self.on_add = on_add  # told of every call added (the SIP ladder follows it)
         self.calls: dict[str, Call] = {}  # platform call_id -> call
         self.by_invite: dict[tuple[str, str], Call] = {}  # (SIP Call-ID, From tag) -> call
         self.by_dialog: dict[tuple[str, str, str], Call] = {}  # (Call-ID, our tag, their tag)
@@ -38,6 +41,8 @@ class CallTable:
         """A new call: live, and counted against ``counted_ip`` (None: a trunk, not counted)."""
         self.calls[call.call_id] = call
         self.by_invite[(call.sip_call_id, call.from_tag)] = call
+        if self.on_add is not None:
+            self.on_add(call)
         self.live += 1
         if counted_ip is not None:
             call.counted_ip = counted_ip

@@ -14,6 +14,15 @@ from edge.uas.ratelimit import SourceLimits
 
 
 @dataclass(frozen=True, slots=True)
+class LadderLimits:
+    """How much of its calls' signalling the edge records as ``SipMessageObserved`` (edge.uas.ladder)."""
+
+    enabled: bool = True
+    max_messages: int = 200  # per call; the next one records a truncated marker, the rest are counted
+    max_bytes: int = 4096  # kept of each message
+
+
+@dataclass(frozen=True, slots=True)
 class UasConfig:
     host: str = "127.0.0.1"  # our SIP address (Via, Contact)
     port: int = 5060
@@ -37,3 +46,4 @@ class UasConfig:
     max_calls_per_source: int = 20  # concurrent calls from one non-trunk IP before 503 (0: no cap)
     limits: SourceLimits = field(default_factory=SourceLimits)  # pre-parse, per source
     echo: EchoLimits = field(default_factory=EchoLimits)  # what a request may make us echo
+    ladder: LadderLimits = field(default_factory=LadderLimits)  # SipMessageObserved: on, and its caps

@@ -42,6 +42,11 @@ our requests), :class:`~edge.uas.setup.CallSetup` (INVITE to ACK, CANCEL) and
 transaction layers and the 2xx retransmission), :class:`~edge.uas.call_facts.CallFacts` and one
 timer heap with typed keys (:mod:`edge.uas.timers`).  This module only parses, routes requests and
 timers to them, and guards the transport from exceptions.
+
+**The ladder.** Every message of a call in the table, received or sent, is recorded as
+``SipMessageObserved`` by :class:`~edge.uas.ladder.Ladder` (bounded per call and per message; see
+there): a received one before it is routed, the sent ones when a step ends (:meth:`UasCore._settle`),
+before the calls that step ended are forgotten.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ from edge.uas.call_table import CallTable
 from edge.uas.config import UasConfig
 from edge.uas.directory import DigestGate, Directory
 from edge.uas.in_dialog import InDialog
+from edge.uas.ladder import Ladder
 from edge.uas.methods import ALLOW, IN_DIALOG_ONLY, KNOWN_UNSUPPORTED, OPTIONS_HEADERS, method_label
 from edge.uas.outbound import Originator
 from edge.uas.ratelimit import LIMITED_METHODS, SourceGuard
@@ -109,11 +115,12 @@ class UasCore:
         self.admission = admission or Admission(AdmissionLimits())
         self.guard = SourceGuard(config.limits)
         self.timers: CoreTimers = TimerHeap()
-        self.table = table = CallTable()
-        self.txns = txns = Transactions(config, self.timers)
-        call_facts = CallFacts(facts)
-        sdp = SdpPolicy(config)
+        self.facts = call_facts = CallFacts(facts)
         local = LocalAddresses(config)
+        self.ladder = ladder = Ladder(config.ladder, call_facts, local)
+        self.table = table = CallTable(on_add=ladder.follow if config.ladder.enabled else None)
+        self.txns = txns = Transactions(config, self.timers)
+        sdp = SdpPolicy(config)
         gate = DigestGate(
             DigestAuthenticator(config.realm, config.auth_secret, algorithms=config.auth_algorithms),
             directory,
@@ -146,6 +153,7 @@ class UasCore:
             guard=self.guard,
             teardown=teardown,
             in_dialog=in_dialog,
+            ladder=ladder,
         )
         self.registration = Registration(
             registrar=registrar or Registrar(),
@@ -180,9 +188,9 @@ class UasCore:
         """The ``Hangup`` command (``by`` agent or operator): BYE an answered call, 480 one still
         ringing (CANCEL an outgoing one)."""
         out: list[Effect] = []
-        if self.originator.hangup(call_id, reason, now, out):
-            return out
-        return self.teardown.hangup(call_id, reason, now, by)
+        if not self.originator.hangup(call_id, reason, now, out):
+            out = self.teardown.hangup(call_id, reason, now, by)
+        return self._settle(out)
 
     def sync_registrations(self, now: float, *, stop: bool = False) -> list[Effect]:
         """Keep the REGISTER bindings with trunks in step with the config (``stop``: remove them all)."""
@@ -191,7 +199,7 @@ class UasCore:
             self.registrations.sync(() if stop else self.directory.all_trunks(), now, out)
         except Exception:
             log.exception("trunk registrations failed")
-        return out
+        return self._settle(out)
 
     def originate(self, command: object, now: float) -> list[Effect]:
         """The ``OriginateCall`` command: an outgoing call (a refusal is recorded, never raised)."""
@@ -200,19 +208,34 @@ class UasCore:
             self.originator.originate(command, now, out)
         except Exception:
             log.exception("originating a call failed", call_id=getattr(command, "call_id", None))
-        return out
+        return self._settle(out)
 
     def transfer(self, call_id: str, target: str, now: float) -> list[Effect]:
         """Blind transfer (RFC 3515): REFER the caller to ``target``."""
-        return self.in_dialog.transfer(call_id, target, now)
+        return self._settle(self.in_dialog.transfer(call_id, target, now))
 
     def media_closed(self, call_id: str, now: float) -> None:
         """The media session of an ended call has stopped: give its port back."""
         self.teardown.media_closed(call_id, now)
+        self._settle([])
 
     # -- the wire ---------------------------------------------------------------------------------
     def receive(self, data: bytes, peer: Peer, now: float) -> list[Effect]:
         out: list[Effect] = []
+        self._receive(data, peer, now, out)
+        return self._settle(out)
+
+    def _settle(self, out: list[Effect]) -> list[Effect]:
+        """End of a step: the ladder records what is sent, then the calls it ended are forgotten."""
+        try:
+            self.ladder.sent(out)
+        except Exception:  # the ladder is a record: it never stops what is sent
+            log.exception("recording the SIP ladder failed")
+        for call_id in self.facts.settle():
+            self.ladder.unfollow(call_id)
+        return out
+
+    def _receive(self, data: bytes, peer: Peer, now: float, out: list[Effect]) -> None:
         if self.directory.trunk_for(peer.addr[0]) is None:
             refused = self.guard.check(peer.addr[0], data, peer.transport, now)
             if refused is not None:
@@ -221,7 +244,7 @@ class UasCore:
                     m.RATE_LIMITED.labels(LIMITED_METHODS[method]).inc()
                 else:
                     m.DROPPED.labels(reason).inc()
-                return out
+                return
         try:
             msg = parse_message(data, strict=not data.startswith(LAZY))
         except SipParseError as exc:
@@ -231,8 +254,9 @@ class UasCore:
             if reply is not None:
                 out.append(Send(bytes(reply), peer))
                 m.RESPONSES_SENT.labels(method_label(exc.partial.method), m.status_class(reply.status)).inc()
-            return out
+            return
         try:
+            self.ladder.received(msg, data, peer)
             if isinstance(msg, SipRequest):
                 self._request(msg, data, peer, now, out)
             else:
@@ -242,7 +266,6 @@ class UasCore:
             log.debug("malformed SIP message", error=str(exc), peer=str(peer))
         except Exception:  # the transport must never see an exception
             log.exception("SIP message handling failed", peer=str(peer))
-        return out
 
     def on_timer(self, now: float) -> list[Effect]:
         out: list[Effect] = []
@@ -261,7 +284,7 @@ class UasCore:
                     self._call_timer(key, now, out)
             except Exception:
                 log.exception("SIP timer handling failed", kind=type(key).__name__)
-        return out
+        return self._settle(out)
 
     def _call_timer(self, key: CallDue, now: float, out: list[Effect]) -> None:
         call = self.table.get(key.call_id)

@@ -51,6 +51,7 @@ from edge.uas.config import UasConfig
 from edge.uas.dialplan import resolve, within_hours
 from edge.uas.directory import DigestGate, Directory, count_auth_failure
 from edge.uas.in_dialog import InDialog
+from edge.uas.ladder import Ladder
 from edge.uas.ratelimit import SourceGuard
 from edge.uas.sdp_policy import SdpPolicy, check_same_keys, media_addr
 from edge.uas.teardown import Teardown
@@ -80,6 +81,7 @@ class CallSetup:
         guard: SourceGuard,
         teardown: Teardown,
         in_dialog: InDialog,
+        ladder: Ladder | None = None,
     ) -> None:
         self.config = config
         self.table = table
@@ -95,6 +97,7 @@ class CallSetup:
         self.guard = guard
         self.teardown = teardown
         self.in_dialog = in_dialog
+        self.ladder = ladder
 
     def invite(self, req: SipRequest, raw: bytes, peer: Peer, now: float, out: list[Effect]) -> None:
         """An INVITE outside any dialog; ``raw`` is its octets as received (CallInviteReceived)."""
@@ -184,6 +187,8 @@ class CallSetup:
                 raw_invite=raw or None,  # the recorder scrubs its SRTP keys and bounds it
             )
         )
+        if self.ladder is not None:  # the ladder's first rung: the call was not followed before
+            self.ladder.received_invite(call, raw)
         refused = self.admission.refuse(active_calls=self.table.live - 1, ports_free=self.pool.available(now))
         cap = self.config.max_calls_per_source
         if (

@@ -532,6 +532,7 @@ _LIVE: dict[type[Any], str] = {
     m.CallTransferred: IGNORE,
     m.CallDegraded: IGNORE,  # the edge speaks for itself and hangs up: CallEnded follows
     m.MediaQualityReported: IGNORE,
+    m.SipMessageObserved: IGNORE,  # the SIP ladder: for people reading the call, not for the dialog
     m.RecordingFinished: IGNORE,
     m.PlaybackStarted: IGNORE,
     m.UtteranceCaptured: IGNORE,

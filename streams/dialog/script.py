@@ -54,6 +54,11 @@ DEFAULTS: dict[type[Any], dict[str, Any]] = {
         "final": False, "packets_received": 100, "packets_lost": 0, "loss_fraction": 0.0,
         "jitter_ms": 1.0, "r_factor": 93.0, "mos": 4.4,
     },
+    m.SipMessageObserved: {
+        "direction": "in", "transport": "udp", "local_addr": "127.0.0.1:5060",
+        "remote_addr": "127.0.0.1:5062", "first_line": "OPTIONS sip:100@example.com SIP/2.0",
+        "raw": b"OPTIONS sip:100@example.com SIP/2.0\r\n", "size": 36,
+    },
     m.PlaybackFinished: {"playback_id": "p-x", "interrupted": False, "played_ms": 1000, "duration_ms": 1000},
     m.PlaybackStarted: {"playback_id": "p-x", "duration_ms": 1000},
     m.RecordingFinished: {

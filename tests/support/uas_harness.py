@@ -21,6 +21,7 @@ from edge.uas.admission import Admission, AdmissionLimits
 from edge.uas.call import Peer
 from edge.uas.core import Effect, UasConfig, UasCore
 from edge.uas.directory import StaticDirectory
+from schemas.models import SipMessageObserved
 
 PHONE = Peer("udp", ("192.0.2.10", 5062))
 OFFER = (
@@ -56,8 +57,22 @@ class Edge:
     fill: list[float] = field(default_factory=lambda: [0.0])
     media_rx: dict[str, float] = field(default_factory=dict)
 
-    def facts(self, call_id: str | None = None) -> list[Any]:
-        return [r for r in self.publisher.records if call_id is None or r.call_id == call_id]
+    def facts(self, call_id: str | None = None, *, ladder: bool = False) -> list[Any]:
+        """The facts recorded (of ``call_id``); the SIP ladder's ``SipMessageObserved`` only with
+        ``ladder`` — the scenarios read the call's story, :meth:`ladder` its messages."""
+        return [
+            r
+            for r in self.publisher.records
+            if (call_id is None or r.call_id == call_id) and (ladder or type(r) is not SipMessageObserved)
+        ]
+
+    def ladder(self, call_id: str | None = None) -> list[tuple[str, str]]:
+        """The call's recorded SIP messages: (direction, first line), in order."""
+        return [
+            (r.direction, r.first_line)
+            for r in self.publisher.records
+            if type(r) is SipMessageObserved and (call_id is None or r.call_id == call_id)
+        ]
 
     def names(self, call_id: str | None = None) -> list[str]:
         return [type(r).__name__ for r in self.facts(call_id)]
@@ -65,7 +80,7 @@ class Edge:
     @property
     def call_id(self) -> str:
         """The platform call id of the only (or last) call seen."""
-        return self.publisher.records[-1].call_id if self.publisher.records else ""
+        return self.publisher.records[-1].call_id if self.publisher.records else ""  # ladder facts too
 
     def run_timers(self, until: float) -> list[Effect]:
         out: list[Effect] = []

@@ -209,11 +209,14 @@ async def test_export_writes_a_pcap_tshark_decodes_and_a_wav(recorded: Recorded,
     code, out = await replay(recorded, "export", recorded.call_id, "--out", str(tmp_path))
     assert code == 0, out
     pcap, wav_path = tmp_path / f"{recorded.call_id}.pcap", tmp_path / f"{recorded.call_id}.wav"
-    # SIP: the INVITE as received and the rebuilt dialog, in order
-    methods = tshark(
-        "-r", str(pcap), "-Y", "sip", "-T", "fields", "-e", "sip.Method", "-e", "sip.Status-Code"
-    )
-    assert [line.strip() for line in methods] == ["INVITE", "200", "ACK", "BYE", "200"], methods
+    # SIP: the dialog as the edge recorded it (SipMessageObserved), each packet labelled so, in order
+    rows = tshark("-r", str(pcap), "-Y", "sip", "-T", "fields", "-e", "sip.Method", "-e", "sip.Status-Code",
+                  "-e", "sip.CSeq.method", "-e", "frame.comment")  # fmt: skip
+    sip = [r.split("\t") for r in rows]
+    assert all("SIP recorded (SipMessageObserved #" in r[3] for r in sip), rows
+    dialog = [r[0] or f"{r[1]} {r[2]}" for r in sip if r[1] not in ("100", "180")]
+    assert list(dict.fromkeys(dialog)) == ["INVITE", "200 INVITE", "ACK", "BYE", "200 BYE"], rows
+    assert "(SIP recorded, RTP rebuilt from recorded audio)" in out, out
     # RTP: the SDP in the capture sets the streams up; tshark decodes them as PCMU
     streams = tshark("-r", str(pcap), "-q", "-z", "rtp,streams")
     assert sum(" g711U " in line for line in streams) == 2, streams

@@ -29,7 +29,7 @@ def snake(model: type[Any]) -> str:
 
 
 def test_each_function_is_named_after_its_model_and_takes_exactly_its_own_fields() -> None:
-    assert len(BUILDERS) == 21
+    assert len(BUILDERS) == 22
     for name, fn in BUILDERS.items():
         model = model_of(name)
         assert snake(model) == name

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.media.srtp import SUITES, CryptoAttribute
-from edge.redact import RAW_INVITE_BOUND, REDACTED, scrub_raw, scrub_sdp
+from edge.redact import RAW_INVITE_BOUND, REDACTED, scrub_credentials, scrub_raw, scrub_sdp
 from edge.sdp import SessionDescription
 from tests.support.uas_harness import OFFER
 
@@ -158,3 +158,20 @@ def test_a_key_across_the_cut_does_not_leak_a_prefix():
     out = scrub_raw(data)
     assert len(out) == RAW_INVITE_BOUND
     assert base64.b64encode(caller.key_salt)[:6] not in out
+
+
+def test_credentials_are_cut_to_their_scheme_folded_lines_and_any_case_too() -> None:
+    head = (
+        b"INVITE sip:1000@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+        b'Authorization: Digest username="alice", realm="r", nonce="n",\r\n response="0123abcd"\r\n'
+        b"proxy-authorization:Digest,response=feed\r\n"
+        b"PROXY-AUTHORIZATION :  Bearer tok3n\r\n"
+        b'WWW-Authenticate: Digest realm="r", nonce="n"\r\nContent-Length: 0\r\n\r\n'
+    )
+    out = scrub_raw(head)
+    assert b"Authorization: Digest [redacted]\r\nproxy-authorization: [redacted]\r\n" in out
+    assert b"PROXY-AUTHORIZATION :  Bearer [redacted]\r\n" in out
+    assert b"0123abcd" not in out and b"feed" not in out and b"tok3n" not in out
+    assert b'WWW-Authenticate: Digest realm="r", nonce="n"' in out  # a challenge is no secret
+    assert scrub_credentials("OPTIONS sip:x SIP/2.0\r\n\r\n") == "OPTIONS sip:x SIP/2.0\r\n\r\n"
+    assert scrub_raw(head[:100]).endswith(b"Authorization: Digest [redacted]")  # a cut line: the rest goes

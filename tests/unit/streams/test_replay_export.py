@@ -15,6 +15,7 @@ from schemas import models as m
 from streams.dialog.script import CallScript
 from streams.replay_export import (
     REBUILT_HEADER,
+    RECORDED_COMMENT,
     SECTION_COMMENT,
     ExportError,
     packets_of,
@@ -76,6 +77,56 @@ def test_sip_as_received_and_rebuilt_without_keys():
     assert b"CSeq: 7 INVITE" in sip[1].payload and b"CSeq: 7 ACK" in sip[2].payload
     everything = pcapng_bytes(packets)
     assert KEY.encode() not in everything and b"inline:[redacted]" in everything
+
+
+def with_ladder(facts: list, cut: int = 300) -> list:
+    """The call as an edge that records its ladder has it: the INVITE in, then 200, ACK, BYE and 200."""
+    s = CallScript("call-x")
+    invite, answered, ended = facts[0], facts[3], facts[-1]
+    ok = "SIP/2.0 200 OK\r\nCall-ID: abc@host\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n"
+    rungs = [
+        ("in", INVITE, invite.occurred_at, 0),
+        ("out", ok, answered.occurred_at, 0),
+        ("in", "ACK sip:100@127.0.0.1:5080 SIP/2.0\r\nCall-ID: abc@host\r\n\r\n", answered.occurred_at, 1),
+        ("in", "BYE sip:100@127.0.0.1:5080 SIP/2.0\r\nCall-ID: abc@host\r\n\r\n", ended.occurred_at, 0),
+        ("out", ok.replace("7 INVITE", "2 BYE"), ended.occurred_at, 1),
+    ]
+    out = list(facts)
+    for direction, text, at, ms in rungs:
+        fact = s.fact(m.SipMessageObserved, direction=direction, raw=text.encode()[:cut], size=len(text),
+                      first_line=text.split("\r\n")[0], local_addr="127.0.0.1:5080",
+                      remote_addr="127.0.0.1:5062")  # fmt: skip
+        out.append(
+            m.SipMessageObserved(**{**fact.to_record(), "occurred_at": at + timedelta(milliseconds=ms)})
+        )
+    out.append(
+        s.fact(m.SipMessageObserved, direction="in", raw=b"", size=9, first_line="(cap)", truncated=True)
+    )
+    return out
+
+
+def test_recorded_sip_replaces_the_rebuilt_and_says_so():
+    packets = packets_of(with_ladder(a_call()))
+    sip = [p for p in packets if 5062 in (p.src[1], p.dst[1])]
+    assert [p.payload.split(b"\r\n")[0].split(b" ")[0 if p.src[1] == 5062 else 1] for p in sip] == [
+        b"INVITE", b"200", b"ACK", b"BYE", b"200",
+    ]  # fmt: skip
+    caller, edge = ("127.0.0.1", 5062), ("127.0.0.1", 5080)
+    assert [(p.src, p.dst) for p in sip[:2]] == [(caller, edge), (edge, caller)]
+    assert all(p.comment.startswith("SIP recorded (SipMessageObserved #") for p in sip)
+    assert "cut: 300 of" in sip[0].comment and all(REBUILT_HEADER.encode() not in p.payload for p in sip)
+    everything = pcapng_bytes(packets)
+    assert RECORDED_COMMENT.encode() in everything and SECTION_COMMENT.encode() not in everything
+    assert KEY.encode() not in everything  # scrubbed again here: the key was in the recorded INVITE
+    assert any(p.comment.startswith("RTP rebuilt from") for p in packets)
+
+
+def test_a_recorded_srtp_offer_is_shown_as_plain_rtp_like_the_rebuilt_media():
+    (invite, *_) = [p for p in packets_of(with_ladder(a_call(), cut=4096)) if p.src[1] == 5062]
+    head, _, body = invite.payload.partition(b"\r\n\r\n")
+    assert b"m=audio 6000 RTP/AVP 0" in body and b"a=crypto" not in body and KEY.encode() not in body
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert invite.comment.endswith(", in, SDP shown as plain RTP)") and "cut" not in invite.comment
 
 
 def test_rtp_rebuilt_from_each_side_audio_at_its_time():

@@ -139,6 +139,7 @@ EXPECTED: dict[type[Any], tuple[str, ...]] = {
     m.CallTransferred: (_i, _i, _i, _i, _i, "transferred", _i, _i),
     m.CallDegraded: (_i, _i, _i, _i, _i, _i, _i, _i),
     m.MediaQualityReported: (_i, _i, _i, _i, _i, _i, _i, _i),
+    m.SipMessageObserved: (_i, _i, _i, _i, _i, _i, _i, _i),
     m.RecordingFinished: (_i, _i, _i, _i, _i, _i, _i, _i),
     m.PlaybackStarted: (_i, _i, _i, _i, _i, _i, _i, _i),
     m.UtteranceCaptured: (_i, _i, _i, _i, _i, _i, _i, _i),
