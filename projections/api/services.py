@@ -58,6 +58,7 @@ class ApiConfig:
     session_secret: str | None = None  # None: derived from admin_token (sentiric.auth)
     session_ttl_s: float = 12 * 3600
     recordings_root: Path | None = None  # file:// recordings are served only from under it; None: none
+    golden_root: Path | None = None  # POST /api/calls/{id}/golden exports here; None: the button is off
     run_projector: bool = True
     run_webhooks: bool = True
     webhook_policy: RetryPolicy = field(default_factory=RetryPolicy)
