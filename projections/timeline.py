@@ -113,3 +113,27 @@ def timeline_json(decoded: Decoded, *, include_audio: bool = False) -> dict[str,
     obj = to_json_dict(decoded.record, include_audio=include_audio)
     obj["log"] = {"topic": decoded.topic, "partition": decoded.partition, "offset": decoded.offset}
     return obj
+
+
+async def read_record(
+    tp: TopicPartition, offset: int, *, client: dict[str, Any], codec: Codec | None = None
+) -> Decoded | None:
+    """The decoded record at exactly `offset` of one partition; None when that offset holds none (gone
+    with retention, a transaction marker, past the end) or it does not decode."""
+    codec = codec or default_codec()
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        begin = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        if not begin <= offset < end:
+            return None
+        consumer.seek(tp, offset)
+        while await consumer.position(tp) <= offset:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
+            for msg in batch.get(tp, []):
+                return decode_message(msg, codec, None) if msg.offset == offset else None
+        return None
+    finally:
+        await consumer.stop()
