@@ -3,13 +3,17 @@ folded into what a person reads — the SIP ladder, the turns (each utterance an
 link to its audio), the decisions, the latency of each stage of each answer, and media quality over
 time. Pure: decoded records in, a JSON-ready dict out (`GET /api/calls/{id}/story`).
 
-Stages of an answer, from the facts' timestamps (the producers share the machine's clock or NTP):
+Stages of an answer, each the time between two records reaching the log (their Kafka timestamps,
+stamped by each producer's clock when it sent them: a worker's fact carries its cause's `occurred_at`,
+so that field cannot time the worker), end of speech being the endpointer's `UtteranceCaptured`:
 
-    end of speech ─endpoint→ UtteranceCaptured ─stt→ UtteranceTranscribed (final) ─dialog→ AgentReplied
-        ─tts→ SpeechSynthesized ─playout→ PlaybackStarted
+    UtteranceCaptured ─stt→ UtteranceTranscribed (final) ─dialog→ AgentReplied ─tts→ SpeechSynthesized
+        ─playout→ PlaybackStarted
 
-End of speech is the answer time plus the utterance's `end_ms` (media time since the answer); the
-`endpoint` stage is the endpointer's trailing silence. `voice_to_voice` is end of speech to playback.
+so a stage includes the log hops and any queueing, as the caller lives it; `engine_ms` beside it is the
+engine's own compute time from the facts (`latency_ms`). `voice_to_voice` is the edge's own clock from
+the utterance's capture to the answer's playback start (the KPI of the same name). A stage whose facts
+are missing is None.
 
 The SIP ladder is every `SipMessageObserved` fact (direction, first line, when) when the edge records
 signalling; for calls recorded before it did, the ladder is derived from the call facts (INVITE,
@@ -19,7 +23,7 @@ final response, ACK, CANCEL, BYE) and says so (`sip_source: "derived"`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -30,7 +34,7 @@ from sentiric.eventlog.consumer import Decoded
 
 SIP_FACT: Final = "SipMessageObserved"
 AUDIO_FACTS: Final = (m.UtteranceCaptured, m.SpeechSynthesized)
-STAGES: Final = ("endpoint", "stt", "dialog", "tts", "playout")
+STAGES: Final = ("stt", "dialog", "tts", "playout")
 PCM_SAMPLE_BYTES: Final = 2
 
 
@@ -50,6 +54,14 @@ def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
 
 def _iso(at: Any) -> Any:
     return at.isoformat() if isinstance(at, datetime) else at
+
+
+def logged_at(d: Decoded) -> datetime:
+    """When the record reached the log (its producer's timestamp); its `occurred_at` without one."""
+    if d.timestamp_ms > 0:
+        return datetime.fromtimestamp(d.timestamp_ms / 1000, UTC)
+    occurred: datetime = d.record.occurred_at
+    return occurred
 
 
 def _first(facts: Sequence[Decoded], cls: type[Any]) -> Any | None:
@@ -112,7 +124,7 @@ def _caller_turn(call_id: str, d: Decoded, transcript: Any | None) -> dict[str, 
     u: m.UtteranceCaptured = d.record
     return {
         "speaker": "caller",
-        "at": u.occurred_at,
+        "at": logged_at(d),
         "utterance_id": u.utterance_id,
         "text": transcript.text if transcript is not None else u.text,
         "stt_engine": transcript.engine if transcript is not None else None,
@@ -126,9 +138,10 @@ def _caller_turn(call_id: str, d: Decoded, transcript: Any | None) -> dict[str, 
     }
 
 
-def _typed_turn(t: m.UtteranceTranscribed) -> dict[str, Any]:
+def _typed_turn(d: Decoded) -> dict[str, Any]:
     """A caller's words without captured audio (typed in the browser, or audio not recorded)."""
-    return {"speaker": "caller", "at": t.occurred_at, "utterance_id": t.utterance_id, "text": t.text,
+    t: m.UtteranceTranscribed = d.record
+    return {"speaker": "caller", "at": logged_at(d), "utterance_id": t.utterance_id, "text": t.text,
             "stt_engine": t.engine, "confidence": t.confidence, "offset": None, "audio_url": None,
             "duration_ms": None}  # fmt: skip
 
@@ -136,24 +149,9 @@ def _typed_turn(t: m.UtteranceTranscribed) -> dict[str, Any]:
 def story(call_id: str, records: Sequence[Decoded]) -> dict[str, Any]:
     """The call page's model. `records`: the call's timeline (facts and commands, in order)."""
     facts = [d for d in records if not isinstance(d.record, m.Command)]
-    answered = _first(facts, m.CallAnswered)
-    captured: dict[str, Decoded] = {}
-    final: dict[str, m.UtteranceTranscribed] = {}
-    synthesized: dict[str, Decoded] = {}
-    started: dict[str, m.PlaybackStarted] = {}
-    finished: dict[str, m.PlaybackFinished] = {}
+    by = _Index()
     for d in facts:
-        f = d.record
-        if isinstance(f, m.UtteranceCaptured):
-            captured.setdefault(f.utterance_id, d)
-        elif isinstance(f, m.UtteranceTranscribed) and f.is_final:
-            final.setdefault(f.utterance_id, f)
-        elif isinstance(f, m.SpeechSynthesized):
-            synthesized.setdefault(f.reply_id, d)
-        elif isinstance(f, m.PlaybackStarted):
-            started.setdefault(f.playback_id, f)
-        elif isinstance(f, m.PlaybackFinished):
-            finished.setdefault(f.playback_id, f)
+        by.add(d)
 
     turns: list[dict[str, Any]] = []
     shown: set[str] = set()
@@ -161,14 +159,15 @@ def story(call_id: str, records: Sequence[Decoded]) -> dict[str, Any]:
         f = d.record
         if isinstance(f, m.UtteranceCaptured) and f.utterance_id not in shown:
             shown.add(f.utterance_id)
-            turns.append(_caller_turn(call_id, d, final.get(f.utterance_id)))
+            heard = by.final.get(f.utterance_id)
+            turns.append(_caller_turn(call_id, d, heard.record if heard is not None else None))
         elif isinstance(f, m.UtteranceTranscribed) and f.is_final and f.utterance_id not in shown:
-            if f.utterance_id not in captured:
+            if f.utterance_id not in by.captured:
                 shown.add(f.utterance_id)
-                turns.append(_typed_turn(f))
+                turns.append(_typed_turn(d))
         elif isinstance(f, m.AgentReplied) and f.reply_id not in shown:
             shown.add(f.reply_id)
-            turns.append(_agent_turn(call_id, f, answered, captured, final, synthesized, started, finished))
+            turns.append(_agent_turn(call_id, d, by))
 
     sip = observed_ladder(facts)
     sip_source = "observed" if sip else "derived"
@@ -198,42 +197,62 @@ def story(call_id: str, records: Sequence[Decoded]) -> dict[str, Any]:
     return jsonable
 
 
-def _agent_turn(
-    call_id: str,
-    r: m.AgentReplied,
-    answered: m.CallAnswered | None,
-    captured: dict[str, Decoded],
-    final: dict[str, m.UtteranceTranscribed],
-    synthesized: dict[str, Decoded],
-    started: dict[str, m.PlaybackStarted],
-    finished: dict[str, m.PlaybackFinished],
-) -> dict[str, Any]:
-    speech = synthesized.get(r.reply_id)
+class _Index:
+    """The facts an answer's stages are read from, by utterance, reply or playback id (first wins)."""
+
+    def __init__(self) -> None:
+        self.captured: dict[str, Decoded] = {}
+        self.final: dict[str, Decoded] = {}
+        self.synthesized: dict[str, Decoded] = {}
+        self.started: dict[str, Decoded] = {}
+        self.finished: dict[str, Decoded] = {}
+
+    def add(self, d: Decoded) -> None:
+        f = d.record
+        if isinstance(f, m.UtteranceCaptured):
+            self.captured.setdefault(f.utterance_id, d)
+        elif isinstance(f, m.UtteranceTranscribed) and f.is_final:
+            self.final.setdefault(f.utterance_id, d)
+        elif isinstance(f, m.SpeechSynthesized):
+            self.synthesized.setdefault(f.reply_id, d)
+        elif isinstance(f, m.PlaybackStarted):
+            self.started.setdefault(f.playback_id, d)
+        elif isinstance(f, m.PlaybackFinished):
+            self.finished.setdefault(f.playback_id, d)
+
+
+def _logged(d: Decoded | None) -> datetime | None:
+    return logged_at(d) if d is not None else None
+
+
+def _agent_turn(call_id: str, replied: Decoded, by: _Index) -> dict[str, Any]:
+    r: m.AgentReplied = replied.record
+    speech = by.synthesized.get(r.reply_id)
     s: m.SpeechSynthesized | None = speech.record if speech is not None else None
-    play, done = started.get(r.reply_id), finished.get(r.reply_id)
-    heard = captured.get(r.utterance_id) if r.utterance_id else None
-    u: m.UtteranceCaptured | None = heard.record if heard is not None else None
-    t = final.get(r.utterance_id) if r.utterance_id else None
-    end_of_speech = None
-    if u is not None and answered is not None:
-        end_of_speech = answered.occurred_at + timedelta(milliseconds=u.end_ms)
-        if not answered.occurred_at <= end_of_speech <= u.occurred_at:
-            end_of_speech = None  # media time and wall time disagree (a paused stream): no endpoint stage
+    play, done = by.started.get(r.reply_id), by.finished.get(r.reply_id)
+    heard = by.captured.get(r.utterance_id) if r.utterance_id else None
+    text = by.final.get(r.utterance_id) if r.utterance_id else None
     latency: dict[str, float | None] = {}
-    if r.utterance_id:
+    engine: dict[str, float | None] = {}
+    if r.utterance_id:  # an answer; a prompt (greeting, reprompt) answers nothing
         latency = {
-            "endpoint": _ms(u.occurred_at if u else None, end_of_speech),
-            "stt": _ms(t.occurred_at if t else None, u.occurred_at if u else None),
-            "dialog": _ms(r.occurred_at, t.occurred_at if t else None),
-            "tts": _ms(s.occurred_at if s else None, r.occurred_at),
-            "playout": _ms(play.occurred_at if play else None, s.occurred_at if s else None),
+            "stt": _ms(_logged(text), _logged(heard)),
+            "dialog": _ms(logged_at(replied), _logged(text)),
+            "tts": _ms(_logged(speech), logged_at(replied)),
+            "playout": _ms(_logged(play), _logged(speech)),
             "voice_to_voice": _ms(
-                play.occurred_at if play else None, end_of_speech or (u.occurred_at if u else None)
+                play.record.occurred_at if play is not None else None,
+                heard.record.occurred_at if heard is not None else None,
             ),
+        }
+        engine = {
+            "stt": text.record.latency_ms if text is not None else None,
+            "dialog": r.latency_ms,
+            "tts": s.latency_ms if s is not None else None,
         }
     return {
         "speaker": "agent",
-        "at": r.occurred_at,
+        "at": logged_at(replied),
         "reply_id": r.reply_id,
         "utterance_id": r.utterance_id,
         "text": r.text,
@@ -243,9 +262,10 @@ def _agent_turn(
         "offset": speech.offset if speech is not None else None,
         "audio_url": audio_url(call_id, speech.offset) if speech is not None and s and s.pcm else None,
         "duration_ms": pcm_ms(s.pcm, s.sample_rate) if s is not None and s.pcm else None,
-        "played_ms": done.played_ms if done is not None else None,
-        "interrupted": done.interrupted if done is not None else None,
+        "played_ms": done.record.played_ms if done is not None else None,
+        "interrupted": done.record.interrupted if done is not None else None,
         "latency_ms": latency,
+        "engine_ms": engine,
     }
 
 

@@ -114,12 +114,12 @@ async def call_golden(
 ) -> dict[str, Any]:
     """Export the ended call (its facts and the caller's audio) as a golden call; returns its directory
     on the server. Exporting again rewrites the same files byte for byte."""
-    root = svc.config.golden_root
-    if root is None:
-        raise ApiError(503, "no golden directory is configured on this server")
     position = await _position(svc, call_id)
     if position["finished_at"] is None:
         raise ApiError(409, "the call has not ended", {"call_id": call_id})
+    root = svc.config.golden_root
+    if root is None:
+        raise ApiError(503, "no golden directory is configured on this server")
     records = await _from_log(
         "the call", call_timeline(position, client=svc.config.client, commands_prefix=None)
     )

@@ -7,9 +7,9 @@
 const $ = (id) => document.getElementById(id);
 const callId = new URLSearchParams(location.search).get("id") || "";
 const base = "/api/calls/" + encodeURIComponent(callId);
+// Each stage: between two records reaching the log (projections/story.py); the engine's own compute time beside it.
 const STAGES = [
-  ["endpoint", "end of speech → utterance"], ["stt", "utterance → transcript"], ["dialog", "transcript → reply"],
-  ["tts", "reply → speech"], ["playout", "speech → playback"],
+  ["stt", "end of speech → transcript"], ["dialog", "transcript → reply"], ["tts", "reply → speech"], ["playout", "speech → playback"],
 ];
 
 function text(v) { return v === null || v === undefined ? "" : String(v); }
@@ -50,7 +50,7 @@ function audioOf(turn) {
   return audio;
 }
 
-function stagesBar(latency) {
+function stagesBar(latency, engine) {
   const known = STAGES.filter(([k]) => latency[k] !== null && latency[k] !== undefined && latency[k] >= 0);
   if (!known.length) return null;
   const total = known.reduce((sum, [k]) => sum + latency[k], 0) || 1;
@@ -61,7 +61,8 @@ function stagesBar(latency) {
     part.dataset.stage = k;
     bar.append(part);
   }
-  const words = known.map(([k]) => k + " " + ms(latency[k])).join(" · ");
+  const compute = (k) => (engine && engine[k] !== null && engine[k] !== undefined ? " (engine " + ms(engine[k]) + ")" : "");
+  const words = known.map(([k]) => k + " " + ms(latency[k]) + compute(k)).join(" · ");
   const v2v = latency.voice_to_voice === null || latency.voice_to_voice === undefined ? "" : " — voice to voice " + ms(latency.voice_to_voice);
   return el("div", { className: "latency" }, bar, el("div", { className: "small muted" }, words + v2v));
 }
@@ -86,7 +87,7 @@ function renderTurns(story, t0) {
     const audio = audioOf(t);
     if (audio) div.append(audio);
     if (agent && t.latency_ms) {
-      const bar = stagesBar(t.latency_ms);
+      const bar = stagesBar(t.latency_ms, t.engine_ms);
       if (bar) div.append(bar);
     }
     box.append(div);

@@ -109,7 +109,7 @@ async def test_story_audio_and_golden_of_a_call(env: Env, tmp_path: Path) -> Non
             1000,
         )
         assert (answer["text"], answer["intent"], answer["duration_ms"]) == ("Nine to six", "hours", 1000)
-        assert set(answer["latency_ms"]) == {"endpoint", "stt", "dialog", "tts", "playout", "voice_to_voice"}
+        assert set(answer["latency_ms"]) == {"stt", "dialog", "tts", "playout", "voice_to_voice"}
         assert [q["mos"] for q in story["quality"]] == [4.2]
         assert story["sip_source"] == "derived" and story["sip"][0]["first_line"].startswith("INVITE ")
         assert {e["call_id"] for e in story["events"]} == {ended_id}

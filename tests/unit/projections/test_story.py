@@ -15,8 +15,12 @@ from streams.dialog.script import CallScript
 PCM = b"\x01\x00" * 8000  # one second at 8 kHz
 
 
-def decoded(records: list[Any], topic: str = "sentiric.calls") -> list[Decoded]:
-    return [Decoded(r, topic, 0, 100 + i, 0) for i, r in enumerate(records)]
+def decoded(
+    records: list[Any], topic: str = "sentiric.calls", logged: list[int] | None = None
+) -> list[Decoded]:
+    """As read from the log at offsets 100…; `logged`: each record's log timestamp (ms), else none."""
+    stamps = logged or [0] * len(records)
+    return [Decoded(r, topic, 0, 100 + i, stamps[i]) for i, r in enumerate(records)]
 
 
 def a_call() -> tuple[CallScript, list[Any]]:
@@ -57,22 +61,38 @@ def test_turns_carry_text_decisions_and_audio_links() -> None:
     assert answer["played_ms"] == 1000 and answer["interrupted"] is False
 
 
-def test_each_stage_of_an_answer_is_timed_from_the_facts() -> None:
+def test_each_stage_of_an_answer_is_timed_by_the_log() -> None:
     _, facts = a_call()
-    answered = next(f for f in facts if isinstance(f, m.CallAnswered))
-    captured = next(f for f in facts if isinstance(f, m.UtteranceCaptured))
-    # The endpointer's trailing silence: speech ended 250 ms before the capture.
-    facts[3] = dataclasses.replace(answered, occurred_at=captured.occurred_at - timedelta(milliseconds=1150))
-    (answer,) = [t for t in story("call-s", decoded(facts))["turns"] if t.get("utterance_id") == "u1"][1:]
-    # captured → (partial) → final: 200 ms; final → reply, reply → speech, speech → playback: 100 ms each
-    assert answer["latency_ms"] == {
-        "endpoint": 250.0,
-        "stt": 200.0,
-        "dialog": 100.0,
-        "tts": 100.0,
-        "playout": 100.0,
-        "voice_to_voice": 750.0,
-    }
+    # Workers stamp their facts with their cause's time; the log's timestamps say when each was sent.
+    cause = next(f for f in facts if isinstance(f, m.UtteranceCaptured)).occurred_at
+    stamp = {m.UtteranceTranscribed: 300, m.AgentReplied: 350, m.SpeechSynthesized: 500}
+    base = int(cause.timestamp() * 1000)
+    logged = []
+    for f in facts:
+        if type(f) in stamp and f.source != "edge-1":
+            logged.append(base + stamp[type(f)])
+        elif isinstance(f, m.PlaybackStarted) and f.playback_id == "u1:reply":
+            logged.append(base + 520)
+        else:
+            logged.append(int(f.occurred_at.timestamp() * 1000))
+    worker = (m.UtteranceTranscribed, m.AgentReplied, m.SpeechSynthesized)
+    facts = [dataclasses.replace(f, occurred_at=cause) if isinstance(f, worker) else f for f in facts]
+    answer = story("call-s", decoded(facts, logged=logged))["turns"][-1]
+    assert answer["latency_ms"]["stt"] == 300.0
+    assert answer["latency_ms"]["dialog"] == 50.0
+    assert answer["latency_ms"]["tts"] == 150.0
+    assert answer["latency_ms"]["playout"] == 20.0
+    # The edge's own clock, capture to playback: five facts later, 100 ms apart in the script.
+    assert answer["latency_ms"]["voice_to_voice"] == 500.0
+    assert answer["engine_ms"] == {"stt": 1.0, "dialog": 1.0, "tts": 1.0}  # the facts' latency_ms
+
+
+def test_without_log_timestamps_the_facts_times_are_used() -> None:
+    _, facts = a_call()
+    answer = story("call-s", decoded(facts))["turns"][-1]
+    # captured → (partial) → final: 200 ms; then 100 ms per stage (the script's cadence)
+    assert answer["latency_ms"] == {"stt": 200.0, "dialog": 100.0, "tts": 100.0, "playout": 100.0,
+                                    "voice_to_voice": 500.0}  # fmt: skip
 
 
 def test_a_missing_stage_is_none_not_a_guess() -> None:
@@ -80,7 +100,7 @@ def test_a_missing_stage_is_none_not_a_guess() -> None:
     facts = [f for f in facts if not isinstance(f, m.PlaybackStarted)]
     answer = story("call-s", decoded(facts))["turns"][-1]
     assert answer["latency_ms"]["playout"] is None and answer["latency_ms"]["voice_to_voice"] is None
-    assert answer["latency_ms"]["endpoint"] is None  # media time after the capture: no endpoint stage
+    assert answer["latency_ms"]["tts"] == 100.0
 
 
 def test_quality_over_time_and_the_whole_timeline() -> None:
