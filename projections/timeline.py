@@ -20,6 +20,7 @@ from schemas.codec import Codec, default_codec, to_json_dict
 from sentiric.eventlog.consumer import Decoded, decode_message, merge_timeline, partition_for
 
 CLOCK_SKEW = timedelta(minutes=1)
+READ_ONE_WAIT_MS = 50
 
 
 async def _read_range(
@@ -121,7 +122,9 @@ async def read_record(
     """The decoded record at exactly `offset` of one partition; None when that offset holds none (gone
     with retention, a transaction marker, past the end) or it does not decode."""
     codec = codec or default_codec()
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)
+    # One record wanted: a fetch that finds it returns at once; the short wait only bounds a fetch
+    # the broker answers empty (aiokafka's default is half a second, felt on every audio request).
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, fetch_max_wait_ms=READ_ONE_WAIT_MS, **client)
     await consumer.start()
     try:
         consumer.assign([tp])
