@@ -101,6 +101,17 @@ def derived_ladder(facts: Sequence[Decoded]) -> list[dict[str, Any]]:
     return out
 
 
+# Whatever words the signalling fact uses for a direction, the page draws "in" (reached the edge) and
+# "out" (the edge sent it).
+_INWARD: Final = frozenset({"in", "inbound", "incoming", "received", "recv", "rx"})
+_OUTWARD: Final = frozenset({"out", "outbound", "outgoing", "sent", "send", "tx"})
+
+
+def _direction(value: Any) -> str | None:
+    word = str(value).lower() if value is not None else ""
+    return "in" if word in _INWARD else "out" if word in _OUTWARD else word or None
+
+
 def observed_ladder(facts: Sequence[Decoded]) -> list[dict[str, Any]]:
     """Every recorded SIP message, read by field name so any version of the fact renders."""
     out = []
@@ -112,7 +123,7 @@ def observed_ladder(facts: Sequence[Decoded]) -> list[dict[str, Any]]:
         out.append(
             {
                 "at": at,
-                "direction": getattr(f, "direction", None),
+                "direction": _direction(getattr(f, "direction", None)),
                 "first_line": getattr(f, "first_line", None),
                 "offset": d.offset,
             }

@@ -177,7 +177,7 @@ def test_observed_messages_replace_the_derived_ladder() -> None:
     later = at + timedelta(milliseconds=5)
     seen = [
         SipMessageObserved("call-s", at, at, "in", "INVITE sip:100@example.com SIP/2.0"),
-        SipMessageObserved("call-s", at, later, "out", "SIP/2.0 100 Trying"),
+        SipMessageObserved("call-s", at, later, "sent", "SIP/2.0 100 Trying"),  # another word for out
     ]
     records = [Decoded(r, "sentiric.calls", 0, 50 + i, 0) for i, r in enumerate(seen)] + decoded(facts)
     out = story("call-s", records)
