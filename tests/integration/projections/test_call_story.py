@@ -4,7 +4,6 @@ another call's record) and `/golden` (the ended call exported as files `replay c
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import uuid
@@ -22,6 +21,7 @@ from schemas import models as m
 from sentiric.eventlog.consumer import partition_for
 from streams.dialog.script import CallScript
 from tests.integration.projections.conftest import PARTITIONS, Env
+from tests.support.waiting import until
 
 TOKEN = "test-admin-token-story-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -40,16 +40,6 @@ async def api(env: Env, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
             transport=transport, base_url="http://api", headers=AUTH, timeout=60
         ) as client:
             yield client
-
-
-async def until(probe: Any, what: str, within_s: float = 60.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + within_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        assert asyncio.get_running_loop().time() < deadline, f"no {what} within {within_s} s"
-        await asyncio.sleep(0.1)
 
 
 def two_calls_on_one_partition() -> tuple[str, str]:

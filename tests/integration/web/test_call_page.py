@@ -29,6 +29,7 @@ from streams.engines.knowledge import load_knowledge
 from tests.integration.projections.conftest import create_database, drop_database
 from tests.integration.web.conftest import ADMIN_TOKEN, AUTH, WebStack, wait_until
 from tests.integration.web.test_ws_gateway import Conversation, question_pcm
+from tests.support.waiting import until
 
 ROOT = Path(__file__).parents[3]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
@@ -115,10 +116,7 @@ async def test_call_page_plays_the_utterances_and_exports_a_golden_call(
             r = await http.get(f"/api/calls/{call_id}")
             return r.status_code == 200 and r.json()["finished_at"]
 
-        deadline = time.monotonic() + 60
-        while not await ended():
-            assert time.monotonic() < deadline, "the call did not reach the CDR as ended"
-            await asyncio.sleep(0.3)
+        await until(ended, "the call in the CDR as ended")
         started = time.perf_counter()
         story = (await http.get(f"/api/calls/{call_id}/story")).json()
         print(

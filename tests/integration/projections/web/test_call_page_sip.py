@@ -23,6 +23,7 @@ from sentiric.net import free_port
 from tests.integration.e2e.stack import QUESTION_PCAP, caller_scenario
 from tests.integration.projections.conftest import create_database, drop_database
 from tests.support.sipp import edge_settings, run_sipp
+from tests.support.waiting import until
 
 TOKEN = "test-admin-token-call-page-0123456789"
 CHROMIUM = "/usr/bin/chromium"
@@ -57,17 +58,6 @@ async def api_url(kafka: str, postgres_dsn: str) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         await drop_database(postgres_dsn, dsn)
-
-
-async def until(probe: Any, what: str, within_s: float = 60.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        assert loop.time() < deadline, f"no {what} within {within_s} s"
-        await asyncio.sleep(0.3)
 
 
 async def test_the_call_page_of_a_sip_call(api_url: str, edge: EdgeApp, tmp_path: Path) -> None:
