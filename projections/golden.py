@@ -61,6 +61,13 @@ def read_wav(data: bytes) -> tuple[bytes, int]:
         return w.readframes(w.getnframes()), w.getframerate()
 
 
+def _write(path: Path, data: bytes) -> None:
+    """Whole or not at all: a `replay check` reading the directory meanwhile never sees half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
 def call_dir_name(call_id: str) -> str:
     """The call's directory name: the call id itself, refused if it is not one plain path component (a
     call id is wire data; the export must never write outside its directory)."""
@@ -96,14 +103,14 @@ def export_call(facts: Sequence[Any], directory: Path) -> Path:
             if isinstance(fact, m.UtteranceCaptured) and name == "pcm":
                 n += 1
                 filename = f"utterance-{n:03d}.wav"
-                (call_dir / filename).write_bytes(wav_bytes(value, fact.sample_rate))
+                _write(call_dir / filename, wav_bytes(value, fact.sample_rate))
                 obj[name] = {"$wav": filename}
             elif isinstance(fact, m.SpeechSynthesized):
                 obj[name] = {"$omitted": len(value)}
             else:
                 obj[name] = {"$base64": base64.b64encode(value).decode("ascii")}
         lines.append(json.dumps(obj, sort_keys=True, ensure_ascii=False))
-    (call_dir / FACTS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write(call_dir / FACTS, ("\n".join(lines) + "\n").encode("utf-8"))
     return call_dir
 
 

@@ -77,6 +77,7 @@ class Services:
     projector: Projector | None = None
     dispatcher: WebhookDispatcher | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    golden_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one golden export at a time
     _admin: AIOKafkaAdminClient | None = None
 
     async def database_ok(self) -> bool:

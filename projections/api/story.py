@@ -125,7 +125,8 @@ async def call_golden(
     )
     facts = [d.record for d in records]
     try:
-        call_dir = await asyncio.to_thread(export_call, facts, root)
+        async with svc.golden_lock:  # two clicks at once must not interleave one directory's files
+            call_dir = await asyncio.to_thread(export_call, facts, root)
     except GoldenError as exc:
         raise ApiError(422, "the call cannot be exported", str(exc)) from None
     utterances = sum(1 for f in facts if isinstance(f, m.UtteranceCaptured) and f.pcm)

@@ -4,6 +4,7 @@ another call's record) and `/golden` (the ended call exported as files `replay c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import uuid
@@ -138,8 +139,16 @@ async def test_story_audio_and_golden_of_a_call(env: Env, tmp_path: Path) -> Non
         assert len(facts) == body["facts"] == len(story["events"])
         assert next(f for f in facts if isinstance(f, m.UtteranceCaptured)).pcm == QUESTION
         first = (golden_root / ended_id / "facts.jsonl").read_bytes()
-        assert (await client.post(f"/api/calls/{ended_id}/golden")).status_code == 200
-        assert (golden_root / ended_id / "facts.jsonl").read_bytes() == first  # stable: no diff to commit
+        wav = (golden_root / ended_id / "utterance-001.wav").read_bytes()
+        twice = await asyncio.gather(*(client.post(f"/api/calls/{ended_id}/golden") for _ in range(2)))
+        assert [r.status_code for r in twice] == [200, 200]
+        # Stable (no diff to commit), and two clicks at once do not interleave their files.
+        assert (golden_root / ended_id / "facts.jsonl").read_bytes() == first
+        assert (golden_root / ended_id / "utterance-001.wav").read_bytes() == wav
+        assert sorted(p.name for p in (golden_root / ended_id).iterdir()) == [
+            "facts.jsonl",
+            "utterance-001.wav",
+        ]
 
 
 async def test_golden_without_a_directory_is_refused(env: Env) -> None:
