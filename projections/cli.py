@@ -71,6 +71,7 @@ def run_api(args: argparse.Namespace) -> int:
         session_secret=settings.session_secret.get_secret_value() if settings.session_secret else None,
         session_ttl_s=settings.session_ttl_s,
         recordings_root=settings.recordings_root,
+        golden_root=settings.golden_root,
         webhook_policy=RetryPolicy(allow_private_targets=settings.webhook_allow_private_targets),
         run_projector=not args.no_projector,
         run_webhooks=not args.no_webhooks,

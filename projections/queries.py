@@ -145,7 +145,7 @@ async def get_call(conn: Connection, call_id: str) -> dict[str, Any] | None:
 
 async def call_position(conn: Connection, call_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT call_id, log_topic, log_partition, first_offset, last_offset, invite_at "
+        "SELECT call_id, log_topic, log_partition, first_offset, last_offset, invite_at, finished_at "
         "FROM calls WHERE call_id = $1",
         call_id,
     )

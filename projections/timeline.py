@@ -20,6 +20,7 @@ from schemas.codec import Codec, default_codec, to_json_dict
 from sentiric.eventlog.consumer import Decoded, decode_message, merge_timeline, partition_for
 
 CLOCK_SKEW = timedelta(minutes=1)
+READ_ONE_WAIT_MS = 50
 
 
 async def _read_range(
@@ -113,3 +114,29 @@ def timeline_json(decoded: Decoded, *, include_audio: bool = False) -> dict[str,
     obj = to_json_dict(decoded.record, include_audio=include_audio)
     obj["log"] = {"topic": decoded.topic, "partition": decoded.partition, "offset": decoded.offset}
     return obj
+
+
+async def read_record(
+    tp: TopicPartition, offset: int, *, client: dict[str, Any], codec: Codec | None = None
+) -> Decoded | None:
+    """The decoded record at exactly `offset` of one partition; None when that offset holds none (gone
+    with retention, a transaction marker, past the end) or it does not decode."""
+    codec = codec or default_codec()
+    # One record wanted: a fetch that finds it returns at once; the short wait only bounds a fetch
+    # the broker answers empty (aiokafka's default is half a second, felt on every audio request).
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, fetch_max_wait_ms=READ_ONE_WAIT_MS, **client)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        begin = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        if not begin <= offset < end:
+            return None
+        consumer.seek(tp, offset)
+        while await consumer.position(tp) <= offset:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
+            for msg in batch.get(tp, []):
+                return decode_message(msg, codec, None) if msg.offset == offset else None
+        return None
+    finally:
+        await consumer.stop()

@@ -231,6 +231,9 @@ class Settings(BaseSettings):
     recording_s3_buckets: str = Field(
         default="", description="Comma-separated S3 buckets recordings may go to; empty: no s3:// at all."
     )
+    golden_dir: Path | None = Field(
+        default=None, description="The dashboard's golden button exports here; default home/golden-calls."
+    )
 
     # Streams: the dialog and the speech workers.
     language: str = "en-US"
@@ -394,6 +397,10 @@ class Settings(BaseSettings):
     @property
     def recordings_root(self) -> Path:
         return self.recordings_dir or self.home / "recordings"
+
+    @property
+    def golden_root(self) -> Path:
+        return self.golden_dir or self.home / "golden-calls"
 
     @property
     def recording_buckets(self) -> frozenset[str]:

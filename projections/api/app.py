@@ -25,6 +25,7 @@ from projections.api import (
     originate,
     sample,
     stats,
+    story,
     tokens,
     writes,
 )
@@ -66,7 +67,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     writes.install(app)  # the log unavailable: 503, never a hang or a 500
     auth.install(app)
     docs.install_openapi(app)
-    for module in (calls, live, originate, stats, admin, admin_actions, sample, tokens, ops, docs):
+    for module in (calls, story, live, originate, stats, admin, admin_actions, sample, tokens, ops, docs):
         app.include_router(module.router)
     app.include_router(web_router)  # the dashboard at /, the voice client at /talk, the sign-in page
 

@@ -61,7 +61,7 @@ OPEN_ROUTES: Final = frozenset(
         ("POST", "/api/sample/bookings"),  # signed by the sample action's secret instead (api.sample)
     }
 )
-PAGES: Final = frozenset({"/", "/talk", "/docs", "/redoc"})  # HTML: redirect to the sign-in page
+PAGES: Final = frozenset({"/", "/call", "/talk", "/docs", "/redoc"})  # HTML: redirect to the sign-in page
 UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 VIEW_WAIT_S: Final = 5.0  # a token issued before this process started is on the config topic
 MISSING: Final = {"WWW-Authenticate": 'Bearer realm="sentiric"'}

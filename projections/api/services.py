@@ -58,6 +58,7 @@ class ApiConfig:
     session_secret: str | None = None  # None: derived from admin_token (sentiric.auth)
     session_ttl_s: float = 12 * 3600
     recordings_root: Path | None = None  # file:// recordings are served only from under it; None: none
+    golden_root: Path | None = None  # POST /api/calls/{id}/golden exports here; None: the button is off
     run_projector: bool = True
     run_webhooks: bool = True
     webhook_policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -76,6 +77,7 @@ class Services:
     projector: Projector | None = None
     dispatcher: WebhookDispatcher | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    golden_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one golden export at a time
     _admin: AIOKafkaAdminClient | None = None
 
     async def database_ok(self) -> bool:

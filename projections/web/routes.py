@@ -1,6 +1,7 @@
 """The browser UI, served by the API process: include ``router`` in the FastAPI app.
 
     GET /                   the operator dashboard (live calls, CDRs, one call's timeline, KPI charts)
+    GET /call?id=<call_id>  one call's whole story (``/api/calls/{id}/story``, audio, golden button)
     GET /talk               the browser voice client (talks to the edge's /ws gateway)
     GET|POST /signin        the sign-in page: a token for a session cookie (``projections.web.signin``)
     POST /signout
@@ -16,9 +17,10 @@ except the sign-in page and the two assets it renders with (``style.css``, the i
 redirect to ``/signin`` without one, and their scripts go there when a request answers 401.
 
 Everything else the dashboard shows comes from the main API (``/api/calls``, ``/api/calls/{id}``,
-``/api/calls/{id}/events``, ``/api/calls/{id}/recording``, ``/api/stats``). The pages work with
-that API's database pool (``app.state.services``) when they have it, and degrade to the live feed
-alone when they do not.
+``/api/calls/{id}/events``, ``/api/calls/{id}/recording``, ``/api/stats``; the call page
+``/api/calls/{id}/story``, ``/audio/{offset}.wav`` and ``/golden``, ``projections.api.story``). The
+pages work with that API's database pool (``app.state.services``) when they have it, and degrade to
+the live feed alone when they do not.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ STATIC: Final = Path(__file__).parent / "static"
 ASSETS: Final = {
     "style.css": "text/css",
     "dashboard.js": "text/javascript",
+    "call.js": "text/javascript",
     "talk.js": "text/javascript",
     "capture-worklet.js": "text/javascript",
     "charts.js": "text/javascript",
@@ -107,6 +110,12 @@ def _page(name: str) -> FileResponse:
 @router.get("/", include_in_schema=False)
 async def dashboard() -> FileResponse:
     return _page("dashboard.html")
+
+
+@router.get("/call", include_in_schema=False)
+async def call_page() -> FileResponse:
+    """The call named by ``?id=``; the page reads it and says so when it is missing."""
+    return _page("call.html")
 
 
 @router.get("/talk", include_in_schema=False)

@@ -236,6 +236,8 @@ async function openCall(callId) {
       ["MOS", call.mos === null ? null : num(call.mos)], ["loss", call.loss_fraction === null ? null : pct(call.loss_fraction)],
       ["jitter", call.jitter_ms === null ? null : num(call.jitter_ms, 1) + " ms"], ["RTT", call.rtt_ms === null ? null : num(call.rtt_ms, 1) + " ms"],
     ]));
+    const story = Object.assign(document.createElement("a"), { id: "story-link", href: "/call?id=" + encodeURIComponent(callId), textContent: "The whole story: audio, SIP ladder, latency, quality →" });
+    body.appendChild(Object.assign(document.createElement("div"), { className: "small" })).appendChild(story);
     if (!call.ended_at && call.answered_at && call.disposition === "in-progress") body.appendChild(operatorPanel(callId));
     if (call.recording_uri) {
       const audio = document.createElement("audio");

@@ -60,8 +60,8 @@ OPEN = {
     # signed by the sample action's secret, not a token; not configured here (test_sample_booking.py)
     ("POST", "/api/sample/bookings"): 404,
 }
-PAGES = {"/", "/talk", "/docs", "/redoc"}  # HTML: a browser without a session goes to /signin
-PARAMS = {"call_id": "no-such-call", "entity_id": "no-such-entity", "asset": "dashboard.js"}
+PAGES = {"/", "/call", "/talk", "/docs", "/redoc"}  # HTML: a browser without a session goes to /signin
+PARAMS = {"call_id": "no-such-call", "entity_id": "no-such-entity", "asset": "dashboard.js", "offset": "0"}
 
 
 @dataclass

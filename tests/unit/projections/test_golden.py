@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from projections.golden import GoldenError, export_call, golden_calls, load_call, read_wav
 from schemas import models as m
 from streams.dialog.script import CallScript
-from streams.replay_golden import GoldenError, export_call, golden_calls, load_call, read_wav
 
 
 def a_call() -> list:
@@ -62,3 +62,11 @@ def test_a_broken_file_names_its_line(tmp_path):
 def test_a_missing_directory(tmp_path):
     with pytest.raises(GoldenError, match="No such file"):
         load_call(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("call_id", ["", ".", "..", "../escape", "a/b", "a\\b", "nul\x00", "line\nbreak"])
+def test_a_call_id_that_is_not_one_path_component_is_refused(tmp_path, call_id):
+    facts = [f.__class__(**{**f.to_record(), "call_id": call_id}) for f in a_call()[:2]]
+    with pytest.raises(GoldenError, match="cannot name a directory"):
+        export_call(facts, tmp_path / "golden")
+    assert not (tmp_path / "golden").exists() or not any((tmp_path / "golden").iterdir())
