@@ -24,20 +24,21 @@ from projections.api.app import create_app
 from projections.api.sample import SAMPLE_ACTION_ID
 from projections.api.services import ApiConfig
 from sentiric.eventlog.connection import client_options
-from tests.integration.web.conftest import ADMIN_TOKEN, AUTH, WebStack, sample_url, wait_until
+from tests.integration.web.conftest import ADMIN_TOKEN, AUTH, WebStack, wait_until
 from tests.integration.web.test_ws_gateway import Conversation
 
 WAIT_S = 180.0
 
 
 class Api:
-    def __init__(self, web_stack: WebStack, dsn: str) -> None:
-        config = ApiConfig(
-            dsn=dsn, client=client_options(web_stack.settings), admin_token=ADMIN_TOKEN, run_webhooks=False,
-            run_projector=False, sample_action_url=sample_url(web_stack.settings),
-        )  # fmt: skip
-        port = web_stack.settings.api_port  # where the worker's sample_action_url points
+    """The API (sample booking endpoint included) served by uvicorn on a given loopback port."""
+
+    def __init__(self, client: dict[str, Any], port: int, dsn: str) -> None:
         self.url = f"http://127.0.0.1:{port}"
+        config = ApiConfig(
+            dsn=dsn, client=client, admin_token=ADMIN_TOKEN, run_webhooks=False, run_projector=False,
+            sample_action_url=f"{self.url}/api/sample/bookings",
+        )  # fmt: skip
         self.server = uvicorn.Server(
             uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
         )
@@ -49,6 +50,17 @@ class Api:
             if self.task.done():
                 self.task.result()
             await asyncio.sleep(0.05)
+
+    async def sample_action(self) -> dict[str, Any]:
+        """The sample action, once the API has created it (on first run)."""
+        async with httpx.AsyncClient(base_url=self.url, headers=AUTH) as http:
+            for _ in range(300):
+                r = await http.get(f"/api/admin/actions/{SAMPLE_ACTION_ID}")
+                if r.status_code == 200:
+                    found: dict[str, Any] = r.json()
+                    return found
+                await asyncio.sleep(0.1)
+        raise AssertionError("the sample action was not created")
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -97,20 +109,12 @@ async def conversation(stack: WebStack) -> AsyncIterator[tuple[Any, Conversation
 
 
 async def test_booking_by_text_then_with_the_endpoint_down(web_stack: WebStack, booking_db: str) -> None:
-    api = Api(web_stack, booking_db)
+    settings = web_stack.settings  # the worker's sample_action_url points at api_port
+    api = Api(client_options(settings), settings.api_port, booking_db)
     await api.start()
     try:
         async with httpx.AsyncClient(base_url=api.url, headers=AUTH) as http:
-
-            async def sample_action() -> Any:
-                r = await http.get(f"/api/admin/actions/{SAMPLE_ACTION_ID}")
-                return r.json() if r.status_code == 200 else None
-
-            for _ in range(300):  # created on first run
-                if await sample_action():
-                    break
-                await asyncio.sleep(0.1)
-            assert await sample_action()
+            await api.sample_action()
             await asyncio.sleep(2.0)  # the worker's config view reads it (it follows the same topic)
             tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
             async for ws, talk in conversation(web_stack):
