@@ -86,9 +86,13 @@ async def stack(
 
 
 def one(records: list[Logged], cls: type[Any], **fields: Any) -> Any:
-    found = [r.record for r in records if is_(cls, **fields)(r.record)]
+    """The one fact of its kind. A worker's fact may be on the log twice when the broker failed over
+    under it (its Faust producer retries, or it answers a redelivered input again) — then it is the
+    very same fact, its event id derived from its cause, which every consumer ignores the second time.
+    Two different facts would be two answers: that fails."""
+    found = {r.record.event_id: r.record for r in records if is_(cls, **fields)(r.record)}
     assert len(found) == 1, f"{len(found)} {cls.__name__} {fields}"
-    return found[0]
+    return next(iter(found.values()))
 
 
 async def leader_of(topic: str, partition: int, client: dict[str, Any]) -> int:
