@@ -213,6 +213,14 @@ class Settings(BaseSettings):
     vad_end_silence_ms: int = 700
     vad_min_utterance_ms: int = 200
     vad_max_utterance_ms: int = 15_000
+    stt_batch_window_ms: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="The speech-to-text worker takes the log's records in batches: what arrived within "
+        "this window (and while the last batch was being decoded) is decoded together, so several calls' "
+        "utterances cost one batched Whisper decode; each utterance waits at most this long for the batch.",
+    )
     partial_audio_ms: int = Field(
         default=500,
         ge=0,

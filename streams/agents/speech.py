@@ -87,6 +87,31 @@ def transcribe(fact: m.UtteranceCaptured, stt: SpeechToText, language: str) -> m
     )  # fmt: skip
 
 
+def transcribe_batch(
+    work: Sequence[tuple[m.UtteranceCaptured, str]], stt: SpeechToText
+) -> list[m.UtteranceTranscribed]:
+    """Several calls' final utterances at once, each with its call's language, in order. An engine
+    with ``transcribe_many`` (Whisper) decodes the audio ones together — several simultaneous
+    questions cost less than one decode each (bench/stt_bench.py ``--mode batch``); each transcript's
+    ``latency_ms`` is the batch's, what its caller waited. Typed ones (``text``) pass through."""
+    many = getattr(stt, "transcribe_many", None)
+    spoken = [i for i, (fact, _) in enumerate(work) if fact.text is None]
+    if many is None or len(spoken) < 2:
+        return [transcribe(fact, stt, language) for fact, language in work]
+    out: list[m.UtteranceTranscribed | None] = [
+        transcribe(fact, stt, language) if fact.text is not None else None for fact, language in work
+    ]
+    results, ms = _timed(lambda: many([(work[i][0].pcm, work[i][0].sample_rate, work[i][1]) for i in spoken]))
+    for i, result in zip(spoken, results, strict=True):
+        fact = work[i][0]
+        out[i] = m.UtteranceTranscribed(
+            **_derived(fact, STT_SOURCE), utterance_id=fact.utterance_id, is_final=True,
+            text=safe_field("text", result.text), language=result.language, confidence=result.confidence,
+            engine=stt.name, latency_ms=ms,
+        )  # fmt: skip
+    return [t for t in out if t is not None]
+
+
 def transcribe_partial(audio: PartialAudio, stt: SpeechToText, language: str) -> m.UtteranceTranscribed:
     """A preview of an utterance in progress (``is_final=False``): its audio so far, decoded."""
     chunk = audio.chunk
