@@ -35,7 +35,7 @@ from streams.dialog.machine import DEFAULT_POLICY, Policy, holds
 from streams.dialog.state import StateError
 from streams.engines.dialog import DialogEngine, Turn
 from streams.engines.errors import EngineError
-from streams.engines.spoken import spoken_times
+from streams.engines.spoken import spoken_text
 from streams.engines.stt import SpeechToText
 from streams.engines.tts import Speech, TextToSpeech
 from streams.skip import is_ended
@@ -183,12 +183,12 @@ def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.Spee
 
     def voiced() -> Speech:
         try:
-            return tts.synthesize(spoken_times(fact.text, language), language)  # "18:00" said as words
+            return tts.synthesize(spoken_text(fact.text, language), language)  # "18:00" said as words
         except EngineError as exc:
             if same_language(language, default):
                 raise
             log.warning("no voice for the language", call_id=fact.call_id, language=language, error=str(exc))
-            return tts.synthesize(spoken_times(fact.text, default), default)
+            return tts.synthesize(spoken_text(fact.text, default), default)
 
     def run() -> tuple[bytes, int, str]:
         speech = voiced()
