@@ -477,7 +477,7 @@ class CallRejected:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallTransferred:
-    """A blind transfer (REFER) progressed."""
+    """A transfer progressed: a blind one (REFER), or the edge's own bridge to the target (B2BUA)."""
 
     SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallTransferred"
     FAMILY: ClassVar[str] = "events"
@@ -490,6 +490,7 @@ class CallTransferred:
     target_uri: str
     status: str
     sip_status: int | None = None
+    leg_call_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -502,6 +503,7 @@ class CallTransferred:
             "target_uri": self.target_uri,
             "status": self.status,
             "sip_status": self.sip_status,
+            "leg_call_id": self.leg_call_id,
         }
 
     @classmethod
