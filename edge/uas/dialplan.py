@@ -51,6 +51,7 @@ class Plan:
     hours: tuple[Span, ...] | None = None  # None: always open
     timezone: ZoneInfo = UTC_ZONE
     out_of_hours: str | None = None  # the dialplan id applied outside hours
+    transfer_mode: str = "refer"  # refer: REFER the caller (bridge if refused); bridge: the edge bridges
 
     def matches(self, number: str) -> bool:
         if self.pattern == "*":
