@@ -1540,6 +1540,7 @@ class Dialplan:
     hours: str | None = None
     timezone: str = "UTC"
     out_of_hours: str | None = None
+    transfer_mode: str = "refer"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1565,6 +1566,7 @@ class Dialplan:
             "hours": self.hours,
             "timezone": self.timezone,
             "out_of_hours": self.out_of_hours,
+            "transfer_mode": self.transfer_mode,
         }
 
     @classmethod
