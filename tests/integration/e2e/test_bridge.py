@@ -111,8 +111,8 @@ async def call(
     await settled(stack.edge)
     phone = asyncio.create_task(
         run_sipp(
-            0, tmp_path / "person-run", scenario=person_scenario, local_ip=PERSON_HOST, local_port=person_port,
-            timeout_s=120,
+            0, tmp_path / "person-run", scenario=person_scenario, local_ip=PERSON_HOST,
+            local_port=person_port, timeout_s=120,
         )
     )  # fmt: skip
     await asyncio.sleep(0.5)
@@ -160,7 +160,7 @@ async def test_a_refused_refer_is_bridged_by_the_edge_both_ways(stack: Stack, tm
     capture = Capture(tmp_path / "wire.pcap", settings.rtp_port_min, settings.rtp_port_max)
     await capture.start()
     try:
-        call_id, records, _ = await call(
+        _, records, _ = await call(
             stack, tmp_path, "uac_caller_bridged.xml", ANSWERS, "uas_person.xml", stack.answering
         )
     finally:
@@ -187,7 +187,7 @@ async def test_a_refused_refer_is_bridged_by_the_edge_both_ways(stack: Stack, tm
 
 
 async def test_a_busy_person_hands_the_caller_back_to_the_agent(stack: Stack, tmp_path: Path) -> None:
-    call_id, records, _ = await call(
+    _, records, _ = await call(
         stack, tmp_path, "uac_caller_refuses_refer.xml", BUSY, "uas_busy.xml", stack.busy
     )
     person = f"sip:person@{PERSON_HOST}:{stack.busy}"
