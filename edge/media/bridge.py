@@ -44,6 +44,9 @@ class Leg(Protocol):
     @property
     def injectors(self) -> list[AudioInjector]: ...
 
+    def stop_listening(self) -> None:
+        """No VAD while bridged: what the two people say is theirs, not the agent's input."""
+
 
 def _ringback_frames() -> Int16Array:
     """One period's tone frames (the on part; the off part is silence, not stored)."""
@@ -107,7 +110,7 @@ class MediaBridge:
     __slots__ = ("_feeds", "_into", "a", "b", "joined")
 
     def __init__(self, a: Leg, b: Leg, *, max_ms: int = BRIDGE_MAX_MS) -> None:
-        self.a, self.b = a, b
+        self.a, self.b = a, b  # joined for good: a call once bridged never goes back to its agent
         self._into = (AudioInjector(max_ms=max_ms), AudioInjector(max_ms=max_ms))  # into a, into b
         self._feeds = (BridgeFeed(self._into[1]), BridgeFeed(self._into[0]))  # from a, from b
         self.joined = False
@@ -121,6 +124,8 @@ class MediaBridge:
         if self.joined:
             return
         self.joined = True
+        self.a.stop_listening()
+        self.b.stop_listening()
         self.a.taps.append(self._feeds[0])
         self.b.taps.append(self._feeds[1])
         self.a.injectors.append(self._into[0])

@@ -172,7 +172,9 @@ async def test_a_refused_refer_is_bridged_by_the_edge_both_ways(stack: Stack, tm
     leg = [r.record for r in stack.log.of(leg_id)]
     (leg_invite,) = the(leg, m.CallInviteReceived)
     assert leg_invite.direction == "outbound" and leg_invite.to_uri == person
-    assert not the(leg, m.AgentReplied)  # the agent never talks to the person
+    assert not the(leg, m.UtteranceCaptured)  # nobody listens to the person: no agent, no transcripts
+    (bridged,) = the(records, m.CallTransferred, status="bridged")
+    assert not [u for u in the(records, m.UtteranceCaptured) if records.index(u) > records.index(bridged)]
     # the caller hung up: the edge BYEd the person (sipp's scenario waited for it)
     (ended,) = the(records, m.CallEnded)
     assert ended.hangup_by == "caller"

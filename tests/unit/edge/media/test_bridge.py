@@ -84,6 +84,7 @@ def test_split_stops_both_directions_and_removes_the_bridge_from_the_legs() -> N
     bridge.join()
     bridge.join()  # idempotent
     assert len(a.taps) == len(b.taps) == 1 and len(a.injectors) == len(b.injectors) == 1
+    assert not a.vad_on and not b.vad_on  # nobody transcribes a bridged conversation
     bridge.split()
     bridge.split()
     assert not a.taps and not b.taps and not a.injectors and not b.injectors
