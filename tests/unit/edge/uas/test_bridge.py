@@ -146,3 +146,32 @@ def test_an_unreachable_target_fails_at_once() -> None:
     (refer,) = requests(edge.core.transfer(call_id, "sip:human@example.com", 1.0))
     phone.answer(refer, 603, 1.1)
     assert [s for s, _ in transferred(edge, call_id)] == ["requested", "bridging", "failed"]
+
+
+def test_a_notify_reporting_a_failed_new_call_makes_the_edge_bridge_too() -> None:
+    edge = make_edge()
+    phone = Phone(edge)
+    call_id = phone.call()
+    (refer,) = requests(edge.core.transfer(call_id, TARGET, 1.0))
+    phone.answer(refer, 202, 1.1)
+    notify = phone.request(
+        "NOTIFY", body=b"SIP/2.0 503 Service Unavailable\r\n", content_type="message/sipfrag",
+        headers=[("Event", "refer"), ("Subscription-State", "terminated")],
+    )  # fmt: skip
+    out = phone.send(notify, 2.0)
+    assert statuses(out) == [200] and [r.method for r in requests(out)] == ["INVITE"]
+    assert transferred(edge, call_id) == [("requested", None), ("accepted", 202), ("bridging", 503)]
+
+
+def test_a_target_answering_with_unusable_sdp_is_hung_up_and_the_caller_taken_back() -> None:
+    edge = make_edge()
+    phone = Phone(edge)
+    call_id, invite, _ = refused(edge, phone)
+    out = human_reply(
+        edge, invite, 200, 2.0, headers=[("Contact", f"<{TARGET}>")], body=b"v=0\r\nnot sdp\r\n",
+        content_type="application/sdp",
+    )  # fmt: skip
+    assert [r.method for r in requests(out)] == ["ACK", "BYE"]
+    assert not any(isinstance(e, JoinMedia) for e in out)
+    assert transferred(edge, call_id)[-1][0] == "failed"
+    assert edge.core.calls[call_id].live
