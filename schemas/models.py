@@ -1928,6 +1928,7 @@ class CallDetailRecord:
     pdd_ms: float | None = None
     duration_ms: int | None = None
     finished_at: datetime | None = None
+    transfer_leg_call_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1993,6 +1994,7 @@ class CallDetailRecord:
             "pdd_ms": self.pdd_ms,
             "duration_ms": self.duration_ms,
             "finished_at": self.finished_at,
+            "transfer_leg_call_id": self.transfer_leg_call_id,
         }
 
     @classmethod
