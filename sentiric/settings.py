@@ -189,6 +189,12 @@ class Settings(BaseSettings):
     # Edge media engine (edge.media.engine).
     rtp_port_quarantine_s: float = Field(default=5.0, description="Released RTP ports wait this long.")
     media_timeout_s: float = Field(default=30.0, description="No RTP for this long ends the call.")
+    transfer_ring_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="A refused REFER: the edge calls the target itself and bridges (B2BUA) if it answers "
+        "within this long (0: no bridge, the transfer fails).",
+    )
     media_quality_interval_s: float = Field(default=5.0, description="Periodic MediaQualityReported.")
     jitter_buffer_ms: int = Field(
         default=20,
