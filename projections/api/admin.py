@@ -60,7 +60,13 @@ class Strict(BaseModel):
 
 class DialplanIn(Strict):
     pattern: Annotated[
-        str, Field(min_length=1, max_length=200, pattern=NO_NUL, description="called number regex")
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            pattern=NO_NUL,
+            description="called number: exact, a prefix ending in *, or * for any (edge.uas.dialplan)",
+        ),
     ]
     priority: Annotated[int, Field(ge=0, le=1_000_000)] = 100
     action: Literal["agent", "prompt_hangup", "transfer", "reject"]

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from projections.api.services import Services, services
 from projections.api.writes import admin_router
 from sentiric.auth import Principal
+from sentiric.eventlog.consumer import partition_counts
 
 AUDIT_HEADER: Final = "sentiric-requested-by"
 MAX_ENTRIES: Final = 1000
@@ -92,17 +93,14 @@ def raw(msg: ConsumerRecord[bytes, bytes]) -> RawRecord:
 
 async def read_config_topic(topic: str, **client: Any) -> list[RawRecord]:
     """Every record on the config topic (all partitions) from the beginning to the current end."""
+    out: list[RawRecord] = []
+    partitions = (await partition_counts(lambda names: [topic], **client)).get(topic, 0)
+    if not partitions:
+        return out
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
     consumer = AIOKafkaConsumer(enable_auto_commit=False, **client)
     await consumer.start()
-    out: list[RawRecord] = []
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer.topics()  # refresh metadata once: a fresh consumer may not know it yet
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return out
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
