@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -114,7 +115,11 @@ async def gateway_has(stack: WebStack, plan_id: str, action: str) -> None:
         plan = stack.service.tokens.plan(plan_id)
         return plan is not None and plan.action == action
 
+    started = time.monotonic()
     await wait_until(seen, f"the gateway reading {plan_id} as {action}", 30, stack.alive)
+    # Reported, not asserted (-s shows it): from the console's list showing the saved plan (after the
+    # API's acknowledged PUT) to the gateway's follower having it, polled every 0.2 s.
+    print(f"console → gateway: {plan_id} as {action} within {time.monotonic() - started:.2f} s")
 
 
 async def ask(stack: WebStack, to: str, question: str) -> p.Reply:
