@@ -42,6 +42,9 @@ RUN = uuid.uuid4().hex[:8]
 QUESTION = f"what colour is the moon over harbour {RUN}"
 ANSWER = f"The moon over harbour {RUN} is teal on Tuesdays."
 NUMBER = f"console{RUN}"
+# The console's tabs and the write-only field of each kind's form (None: it has none).
+SECRETS = {"dialplans": None, "users": "password", "trunks": "outbound_password", "knowledge": None,
+           "prompts": None, "actions": "secret", "webhooks": "secret"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +206,28 @@ async def test_console_changes_what_the_next_call_does_and_audits_who(
             assert (code, reason) == (p.CLOSE_POLICY, "rejected by dialplan")
             assert not [m for m in sent if isinstance(m, p.Reply)]
             await page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
+
+            # Every kind's form comes from its PUT body; secrets are password inputs, never filled in.
+            for tab, secret in SECRETS.items():
+                await page.click(f"#tab-{tab}")
+                await page.click("#new")
+                await expect(page.locator("#fields .field")).not_to_have_count(0)
+                if secret is not None:
+                    await expect(page.locator(f"#f-{secret}")).to_have_attribute("type", "password")
+                await page.click("#cancel")
+            await page.click("#tab-users")
+            await page.click("#new")
+            await page.fill("#f-id", f"alice{RUN}")
+            await page.fill("#f-realm", "sentiric")
+            await page.fill("#f-password", f"pw-{RUN}")
+            await page.click("#save")
+            user = page.locator(f'#records tr[data-id="alice{RUN}"]')
+            await expect(user).to_contain_text("sentiric")
+            await user.get_by_role("button", name="Edit").click()
+            await expect(page.locator("#f-realm")).to_have_value("sentiric")
+            await expect(page.locator("#f-password")).to_have_value("")
+            assert f"pw-{RUN}" not in await page.content()
+            await page.click("#cancel")
 
             # The audit tab: both records, put by the operator (the plan twice).
             await page.click("#tab-audit")
