@@ -127,6 +127,7 @@ function fieldBox(name, label, hint, el, required) {
 function openForm(record) {
   editing = record ? record.id : null;
   $("editor").hidden = false;
+  $("layout").className = "grid2";
   $("form-title").textContent = (record ? "Edit " : "New ") + current.label.toLowerCase().replace(/s$/, "") + (record ? " " + record.id : "");
   const boxes = [];
   const id = document.createElement("input");
@@ -140,7 +141,7 @@ function openForm(record) {
   $("form-note").textContent = "";
   (record ? $("fields").querySelector("input:not([readonly]), select, textarea") : id)?.focus();
 }
-function closeForm() { $("editor").hidden = true; editing = null; }
+function closeForm() { $("editor").hidden = true; $("layout").className = ""; editing = null; }
 function clearErrors() {
   for (const box of document.querySelectorAll("#fields .field")) box.classList.remove("invalid");
   for (const small of document.querySelectorAll("#fields .error")) small.textContent = "";
