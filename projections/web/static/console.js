@@ -1,5 +1,5 @@
 // The admin console: config records (/api/admin/<kind>) listed, created, edited and deleted, and the
-// audit trail (/api/admin/audit). The forms are not written by hand: each is built from the request
+// audit trail (/api/admin/audit), and API tokens (issued, listed, revoked: /api/admin/tokens). The forms are not written by hand: each is built from the request
 // body schema of the kind's PUT route in the API's own /openapi.json, so they ask for exactly what the
 // API validates; the API's 422 answers are shown next to the fields they name. Secrets (writeOnly in
 // the schema) are password inputs, never filled in: an edit must type them again. A token without
@@ -16,6 +16,9 @@ const KINDS = [
   { path: "actions", label: "Actions", columns: ["name", "triggers", "url", "enabled"] },
   { path: "webhooks", label: "Webhooks", columns: ["url", "event_types", "enabled"] },
 ];
+// Admin only: API tokens are issued by POST (the id is drawn by the API, the token shown once) and
+// revoked by DELETE; never edited.
+const TOKENS = { path: "tokens", label: "Tokens", columns: ["name", "scopes", "expires_at", "revoked"], issued: true };
 const AUDIT = { path: "audit", label: "Audit", columns: ["at", "by", "action", "kind", "id"] };
 const ENTITY_ID = /^[A-Za-z0-9._@+-]{1,128}$/; // the API's path pattern for ids
 let openapi = null;
@@ -42,8 +45,8 @@ function deref(schema) {
   return schema;
 }
 function bodySchema(kind) {
-  const put = openapi.paths["/api/admin/" + kind.path + "/{entity_id}"].put;
-  return deref(put.requestBody.content["application/json"].schema);
+  const route = kind.issued ? openapi.paths["/api/admin/" + kind.path].post : openapi.paths["/api/admin/" + kind.path + "/{entity_id}"].put;
+  return deref(route.requestBody.content["application/json"].schema);
 }
 // {name, label, hint, control, nullable, required, secret, options, schema} from a property schema.
 function describe(name, property, required) {
@@ -52,15 +55,16 @@ function describe(name, property, required) {
   const schema = options.find((o) => o.type !== "null") || {};
   const items = schema.items ? deref(schema.items) : null;
   let control = "text";
+  let hint = property.description || "";
   if (schema.enum) control = "select";
   else if (schema.type === "boolean") control = "checkbox";
   else if (schema.type === "integer" || schema.type === "number") control = "number";
   else if (schema.type === "array" && items && items.enum) control = "multiselect";
   else if (schema.type === "array") control = "lines";
   else if (schema.type === "object") control = "json";
+  else if (schema.format === "date-time") hint = "ISO 8601 with a zone, e.g. 2027-01-01T00:00:00Z";
   else if (schema.maxLength > 500) control = "textarea";
   const secret = Boolean(property.writeOnly || schema.writeOnly);
-  let hint = property.description || "";
   if (control === "lines") hint = (hint ? hint + " — " : "") + "one per line";
   if (secret) hint = "write-only: never shown; type it to set it" + (hint ? " — " + hint : "");
   return {
@@ -132,14 +136,14 @@ function openForm(record) {
   const boxes = [];
   const id = document.createElement("input");
   id.name = "id"; id.id = "f-id"; id.value = record ? record.id : ""; id.readOnly = Boolean(record);
-  boxes.push(fieldBox("id", "Id", record ? "" : "letters, digits and . _ @ + -", id, true));
+  if (!current.issued) boxes.push(fieldBox("id", "Id", record ? "" : "letters, digits and . _ @ + -", id, true));
   for (const field of fieldsOf(current)) {
     boxes.push(fieldBox(field.name, field.label, field.hint, control(field, record ? record[field.name] : undefined), field.required));
   }
   $("fields").replaceChildren(...boxes);
   clearErrors();
   $("form-note").textContent = "";
-  (record ? $("fields").querySelector("input:not([readonly]), select, textarea") : id)?.focus();
+  $("fields").querySelector("input:not([readonly]), select, textarea")?.focus();
 }
 function closeForm() { $("editor").hidden = true; $("layout").className = ""; editing = null; }
 function clearErrors() {
@@ -197,27 +201,35 @@ function showErrors(answer) {
 async function save(event) {
   event.preventDefault();
   clearErrors();
-  const id = $("f-id").value.trim();
-  if (!ENTITY_ID.test(id)) { fieldError("id", "letters, digits and . _ @ + - only, 1 to 128"); return; }
+  const id = current.issued ? "" : $("f-id").value.trim();
+  if (!current.issued && !ENTITY_ID.test(id)) { fieldError("id", "letters, digits and . _ @ + - only, 1 to 128"); return; }
   let body;
   try { body = collect(); } catch (err) { fieldError(err.field, err.message); return; }
   $("save").disabled = true;
   try {
-    const answer = await api("/api/admin/" + current.path + "/" + encodeURIComponent(id), {
-      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    const url = "/api/admin/" + current.path + (current.issued ? "" : "/" + encodeURIComponent(id));
+    const answer = await api(url, {
+      method: current.issued ? "POST" : "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
     if (!answer.ok) { showErrors(answer); return; }
     closeForm();
-    $("list-note").textContent = "saved " + id;
+    $("list-note").textContent = current.issued ? "issued " + answer.body.id + " — copy the token now, it is not shown again: " : "saved " + id;
+    if (current.issued) {
+      const token = document.createElement("code");
+      token.id = "issued-token";
+      token.textContent = answer.body.token;
+      $("list-note").appendChild(token);
+    }
     await loadList();
   } finally {
     $("save").disabled = false;
   }
 }
 async function remove(record) {
-  if (!confirm("Delete " + current.label.toLowerCase().replace(/s$/, "") + " " + record.id + "?")) return;
+  const verb = current.issued ? "Revoke" : "Delete";
+  if (!confirm(verb + " " + current.label.toLowerCase().replace(/s$/, "") + " " + record.id + "?")) return;
   const answer = await api("/api/admin/" + current.path + "/" + encodeURIComponent(record.id), { method: "DELETE" });
-  $("list-note").textContent = answer.ok ? "deleted " + record.id : "delete failed: " + text(answer.body && answer.body.error);
+  $("list-note").textContent = answer.ok ? verb.toLowerCase() + "d " + record.id : "delete failed: " + text(answer.body && answer.body.error);
   if (editing === record.id) closeForm();
   await loadList();
 }
@@ -258,7 +270,8 @@ async function loadList() {
     }
     if (canWrite && !audit) {
       const td = document.createElement("td");
-      td.append(button("Edit", () => openForm(record)), " ", button("Delete", () => remove(record)));
+      if (current.issued) td.append(record.revoked ? "" : button("Revoke", () => remove(record)));
+      else td.append(button("Edit", () => openForm(record)), " ", button("Delete", () => remove(record)));
       tr.appendChild(td);
     }
     body.appendChild(tr);
@@ -280,7 +293,7 @@ async function start() {
   openapi = doc.body;
   canWrite = me.ok && me.body.scopes.includes("admin");
   $("mode").textContent = canWrite ? "admin: changes go to the config topic" : "read-only: the admin scope is needed to change";
-  const tabs = canWrite ? [...KINDS, AUDIT] : KINDS;
+  const tabs = canWrite ? [...KINDS, TOKENS, AUDIT] : KINDS;
   for (const kind of tabs) {
     const b = button(kind.label, () => pick(kind));
     b.dataset.kind = kind.path;

@@ -4,9 +4,10 @@ the API on its own PostgreSQL database).
 An operator signs in with their own admin token and, in the console: creates a knowledge entry (a
 made-up question and answer; first without phrasings, and the API's 422 shows next to the field), then
 a /ws call typing that question gets the new answer; creates a dialplan for a number, a call to it is
-served, edits the plan to reject, and the next call is rejected; the audit tab lists the writes with
-the operator's name. A read-only session sees the lists without any write button. Screenshots go to
-test-artifacts/web/.
+served, edits the plan to reject, and the next call is rejected; every kind's form is built, secrets as
+password inputs never filled in; the audit tab lists the writes with the operator's name. A read token
+issued in the console signs in to the lists without any write button, and its session ends when the
+console revokes it. Screenshots go to test-artifacts/web/.
 """
 
 from __future__ import annotations
@@ -155,7 +156,6 @@ async def test_console_changes_what_the_next_call_does_and_audits_who(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     operator = f"console-operator-{RUN}"
     admin_token = await issue(api_url, operator, ["admin"])
-    reader_token = await issue(api_url, f"console-reader-{RUN}", ["read"])
     errors: list[str] = []
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
@@ -251,14 +251,31 @@ async def test_console_changes_what_the_next_call_does_and_audits_who(
             await expect(knowledge).to_have_count(2)
             await expect(knowledge.first).to_contain_text("delete")
 
-            # A read-only session: the lists, no write button, no audit tab.
+            # A read token issued in the console (shown once), for a read-only session: the lists, no
+            # write button, no tokens or audit tab.
+            await page.click("#tab-tokens")
+            await page.click("#new")
+            await page.fill("#f-name", f"console-reader-{RUN}")
+            await page.select_option("#f-scopes", ["read"])
+            await page.click("#save")
+            reader_token = await page.locator("#issued-token").inner_text()
+            assert reader_token.startswith("st_")
+            reader_row = page.locator("#records tbody tr").filter(has_text=f"console-reader-{RUN}")
+            await expect(reader_row).to_contain_text("read")
             reader = await sign_in(browser, api_url, reader_token, errors)
             await reader.click("#tab-dialplans")
             await expect(reader.locator(f'#records tr[data-id="plan-{RUN}"]')).to_contain_text("reject")
             await expect(reader.locator("#new")).to_be_hidden()
             await expect(reader.locator("#records button")).to_have_count(0)
             await expect(reader.locator("#tab-audit")).to_have_count(0)
+            await expect(reader.locator("#tab-tokens")).to_have_count(0)
             await expect(reader.locator("#mode")).to_contain_text("read-only")
+
+            # Revoked in the console: the reader's session ends with it.
+            await reader_row.get_by_role("button", name="Revoke").click()
+            await expect(reader_row).to_contain_text("true")
+            await reader.reload()
+            await expect(reader).to_have_url(re.compile(re.escape(f"{api_url}/signin")))
         finally:
             await browser.close()
     assert not errors, errors
