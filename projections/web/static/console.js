@@ -1,9 +1,10 @@
 // The admin console: config records (/api/admin/<kind>) listed, created, edited and deleted; API tokens
 // issued (shown once), listed and revoked (/api/admin/tokens); the audit trail (/api/admin/audit).
 // The forms are not written by hand: each is built from the request body schema of the kind's PUT route
-// (the tokens' POST) in the API's own /openapi.json, so they ask for exactly what the API validates; the API's 422 answers are shown next to the fields they name. Secrets (writeOnly in
-// the schema) are password inputs, never filled in: an edit must type them again. A token without
-// the admin scope sees the lists only (the API refuses its writes anyway).
+// (the tokens' POST) in the API's own /openapi.json, so they ask for exactly what the API validates;
+// the API's 422 answers are shown next to the fields they name. Secrets (writeOnly in the schema) are
+// password inputs, never filled in: an edit must type them again. A token without the admin scope sees
+// the lists only (the API refuses its writes anyway).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
