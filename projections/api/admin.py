@@ -15,11 +15,13 @@ import hashlib
 import ipaddress
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import Depends, Path, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from projections.api.audit import audit_headers
+from projections.api.auth import require_admin
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
 from projections.api.services import Services, services
@@ -27,6 +29,7 @@ from projections.api.writes import acknowledged, admin_router
 from projections.webhook_targets import TargetRefused, check_url
 from projections.webhooks import ALL_TYPES, ReplayResult, replay_parked
 from schemas import models as m
+from sentiric.auth import Principal
 from sentiric.hours import parse_hours, zone
 
 NO_NUL = r"^[^\x00]*$"
@@ -44,9 +47,11 @@ PromptKind = Literal[
     "handoff_hold", "handoff_unavailable", "handoff_failed",
 ]  # fmt: skip  # streams.dialog.prompts.KINDS
 EntityId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@+-]{1,128}$")]
+# Secrets are write-only: marked so in the OpenAPI document, which the console's forms are built from.
+SECRET: Final[dict[str, Any]] = {"writeOnly": True}
 FACT_TYPES = tuple(sorted(t.__name__ for t in m.ALL_MODELS if t.FAMILY == "events"))
 
-router = admin_router("/api/admin", "admin")
+router = admin_router("/api/admin", "admin", readable=True)  # GETs: read scope (the console)
 
 
 class Strict(BaseModel):
@@ -55,7 +60,13 @@ class Strict(BaseModel):
 
 class DialplanIn(Strict):
     pattern: Annotated[
-        str, Field(min_length=1, max_length=200, pattern=NO_NUL, description="called number regex")
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            pattern=NO_NUL,
+            description="called number: exact, a prefix ending in *, or * for any (edge.uas.dialplan)",
+        ),
     ]
     priority: Annotated[int, Field(ge=0, le=1_000_000)] = 100
     action: Literal["agent", "prompt_hangup", "transfer", "reject"]
@@ -119,7 +130,8 @@ class TrunkIn(Strict):
     ] = None
     outbound_username: Annotated[str | None, Field(min_length=1, max_length=128, pattern=NO_NUL)] = None
     outbound_password: Annotated[
-        str | None, Field(max_length=256, pattern=NO_NUL, description="write-only: never returned")
+        str | None,
+        Field(max_length=256, pattern=NO_NUL, description="never returned", json_schema_extra=SECRET),
     ] = None
     outbound_from_user: Annotated[
         str | None, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9+._-]+$")
@@ -160,7 +172,7 @@ class TrunkOut(TrunkIn):
 
 class UserIn(Strict):
     realm: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
-    password: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+    password: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL, json_schema_extra=SECRET)]
     enabled: bool = True
 
 
@@ -208,7 +220,7 @@ class PromptOut(PromptIn):
 class WebhookIn(Strict):
     url: AnyHttpUrl
     event_types: Annotated[list[Literal[(*FACT_TYPES, ALL_TYPES)]], Field(min_length=1)]  # type: ignore[valid-type]  # a Literal built from the fact types at import
-    secret: Annotated[str, Field(min_length=16, max_length=200, pattern=NO_NUL)]
+    secret: Annotated[str, Field(min_length=16, max_length=200, pattern=NO_NUL, json_schema_extra=SECRET)]
     enabled: bool = True
 
 
@@ -240,16 +252,20 @@ def ha1(username: str, realm: str, password: str) -> tuple[str, str]:
     return hashlib.md5(secret).hexdigest(), hashlib.sha256(secret).hexdigest()
 
 
-async def _write(svc: Services, record: Any) -> None:
-    await acknowledged(svc, lambda: svc.producer.publish(record, topic=svc.config.topics.config))
+async def write(svc: Services, record: Any, by: Principal) -> None:
+    """Publish a config record with who asked for it (`projections.api.audit`), acknowledged."""
+    topic, headers = svc.config.topics.config, audit_headers(by)
+    await acknowledged(svc, lambda: svc.producer.publish(record, topic=topic, headers=headers))
     svc.view.put(record)
 
 
-async def _delete(svc: Services, model: type[Any], entity_id: str) -> Response:
+async def delete(svc: Services, model: type[Any], entity_id: str, by: Principal) -> Response:
+    """Tombstone a config record (404 when absent), with who asked for it, acknowledged."""
     if svc.view.get(model, entity_id) is None:
         raise ApiError(404, f"{model.__name__} not found", {"id": entity_id})
     key = f"{model.__name__.lower()}:{entity_id}"
-    await acknowledged(svc, lambda: svc.producer.tombstone(svc.config.topics.config, key))
+    topic, headers = svc.config.topics.config, audit_headers(by)
+    await acknowledged(svc, lambda: svc.producer.publish_raw(topic, key.encode(), None, headers))
     svc.view.apply(key, None)
     return Response(status_code=204)
 
@@ -301,6 +317,7 @@ def _webhook_out(r: m.WebhookSubscription) -> dict[str, Any]:
 
 
 Svc = Annotated[Services, Depends(services)]
+Admin = Annotated[Principal, Depends(require_admin)]  # who writes: the audit trail's subject
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
 
 
@@ -316,15 +333,15 @@ async def get_dialplan(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
 
 
 @router.put("/dialplans/{entity_id}", response_model=DialplanOut)
-async def put_dialplan(entity_id: EntityId, body: DialplanIn, svc: Svc) -> dict[str, Any]:
+async def put_dialplan(entity_id: EntityId, body: DialplanIn, svc: Svc, who: Admin) -> dict[str, Any]:
     record = m.Dialplan(**_envelope(entity_id), **body.model_dump())
-    await _write(svc, record)
+    await write(svc, record, who)
     return _dialplan_out(record)
 
 
 @router.delete("/dialplans/{entity_id}", status_code=204, responses=NOT_FOUND)
-async def delete_dialplan(entity_id: EntityId, svc: Svc) -> Response:
-    return await _delete(svc, m.Dialplan, entity_id)
+async def delete_dialplan(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
+    return await delete(svc, m.Dialplan, entity_id, who)
 
 
 # -- users -------------------------------------------------------------------------------------------
@@ -339,7 +356,7 @@ async def get_user(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
 
 
 @router.put("/users/{entity_id}", response_model=UserOut)
-async def put_user(entity_id: EntityId, body: UserIn, svc: Svc) -> dict[str, Any]:
+async def put_user(entity_id: EntityId, body: UserIn, svc: Svc, who: Admin) -> dict[str, Any]:
     md5, sha256 = ha1(entity_id, body.realm, body.password)
     record = m.SipUser(
         **_envelope(entity_id),
@@ -349,13 +366,13 @@ async def put_user(entity_id: EntityId, body: UserIn, svc: Svc) -> dict[str, Any
         ha1_sha256=sha256,
         enabled=body.enabled,
     )
-    await _write(svc, record)
+    await write(svc, record, who)
     return _user_out(record)
 
 
 @router.delete("/users/{entity_id}", status_code=204, responses=NOT_FOUND)
-async def delete_user(entity_id: EntityId, svc: Svc) -> Response:
-    return await _delete(svc, m.SipUser, entity_id)
+async def delete_user(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
+    return await delete(svc, m.SipUser, entity_id, who)
 
 
 # -- trunks ------------------------------------------------------------------------------------------
@@ -370,18 +387,18 @@ async def get_trunk(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
 
 
 @router.put("/trunks/{entity_id}", response_model=TrunkOut)
-async def put_trunk(entity_id: EntityId, body: TrunkIn, svc: Svc) -> dict[str, Any]:
+async def put_trunk(entity_id: EntityId, body: TrunkIn, svc: Svc, who: Admin) -> dict[str, Any]:
     """A trusted peer by source ranges: its calls bypass digest auth and per-source limits."""
     fields = body.model_dump()
     fields["sources"] = tuple(fields["sources"])
     record = m.Trunk(**_envelope(entity_id), **fields)
-    await _write(svc, record)
+    await write(svc, record, who)
     return _trunk_out(record)
 
 
 @router.delete("/trunks/{entity_id}", status_code=204, responses=NOT_FOUND)
-async def delete_trunk(entity_id: EntityId, svc: Svc) -> Response:
-    return await _delete(svc, m.Trunk, entity_id)
+async def delete_trunk(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
+    return await delete(svc, m.Trunk, entity_id, who)
 
 
 # -- knowledge ---------------------------------------------------------------------------------------
@@ -396,17 +413,17 @@ async def get_knowledge(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
 
 
 @router.put("/knowledge/{entity_id}", response_model=KnowledgeOut)
-async def put_knowledge(entity_id: EntityId, body: KnowledgeIn, svc: Svc) -> dict[str, Any]:
+async def put_knowledge(entity_id: EntityId, body: KnowledgeIn, svc: Svc, who: Admin) -> dict[str, Any]:
     fields = body.model_dump()
     fields["phrasings"] = tuple(fields["phrasings"])
     record = m.KnowledgeEntry(**_envelope(entity_id), **fields)
-    await _write(svc, record)
+    await write(svc, record, who)
     return _knowledge_out(record)
 
 
 @router.delete("/knowledge/{entity_id}", status_code=204, responses=NOT_FOUND)
-async def delete_knowledge(entity_id: EntityId, svc: Svc) -> Response:
-    return await _delete(svc, m.KnowledgeEntry, entity_id)
+async def delete_knowledge(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
+    return await delete(svc, m.KnowledgeEntry, entity_id, who)
 
 
 # -- prompts -----------------------------------------------------------------------------------------
@@ -421,15 +438,15 @@ async def get_prompt(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
 
 
 @router.put("/prompts/{entity_id}", response_model=PromptOut)
-async def put_prompt(entity_id: EntityId, body: PromptIn, svc: Svc) -> dict[str, Any]:
+async def put_prompt(entity_id: EntityId, body: PromptIn, svc: Svc, who: Admin) -> dict[str, Any]:
     record = m.Prompt(**_envelope(entity_id), **body.model_dump())
-    await _write(svc, record)
+    await write(svc, record, who)
     return _prompt_out(record)
 
 
 @router.delete("/prompts/{entity_id}", status_code=204, responses=NOT_FOUND)
-async def delete_prompt(entity_id: EntityId, svc: Svc) -> Response:
-    return await _delete(svc, m.Prompt, entity_id)
+async def delete_prompt(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
+    return await delete(svc, m.Prompt, entity_id, who)
 
 
 # -- webhooks ----------------------------------------------------------------------------------------
@@ -444,7 +461,7 @@ async def get_webhook(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
 
 
 @router.put("/webhooks/{entity_id}", response_model=WebhookOut)
-async def put_webhook(entity_id: EntityId, body: WebhookIn, svc: Svc) -> dict[str, Any]:
+async def put_webhook(entity_id: EntityId, body: WebhookIn, svc: Svc, who: Admin) -> dict[str, Any]:
     try:  # private, loopback and link-local targets only when allowed (SSRF)
         await check_url(str(body.url), allow_private=svc.config.webhook_policy.allow_private_targets)
     except TargetRefused as exc:
@@ -456,13 +473,13 @@ async def put_webhook(entity_id: EntityId, body: WebhookIn, svc: Svc) -> dict[st
         secret=body.secret,
         enabled=body.enabled,
     )
-    await _write(svc, record)
+    await write(svc, record, who)
     return _webhook_out(record)
 
 
 @router.delete("/webhooks/{entity_id}", status_code=204, responses=NOT_FOUND)
-async def delete_webhook(entity_id: EntityId, svc: Svc) -> Response:
-    return await _delete(svc, m.WebhookSubscription, entity_id)
+async def delete_webhook(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
+    return await delete(svc, m.WebhookSubscription, entity_id, who)
 
 
 @router.post("/webhooks/{entity_id}/replay", response_model=ReplayOut, responses=NOT_FOUND)

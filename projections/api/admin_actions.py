@@ -21,14 +21,14 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # n
 from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]  # no stubs shipped
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
-from projections.api.admin import NOT_FOUND, EntityId, Language, Text
+from projections.api.admin import NOT_FOUND, SECRET, Admin, EntityId, Language, Text, delete, write
 from projections.api.errors import ApiError
 from projections.api.services import Services, services
-from projections.api.writes import acknowledged, admin_router
+from projections.api.writes import admin_router
 from projections.webhook_targets import TargetRefused, check_url
 from schemas import models as m
 
-router = admin_router("/api/admin", "admin")
+router = admin_router("/api/admin", "admin", readable=True)  # GETs: read scope (the console)
 Svc = Annotated[Services, Depends(services)]
 LongText = Annotated[str, Field(max_length=1000, pattern=r"^[^\x00]*$")]
 
@@ -40,7 +40,9 @@ class ActionIn(BaseModel):
     description: Text
     parameters: dict[str, Any] = Field(description="JSON Schema of the arguments: an object schema")
     url: AnyHttpUrl
-    secret: Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[^\x00]*$")]
+    secret: Annotated[
+        str, Field(min_length=16, max_length=200, pattern=r"^[^\x00]*$", json_schema_extra=SECRET)
+    ]
     timeout_s: Annotated[float, Field(gt=0, le=30)] = 5.0
     retries: Annotated[int, Field(ge=0, le=5)] = 1
     triggers: Annotated[list[Text], Field(min_length=1, max_length=100)]
@@ -112,7 +114,7 @@ async def get_action(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
 
 
 @router.put("/actions/{entity_id}", response_model=ActionOut)
-async def put_action(entity_id: EntityId, body: ActionIn, svc: Svc) -> dict[str, Any]:
+async def put_action(entity_id: EntityId, body: ActionIn, svc: Svc, who: Admin) -> dict[str, Any]:
     url = str(body.url)
     await check_endpoint(
         url,
@@ -131,16 +133,10 @@ async def put_action(entity_id: EntityId, body: ActionIn, svc: Svc) -> dict[str,
         trace_id=str(event_id),
         **fields,
     )
-    await acknowledged(svc, lambda: svc.producer.publish(record, topic=svc.config.topics.config))
-    svc.view.put(record)
+    await write(svc, record, who)
     return action_out(record)
 
 
 @router.delete("/actions/{entity_id}", status_code=204, responses=NOT_FOUND)
-async def delete_action(entity_id: EntityId, svc: Svc) -> Response:
-    if svc.view.get(m.Action, entity_id) is None:
-        raise ApiError(404, "Action not found", {"id": entity_id})
-    key = f"action:{entity_id}"
-    await acknowledged(svc, lambda: svc.producer.tombstone(svc.config.topics.config, key))
-    svc.view.apply(key, None)
-    return Response(status_code=204)
+async def delete_action(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
+    return await delete(svc, m.Action, entity_id, who)

@@ -13,7 +13,8 @@ Credentials, either on any route:
 Outcomes: no credential, or a wrong, revoked or expired one → 401 with ``WWW-Authenticate: Bearer``;
 the HTML pages in ``PAGES`` redirect a browser without a (valid) session to ``/signin?next=…`` instead.
 Every guarded route needs the ``read`` scope; the admin routers add ``require_admin`` (403 for a read
-token). A request authenticated by the cookie with an unsafe method must come from the API's own origin
+token), the config routers ``require_admin_to_change`` (their GETs need only ``read``). A request
+authenticated by the cookie with an unsafe method must come from the API's own origin
 (``Origin``, or ``Sec-Fetch-Site: same-origin``), else 403: SameSite=Strict keeps other sites' requests
 from carrying the cookie, and this check also refuses other origins of the same site (another port on
 the same host) that SameSite cannot tell apart.
@@ -61,7 +62,8 @@ OPEN_ROUTES: Final = frozenset(
         ("POST", "/api/sample/bookings"),  # signed by the sample action's secret instead (api.sample)
     }
 )
-PAGES: Final = frozenset({"/", "/call", "/talk", "/docs", "/redoc"})  # HTML: redirect to the sign-in page
+# HTML: redirect to the sign-in page
+PAGES: Final = frozenset({"/", "/call", "/talk", "/console", "/docs", "/redoc"})
 UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 VIEW_WAIT_S: Final = 5.0  # a token issued before this process started is on the config topic
 MISSING: Final = {"WWW-Authenticate": 'Bearer realm="sentiric"'}
@@ -194,6 +196,16 @@ def require_admin(principal: Annotated[Principal | None, Depends(guard)]) -> Pri
     if principal is None or not principal.allows(ADMIN):
         raise ApiError(403, "the admin scope is required", None, _insufficient(ADMIN))
     return principal
+
+
+def require_admin_to_change(
+    request: Request, principal: Annotated[Principal | None, Depends(guard)]
+) -> Principal:
+    """For the config routers: reading (GET) needs only ``read`` (``guard`` checked it; secrets are never
+    returned), changing needs the admin scope. The console shows a read token the lists, no buttons."""
+    if principal is not None and request.method in ("GET", "HEAD"):
+        return principal
+    return require_admin(principal)
 
 
 def install(app: FastAPI) -> None:

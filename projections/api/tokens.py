@@ -23,6 +23,7 @@ from fastapi import Depends, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from projections.api.admin import EntityId
+from projections.api.audit import audit_headers
 from projections.api.auth import require_admin
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
@@ -78,8 +79,9 @@ def _found(svc: Services, token_id: str) -> m.ApiToken:
     return record
 
 
-async def _write(svc: Services, record: m.ApiToken) -> None:
-    await acknowledged(svc, lambda: svc.producer.publish(record, topic=svc.config.topics.config))
+async def _write(svc: Services, record: m.ApiToken, by: Principal) -> None:
+    topic, headers = svc.config.topics.config, audit_headers(by)  # who: the audit trail
+    await acknowledged(svc, lambda: svc.producer.publish(record, topic=topic, headers=headers))
     svc.view.put(record)
 
 
@@ -102,7 +104,7 @@ async def issue_token(body: TokenIn, svc: Svc, admin: Admin, response: Response)
         created_at=now,
         expires_at=body.expires_at,
     )
-    await _write(svc, record)
+    await _write(svc, record, admin)
     response.headers.update(NO_STORE)
     return {**_out(record), "token": issued.token}
 
@@ -132,5 +134,5 @@ async def revoke_token(entity_id: EntityId, svc: Svc, admin: Admin) -> Response:
             secret_sha256="",
             revoked=True,
         )
-        await _write(svc, revoked)
+        await _write(svc, revoked, admin)
     return Response(status_code=204)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from projections.api.auth import require_admin
+from projections.api.auth import require_admin, require_admin_to_change
 from projections.api.errors import error_response
 from projections.api.models import ErrorBody
 from projections.api.services import Services
@@ -33,14 +33,14 @@ QUEUED = "unknown: still queued in this process and retried; it may still be wri
 NOT_WRITTEN = "not written"
 
 
-def admin_router(prefix: str, tag: str) -> APIRouter:
-    """A router of admin write routes (`/api/admin`, `/api/admin/tokens`): admin scope on every route,
-    and the answers each may give besides its own documented once, the 503 of an unacknowledged write
-    among them."""
+def admin_router(prefix: str, tag: str, *, readable: bool = False) -> APIRouter:
+    """A router of admin write routes (`/api/admin`, `/api/admin/tokens`): admin scope on every route
+    (`readable`: on every route but the GETs, which need only `read`), and the answers each may give
+    besides its own documented once, the 503 of an unacknowledged write among them."""
     return APIRouter(
         prefix=prefix,
         tags=[tag],
-        dependencies=[Depends(require_admin)],
+        dependencies=[Depends(require_admin_to_change if readable else require_admin)],
         responses={
             401: {"model": ErrorBody},
             403: {"model": ErrorBody},

@@ -3,6 +3,8 @@
     GET /                   the operator dashboard (live calls, CDRs, one call's timeline, KPI charts)
     GET /call?id=<call_id>  one call's whole story (``/api/calls/{id}/story``, audio, golden button)
     GET /talk               the browser voice client (talks to the edge's /ws gateway)
+    GET /console            the admin console: config records (``/api/admin/*``) listed, created, edited,
+                            deleted through forms built from ``/openapi.json``; the audit trail
     GET|POST /signin        the sign-in page: a token for a session cookie (``projections.web.signin``)
     POST /signout
     GET /web/<asset>        their scripts and style sheet (plain files, no build step, nothing external)
@@ -50,6 +52,7 @@ ASSETS: Final = {
     "dashboard.js": "text/javascript",
     "call.js": "text/javascript",
     "talk.js": "text/javascript",
+    "console.js": "text/javascript",
     "capture-worklet.js": "text/javascript",
     "charts.js": "text/javascript",
     "session.js": "text/javascript",
@@ -121,6 +124,12 @@ async def call_page() -> FileResponse:
 @router.get("/talk", include_in_schema=False)
 async def talk() -> FileResponse:
     return _page("talk.html")
+
+
+@router.get("/console", include_in_schema=False)
+async def console() -> FileResponse:
+    """Read tokens see the lists; the admin scope gets the write buttons (the API enforces it anyway)."""
+    return _page("console.html")
 
 
 @router.get("/favicon.ico", include_in_schema=False)
