@@ -16,6 +16,7 @@ from prometheus_client import Counter, Histogram
 from projections.api import (
     admin,
     admin_actions,
+    admin_contacts,
     auth,
     calls,
     docs,
@@ -67,7 +68,20 @@ def create_app(config: ApiConfig) -> FastAPI:
     writes.install(app)  # the log unavailable: 503, never a hang or a 500
     auth.install(app)
     docs.install_openapi(app)
-    for module in (calls, story, live, originate, stats, admin, admin_actions, sample, tokens, ops, docs):
+    for module in (
+        calls,
+        story,
+        live,
+        originate,
+        stats,
+        admin,
+        admin_actions,
+        admin_contacts,
+        sample,
+        tokens,
+        ops,
+        docs,
+    ):
         app.include_router(module.router)
     app.include_router(web_router)  # the dashboard at /, the voice client at /talk, the sign-in page
 
