@@ -10,9 +10,9 @@ The context is a fold of the call's facts, so a replay rebuilds it exactly:
   from then on.
 
 The dialog-engine worker keeps it per call (a table, JSON), sends it with every action request
-(`as_request`), fills action slots from it (`known_slots`) and lets action texts name its values
-(`{context.name}`). The write-back's values are wire text from an endpoint: names are checked, values
-made safe and bounded (`written_values`).
+(`as_request`), fills action slots from it (`slot_values`, `streams.engines.actions.known_slots`) and
+lets action texts name its values (`lookup`: `{context.name}`). The write-back's values are wire
+text from an endpoint: names are checked, values made safe and bounded (`written_values`).
 """
 
 from __future__ import annotations
@@ -114,6 +114,14 @@ class CallContext:
         out = {**self.profile, **self.answers, **self.values}
         if self.caller:
             out.setdefault("caller", self.caller)
+        if self.display_name:
+            out["name"] = self.display_name
+        return out
+
+    def slot_values(self) -> dict[str, str]:
+        """What may fill a new action's slots: profile fields and written values, and the name — not
+        earlier answers (a second booking is not for the first one's date)."""
+        out = {**self.profile, **self.values}
         if self.display_name:
             out["name"] = self.display_name
         return out
