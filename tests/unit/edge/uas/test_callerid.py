@@ -126,3 +126,16 @@ def test_a_from_display_name_is_recorded_safe_and_never_taken_as_the_name() -> N
     assert resolved.caller_name is None
     assert resolved.caller_claimed_name is not None and "\x01" not in resolved.caller_claimed_name
     assert "The CEO" in resolved.caller_claimed_name
+
+
+def test_an_edited_contact_leaves_its_old_numbers_and_a_shared_number_falls_back() -> None:
+    book = CallerBook()
+    book.apply("contact", "a", contact("a", "+1111", "+2222", name="Amy"))
+    book.apply("contact", "b", contact("b", "+2222", name="Ben"))
+    assert book.lookup("+2222").name == "Amy"  # type: ignore[union-attr]  # the smaller id
+    book.apply("contact", "a", contact("a", "+3333", name="Amy"))  # Amy changed numbers
+    assert book.lookup("+1111") is None
+    assert book.lookup("+2222").name == "Ben"  # type: ignore[union-attr]  # now only Ben's
+    assert book.lookup("+3333").name == "Amy"  # type: ignore[union-attr]
+    book.apply("contact", "a", contact("a", "+3333", name="Amy", enabled=False))
+    assert book.lookup("+3333") is None and len(book) == 2
