@@ -12,7 +12,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from projections.api.admin import NOT_FOUND, EntityId, Language, _delete, _envelope, _found, _write
 from projections.api.services import Services, services
@@ -30,6 +30,7 @@ CallerId = Annotated[
 ]
 Name = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[^\x00-\x1f\x7f{}]+$")]
 FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+MAX_PROFILE_CHARS = 1000
 FieldValue = Annotated[str, Field(max_length=200, pattern=r"^[^\x00]*$")]
 
 
@@ -41,6 +42,14 @@ class ContactIn(BaseModel):
     language: Language | None = None
     profile: Annotated[dict[FieldName, FieldValue], Field(max_length=32)] = Field(default_factory=dict)
     enabled: bool = True
+
+    @field_validator("profile")
+    @classmethod
+    def _fits_a_fact(cls, profile: dict[str, str]) -> dict[str, str]:
+        # It rides on every call's DialplanResolved, whose text fields are bounded (schemas.wiretext).
+        if len(json.dumps(profile, sort_keys=True)) > MAX_PROFILE_CHARS:
+            raise ValueError(f"profile is too large ({MAX_PROFILE_CHARS} characters of JSON at most)")
+        return profile
 
 
 class ContactOut(BaseModel):

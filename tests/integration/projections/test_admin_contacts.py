@@ -31,6 +31,7 @@ async def test_contacts_crud_and_refusals(env):
             {**ALICE, "name": "Line\nbreak"},
             {**ALICE, "profile": {"Tier": "gold"}},  # field names are lower-case words
             {**ALICE, "profile": {"tier": {"nested": 1}}},
+            {**ALICE, "profile": {f"f{i}": "x" * 100 for i in range(12)}},  # over 1000 characters of JSON
             {**ALICE, "language": "german"},
             {**ALICE, "surprise": True},
         ]
