@@ -40,13 +40,14 @@ from sentiric.settings import Settings  # noqa: E402
 from streams.agents import speech  # noqa: E402
 from streams.dialog.language import for_language  # noqa: E402
 from streams.dialog.machine import DEFAULT_POLICY  # noqa: E402
+from streams.dialog.prompts import with_caller  # noqa: E402
 from streams.dialog.script import CallScript  # noqa: E402
 from streams.engines.knowledge import load_knowledge  # noqa: E402
 from streams.engines.tts import TextToSpeech  # noqa: E402
 
 ANSWERS = [e.answer for e in for_language(load_knowledge(), "en-US")]  # the English sample business
 PROMPTS = [
-    DEFAULT_POLICY.greeting,
+    with_caller(DEFAULT_POLICY.greeting, None),
     DEFAULT_POLICY.reprompt,
     DEFAULT_POLICY.goodbye_no_input,
     DEFAULT_POLICY.goodbye_dtmf,

@@ -77,8 +77,17 @@ def dialplan_resolved(
     target: str | None = None,
     prompt_uri: str | None = None,
     language: str = "en-US",
+    caller: str | None = None,
+    caller_matched_by: str = "none",
+    caller_contact_id: str | None = None,
+    caller_name: str | None = None,
+    caller_language: str | None = None,
+    caller_profile: str = "{}",
+    caller_claimed_name: str | None = None,
 ) -> m.DialplanResolved:
-    """The local dialplan decided what to do with the call."""
+    """The local dialplan decided what to do with the call; ``caller`` (the From user part) was looked
+    up (``edge.uas.callerid.caller_fields``). ``caller_claimed_name``, the From display name, is wire
+    text: recorded (the recorder makes it safe), never taken as the name."""
     return m.DialplanResolved(
         **_unstamped(call_id),
         dialplan_id=dialplan_id,
@@ -86,6 +95,13 @@ def dialplan_resolved(
         target=target,
         prompt_uri=prompt_uri,
         language=language,
+        caller=caller,
+        caller_matched_by=caller_matched_by,
+        caller_contact_id=caller_contact_id,
+        caller_name=caller_name,
+        caller_language=caller_language,
+        caller_profile=caller_profile,
+        caller_claimed_name=caller_claimed_name,
     )
 
 

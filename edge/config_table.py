@@ -2,7 +2,8 @@
 topic.
 
 ``sentiric.config`` holds one record per entity under the key ``<kind>:<entity_id>``
-(``dialplan:<id>``, ``sipuser:<id>``, ``trunk:<id>``, ``apitoken:<id>``, ``prompt:<id>``); a tombstone
+(``dialplan:<id>``, ``sipuser:<id>``, ``trunk:<id>``, ``apitoken:<id>``, ``prompt:<id>``,
+``contact:<id>``: who callers are, ``edge.uas.callerid``); a tombstone
 (null value) deletes the entity.  At start the follower reads the topic from the beginning up to its
 current end before the edge takes calls, then keeps applying changes in the background.  A record that
 does not decode or fails to apply is set aside (logged with its offset, counted, dead-lettered) and the entity
@@ -22,6 +23,7 @@ from typing import Any
 import structlog
 
 from edge.uas.access import Trunk, TrunkSet
+from edge.uas.callerid import Caller, CallerBook
 from edge.uas.dialplan import Plan
 from edge.uas.directory import UserCredentials
 from sentiric.eventlog import topics
@@ -43,6 +45,7 @@ class ConfigTable:
         self._trunk_set = TrunkSet()
         self._tokens: dict[str, Any] = {}  # ApiToken records by token id (sentiric.auth checks them)
         self._prompts: dict[str, Any] = {}  # Prompt records by id (dialplan prompt_hangup says them)
+        self._callers = CallerBook()  # contacts and SIP users' names by caller id
 
     def apply(self, key: str, record: Any | None) -> None:
         """Apply one config record (None = tombstone) under its topic key."""
@@ -57,7 +60,10 @@ class ConfigTable:
                     log.warning("dialplan ignored", entity_id=entity_id, error=str(exc))
                     return
             self._plan_list = tuple(self._plans.values())
+        elif kind == "contact":
+            self._callers.apply(kind, entity_id, record)
         elif kind == "sipuser":
+            self._callers.apply(kind, entity_id, record)
             old = self._users.pop(entity_id, None)
             if old is not None:
                 self._by_name.pop((old.username, old.realm), None)
@@ -110,9 +116,17 @@ class ConfigTable:
     def prompt(self, prompt_id: str) -> Any | None:
         return self._prompts.get(prompt_id)
 
+    def caller(self, caller_id: str) -> Caller | None:
+        return self._callers.lookup(caller_id)
+
     def __len__(self) -> int:
         return (
-            len(self._plans) + len(self._users) + len(self._trunks) + len(self._tokens) + len(self._prompts)
+            len(self._plans)
+            + len(self._users)
+            + len(self._trunks)
+            + len(self._tokens)
+            + len(self._prompts)
+            + len(self._callers)
         )
 
 

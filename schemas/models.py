@@ -248,6 +248,40 @@ class CallCancelled:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallContextUpdated:
+    """An action's result wrote named values into the call's context, for later prompts and actions."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallContextUpdated"
+    FAMILY: ClassVar[str] = "events"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    request_id: str
+    action: str
+    values: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "request_id": self.request_id,
+            "action": self.action,
+            "values": self.values,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CallContextUpdated:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallDegraded:
     """The edge served an answered call itself: the AI side could not."""
 
@@ -581,7 +615,7 @@ class DialogTimerFired:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DialplanResolved:
-    """The local dialplan decided what to do with the call."""
+    """The local dialplan decided what to do with the call; the caller was looked up before the greeting."""
 
     SCHEMA_NAME: ClassVar[str] = "sentiric.events.DialplanResolved"
     FAMILY: ClassVar[str] = "events"
@@ -596,6 +630,13 @@ class DialplanResolved:
     target: str | None = None
     prompt_uri: str | None = None
     language: str = "en-US"
+    caller: str | None = None
+    caller_matched_by: str = "none"
+    caller_contact_id: str | None = None
+    caller_name: str | None = None
+    caller_language: str | None = None
+    caller_profile: str = "{}"
+    caller_claimed_name: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -610,6 +651,13 @@ class DialplanResolved:
             "target": self.target,
             "prompt_uri": self.prompt_uri,
             "language": self.language,
+            "caller": self.caller,
+            "caller_matched_by": self.caller_matched_by,
+            "caller_contact_id": self.caller_contact_id,
+            "caller_name": self.caller_name,
+            "caller_language": self.caller_language,
+            "caller_profile": self.caller_profile,
+            "caller_claimed_name": self.caller_claimed_name,
         }
 
     @classmethod
@@ -1513,6 +1561,43 @@ class ApiToken:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Contact:
+    """A known caller: the numbers or SIP users they call from, and what the agent knows of them."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.config.Contact"
+    FAMILY: ClassVar[str] = "config"
+    event_id: UUID
+    entity_id: str
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    numbers: tuple[str, ...]
+    name: str
+    language: str | None = None
+    profile: str = "{}"
+    enabled: bool = True
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "numbers": self.numbers,
+            "name": self.name,
+            "language": self.language,
+            "profile": self.profile,
+            "enabled": self.enabled,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Contact:
+        record["numbers"] = tuple(record["numbers"])
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Dialplan:
     """A dialplan entry: which called numbers go where."""
 
@@ -1661,6 +1746,7 @@ class SipUser:
     ha1_md5: str
     ha1_sha256: str
     enabled: bool = True
+    display_name: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1674,6 +1760,7 @@ class SipUser:
             "ha1_md5": self.ha1_md5,
             "ha1_sha256": self.ha1_sha256,
             "enabled": self.enabled,
+            "display_name": self.display_name,
         }
 
     @classmethod
@@ -2009,6 +2096,7 @@ Fact = (
     | AgentReplied
     | CallAnswered
     | CallCancelled
+    | CallContextUpdated
     | CallDegraded
     | CallEnded
     | CallEstablished
@@ -2046,7 +2134,9 @@ Command = (
     | TransferCall
 )
 
-ConfigRecord = Action | ApiToken | Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
+ConfigRecord = (
+    Action | ApiToken | Contact | Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
+)
 
 MetricRecord = KpiWindowReported | WorkerHeartbeat
 
@@ -2059,6 +2149,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     AgentReplied,
     CallAnswered,
     CallCancelled,
+    CallContextUpdated,
     CallDegraded,
     CallEnded,
     CallEstablished,
@@ -2093,6 +2184,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     TransferCall,
     Action,
     ApiToken,
+    Contact,
     Dialplan,
     KnowledgeEntry,
     Prompt,

@@ -52,6 +52,7 @@ from streams.agents.config import KnowledgeStore, PromptStore, follow_config
 from streams.agents.partials import Partials
 from streams.analytics.kpi import KpiWindows, Measurement, measure
 from streams.changelog_fetch import stop_fetching_changelogs
+from streams.dialog.context import CallContext
 from streams.dialog.language import is_auto
 from streams.dialog.machine import Policy
 from streams.engines.dialog import Turn
@@ -205,6 +206,7 @@ def create_app(
     histories = app.Table("dialog-history", **table)
     cdrs = app.Table("cdr", **table)
     pending_actions = app.Table("dialog-actions", **table)  # the action being filled in, per call
+    contexts = app.Table("call-context", **table)  # caller, answers, written values (streams.dialog.context)
     progress = Progress(agents=("dialog", "stt", "dialog-engine", "tts", "measure", "cdr"))
     skips = SkipCounter()
     app.sentiric_progress = progress  # type: ignore[attr-defined]  # ours on faust's App: tests and benches read it
@@ -366,7 +368,13 @@ def create_app(
                 if isinstance(fact, m.CallEnded):
                     histories.pop(key, None)
                     pending_actions.pop(key, None)
+                    contexts.pop(key, None)
                     held.pop(key, None)
+                elif isinstance(fact, m.DialplanResolved | m.ActionRequested | m.CallContextUpdated):
+                    before = contexts.get(key)
+                    after = CallContext.from_json(before).apply(fact).to_json()
+                    if after != before:
+                        contexts[key] = after
                 elif isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
                     histories[key] = speech.remember(histories.get(key), Turn("agent", fact.text))
                 elif isinstance(fact, m.UtteranceTranscribed):
@@ -381,9 +389,10 @@ def create_app(
                         continue
                     began = spans.started()
                     try:
+                        context = CallContext.from_json(contexts.get(key))
                         turn = await actions.action_turn(
                             fact, pending_actions.get(key), engines.dialog, histories.get(key),
-                            knowledge.entries(), action_store.actions(), executor,
+                            knowledge.entries(), action_store.actions(), executor, context,
                         )  # fmt: skip
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
@@ -397,6 +406,8 @@ def create_app(
                         traced = spans.stage("dialog", turn.facts[-1], event.headers, began)
                         for out_fact in turn.facts:
                             await emit(CALLS, key, encode(out_fact), traced)
+                            context = context.apply(out_fact)  # before the echo: the next turn may come first
+                        contexts[key] = context.to_json()
                         said = turn.facts[-1].text
                         histories[key] = speech.remember(
                             histories.get(key), Turn("caller", fact.text), Turn("agent", said)

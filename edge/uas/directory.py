@@ -22,6 +22,7 @@ from edge.sip.errors import SipParseError
 from edge.sip.headers import DigestParams
 from edge.sip.message import SipRequest
 from edge.uas.access import Trunk, TrunkSet
+from edge.uas.callerid import Caller, CallerBook
 from edge.uas.dialplan import Plan
 from edge.uas.ratelimit import SourceGuard
 
@@ -58,12 +59,17 @@ class Directory(Protocol):
         """Every configured trunk (the registrations with trunks are kept in step with them)."""
         ...
 
+    def caller(self, caller_id: str) -> Caller | None:
+        """The contact or SIP user a From user part names (``edge.uas.callerid``); None: unknown."""
+        ...
+
 
 @dataclass(slots=True)
 class StaticDirectory:
     plans: list[Plan] = field(default_factory=list)
     users: dict[tuple[str, str], UserCredentials] = field(default_factory=dict)
     trunks: list[Trunk] = field(default_factory=list)
+    callers: CallerBook = field(default_factory=CallerBook)
 
     def dialplans(self) -> Iterable[Plan]:
         return self.plans
@@ -79,6 +85,9 @@ class StaticDirectory:
 
     def all_trunks(self) -> Iterable[Trunk]:
         return self.trunks
+
+    def caller(self, caller_id: str) -> Caller | None:
+        return self.callers.lookup(caller_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ from edge.uas.admission import Admission
 from edge.uas.call import Call, CallState, CloseMedia, ConfirmMedia, Effect, OpenMedia, Peer, UpdateMedia
 from edge.uas.call_facts import CallFacts
 from edge.uas.call_table import CallTable
+from edge.uas.callerid import caller_fields
 from edge.uas.config import UasConfig
 from edge.uas.dialplan import resolve, within_hours
 from edge.uas.directory import DigestGate, Directory, count_auth_failure
@@ -207,6 +208,8 @@ class CallSetup:
         call.plan = plan
         if plan.action == "reject":
             return True  # refused in setup, after the access check: a number's fate is no oracle
+        # Who is calling, looked up before the greeting (edge.uas.callerid): a claim, never an authorization.
+        caller_id = user_of(req.from_addr.uri)
         self.facts.record(
             cf.dialplan_resolved(
                 call.call_id,
@@ -215,6 +218,7 @@ class CallSetup:
                 target=plan.target,
                 prompt_uri=plan.prompt_uri,
                 language=plan.language,
+                **caller_fields(caller_id, self.directory.caller(caller_id), req.from_addr.display_name),
             )
         )
         return True

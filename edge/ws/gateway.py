@@ -28,6 +28,7 @@ import numpy as np
 import structlog
 
 from edge.facts import FactSink
+from edge.uas.callerid import Caller
 from edge.uas.dialplan import Plan, resolve
 from edge.ws.session import Effect, WebCall
 from schemas import models as m
@@ -51,6 +52,10 @@ class Dialplans(Protocol):
     def dialplans(self) -> Any: ...
 
 
+class Callers(Protocol):
+    def caller(self, caller_id: str) -> Caller | None: ...
+
+
 def load_wav(uri: str) -> tuple[bytes, int]:
     """A ``file://`` (or plain path) WAV prompt as mono s16le PCM and its rate."""
     parts = urlsplit(uri)
@@ -69,9 +74,12 @@ def load_wav(uri: str) -> tuple[bytes, int]:
 
 
 class WebGateway:
-    def __init__(self, facts: FactSink, *, directory: Dialplans | None = None) -> None:
+    def __init__(
+        self, facts: FactSink, *, directory: Dialplans | None = None, callers: Callers | None = None
+    ) -> None:
         self.facts = facts
         self.directory = directory
+        self.callers = callers  # contacts and SIP users (the edge's config table, or the gateway's own)
         self.links: dict[str, Link] = {}
 
     # --- the edge's seam ---
@@ -118,6 +126,11 @@ class WebGateway:
 
     def plan_for(self, callee: str) -> Plan:
         return resolve(() if self.directory is None else self.directory.dialplans(), callee)
+
+    def caller_for(self, caller: str) -> Caller | None:
+        """The contact or SIP user the ``caller`` query parameter names (``edge.uas.callerid``): a
+        claim of the client's, like a From number — a greeting and a profile, never an authorization."""
+        return self.callers.caller(caller) if self.callers is not None else None
 
     def register(self, link: Link) -> None:
         self.links[link.call.call_id] = link

@@ -228,6 +228,7 @@ class WsServer:
             call_id,
             peer,
             plan=plan,
+            known=self.gateway.caller_for(peer.caller),
             limits=self.limits,
             vad=vad_config(**self.vad),
         )
@@ -281,9 +282,10 @@ class WebService:
     ) -> None:
         self.settings = settings
         self.client = client_options(settings)
-        self.gateway = WebGateway(recorder, directory=directory)
         # API tokens: the edge's own config table, or a follower of the config topic when alone.
         self.tokens = tokens if tokens is not None else ConfigTable()
+        # Callers are looked up in the same table (contacts, SIP users: edge.uas.callerid).
+        self.gateway = WebGateway(recorder, directory=directory, callers=self.tokens)
         self.config = (
             ConfigFollower(self.tokens, topic=config_topic, **self.client) if tokens is None else None
         )

@@ -41,6 +41,7 @@ from edge.media.vad.endpointer import (
 )
 from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
 from edge.media.vad.facts import utterance_fact
+from edge.uas.callerid import Caller, caller_fields
 from edge.uas.dialplan import DEFAULT_PLAN, Plan
 from edge.ws import protocol as p
 from edge.ws.playout import Chunk, Finished, Playout, PlayoutEvent, Started
@@ -90,6 +91,7 @@ class WebCall:
         peer: Peer,
         *,
         plan: Plan = DEFAULT_PLAN,
+        known: Caller | None = None,
         limits: p.Limits | None = None,
         vad: EndpointerConfig | None = None,
         playout: Playout | None = None,
@@ -97,6 +99,7 @@ class WebCall:
         self.call_id = call_id
         self.peer = peer
         self.plan = plan
+        self.known = known  # the caller as configuration knows them (edge.uas.callerid); None: unknown
         self.limits = limits or p.Limits()
         self.endpointer = Endpointer(vad or vad_config())
         self.playout = playout or Playout()
@@ -156,6 +159,7 @@ class WebCall:
                     target=plan.target,
                     prompt_uri=plan.prompt_uri,
                     language=plan.language,
+                    **caller_fields(peer.caller, self.known, None),
                 )
             ),
             Emit(

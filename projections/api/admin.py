@@ -174,6 +174,10 @@ class UserIn(Strict):
     realm: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
     password: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL, json_schema_extra=SECRET)]
     enabled: bool = True
+    display_name: Annotated[
+        str | None,
+        Field(min_length=1, max_length=60, pattern=r"^[^\x00-\x1f\x7f{}]+$", description="greeted by it"),
+    ] = None
 
 
 class UserOut(BaseModel):
@@ -181,6 +185,7 @@ class UserOut(BaseModel):
     username: str
     realm: str
     enabled: bool
+    display_name: str | None = None
 
 
 class KnowledgeIn(Strict):
@@ -283,7 +288,10 @@ def _dialplan_out(r: m.Dialplan) -> dict[str, Any]:
 
 
 def _user_out(r: m.SipUser) -> dict[str, Any]:
-    return {"id": r.entity_id, "username": r.username, "realm": r.realm, "enabled": r.enabled}
+    return {
+        "id": r.entity_id, "username": r.username, "realm": r.realm, "enabled": r.enabled,
+        "display_name": r.display_name,
+    }  # fmt: skip
 
 
 def _trunk_out(r: m.Trunk) -> dict[str, Any]:
@@ -365,6 +373,7 @@ async def put_user(entity_id: EntityId, body: UserIn, svc: Svc, who: Admin) -> d
         ha1_md5=md5,
         ha1_sha256=sha256,
         enabled=body.enabled,
+        display_name=body.display_name.strip() if body.display_name else None,
     )
     await write(svc, record, who)
     return _user_out(record)

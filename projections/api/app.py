@@ -16,6 +16,7 @@ from prometheus_client import Counter, Histogram
 from projections.api import (
     admin,
     admin_actions,
+    admin_contacts,
     audit,
     auth,
     calls,
@@ -68,8 +69,21 @@ def create_app(config: ApiConfig) -> FastAPI:
     writes.install(app)  # the log unavailable: 503, never a hang or a 500
     auth.install(app)
     docs.install_openapi(app)
-    routers = (calls, story, live, originate, stats, admin, admin_actions, audit, sample, tokens, ops, docs)
-    for module in routers:
+    for module in (
+        calls,
+        story,
+        live,
+        originate,
+        stats,
+        admin,
+        admin_actions,
+        admin_contacts,
+        audit,
+        sample,
+        tokens,
+        ops,
+        docs,
+    ):
         app.include_router(module.router)
     app.include_router(web_router)  # the dashboard at /, the voice client at /talk, the sign-in page
 

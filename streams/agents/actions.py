@@ -16,7 +16,15 @@ The request (same signing as webhooks, `projections.webhooks`)::
     X-Sentiric-Request-Id: <request id>    (the same on a retry or a redelivery: endpoints de-duplicate)
     X-Sentiric-Action: <action id>
 
-    {"action": <name>, "request_id", "call_id", "arguments": {...}}
+    {"action": <name>, "request_id", "call_id", "arguments": {...},
+     "context": {"caller", "known", "contact_id", "name", "language", "profile": {...},
+                 "answers": {...}, "values": {...}}}
+
+`context` is the call's (`streams.dialog.context`): the caller id and the known caller's profile, the
+arguments of earlier actions in the call, and values earlier results wrote back. A result may write
+back: `{"context": {"name": "Bob", ...}}` (lower-case names, scalar values) becomes a
+`CallContextUpdated` fact before the spoken reply, so later prompts ("{caller_name}") and actions
+(`{context.name}`, slots of that name) of the call use it, and a replay sees it.
 
 Connection errors, timeouts, 408, 425, 429 and 5xx are retried (`Action.retries`); every attempt has
 `Action.timeout_s`, and all of them together at most `BUDGET_S`, below the dialog's no-reply timeout,
@@ -49,6 +57,7 @@ from projections.webhook_targets import GuardedTransport, TargetRefused
 from schemas import models as m
 from schemas.wiretext import safe_field
 from streams.agents import speech
+from streams.dialog.context import CallContext, written_values
 from streams.engines import actions as engine
 from streams.engines.dialog import Turn as DialogTurn
 from streams.engines.errors import EngineError
@@ -195,12 +204,19 @@ class Turn:
 
 
 async def take_turn(
-    cause: m.UtteranceTranscribed, pending: bytes | None, actions: Sequence[m.Action], executor: Executor
+    cause: m.UtteranceTranscribed,
+    pending: bytes | None,
+    actions: Sequence[m.Action],
+    executor: Executor,
+    context: CallContext | None = None,
 ) -> Turn:
     """Advance the call's action conversation by one caller turn and do what it says."""
     start = time.perf_counter()
     today = cause.occurred_at.date()
-    step = engine.advance(engine.Pending.from_json(pending), cause.text, today, actions)
+    ctx = context or CallContext()
+    step = engine.advance(
+        engine.Pending.from_json(pending), cause.text, today, actions, ctx.slot_values(), ctx.lookup()
+    )
     if step is None:
         return Turn([], None)
     if isinstance(step, engine.Say):
@@ -208,13 +224,18 @@ async def take_turn(
         return Turn(
             [reply(cause, step.text, step.intent, ms)], step.pending.to_json() if step.pending else None
         )
-    return Turn(await run(cause, step.action, step.arguments, executor, today, start), None)
+    return Turn(await run(cause, step.action, step.arguments, executor, today, start, ctx), None)
 
 
 async def execute(
-    cause: m.UtteranceTranscribed, action: m.Action, arguments: Mapping[str, Any], executor: Executor
+    cause: m.UtteranceTranscribed,
+    action: m.Action,
+    arguments: Mapping[str, Any],
+    executor: Executor,
+    context: CallContext | None = None,
 ) -> tuple[list[Any], CallResult]:
-    """Call the action's endpoint: its facts (ActionRequested, then ActionCompleted or ActionFailed)."""
+    """Call the action's endpoint: its facts (ActionRequested, then ActionCompleted or ActionFailed,
+    and CallContextUpdated when the result writes values back)."""
     request_id = f"{cause.call_id}:{cause.utterance_id}:{action.entity_id}"
     args = json.dumps(dict(arguments), sort_keys=True)
     requested = m.ActionRequested(
@@ -226,6 +247,7 @@ async def execute(
         "request_id": request_id,
         "call_id": cause.call_id,
         "arguments": arguments,
+        "context": (context or CallContext()).as_request(),
     }
     body = json.dumps(payload, sort_keys=True).encode()
     try:
@@ -240,7 +262,14 @@ async def execute(
             status_code=result.status_code or 200, result=text,
             attempts=result.attempts, latency_ms=result.latency_ms,
         )  # fmt: skip
-        return [requested, done], result
+        written = written_values(result.result)
+        if not written:
+            return [requested, done], result
+        update = m.CallContextUpdated(
+            **_envelope(cause, "context"), request_id=request_id, action=action.entity_id,
+            values=json.dumps(written, sort_keys=True),
+        )  # fmt: skip
+        return [requested, done, update], result
     log.warning("action failed", call_id=cause.call_id, action=action.entity_id, error=result.error)
     failed = m.ActionFailed(
         **_envelope(cause, "failed"), request_id=request_id, action=action.entity_id,
@@ -257,11 +286,15 @@ async def run(
     executor: Executor,
     today: date,
     start: float,
+    context: CallContext | None = None,
 ) -> list[Any]:
-    facts, result = await execute(cause, action, arguments, executor)
+    facts, result = await execute(cause, action, arguments, executor, context)
     ms = (time.perf_counter() - start) * 1000.0
     if result.ok:
-        said = engine.done_text(action, arguments, result.result, today)
+        after = context or CallContext()
+        for fact in facts:
+            after = after.apply(fact)  # the done text may name what the result just wrote back
+        said = engine.done_text(action, arguments, result.result, today, after.lookup())
         return [*facts, reply(cause, said, f"action:{action.entity_id}:done", ms)]
     return [*facts, reply(cause, engine.failed_text(action), f"action:{action.entity_id}:failed", ms)]
 
@@ -287,6 +320,7 @@ async def llm_turn(
     knowledge: Sequence[m.KnowledgeEntry],
     actions: Sequence[m.Action],
     executor: Executor,
+    context: CallContext | None = None,
 ) -> list[Any]:
     """One caller turn answered by a model with the actions as tools: the model's reply, or its tool
     call run once (facts) and the model's answer to the result. Raises EngineError when the model
@@ -318,7 +352,7 @@ async def llm_turn(
         except ValueError as exc:
             outcome = {"ok": False, "error": str(exc)}
         else:
-            facts, result = await execute(cause, action, arguments, executor)
+            facts, result = await execute(cause, action, arguments, executor, context)
             outcome = (
                 {"ok": True, "result": result.result} if result.ok else {"ok": False, "error": "unavailable"}
             )
@@ -349,6 +383,7 @@ async def action_turn(
     knowledge: Sequence[m.KnowledgeEntry],
     actions: Sequence[m.Action],
     executor: Executor,
+    context: CallContext | None = None,
 ) -> Turn:
     """The worker's entry: with a tool-calling model as the dialog engine and actions configured, the
     model decides (`llm_turn`); else the embedded conversation (`take_turn`). No facts: not an action
@@ -357,5 +392,5 @@ async def action_turn(
         if not actions:
             return Turn([], None)
         history = speech.load_history(raw_history)
-        return Turn(await llm_turn(cause, dialog, history, knowledge, actions, executor), None)
-    return await take_turn(cause, pending, actions, executor)
+        return Turn(await llm_turn(cause, dialog, history, knowledge, actions, executor, context), None)
+    return await take_turn(cause, pending, actions, executor, context)

@@ -34,9 +34,10 @@ from typing import Any, Final
 
 from schemas import models as m
 from streams.dialog.completeness import join, looks_unfinished
+from streams.dialog.context import context_values
 from streams.dialog.decisions import ArmTimer, CancelTimer, Decision, DropState, Record, Send
-from streams.dialog.language import settled_language, spoken_language
-from streams.dialog.prompts import EMPTY_BOOK, PromptBook, prompt_text
+from streams.dialog.language import is_auto, settled_language, spoken_language
+from streams.dialog.prompts import EMPTY_BOOK, PromptBook, prompt_text, with_caller
 from streams.dialog.state import RECENT_IDS, DialogState, Phase, Timer, TimerName
 from streams.engines.dialog import FALLBACK_INTENT, HANDOFF_INTENT
 
@@ -60,7 +61,7 @@ class Policy:
 
     source: str = "dialog"
     """`source` of the records the machine makes; facts from it are its own echoes."""
-    greeting: str = "Hello, thank you for calling. How can I help you?"
+    greeting: str = "Hello {caller_name}, thank you for calling. How can I help you?"
     reprompt: str = "Sorry, I didn't hear anything. How can I help you?"
     goodbye_no_input: str = "I still can't hear you. Please call again later. Goodbye."
     goodbye_dtmf: str = "Thank you for calling. Goodbye."
@@ -201,7 +202,7 @@ class _Step:
         return spoken_language(self.s.language, self.policy.default_language)
 
     def prompt(self, kind: str) -> str:
-        return self.policy.prompt(kind, self.s.language)
+        return with_caller(self.policy.prompt(kind, self.s.language), self.s.caller_name)
 
     def arm(self, name: TimerName, delay_s: float) -> None:
         seq = self.s.out_seq + 1
@@ -242,6 +243,19 @@ def _configure(st: _Step) -> None:
     _note_edge(st)
     agent = f.action == "agent"
     st.set(language=f.language, agent_enabled=agent, handoff_target=(f.target or None) if agent else None)
+    # The caller as configuration knows them (edge.uas.callerid): greeted by name, and in their
+    # preferred language when the dialplan leaves it open (`auto`).
+    st.set(caller_name=f.caller_name or None)
+    if f.caller_language and is_auto(f.language):
+        st.set(language=f.caller_language)
+
+
+def _context_updated(st: _Step) -> None:
+    """An action wrote values back to the call's context: a `name` is how prompts call them now."""
+    f: m.CallContextUpdated = st.fact
+    name = context_values(f.values).get("name")
+    if name:
+        st.set(caller_name=name)
 
 
 def _greet(st: _Step) -> None:
@@ -509,6 +523,7 @@ HANDLERS: Final[dict[str, Callable[[_Step], None]]] = {
     "note_edge": _note_edge,
     "configure": _configure,
     "greet": _greet,
+    "context_updated": _context_updated,
     "synthesized": _synthesized,
     "playback_finished": _playback_finished,
     "speech_started": _speech_started,
@@ -530,6 +545,7 @@ _LIVE: dict[type[Any], str] = {
     m.CallCancelled: ILLEGAL,
     m.MediaPortReleased: ILLEGAL,
     m.CallEnded: "end",
+    m.CallContextUpdated: "context_updated",
     m.CallMediaUpdated: IGNORE,
     m.CallTransferred: IGNORE,
     m.CallDegraded: IGNORE,  # the edge speaks for itself and hangs up: CallEnded follows

@@ -4,6 +4,12 @@ Texts come from `Prompt` config records with a `kind` (the API's `/admin/prompts
 primary language; where none is configured, the built-in texts below (English and Turkish) speak, and
 English is the last resort. `PromptBook` is immutable and part of the reducer's `Policy`: replaying a
 call with another book gives other words, as replaying with another policy always did.
+
+A text may name the caller: `{caller_name}` is replaced by the name configuration knows them by (a
+`Contact` or a SIP user's display name, on `DialplanResolved`; or a name an action wrote back,
+`CallContextUpdated`). For an unknown caller the placeholder goes, with the space before it, so
+"Hello {caller_name}, thank you" reads "Hello, thank you". The From header's display name never
+fills it: it is whatever the caller's phone chose to send.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ KINDS: Final = (
 BUILT_IN: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
     {
         "en": {
-            "greeting": "Hello, thank you for calling. How can I help you?",
+            "greeting": "Hello {caller_name}, thank you for calling. How can I help you?",
             "reprompt": "Sorry, I didn't hear anything. How can I help you?",
             "goodbye_no_input": "I still can't hear you. Please call again later. Goodbye.",
             "goodbye_dtmf": "Thank you for calling. Goodbye.",
@@ -33,7 +39,7 @@ BUILT_IN: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "handoff_failed": "I'm sorry, I couldn't connect you. Is there anything else I can help with?",
         },
         "tr": {
-            "greeting": "Merhaba, aradığınız için teşekkürler. Size nasıl yardımcı olabilirim?",
+            "greeting": "Merhaba {caller_name}, aradığınız için teşekkürler. Size nasıl yardımcı olabilirim?",
             "reprompt": "Özür dilerim, sizi duyamadım. Size nasıl yardımcı olabilirim?",
             "goodbye_no_input": "Sizi hâlâ duyamıyorum. Lütfen daha sonra tekrar arayın. Hoşça kalın.",
             "goodbye_dtmf": "Aradığınız için teşekkürler. Hoşça kalın.",
@@ -45,6 +51,10 @@ BUILT_IN: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         },
     }
 )
+
+CALLER_NAME: Final = "{caller_name}"
+MAX_NAME_CHARS: Final = 60
+"""A configured name longer than this is cut: it is spoken, not a profile."""
 
 PromptBook = Mapping[tuple[str, str], str]
 """(primary language, kind) → text: the configured prompts."""
@@ -76,3 +86,15 @@ def book_of(records: Iterable[Any]) -> PromptBook:
         if key not in chosen or r.entity_id < chosen[key][0]:
             chosen[key] = (r.entity_id, text)
     return MappingProxyType({k: v for k, (_, v) in chosen.items()})
+
+
+def with_caller(text: str, caller_name: str | None) -> str:
+    """`text` with `{caller_name}` filled in, or removed (with the space before it) when unknown.
+
+    Only this placeholder is replaced; other braces stay as written (a prompt is no template language)."""
+    if CALLER_NAME not in text:
+        return text
+    name = " ".join((caller_name or "").split())[:MAX_NAME_CHARS].strip()
+    if not name:
+        return text.replace(" " + CALLER_NAME, "").replace(CALLER_NAME, "")
+    return text.replace(CALLER_NAME, name)

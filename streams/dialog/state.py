@@ -110,6 +110,9 @@ class DialogState:
     """The reply being said is the handoff's "please hold": the transfer follows when it has played."""
     misunderstood: int = 0
     """Consecutive replies that did not understand the caller (intent `fallback`)."""
+    caller_name: str | None = None
+    """The caller's configured name (`DialplanResolved.caller_name`) or the one an action wrote back
+    (`CallContextUpdated`); prompts say it for `{caller_name}`. None: unknown."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
     """Fields written by newer versions, kept so a round trip through an older worker loses nothing."""
 

@@ -17,6 +17,11 @@ asked for in the schema's order when `required` and missing; a property's kind i
 (`date`, `time`) or its name (`date`, `time`, `*name*`), any other is free text taken whole when it is
 the one asked. A property may carry `x-ask`, the question the agent asks for it. The agent asks at
 most `MAX_ASKS` times in a row for one slot before giving up aloud.
+
+The call's context (`streams.dialog.context.CallContext.lookup`: the caller's profile, earlier answers,
+values actions wrote back) fills a slot of the same name when the action starts, and a `name` slot
+from the caller's known name, so a known caller is not asked who they are; the caller's own words
+still override it. Confirmation and done texts may name context values as `{context.<name>}`.
 """
 
 from __future__ import annotations
@@ -164,23 +169,59 @@ class _Blank(dict[str, Any]):
         return ""
 
 
-def render(template: str, values: Mapping[str, Any]) -> str:
-    """`template` with `{name}` placeholders filled; unknown ones blank, bad templates as written."""
+class _Context:
+    """`{context.<name>}` in a text: the call context's value, blank when it has none."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> str:
+        return self._values.get(name, "")
+
+    def __format__(self, spec: str) -> str:
+        return ""  # `{context}` alone says nothing
+
+
+def known_slots(action: Action, context: Mapping[str, str]) -> dict[str, str]:
+    """The action's slots the call's context already answers: same name, or a name slot and the
+    caller's known name."""
+    out = {}
+    for slot in slots_of(action):
+        value = context.get(slot.name) or (context.get("name") if slot.kind == "name" else None)
+        if value:
+            out[slot.name] = value
+    return out
+
+
+def render(template: str, values: Mapping[str, Any], context: Mapping[str, str] | None = None) -> str:
+    """`template` with `{name}` and `{context.<name>}` placeholders filled; unknown ones blank, bad
+    templates as written."""
     try:
-        return string.Formatter().vformat(template, (), _Blank(values)).strip()
+        filled = _Blank(values)
+        filled["context"] = _Context(context or {})
+        return string.Formatter().vformat(template, (), filled).strip()
     except (ValueError, IndexError, AttributeError, KeyError):
         return template
 
 
-def confirm_text(action: Action, values: Mapping[str, str], today: date) -> str:
+def confirm_text(
+    action: Action, values: Mapping[str, str], today: date, context: Mapping[str, str] | None = None
+) -> str:
     words = spoken(action, values, today)
     if action.confirm_text:
-        return render(action.confirm_text, words)
+        return render(action.confirm_text, words, context)
     listed = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in words.items())
     return f"Shall I {action.description} with {listed}?"
 
 
-def _next(action: Action, values: dict[str, str], today: date, asks: int, again: bool = False) -> Say:
+def _next(
+    action: Action,
+    values: dict[str, str],
+    today: date,
+    asks: int,
+    again: bool = False,
+    context: Mapping[str, str] | None = None,
+) -> Say:
     for slot in slots_of(action):
         if slot.required and slot.name not in values:
             if asks >= MAX_ASKS:
@@ -193,16 +234,26 @@ def _next(action: Action, values: dict[str, str], today: date, asks: int, again:
             pending = Pending(action.entity_id, values, slot.name, False, asks + 1)
             return Say(prefix + slot.ask, f"action:{action.entity_id}:ask:{slot.name}", pending)
     pending = Pending(action.entity_id, values, None, True, 0)
-    return Say(confirm_text(action, values, today), f"action:{action.entity_id}:confirm", pending)
+    return Say(confirm_text(action, values, today, context), f"action:{action.entity_id}:confirm", pending)
 
 
-def advance(pending: Pending | None, text: str, today: date, actions: Sequence[Action]) -> Say | Run | None:
-    """The next step of the call's action conversation (see the module doc)."""
+def advance(
+    pending: Pending | None,
+    text: str,
+    today: date,
+    actions: Sequence[Action],
+    known: Mapping[str, str] | None = None,
+    context: Mapping[str, str] | None = None,
+) -> Say | Run | None:
+    """The next step of the call's action conversation (see the module doc). `known`: what may fill a
+    new action's slots (`CallContext.slot_values`); `context`: what texts may name
+    (`CallContext.lookup`)."""
     if pending is None:
         action = triggered(text, actions)
         if action is None:
             return None
-        return _next(action, fill(action, {}, text, today, None), today, 0)
+        start = known_slots(action, known or {})
+        return _next(action, fill(action, start, text, today, None), today, 0, context=context)
     action = next((a for a in actions if a.entity_id == pending.action and a.enabled), None)
     if action is None:
         return None  # removed or disabled meanwhile: the caller's words go to the knowledge engine
@@ -214,8 +265,8 @@ def advance(pending: Pending | None, text: str, today: date, actions: Sequence[A
         )
     values = fill(action, pending.slots, text, today, pending.asked)
     if pending.confirming:
-        if values != dict(pending.slots):
-            return _next(action, values, today, 0)  # "no, at eleven": confirm the corrected request
+        if values != dict(pending.slots):  # "no, at eleven": confirm the corrected request
+            return _next(action, values, today, 0, context=context)
         if sl.is_yes(text):
             return Run(action, values)
         if sl.is_no(text):
@@ -230,19 +281,26 @@ def advance(pending: Pending | None, text: str, today: date, actions: Sequence[A
                 None,
             )
         again = replace(pending, asks=pending.asks + 1)
-        return Say("Sorry, was that a yes or a no? " + confirm_text(action, values, today),
+        return Say("Sorry, was that a yes or a no? " + confirm_text(action, values, today, context),
                    f"action:{action.entity_id}:confirm", again)  # fmt: skip
     gave_asked = pending.asked is not None and pending.asked in values and pending.asked not in pending.slots
-    return _next(action, values, today, 0 if gave_asked else pending.asks, again=not gave_asked)
+    asks = 0 if gave_asked else pending.asks
+    return _next(action, values, today, asks, again=not gave_asked, context=context)
 
 
-def done_text(action: Action, arguments: Mapping[str, str], result: Any, today: date) -> str:
+def done_text(
+    action: Action,
+    arguments: Mapping[str, str],
+    result: Any,
+    today: date,
+    context: Mapping[str, str] | None = None,
+) -> str:
     values: dict[str, Any] = {}
     if isinstance(result, dict):
         values.update({k: v for k, v in result.items() if isinstance(v, str | int | float)})
     values.update(spoken(action, arguments, today))  # the slots as said, over the endpoint's echo of them
     if action.done_text:
-        return render(action.done_text, values)
+        return render(action.done_text, values, context)
     message = result.get("message") if isinstance(result, dict) else None
     return str(message) if message else "Done. Is there anything else I can help with?"
 

@@ -17,6 +17,9 @@ const KINDS = [
   { path: "actions", label: "Actions", columns: ["name", "triggers", "url", "enabled"] },
   { path: "webhooks", label: "Webhooks", columns: ["url", "event_types", "enabled"] },
 ];
+// Admin only: contacts are personal data (names, numbers, profiles), so even their list needs the admin
+// scope (the API's /api/admin/contacts GETs do).
+const CONTACTS = { path: "contacts", label: "Contacts", columns: ["name", "numbers", "language", "enabled"] };
 // Admin only: API tokens are issued by POST (the id is drawn by the API, the token shown once) and
 // revoked by DELETE; never edited.
 const TOKENS = { path: "tokens", label: "Tokens", columns: ["name", "scopes", "expires_at", "revoked"], issued: true };
@@ -294,7 +297,7 @@ async function start() {
   openapi = doc.body;
   canWrite = me.ok && me.body.scopes.includes("admin");
   $("mode").textContent = canWrite ? "admin: changes go to the config topic" : "read-only: the admin scope is needed to change";
-  const tabs = canWrite ? [...KINDS, TOKENS, AUDIT] : KINDS;
+  const tabs = canWrite ? [...KINDS, CONTACTS, TOKENS, AUDIT] : KINDS;
   for (const kind of tabs) {
     const b = button(kind.label, () => pick(kind));
     b.dataset.kind = kind.path;

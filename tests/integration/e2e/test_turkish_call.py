@@ -16,7 +16,7 @@ import pytest
 from edge.media.codecs.resample import resample
 from schemas import models as m
 from streams.dialog.machine import MACHINE_ENGINE
-from streams.dialog.prompts import BUILT_IN
+from streams.dialog.prompts import BUILT_IN, with_caller
 from streams.engines.espeak import EspeakTTS
 from streams.engines.knowledge import load_knowledge
 from streams.engines.turkish import analyze
@@ -96,7 +96,7 @@ async def test_a_turkish_caller_on_2000_is_greeted_and_answered_in_turkish(
     plan = one(records, m.DialplanResolved)
     assert (plan.dialplan_id, plan.language) == ("sample-tr", "tr-TR")
     greeting = one(records, m.AgentReplied, engine=MACHINE_ENGINE, intent="greeting")
-    assert (greeting.text, greeting.language) == (BUILT_IN["tr"]["greeting"], "tr-TR")
+    assert (greeting.text, greeting.language) == (with_caller(BUILT_IN["tr"]["greeting"], None), "tr-TR")
     assert one(records, m.SpeechSynthesized, reply_id=greeting.reply_id).engine == "espeak-ng"
 
     captured = one(records, m.UtteranceCaptured)

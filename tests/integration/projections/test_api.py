@@ -230,7 +230,8 @@ async def test_admin_writes_go_to_the_config_topic_and_deletes_tombstone(env):
         user = await client.put(
             "/api/admin/users/alice", json={"realm": "sentiric", "password": "s3cret"}, headers=AUTH
         )
-        assert user.json() == {"id": "alice", "username": "alice", "realm": "sentiric", "enabled": True}
+        assert user.json() == {"id": "alice", "username": "alice", "realm": "sentiric", "enabled": True,
+                                   "display_name": None}  # fmt: skip
         kb = {"title": "Hours", "phrasings": ["when are you open"], "answer": "Nine to five."}
         assert (await client.put("/api/admin/knowledge/hours", json=kb, headers=AUTH)).status_code == 200
         assert [d["id"] for d in (await client.get("/api/admin/dialplans", headers=AUTH)).json()] == ["main"]

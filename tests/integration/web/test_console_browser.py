@@ -45,7 +45,7 @@ ANSWER = f"The moon over harbour {RUN} is teal on Tuesdays."
 NUMBER = f"console{RUN}"
 # The console's tabs and the write-only field of each kind's form (None: it has none).
 SECRETS = {"dialplans": None, "users": "password", "trunks": "outbound_password", "knowledge": None,
-           "prompts": None, "actions": "secret", "webhooks": "secret"}  # fmt: skip
+           "prompts": None, "actions": "secret", "webhooks": "secret", "contacts": None}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from schemas import models as m
 from sentiric.eventlog import topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer, record_key
-from streams.dialog.prompts import BUILT_IN
+from streams.dialog.prompts import BUILT_IN, with_caller
 from streams.engines.espeak import EspeakTTS
 from streams.engines.knowledge import load_knowledge
 from tests.integration.web.conftest import AUTH, WebStack, wait_until
@@ -59,7 +59,7 @@ async def test_typed_turkish_to_2000_gets_the_turkish_hours_answer_for_every_spe
         call_id = p.SessionInfo.parse(await ws.recv()).call_id
         talk = Conversation(ws)
         greeting = await next_reply(talk, web_stack, 0, "the greeting")
-        assert greeting.text == BUILT_IN["tr"]["greeting"]
+        assert greeting.text == with_caller(BUILT_IN["tr"]["greeting"], None)
         await wait_until(
             lambda: talk.find(p.PlaybackEvent, playback_id=greeting.reply_id, event="finished"),
             "the Turkish greeting played",
@@ -109,7 +109,8 @@ async def test_auto_language_follows_a_turkish_caller(web_stack: WebStack, mode:
         p.SessionInfo.parse(await ws.recv())
         talk = Conversation(ws)
         greeting = await next_reply(talk, web_stack, 0, "the greeting")
-        assert greeting.text == BUILT_IN["en"]["greeting"]  # not heard yet: the default language
+        # not heard yet: the default language
+        assert greeting.text == with_caller(BUILT_IN["en"]["greeting"], None)
         await wait_until(
             lambda: talk.find(p.StateChange, to_state="LISTENING"), "LISTENING", WAIT_S, web_stack.alive
         )
@@ -161,6 +162,6 @@ async def test_a_configured_turkish_greeting_is_said_on_2000(web_stack: WebStack
         await producer.flush()
         await producer.stop()
     deadline = asyncio.get_running_loop().time() + 60
-    while (said := await greeting()) != BUILT_IN["tr"]["greeting"]:
+    while (said := await greeting()) != with_caller(BUILT_IN["tr"]["greeting"], None):
         assert asyncio.get_running_loop().time() < deadline, said
         await asyncio.sleep(1)

@@ -215,7 +215,8 @@ async def test_a_record_that_makes_an_agent_raise_is_set_aside_and_the_agent_goe
 
 def test_the_worker_creates_its_own_topics_before_joining_the_group(app: faust.App) -> None:
     specs = {s.name: s for s in internal_topics(app)}
-    tables = [f"sentiric-{t}-changelog" for t in ("dialog", "dialog-history", "dialog-actions", "cdr")]
+    names = ("dialog", "dialog-history", "dialog-actions", "call-context", "cdr")
+    tables = [f"sentiric-{t}-changelog" for t in names]
     assert set(specs) == {*tables, KPI_TOPIC}
     for name in tables:
         assert specs[name].partitions == 1 and specs[name].config == {"cleanup.policy": "compact"}

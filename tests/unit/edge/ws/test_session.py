@@ -280,3 +280,20 @@ def test_play_audio_without_pcm_and_foreign_commands() -> None:
         call.execute(
             command(m.StartRecording, "c-1", recording_id="r", output_uri="file:///tmp/x.wav"), 101.0
         )
+
+
+def test_a_web_caller_known_to_configuration_is_named_on_dialplan_resolved() -> None:
+    from edge.uas.callerid import Caller
+
+    known = Caller("contact", "c-alice", "Alice", "en-GB", '{"tier": "gold"}')
+    out = WebCall("c-9", PEER, known=known).open(0.0)
+    (resolved,) = [e.fact for e in out if isinstance(e, Emit) and isinstance(e.fact, m.DialplanResolved)]
+    assert (resolved.caller, resolved.caller_matched_by, resolved.caller_name, resolved.caller_profile) == (
+        "alice",
+        "contact",
+        "Alice",
+        '{"tier": "gold"}',
+    )
+    out = WebCall("c-10", PEER).open(0.0)  # `?caller=alice` alone names nobody
+    (resolved,) = [e.fact for e in out if isinstance(e, Emit) and isinstance(e.fact, m.DialplanResolved)]
+    assert (resolved.caller, resolved.caller_matched_by, resolved.caller_name) == ("alice", "none", None)

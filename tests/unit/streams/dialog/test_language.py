@@ -17,7 +17,7 @@ from streams.dialog.language import (
     spoken_language,
 )
 from streams.dialog.machine import DEFAULT_POLICY, Policy, decide, new_state
-from streams.dialog.prompts import BUILT_IN, book_of, prompt_text
+from streams.dialog.prompts import BUILT_IN, book_of, prompt_text, with_caller
 from streams.dialog.script import CallScript
 from streams.engines.knowledge import load_knowledge
 
@@ -103,7 +103,7 @@ def _run(language: str, policy: Policy = DEFAULT_POLICY) -> tuple[CallScript, An
 def test_turkish_dialplan_greets_in_turkish_with_the_language_on_the_reply() -> None:
     _, state, said = _run("tr-TR")
     assert state.language == "tr-TR"
-    assert [(r.text, r.language) for r in said] == [(BUILT_IN["tr"]["greeting"], "tr-TR")]
+    assert [(r.text, r.language) for r in said] == [(with_caller(BUILT_IN["tr"]["greeting"], None), "tr-TR")]
 
 
 def test_configured_prompt_is_said() -> None:
@@ -114,7 +114,7 @@ def test_configured_prompt_is_said() -> None:
 
 def test_auto_call_greets_in_the_default_then_follows_the_caller() -> None:
     s, state, said = _run("auto")
-    assert (said[0].text, said[0].language) == (DEFAULT_POLICY.greeting, "en-US")
+    assert (said[0].text, said[0].language) == (with_caller(DEFAULT_POLICY.greeting, None), "en-US")
     rid = said[0].reply_id
     facts = [s.synthesized(rid), *s.played(rid)]
     facts += [s.fact(m.UtteranceTranscribed, utterance_id="u1", text="çalışma saatleriniz", language="tr")]

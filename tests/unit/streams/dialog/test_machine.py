@@ -23,6 +23,7 @@ from streams.dialog.machine import (
     dtmf_utterance_id,
     new_state,
 )
+from streams.dialog.prompts import with_caller
 from streams.dialog.script import DEFAULTS, CallScript
 from streams.dialog.state import DialogState, Phase, StateError, TimerName
 
@@ -128,6 +129,16 @@ _g, _i = ILLEGAL, IGNORE
 EXPECTED: dict[type[Any], tuple[str, ...]] = {
     m.CallInviteReceived: ("note_edge", _g, _g, _g, _g, _g, _g, _i),
     m.DialplanResolved: ("configure", _g, _g, _g, _g, _g, _g, _i),
+    m.CallContextUpdated: (
+        _i,
+        "context_updated",
+        "context_updated",
+        "context_updated",
+        "context_updated",
+        "context_updated",
+        "context_updated",
+        _i,
+    ),
     m.MediaPortAllocated: ("note_edge", _g, _g, _g, _g, _g, _g, _i),
     m.CallAnswered: ("note_edge", _g, _g, _g, _g, _g, _g, _i),
     m.CallEstablished: ("greet", _g, _g, _g, _g, _g, _g, _i),
@@ -209,7 +220,8 @@ def test_happy_path() -> None:
 
     out = run.feed(run.s.established())
     greeting = run.said()
-    assert greeting.text == P.greeting and greeting.engine == MACHINE_ENGINE and greeting.source == "dialog"
+    assert greeting.text == with_caller(P.greeting, None)
+    assert greeting.engine == MACHINE_ENGINE and greeting.source == "dialog"
     assert changes(out) == [("SETUP", "GREETING")]
     assert ArmTimer(TimerName.NO_REPLY, run.armed().armed_seq, P.no_reply_timeout_s) in out
 
