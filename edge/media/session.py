@@ -123,6 +123,7 @@ from edge.media.vad.endpointer import (
 from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
 from edge.media.vad.facts import utterance_fact
 from edge.media.vad.silero import SileroBatch
+from schemas.playback_ids import in_family
 
 if TYPE_CHECKING:
     from edge.media.taps import AudioInjector, AudioTap
@@ -714,14 +715,14 @@ class MediaSession:
         return self._take()
 
     def stop_playback(self, playback_id: str | None = None, reason: str = "stopped") -> Sequence[Effect]:
-        if playback_id is not None and playback_id != self.player.current_id:
-            if self.player.cancel(playback_id):
-                duration, _ = self._playbacks.pop(playback_id, (0, None))
+        if playback_id is not None and not in_family(self.player.current_id, playback_id):
+            for dropped in self.player.cancel(playback_id):  # a reply's queued pieces go together
+                duration, _ = self._playbacks.pop(dropped, (0, None))
                 self._out.append(
                     Emit(
                         cf.playback_finished(
                             self.call_id,
-                            playback_id=playback_id,
+                            playback_id=dropped,
                             interrupted=True,
                             played_ms=0,
                             duration_ms=duration,

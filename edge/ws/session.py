@@ -271,7 +271,7 @@ class WebCall:
             return []
         if isinstance(fact, m.UtteranceTranscribed):
             return [SendText(p.Transcript(fact.utterance_id, fact.text, fact.is_final))]
-        if isinstance(fact, m.AgentReplied):
+        if isinstance(fact, m.AgentReplied) and fact.final:  # a streamed reply's text once, whole
             return [SendText(p.Reply(fact.reply_id, fact.text, fact.end_conversation))]
         if isinstance(fact, m.DialogStateChanged):
             return [SendText(p.StateChange(fact.from_state, fact.to_state, fact.turn))]
