@@ -123,7 +123,7 @@ from edge.media.vad.endpointer import (
 from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
 from edge.media.vad.facts import utterance_fact
 from edge.media.vad.silero import SileroBatch
-from schemas.playback_ids import in_family
+from schemas.playback_ids import family_of, in_family
 
 if TYPE_CHECKING:
     from edge.media.taps import AudioInjector, AudioTap
@@ -259,6 +259,8 @@ class MediaSession:
         self._listening = False  # a caller frame was pushed to the endpointer: settle_tick decides
         self._stream_ms = 0  # caller audio fed to the VAD
         self._utterance_id: str | None = None
+        self._barged_reply: str | None = None
+        """The streamed reply the caller last talked over: its pieces still on their way are not played."""
         self._caller: deque[Int16Array] = deque()
         self._caller_samples = 0
         self._rx_started = False
@@ -600,6 +602,7 @@ class MediaSession:
                 )
                 report = self.player.barge_in()
                 if report is not None:
+                    self._barged_reply = family_of(report.prompt_id) if report.prompt_id else None
                     self._finish_playbacks("barge_in")
             elif isinstance(event, SpeechDiscarded):
                 self._utterance_id = None
@@ -686,6 +689,17 @@ class MediaSession:
     ) -> Sequence[Effect]:
         """Queue a prompt (8 kHz int16) behind any playing one. If nothing was playing and
         ``next_tick`` (the clock's next grid time) is given, its first packet is that tick's, sent now."""
+        if playback_id != self._barged_reply and family_of(playback_id) == self._barged_reply:
+            # A piece of the reply the caller just talked over, sent before the dialog heard them.
+            self._out.append(
+                Emit(
+                    cf.playback_finished(
+                        self.call_id, playback_id=playback_id, interrupted=True, played_ms=0, duration_ms=0,
+                        reason="barge_in",
+                    )
+                )
+            )  # fmt: skip
+            return self._take()
         if not pcm.size:
             self._out.append(
                 Emit(
