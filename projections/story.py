@@ -30,6 +30,7 @@ from urllib.parse import quote
 from projections.timeline import timeline_json
 from schemas import models as m
 from schemas.codec import type_name
+from schemas.playback_ids import family_of
 from sentiric.eventlog.consumer import Decoded
 
 SIP_FACT: Final = "SipMessageObserved"
@@ -176,7 +177,7 @@ def story(call_id: str, records: Sequence[Decoded]) -> dict[str, Any]:
             if f.utterance_id not in by.captured:
                 shown.add(f.utterance_id)
                 turns.append(_typed_turn(d))
-        elif isinstance(f, m.AgentReplied) and f.reply_id not in shown:
+        elif isinstance(f, m.AgentReplied) and f.final and f.reply_id not in shown:  # a streamed one: whole
             shown.add(f.reply_id)
             turns.append(_agent_turn(call_id, d, by))
 
@@ -227,9 +228,12 @@ class _Index:
         elif isinstance(f, m.SpeechSynthesized):
             self.synthesized.setdefault(f.reply_id, d)
         elif isinstance(f, m.PlaybackStarted):
-            self.started.setdefault(f.playback_id, d)
+            self.started.setdefault(family_of(f.playback_id), d)  # a streamed reply's first piece
         elif isinstance(f, m.PlaybackFinished):
-            self.finished.setdefault(f.playback_id, d)
+            if family_of(f.playback_id) != f.playback_id:
+                self.finished[family_of(f.playback_id)] = d  # a streamed reply ends with its last piece
+            else:
+                self.finished.setdefault(f.playback_id, d)
 
 
 def _logged(d: Decoded | None) -> datetime | None:

@@ -1,7 +1,7 @@
 """A streamed LLM reply over /ws on the real stack: its own Kafka, a streams worker whose dialog engine
 is an OpenAI-compatible model (the fake server of tests/support, writing one token every 80 ms), and
 the gateway. The first sentence's audio reaches the browser while the model is still writing; a new
-caller turn during the streamed reply stops every piece of it."""
+caller turn (typed, or spoken over the agent: barge-in) during a streamed reply stops every piece of it."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.producer import EventProducer
 from sentiric.settings import Settings
 from tests.integration.web.conftest import ADMIN_TOKEN, AUTH, ROOT, wait_until
-from tests.integration.web.test_ws_gateway import Conversation
+from tests.integration.web.test_ws_gateway import Conversation, question_pcm
 from tests.support.fake_chat import FakeChatServer
 
 NODE = "edge-stream-it"
@@ -193,5 +193,17 @@ async def test_streamed_reply_is_heard_before_the_model_finishes_and_barge_in_st
         # The model goes on writing the interrupted reply; none of the rest of it is played.
         await wait("the third reply", lambda: new_reply(talk, family, family2))
         assert [e.playback_id for e in playbacks(talk, family2, "started")] == [f"{family2}#0"]
+
+        # 3. The caller talks over the third reply (audio, the edge's VAD): every piece of it stops.
+        family3 = new_reply(talk, family, family2)
+        assert family3 is not None
+        speech = question_pcm() + bytes(2 * 16000)
+        for i in range(0, len(speech), 3200):  # 100 ms frames, in real time
+            await ws.send(speech[i : i + 3200])
+            await asyncio.sleep(0.1)
+        barged = await wait("the barge-in", lambda: playbacks(talk, family3, "stopped"))
+        assert barged[0].playback_id == f"{family3}#0" and talk.find(p.SpeechDetected) is not None
+        await wait("the answer to the spoken question", lambda: new_reply(talk, family, family2, family3))
+        assert [e.playback_id for e in playbacks(talk, family3, "started")] == [f"{family3}#0"]
         await ws.send(json.dumps({"type": "hangup"}))
         await asyncio.wait_for(talk.closed.wait(), 10)
