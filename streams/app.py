@@ -374,7 +374,7 @@ def create_app(
                         continue
                     history = speech.load_history(histories.get(key))
                     try:
-                        if isinstance(engines.dialog, StreamingDialogEngine):  # first sentence first
+                        if settings.stream_replies and isinstance(engines.dialog, StreamingDialogEngine):
                             out = await reply_streaming(
                                 fact, engines.dialog, history, knowledge.entries(),
                                 partial(emit_piece, key, spans.passed_on(event.headers)),
