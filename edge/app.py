@@ -102,6 +102,7 @@ def uas_config(settings: Settings, port: int, tls_port: int | None = None) -> Ua
         auth_algorithms=tuple(a.strip() for a in settings.sip_auth_algorithms.split(",") if a.strip()),
         ring_s=settings.sip_ring_ms / 1000,
         media_timeout_s=settings.media_timeout_s,
+        transfer_ring_s=settings.transfer_ring_s,
         srtp_policy=settings.srtp_policy,
         timers=TimerConfig(t1=t1, t2=8 * t1, t4=10 * t1),
         default_access=default_access(settings.sip_default_access, settings.sip_host),

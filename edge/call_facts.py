@@ -227,13 +227,15 @@ def call_transferred(
     target_uri: str,
     status: str,
     sip_status: int | None = None,
+    leg_call_id: str | None = None,
 ) -> m.CallTransferred:
-    """A blind transfer (REFER) progressed."""
+    """A transfer progressed: a blind one (REFER) or the edge's bridge (``leg_call_id``: its call)."""
     return m.CallTransferred(
         **_unstamped(call_id),
         target_uri=target_uri,
         status=status,
         sip_status=sip_status,
+        leg_call_id=leg_call_id,
     )
 
 

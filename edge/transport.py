@@ -34,17 +34,26 @@ import structlog
 
 from edge import metrics as m
 from edge.effects import Send
+from edge.media.bridge import Leg, MediaBridge
+from edge.media.bridge import Ringback as RingbackTone
 from edge.media_port import MediaHandle, MediaPort
 from edge.sip.errors import SipParseError
 from edge.sip.framing import PONG, KeepAlivePing, StreamFramer
-from edge.uas.call import CloseMedia, ConfirmMedia, OpenMedia, Peer, UpdateMedia
+from edge.uas.call import CloseMedia, ConfirmMedia, JoinMedia, OpenMedia, Peer, Ringback, UpdateMedia
 from edge.uas.core import Effect, UasCore
 from sentiric.logs import bind_call, unbind_call
 
 log = structlog.get_logger(__name__)
 
 
-MediaEffect = OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia
+MediaEffect = OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia | Ringback | JoinMedia
+
+
+def _leg(session: MediaHandle | None) -> Leg | None:
+    """The session as a bridge leg: engines whose sessions carry live taps and injectors (RtpEndpoint)."""
+    if session is None or not hasattr(session, "taps") or not hasattr(session, "injectors"):
+        return None
+    return session  # type: ignore[return-value]  # checked just above: it has the Leg's attributes
 
 
 class MediaDriver:
@@ -63,6 +72,8 @@ class MediaDriver:
         self.sessions: dict[str, MediaHandle] = {}
         self._opening: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.ringbacks: dict[str, RingbackTone] = {}  # callers waiting for a bridged transfer
+        self.bridges: dict[str, MediaBridge] = {}  # by either leg's call id
 
     def apply(self, effect: MediaEffect) -> None:
         if isinstance(effect, UpdateMedia | ConfirmMedia):
@@ -76,6 +87,8 @@ class MediaDriver:
             UpdateMedia: self._update_later,
             ConfirmMedia: self._update_later,
             CloseMedia: self._close,
+            Ringback: self._ringback,
+            JoinMedia: self._join,
         }
         coro = handlers[type(effect)]
         task = asyncio.get_running_loop().create_task(coro(effect))
@@ -112,7 +125,49 @@ class MediaDriver:
         if session is not None:
             self._apply_to(session, e)
 
+    async def _ready(self, call_id: str) -> Leg | None:
+        opening = self._opening.get(call_id)
+        if opening is not None:
+            await asyncio.shield(opening)
+        return _leg(self.sessions.get(call_id))
+
+    async def _ringback(self, e: Ringback) -> None:
+        tone = self.ringbacks.pop(e.call_id, None)
+        if tone is not None:
+            tone.end()
+        leg = await self._ready(e.call_id)
+        if e.on and leg is not None:
+            self.ringbacks[e.call_id] = tone = RingbackTone()
+            leg.injectors.append(tone)
+
+    async def _join(self, e: JoinMedia) -> None:
+        """Bridge the caller and the transfer's target: the ringback stops, the agent's prompt too."""
+        tone = self.ringbacks.pop(e.call_id, None)
+        if tone is not None:
+            tone.end()
+        caller, target = await self._ready(e.call_id), await self._ready(e.leg_call_id)
+        if caller is None or target is None:
+            log.warning("bridged transfer without both media sessions", call_id=e.call_id)
+            return
+        stop = getattr(caller, "stop_playback", None)
+        if stop is not None:
+            stop(None, "bridged")
+        bridge = MediaBridge(caller, target)
+        self.bridges[e.call_id] = self.bridges[e.leg_call_id] = bridge
+        bridge.join()
+
+    def _unbridge(self, call_id: str) -> None:
+        tone = self.ringbacks.pop(call_id, None)
+        if tone is not None:
+            tone.end()
+        bridge = self.bridges.pop(call_id, None)
+        if bridge is not None:
+            for leg_id in [k for k, v in self.bridges.items() if v is bridge]:
+                del self.bridges[leg_id]
+            bridge.split()
+
     async def _close(self, e: CloseMedia) -> None:
+        self._unbridge(e.call_id)
         bind_call(e.call_id)
         try:
             opening = self._opening.get(e.call_id)

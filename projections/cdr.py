@@ -119,6 +119,7 @@ class CallRow:
     transfer_target: str | None = None
     transfer_status: str | None = None
     transfer_seq: int | None = None
+    transfer_leg_call_id: str | None = None  # a bridged transfer: the edge's own call to the target
     degraded_reason: str | None = None  # the edge served the call itself (CallDegraded): why
     log_topic: str | None = None
     log_partition: int | None = None
@@ -363,6 +364,7 @@ def _call_changes(row: CallRow, fact: Any) -> dict[str, Any]:
                 "transfer_target": fact.target_uri,
                 "transfer_status": fact.status,
                 "transfer_seq": fact.seq,
+                "transfer_leg_call_id": fact.leg_call_id,
             }
         case m.CallDegraded() if row.degraded_reason is None:  # the first reason is the cause
             return {"degraded_reason": fact.reason}

@@ -3,17 +3,8 @@ folded into what a person reads — the SIP ladder, the turns (each utterance an
 link to its audio), the decisions, the latency of each stage of each answer, and media quality over
 time. Pure: decoded records in, a JSON-ready dict out (`GET /api/calls/{id}/story`).
 
-Stages of an answer, each the time between two records reaching the log (their Kafka timestamps,
-stamped by each producer's clock when it sent them: a worker's fact carries its cause's `occurred_at`,
-so that field cannot time the worker), end of speech being the endpointer's `UtteranceCaptured`:
-
-    UtteranceCaptured ─stt→ UtteranceTranscribed (final) ─dialog→ AgentReplied ─tts→ SpeechSynthesized
-        ─playout→ PlaybackStarted
-
-so a stage includes the log hops and any queueing, as the caller lives it; `engine_ms` beside it is the
-engine's own compute time from the facts (`latency_ms`). `voice_to_voice` is the edge's own clock from
-the utterance's capture to the answer's playback start (the KPI of the same name). A stage whose facts
-are missing is None.
+The latency of each stage of each answer and the engines' own times are `sentiric.turn_stages`' (shared
+with `sentiric replay call`).
 
 The SIP ladder is every `SipMessageObserved` fact (direction, first line, when) when the edge records
 signalling; for calls recorded before it did, the ladder is derived from the call facts (INVITE,
@@ -23,19 +14,18 @@ final response, ACK, CANCEL, BYE) and says so (`sip_source: "derived"`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
 
 from projections.timeline import timeline_json
 from schemas import models as m
 from schemas.codec import type_name
-from schemas.playback_ids import family_of
 from sentiric.eventlog.consumer import Decoded
+from sentiric.turn_stages import StageIndex, answer_stages, logged_at
 
 SIP_FACT: Final = "SipMessageObserved"
 AUDIO_FACTS: Final = (m.UtteranceCaptured, m.SpeechSynthesized)
-STAGES: Final = ("stt", "dialog", "tts", "playout")
 PCM_SAMPLE_BYTES: Final = 2
 
 
@@ -47,22 +37,8 @@ def pcm_ms(pcm: bytes, sample_rate: int) -> float | None:
     return len(pcm) / PCM_SAMPLE_BYTES / sample_rate * 1000 if sample_rate > 0 else None
 
 
-def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
-    if later is None or earlier is None:
-        return None
-    return round((later - earlier).total_seconds() * 1000, 1)
-
-
 def _iso(at: Any) -> Any:
     return at.isoformat() if isinstance(at, datetime) else at
-
-
-def logged_at(d: Decoded) -> datetime:
-    """When the record reached the log (its producer's timestamp); its `occurred_at` without one."""
-    if d.timestamp_ms > 0:
-        return datetime.fromtimestamp(d.timestamp_ms / 1000, UTC)
-    occurred: datetime = d.record.occurred_at
-    return occurred
 
 
 def _first(facts: Sequence[Decoded], cls: type[Any]) -> Any | None:
@@ -161,9 +137,7 @@ def _typed_turn(d: Decoded) -> dict[str, Any]:
 def story(call_id: str, records: Sequence[Decoded]) -> dict[str, Any]:
     """The call page's model. `records`: the call's timeline (facts and commands, in order)."""
     facts = [d for d in records if not isinstance(d.record, m.Command)]
-    by = _Index()
-    for d in facts:
-        by.add(d)
+    by = StageIndex.of(facts)
 
     turns: list[dict[str, Any]] = []
     shown: set[str] = set()
@@ -209,62 +183,12 @@ def story(call_id: str, records: Sequence[Decoded]) -> dict[str, Any]:
     return jsonable
 
 
-class _Index:
-    """The facts an answer's stages are read from, by utterance, reply or playback id (first wins)."""
-
-    def __init__(self) -> None:
-        self.captured: dict[str, Decoded] = {}
-        self.final: dict[str, Decoded] = {}
-        self.synthesized: dict[str, Decoded] = {}
-        self.started: dict[str, Decoded] = {}
-        self.finished: dict[str, Decoded] = {}
-
-    def add(self, d: Decoded) -> None:
-        f = d.record
-        if isinstance(f, m.UtteranceCaptured):
-            self.captured.setdefault(f.utterance_id, d)
-        elif isinstance(f, m.UtteranceTranscribed) and f.is_final:
-            self.final.setdefault(f.utterance_id, d)
-        elif isinstance(f, m.SpeechSynthesized):
-            self.synthesized.setdefault(f.reply_id, d)
-        elif isinstance(f, m.PlaybackStarted):
-            self.started.setdefault(family_of(f.playback_id), d)  # a streamed reply's first piece
-        elif isinstance(f, m.PlaybackFinished):
-            if family_of(f.playback_id) != f.playback_id:
-                self.finished[family_of(f.playback_id)] = d  # a streamed reply ends with its last piece
-            else:
-                self.finished.setdefault(f.playback_id, d)
-
-
-def _logged(d: Decoded | None) -> datetime | None:
-    return logged_at(d) if d is not None else None
-
-
-def _agent_turn(call_id: str, replied: Decoded, by: _Index) -> dict[str, Any]:
+def _agent_turn(call_id: str, replied: Decoded, by: StageIndex) -> dict[str, Any]:
     r: m.AgentReplied = replied.record
     speech = by.synthesized.get(r.reply_id)
     s: m.SpeechSynthesized | None = speech.record if speech is not None else None
-    play, done = by.started.get(r.reply_id), by.finished.get(r.reply_id)
-    heard = by.captured.get(r.utterance_id) if r.utterance_id else None
-    text = by.final.get(r.utterance_id) if r.utterance_id else None
-    latency: dict[str, float | None] = {}
-    engine: dict[str, float | None] = {}
-    if r.utterance_id:  # an answer; a prompt (greeting, reprompt) answers nothing
-        latency = {
-            "stt": _ms(_logged(text), _logged(heard)),
-            "dialog": _ms(logged_at(replied), _logged(text)),
-            "tts": _ms(_logged(speech), logged_at(replied)),
-            "playout": _ms(_logged(play), _logged(speech)),
-            "voice_to_voice": _ms(
-                play.record.occurred_at if play is not None else None,
-                heard.record.occurred_at if heard is not None else None,
-            ),
-        }
-        engine = {
-            "stt": text.record.latency_ms if text is not None else None,
-            "dialog": r.latency_ms,
-            "tts": s.latency_ms if s is not None else None,
-        }
+    done = by.finished.get(r.reply_id)
+    stages = answer_stages(replied, by)
     return {
         "speaker": "agent",
         "at": logged_at(replied),
@@ -279,8 +203,8 @@ def _agent_turn(call_id: str, replied: Decoded, by: _Index) -> dict[str, Any]:
         "duration_ms": pcm_ms(s.pcm, s.sample_rate) if s is not None and s.pcm else None,
         "played_ms": done.record.played_ms if done is not None else None,
         "interrupted": done.record.interrupted if done is not None else None,
-        "latency_ms": latency,
-        "engine_ms": engine,
+        "latency_ms": stages.latency_ms if stages is not None else {},
+        "engine_ms": stages.engine_ms if stages is not None else {},
     }
 
 

@@ -483,7 +483,7 @@ class CallRejected:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallTransferred:
-    """A blind transfer (REFER) progressed."""
+    """A transfer progressed: a blind one (REFER), or the edge's own bridge to the target (B2BUA)."""
 
     SCHEMA_NAME: ClassVar[str] = "sentiric.events.CallTransferred"
     FAMILY: ClassVar[str] = "events"
@@ -496,6 +496,7 @@ class CallTransferred:
     target_uri: str
     status: str
     sip_status: int | None = None
+    leg_call_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -508,6 +509,7 @@ class CallTransferred:
             "target_uri": self.target_uri,
             "status": self.status,
             "sip_status": self.sip_status,
+            "leg_call_id": self.leg_call_id,
         }
 
     @classmethod
@@ -1548,6 +1550,7 @@ class Dialplan:
     hours: str | None = None
     timezone: str = "UTC"
     out_of_hours: str | None = None
+    transfer_mode: str = "refer"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1573,6 +1576,7 @@ class Dialplan:
             "hours": self.hours,
             "timezone": self.timezone,
             "out_of_hours": self.out_of_hours,
+            "transfer_mode": self.transfer_mode,
         }
 
     @classmethod
@@ -1934,6 +1938,7 @@ class CallDetailRecord:
     pdd_ms: float | None = None
     duration_ms: int | None = None
     finished_at: datetime | None = None
+    transfer_leg_call_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1999,6 +2004,7 @@ class CallDetailRecord:
             "pdd_ms": self.pdd_ms,
             "duration_ms": self.duration_ms,
             "finished_at": self.finished_at,
+            "transfer_leg_call_id": self.transfer_leg_call_id,
         }
 
     @classmethod

@@ -7,7 +7,8 @@
 Output is one line per record (time, type, key fields), or with `--json` one JSON object per line.
 Two kinds read as a call's story: each ``SipMessageObserved`` is a rung of the SIP ladder (an arrow
 between the edge and the peer, then the Request- or Status-Line) and each ``MediaQualityReported`` a
-point of the media-quality timeline (jitter, loss, MOS).
+point of the media-quality timeline (jitter, loss, MOS); the line of an answer's `PlaybackStarted` ends
+with the latency of each of the answer's stages (`sentiric.turn_stages`, the call page's figures).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 
 from aiokafka import ConsumerRecord
 
+from schemas import models as m
 from schemas.codec import default_codec, to_json_dict, type_name
 from sentiric.eventlog import topics
 from sentiric.eventlog.connection import client_options
@@ -28,6 +30,7 @@ from sentiric.eventlog.consumer import Decoded, decode_message, partition_counts
 from sentiric.eventlog.follower import TopicFollower
 from sentiric.plugins import AddParser
 from sentiric.settings import Settings, get_settings
+from sentiric.turn_stages import StageIndex, answer_stages, stages_line
 
 ENVELOPE_FIELDS = frozenset({"event_id", "call_id", "seq", "occurred_at", "source", "trace_id"})
 
@@ -92,8 +95,22 @@ async def replay_call(settings: Settings, args: argparse.Namespace, out: TextIO 
     if not records:
         print(f"no records for call {args.call_id}", file=sys.stderr)
         return 1
+    if args.json:
+        for decoded in records:
+            emit(decoded, args, out)
+        return 0
+    # one line per record still: an answer's stages go on the line of its playback's start
+    by = StageIndex.of(records)
+    timed: dict[str, str] = {}
+    for d in records:
+        stages = answer_stages(d, by) if isinstance(d.record, m.AgentReplied) else None
+        if stages is not None:
+            timed[d.record.reply_id] = stages_line(stages)
     for decoded in records:
-        emit(decoded, args, out)
+        line = format_line(decoded)
+        if isinstance(decoded.record, m.PlaybackStarted) and decoded.record.playback_id in timed:
+            line += f"  | {timed[decoded.record.playback_id]}"
+        print(line, file=out)
     return 0
 
 

@@ -189,6 +189,12 @@ class Settings(BaseSettings):
     # Edge media engine (edge.media.engine).
     rtp_port_quarantine_s: float = Field(default=5.0, description="Released RTP ports wait this long.")
     media_timeout_s: float = Field(default=30.0, description="No RTP for this long ends the call.")
+    transfer_ring_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="A refused REFER: the edge calls the target itself and bridges (B2BUA) if it answers "
+        "within this long (0: no bridge, the transfer fails).",
+    )
     media_quality_interval_s: float = Field(default=5.0, description="Periodic MediaQualityReported.")
     jitter_buffer_ms: int = Field(
         default=20,
@@ -213,6 +219,14 @@ class Settings(BaseSettings):
     vad_end_silence_ms: int = 700
     vad_min_utterance_ms: int = 200
     vad_max_utterance_ms: int = 15_000
+    stt_batch_window_ms: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="The speech-to-text worker takes the log's records in batches: what arrived within "
+        "this window (and while the last batch was being decoded) is decoded together, so several calls' "
+        "utterances cost one batched Whisper decode; each utterance waits at most this long for the batch.",
+    )
     partial_audio_ms: int = Field(
         default=500,
         ge=0,

@@ -71,6 +71,9 @@ TIMER_SCAN_S = 0.2
 MAX_HELD = 100_000
 """Bound of the dialog engine's set of calls holding an unfinished sentence."""
 KPI_CLOSE_S = 5.0
+STT_BATCH_RECORDS = 256
+"""The speech-to-text agent's batch bound, in records of the call topic (all kinds, most of them not
+utterances): a batch is cut here even inside its window."""
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -294,29 +297,61 @@ def create_app(
         if not partial_decoder or partial_decoder[0].done():
             partial_decoder[:] = [asyncio.ensure_future(decode_partials())]
 
+    async def transcribe_one(event: Any, fact: m.UtteranceCaptured, dead: DeadLetters) -> None:
+        with dead.guard(event.message):
+            began = spans.started()
+            try:
+                spoken = speech.call_language(dialogs.get(event.key), language)  # the call's own
+                out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, spoken)
+            except EngineError as exc:
+                log.warning("transcription failed", call_id=fact.call_id, error=str(exc))
+                spans.failed("stt", fact, event.headers, began, exc)
+                return
+            await emit(CALLS, event.key, encode(out), spans.stage("stt", out, event.headers, began))
+
+    async def transcribe_finals(finals: list[tuple[Any, m.UtteranceCaptured]], dead: DeadLetters) -> None:
+        """Several calls' utterances in one batched decode; should the batch fail, each on its own, so
+        one bad utterance costs only itself (its engine error logged, or its record dead-lettered)."""
+        if len(finals) == 1:
+            await transcribe_one(*finals[0], dead)
+            return
+        began = spans.started()
+        try:
+            work = [(f, speech.call_language(dialogs.get(e.key), language)) for e, f in finals]
+            outs = await asyncio.to_thread(speech.transcribe_batch, work, engines.stt)
+        except Exception as exc:
+            log.warning("batched transcription failed, one by one", utterances=len(finals), error=str(exc))
+            for event, fact in finals:
+                await transcribe_one(event, fact, dead)
+            return
+        for (event, _), out in zip(finals, outs, strict=True):
+            with dead.guard(event.message):
+                await emit(CALLS, event.key, encode(out), spans.stage("stt", out, event.headers, began))
+
+    # Final utterances are decoded in batches across calls (`speech.transcribe_batch`): the agent takes
+    # what the log holds — what arrived while the last batch was decoded, or within the batch window —
+    # and Faust acknowledges a batch's records only once it has been handled (`take_events`), so a
+    # worker dying mid-batch loses no utterance: its successor reads them again.
     @app.agent(calls, name="stt", concurrency=1)
     async def stt_agent(stream: faust.StreamT[bytes]) -> None:
         dead = aside("stt")
-        async for event in stream.events():
-            handled("stt", event)
-            fact = _decode(event.value)
-            if isinstance(fact, m.UtteranceChunkCaptured) and not ended("stt", event.key):
-                with dead.guard(event.message):
-                    want_partial(event.key, fact)
-                continue
-            if not isinstance(fact, m.UtteranceCaptured) or ended("stt", event.key):
-                continue
-            partials.final(fact.utterance_id)
-            with dead.guard(event.message):
-                began = spans.started()
-                try:
-                    spoken = speech.call_language(dialogs.get(event.key), language)  # the call's own
-                    out = await asyncio.to_thread(speech.transcribe, fact, engines.stt, spoken)
-                except EngineError as exc:
-                    log.warning("transcription failed", call_id=fact.call_id, error=str(exc))
-                    spans.failed("stt", fact, event.headers, began, exc)
+        window_s = settings.stt_batch_window_ms / 1000
+        batches = stream.take_events(STT_BATCH_RECORDS, within=window_s)  # type: ignore[attr-defined]  # faust's Stream has it, StreamT does not say
+        async for batch in batches:
+            finals: list[tuple[Any, m.UtteranceCaptured]] = []
+            for event in batch:
+                handled("stt", event)
+                fact = _decode(event.value)
+                if isinstance(fact, m.UtteranceChunkCaptured) and not ended("stt", event.key):
+                    with dead.guard(event.message):
+                        want_partial(event.key, fact)
                     continue
-                await emit(CALLS, event.key, encode(out), spans.stage("stt", out, event.headers, began))
+                if not isinstance(fact, m.UtteranceCaptured) or ended("stt", event.key):
+                    continue
+                partials.final(fact.utterance_id)
+                finals.append((event, fact))
+            if finals:
+                await transcribe_finals(finals, dead)
 
     # Calls whose caller is mid-sentence (`speech.holding_after`): the engine leaves their transcripts
     # to the dialog, which records the whole turn. In memory: a restarted worker forgets it and at worst

@@ -145,6 +145,9 @@ class RtpEndpoint:
     def update_remote(self, addr: Addr | None, direction: str) -> None:
         self.session.update_remote(addr, direction)
 
+    def stop_listening(self) -> None:
+        self.session.stop_listening()
+
     def prove(self) -> None:
         self.session.prove()
 

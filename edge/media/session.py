@@ -257,6 +257,7 @@ class MediaSession:
         self._dtmf_tx: deque[ScheduledPacket] = deque()
         self._endpointer = Endpointer(vad or EndpointerConfig(), batch=vad_batch)
         self._listening = False  # a caller frame was pushed to the endpointer: settle_tick decides
+        self.vad_on = True  # off once the call is bridged to a person: nobody transcribes what they say
         self._stream_ms = 0  # caller audio fed to the VAD
         self._utterance_id: str | None = None
         self._barged_reply: str | None = None
@@ -484,7 +485,7 @@ class MediaSession:
         if caller is None:
             caller = ZERO_FRAME
             self._stream_ms += 20
-        elif caller is not ZERO_FRAME or self._endpointer.in_speech:
+        elif self.vad_on and (caller is not ZERO_FRAME or self._endpointer.in_speech):
             self._listen(caller)
         else:  # a gap or a G.711 loss (no audio arrived) and no utterance open: no VAD work
             self._endpointer.reset()
@@ -579,6 +580,11 @@ class MediaSession:
             except CodecError:
                 self._drop("codec")
         return transcoder.conceal()
+
+    def stop_listening(self) -> None:
+        """No more VAD on this call (bridged: the caller talks to a person, not to the agent)."""
+        self.vad_on = False
+        self._endpointer.reset()
 
     def _listen(self, caller: Int16Array) -> None:
         self._endpointer.push(caller, self._stream_ms)

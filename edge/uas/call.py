@@ -98,7 +98,25 @@ class CloseMedia:
     call_id: str
 
 
-Effect = Send | OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia  # what the core returns
+@dataclass(frozen=True, slots=True)
+class Ringback:
+    """Play (``on``) or stop the ringback tone to a caller waiting for a bridged transfer's target."""
+
+    call_id: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JoinMedia:
+    """Bridge two calls' media both ways (a transfer's target answered); stops the caller's ringback."""
+
+    call_id: str
+    leg_call_id: str
+
+
+Effect = (
+    Send | OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia | Ringback | JoinMedia
+)  # what the core returns
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ class UasConfig:
     ring_s: float = 0.0  # send 180 and wait this long before the 200 (0: answer at once)
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # dialplan hours
     media_timeout_s: float = 30.0  # no RTP for this long ends the call (0: never)
+    transfer_ring_s: float = 30.0  # a refused REFER: the edge calls the target this long (0: no bridge)
     challenge_ttl_s: float = 32.0  # a 401 not answered by then ends the call attempt
     srtp_policy: str = "optional"  # off | optional | required
     timers: TimerConfig = field(default_factory=TimerConfig)

@@ -68,6 +68,7 @@ from edge.sip.registrar import Registrar
 from edge.sip.transaction import Refused
 from edge.uas.addresses import LocalAddresses
 from edge.uas.admission import Admission, AdmissionLimits
+from edge.uas.bridge import TransferBridges
 from edge.uas.call import Call, CallState, Effect, Peer
 from edge.uas.call_facts import CallFacts
 from edge.uas.call_table import CallTable
@@ -167,6 +168,13 @@ class UasCore:
             config=config, table=table, facts=call_facts, local=local, timers=self.timers, pool=pool,
             directory=directory, setup=self.setup, teardown=teardown,
         )  # fmt: skip
+        self.bridges = bridges = TransferBridges(
+            table=table, facts=call_facts, originator=self.originator, teardown=teardown,
+            ring_s=config.transfer_ring_s,
+        )  # fmt: skip
+        in_dialog.bridge = bridges.start
+        teardown.on_ended = bridges.ended
+        self.originator.on_answered = bridges.answered
 
     # -- what the transport and the app read ----------------------------------------------------
     @property

@@ -29,6 +29,7 @@ UTC_ZONE = ZoneInfo("UTC")
 ACTIONS = ("agent", "prompt_hangup", "transfer", "reject")
 BUSY_ACTIONS = ("reject", "busy_prompt")
 RECORD_FORMATS = ("wav", "mp3")
+TRANSFER_MODES = ("refer", "bridge")  # edge.uas.bridge: bridge when REFER is refused, or always
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class Plan:
     hours: tuple[Span, ...] | None = None  # None: always open
     timezone: ZoneInfo = UTC_ZONE
     out_of_hours: str | None = None  # the dialplan id applied outside hours
+    transfer_mode: str = "refer"  # refer: REFER the caller (bridge if refused); bridge: the edge bridges
 
     def matches(self, number: str) -> bool:
         if self.pattern == "*":
@@ -77,6 +79,9 @@ class Plan:
         busy = getattr(record, "busy_action", None) or "reject"
         if busy not in BUSY_ACTIONS:
             raise ValueError(f"unknown dialplan busy_action {busy!r}")
+        transfer_mode = getattr(record, "transfer_mode", None) or "refer"
+        if transfer_mode not in TRANSFER_MODES:
+            raise ValueError(f"unknown dialplan transfer_mode {transfer_mode!r}")
         return cls(
             dialplan_id=get("entity_id"),
             pattern=get("pattern"),
@@ -95,6 +100,7 @@ class Plan:
             hours=parse_hours(hours) if hours else None,
             timezone=zone(getattr(record, "timezone", None) or "UTC"),
             out_of_hours=getattr(record, "out_of_hours", None),
+            transfer_mode=transfer_mode,
             record_retention_days=int(getattr(record, "record_retention_days", 0) or 0),
         )
 

@@ -35,7 +35,7 @@ from typing import Any, Final
 import structlog
 
 from edge import call_facts as cf
-from edge.prompts import BUSY_PROMPT
+from edge.prompts import busy_prompt
 from edge.uas.call_facts import CallFacts
 from edge.uas.watcher_driver import WatcherDriver, wait_for_media_session
 from schemas import models as f
@@ -57,6 +57,7 @@ class Degrade:
 class PlayFallback:
     call_id: str
     playback_id: str
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class _Watched:
     established: bool = False
     degraded: bool = False
     playback_id: str | None = None
+    language: str | None = None  # the dialplan's: the busy prompt is said in it
 
 
 @dataclass(slots=True)
@@ -96,6 +98,7 @@ class GreetingWatchdog:
             del self.calls[call_id]
         elif isinstance(fact, f.DialplanResolved):
             w.agent = fact.action == "agent"
+            w.language = fact.language
         elif isinstance(fact, f.CallAnswered):
             w.answered_at = now
             if w.agent and self.timeout_s > 0 and not w.degraded:
@@ -121,7 +124,7 @@ class GreetingWatchdog:
             return []
         w.playback_id = f"fallback-{uuid.uuid4()}"
         w.deadline = now + self.hangup_after_s
-        return [PlayFallback(call_id, w.playback_id)]
+        return [PlayFallback(call_id, w.playback_id, w.language)]
 
     def due(self, now: float) -> list[Action]:
         out: list[Action] = []
@@ -207,7 +210,7 @@ class FallbackPlayer:
             source=getattr(self.recorder, "node_id", "edge"),
             trace_id=action.call_id,
             playback_id=action.playback_id,
-            audio_uri=BUSY_PROMPT.as_uri(),
+            audio_uri=busy_prompt(action.language).as_uri(),
             barge_in=False,
         )
         await wait_for_media_session(self.engine, action.call_id)

@@ -8,6 +8,8 @@ the dialog asks for (REFER, CallTransferred requested/accepted/completed/failed)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 
 from edge import call_facts as cf
@@ -54,6 +56,8 @@ class InDialog:
         self.sdp = sdp
         self.local = local
         self.teardown = teardown
+        # the edge's own transfer when REFER is refused (edge.uas.bridge): True when it took over
+        self.bridge: Callable[[Call, str, int | None, float, list[Effect]], bool] | None = None
 
     def transfer(self, call_id: str, target: str, now: float) -> list[Effect]:
         """Blind transfer (RFC 3515): REFER the caller to ``target``."""
@@ -65,6 +69,9 @@ class InDialog:
             return out
         call.transfer_target = target
         self.facts.record(cf.call_transferred(call.call_id, target_uri=target, status="requested"))
+        if call.plan is not None and call.plan.transfer_mode == "bridge" and self.bridge is not None:
+            if self.bridge(call, target, None, now, out):  # the dialplan says: no REFER, the edge calls
+                return out
         hop = call_hop(call)
         refer = call.dialog.make_request(
             "REFER",
@@ -174,10 +181,16 @@ class InDialog:
             )
             self.teardown.send_bye(call, "transferred", "agent", now, out)
         else:
-            self.facts.record(
-                cf.call_transferred(call.call_id, target_uri=target, status="failed", sip_status=status)
-            )
-            call.transfer_target = None
+            self._refused(call, target, status, now, out)
+
+    def _refused(self, call: Call, target: str, status: int, now: float, out: list[Effect]) -> None:
+        """The caller's side refused the REFER (or the new call failed): the edge bridges, else failed."""
+        if self.bridge is not None and self.bridge(call, target, status, now, out):
+            return
+        self.facts.record(
+            cf.call_transferred(call.call_id, target_uri=target, status="failed", sip_status=status)
+        )
+        call.transfer_target = None
 
     def media_updated(self, call: Call, neg: Negotiated) -> None:
         call.on_hold = neg.on_hold
@@ -216,7 +229,4 @@ class InDialog:
                     cf.call_transferred(call.call_id, target_uri=target, status="accepted", sip_status=status)
                 )
             else:
-                self.facts.record(
-                    cf.call_transferred(call.call_id, target_uri=target, status="failed", sip_status=status)
-                )
-                call.transfer_target = None
+                self._refused(call, target, status, now, out)

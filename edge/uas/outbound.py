@@ -17,6 +17,7 @@ limit, no free RTP port.  The CDR shows the disposition; the caller of the API s
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,20 @@ class TrunkBucket:
         return True
 
 
+@dataclass(frozen=True, slots=True)
+class LegOrder:
+    """What :meth:`Originator.originate` reads of an ``OriginateCall``, for a call the edge places itself."""
+
+    call_id: str
+    to_uri: str
+    to: str
+    ring_timeout_s: float
+    from_user: str
+    trunk_id: str | None = None
+    dialplan_id: str | None = None
+    language: str | None = None
+
+
 def target_peer(uri: str) -> Peer:
     """Where the INVITE goes: the URI's IP literal and port (UDP).  Raises OriginateRefused."""
     try:
@@ -113,9 +128,25 @@ class Originator:
     attempts: dict[str, Attempt] = field(default_factory=dict)  # by platform call id
     by_sip_call_id: dict[str, Attempt] = field(default_factory=dict)
     buckets: dict[str, TrunkBucket] = field(default_factory=dict)
+    # told of every answered call once its media is open (the transfer bridge joins the legs)
+    on_answered: Callable[[Call, float, list[Effect]], None] | None = None
 
     # -- entry points ------------------------------------------------------------------------------
-    def originate(self, command: Any, now: float, out: list[Effect]) -> None:
+    def originate_leg(
+        self,
+        call_id: str,
+        target: str,
+        ring_s: float,
+        plan: Plan,
+        from_user: str | None,
+        now: float,
+        out: list[Effect],
+    ) -> None:
+        """A call the edge places for itself (a bridged transfer's leg to ``target``), under ``plan``."""
+        order = LegOrder(call_id, target, target, ring_s, from_user or "sentiric")
+        self.originate(order, now, out, plan=plan)
+
+    def originate(self, command: Any, now: float, out: list[Effect], *, plan: Plan | None = None) -> None:
         """Carry out an ``OriginateCall``; a duplicate (same call id) is ignored."""
         call_id: str = command.call_id
         if call_id in self.attempts or self.table.get(call_id) is not None:
@@ -128,7 +159,7 @@ class Originator:
                 trunk = self._trunk(command.trunk_id, now)
         except OriginateRefused as exc:
             refused, peer = str(exc), Peer("udp", ("0.0.0.0", 0))
-        plan = self._plan(command.dialplan_id, command.language)
+        plan = plan or self._plan(command.dialplan_id, command.language)
         from_user = command.from_user or "sentiric"
         if from_user == "sentiric" and trunk is not None and trunk.outbound_from_user:
             from_user = trunk.outbound_from_user  # the schema's default: the trunk's caller id wins
@@ -298,6 +329,8 @@ class Originator:
         if self.config.media_timeout_s > 0:
             call.timer_at = now + self.config.media_timeout_s
             self.timers.schedule(CallDue(call.call_id), call.timer_at)
+        if self.on_answered is not None:
+            self.on_answered(call, now, out)
 
     def _ended(self, call: Call, ended: Ended, now: float, out: list[Effect]) -> None:
         status = ended.status or (408 if ended.disposition is Disposition.NO_ANSWER else 500)

@@ -54,6 +54,8 @@ class Teardown:
         self.local = local
         self.media_timeout_s = media_timeout_s
         self.media_activity = media_activity
+        # told of every call whose CallEnded was just recorded (the transfer bridge ends its partner)
+        self.on_ended: Callable[[Call, float, list[Effect]], None] | None = None
 
     def hangup(self, call_id: str, reason: str, now: float, by: str = "agent") -> list[Effect]:
         """The ``Hangup`` command (the dialog's, or an ``operator``'s): BYE an answered call, 480 one
@@ -186,6 +188,8 @@ class Teardown:
             self.release_port(call, now)
         if call.state is CallState.ENDED:
             self.forget(call)
+        if self.on_ended is not None:
+            self.on_ended(call, now, out)
 
     def release_port(self, call: Call, now: float) -> None:
         if call.port is not None:

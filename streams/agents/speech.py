@@ -37,7 +37,7 @@ from streams.engines.dialog import FALLBACK_INTENT, DialogEngine, Reply, Streami
 from streams.engines.errors import EngineError
 from streams.engines.openai_chat import END_MARKER
 from streams.engines.sentences import DEFAULT_MIN_CHARS, SentenceSplitter
-from streams.engines.spoken import spoken_times
+from streams.engines.spoken import spoken_text
 from streams.engines.stt import SpeechToText
 from streams.engines.tts import Speech, TextToSpeech
 from streams.skip import is_ended
@@ -87,6 +87,31 @@ def transcribe(fact: m.UtteranceCaptured, stt: SpeechToText, language: str) -> m
         **_derived(fact, STT_SOURCE), utterance_id=fact.utterance_id, text=safe_field("text", result.text),
         language=result.language, confidence=result.confidence, is_final=True, engine=stt.name, latency_ms=ms,
     )  # fmt: skip
+
+
+def transcribe_batch(
+    work: Sequence[tuple[m.UtteranceCaptured, str]], stt: SpeechToText
+) -> list[m.UtteranceTranscribed]:
+    """Several calls' final utterances at once, each with its call's language, in order. An engine
+    with ``transcribe_many`` (Whisper) decodes the audio ones together — several simultaneous
+    questions cost less than one decode each (bench/stt_bench.py ``--mode batch``); each transcript's
+    ``latency_ms`` is the batch's, what its caller waited. Typed ones (``text``) pass through."""
+    many = getattr(stt, "transcribe_many", None)
+    spoken = [i for i, (fact, _) in enumerate(work) if fact.text is None]
+    if many is None or len(spoken) < 2:
+        return [transcribe(fact, stt, language) for fact, language in work]
+    out: list[m.UtteranceTranscribed | None] = [
+        transcribe(fact, stt, language) if fact.text is not None else None for fact, language in work
+    ]
+    results, ms = _timed(lambda: many([(work[i][0].pcm, work[i][0].sample_rate, work[i][1]) for i in spoken]))
+    for i, result in zip(spoken, results, strict=True):
+        fact = work[i][0]
+        out[i] = m.UtteranceTranscribed(
+            **_derived(fact, STT_SOURCE), utterance_id=fact.utterance_id, is_final=True,
+            text=safe_field("text", result.text), language=result.language, confidence=result.confidence,
+            engine=stt.name, latency_ms=ms,
+        )  # fmt: skip
+    return [t for t in out if t is not None]
 
 
 def transcribe_partial(audio: PartialAudio, stt: SpeechToText, language: str) -> m.UtteranceTranscribed:
@@ -229,12 +254,12 @@ def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.Spee
 
     def voiced() -> Speech:
         try:
-            return tts.synthesize(spoken_times(text, language), language)  # "18:00" said as words
+            return tts.synthesize(spoken_text(text, language), language)  # "18:00" said as words
         except EngineError as exc:
             if same_language(language, default):
                 raise
             log.warning("no voice for the language", call_id=fact.call_id, language=language, error=str(exc))
-            return tts.synthesize(spoken_times(text, default), default)
+            return tts.synthesize(spoken_text(text, default), default)
 
     def run() -> tuple[bytes, int, str]:
         if not text.strip():

@@ -493,7 +493,9 @@ def _transferred(st: _Step) -> None:
         return  # an operator's transfer, not the one this dialog asked for
     if f.status == "failed":
         _take_back(st)
-    # requested/accepted: the target is being called; completed: the edge hangs up its leg (CallEnded)
+    elif f.status == "bridged":
+        st.set(timer=None)  # the edge joined the caller to the person: no taking back, the agent is silent
+    # requested/accepted/bridging: the target is being called; completed: the edge hangs up (CallEnded)
 
 
 def _timer_fired(st: _Step) -> None:

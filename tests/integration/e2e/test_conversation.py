@@ -117,8 +117,8 @@ def one(records: list[Logged], cls: type[Any], **fields: Any) -> Any:
     return found[0]
 
 
-async def replay_timeline(stack: Stack, call_id: str) -> list[tuple[str, str]]:
-    """`sentiric replay call <id>` as a subprocess: (fact|cmd, type) per printed line. Not
+async def replay_timeline(stack: Stack, call_id: str) -> list[tuple[str, str, str]]:
+    """`sentiric replay call <id>` as a subprocess: (fact|cmd, type, line) per printed line. Not
     `subprocess.run`: a blocked event loop stalls the in-process edge, which then sheds calls (503)."""
     env = {"SENTIRIC_KAFKA_BOOTSTRAP": stack.bootstrap, "PATH": "/usr/bin:/bin"}
     proc = await asyncio.create_subprocess_exec(
@@ -127,8 +127,8 @@ async def replay_timeline(stack: Stack, call_id: str) -> list[tuple[str, str]]:
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
-    lines = [line.split() for line in out.decode().splitlines() if line.strip()]
-    return [(parts[1], parts[3]) for parts in lines]
+    lines = [line for line in out.decode().splitlines() if line.strip()]
+    return [(line.split()[1], line.split()[3], line) for line in lines]
 
 
 def is_subsequence(wanted: list[tuple[str, str]], seen: list[tuple[str, str]]) -> bool:
@@ -207,7 +207,12 @@ async def test_a_caller_asks_for_the_opening_hours(stack: Stack, tmp_path: Path)
 
     # The whole conversation, in order, as `sentiric replay call` prints it.
     timeline = await replay_timeline(stack, call_id)
-    assert is_subsequence(WHOLE_CONVERSATION, timeline), timeline
+    assert is_subsequence(WHOLE_CONVERSATION, [(kind, type_) for kind, type_, _ in timeline]), timeline
+    # the answer's playback line carries the latency of each of its stages
+    (timed,) = [line for _, type_, line in timeline if type_ == "PlaybackStarted" and answer.reply_id in line]
+    assert re.search(
+        r"\| stt \d+ ms .* dialog \d+ ms .* tts \d+ ms .* playout \d+ ms  voice-to-voice \d+ ms$", timed
+    ), timed
 
 
 async def test_the_worker_killed_between_greeting_and_question(stack: Stack, tmp_path: Path) -> None:

@@ -63,7 +63,8 @@ async def stack(
     )  # fmt: skip
     async with EventProducer(bootstrap_servers=fresh_kafka) as producer:
         await producer.publish_and_wait(plan, topic=topics.CONFIG)
-    edge = await start_edge(fresh_kafka, home / "edge", require_worker=True)
+    # transfer_ring_s=0: a refused REFER fails at once (test_bridge.py has the edge bridge instead)
+    edge = await start_edge(fresh_kafka, home / "edge", require_worker=True, transfer_ring_s=0.0)
     worker = Worker(fresh_kafka, home / "worker", machine_cache_dir)
     log = CallLog(fresh_kafka, edge.settings.node_id, alive=worker.alive)
     try:

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from edge.app import EdgeApp
 from schemas import models
 from tests.support.sipp import run_sipp
@@ -39,11 +41,12 @@ def kinds(records: list[Any]) -> list[str]:
     return [type(r).__name__ for r in records]
 
 
+@pytest.mark.parametrize(("language", "prompt"), [("en-US", "busy.wav"), ("tr-TR", "busy_tr.wav")])
 async def test_no_worker_busy_prompt_then_hang_up(
-    start_edge: StartEdge, config: Any, kafka: str, tmp_path: Path
+    start_edge: StartEdge, config: Any, kafka: str, tmp_path: Path, language: str, prompt: str
 ) -> None:
     number = f"7{uuid.uuid4().int % 10**6:06d}"
-    await config(dialplan(f"busy-{number}", number, busy_action="busy_prompt"))
+    await config(dialplan(f"busy-{number}", number, busy_action="busy_prompt", language=language))
     app = await start_edge(require_worker=True, worker_timeout_s=2.0)
     await no_worker_serves(app)
     await run_sipp(app.sip_port, tmp_path, service=number, calls=1, extra=["-d", "10000"], timeout_s=30)
@@ -55,7 +58,7 @@ async def test_no_worker_busy_prompt_then_hang_up(
     assert (degraded.reason, degraded.action) == ("no_worker", "busy_prompt")
     started = next(r for r in records if isinstance(r, models.PlaybackStarted))
     finished = next(r for r in records if isinstance(r, models.PlaybackFinished))
-    assert started.playback_id.startswith("fallback-") and started.source_uri.endswith("busy.wav")
+    assert started.playback_id.startswith("fallback-") and started.source_uri.endswith(f"/{prompt}")
     assert (finished.playback_id, finished.interrupted) == (started.playback_id, False)
     ended = next(r for r in records if isinstance(r, models.CallEnded))
     assert ended.reason == "degraded" and ended.hangup_by != "caller"  # the edge hung up, not sipp

@@ -346,3 +346,40 @@ async def test_the_cdr_agent_counts_in_the_heartbeat_lag(app: faust.App, sink: S
         await agent.put(key=KEY, value=encode(s.fact(m.CallInviteReceived)))
     assert [t for t, _, _ in sink.sent] == ["sentiric.cdr"]
     assert progress.handled["cdr"][0][0] > 0  # the agent reports what it handled
+
+
+class BatchingSTT(FakeSTT):
+    """Decodes several utterances at once, slowly: what arrives meanwhile makes the next batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def transcribe_many(self, utterances: Sequence[tuple[bytes, int, str]]) -> list[Transcript]:
+        import time
+
+        time.sleep(0.2)
+        self.batches.append(len(utterances))
+        return [Transcript("where is your shop", language, 0.8) for _, _, language in utterances]
+
+
+async def test_utterances_of_several_calls_are_transcribed_in_one_batch(tmp_path: Path, sink: Sink) -> None:
+    settings = Settings(home=tmp_path, kafka_bootstrap="127.0.0.1:9", topic_partitions=1)
+    stt = BatchingSTT()
+    app = create_app(settings, Engines(stt=stt, dialog=RecordingEngine(), tts=FakeTTS()), emit=sink)
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    calls = [CallScript(f"call-{i}") for i in range(4)]
+    async with app.agents["stt"].test_context() as agent:
+        # all four questions on the log together, as when several callers ask at once
+        await asyncio.gather(
+            *(
+                agent.put(key=s.call_id.encode(), value=encode(s.captured(f"u{i}")))
+                for i, s in enumerate(calls)
+            )
+        )
+        await until(sink, lambda: len(sink.of(m.UtteranceTranscribed)) == 4)
+    heard = sink.of(m.UtteranceTranscribed)
+    assert sorted(t.utterance_id for t in heard) == ["u0", "u1", "u2", "u3"]
+    assert sum(stt.batches) == 4 and max(stt.batches) > 1, stt.batches  # not one decode each
+    assert all(t.latency_ms >= 200 for t in heard)  # each waited for its batch, and says so

@@ -39,3 +39,23 @@ def test_sample_plans_until_a_dialplan_is_configured() -> None:
     assert resolve([], "1000") is DEFAULT_PLAN  # the English sample business: every other number
     configured = [Plan("office", "1*", "agent")]
     assert resolve(configured, "2000") is DEFAULT_PLAN  # configured dialplans replace the samples
+
+
+def test_transfer_mode_comes_from_the_config_record_and_is_checked() -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from schemas import models as m
+
+    def record(**kw: object) -> m.Dialplan:
+        return m.Dialplan(
+            event_id=uuid.uuid4(), entity_id="p", occurred_at=datetime.now(UTC), source="t", trace_id="t",
+            pattern="*", action="agent", target="sip:human@192.0.2.50", **kw,
+        )  # fmt: skip
+
+    assert Plan.from_record(record()).transfer_mode == "refer"
+    assert Plan.from_record(record(transfer_mode="bridge")).transfer_mode == "bridge"
+    with pytest.raises(ValueError, match="transfer_mode"):
+        Plan.from_record(record(transfer_mode="teleport"))

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.prompts import BUSY_PROMPT, busy_prompt
 from edge.uas.fallback import Degrade, GreetingWatchdog, HangUp, PlayFallback
 from schemas import models as m
 from streams.dialog.script import CallScript
 
 
-def answered(w: GreetingWatchdog, s: CallScript, *, action: str = "agent", transport: str = "udp") -> None:
+def answered(
+    w: GreetingWatchdog,
+    s: CallScript,
+    *,
+    action: str = "agent",
+    transport: str = "udp",
+    language: str = "en-US",
+) -> None:
     w.observe(s.fact(m.CallInviteReceived, transport=transport), 0.0)
-    w.observe(s.fact(m.DialplanResolved, action=action), 0.0)
+    w.observe(s.fact(m.DialplanResolved, action=action, language=language), 0.0)
     w.observe(s.fact(m.CallAnswered), 0.0)
 
 
@@ -82,3 +90,15 @@ def test_no_watchdog_with_a_zero_timeout() -> None:
     answered(w, s)
     w.observe(s.fact(m.CallEstablished), 0.1)
     assert w.due(100.0) == []
+
+
+def test_the_prompt_is_said_in_the_call_language() -> None:
+    w, s = GreetingWatchdog(timeout_s=4.0), CallScript()
+    answered(w, s, language="tr-TR")
+    w.observe(s.fact(m.CallEstablished), 0.1)
+    only(w.due(4.0), Degrade)
+    play = only(w.observe(s.fact(m.CallDegraded), 4.01), PlayFallback)
+    assert play.language == "tr-TR" and busy_prompt(play.language).name == "busy_tr.wav"
+    assert busy_prompt(play.language).is_file()
+    for other in ("en-US", "de-DE", "auto", None, ""):  # no recording in that language: English
+        assert busy_prompt(other) == BUSY_PROMPT

@@ -236,3 +236,46 @@ def test_a_language_without_a_voice_is_spoken_in_the_default_voice() -> None:
     assert speech.synthesize(reply, OnlyEnglish(), "en-US").pcm  # heard, not silence
     with pytest.raises(EngineError):  # the default has no voice either: the error stays
         speech.synthesize(reply, OnlyEnglish(), "xx")
+
+
+class BatchSTT(FakeSTT):
+    """An engine that decodes several utterances at once (as Whisper does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def transcribe_many(self, utterances: Sequence[tuple[bytes, int, str]]) -> list[Transcript]:
+        self.batches.append([language for _, _, language in utterances])
+        return [Transcript(f"heard {len(pcm)} bytes", language, 0.5) for pcm, _, language in utterances]
+
+
+def test_a_batch_decodes_the_spoken_utterances_together_and_passes_typed_ones_through() -> None:
+    a, b = CallScript("call-a"), CallScript("call-b")
+    work = [
+        (a.fact(m.UtteranceCaptured, utterance_id="a1", sample_rate=8000, pcm=b"\0\0" * 10), "en-US"),
+        (b.fact(m.UtteranceCaptured, utterance_id="b1", sample_rate=8000, pcm=b"", text="typed"), "en-US"),
+        (b.fact(m.UtteranceCaptured, utterance_id="b2", sample_rate=8000, pcm=b"\0\0" * 30), "tr-TR"),
+    ]
+    stt = BatchSTT()
+    out = speech.transcribe_batch(work, stt)
+    assert stt.batches == [["en-US", "tr-TR"]] and stt.calls == []  # one decode for both spoken ones
+    assert [(t.call_id, t.utterance_id, t.text, t.language) for t in out] == [
+        ("call-a", "a1", "heard 20 bytes", "en-US"),
+        ("call-b", "b1", "typed", "en-US"),
+        ("call-b", "b2", "heard 60 bytes", "tr-TR"),
+    ]
+    assert out[0].latency_ms == out[2].latency_ms and out[1].engine == "provided"
+    # the same facts as one at a time would give: a redelivered utterance is still the same fact
+    assert out[0].event_id == speech.transcribe(work[0][0], FakeSTT(), "en-US").event_id
+
+
+def test_an_engine_without_batches_or_a_lone_utterance_goes_one_by_one() -> None:
+    s = CallScript()
+    one = [(s.fact(m.UtteranceCaptured, utterance_id="u1", sample_rate=8000, pcm=b"\0\0"), "en-US")]
+    stt = BatchSTT()
+    assert [t.text for t in speech.transcribe_batch(one, stt)] == ["what are your opening hours"]
+    assert stt.batches == [] and len(stt.calls) == 1
+    plain = FakeSTT()
+    two = [*one, (s.fact(m.UtteranceCaptured, utterance_id="u2", sample_rate=8000, pcm=b"\0\0"), "en-US")]
+    assert len(speech.transcribe_batch(two, plain)) == 2 and len(plain.calls) == 2

@@ -125,3 +125,28 @@ def test_hold_audio_that_never_comes_still_transfers() -> None:
     assert timer.timer == TimerName.NO_REPLY
     (transfer,) = transfers(r.feed(r.s.timer(str(TimerName.NO_REPLY), timer.armed_seq)))
     assert transfer.target_uri == PERSON and r.state.phase == Phase.TRANSFERRING
+
+
+def test_a_bridged_transfer_keeps_the_agent_silent_past_the_transfer_timeout() -> None:
+    r = listening()
+    r.feed(r.s.dtmf("0"))
+    r.speak_pending()
+    timer = r.armed()
+    # the caller's side refused REFER: the edge calls the person itself, then joins the two calls
+    assert r.feed(r.s.transferred(PERSON, "bridging", 603)) == []
+    assert r.state.phase == Phase.TRANSFERRING and r.state.timer is not None
+    r.feed(r.s.transferred(PERSON, "bridged", 200))
+    assert r.state.phase == Phase.TRANSFERRING and r.state.timer is None
+    assert r.feed(r.s.timer(str(TimerName.TRANSFER), timer.armed_seq)) == []  # no taking back
+    uid = "u-talk"
+    assert not commands(r.feed(r.s.speech(uid), r.s.captured(uid), r.s.transcribed(uid, "hello")))
+    r.feed(r.s.ended("caller"))
+    assert r.state.phase == Phase.ENDED
+
+
+def test_a_bridged_transfer_whose_target_is_busy_takes_the_caller_back() -> None:
+    r = listening()
+    r.feed(r.s.dtmf("0"))
+    r.speak_pending()
+    r.feed(r.s.transferred(PERSON, "bridging", 603), r.s.transferred(PERSON, "failed", 486))
+    assert r.state.phase == Phase.SPEAKING and r.said().text == P.handoff_failed

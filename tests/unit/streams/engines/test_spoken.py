@@ -1,10 +1,12 @@
-"""Clock times are spoken as words in the call's language."""
+"""Dates, clock times and numbers are spoken as words in the call's language."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from streams.engines.spoken import english_number, spoken_times, turkish_number
+from streams.engines.spoken import english_number, spoken_text, spoken_times, turkish_cardinal, turkish_number
 
 
 @pytest.mark.parametrize(
@@ -38,3 +40,40 @@ def test_numbers() -> None:
         "twenty",
         "forty-five",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "spoken"),
+    [
+        (
+            "Booked for 2026-12-07 at 10:00, reference 4512.",
+            "en-US",
+            "Booked for December seventh, twenty twenty-six at ten in the morning, reference four thousand, "
+            "five hundred and twelve.",
+        ),
+        (
+            "Randevunuz 07.12.2026 saat 10:30, referans 4512.",
+            "tr-TR",
+            "Randevunuz yedi Aralık iki bin yirmi altı saat on otuz, referans dört bin beş yüz on iki.",
+        ),
+        ("Visit 12 Harbour Street, 3rd floor.", "en-US", "Visit twelve Harbour Street, third floor."),
+        ("Call 05321234567.", "en-US", "Call zero five three two one two three four five six seven."),
+        ("Arayın: 4441000", "tr-TR", "Arayın: dört dört dört bir sıfır sıfır sıfır"),
+        ("Open 9:30, 3.5 hours.", "de-DE", "Open 9:30, 3.5 hours."),  # no words for that voice here
+    ],
+)
+def test_dates_times_and_numbers_in_words(text: str, language: str, spoken: str) -> None:
+    assert spoken_text(text, language) == spoken
+
+
+def test_turkish_numbers_are_separate_words() -> None:
+    numbers = (0, 100, 101, 1000, 1999, 2026, 21_000, 1_000_000, 3_250_000_017)
+    assert [turkish_cardinal(n) for n in numbers] == [
+        "sıfır", "yüz", "yüz bir", "bin", "bin dokuz yüz doksan dokuz", "iki bin yirmi altı", "yirmi bir bin",
+        "bir milyon", "üç milyar iki yüz elli milyon on yedi",
+    ]  # fmt: skip
+
+
+@given(st.integers(min_value=0, max_value=999_999), st.sampled_from(["en-US", "tr-TR"]))
+def test_no_digit_is_left_for_the_voice(n: int, language: str) -> None:
+    assert not any(c.isdigit() for c in spoken_text(f"We have {n} seats.", language))

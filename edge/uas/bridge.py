@@ -1,0 +1,131 @@
+"""The edge's own transfer (B2BUA): when the caller's side refuses REFER, the edge calls the target.
+
+A blind transfer asks the caller's phone to place the new call (REFER, :mod:`edge.uas.in_dialog`).
+A phone or trunk that refuses (a 4xx-6xx to the REFER, a NOTIFY whose sipfrag is a failure) — or a
+dialplan whose ``transfer_mode`` is ``bridge`` — leaves the edge to do it itself: it places a second
+call to the target as a UAC (:mod:`edge.uas.outbound`, the *leg*), the caller hears ringback
+meanwhile, and on answer the two calls' media are joined (:mod:`edge.media.bridge`).  Facts, on the
+caller's call (the leg records its own call's facts under its own call id)::
+
+    CallTransferred(bridging, sip_status=the REFER's refusal, leg_call_id)
+      ─leg answered─▶ CallTransferred(bridged, 200)        media joined; the agent stays silent
+      ─leg busy / failed / no answer in ring time─▶ CallTransferred(failed, the leg's status)
+                                                           the dialog takes the caller back
+
+Once bridged either side's end ends the other: the caller's BYE BYEs the target (a leg still
+ringing is CANCELled), the target's BYE BYEs the caller (``CallEnded`` reason ``transferred``).
+Sans-IO: the entry points take ``now`` and append effects (SIP sends and the media driver's
+:class:`Ringback` / :class:`JoinMedia`) to ``out``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import structlog
+
+from edge import call_facts as cf
+from edge.uas.call import Call, Effect, JoinMedia, Ringback
+from edge.uas.call_facts import CallFacts
+from edge.uas.call_table import CallTable
+from edge.uas.dialplan import Plan
+from edge.uas.outbound import Originator
+from edge.uas.teardown import Teardown
+
+log = structlog.get_logger(__name__)
+
+LEG_PLAN = Plan(dialplan_id="transfer-bridge", pattern="*", action="bridge")  # no agent on the leg
+
+
+@dataclass(slots=True)
+class Bridging:
+    """One transfer the edge carries out itself: the caller's call and the leg to the target."""
+
+    call_id: str
+    leg_call_id: str
+    target: str
+    answered: bool = False
+
+
+@dataclass(slots=True)
+class TransferBridges:
+    table: CallTable
+    facts: CallFacts
+    originator: Originator
+    teardown: Teardown
+    ring_s: float  # how long the target may ring (0: never bridge, a refused REFER fails)
+    by_call: dict[str, Bridging] = field(default_factory=dict)  # by either call's platform id
+
+    def start(self, call: Call, target: str, refused: int | None, now: float, out: list[Effect]) -> bool:
+        """Call ``target`` for ``call`` (its REFER was refused with ``refused``); False: not bridging."""
+        if self.ring_s <= 0 or call.call_id in self.by_call or not call.live:
+            return False
+        leg_id = str(uuid.uuid4())
+        bridging = Bridging(call.call_id, leg_id, target)
+        self.by_call[call.call_id] = self.by_call[leg_id] = bridging
+        call.transfer_target = target
+        self.facts.record(
+            cf.call_transferred(
+                call.call_id, target_uri=target, status="bridging", sip_status=refused, leg_call_id=leg_id
+            )
+        )
+        out.append(Ringback(call.call_id, on=True))
+        self.originator.originate_leg(leg_id, target, self.ring_s, LEG_PLAN, _caller_of(call), now, out)
+        return True
+
+    def answered(self, leg: Call, now: float, out: list[Effect]) -> None:
+        """The target answered (its media is open): join the legs' media."""
+        bridging = self.by_call.get(leg.call_id)
+        if bridging is None or bridging.leg_call_id != leg.call_id:
+            return
+        call = self.table.get(bridging.call_id)
+        if call is None or not call.live:  # the caller left meanwhile (ended() BYEs the leg)
+            return
+        bridging.answered = True
+        self.facts.record(
+            cf.call_transferred(
+                call.call_id, target_uri=bridging.target, status="bridged", sip_status=200,
+                leg_call_id=leg.call_id,
+            )
+        )  # fmt: skip
+        out.append(JoinMedia(call.call_id, leg.call_id))
+
+    def ended(self, ended: Call, now: float, out: list[Effect]) -> None:
+        """``ended`` recorded its CallEnded: end the other side, or take the caller back."""
+        bridging = self.by_call.pop(ended.call_id, None)
+        if bridging is None:
+            return
+        is_leg = ended.call_id == bridging.leg_call_id
+        other_id = bridging.call_id if is_leg else bridging.leg_call_id
+        self.by_call.pop(other_id, None)
+        other = self.table.get(other_id)
+        if is_leg and not bridging.answered:
+            if other is not None and other.live:
+                status = ended.final_status or 500
+                if ended.disposition == "no_answer" or status < 300:
+                    status = 408  # not the 487 of our own CANCEL: the target did not answer in time
+                self.facts.record(
+                    cf.call_transferred(
+                        other_id, target_uri=bridging.target, status="failed", sip_status=status,
+                        leg_call_id=bridging.leg_call_id,
+                    )
+                )  # fmt: skip
+                other.transfer_target = None
+                out.append(Ringback(other_id, on=False))
+            return
+        if other is None or not other.live:
+            return
+        if is_leg:
+            self.teardown.send_bye(other, "transferred", "callee", now, out, force=True)
+        elif not self.originator.hangup(other_id, "caller_gone", now, out):
+            self.teardown.send_bye(other, "caller_bye", "caller", now, out, force=True)
+
+
+def _caller_of(call: Call) -> str | None:
+    """The caller's user part, shown to the target as who is calling (None: the edge's default)."""
+    try:
+        user = getattr(call.invite.from_addr.uri, "user", None)  # a tel: or other URI has no user part
+    except Exception:  # a From that does not parse: the edge's own name
+        return None
+    return str(user) if user else None
