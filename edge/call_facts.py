@@ -438,8 +438,10 @@ def speech_synthesized(
     pcm: bytes,
     engine: str,
     latency_ms: float,
+    part: int = 0,
+    last: bool = True,
 ) -> m.SpeechSynthesized:
-    """The edge synthesized a prompt itself (an announcement, an operator's words)."""
+    """The edge synthesized a prompt itself (an announcement, an operator's words): one whole piece."""
     return m.SpeechSynthesized(
         **_unstamped(call_id),
         reply_id=reply_id,
@@ -448,6 +450,8 @@ def speech_synthesized(
         pcm=pcm,
         engine=engine,
         latency_ms=latency_ms,
+        part=part,
+        last=last,
     )
 
 

@@ -424,6 +424,8 @@ def fold_turn(row: TurnRow, fact: Any) -> TurnRow:
                     "stt_latency_ms": fact.latency_ms,
                     "transcript_seq": fact.seq,
                 }
+        case m.AgentReplied() if not fact.final:
+            changes["speaker"] = AGENT  # a sentence of a streamed reply: the final fact is the turn
         case m.AgentReplied():
             changes |= {
                 "speaker": AGENT,
@@ -435,6 +437,8 @@ def fold_turn(row: TurnRow, fact: Any) -> TurnRow:
                 "dialog_engine": fact.engine,
                 "dialog_latency_ms": fact.latency_ms,
             }
+        case m.SpeechSynthesized() if fact.part and row.synthesized_at is not None:
+            pass  # a later piece of a streamed reply: the turn keeps its first audio's time and cost
         case m.SpeechSynthesized():
             changes |= {
                 "speaker": AGENT,

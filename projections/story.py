@@ -151,7 +151,7 @@ def story(call_id: str, records: Sequence[Decoded]) -> dict[str, Any]:
             if f.utterance_id not in by.captured:
                 shown.add(f.utterance_id)
                 turns.append(_typed_turn(d))
-        elif isinstance(f, m.AgentReplied) and f.reply_id not in shown:
+        elif isinstance(f, m.AgentReplied) and f.final and f.reply_id not in shown:  # a streamed one: whole
             shown.add(f.reply_id)
             turns.append(_agent_turn(call_id, d, by))
 

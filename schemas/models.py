@@ -151,6 +151,9 @@ class AgentReplied:
     engine: str
     latency_ms: float
     language: str | None = None
+    final: bool = True
+    part: int = 0
+    rest: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -168,6 +171,9 @@ class AgentReplied:
             "engine": self.engine,
             "latency_ms": self.latency_ms,
             "language": self.language,
+            "final": self.final,
+            "part": self.part,
+            "rest": self.rest,
         }
 
     @classmethod
@@ -1009,6 +1015,8 @@ class SpeechSynthesized:
     pcm: bytes
     engine: str
     latency_ms: float
+    part: int = 0
+    last: bool = True
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1024,6 +1032,8 @@ class SpeechSynthesized:
             "pcm": self.pcm,
             "engine": self.engine,
             "latency_ms": self.latency_ms,
+            "part": self.part,
+            "last": self.last,
         }
 
     @classmethod

@@ -24,6 +24,7 @@ from aiokafka import ConsumerRecord
 
 from schemas import models as m
 from schemas.codec import default_codec, to_json_dict, type_name
+from schemas.playback_ids import family_of
 from sentiric.eventlog import topics
 from sentiric.eventlog.connection import client_options
 from sentiric.eventlog.consumer import Decoded, decode_message, partition_counts, read_call
@@ -103,13 +104,16 @@ async def replay_call(settings: Settings, args: argparse.Namespace, out: TextIO 
     by = StageIndex.of(records)
     timed: dict[str, str] = {}
     for d in records:
-        stages = answer_stages(d, by) if isinstance(d.record, m.AgentReplied) else None
+        stages = answer_stages(d, by) if isinstance(d.record, m.AgentReplied) and d.record.final else None
         if stages is not None:
             timed[d.record.reply_id] = stages_line(stages)
     for decoded in records:
         line = format_line(decoded)
-        if isinstance(decoded.record, m.PlaybackStarted) and decoded.record.playback_id in timed:
-            line += f"  | {timed[decoded.record.playback_id]}"
+        started = decoded.record.playback_id if isinstance(decoded.record, m.PlaybackStarted) else None
+        if started is not None and started.endswith("#0"):
+            started = family_of(started)  # a streamed reply's stages go on its first piece's line
+        if started is not None and started in timed:
+            line += f"  | {timed[started]}"
         print(line, file=out)
     return 0
 

@@ -271,6 +271,11 @@ class Settings(BaseSettings):
     )
     llm_url: str | None = None
     llm_model: str | None = None
+    stream_replies: bool = Field(
+        default=True,
+        description="Speak an LLM's reply sentence by sentence while it writes (README, streamed replies); "
+        "false: wait for the whole reply.",
+    )
     llm_api_key: SecretStr | None = None
     knowledge_file: Path | None = Field(default=None, description="Knowledge JSON until config has entries.")
     # Engine "remote": a speech server (streams.engines.speech_server) at host:port, grpcs:// for TLS.

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from schemas import models as m
+from schemas.playback_ids import family_of
 from sentiric.eventlog.consumer import Decoded
 
 STAGES: Final = ("stt", "dialog", "tts", "playout")
@@ -71,9 +72,12 @@ class StageIndex:
         elif isinstance(f, m.SpeechSynthesized):
             self.synthesized.setdefault(f.reply_id, d)
         elif isinstance(f, m.PlaybackStarted):
-            self.started.setdefault(f.playback_id, d)
+            self.started.setdefault(family_of(f.playback_id), d)  # a streamed reply's first piece
         elif isinstance(f, m.PlaybackFinished):
-            self.finished.setdefault(f.playback_id, d)
+            if family_of(f.playback_id) != f.playback_id:
+                self.finished[family_of(f.playback_id)] = d  # a streamed reply ends with its last piece
+            else:
+                self.finished.setdefault(f.playback_id, d)
 
 
 @dataclass(frozen=True, slots=True)

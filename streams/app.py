@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import replace
+from functools import partial
 from typing import Any, Protocol
 
 import faust
@@ -50,12 +51,13 @@ from streams.agents import dialog as dialog_step
 from streams.agents.actions import ActionStore, Executor
 from streams.agents.config import KnowledgeStore, PromptStore, follow_config
 from streams.agents.partials import Partials
+from streams.agents.streaming import reply_streaming
 from streams.analytics.kpi import KpiWindows, Measurement, measure
 from streams.changelog_fetch import stop_fetching_changelogs
 from streams.dialog.context import CallContext
 from streams.dialog.language import is_auto
 from streams.dialog.machine import Policy
-from streams.engines.dialog import Turn
+from streams.engines.dialog import StreamingDialogEngine, Turn
 from streams.engines.errors import EngineError
 from streams.engines.factory import Engines, build_engines
 from streams.fetch_guard import install as install_fetch_guard
@@ -358,6 +360,9 @@ def create_app(
     # answers a continuation the dialog ignores (it waits for the joined turn's reply).
     held: dict[bytes, None] = {}
 
+    async def emit_piece(key: bytes, headers: tracing.Headers, piece: m.AgentReplied) -> None:
+        await emit(CALLS, key, encode(piece), headers)  # a streamed reply's sentence, for TTS at once
+
     @app.agent(calls, name="dialog-engine", concurrency=1)
     async def engine_agent(stream: faust.StreamT[bytes]) -> None:
         dead = aside("dialog-engine")
@@ -415,9 +420,15 @@ def create_app(
                         continue
                     history = speech.load_history(histories.get(key))
                     try:
-                        out = await asyncio.to_thread(
-                            speech.reply, fact, engines.dialog, history, knowledge.entries()
-                        )
+                        if settings.stream_replies and isinstance(engines.dialog, StreamingDialogEngine):
+                            out = await reply_streaming(
+                                fact, engines.dialog, history, knowledge.entries(),
+                                partial(emit_piece, key, spans.passed_on(event.headers)),
+                            )  # fmt: skip
+                        else:
+                            out = await asyncio.to_thread(
+                                speech.reply, fact, engines.dialog, history, knowledge.entries()
+                            )
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
                         spans.failed("dialog", fact, event.headers, began, exc)

@@ -76,7 +76,12 @@ def recorded_turns(rec: Recording, policy: Policy = DEFAULT_POLICY) -> list[Turn
                     old or TurnResult(fact.utterance_id, ""), transcript=fact.text,
                     stt_engine=fact.engine, stt_ms=fact.latency_ms,
                 )  # fmt: skip
-        elif isinstance(fact, m.AgentReplied) and fact.source == speech.ENGINE_SOURCE and fact.utterance_id:
+        elif (
+            isinstance(fact, m.AgentReplied)
+            and fact.source == speech.ENGINE_SOURCE
+            and fact.utterance_id
+            and fact.final
+        ):  # a streamed reply's sentences (final false) are in its final fact's text
             old = turns.get(fact.utterance_id) or TurnResult(fact.utterance_id, "")
             turns[fact.utterance_id] = _with_reply(old, fact)
     return list(turns.values())

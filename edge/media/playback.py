@@ -31,6 +31,7 @@ from edge.media.codecs.g711 import PCMU, G711Codec
 from edge.media.codecs.resample import TELEPHONY_RATE, resample
 from edge.media.rtp.packet import RtpPacket
 from edge.media.rtp.sender import RtpSender
+from schemas.playback_ids import in_family
 
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 FRAME_MS = 20
@@ -170,13 +171,15 @@ class PromptPlayer:
         self.playing = bool(queue)
         self.current_id = queue[0].prompt_id if queue else None
 
-    def cancel(self, prompt_id: str) -> bool:
-        """Drop a queued prompt that has not started yet; False if it is not queued behind the current one."""
-        for index in range(1, len(self._queue)):
-            if self._queue[index].prompt_id == prompt_id:
-                del self._queue[index]
-                return True
-        return False
+    def cancel(self, prompt_id: str) -> list[str]:
+        """Drop the queued prompts that have not started yet and are ``prompt_id`` or one of its pieces
+        (`schemas.playback_ids`); their ids, in queue order (none queued behind the current one: [])."""
+        dropped = [p.prompt_id for p in list(self._queue)[1:] if in_family(p.prompt_id, prompt_id)]
+        if dropped:
+            head = self._queue.popleft()
+            self._queue = deque(p for p in self._queue if not in_family(p.prompt_id, prompt_id))
+            self._queue.appendleft(head)
+        return [d for d in dropped if d is not None]
 
     @property
     def played_ms(self) -> int:

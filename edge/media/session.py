@@ -123,6 +123,7 @@ from edge.media.vad.endpointer import (
 from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
 from edge.media.vad.facts import utterance_fact
 from edge.media.vad.silero import SileroBatch
+from schemas.playback_ids import family_of, in_family
 
 if TYPE_CHECKING:
     from edge.media.taps import AudioInjector, AudioTap
@@ -259,6 +260,8 @@ class MediaSession:
         self.vad_on = True  # off once the call is bridged to a person: nobody transcribes what they say
         self._stream_ms = 0  # caller audio fed to the VAD
         self._utterance_id: str | None = None
+        self._barged_reply: str | None = None
+        """The streamed reply the caller last talked over: its pieces still on their way are not played."""
         self._caller: deque[Int16Array] = deque()
         self._caller_samples = 0
         self._rx_started = False
@@ -605,6 +608,7 @@ class MediaSession:
                 )
                 report = self.player.barge_in()
                 if report is not None:
+                    self._barged_reply = family_of(report.prompt_id) if report.prompt_id else None
                     self._finish_playbacks("barge_in")
             elif isinstance(event, SpeechDiscarded):
                 self._utterance_id = None
@@ -691,6 +695,17 @@ class MediaSession:
     ) -> Sequence[Effect]:
         """Queue a prompt (8 kHz int16) behind any playing one. If nothing was playing and
         ``next_tick`` (the clock's next grid time) is given, its first packet is that tick's, sent now."""
+        if playback_id != self._barged_reply and family_of(playback_id) == self._barged_reply:
+            # A piece of the reply the caller just talked over, sent before the dialog heard them.
+            self._out.append(
+                Emit(
+                    cf.playback_finished(
+                        self.call_id, playback_id=playback_id, interrupted=True, played_ms=0, duration_ms=0,
+                        reason="barge_in",
+                    )
+                )
+            )  # fmt: skip
+            return self._take()
         if not pcm.size:
             self._out.append(
                 Emit(
@@ -720,14 +735,14 @@ class MediaSession:
         return self._take()
 
     def stop_playback(self, playback_id: str | None = None, reason: str = "stopped") -> Sequence[Effect]:
-        if playback_id is not None and playback_id != self.player.current_id:
-            if self.player.cancel(playback_id):
-                duration, _ = self._playbacks.pop(playback_id, (0, None))
+        if playback_id is not None and not in_family(self.player.current_id, playback_id):
+            for dropped in self.player.cancel(playback_id):  # a reply's queued pieces go together
+                duration, _ = self._playbacks.pop(dropped, (0, None))
                 self._out.append(
                     Emit(
                         cf.playback_finished(
                             self.call_id,
-                            playback_id=playback_id,
+                            playback_id=dropped,
                             interrupted=True,
                             played_ms=0,
                             duration_ms=duration,

@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from edge.ws.protocol import AUDIO_RATE, SAMPLE_WIDTH
+from schemas.playback_ids import in_family
 
 BYTES_PER_MS = AUDIO_RATE * SAMPLE_WIDTH // 1000  # 32
 EPSILON_MS = 1e-3  # float slack: a deadline computed from the clock must count as reached at that time
@@ -137,11 +138,12 @@ class Playout:
         return end
 
     def stop(self, now: float, reason: str, playback_id: str | None = None) -> list[Finished]:
-        """End the current prompt and drop the queued ones (or only ``playback_id``, wherever it is)."""
+        """End the current prompt and drop the queued ones (or only ``playback_id`` and its pieces,
+        `schemas.playback_ids`, wherever they are)."""
         out: list[Finished] = []
         keep: deque[_Prompt] = deque()
         for i, prompt in enumerate(self._queue):
-            if playback_id is not None and prompt.playback_id != playback_id:
+            if playback_id is not None and not in_family(prompt.playback_id, playback_id):
                 keep.append(prompt)
                 continue
             played = 0

@@ -46,6 +46,7 @@ from edge.uas.dialplan import DEFAULT_PLAN, Plan
 from edge.ws import protocol as p
 from edge.ws.playout import Chunk, Finished, Playout, PlayoutEvent, Started
 from schemas import models as m
+from schemas.playback_ids import family_of
 
 WEB_CODEC = "L16/16000"
 WEB_PAYLOAD_TYPE = 96  # nominal (dynamic range): a web call has no RTP; the CDR wants a value
@@ -112,6 +113,8 @@ class WebCall:
         self._audio_bytes = 0
         self._stream_ms = 0
         self._utterance_id: str | None = None
+        self._barged_reply: str | None = None
+        """The streamed reply the caller last talked over: its pieces still on their way are not played."""
         self._hangup: str | None = None
         self._errors = 0
 
@@ -240,7 +243,10 @@ class WebCall:
                     )
                 )
                 out.append(SendText(p.SpeechDetected(self._utterance_id, event.at_ms)))
-                out += self._finished(self.playout.barge_in(now), notify=True)
+                stopped = self.playout.barge_in(now)
+                if stopped:
+                    self._barged_reply = family_of(stopped[0].playback_id)
+                out += self._finished(stopped, notify=True)
             elif isinstance(event, SpeechDiscarded):
                 self._utterance_id = None
             else:
@@ -275,7 +281,7 @@ class WebCall:
             return []
         if isinstance(fact, m.UtteranceTranscribed):
             return [SendText(p.Transcript(fact.utterance_id, fact.text, fact.is_final))]
-        if isinstance(fact, m.AgentReplied):
+        if isinstance(fact, m.AgentReplied) and fact.final:  # a streamed reply's text once, whole
             return [SendText(p.Reply(fact.reply_id, fact.text, fact.end_conversation))]
         if isinstance(fact, m.DialogStateChanged):
             return [SendText(p.StateChange(fact.from_state, fact.to_state, fact.turn))]
@@ -308,13 +314,16 @@ class WebCall:
     ) -> list[Effect]:
         if self._hangup is not None:
             return self.play_failed(playback_id)
+        if playback_id != self._barged_reply and family_of(playback_id) == self._barged_reply:
+            # A piece of the reply the caller just talked over, sent before the dialog heard them.
+            return self.play_failed(playback_id, reason="barge_in")
         if rate != p.AUDIO_RATE:
             samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
             pcm = resample(samples, rate, p.AUDIO_RATE).astype("<i2").tobytes()
         self.playout.enqueue(playback_id, pcm, barge_in=barge_in, source_uri=source_uri)
         return self.tick(now)
 
-    def play_failed(self, playback_id: str) -> list[Effect]:
+    def play_failed(self, playback_id: str, reason: str = "error") -> list[Effect]:
         """A PlayAudio that cannot play: say so, so the dialog does not wait for it."""
         return [
             Emit(
@@ -324,7 +333,7 @@ class WebCall:
                     interrupted=True,
                     played_ms=0,
                     duration_ms=0,
-                    reason="error",
+                    reason=reason,
                 )
             )
         ]

@@ -111,6 +111,8 @@ class LiveCalls:
                 return None
             call = replace(current, last_caller_text=fact.text, updated_at=at)
         elif isinstance(fact, m.AgentReplied):
+            if not fact.final:
+                return None  # a sentence of a streamed reply; the whole reply follows
             call = replace(current, last_agent_text=fact.text, updated_at=at)
         else:
             return None

@@ -33,8 +33,10 @@ from streams.agents.partials import PartialAudio
 from streams.dialog.language import detect_text_language, for_language, is_auto, same_language
 from streams.dialog.machine import DEFAULT_POLICY, Policy, holds
 from streams.dialog.state import StateError
-from streams.engines.dialog import DialogEngine, Turn
+from streams.engines.dialog import FALLBACK_INTENT, DialogEngine, Reply, StreamingDialogEngine, Turn
 from streams.engines.errors import EngineError
+from streams.engines.openai_chat import END_MARKER
+from streams.engines.sentences import DEFAULT_MIN_CHARS, SentenceSplitter
 from streams.engines.spoken import spoken_text
 from streams.engines.stt import SpeechToText
 from streams.engines.tts import Speech, TextToSpeech
@@ -162,6 +164,71 @@ def reply(
     )  # fmt: skip
 
 
+def _piece_id(fact: m.UtteranceTranscribed, part: int) -> uuid.UUID:
+    return uuid.uuid5(_NS, f"{fact.call_id}/{ENGINE_SOURCE}/{fact.event_id}/part/{part}")
+
+
+def spoken_piece(text: str) -> str:
+    """A streamed piece as it is voiced: without the model's end marker and the spaces around it."""
+    return text.replace(END_MARKER, "").strip()
+
+
+def reply_streamed(
+    fact: m.UtteranceTranscribed,
+    engine: StreamingDialogEngine,
+    history: Sequence[Turn],
+    knowledge: Sequence[m.KnowledgeEntry],
+    on_piece: Callable[[m.AgentReplied], None],
+    min_chars: int = DEFAULT_MIN_CHARS,
+) -> m.AgentReplied:
+    """`reply`, handing each finished sentence of the engine's text to `on_piece` at once (a fact with
+    ``final=False`` and its index in `part`, for TTS to voice while the engine writes on). The fact
+    returned is the whole reply (the turn), with `part` = the pieces handed out and `rest` = the words
+    they did not carry. A reply of one sentence hands out nothing and is returned as `reply` returns it.
+
+    An engine that fails after some pieces were said ends the reply there (the caller heard them),
+    rather than leaving a half-said reply without an end."""
+    own = for_language(knowledge, fact.language)
+    splitter = SentenceSplitter(min_chars)
+    parts = 0
+    said: list[str] = []
+    reply_id = f"{fact.utterance_id}:reply"
+
+    def hand_out(chunks: list[str]) -> None:
+        nonlocal parts
+        for chunk in chunks:
+            text = safe_field("text", spoken_piece(chunk))
+            said.append(chunk)
+            if not text:
+                continue  # a sentence of only the end marker: nothing to say
+            envelope = {**_derived(fact, ENGINE_SOURCE), "event_id": _piece_id(fact, parts)}
+            piece = m.AgentReplied(
+                **envelope, reply_id=reply_id, utterance_id=fact.utterance_id, text=text, intent=None,
+                end_conversation=False, engine=engine.name, latency_ms=0.0, language=fact.language,
+                final=False, part=parts,
+            )  # fmt: skip
+            on_piece(piece)
+            parts += 1
+
+    start = time.perf_counter()
+    try:
+        answer = engine.reply_streaming(fact.text, history, own, lambda piece: hand_out(splitter.feed(piece)))
+    except EngineError as exc:
+        if not parts:
+            raise
+        log.warning("dialog engine failed mid-reply", call_id=fact.call_id, error=str(exc), parts=parts)
+        answer = Reply(spoken_piece("".join(said)) or "…", intent=FALLBACK_INTENT)
+        splitter.flush()
+    ms = (time.perf_counter() - start) * 1000.0
+    rest = spoken_piece("".join(splitter.flush())) if parts else None
+    return m.AgentReplied(
+        **_derived(fact, ENGINE_SOURCE), reply_id=reply_id,
+        utterance_id=fact.utterance_id, text=safe_field("text", answer.text), intent=answer.intent,
+        end_conversation=answer.end_conversation, engine=engine.name, latency_ms=ms, language=fact.language,
+        final=True, part=parts, rest=None if rest is None else safe_field("text", rest),
+    )  # fmt: skip
+
+
 def call_language(stored: bytes | None, default: str) -> str:
     """The language of a call as its dialog state (the dialog table's value) says: the dialplan's,
     or the one an `auto` call settled on; `default` before the dialog has stored one."""
@@ -174,23 +241,29 @@ def call_language(stored: bytes | None, default: str) -> str:
 
 
 def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.SpeechSynthesized:
-    """`language`: the worker's default; the reply's own `language` (the call's) wins. A language no
+    """Voice a reply: whole, or one piece of a streamed one (`reply_streamed`: a piece's text; the
+    final fact's `rest`, as the last piece, maybe empty when the pieces said everything).
+
+    `language`: the worker's default; the reply's own `language` (the call's) wins. A language no
     voice speaks (a dialplan's `xx-XX`) is spoken in the default's voice: heard, if with an accent,
     rather than silence."""
     default = language
+    text = fact.rest or "" if fact.final and fact.part else fact.text
     if fact.language and not is_auto(fact.language):
         language = fact.language
 
     def voiced() -> Speech:
         try:
-            return tts.synthesize(spoken_text(fact.text, language), language)  # "18:00" said as words
+            return tts.synthesize(spoken_text(text, language), language)  # "18:00" said as words
         except EngineError as exc:
             if same_language(language, default):
                 raise
             log.warning("no voice for the language", call_id=fact.call_id, language=language, error=str(exc))
-            return tts.synthesize(spoken_text(fact.text, default), default)
+            return tts.synthesize(spoken_text(text, default), default)
 
     def run() -> tuple[bytes, int, str]:
+        if not text.strip():
+            return b"", TTS_RATE, tts.name  # a streamed reply whose pieces said it all: only its end
         speech = voiced()
         engine = speech.engine or tts.name  # a router (voices.ByLanguage) names the voice it chose
         if speech.sample_rate == TTS_RATE:
@@ -206,8 +279,8 @@ def synthesize(fact: m.AgentReplied, tts: TextToSpeech, language: str) -> m.Spee
         )
         pcm = pcm[:MAX_SPEECH_BYTES]
     return m.SpeechSynthesized(
-        **_derived(fact, TTS_SOURCE), reply_id=fact.reply_id, text=fact.text, sample_rate=rate, pcm=pcm,
-        engine=engine, latency_ms=ms,
+        **_derived(fact, TTS_SOURCE), reply_id=fact.reply_id, text=text, sample_rate=rate, pcm=pcm,
+        engine=engine, latency_ms=ms, part=fact.part, last=fact.final,
     )  # fmt: skip
 
 

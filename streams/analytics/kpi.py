@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from schemas import models as m
+from schemas.playback_ids import family_of
 
 MAX_PENDING_UTTERANCES: Final = 10_000
 _NS: Final = uuid.UUID("3f6b1a2e-7c8d-4e9f-a0b1-c2d3e4f5a6b7")
@@ -67,14 +68,14 @@ def measure(fact: Any) -> list[Measurement]:
             return [Measurement("heard", t, key=f"{fact.utterance_id}:reply")]
         case m.UtteranceTranscribed() if fact.engine not in ("dtmf", "provided"):
             return [Measurement("stt", t, fact.latency_ms)]
-        case m.AgentReplied() if fact.utterance_id is not None:
+        case m.AgentReplied() if fact.utterance_id is not None and fact.final:
             return [Measurement("dialog", t, fact.latency_ms)]
         case m.SpeechSynthesized():
             return [Measurement("tts", t, fact.latency_ms)]
         case m.UtteranceCaptured():
             return [Measurement("heard", t, key=f"{fact.utterance_id}:reply")]
         case m.PlaybackStarted():
-            return [Measurement("spoke", t, key=fact.playback_id)]
+            return [Measurement("spoke", t, key=family_of(fact.playback_id))]  # a reply's first piece
     return []
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from schemas import models as m
+from schemas.playback_ids import family_of, piece_playback_id
 from streams.dialog.completeness import join, looks_unfinished
 from streams.dialog.context import context_values
 from streams.dialog.decisions import ArmTimer, CancelTimer, Decision, DropState, Record, Send
@@ -210,9 +211,9 @@ class _Step:
         self.out.append(ArmTimer(name, seq, delay_s))
 
     def stop_playback(self) -> None:
-        if self.s.playing is not None:
-            self.send(m.StopPlayback, playback_id=self.s.playing)
-        self.set(playing=None, pending_reply=None)
+        if self.s.playing is not None:  # a streamed reply's family: every piece, queued or playing
+            self.send(m.StopPlayback, playback_id=family_of(self.s.playing))
+        self.set(playing=None, pending_reply=None, streaming=False)
 
     def go(self, phase: Phase) -> None:
         self.set(phase=phase)
@@ -270,23 +271,41 @@ def _greet(st: _Step) -> None:
 
 
 def _synthesized(st: _Step) -> None:
+    """Audio for the awaited reply: play it. A streamed reply's pieces come one by one (`part`), each
+    queued at the edge behind the one before; the reply stays awaited until its `last` piece."""
     f: m.SpeechSynthesized = st.fact
     if f.reply_id != st.s.pending_reply:
         return  # audio for a reply that was superseded or interrupted
+    if not f.last and st.s.phase != Phase.CLOSING:
+        st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)  # for the next piece
+    elif st.s.phase != Phase.CLOSING:
+        st.set(timer=None)
+    st.set(pending_reply=None if f.last else f.reply_id, streaming=not f.last)
+    if not f.pcm and f.last and f.part:
+        # The pieces said everything: the reply ends with the piece playing now, or has ended already.
+        if st.s.playing is None:
+            _reply_played(st)
+        return
+    playback_id = piece_playback_id(f.reply_id, f.part, f.last)
     st.send(
-        m.PlayAudio, playback_id=f.reply_id, pcm=f.pcm, sample_rate=f.sample_rate,
+        m.PlayAudio, playback_id=playback_id, pcm=f.pcm, sample_rate=f.sample_rate,
         barge_in=st.s.barge_in, text=f.text,
     )  # fmt: skip
-    st.set(playing=f.reply_id, pending_reply=None)
-    if st.s.phase != Phase.CLOSING:
-        st.set(timer=None)
+    st.set(playing=playback_id)
 
 
 def _playback_finished(st: _Step) -> None:
     f: m.PlaybackFinished = st.fact
     if f.playback_id != st.s.playing:
-        return  # an interrupted or foreign playback
+        return  # an interrupted or foreign playback, or a piece with another queued behind it
     st.set(playing=None)
+    if st.s.streaming:
+        return  # a streamed reply played faster than it is written: its next piece is on its way
+    _reply_played(st)
+
+
+def _reply_played(st: _Step) -> None:
+    """The agent finished saying its reply (every piece of it)."""
     if st.s.phase == Phase.CLOSING:
         st.send(m.Hangup, reason="dialog_complete")
         st.set(hangup_sent=True, timer=None)
@@ -311,6 +330,7 @@ def _speech_started(st: _Step) -> None:
         if not _interruptible(st):
             return
         st.stop_playback()  # barge-in: the caller's voice overtakes queued audio
+        st.set(pending_utterance=None)  # a streamed reply's end is not wanted either
         st.go(Phase.LISTENING)
         st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
     elif phase == Phase.LISTENING:
@@ -409,10 +429,26 @@ def _dtmf(st: _Step) -> None:
     _take_turn(st, utterance_id)
 
 
+def _reply_piece(st: _Step) -> None:
+    """The first sentence of a reply still being written (a streamed reply): speak it now. The
+    utterance stays pending: the final `AgentReplied` (the whole turn) decides what follows it."""
+    f: m.AgentReplied = st.fact
+    if st.s.pending_reply == f.reply_id:
+        return  # a later piece: TTS voices it, `_synthesized` queues it
+    st.set(pending_reply=f.reply_id, streaming=True, barge_in=True)
+    st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
+    st.go(Phase.SPEAKING)
+
+
 def _replied(st: _Step) -> None:
     f: m.AgentReplied = st.fact
     if f.utterance_id is None or f.utterance_id != st.s.pending_utterance:
         return  # a reply to an utterance the caller has since talked over
+    if not f.final:
+        _reply_piece(st)
+        return
+    if f.part and st.s.pending_reply != f.reply_id:
+        return  # a streamed reply whose spoken pieces were stopped
     st.set(pending_utterance=None, pending_reply=f.reply_id)
     p = st.policy
     misunderstood = st.s.misunderstood + 1 if f.intent == FALLBACK_INTENT else 0
@@ -423,6 +459,7 @@ def _replied(st: _Step) -> None:
             st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
             st.go(Phase.SPEAKING)
         else:
+            st.stop_playback()  # a streamed reply's first words, if any
             st.say(st.prompt("handoff_unavailable"), "handoff_unavailable")  # instead of promising a person
             st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
             st.go(Phase.SPEAKING)
@@ -498,6 +535,11 @@ def _timer_fired(st: _Step) -> None:
         st.say(st.prompt("sorry"), "error")
         st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
         st.go(Phase.SPEAKING)
+    elif t.name == TimerName.NO_REPLY and phase == Phase.SPEAKING and st.s.streaming:
+        # The rest of a streamed reply never came: it ends with what was said.
+        st.set(streaming=False, pending_reply=None, pending_utterance=None)
+        if st.s.playing is None:
+            _reply_played(st)
     elif t.name == TimerName.NO_REPLY and phase == Phase.SPEAKING and st.s.handoff:
         st.set(pending_reply=None)  # "please hold" never came: transfer all the same
         _transfer(st)

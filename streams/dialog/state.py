@@ -92,7 +92,10 @@ class DialogState:
     pending_reply: str | None = None
     """The reply whose synthesized audio is awaited; other audio is stale."""
     playing: str | None = None
-    """Playback id sent to the edge in PlayAudio and not finished yet."""
+    """Playback id sent to the edge in PlayAudio and not finished yet (for a streamed reply, its
+    latest piece: `schemas.playback_ids`)."""
+    streaming: bool = False
+    """Pieces of `pending_reply` (a streamed reply) are still to come: its last piece is not played yet."""
     barge_in: bool = True
     """Whether the current (or awaited) playback may be interrupted by the caller."""
     reprompts: int = 0

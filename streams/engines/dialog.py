@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, runtime_checkable
 
 from schemas.models import KnowledgeEntry
 
@@ -32,3 +32,18 @@ class DialogEngine(Protocol):
     name: str
 
     def reply(self, text: str, history: Sequence[Turn], knowledge: Sequence[KnowledgeEntry]) -> Reply: ...
+
+
+@runtime_checkable
+class StreamingDialogEngine(DialogEngine, Protocol):
+    """A dialog engine that hands out its reply's text while producing it (an LLM's tokens), so the
+    first sentence can be spoken before the last is written (`streams.agents.speech.reply_streamed`).
+    `on_text` gets the raw pieces in order; the returned `Reply` is the whole, cleaned reply."""
+
+    def reply_streaming(
+        self,
+        text: str,
+        history: Sequence[Turn],
+        knowledge: Sequence[KnowledgeEntry],
+        on_text: Callable[[str], None],
+    ) -> Reply: ...

@@ -15,7 +15,7 @@ becomes `Reply.end_conversation`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import httpx
@@ -62,6 +62,10 @@ def parse_sse(lines: Iterator[str]) -> Iterator[str]:
             yield piece
 
 
+def _ignore(_: str) -> None:
+    pass
+
+
 class OpenAIChatEngine:
     """DialogEngine over an OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp server, Ollama, ...)."""
 
@@ -88,6 +92,16 @@ class OpenAIChatEngine:
         self._client.close()
 
     def reply(self, text: str, history: Sequence[Turn], knowledge: Sequence[KnowledgeEntry]) -> Reply:
+        return self.reply_streaming(text, history, knowledge, _ignore)
+
+    def reply_streaming(
+        self,
+        text: str,
+        history: Sequence[Turn],
+        knowledge: Sequence[KnowledgeEntry],
+        on_text: Callable[[str], None],
+    ) -> Reply:
+        """`reply`, handing every text piece to `on_text` as it arrives (the marker included)."""
         body = {
             "model": self.model,
             "stream": True,
@@ -102,7 +116,11 @@ class OpenAIChatEngine:
                     raise EngineError(
                         f"chat completions answered {response.status_code}: {response.text[:200]}"
                     )
-                answer = "".join(parse_sse(response.iter_lines()))
+                pieces: list[str] = []
+                for piece in parse_sse(response.iter_lines()):
+                    pieces.append(piece)
+                    on_text(piece)
+                answer = "".join(pieces)
         except httpx.HTTPError as exc:
             raise EngineError(f"chat completions failed: {type(exc).__name__}: {exc}") from exc
         end = END_MARKER in answer

@@ -1,11 +1,12 @@
 """A fake OpenAI-compatible chat-completions server for unit tests of the chat engines: a real HTTP
 server on loopback (the engines' own HTTP client talks to it), streaming scripted deltas as
-server-sent events the way the OpenAI API does."""
+server-sent events the way the OpenAI API does, optionally one every `delay_s` (a model's pace)."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,9 +23,15 @@ class FakeChatServer:
     repeats), each streamed as one chunk, then a ``finish_reason`` chunk and ``[DONE]``; a keep-alive
     comment comes first, as real servers send one.  A ``status`` other than 200 answers an error body."""
 
-    def __init__(self, script: list[list[dict[str, Any]]] | None = None, *, status: int = 200) -> None:
+    def __init__(
+        self, script: list[list[dict[str, Any]]] | None = None, *, status: int = 200, delay_s: float = 0.0
+    ) -> None:
         self.script = script or [[]]
         self.status = status
+        self.delay_s = delay_s
+        """Pause before each chunk, as a model writing token by token does."""
+        self.chunks_sent = 0
+        """Text chunks written so far (all requests): how far the model has got."""
         self.requests: list[ChatRequest] = []
         owner = self
 
@@ -41,8 +48,11 @@ class FakeChatServer:
                 self.wfile.write(b": keep-alive\n\n")
                 deltas = owner.script[min(len(owner.requests), len(owner.script)) - 1]
                 for delta in deltas:
+                    if owner.delay_s:
+                        time.sleep(owner.delay_s)
                     chunk = {"choices": [{"index": 0, "delta": delta}]}
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    owner.chunks_sent += 1
                 reason = "tool_calls" if any("tool_calls" in d for d in deltas) else "stop"
                 end = {"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}
                 self.wfile.write(f"data: {json.dumps(end)}\n\n".encode())

@@ -137,3 +137,25 @@ def test_a_degraded_call_records_its_first_reason():
         row = fold_call(row, f)
     assert row.degraded_reason == "no_worker"
     assert CallRow("call-e").degraded_reason is None
+
+
+def test_a_streamed_reply_is_one_turn_with_its_whole_text_and_first_audio_in_any_order():
+    from streams.dialog.script import CallScript
+
+    s = CallScript("streamed-call")
+    reply = {"reply_id": "u1:reply", "utterance_id": "u1"}
+    facts = [
+        s.fact(m.AgentReplied, **reply, text="We open at nine.", final=False, part=0),
+        s.fact(m.SpeechSynthesized, reply_id="u1:reply", text="We open at nine.", part=0, last=False,
+               latency_ms=40.0),
+        s.fact(m.AgentReplied, **reply, text="We open at nine. We close at six.", part=1,
+               rest="We close at six.", latency_ms=900.0),
+        s.fact(m.SpeechSynthesized, reply_id="u1:reply", text="We close at six.", part=1, last=True,
+               latency_ms=35.0),
+    ]  # fmt: skip
+    for seed in range(6):
+        shuffled = facts[:]
+        random.Random(seed).shuffle(shuffled)
+        (turn,) = project(shuffled).turns.values()
+        assert turn.text == "We open at nine. We close at six." and turn.dialog_latency_ms == 900.0
+        assert turn.synthesized_at == facts[1].occurred_at and turn.tts_latency_ms == 40.0

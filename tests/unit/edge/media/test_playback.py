@@ -159,3 +159,18 @@ def test_prompt_cache_lru_by_bytes_and_mtime(tmp_path: Path) -> None:
     big = write_wav(tmp_path / "big.wav", tone(40_000), 8000)
     small_cache = PromptCache(max_bytes=1000)
     assert small_cache.get(big).size == 40_000 and len(small_cache) == 0
+
+
+def test_cancel_drops_every_queued_piece_of_a_reply_behind_the_current_prompt() -> None:
+    player = PromptPlayer(RtpSender(0, ssrc=1, initial_seq=0, initial_ts=0))
+    for prompt_id in ("greeting", "r1#0", "hold", "r1#1"):
+        player.play(tone(800), prompt_id=prompt_id)
+    assert player.cancel("r1") == ["r1#0", "r1#1"]
+    assert player.cancel("r1") == []
+    assert player.cancel("greeting") == []  # the current prompt is stopped, not cancelled
+    assert player.current_id == "greeting"
+    t = 0.0
+    while player.next_packet(t) is not None:
+        t += 0.02
+    ids = [f.prompt_id for f in player.pop_finished()]
+    assert ids == ["greeting", "hold"]

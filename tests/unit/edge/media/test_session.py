@@ -451,3 +451,24 @@ def test_rtcp_that_cannot_be_protected_fails_the_session() -> None:
     (failed,) = [e for e in run.effects if isinstance(e, Failed)]
     assert failed.stage == "rtcp" and isinstance(failed.error, SrtpError)
     assert not [e for e in run.effects if isinstance(e, SendRtcp)]
+
+
+def test_pieces_of_a_streamed_reply_talked_over_are_not_played() -> None:
+    speech = load_wav(SPEECH)
+    frames = ulaw_frames(np.concatenate([speech, np.zeros(8000, dtype=np.int16)]))
+    session = make_session()
+    run = Run(session)
+    tone = np.full(8000 * 5, 500, dtype=np.int16)
+    run(session.play(tone, "r1#0", barge_in=True, source_uri=None))
+    for i, frame in enumerate(frames[:60]):  # the caller starts talking: the piece stops at the edge
+        run(session.receive_rtp(audio_packet(i, frame), CALLER, T0 + i * TICK))
+        run(session.tick(T0 + i * TICK))
+    assert [f["reason"] for f in run.fields(PlaybackFinished)] == ["barge_in"]
+    # The next piece was on its way before the dialog heard the caller: refused, reported at once.
+    run(session.play(tone, "r1#1", barge_in=True, source_uri=None))
+    assert run.fields(PlaybackFinished)[-1] == {
+        "playback_id": "r1#1", "interrupted": True, "played_ms": 0, "duration_ms": 0, "reason": "barge_in",
+    }  # fmt: skip
+    assert not session.player.playing
+    run(session.play(tone, "r2", barge_in=True, source_uri=None))  # the next reply plays
+    assert session.player.current_id == "r2"

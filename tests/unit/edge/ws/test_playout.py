@@ -92,3 +92,16 @@ def test_odd_bytes_and_bad_settings() -> None:
     assert chunks(po.due(0.0)) == b"\x01\x00"
     with pytest.raises(ValueError, match="chunk_ms must be positive"):
         Playout(chunk_ms=0)
+
+
+def test_stop_by_reply_id_stops_every_piece_of_a_streamed_reply() -> None:
+    po = Playout()
+    po.enqueue("r1#0", pcm(500), barge_in=True)
+    po.enqueue("r1#1", pcm(500), barge_in=True)
+    po.enqueue("other", pcm(500), barge_in=True)
+    po.enqueue("r1#2", pcm(500), barge_in=True)
+    po.due(0.0)
+    stopped = po.stop(0.1, "stopped", "r1")
+    assert [f.playback_id for f in stopped] == ["r1#0", "r1#1", "r1#2"]
+    assert po.current_id == "other"
+    assert po.stop(0.1, "stopped", "r") == []  # a prefix is no family

@@ -297,3 +297,28 @@ def test_a_web_caller_known_to_configuration_is_named_on_dialplan_resolved() -> 
     out = WebCall("c-10", PEER).open(0.0)  # `?caller=alice` alone names nobody
     (resolved,) = [e.fact for e in out if isinstance(e, Emit) and isinstance(e.fact, m.DialplanResolved)]
     assert (resolved.caller, resolved.caller_matched_by, resolved.caller_name) == ("alice", "none", None)
+
+
+def test_pieces_of_a_streamed_reply_talked_over_are_not_played() -> None:
+    call = opened()
+    pcm = (np.ones(16000 * 3, dtype=np.int16) * 1000).astype("<i2").tobytes()
+
+    def piece(playback_id: str, now: float) -> list[Any]:
+        return call.execute(
+            command(m.PlayAudio, call.call_id, playback_id=playback_id, pcm=pcm, sample_rate=16000), now
+        )
+
+    piece("r1#0", 110.0)
+    out: list[Any] = []
+    speech = question()
+    for i in range(0, 16000, 640):
+        out += call.receive(speech[i : i + 640], 110.5)
+    assert p.PlaybackEvent("r1#0", "stopped", 3000, 500) in sent(out)
+    # The next piece was on its way before the dialog heard the caller: refused, reported at once.
+    out = piece("r1#1", 110.6)
+    assert emitted(out, m.PlaybackFinished) == {
+        "playback_id": "r1#1", "interrupted": True, "played_ms": 0, "duration_ms": 0, "reason": "barge_in",
+    }  # fmt: skip
+    assert not any(isinstance(e, SendAudio) for e in out + run_until_quiet(call, 110.6, 111.0))
+    out = piece("r2", 111.0)  # the next reply plays
+    assert facts(out) == ["PlaybackStarted"]

@@ -739,3 +739,105 @@ def test_a_slow_transcript_while_the_caller_speaks_again_waits_for_their_words()
     assert run.armed().timer == TimerName.NO_INPUT  # not the short hold: they are talking
     [turn] = _turns(run.feed(run.s.captured("u2"), run.s.transcribed("u2", "456.")))
     assert turn.text == "My order number is 456." and run.state.speech_open is None
+
+
+# -- streamed replies: pieces of one reply spoken while the engine writes on ------------------------
+
+
+def _piece(run: Run, uid: str, part: int, text: str) -> Any:
+    return run.s.fact(
+        m.AgentReplied, reply_id=f"{uid}:reply", utterance_id=uid, text=text, final=False, part=part
+    )
+
+
+def _final(run: Run, uid: str, text: str, parts: int, rest: str | None, *, end: bool = False) -> Any:
+    return run.s.fact(
+        m.AgentReplied, reply_id=f"{uid}:reply", utterance_id=uid, text=text, intent="llm",
+        end_conversation=end, part=parts, rest=rest,
+    )  # fmt: skip
+
+
+def _audio(run: Run, uid: str, part: int, *, last: bool = False, pcm: bytes = b"\x01\x00" * 80) -> Any:
+    return run.s.fact(m.SpeechSynthesized, reply_id=f"{uid}:reply", text="x", part=part, last=last, pcm=pcm)
+
+
+def test_streamed_reply_plays_its_first_sentence_before_the_rest_is_written() -> None:
+    run = Run()
+    uid = run.to_thinking()
+    out = run.feed(_piece(run, uid, 0, "We open at nine thirty."))
+    assert changes(out) == [("THINKING", "SPEAKING")]
+    assert run.state.pending_reply == f"{uid}:reply" and run.state.pending_utterance == uid
+    (play,) = commands(run.feed(_audio(run, uid, 0)))
+    assert isinstance(play, m.PlayAudio) and play.playback_id == f"{uid}:reply#0" and play.barge_in
+    assert run.state.streaming and run.state.playing == f"{uid}:reply#0"
+    assert commands(run.feed(_piece(run, uid, 1, "We close at six."))) == []
+    (play,) = commands(run.feed(_audio(run, uid, 1)))
+    assert play.playback_id == f"{uid}:reply#1"
+    # The first piece ends while the second plays: not the end of the reply.
+    assert run.feed(*run.s.played(f"{uid}:reply#0")) == []
+    out = run.feed(
+        _final(run, uid, "We open at nine thirty. We close at six. Bye for now.", 2, "Bye for now.")
+    )
+    assert changes(out) == [] and run.state.pending_utterance is None
+    (play,) = commands(run.feed(_audio(run, uid, 2, last=True)))
+    assert play.playback_id == f"{uid}:reply#2" and not run.state.streaming
+    assert run.feed(*run.s.played(f"{uid}:reply#1")) == []
+    out = run.feed(*run.s.played(f"{uid}:reply#2"))
+    assert changes(out) == [("SPEAKING", "LISTENING")]
+    assert run.armed().timer == TimerName.NO_INPUT
+
+
+def test_barge_in_during_a_streamed_reply_stops_every_piece_and_drops_the_rest() -> None:
+    run = Run()
+    uid = run.to_thinking()
+    run.feed(_piece(run, uid, 0, "We open at nine thirty."), _audio(run, uid, 0))
+    run.feed(_piece(run, uid, 1, "We close at six."), _audio(run, uid, 1))
+    out = run.feed(run.s.speech("u9"))
+    (stop,) = commands(out)
+    assert isinstance(stop, m.StopPlayback) and stop.playback_id == f"{uid}:reply"  # the whole family
+    assert changes(out) == [("SPEAKING", "LISTENING")]
+    assert run.state.pending_utterance is None and not run.state.streaming
+    # What the engine and TTS still produce for the interrupted reply is stale.
+    late = [
+        _piece(run, uid, 2, "And on Sundays we rest."),
+        _final(run, uid, "We open. We close. Rest.", 3, "Rest."),
+        _audio(run, uid, 2),
+        _audio(run, uid, 3, last=True),
+        *run.s.played(f"{uid}:reply#1", interrupted=True),
+    ]
+    assert commands(run.feed(*late)) == []
+    assert run.state.phase == Phase.LISTENING
+
+
+def test_streamed_reply_whose_pieces_said_everything_ends_with_the_last_piece_played() -> None:
+    run = Run()
+    uid = run.to_thinking()
+    run.feed(_piece(run, uid, 0, "We open at nine thirty."), _audio(run, uid, 0))
+    run.feed(_final(run, uid, "We open at nine thirty.", 1, ""))
+    assert commands(run.feed(_audio(run, uid, 1, last=True, pcm=b""))) == []  # nothing left to play
+    out = run.feed(*run.s.played(f"{uid}:reply#0"))
+    assert changes(out) == [("SPEAKING", "LISTENING")]
+
+
+def test_streamed_reply_slower_than_its_audio_ends_when_its_empty_end_arrives() -> None:
+    run = Run()
+    uid = run.to_thinking()
+    run.feed(_piece(run, uid, 0, "We open at nine thirty."), _audio(run, uid, 0))
+    assert run.feed(*run.s.played(f"{uid}:reply#0")) == []  # played out; the engine writes on
+    assert run.state.phase == Phase.SPEAKING and run.state.playing is None
+    run.feed(_final(run, uid, "We open at nine thirty. Goodbye.", 1, "", end=True))
+    assert run.state.phase == Phase.CLOSING
+    (hangup,) = commands(run.feed(_audio(run, uid, 1, last=True, pcm=b"")))
+    assert isinstance(hangup, m.Hangup)
+
+
+def test_streamed_reply_whose_rest_never_comes_ends_with_what_was_said() -> None:
+    run = Run()
+    uid = run.to_thinking()
+    run.feed(_piece(run, uid, 0, "We open at nine thirty."), _audio(run, uid, 0))
+    timer = run.armed()
+    assert timer.timer == TimerName.NO_REPLY
+    assert commands(run.feed(run.s.timer(TimerName.NO_REPLY, timer.armed_seq))) == []  # still playing
+    assert not run.state.streaming and run.state.pending_utterance is None
+    out = run.feed(*run.s.played(f"{uid}:reply#0"))
+    assert changes(out) == [("SPEAKING", "LISTENING")]
