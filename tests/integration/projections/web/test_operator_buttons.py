@@ -104,7 +104,7 @@ async def test_say_and_hang_up_buttons(api_url: str, edge: EdgeApp, tmp_path: Pa
                     return [e for e in events if e["type"] == "PlaybackFinished" and e["playback_id"] in ids]
 
                 (finished,) = await until(said, "the typed words played")
-                assert not finished["interrupted"] and finished["played_ms"] > 1000, finished  # reason says why
+                assert not finished["interrupted"] and finished["played_ms"] > 1000, finished
 
                 await page.click("#op-mute")
                 await expect(page.locator("#op-status")).to_have_text("MuteAgent sent")
