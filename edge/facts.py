@@ -33,7 +33,7 @@ from schemas.envelope import CallSequencer, envelope
 from schemas.wiretext import safe_field
 from sentiric import tracing
 
-ENVELOPE_FIELDS = frozenset({"event_id", "call_id", "seq", "occurred_at", "source", "trace_id"})
+ENVELOPE_FIELDS = frozenset({"event_id", "call_id", "seq", "occurred_at", "source", "trace_id", "tenant"})
 
 
 class CallFact(Protocol):

@@ -130,6 +130,7 @@ class CallRow:
     pdd_ms: float | None = None
     duration_ms: int | None = None
     finished_at: datetime | None = None
+    tenant: str = "default"  # the business the call belongs to (issue 15); older facts: "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +377,8 @@ def _call_changes(row: CallRow, fact: Any) -> dict[str, Any]:
 def fold_call(row: CallRow, fact: Any, pos: LogPosition | None = None) -> CallRow:
     """The call row after one more fact of the call (already de-duplicated)."""
     changes = _call_changes(row, fact)
+    if fact.tenant != row.tenant and fact.tenant != "default":  # the edge stamps every fact alike
+        changes["tenant"] = fact.tenant
     changes["event_count"] = row.event_count + 1
     if pos is not None:
         if row.log_topic is None:

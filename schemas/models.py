@@ -29,6 +29,7 @@ class ActionCompleted:
     result: str
     attempts: int
     latency_ms: float
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class ActionCompleted:
             "result": self.result,
             "attempts": self.attempts,
             "latency_ms": self.latency_ms,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -69,6 +71,7 @@ class ActionFailed:
     error: str
     attempts: int
     latency_ms: float
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -84,6 +87,7 @@ class ActionFailed:
             "error": self.error,
             "attempts": self.attempts,
             "latency_ms": self.latency_ms,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -109,6 +113,7 @@ class ActionRequested:
     name: str
     arguments: str
     url: str
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -124,6 +129,7 @@ class ActionRequested:
             "name": self.name,
             "arguments": self.arguments,
             "url": self.url,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -154,6 +160,7 @@ class AgentReplied:
     final: bool = True
     part: int = 0
     rest: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -174,6 +181,7 @@ class AgentReplied:
             "final": self.final,
             "part": self.part,
             "rest": self.rest,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -200,6 +208,7 @@ class CallAnswered:
     srtp: bool = False
     remote_rtp_addr: str | None = None
     sdp_answer: str
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -216,6 +225,7 @@ class CallAnswered:
             "srtp": self.srtp,
             "remote_rtp_addr": self.remote_rtp_addr,
             "sdp_answer": self.sdp_answer,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -236,6 +246,7 @@ class CallCancelled:
     source: str
     trace_id: str
     reason: str = "caller_cancel"
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -246,6 +257,7 @@ class CallCancelled:
             "source": self.source,
             "trace_id": self.trace_id,
             "reason": self.reason,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -268,6 +280,7 @@ class CallContextUpdated:
     request_id: str
     action: str
     values: str
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -280,6 +293,7 @@ class CallContextUpdated:
             "request_id": self.request_id,
             "action": self.action,
             "values": self.values,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -302,6 +316,7 @@ class CallDegraded:
     reason: str
     action: str
     waited_ms: float = 0.0
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -314,6 +329,7 @@ class CallDegraded:
             "reason": self.reason,
             "action": self.action,
             "waited_ms": self.waited_ms,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -341,6 +357,7 @@ class CallEnded:
     total_ms: int
     disposition: str | None = None
     early_media: bool = False
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -358,6 +375,7 @@ class CallEnded:
             "total_ms": self.total_ms,
             "disposition": self.disposition,
             "early_media": self.early_media,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -378,6 +396,7 @@ class CallEstablished:
     source: str
     trace_id: str
     ack_delay_ms: float = 0.0
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -388,6 +407,7 @@ class CallEstablished:
             "source": self.source,
             "trace_id": self.trace_id,
             "ack_delay_ms": self.ack_delay_ms,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -419,6 +439,7 @@ class CallInviteReceived:
     user_agent: str | None = None
     raw_invite: bytes | None = None
     direction: str = "inbound"
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -440,6 +461,7 @@ class CallInviteReceived:
             "user_agent": self.user_agent,
             "raw_invite": self.raw_invite,
             "direction": self.direction,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -462,6 +484,7 @@ class CallMediaUpdated:
     direction: str
     remote_rtp_addr: str | None = None
     codec: str
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -474,6 +497,7 @@ class CallMediaUpdated:
             "direction": self.direction,
             "remote_rtp_addr": self.remote_rtp_addr,
             "codec": self.codec,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -496,6 +520,7 @@ class CallRejected:
     sip_status: int
     reason: str
     stage: str
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -508,6 +533,7 @@ class CallRejected:
             "sip_status": self.sip_status,
             "reason": self.reason,
             "stage": self.stage,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -531,6 +557,7 @@ class CallTransferred:
     status: str
     sip_status: int | None = None
     leg_call_id: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -544,6 +571,7 @@ class CallTransferred:
             "status": self.status,
             "sip_status": self.sip_status,
             "leg_call_id": self.leg_call_id,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -567,6 +595,7 @@ class DialogStateChanged:
     to_state: str
     trigger: str
     turn: int = 0
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -580,6 +609,7 @@ class DialogStateChanged:
             "to_state": self.to_state,
             "trigger": self.trigger,
             "turn": self.turn,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -601,6 +631,7 @@ class DialogTimerFired:
     trace_id: str
     timer: str
     armed_seq: int
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -612,6 +643,7 @@ class DialogTimerFired:
             "trace_id": self.trace_id,
             "timer": self.timer,
             "armed_seq": self.armed_seq,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -643,6 +675,7 @@ class DialplanResolved:
     caller_language: str | None = None
     caller_profile: str = "{}"
     caller_claimed_name: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -664,6 +697,7 @@ class DialplanResolved:
             "caller_language": self.caller_language,
             "caller_profile": self.caller_profile,
             "caller_claimed_name": self.caller_claimed_name,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -686,6 +720,7 @@ class DtmfReceived:
     digit: str
     duration_ms: int
     method: str
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -698,6 +733,7 @@ class DtmfReceived:
             "digit": self.digit,
             "duration_ms": self.duration_ms,
             "method": self.method,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -719,6 +755,7 @@ class MediaPortAllocated:
     trace_id: str
     rtp_port: int
     local_address: str
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -730,6 +767,7 @@ class MediaPortAllocated:
             "trace_id": self.trace_id,
             "rtp_port": self.rtp_port,
             "local_address": self.local_address,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -750,6 +788,7 @@ class MediaPortReleased:
     source: str
     trace_id: str
     rtp_port: int
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -760,6 +799,7 @@ class MediaPortReleased:
             "source": self.source,
             "trace_id": self.trace_id,
             "rtp_port": self.rtp_port,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -787,6 +827,7 @@ class MediaQualityReported:
     rtt_ms: float | None = None
     r_factor: float
     mos: float
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -804,6 +845,7 @@ class MediaQualityReported:
             "rtt_ms": self.rtt_ms,
             "r_factor": self.r_factor,
             "mos": self.mos,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -828,6 +870,7 @@ class PlaybackFinished:
     played_ms: int
     duration_ms: int
     reason: str = "completed"
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -842,6 +885,7 @@ class PlaybackFinished:
             "played_ms": self.played_ms,
             "duration_ms": self.duration_ms,
             "reason": self.reason,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -864,6 +908,7 @@ class PlaybackStarted:
     playback_id: str
     source_uri: str | None = None
     duration_ms: int
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -876,6 +921,7 @@ class PlaybackStarted:
             "playback_id": self.playback_id,
             "source_uri": self.source_uri,
             "duration_ms": self.duration_ms,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -900,6 +946,7 @@ class RecordingFinished:
     format: str
     size_bytes: int
     duration_ms: int
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -914,6 +961,7 @@ class RecordingFinished:
             "format": self.format,
             "size_bytes": self.size_bytes,
             "duration_ms": self.duration_ms,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -941,6 +989,7 @@ class SipMessageObserved:
     raw: bytes
     size: int
     truncated: bool = False
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -958,6 +1007,7 @@ class SipMessageObserved:
             "raw": self.raw,
             "size": self.size,
             "truncated": self.truncated,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -979,6 +1029,7 @@ class SpeechStarted:
     trace_id: str
     utterance_id: str
     stream_ms: int
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -990,6 +1041,7 @@ class SpeechStarted:
             "trace_id": self.trace_id,
             "utterance_id": self.utterance_id,
             "stream_ms": self.stream_ms,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1017,6 +1069,7 @@ class SpeechSynthesized:
     latency_ms: float
     part: int = 0
     last: bool = True
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1034,6 +1087,7 @@ class SpeechSynthesized:
             "latency_ms": self.latency_ms,
             "part": self.part,
             "last": self.last,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1060,6 +1114,7 @@ class UtteranceCaptured:
     end_ms: int
     end_reason: str = "silence"
     text: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1076,6 +1131,7 @@ class UtteranceCaptured:
             "end_ms": self.end_ms,
             "end_reason": self.end_reason,
             "text": self.text,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1101,6 +1157,7 @@ class UtteranceChunkCaptured:
     pcm: bytes
     start_ms: int
     end_ms: int
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1116,6 +1173,7 @@ class UtteranceChunkCaptured:
             "pcm": self.pcm,
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1142,6 +1200,7 @@ class UtteranceTranscribed:
     is_final: bool = True
     engine: str
     latency_ms: float
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1158,6 +1217,7 @@ class UtteranceTranscribed:
             "is_final": self.is_final,
             "engine": self.engine,
             "latency_ms": self.latency_ms,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1179,6 +1239,7 @@ class Hangup:
     trace_id: str
     reason: str = "agent_hangup"
     requested_by: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1190,6 +1251,7 @@ class Hangup:
             "trace_id": self.trace_id,
             "reason": self.reason,
             "requested_by": self.requested_by,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1211,6 +1273,7 @@ class MuteAgent:
     trace_id: str
     muted: bool = True
     requested_by: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1222,6 +1285,7 @@ class MuteAgent:
             "trace_id": self.trace_id,
             "muted": self.muted,
             "requested_by": self.requested_by,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1249,6 +1313,7 @@ class OriginateCall:
     language: str | None = None
     knowledge: tuple[str, ...] = ()
     ring_timeout_s: int = 30
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1266,6 +1331,7 @@ class OriginateCall:
             "language": self.language,
             "knowledge": self.knowledge,
             "ring_timeout_s": self.ring_timeout_s,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1293,6 +1359,7 @@ class PlayAudio:
     barge_in: bool = True
     text: str | None = None
     requested_by: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1309,6 +1376,7 @@ class PlayAudio:
             "barge_in": self.barge_in,
             "text": self.text,
             "requested_by": self.requested_by,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1330,6 +1398,7 @@ class SendDtmf:
     trace_id: str
     digits: str
     duration_ms: int = 100
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1341,6 +1410,7 @@ class SendDtmf:
             "trace_id": self.trace_id,
             "digits": self.digits,
             "duration_ms": self.duration_ms,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1364,6 +1434,7 @@ class StartRecording:
     output_uri: str
     format: str = "wav"
     requested_by: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1377,6 +1448,7 @@ class StartRecording:
             "output_uri": self.output_uri,
             "format": self.format,
             "requested_by": self.requested_by,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1397,6 +1469,7 @@ class StopPlayback:
     source: str
     trace_id: str
     playback_id: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1407,6 +1480,7 @@ class StopPlayback:
             "source": self.source,
             "trace_id": self.trace_id,
             "playback_id": self.playback_id,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1428,6 +1502,7 @@ class StopRecording:
     trace_id: str
     recording_id: str
     requested_by: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1439,6 +1514,7 @@ class StopRecording:
             "trace_id": self.trace_id,
             "recording_id": self.recording_id,
             "requested_by": self.requested_by,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1460,6 +1536,7 @@ class TransferCall:
     trace_id: str
     target_uri: str
     requested_by: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1471,6 +1548,7 @@ class TransferCall:
             "trace_id": self.trace_id,
             "target_uri": self.target_uri,
             "requested_by": self.requested_by,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1502,6 +1580,7 @@ class Action:
     fallback_text: str = ""
     language: str = "en-US"
     enabled: bool = True
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1523,6 +1602,7 @@ class Action:
             "fallback_text": self.fallback_text,
             "language": self.language,
             "enabled": self.enabled,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1548,6 +1628,7 @@ class ApiToken:
     created_at: datetime
     expires_at: datetime | None = None
     revoked: bool = False
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1562,6 +1643,7 @@ class ApiToken:
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "revoked": self.revoked,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1586,6 +1668,7 @@ class Contact:
     language: str | None = None
     profile: str = "{}"
     enabled: bool = True
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1599,6 +1682,7 @@ class Contact:
             "language": self.language,
             "profile": self.profile,
             "enabled": self.enabled,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1636,6 +1720,7 @@ class Dialplan:
     timezone: str = "UTC"
     out_of_hours: str | None = None
     transfer_mode: str = "refer"
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1662,6 +1747,7 @@ class Dialplan:
             "timezone": self.timezone,
             "out_of_hours": self.out_of_hours,
             "transfer_mode": self.transfer_mode,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1685,6 +1771,7 @@ class KnowledgeEntry:
     answer: str
     language: str = "en-US"
     end_conversation: bool = False
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1698,6 +1785,7 @@ class KnowledgeEntry:
             "answer": self.answer,
             "language": self.language,
             "end_conversation": self.end_conversation,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1721,6 +1809,7 @@ class Prompt:
     text: str | None = None
     kind: str | None = None
     language: str = "en-US"
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1733,6 +1822,7 @@ class Prompt:
             "text": self.text,
             "kind": self.kind,
             "language": self.language,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1757,6 +1847,7 @@ class SipUser:
     ha1_sha256: str
     enabled: bool = True
     display_name: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1771,10 +1862,46 @@ class SipUser:
             "ha1_sha256": self.ha1_sha256,
             "enabled": self.enabled,
             "display_name": self.display_name,
+            "tenant": self.tenant,
         }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> SipUser:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tenant:
+    """A business the platform serves; 'default' needs no record (what predates tenants)."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.config.Tenant"
+    FAMILY: ClassVar[str] = "config"
+    event_id: UUID
+    entity_id: str
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    name: str
+    domains: tuple[str, ...] = ()
+    language: str = "en"
+    enabled: bool = True
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "name": self.name,
+            "domains": self.domains,
+            "language": self.language,
+            "enabled": self.enabled,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Tenant:
+        record["domains"] = tuple(record["domains"])
         return cls(**record)
 
 
@@ -1800,6 +1927,7 @@ class Trunk:
     outbound_max_calls: int = 0
     outbound_calls_per_second: float = 0.0
     outbound_register: bool = False
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1819,6 +1947,7 @@ class Trunk:
             "outbound_max_calls": self.outbound_max_calls,
             "outbound_calls_per_second": self.outbound_calls_per_second,
             "outbound_register": self.outbound_register,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1842,6 +1971,7 @@ class WebhookSubscription:
     event_types: tuple[str, ...]
     secret: str
     enabled: bool = True
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1854,6 +1984,7 @@ class WebhookSubscription:
             "event_types": self.event_types,
             "secret": self.secret,
             "enabled": self.enabled,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -1890,6 +2021,7 @@ class KpiWindowReported:
     tts_ms_p95: float | None = None
     v2v_ms_p50: float | None = None
     v2v_ms_p95: float | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1915,6 +2047,7 @@ class KpiWindowReported:
             "tts_ms_p95": self.tts_ms_p95,
             "v2v_ms_p50": self.v2v_ms_p50,
             "v2v_ms_p95": self.v2v_ms_p95,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -2026,6 +2159,7 @@ class CallDetailRecord:
     duration_ms: int | None = None
     finished_at: datetime | None = None
     transfer_leg_call_id: str | None = None
+    tenant: str = "default"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -2092,6 +2226,7 @@ class CallDetailRecord:
             "duration_ms": self.duration_ms,
             "finished_at": self.finished_at,
             "transfer_leg_call_id": self.transfer_leg_call_id,
+            "tenant": self.tenant,
         }
 
     @classmethod
@@ -2145,7 +2280,16 @@ Command = (
 )
 
 ConfigRecord = (
-    Action | ApiToken | Contact | Dialplan | KnowledgeEntry | Prompt | SipUser | Trunk | WebhookSubscription
+    Action
+    | ApiToken
+    | Contact
+    | Dialplan
+    | KnowledgeEntry
+    | Prompt
+    | SipUser
+    | Tenant
+    | Trunk
+    | WebhookSubscription
 )
 
 MetricRecord = KpiWindowReported | WorkerHeartbeat
@@ -2199,6 +2343,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     KnowledgeEntry,
     Prompt,
     SipUser,
+    Tenant,
     Trunk,
     WebhookSubscription,
     KpiWindowReported,

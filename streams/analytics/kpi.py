@@ -147,6 +147,7 @@ class KpiWindows:
             occurred_at=datetime.fromtimestamp(end, UTC),
             source=self.source,
             trace_id=f"kpi:{int(start)}",
+            tenant="*",  # every call on the platform
             calls_offered=offered,
             calls_answered=answered,
             calls_ended=w.counts.get("ended", 0),
