@@ -134,9 +134,13 @@ class Dialog:
             headers=headers, body=body, content_type=content_type,
         )  # fmt: skip
 
-    def bye(self, *, via_host: str, via_port: int, reason: str | None = None) -> SipRequest:
+    def bye(
+        self, *, via_host: str, via_port: int, reason: str | None = None, transport: str = "UDP"
+    ) -> SipRequest:
         extra = [("Reason", reason)] if reason else []
-        return self.make_request("BYE", via_host=via_host, via_port=via_port, headers=extra)
+        return self.make_request(
+            "BYE", via_host=via_host, via_port=via_port, transport=transport, headers=extra
+        )
 
     def refer(self, refer_to: str, *, via_host: str, via_port: int) -> SipRequest:
         """REFER for a blind transfer (RFC 3515); expect NOTIFYs with message/sipfrag bodies."""

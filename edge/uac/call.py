@@ -171,7 +171,9 @@ class OutboundCall:
         if self.phase == "answered":
             assert self.dialog is not None
             self.phase = "ended"
-            bye = self.dialog.bye(via_host=self.spec.via_host, via_port=self.spec.via_port)
+            bye = self.dialog.bye(
+                via_host=self.spec.via_host, via_port=self.spec.via_port, transport=self.spec.transport
+            )
             return [*self._send_other(bye, now), HungUp("local", reason)]
         if self.phase in ("calling", "early") and self._cancel_as is None:
             return self._cancel(Disposition.CANCELLED, now)
@@ -307,8 +309,9 @@ class OutboundCall:
 
     def _ack_2xx(self, dialog: Dialog) -> bytes:
         ack = dialog.make_request(
-            "ACK", via_host=self.spec.via_host, via_port=self.spec.via_port, cseq=self.invite.cseq.seq
-        )
+            "ACK", via_host=self.spec.via_host, via_port=self.spec.via_port, cseq=self.invite.cseq.seq,
+            transport=self.spec.transport,
+        )  # fmt: skip
         return bytes(ack)
 
     def _answer(self, response: SipResponse, now: float) -> list[Output]:
@@ -323,7 +326,9 @@ class OutboundCall:
         if self.dialog is None:
             self.dialog = dialog
         self._ack = self._ack_2xx(dialog)
-        bye = dialog.bye(via_host=self.spec.via_host, via_port=self.spec.via_port)
+        bye = dialog.bye(
+            via_host=self.spec.via_host, via_port=self.spec.via_port, transport=self.spec.transport
+        )
         return [Send(self._ack, self.peer), *self._send_other(bye, now)]
 
     def _end(self, disposition: Disposition, status: int | None, reason: str) -> list[Output]:

@@ -59,8 +59,10 @@ class TrunkRegistration:
         expires: int = 3600,
         retry_s: float = 30.0,
         timers: TimerConfig = DEFAULT_TIMERS,
+        transport: str = "UDP",
     ) -> None:
         self.registrar, self.aor, self.contact = registrar, aor, contact
+        self.transport = transport  # UDP, TCP or TLS: the Via's, and whether timer E retransmits
         self.via_host, self.via_port, self.peer = via_host, via_port, peer
         self.credentials = credentials
         self.asked = expires
@@ -123,13 +125,14 @@ class TrunkRegistration:
             headers.append(auth)
         request = make_request(
             "REGISTER", self.registrar,
-            via=f"SIP/2.0/UDP {self.via_host}:{self.via_port};branch={new_branch()};rport",
+            via=f"SIP/2.0/{self.transport} {self.via_host}:{self.via_port};branch={new_branch()};rport",
             from_=f"<{self.aor}>;tag={self.from_tag}", to=f"<{self.aor}>", call_id=self.call_id,
             cseq=self.cseq, contact=f"<{self.contact}>", headers=headers,
         )  # fmt: skip
         self._last_expires = expires
         key = (request.top_via.branch or "", "REGISTER")
-        self._txn = NonInviteClientTransaction(key, self.peer, self.timers, bytes(request))
+        reliable = self.transport != "UDP"
+        self._txn = NonInviteClientTransaction(key, self.peer, self.timers, bytes(request), reliable=reliable)
         return [a for a in self._txn.start(now) if isinstance(a, Send)]
 
     def _final(self, response: SipResponse, now: float) -> list[Send | RegistrationEvent]:

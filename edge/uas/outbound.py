@@ -9,8 +9,10 @@ greeting work as for an inbound call.  Facts, in the order an inbound call recor
       ─answered─▶ CallAnswered · CallEstablished (the dialog greets) … CallEnded(disposition=answered)
       ─otherwise─▶ CallRejected(reason=busy|no_answer|failed|cancelled, stage=outbound) · CallEnded
 
+The target's transport is the URI's (:func:`target_peer`): UDP, TCP (``;transport=tcp``) or TLS
+(``sips:`` / ``;transport=tls``); the transport layer opens the TCP or TLS connection on the first send.
 Refused before any INVITE (``failed``): a target that is not a SIP URI with an IP address (the
-sans-IO core makes no DNS lookup), an unknown or disabled trunk, the trunk's concurrency cap or rate
+sans-IO core makes no DNS lookup), a transport other than those three, TLS without the edge's TLS settings, an unknown or disabled trunk, the trunk's concurrency cap or rate
 limit, no free RTP port.  The CDR shows the disposition; the caller of the API sees it in the call.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -98,8 +100,13 @@ class LegOrder:
     language: str | None = None
 
 
-def target_peer(uri: str) -> Peer:
-    """Where the INVITE goes: the URI's IP literal and port (UDP).  Raises OriginateRefused."""
+_DEFAULT_PORT: Final = {"udp": 5060, "tcp": 5060, "tls": 5061}
+
+
+def target_peer(uri: str, *, tls: bool = True) -> Peer:
+    """Where the INVITE goes: the URI's IP literal and port, over the transport it names (RFC 3261
+    §18.1.1, §26.2: ``sips:`` is TLS, else ``;transport=`` udp (the default), tcp or tls).  ``tls``:
+    whether this edge has TLS settings to open a TLS hop with.  Raises OriginateRefused."""
     try:
         parsed = SipUri.parse(uri)
     except SipParseError as exc:
@@ -109,9 +116,12 @@ def target_peer(uri: str) -> Peer:
         ip = str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         raise OriginateRefused(f"not an IP address (no DNS in the SIP core): {host[:80]!r}") from None
-    if parsed.scheme != "sip" or parsed.transport != "UDP":
-        raise OriginateRefused("only sip: over UDP is supported for outbound calls")
-    return Peer("udp", (ip, parsed.port or 5060))
+    transport = "tls" if parsed.scheme == "sips" else parsed.transport.lower()
+    if transport not in _DEFAULT_PORT:
+        raise OriginateRefused(f"transport {transport[:16]!r} is not supported (udp, tcp, tls)")
+    if transport == "tls" and not tls:
+        raise OriginateRefused("a TLS target needs the edge's SIP TLS settings (certificate and key)")
+    return Peer(transport, (ip, parsed.port or _DEFAULT_PORT[transport]))
 
 
 @dataclass(slots=True)
@@ -154,7 +164,7 @@ class Originator:
         trunk: Trunk | None = None
         refused: str | None = None
         try:
-            peer = target_peer(command.to_uri)
+            peer = target_peer(command.to_uri, tls=self.local.tls_port is not None)
             if command.trunk_id is not None:
                 trunk = self._trunk(command.trunk_id, now)
         except OriginateRefused as exc:
@@ -168,11 +178,14 @@ class Originator:
             creds = Credentials(trunk.outbound_username, trunk.outbound_password)
         spec = CallSpec(
             target=command.to_uri, from_uri=f"sip:{from_user}@{self.local.host}",
-            via_host=self.local.host, via_port=self.local.port,
-            contact=f"sip:{self.local.host}:{self.local.port}", sdp=b"",
-            ring_timeout=float(command.ring_timeout_s), credentials=creds,
+            via_host=self.local.host, via_port=self.local.port_for(peer.transport),
+            contact=self.local.contact(peer.transport).strip("<>"), sdp=b"",
+            ring_timeout=float(command.ring_timeout_s), credentials=creds, transport=peer.transport.upper(),
         )  # fmt: skip
-        uac = OutboundCall(spec, peer, timers=self.config.timers, call_id=new_call_id(self.local.host))
+        reliable = peer.transport != "udp"  # no INVITE retransmissions over TCP/TLS (RFC 3261 §17.1.1.2)
+        uac = OutboundCall(
+            spec, peer, timers=self.config.timers, reliable=reliable, call_id=new_call_id(self.local.host)
+        )
         call = Call(call_id, uac.invite, peer, uac.from_tag, now)
         call.direction, call.plan, call.trunk, call.proven = "outbound", plan, trunk, True
         self.table.add(call, None)
@@ -181,7 +194,7 @@ class Originator:
         self.facts.record(
             cf.call_invite_received(
                 call_id, sip_call_id=uac.call_id, from_uri=spec.from_uri, to_uri=command.to_uri,
-                caller=from_user, callee=to_user, remote_addr=str(peer), transport="udp",
+                caller=from_user, callee=to_user, remote_addr=str(peer), transport=peer.transport,
                 direction="outbound",
             )
         )  # fmt: skip
@@ -207,7 +220,7 @@ class Originator:
         call.local_sdp = offer
         uac = OutboundCall(
             CallSpec(**{**_fields(spec), "sdp": str(offer).encode()}), peer,
-            timers=self.config.timers, call_id=uac.call_id, from_tag=uac.from_tag,
+            timers=self.config.timers, reliable=reliable, call_id=uac.call_id, from_tag=uac.from_tag,
         )  # fmt: skip
         call.invite = uac.invite
         attempt = Attempt(call, uac)

@@ -65,7 +65,7 @@ class TrunkRegistrations:
                 continue
             assert trunk.outbound_address is not None
             try:
-                peer = target_peer(f"sip:{trunk.outbound_address}")
+                peer = target_peer(f"sip:{trunk.outbound_address}", tls=self.local.tls_port is not None)
             except OriginateRefused as exc:
                 log.warning("trunk registration impossible", trunk=trunk_id, error=str(exc))
                 continue
@@ -73,11 +73,12 @@ class TrunkRegistrations:
             creds = None
             if trunk.outbound_username and trunk.outbound_password is not None:
                 creds = Credentials(trunk.outbound_username, trunk.outbound_password)
-            host = trunk.outbound_address
+            host = trunk.outbound_address  # "ip[:port][;transport=tcp|tls]"
+            contact = self.local.contact(peer.transport).strip("<>").replace("sip:", f"sip:{user}@", 1)
             reg = TrunkRegistration(
-                registrar=f"sip:{host}", aor=f"sip:{user}@{host}",
-                contact=f"sip:{user}@{self.local.host}:{self.local.port}", via_host=self.local.host,
-                via_port=self.local.port, peer=peer, credentials=creds, timers=self.config.timers,
+                registrar=f"sip:{host}", aor=f"sip:{user}@{host.partition(';')[0]}", contact=contact,
+                via_host=self.local.host, via_port=self.local.port_for(peer.transport), peer=peer,
+                credentials=creds, timers=self.config.timers, transport=peer.transport.upper(),
             )  # fmt: skip
             self.active[trunk_id] = (_signature(trunk), reg)
             self.by_call_id[reg.call_id] = trunk_id

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from schemas import models
 from schemas.envelope import envelope
 from sentiric.eventlog.producer import EventProducer
@@ -19,8 +21,8 @@ from tests.support.sipp import run_sipp
 from .conftest import StartEdge, metric, node_facts
 
 
-def originate(port: int, **fields: Any) -> models.OriginateCall:
-    target = f"sip:1000@127.0.0.1:{port}"
+def originate(port: int, params: str = "", **fields: Any) -> models.OriginateCall:
+    target = f"sip:1000@127.0.0.1:{port}{params}"
     return models.OriginateCall(
         **envelope(str(uuid.uuid4()), seq=0, source="api"), to_uri=target, to=target, **fields
     )
@@ -33,9 +35,11 @@ async def send(kafka: str, topic: str, *commands: Any) -> None:
         await producer.flush()
 
 
-async def callee(tmp_path: Path, scenario: str, port: int, timeout_s: float = 40) -> asyncio.Task[Any]:
+async def callee(
+    tmp_path: Path, scenario: str, port: int, timeout_s: float = 40, extra: list[str] | None = None
+) -> asyncio.Task[Any]:
     task = asyncio.create_task(
-        run_sipp(0, tmp_path / scenario, scenario=scenario, local_port=port, timeout_s=timeout_s)
+        run_sipp(0, tmp_path / scenario, scenario=scenario, local_port=port, timeout_s=timeout_s, extra=extra)
     )
     await asyncio.sleep(0.5)  # sipp binds its port before the INVITE is sent
     return task
@@ -89,6 +93,29 @@ async def test_outbound_call_answered_by_sipp_then_hung_up(
     assert f["CallEnded"].disposition == "answered" and f["CallEnded"].hangup_by == "agent"
 
 
+async def test_outbound_call_over_tcp_to_a_sipp_callee_listening_on_tcp(
+    start_edge: StartEdge, kafka: str, tmp_path: Path
+) -> None:
+    """`;transport=tcp` in the target: the edge connects to sipp's TCP port, INVITEs over it, and the
+    call is answered and hung up on that connection (sipp's `-t t1` answers nothing over UDP)."""
+    app = await start_edge()
+    port = free_port_for_both(host="127.0.0.1")
+    sipp = await callee(tmp_path, "uas", port, extra=["-t", "t1"])
+    cmd = originate(port, ";transport=tcp")
+    await send(kafka, app.settings.commands_topic, cmd)
+    await wait_established(app, cmd.call_id)
+    await send(
+        kafka,
+        app.settings.commands_topic,
+        models.Hangup(**envelope(cmd.call_id, seq=1, source="t"), reason="done"),
+    )
+    result = await sipp
+    assert result.returncode == 0, result.describe()
+    f = by_name((await node_facts(app, kafka, 1))[cmd.call_id])
+    assert f["CallInviteReceived"].transport == "tcp"
+    assert f["CallEnded"].disposition == "answered" and f["CallEnded"].hangup_by == "agent"
+
+
 async def test_outbound_call_to_a_busy_callee(start_edge: StartEdge, kafka: str, tmp_path: Path) -> None:
     app = await start_edge()
     port = free_port_for_both(host="127.0.0.1")
@@ -118,19 +145,22 @@ async def test_outbound_call_not_answered_is_cancelled_at_the_ring_timeout(
     assert (ended - invited).total_seconds() >= 2.0  # it rang for the ring timeout
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_the_edge_registers_with_a_trunk_and_unregisters_at_stop(
-    start_edge: StartEdge, config: Any, kafka: str, tmp_path: Path
+    start_edge: StartEdge, config: Any, kafka: str, tmp_path: Path, transport: str
 ) -> None:
+    """Over TCP the trunk's address says so (`;transport=tcp`) and sipp listens on TCP only."""
     port = free_port_for_both(host="127.0.0.1")
+    suffix, extra = (";transport=tcp", ["-t", "t1"]) if transport == "tcp" else ("", None)
     trunk_id = f"carrier-{uuid.uuid4().hex[:6]}"
     await config(
         models.Trunk(
             event_id=uuid.uuid4(), entity_id=trunk_id, occurred_at=datetime.now(UTC), source="test",
-            trace_id="t", name="carrier", sources=(), outbound_address=f"127.0.0.1:{port}",
+            trace_id="t", name="carrier", sources=(), outbound_address=f"127.0.0.1:{port}{suffix}",
             outbound_username="acct", outbound_password="pw", outbound_register=True,
         )
     )  # fmt: skip
-    sipp = await callee(tmp_path, "uas_registrar.xml", port)
+    sipp = await callee(tmp_path, "uas_registrar.xml", port, extra=extra)
     app = await start_edge()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 20

@@ -97,3 +97,12 @@ def test_a_response_of_another_transaction_is_ignored() -> None:
     (first,) = sent(reg.start(0.0))
     other = make_response(first, 200).replace_header("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKother")
     assert reg.receive_response(other, 0.1) == []
+
+
+def test_over_tcp_the_via_names_tcp_and_nothing_is_retransmitted() -> None:
+    reg = registration(transport="TCP", contact="sip:acct@192.0.2.1:5060;transport=tcp")
+    (first,) = sent(reg.start(0.0))
+    assert first.top_via.transport == "TCP"
+    out = run_until(reg, 32.0)
+    assert not any(isinstance(o, Send) for o in out)  # timer E only over UDP (RFC 3261 §17.1.2.2)
+    assert RegistrationFailed(None, "no answer from the registrar") in out  # timer F still runs

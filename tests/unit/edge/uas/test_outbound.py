@@ -196,3 +196,54 @@ def test_a_response_from_another_host_is_dropped() -> None:
     forged = make_response(invite, 486, to_tag="x")
     assert edge.core.receive(bytes(forged), Peer("udp", ("198.51.100.9", 5080)), 0.1) == []
     assert "CallRejected" not in edge.names(cmd.call_id)
+
+
+def sent_to(effects: list[Any]) -> list[Peer]:
+    return [e.addr for e in effects if type(e).__name__ == "Send"]
+
+
+def test_a_tcp_target_is_invited_over_tcp_without_retransmissions() -> None:
+    edge = make_edge()
+    cmd = originate(to_uri="sip:1000@192.0.2.20:5080;transport=tcp")
+    out = edge.core.originate(cmd, 0.0)
+    (invite,) = requests(out)
+    assert sent_to(out) == [Peer("tcp", ("192.0.2.20", 5080))]
+    assert invite.top_via.transport == "TCP"
+    assert (invite.header("contact") or "").endswith(";transport=tcp>")
+    assert requests(edge.run_timers(0.6)) == [] and requests(edge.run_timers(2.0)) == []  # no timer A
+    (invited,) = [f for f in edge.facts(cmd.call_id) if type(f).__name__ == "CallInviteReceived"]
+    assert invited.transport == "tcp" and invited.remote_addr == "192.0.2.20:5080"
+    ok = make_response(
+        invite, 200, to_tag="callee", headers=[("Contact", "<sip:1000@192.0.2.20:5080;transport=tcp>")],
+        body=ANSWER_SDP, content_type="application/sdp",
+    )  # fmt: skip
+    out = edge.core.receive(bytes(ok), Peer("tcp", ("192.0.2.20", 5080)), 0.5)
+    (ack,) = requests(out)
+    assert ack.method == "ACK" and ack.top_via.transport == "TCP"
+    assert sent_to(out) == [Peer("tcp", ("192.0.2.20", 5080))]
+
+
+def test_a_udp_target_is_retransmitted_until_a_response() -> None:
+    edge = make_edge()
+    cmd = originate()
+    start(edge, cmd)
+    assert [r.method for r in requests(edge.run_timers(0.6))] == ["INVITE"]  # timer A: T1 = 500 ms
+
+
+def test_a_sips_target_goes_over_tls_to_5061_only_with_tls_settings() -> None:
+    edge = make_edge(tls_port=5061)
+    cmd = originate(to_uri="sips:1000@192.0.2.20")
+    out = edge.core.originate(cmd, 0.0)
+    (invite,) = requests(out)
+    assert sent_to(out) == [Peer("tls", ("192.0.2.20", 5061))]
+    assert invite.top_via.transport == "TLS" and invite.top_via.port == 5061
+    without = make_edge()
+    for uri in (
+        "sips:1000@192.0.2.20",
+        "sip:1000@192.0.2.20;transport=tls",
+        "sip:1000@192.0.2.20;transport=sctp",
+    ):
+        cmd = originate(to_uri=uri)
+        assert requests(without.core.originate(cmd, 0.0)) == []
+        facts = {type(f).__name__: f for f in without.facts(cmd.call_id)}
+        assert facts["CallEnded"].disposition == "failed", uri
