@@ -3,13 +3,14 @@
 The stack of bench/voice_latency.py (private Kafka, `sentiric edge`, one worker with Whisper base,
 the knowledge base and espeak-ng, tshark on the edge's RTP ports). For each level L of ``--levels``
 (1, 2, 4, 8 …), sipp runs ``--rounds`` x L calls with at most L at once, started together (``-r L``):
-every call waits for its greeting, asks "what are your opening hours" and listens. Voice-to-voice per
-call = the caller's last voiced packet → the first audible reply packet, on the wire.
+every call waits for its greeting, asks "what are your opening hours" and listens. With ``--spread-ms``
+each caller asks at a random moment of that window after its greeting (real traffic), else all at
+once. Voice-to-voice per call = the caller's last voiced packet → the first audible reply packet, on the wire.
 
 Prints p50/p95 per level with the median STT compute and the time the utterance waited before the
 STT agent took it; stops after the first level whose p50 is more than twice level 1's.
 
-    .venv/bin/python bench/conversations.py [--levels 1,2,4,8] [--rounds 2]
+    .venv/bin/python bench/conversations.py [--levels 1,2,4,8] [--rounds 2] [--spread-ms 10000]
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ async def main(args: argparse.Namespace) -> None:
                 start = len(bench.log.records)
                 count = level * args.rounds
                 listen = args.listen_ms + level * 3000  # the last of L questions waits for L-1 transcriptions
-                result = await bench.calls(count, level, before_ms=args.greeting_ms, after_ms=listen)
+                result = await bench.calls(
+                    count, level, before_ms=args.greeting_ms, after_ms=listen, spread_ms=args.spread_ms
+                )
                 wire = await capture.stop()
                 ids = await bench.finished(start, count)
                 rows = [r for r in (measure(bench.log.of(i), wire, args.vad_silence_ms) for i in ids) if r]
@@ -69,6 +72,13 @@ if __name__ == "__main__":
         "--workers", type=int, default=1, help="streams workers in the group (≤ 3 partitions)"
     )
     parser.add_argument("--rounds", type=int, default=2, help="calls per level = level x rounds")
+    parser.add_argument(
+        "--spread-ms",
+        type=int,
+        default=0,
+        help="each caller asks at a uniformly random moment within this long after the greeting "
+        "(0: all of a level's callers ask together, the worst case)",
+    )
     parser.add_argument("--vad-silence-ms", type=int, default=700)
     parser.add_argument("--greeting-ms", type=int, default=4500)
     parser.add_argument("--listen-ms", type=int, default=8000)

@@ -100,12 +100,21 @@ class Bench:
     workdir: Path
     vad_silence_ms: int
 
-    async def calls(self, count: int, concurrent: int, *, before_ms: int, after_ms: int) -> SippResult:
-        """`count` calls, at most `concurrent` at once, each asking the question once."""
+    async def calls(
+        self, count: int, concurrent: int, *, before_ms: int, after_ms: int, spread_ms: int = 0
+    ) -> SippResult:
+        """`count` calls, at most `concurrent` at once, each asking the question once: ``before_ms``
+        after the answer, or with ``spread_ms`` at a moment drawn uniformly from ``before_ms`` to
+        ``before_ms + spread_ms`` (sipp's uniform pause), as callers of real traffic ask."""
         scenario = caller_scenario(
             self.workdir, QUESTION_PCAP, before_ms=before_ms, pcap_ms=QUESTION_MS, after_ms=after_ms
         )
-        per_call_s = (before_ms + QUESTION_MS + after_ms) / 1000 + 5
+        if spread_ms > 0:
+            path = Path(scenario)
+            fixed = f'<pause milliseconds="{before_ms}"/>'
+            spread = f'<pause distribution="uniform" min="{before_ms}" max="{before_ms + spread_ms}"/>'
+            path.write_text(path.read_text().replace(fixed, spread, 1))  # noqa: ASYNC240 - before sipp starts
+        per_call_s = (before_ms + spread_ms + QUESTION_MS + after_ms) / 1000 + 5
         rounds = -(-count // concurrent)
         return await run_sipp(
             self.sip_port, self.workdir / f"sipp-{count}-{concurrent}", scenario=scenario, calls=count,
