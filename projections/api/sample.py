@@ -144,8 +144,11 @@ async def book(request: Request, svc: Svc) -> dict[str, Any]:
     at = time.fromisoformat(args.time)
     async with svc.pool.acquire() as conn:
         row = await conn.fetchrow(
-            "INSERT INTO sample_bookings (booking_id, request_id, call_id, day, at, name) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING RETURNING booking_id",
+            # the booking belongs to the tenant of the call that made it (issue 15)
+            "INSERT INTO sample_bookings (booking_id, request_id, call_id, day, at, name, tenant) "
+            "VALUES ($1, $2, $3, $4, $5, $6, "
+            "coalesce((SELECT tenant FROM calls WHERE call_id = $3), 'default')) "
+            "ON CONFLICT (request_id) DO NOTHING RETURNING booking_id",
             booking_id, req.request_id, req.call_id, args.date, at, args.name,
         )  # fmt: skip
         if row is None:  # this request booked already: the same booking again
