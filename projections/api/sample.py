@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from projections.api.errors import ApiError
 from projections.api.services import Services, services
+from projections.api.tenancy import Scope
 from projections.webhooks import SIGNATURE_HEADER, verify
 from schemas import models as m
 
@@ -174,12 +175,16 @@ class BookingRow(BaseModel):
 
 
 @router.get("/bookings", response_model=list[BookingRow])
-async def list_bookings(svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
-    """The sample bookings, newest first (read scope)."""
+async def list_bookings(
+    svc: Svc, scope: Scope, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[dict[str, Any]]:
+    """The sample bookings of the tenant, newest first (read scope)."""
     async with svc.pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT booking_id, call_id, day, at, name FROM sample_bookings ORDER BY booked_at DESC LIMIT $1",
+            "SELECT booking_id, call_id, day, at, name FROM sample_bookings "
+            "WHERE ($2::text IS NULL OR tenant = $2) ORDER BY booked_at DESC LIMIT $1",
             limit,
+            scope.tenant,
         )
     return [
         {"booking_id": r["booking_id"], "call_id": r["call_id"], "date": r["day"].isoformat(),
