@@ -5,7 +5,10 @@ Each principal belongs to one tenant (its token's ``ApiToken.tenant``). A reques
 - a tenant principal's own tenant, always. Naming another one (``?tenant=`` or the
   ``X-Sentiric-Tenant`` header) is 403;
 - for a ``platform`` principal: the tenant it names, or, naming none, every tenant at once (reads
-  see everything; a write keeps an existing record's tenant and creates new ones in "default").
+  see everything; a write keeps an existing record's tenant and creates new ones in "default"). The
+  dashboard's tenant picker names it with the ``sentiric_tenant`` cookie (a preference, not a
+  credential: it only ever narrows what a platform principal sees, and other principals' requests
+  ignore it), so EventSource and ``<audio>`` requests, which cannot set a header, follow it too.
 
 Routes take a ``Scope`` (any principal) or an ``AdminScope`` (admin scope) and filter with it in the
 query: rows by their ``tenant`` column, config records by their ``tenant`` field. Entity ids are global
@@ -34,6 +37,7 @@ from sentiric.auth import DEFAULT_TENANT, PLATFORM, Principal
 
 TENANT_PARAM: Final = "tenant"
 TENANT_HEADER: Final = "x-sentiric-tenant"
+TENANT_COOKIE: Final = "sentiric_tenant"
 TENANT_ID: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # also the Tenant record's entity id
 T = TypeVar("T")
 
@@ -63,6 +67,9 @@ def acting_tenant(request: Request, principal: Principal) -> str | None:
     if named is not None and not TENANT_ID.fullmatch(named):
         raise ApiError(422, "invalid tenant", {"tenant": named[:80]})
     if principal.platform:
+        if named is None:
+            picked = request.cookies.get(TENANT_COOKIE)
+            named = picked if picked and TENANT_ID.fullmatch(picked) else None  # a stale or odd one: none
         return named
     if named is not None and named != principal.tenant:
         raise ApiError(
