@@ -20,6 +20,7 @@ from fastapi import Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from projections.api.admin import NOT_FOUND, Text, delete, write
+from projections.api.errors import ApiError
 from projections.api.services import Services, services
 from projections.api.tenancy import TENANT_ID, AdminScope, Tenancy, owned, require_platform
 from projections.api.writes import admin_router
@@ -29,7 +30,7 @@ router = admin_router("/api/admin/tenants", "tenants")
 router.dependencies.append(Depends(require_platform))  # every route, reads too
 Svc = Annotated[Services, Depends(services)]
 TenantId = Annotated[str, Path(pattern=f"^{TENANT_ID.pattern}$", description="lower-case, e.g. acme")]
-Domain = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9.:\[\]-]+$")]
+Domain = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$")]  # lower-cased
 
 
 class TenantIn(BaseModel):
@@ -74,6 +75,13 @@ async def get_tenant(entity_id: TenantId, svc: Svc, scope: AdminScope) -> dict[s
 
 @router.put("/{entity_id}", response_model=TenantOut)
 async def put_tenant(entity_id: TenantId, body: TenantIn, svc: Svc, scope: AdminScope) -> dict[str, Any]:
+    """A SIP domain names one tenant: a domain another tenant lists is 409."""
+    for other in svc.view.all(m.Tenant):
+        shared = sorted(set(other.domains) & set(body.domains))
+        if other.entity_id != entity_id and shared:
+            raise ApiError(
+                409, "a domain belongs to another tenant", {"domains": shared, "tenant": other.entity_id}
+            )
     event_id = uuid.uuid4()
     record = m.Tenant(
         event_id=event_id, entity_id=entity_id, occurred_at=datetime.now(UTC), source="api",

@@ -309,6 +309,14 @@ async def test_a_tenant_sees_its_own_world_and_only_it(world: World) -> None:
         listed = (await platform.get("/api/admin/dialplans", headers={"X-Sentiric-Tenant": B})).json()
         assert [d["id"] for d in listed] == [ids(B)["dialplans"]]
         assert {t["id"] for t in (await platform.get("/api/admin/tenants")).json()} == {A, B}
+        r = await platform.put(
+            f"/api/admin/tenants/{A}", json={"name": "Acme", "domains": ["pbx.acme.example"]}
+        )
+        assert r.status_code == 200, r.text
+        r = await platform.put(
+            f"/api/admin/tenants/{B}", json={"name": "Globex", "domains": ["PBX.acme.example"]}
+        )
+        assert r.status_code == 409, r.text  # one domain, one tenant
 
 
 async def test_a_tenant_admin_acts_only_in_its_own_tenant(world: World) -> None:
