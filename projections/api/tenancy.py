@@ -120,19 +120,20 @@ def owned(view: Any, model: type[T], entity_id: str, scope: Tenancy) -> T:
     return record  # type: ignore[no-any-return]  # view.get is typed by the model
 
 
-def claim(view: Any, record: T, scope: Tenancy) -> T:
+def claim(view: Any, record: Any, scope: Tenancy) -> Any:
     """The record to write, stamped with its tenant; 409 when its id belongs to another tenant."""
-    existing = view.get(type(record), record.entity_id)  # type: ignore[attr-defined]  # every config record has one
+    model, entity_id = type(record), record.entity_id
+    existing = view.get(model, entity_id)
     existing_tenant = getattr(existing, "tenant", None) if existing is not None else None
     if existing_tenant is not None and not scope.sees(existing_tenant):
         raise ApiError(
             409,
-            f"this {type(record).__name__} id is taken",
-            {"id": record.entity_id, "reason": "ids are global across tenants; choose another"},  # type: ignore[attr-defined]
+            f"this {model.__name__} id is taken",
+            {"id": entity_id, "reason": "ids are global across tenants; choose another"},
         )
-    if not any(f.name == "tenant" for f in dataclasses.fields(record)):  # type: ignore[arg-type]
+    if not any(f.name == "tenant" for f in dataclasses.fields(record)):
         return record  # a Tenant record itself
-    return dataclasses.replace(record, tenant=scope.owner(existing_tenant))  # type: ignore[type-var]
+    return dataclasses.replace(record, tenant=scope.owner(existing_tenant))
 
 
 def same_tenant(view: Any, model: type[Any], ids: Iterable[str], tenant: str, field: str) -> None:
