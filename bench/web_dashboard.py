@@ -9,6 +9,10 @@ the HTML, its three scripts and style sheet, `/api/calls?limit=25`, `/api/stats`
 `/api/web/series` for the default range (24 h), fetched concurrently as a browser does; then the same
 for the 7-day range, a filtered CDR page, and one call's detail. The requests carry the session
 cookie of a sign-in, as the browser's do (so the cost of checking it is in the numbers).
+
+With `--tenants N` (N > 1) the calls are spread over N tenants (t0..t{N-1}) and every scenario runs
+twice: as the platform admin over every tenant, then acting in tenant t0 (the dashboard's tenant picker,
+the `sentiric_tenant` cookie), whose queries filter on the tenant (issue 15).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from sentiric.settings import Settings
 STATIC = ("/", "/web/style.css", "/web/session.js", "/web/charts.js", "/web/dashboard.js")
 
 
-async def load(dsn: str, calls: int) -> str:
+async def load(dsn: str, calls: int, tenants: int = 1) -> str:
     rng = random.Random(7)
     t0 = datetime.now(UTC) - timedelta(seconds=calls * 30)
     pool = await open_pool(dsn)
@@ -49,8 +53,15 @@ async def load(dsn: str, calls: int) -> str:
             await conn.execute("TRUNCATE calls")
             rows = [cdr.as_tuple(synthetic_row(i, rng, t0)) for i in range(calls)]
             await conn.copy_records_to_table("calls", records=rows, columns=cdr.columns(cdr.CallRow))
+            if tenants > 1:
+                await conn.execute("UPDATE calls SET tenant = 't' || (abs(hashtext(call_id)) % $1)", tenants)
             await conn.execute("ANALYZE calls")
-            return str(await conn.fetchval("SELECT call_id FROM calls ORDER BY invite_at DESC LIMIT 1"))
+            return str(
+                await conn.fetchval(
+                    "SELECT call_id FROM calls WHERE tenant = $1 ORDER BY invite_at DESC LIMIT 1",
+                    "t0" if tenants > 1 else "default",
+                )
+            )
     finally:
         await pool.close()
 
@@ -70,9 +81,9 @@ def report(label: str, ms: list[float]) -> None:
     )
 
 
-async def run(kafka: str, dsn: str, calls: int, loads: int) -> None:
-    call_id = await load(dsn, calls)
-    print(f"stored {calls} calls")
+async def run(kafka: str, dsn: str, calls: int, loads: int, tenants: int = 1) -> None:
+    call_id = await load(dsn, calls, tenants)
+    print(f"stored {calls} calls" + (f" of {tenants} tenants" if tenants > 1 else ""))
     app = create_app(
         ApiConfig(
             dsn=dsn,
@@ -110,6 +121,12 @@ async def run(kafka: str, dsn: str, calls: int, loads: int) -> None:
                 await page(http, paths)
             for label, paths in scenarios.items():
                 report(label, [await page(http, paths) for _ in range(loads)])
+            if tenants > 1:
+                http.cookies.set("sentiric_tenant", "t0")  # the platform admin acts in one tenant
+                for paths in scenarios.values():
+                    await page(http, paths)
+                for label, paths in scenarios.items():
+                    report(f"tenant t0: {label}", [await page(http, paths) for _ in range(loads)])
     finally:
         server.should_exit = True
         await task
@@ -121,6 +138,7 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--loads", type=int, default=30)
+    parser.add_argument("--tenants", type=int, default=1, help="spread the calls over this many tenants")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sentiric-bench-") as home:
         settings = Settings(
@@ -135,7 +153,7 @@ def main() -> None:
         database = EmbeddedPostgres(settings)
         try:
             dsn = database.start()
-            asyncio.run(run(broker.bootstrap, dsn, args.calls, args.loads))
+            asyncio.run(run(broker.bootstrap, dsn, args.calls, args.loads, args.tenants))
         finally:
             database.stop()
             broker.stop()

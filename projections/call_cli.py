@@ -42,10 +42,14 @@ def originate(
     *,
     base: str | None = None,
     transport: httpx.BaseTransport | None = None,
+    tenant: str | None = None,
 ) -> tuple[int, Any]:
-    """POST the call; returns (HTTP status, decoded JSON answer)."""
+    """POST the call (as ``tenant``'s, when given: the admin token is the platform's); returns (HTTP
+    status, decoded JSON answer)."""
     verify: Any = str(settings.api_tls_cert_file) if settings.api_tls and settings.api_tls_cert_file else True
     headers = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+    if tenant is not None:
+        headers["X-Sentiric-Tenant"] = tenant
     with httpx.Client(
         base_url=base or api_base(settings), verify=verify, transport=transport, timeout=TIMEOUT_S
     ) as c:
@@ -58,7 +62,7 @@ def originate(
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        status, answer = originate(get_settings(), request_body(args), base=args.api)
+        status, answer = originate(get_settings(), request_body(args), base=args.api, tenant=args.tenant)
     except httpx.HTTPError as exc:
         print(f"sentiric call: the API is not reachable: {exc}", file=sys.stderr)
         return 1
@@ -82,5 +86,6 @@ def add_parser(sub: Any) -> None:
         "--ring-timeout", dest="ring_timeout", type=int, default=30, help="seconds (default 30)"
     )
     call.add_argument("--edge", help="edge node id to place the call (default: the API's)")
+    call.add_argument("--tenant", help="the tenant the call is placed for (its trunk, dialplan, knowledge)")
     call.add_argument("--api", help="API base URL (default: from the settings)")
     call.set_defaults(func=_run)

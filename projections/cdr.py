@@ -159,6 +159,7 @@ class TurnRow:
     synthesized_at: datetime | None = None
     tts_engine: str | None = None
     tts_latency_ms: float | None = None
+    tenant: str = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,7 @@ class PlaybackRow:
     interrupted: bool | None = None
     played_ms: int | None = None
     finish_reason: str | None = None
+    tenant: str = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +185,7 @@ class DtmfRow:
     digit: str
     duration_ms: int
     method: str
+    tenant: str = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +209,7 @@ class KpiWindowRow:
     tts_ms_p95: float | None
     v2v_ms_p50: float | None
     v2v_ms_p95: float | None
+    tenant: str = "default"  # "*": the whole platform's window
 
 
 def columns(row_type: type[Any]) -> tuple[str, ...]:
@@ -377,8 +381,7 @@ def _call_changes(row: CallRow, fact: Any) -> dict[str, Any]:
 def fold_call(row: CallRow, fact: Any, pos: LogPosition | None = None) -> CallRow:
     """The call row after one more fact of the call (already de-duplicated)."""
     changes = _call_changes(row, fact)
-    if fact.tenant != row.tenant and fact.tenant != "default":  # the edge stamps every fact alike
-        changes["tenant"] = fact.tenant
+    changes |= tenant_change(row, fact)
     changes["event_count"] = row.event_count + 1
     if pos is not None:
         if row.log_topic is None:
@@ -387,6 +390,15 @@ def fold_call(row: CallRow, fact: Any, pos: LogPosition | None = None) -> CallRo
         changes["first_offset"] = _min(row.first_offset, pos.offset)
         changes["last_offset"] = _max(row.last_offset, pos.offset)
     return derive(replace(row, **changes))
+
+
+def tenant_change(row: Any, fact: Any) -> dict[str, Any]:
+    """The row's tenant after one more fact: the edge stamps every fact of a call alike, so any fact
+    naming a tenant other than "default" names the call's; "default" (also what a fact written before
+    tenants decodes into) never overrides one, which keeps the fold order-free."""
+    if fact.tenant != row.tenant and fact.tenant != "default":
+        return {"tenant": fact.tenant}
+    return {}
 
 
 def turn_key(fact: Any) -> str | None:
@@ -401,7 +413,7 @@ def turn_key(fact: Any) -> str | None:
 
 def fold_turn(row: TurnRow, fact: Any) -> TurnRow:
     at = fact.occurred_at
-    changes: dict[str, Any] = {"at": _min(row.at, at)}
+    changes: dict[str, Any] = {"at": _min(row.at, at), **tenant_change(row, fact)}
     match fact:
         case m.UtteranceCaptured():
             changes |= {
@@ -415,7 +427,7 @@ def fold_turn(row: TurnRow, fact: Any) -> TurnRow:
                 changes["text"] = fact.text
         case m.UtteranceTranscribed():
             if not fact.is_final:
-                return row
+                return replace(row, **tenant_change(row, fact))
             changes["speaker"] = CALLER
             if row.transcript_seq is None or fact.seq > row.transcript_seq:
                 changes |= {
@@ -457,13 +469,19 @@ def fold_turn(row: TurnRow, fact: Any) -> TurnRow:
 
 
 def fold_playback(row: PlaybackRow, fact: Any) -> PlaybackRow:
+    tenant = tenant_change(row, fact)
     match fact:
         case m.PlaybackStarted():
             return replace(
-                row, started_at=fact.occurred_at, source_uri=fact.source_uri, duration_ms=fact.duration_ms
+                row,
+                started_at=fact.occurred_at,
+                source_uri=fact.source_uri,
+                duration_ms=fact.duration_ms,
+                **tenant,
             )
         case m.PlaybackFinished():
             changes: dict[str, Any] = {
+                **tenant,
                 "finished_at": fact.occurred_at,
                 "interrupted": fact.interrupted,
                 "played_ms": fact.played_ms,
@@ -477,7 +495,14 @@ def fold_playback(row: PlaybackRow, fact: Any) -> PlaybackRow:
 
 def dtmf_row(fact: m.DtmfReceived) -> DtmfRow:
     return DtmfRow(
-        fact.call_id, fact.event_id, fact.seq, fact.occurred_at, fact.digit, fact.duration_ms, fact.method
+        fact.call_id,
+        fact.event_id,
+        fact.seq,
+        fact.occurred_at,
+        fact.digit,
+        fact.duration_ms,
+        fact.method,
+        fact.tenant,
     )
 
 
@@ -509,7 +534,7 @@ class Projection:
         self.turns = turns or {}
         self.playbacks = playbacks or {}
         self.dtmf: dict[tuple[str, UUID], DtmfRow] = {}
-        self.kpi_windows: dict[tuple[str, datetime], KpiWindowRow] = {}
+        self.kpi_windows: dict[tuple[str, str, datetime], KpiWindowRow] = {}
         self.seen = seen or set()
         self.new_events: list[tuple[UUID, str | None]] = []
         self.duplicates = 0
@@ -523,7 +548,7 @@ class Projection:
             if not self._first_time(record.event_id, None):
                 return False
             row = kpi_window_row(record)
-            self.kpi_windows[(row.source, row.window_start)] = row
+            self.kpi_windows[(row.tenant, row.source, row.window_start)] = row
             return True
         if not isinstance(record, CALL_FACTS):
             return False

@@ -164,9 +164,10 @@ def register(registry: Registry) -> None:
 
 
 def _add_call(sub: Any) -> None:
-    from projections import call_cli  # httpx only for the command line that needs it
+    from projections import call_cli, token_cli  # httpx only for the command lines that need it
 
     call_cli.add_parser(sub)
+    token_cli.add_parser(sub)
 
 
 def _rebuild(args: argparse.Namespace) -> int:

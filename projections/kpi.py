@@ -30,6 +30,7 @@ from projections.cdr import KpiWindowRow, columns
 from projections.connection import Connection
 
 ACTIVE_HORIZON: Final = timedelta(hours=12)
+PLATFORM_WINDOWS: Final = "*"  # the analytics windows over every tenant's calls
 QUANTILES: Final = (0.5, 0.95, 0.99)
 MOS_BANDS: Final = ((None, 2.6, "<2.6"), (2.6, 3.1, "2.6-3.1"), (3.1, 3.6, "3.1-3.6"),
                     (3.6, 4.0, "3.6-4.0"), (4.0, 4.3, "4.0-4.3"), (4.3, None, ">=4.3"))  # fmt: skip
@@ -41,15 +42,17 @@ SELECT count(*) AS offered,
        percentile_cont($3::float8[]) WITHIN GROUP (ORDER BY pdd_ms) AS pdd,
        avg(mos) AS mos_mean,
        percentile_cont($3::float8[]) WITHIN GROUP (ORDER BY mos) AS mos
-FROM calls WHERE invite_at >= $1 AND invite_at < $2
+FROM calls WHERE invite_at >= $1 AND invite_at < $2 AND ($4::text IS NULL OR tenant = $4)
 """
 _DISPOSITIONS = """
-SELECT disposition, count(*) AS n FROM calls WHERE invite_at >= $1 AND invite_at < $2
+SELECT disposition, count(*) AS n FROM calls
+WHERE invite_at >= $1 AND invite_at < $2 AND ($3::text IS NULL OR tenant = $3)
 GROUP BY disposition ORDER BY disposition
 """
 _ACTIVE = """
 SELECT count(*) FROM calls
 WHERE invite_at < $1 AND invite_at >= $2 AND (finished_at IS NULL OR finished_at > $1)
+  AND ($3::text IS NULL OR tenant = $3)
 """
 _MOS_BANDS = """
 SELECT count(*) FILTER (WHERE mos < 2.6) AS b0,
@@ -58,16 +61,19 @@ SELECT count(*) FILTER (WHERE mos < 2.6) AS b0,
        count(*) FILTER (WHERE mos >= 3.6 AND mos < 4.0) AS b3,
        count(*) FILTER (WHERE mos >= 4.0 AND mos < 4.3) AS b4,
        count(*) FILTER (WHERE mos >= 4.3) AS b5
-FROM calls WHERE invite_at >= $1 AND invite_at < $2 AND mos IS NOT NULL
+FROM calls WHERE invite_at >= $1 AND invite_at < $2 AND mos IS NOT NULL AND ($3::text IS NULL OR tenant = $3)
 """
 _SPEECH = """
 SELECT
   (SELECT percentile_cont($3::float8[]) WITHIN GROUP (ORDER BY stt_latency_ms) FROM transcript_turns
-    WHERE speaker = 'caller' AND transcribed_at >= $1 AND transcribed_at < $2) AS stt,
+    WHERE speaker = 'caller' AND transcribed_at >= $1 AND transcribed_at < $2
+      AND ($4::text IS NULL OR tenant = $4)) AS stt,
   (SELECT percentile_cont($3::float8[]) WITHIN GROUP (ORDER BY dialog_latency_ms) FROM transcript_turns
-    WHERE speaker = 'agent' AND utterance_id IS NOT NULL AND replied_at >= $1 AND replied_at < $2) AS dialog,
+    WHERE speaker = 'agent' AND utterance_id IS NOT NULL AND replied_at >= $1 AND replied_at < $2
+      AND ($4::text IS NULL OR tenant = $4)) AS dialog,
   (SELECT percentile_cont($3::float8[]) WITHIN GROUP (ORDER BY tts_latency_ms) FROM transcript_turns
-    WHERE speaker = 'agent' AND synthesized_at >= $1 AND synthesized_at < $2) AS tts
+    WHERE speaker = 'agent' AND synthesized_at >= $1 AND synthesized_at < $2
+      AND ($4::text IS NULL OR tenant = $4)) AS tts
 """
 _V2V = """
 SELECT percentile_cont($3::float8[]) WITHIN GROUP (
@@ -79,11 +85,12 @@ JOIN transcript_turns c ON c.call_id = a.call_id AND c.turn_id = a.utterance_id
 LEFT JOIN playbacks p ON p.call_id = a.call_id
   AND (p.playback_id = a.turn_id OR p.playback_id = a.turn_id || '#0')  -- a streamed reply's first piece
 WHERE a.speaker = 'agent' AND c.captured_at >= $1 AND c.captured_at < $2
+  AND ($4::text IS NULL OR a.tenant = $4)
   AND coalesce(p.started_at, a.synthesized_at) IS NOT NULL
 """
 _WINDOWS = f"""
 SELECT {", ".join(columns(KpiWindowRow))} FROM kpi_windows
-WHERE window_start >= $1 AND window_start < $2 ORDER BY window_start, source LIMIT 1440
+WHERE window_start >= $1 AND window_start < $2 AND tenant = $3 ORDER BY window_start, source LIMIT 1440
 """
 
 
@@ -92,15 +99,22 @@ def _quantiles(values: list[float | None] | None) -> dict[str, float | None]:
     return {f"p{round(q * 100)}": v for q, v in zip(QUANTILES, values, strict=True)}
 
 
-async def stats(conn: Connection, start: datetime, end: datetime) -> dict[str, Any]:
+async def stats(
+    conn: Connection, start: datetime, end: datetime, tenant: str | None = None
+) -> dict[str, Any]:
+    """The KPIs of one tenant's calls (None: every tenant's) and its analytics windows (None: the
+    platform-wide windows, tenant "*")."""
     q = list(QUANTILES)
-    calls = await conn.fetchrow(_CALLS, start, end, q)
-    speech = await conn.fetchrow(_SPEECH, start, end, q)
-    v2v = await conn.fetchrow(_V2V, start, end, q)
-    bands = await conn.fetchrow(_MOS_BANDS, start, end)
-    active = await conn.fetchval(_ACTIVE, end, end - ACTIVE_HORIZON)
-    dispositions = {r["disposition"]: r["n"] for r in await conn.fetch(_DISPOSITIONS, start, end)}
-    windows = [dict(r) for r in await conn.fetch(_WINDOWS, start, end)]
+    calls = await conn.fetchrow(_CALLS, start, end, q, tenant)
+    speech = await conn.fetchrow(_SPEECH, start, end, q, tenant)
+    v2v = await conn.fetchrow(_V2V, start, end, q, tenant)
+    bands = await conn.fetchrow(_MOS_BANDS, start, end, tenant)
+    active = await conn.fetchval(_ACTIVE, end, end - ACTIVE_HORIZON, tenant)
+    dispositions = {r["disposition"]: r["n"] for r in await conn.fetch(_DISPOSITIONS, start, end, tenant)}
+    windows = [
+        dict(r)
+        for r in await conn.fetch(_WINDOWS, start, end, PLATFORM_WINDOWS if tenant is None else tenant)
+    ]
     # aggregates without GROUP BY: always exactly one row
     assert calls is not None and speech is not None and v2v is not None and bands is not None
     minutes = max((end - start).total_seconds() / 60.0, 1e-9)

@@ -4,6 +4,10 @@ Paging is by keyset on `(invite_at DESC, call_id DESC)` (index `calls_invite_at`
 last row's key, so a page costs the same at any depth and rows inserted meanwhile never shift pages.
 Calls whose INVITE fact has not been projected (no `invite_at`) are not listed; they can still be
 fetched by id.
+
+Tenants (issue 15): every query takes the tenant it reads for (None: every tenant, a platform admin
+acting in none) and filters on `calls.tenant` in SQL, so another tenant's call is "not found" rather
+than fetched and hidden.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class CallFilter:
     caller: str | None = None
     callee: str | None = None
     disposition: str | None = None
+    tenant: str | None = None  # None: every tenant
 
 
 def encode_cursor(invite_at: datetime, call_id: str) -> str:
@@ -93,7 +98,7 @@ async def list_calls(
         clauses.append(f"invite_at >= {arg(where.start)}")
     if where.end is not None:
         clauses.append(f"invite_at < {arg(where.end)}")
-    for column in ("caller", "callee", "disposition"):
+    for column in ("caller", "callee", "disposition", "tenant"):
         value = getattr(where, column)
         if value is not None:
             clauses.append(f"{column} = {arg(value)}")
@@ -112,9 +117,14 @@ async def list_calls(
     return rows, next_cursor
 
 
-async def get_call(conn: Connection, call_id: str) -> dict[str, Any] | None:
-    """The call row with its transcript, playbacks and DTMF, or None."""
-    row = await conn.fetchrow(f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE call_id = $1", call_id)
+_OF_TENANT = "($2::text IS NULL OR tenant = $2)"
+
+
+async def get_call(conn: Connection, call_id: str, tenant: str | None) -> dict[str, Any] | None:
+    """The call row with its transcript, playbacks and DTMF, or None (also when another tenant's)."""
+    row = await conn.fetchrow(
+        f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE call_id = $1 AND {_OF_TENANT}", call_id, tenant
+    )
     if row is None:
         return None
     call = dict(row)
@@ -143,15 +153,18 @@ async def get_call(conn: Connection, call_id: str) -> dict[str, Any] | None:
     return call
 
 
-async def call_position(conn: Connection, call_id: str) -> asyncpg.Record | None:
+async def call_position(conn: Connection, call_id: str, tenant: str | None) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT call_id, log_topic, log_partition, first_offset, last_offset, invite_at, finished_at "
-        "FROM calls WHERE call_id = $1",
+        "SELECT call_id, log_topic, log_partition, first_offset, last_offset, invite_at, finished_at, "
+        f"tenant FROM calls WHERE call_id = $1 AND {_OF_TENANT}",
         call_id,
+        tenant,
     )
 
 
-async def recording_uri(conn: Connection, call_id: str) -> tuple[bool, str | None]:
-    """(call exists, its recording URI)."""
-    row = await conn.fetchrow("SELECT recording_uri FROM calls WHERE call_id = $1", call_id)
+async def recording_uri(conn: Connection, call_id: str, tenant: str | None) -> tuple[bool, str | None]:
+    """(call exists in the tenant, its recording URI)."""
+    row = await conn.fetchrow(
+        f"SELECT recording_uri FROM calls WHERE call_id = $1 AND {_OF_TENANT}", call_id, tenant
+    )
     return (row is not None, row["recording_uri"] if row else None)

@@ -38,7 +38,7 @@ TABLES: tuple[tuple[str, type[Any], tuple[str, ...]], ...] = (
     ("transcript_turns", TurnRow, ("call_id", "turn_id")),
     ("playbacks", PlaybackRow, ("call_id", "playback_id")),
     ("dtmf", DtmfRow, ("call_id", "event_id")),
-    ("kpi_windows", KpiWindowRow, ("source", "window_start")),
+    ("kpi_windows", KpiWindowRow, ("tenant", "source", "window_start")),
 )
 CHECKSUM_TABLES: tuple[tuple[str, str], ...] = (
     *((table, ", ".join(key)) for table, _, key in TABLES),

@@ -95,7 +95,11 @@ def verify(body: bytes, secret: str, signature: str) -> bool:
 
 
 def matches(sub: WebhookSubscription, record: Any) -> bool:
+    """The subscription wants this fact: enabled, its type, and its tenant's call (issue 15: a
+    tenant's webhook never receives another tenant's facts)."""
     if not sub.enabled or not hasattr(record, "call_id"):
+        return False
+    if getattr(record, "tenant", "default") != sub.tenant:
         return False
     return ALL_TYPES in sub.event_types or type_name(record) in sub.event_types
 

@@ -26,12 +26,17 @@ clears the hash) or changing the bootstrap token invalidates every cookie made f
 ``session_secret`` setting or, by default, HMAC-SHA256(admin_token, "sentiric session key v1"), so the
 API and the edge (two processes) agree without configuration.
 
-Scopes: ``read`` (every read) and ``admin`` (admin writes; admin includes read).
+Scopes: ``read`` (every read), ``admin`` (admin writes; admin includes read) and ``platform`` (the
+platform admin: every tenant; includes admin and read). Tenants (issue 15): every principal belongs to
+one tenant, its token's ``ApiToken.tenant`` (the bootstrap token: "default", with ``platform``); a
+token of a disabled ``Tenant`` is refused. Which tenant a request acts in is the API's business
+(``projections.api.tenancy``): a tenant's principal only in its own, a platform principal in any.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -45,7 +50,9 @@ if TYPE_CHECKING:
 
 READ: Final = "read"
 ADMIN: Final = "admin"
-SCOPES: Final = (READ, ADMIN)
+PLATFORM: Final = "platform"
+SCOPES: Final = (READ, ADMIN, PLATFORM)
+DEFAULT_TENANT: Final = "default"
 SESSION_COOKIE: Final = "sentiric_session"
 BOOTSTRAP_ID: Final = "bootstrap"  # never a token id: those are hex
 TOKEN_PREFIX: Final = "st_"
@@ -65,16 +72,23 @@ class AuthError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request acts for. Routes receive the whole object, so the tenants issue adds a
-    ``tenant`` field here without touching any route's signature."""
+    """Who a request acts for, and the tenant it belongs to."""
 
     token_id: str
     name: str
     scopes: frozenset[str]
     via: Literal["bearer", "session"]
+    tenant: str = DEFAULT_TENANT
+
+    @property
+    def platform(self) -> bool:
+        return PLATFORM in self.scopes
 
     def allows(self, scope: str) -> bool:
-        return scope in self.scopes or ADMIN in self.scopes
+        """platform includes admin and read, admin includes read; nothing but platform gives platform."""
+        if self.platform:
+            return True
+        return scope in self.scopes or (scope != PLATFORM and ADMIN in self.scopes)
 
 
 def sha256_hex(text: str) -> str:
@@ -139,14 +153,15 @@ class Verifier:
         lookup: Callable[[str], Any | None],
         session_key: bytes,
         session_ttl_s: float = 12 * 3600,
+        tenant_enabled: Callable[[str], bool] | None = None,
     ) -> None:
         self.lookup = lookup
+        self.tenant_enabled = tenant_enabled
         self.session_key = session_key
         self.session_ttl_s = session_ttl_s
         self._bootstrap_sha256 = sha256_hex(admin_token)
-        self._bootstrap = Principal(
-            BOOTSTRAP_ID, "bootstrap admin (SENTIRIC_ADMIN_TOKEN)", frozenset(SCOPES), "bearer"
-        )
+        name = "bootstrap admin (SENTIRIC_ADMIN_TOKEN)"
+        self._bootstrap = Principal(BOOTSTRAP_ID, name, frozenset(SCOPES), "bearer", DEFAULT_TENANT)
 
     # --- bearer tokens ---
 
@@ -161,7 +176,7 @@ class Verifier:
         record = self._live_record(token_id, now)
         if not hmac.compare_digest(sha256_hex(secret), record.secret_sha256):
             raise AuthError("invalid token")
-        return Principal(token_id, record.name, scopes_of(record.scopes), "bearer")
+        return Principal(token_id, record.name, scopes_of(record.scopes), "bearer", record.tenant)
 
     def _live_record(self, token_id: str, now: float) -> Any:
         record = self.lookup(token_id)
@@ -171,6 +186,8 @@ class Verifier:
             raise AuthError("token revoked")
         if record.expires_at is not None and record.expires_at.timestamp() <= now:
             raise AuthError("token expired")
+        if self.tenant_enabled is not None and not self.tenant_enabled(record.tenant):
+            raise AuthError("the token's tenant is disabled")
         return record
 
     # --- sessions ---
@@ -208,13 +225,13 @@ class Verifier:
         else:
             record = self._live_record(token_id, now)
             secret_sha256 = record.secret_sha256
-            principal = Principal(token_id, record.name, scopes_of(record.scopes), "session")
+            principal = Principal(token_id, record.name, scopes_of(record.scopes), "session", record.tenant)
         if not hmac.compare_digest(mac, self._mac(token_id, expires, secret_sha256)):
             raise AuthError("invalid session")
         if expires <= now:
             raise AuthError("session expired")
         if principal.via != "session":
-            principal = Principal(principal.token_id, principal.name, principal.scopes, "session")
+            principal = dataclasses.replace(principal, via="session")
         return principal
 
 

@@ -21,15 +21,14 @@ from fastapi import Depends, Path, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from projections.api.audit import audit_headers
-from projections.api.auth import require_admin
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
 from projections.api.services import Services, services
+from projections.api.tenancy import AdminScope, Scope, Tenancy, claim, owned, same_tenant
 from projections.api.writes import acknowledged, admin_router
 from projections.webhook_targets import TargetRefused, check_url
 from projections.webhooks import ALL_TYPES, ReplayResult, replay_parked
 from schemas import models as m
-from sentiric.auth import Principal
 from sentiric.hours import parse_hours, zone
 
 NO_NUL = r"^[^\x00]*$"
@@ -257,29 +256,36 @@ def ha1(username: str, realm: str, password: str) -> tuple[str, str]:
     return hashlib.md5(secret).hexdigest(), hashlib.sha256(secret).hexdigest()
 
 
-async def write(svc: Services, record: Any, by: Principal) -> None:
-    """Publish a config record with who asked for it (`projections.api.audit`), acknowledged."""
-    topic, headers = svc.config.topics.config, audit_headers(by)
+async def write(svc: Services, record: Any, by: Tenancy) -> Any:
+    """Publish a config record stamped with its tenant (409: the id is another tenant's) and who
+    asked for it (`projections.api.audit`), acknowledged. Returns the record as written."""
+    record = claim(svc.view, record, by)
+    tenant = getattr(record, "tenant", by.owner())  # a Tenant record: the platform's own
+    topic, headers = svc.config.topics.config, audit_headers(by.principal, tenant)
     await acknowledged(svc, lambda: svc.producer.publish(record, topic=topic, headers=headers))
     svc.view.put(record)
+    return record
 
 
-async def delete(svc: Services, model: type[Any], entity_id: str, by: Principal) -> Response:
-    """Tombstone a config record (404 when absent), with who asked for it, acknowledged."""
-    if svc.view.get(model, entity_id) is None:
-        raise ApiError(404, f"{model.__name__} not found", {"id": entity_id})
+async def delete(svc: Services, model: type[Any], entity_id: str, by: Tenancy) -> Response:
+    """Tombstone a config record (404 when absent or another tenant's), with who asked for it,
+    acknowledged."""
+    record = owned(svc.view, model, entity_id, by)
     key = f"{model.__name__.lower()}:{entity_id}"
-    topic, headers = svc.config.topics.config, audit_headers(by)
+    tenant = getattr(record, "tenant", by.owner())
+    topic, headers = svc.config.topics.config, audit_headers(by.principal, tenant)
     await acknowledged(svc, lambda: svc.producer.publish_raw(topic, key.encode(), None, headers))
     svc.view.apply(key, None)
     return Response(status_code=204)
 
 
-def _found(svc: Services, model: type[Any], entity_id: str) -> Any:
+def _found(svc: Services, model: type[Any], entity_id: str, scope: Tenancy) -> Any:
+    return owned(svc.view, model, entity_id, scope)
+
+
+def _tenant_of(svc: Services, model: type[Any], entity_id: str) -> str | None:
     record = svc.view.get(model, entity_id)
-    if record is None:
-        raise ApiError(404, f"{model.__name__} not found", {"id": entity_id})
-    return record
+    return record.tenant if record is not None else None
 
 
 def _dialplan_out(r: m.Dialplan) -> dict[str, Any]:
@@ -325,26 +331,28 @@ def _webhook_out(r: m.WebhookSubscription) -> dict[str, Any]:
 
 
 Svc = Annotated[Services, Depends(services)]
-Admin = Annotated[Principal, Depends(require_admin)]  # who writes: the audit trail's subject
+Admin = AdminScope  # who writes (the audit trail's subject) and in which tenant
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
 
 
 # -- dialplans ---------------------------------------------------------------------------------------
 @router.get("/dialplans", response_model=list[DialplanOut])
-async def list_dialplans(svc: Svc) -> list[dict[str, Any]]:
-    return [_dialplan_out(r) for r in svc.view.all(m.Dialplan)]
+async def list_dialplans(svc: Svc, scope: Scope) -> list[dict[str, Any]]:
+    return [_dialplan_out(r) for r in scope.visible(svc.view.all(m.Dialplan))]
 
 
 @router.get("/dialplans/{entity_id}", response_model=DialplanOut, responses=NOT_FOUND)
-async def get_dialplan(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
-    return _dialplan_out(_found(svc, m.Dialplan, entity_id))
+async def get_dialplan(entity_id: EntityId, svc: Svc, scope: Scope) -> dict[str, Any]:
+    return _dialplan_out(_found(svc, m.Dialplan, entity_id, scope))
 
 
 @router.put("/dialplans/{entity_id}", response_model=DialplanOut)
 async def put_dialplan(entity_id: EntityId, body: DialplanIn, svc: Svc, who: Admin) -> dict[str, Any]:
+    if body.out_of_hours is not None:  # a dialplan routes only within its own tenant
+        tenant = who.owner(_tenant_of(svc, m.Dialplan, entity_id))
+        same_tenant(svc.view, m.Dialplan, [body.out_of_hours], tenant, "out_of_hours")
     record = m.Dialplan(**_envelope(entity_id), **body.model_dump())
-    await write(svc, record, who)
-    return _dialplan_out(record)
+    return _dialplan_out(await write(svc, record, who))
 
 
 @router.delete("/dialplans/{entity_id}", status_code=204, responses=NOT_FOUND)
@@ -354,13 +362,13 @@ async def delete_dialplan(entity_id: EntityId, svc: Svc, who: Admin) -> Response
 
 # -- users -------------------------------------------------------------------------------------------
 @router.get("/users", response_model=list[UserOut])
-async def list_users(svc: Svc) -> list[dict[str, Any]]:
-    return [_user_out(r) for r in svc.view.all(m.SipUser)]
+async def list_users(svc: Svc, scope: Scope) -> list[dict[str, Any]]:
+    return [_user_out(r) for r in scope.visible(svc.view.all(m.SipUser))]
 
 
 @router.get("/users/{entity_id}", response_model=UserOut, responses=NOT_FOUND)
-async def get_user(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
-    return _user_out(_found(svc, m.SipUser, entity_id))
+async def get_user(entity_id: EntityId, svc: Svc, scope: Scope) -> dict[str, Any]:
+    return _user_out(_found(svc, m.SipUser, entity_id, scope))
 
 
 @router.put("/users/{entity_id}", response_model=UserOut)
@@ -386,13 +394,13 @@ async def delete_user(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
 
 # -- trunks ------------------------------------------------------------------------------------------
 @router.get("/trunks", response_model=list[TrunkOut])
-async def list_trunks(svc: Svc) -> list[dict[str, Any]]:
-    return [_trunk_out(r) for r in svc.view.all(m.Trunk)]
+async def list_trunks(svc: Svc, scope: Scope) -> list[dict[str, Any]]:
+    return [_trunk_out(r) for r in scope.visible(svc.view.all(m.Trunk))]
 
 
 @router.get("/trunks/{entity_id}", response_model=TrunkOut, responses=NOT_FOUND)
-async def get_trunk(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
-    return _trunk_out(_found(svc, m.Trunk, entity_id))
+async def get_trunk(entity_id: EntityId, svc: Svc, scope: Scope) -> dict[str, Any]:
+    return _trunk_out(_found(svc, m.Trunk, entity_id, scope))
 
 
 @router.put("/trunks/{entity_id}", response_model=TrunkOut)
@@ -412,13 +420,13 @@ async def delete_trunk(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
 
 # -- knowledge ---------------------------------------------------------------------------------------
 @router.get("/knowledge", response_model=list[KnowledgeOut])
-async def list_knowledge(svc: Svc) -> list[dict[str, Any]]:
-    return [_knowledge_out(r) for r in svc.view.all(m.KnowledgeEntry)]
+async def list_knowledge(svc: Svc, scope: Scope) -> list[dict[str, Any]]:
+    return [_knowledge_out(r) for r in scope.visible(svc.view.all(m.KnowledgeEntry))]
 
 
 @router.get("/knowledge/{entity_id}", response_model=KnowledgeOut, responses=NOT_FOUND)
-async def get_knowledge(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
-    return _knowledge_out(_found(svc, m.KnowledgeEntry, entity_id))
+async def get_knowledge(entity_id: EntityId, svc: Svc, scope: Scope) -> dict[str, Any]:
+    return _knowledge_out(_found(svc, m.KnowledgeEntry, entity_id, scope))
 
 
 @router.put("/knowledge/{entity_id}", response_model=KnowledgeOut)
@@ -437,13 +445,13 @@ async def delete_knowledge(entity_id: EntityId, svc: Svc, who: Admin) -> Respons
 
 # -- prompts -----------------------------------------------------------------------------------------
 @router.get("/prompts", response_model=list[PromptOut])
-async def list_prompts(svc: Svc) -> list[dict[str, Any]]:
-    return [_prompt_out(r) for r in svc.view.all(m.Prompt)]
+async def list_prompts(svc: Svc, scope: Scope) -> list[dict[str, Any]]:
+    return [_prompt_out(r) for r in scope.visible(svc.view.all(m.Prompt))]
 
 
 @router.get("/prompts/{entity_id}", response_model=PromptOut, responses=NOT_FOUND)
-async def get_prompt(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
-    return _prompt_out(_found(svc, m.Prompt, entity_id))
+async def get_prompt(entity_id: EntityId, svc: Svc, scope: Scope) -> dict[str, Any]:
+    return _prompt_out(_found(svc, m.Prompt, entity_id, scope))
 
 
 @router.put("/prompts/{entity_id}", response_model=PromptOut)
@@ -460,13 +468,13 @@ async def delete_prompt(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
 
 # -- webhooks ----------------------------------------------------------------------------------------
 @router.get("/webhooks", response_model=list[WebhookOut])
-async def list_webhooks(svc: Svc) -> list[dict[str, Any]]:
-    return [_webhook_out(r) for r in svc.view.all(m.WebhookSubscription)]
+async def list_webhooks(svc: Svc, scope: Scope) -> list[dict[str, Any]]:
+    return [_webhook_out(r) for r in scope.visible(svc.view.all(m.WebhookSubscription))]
 
 
 @router.get("/webhooks/{entity_id}", response_model=WebhookOut, responses=NOT_FOUND)
-async def get_webhook(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
-    return _webhook_out(_found(svc, m.WebhookSubscription, entity_id))
+async def get_webhook(entity_id: EntityId, svc: Svc, scope: Scope) -> dict[str, Any]:
+    return _webhook_out(_found(svc, m.WebhookSubscription, entity_id, scope))
 
 
 @router.put("/webhooks/{entity_id}", response_model=WebhookOut)
@@ -492,9 +500,9 @@ async def delete_webhook(entity_id: EntityId, svc: Svc, who: Admin) -> Response:
 
 
 @router.post("/webhooks/{entity_id}/replay", response_model=ReplayOut, responses=NOT_FOUND)
-async def replay_webhook(entity_id: EntityId, svc: Svc) -> ReplayResult:
+async def replay_webhook(entity_id: EntityId, svc: Svc, who: Admin) -> ReplayResult:
     """Re-deliver the facts parked for this subscription since the last replay."""
-    sub = _found(svc, m.WebhookSubscription, entity_id)
+    sub = _found(svc, m.WebhookSubscription, entity_id, who)
     return await replay_parked(
         sub,
         pool=svc.pool,

@@ -24,6 +24,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from projections.api.admin import NOT_FOUND, SECRET, Admin, EntityId, Language, Text, delete, write
 from projections.api.errors import ApiError
 from projections.api.services import Services, services
+from projections.api.tenancy import Scope, owned
 from projections.api.writes import admin_router
 from projections.webhook_targets import TargetRefused, check_url
 from schemas import models as m
@@ -101,16 +102,13 @@ async def check_endpoint(url: str, *, sample_url: str | None, allow_private: boo
 
 
 @router.get("/actions", response_model=list[ActionOut])
-async def list_actions(svc: Svc) -> list[dict[str, Any]]:
-    return [action_out(r) for r in svc.view.all(m.Action)]
+async def list_actions(svc: Svc, scope: Scope) -> list[dict[str, Any]]:
+    return [action_out(r) for r in scope.visible(svc.view.all(m.Action))]
 
 
 @router.get("/actions/{entity_id}", response_model=ActionOut, responses=NOT_FOUND)
-async def get_action(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
-    record = svc.view.get(m.Action, entity_id)
-    if record is None:
-        raise ApiError(404, "Action not found", {"id": entity_id})
-    return action_out(record)
+async def get_action(entity_id: EntityId, svc: Svc, scope: Scope) -> dict[str, Any]:
+    return action_out(owned(svc.view, m.Action, entity_id, scope))
 
 
 @router.put("/actions/{entity_id}", response_model=ActionOut)

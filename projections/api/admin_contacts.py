@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from projections.api.admin import NOT_FOUND, Admin, EntityId, Language, _envelope, _found, delete, write
 from projections.api.services import Services, services
+from projections.api.tenancy import Scope
 from projections.api.writes import admin_router
 from schemas import models as m
 
@@ -73,13 +74,13 @@ def contact_out(r: m.Contact) -> dict[str, Any]:
 
 
 @router.get("/contacts", response_model=list[ContactOut])
-async def list_contacts(svc: Svc) -> list[dict[str, Any]]:
-    return [contact_out(r) for r in svc.view.all(m.Contact)]
+async def list_contacts(svc: Svc, scope: Scope) -> list[dict[str, Any]]:
+    return [contact_out(r) for r in scope.visible(svc.view.all(m.Contact))]
 
 
 @router.get("/contacts/{entity_id}", response_model=ContactOut, responses=NOT_FOUND)
-async def get_contact(entity_id: EntityId, svc: Svc) -> dict[str, Any]:
-    return contact_out(_found(svc, m.Contact, entity_id))
+async def get_contact(entity_id: EntityId, svc: Svc, scope: Scope) -> dict[str, Any]:
+    return contact_out(_found(svc, m.Contact, entity_id, scope))
 
 
 @router.put("/contacts/{entity_id}", response_model=ContactOut)

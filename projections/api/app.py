@@ -17,6 +17,7 @@ from projections.api import (
     admin,
     admin_actions,
     admin_contacts,
+    admin_tenants,
     audit,
     auth,
     calls,
@@ -54,7 +55,9 @@ def create_app(config: ApiConfig) -> FastAPI:
         version="1",
         description="Call detail records, transcripts, KPIs and configuration of the Sentiric platform. "
         "Every route but /healthz needs `Authorization: Bearer <token>` (or the dashboard's sign-in "
-        "cookie): the read scope, and the admin scope under /api/admin.",
+        "cookie): the read scope, and the admin scope under /api/admin. Every answer is the token's "
+        "tenant's: a platform token (the platform scope) sees every tenant, or one named with "
+        "`?tenant=` or the `X-Sentiric-Tenant` header.",
         lifespan=lifespan_for(config),
         dependencies=[Depends(auth.guard)],  # every route, including any added later
         docs_url=None,  # FastAPI's own docs routes bypass dependencies: `docs` serves them guarded
@@ -78,6 +81,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         admin,
         admin_actions,
         admin_contacts,
+        admin_tenants,
         audit,
         sample,
         tokens,

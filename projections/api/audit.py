@@ -26,20 +26,24 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from projections.api.services import Services, services
+from projections.api.tenancy import AdminScope
 from projections.api.writes import admin_router
 from sentiric.auth import Principal
 from sentiric.eventlog.consumer import partition_counts
 
 AUDIT_HEADER: Final = "sentiric-requested-by"
+TENANT_HEADER: Final = "sentiric-tenant"  # the tenant the changed record belongs to (issue 15)
 MAX_ENTRIES: Final = 1000
 
 router = admin_router("/api/admin", "admin")
 Svc = Annotated[Services, Depends(services)]
 
 
-def audit_headers(principal: Principal) -> tuple[tuple[str, bytes], ...]:
-    """The headers an admin write carries: who asked for it."""
-    return ((AUDIT_HEADER, principal.name.encode()),)
+def audit_headers(principal: Principal, tenant: str | None = None) -> tuple[tuple[str, bytes], ...]:
+    """The headers an admin write carries: who asked for it, and the changed record's tenant (a
+    record without it, written before tenants, is "default"'s)."""
+    tenant = principal.tenant if tenant is None else tenant
+    return ((AUDIT_HEADER, principal.name.encode()), (TENANT_HEADER, tenant.encode()))
 
 
 class AuditEntry(BaseModel):
@@ -49,6 +53,7 @@ class AuditEntry(BaseModel):
     kind: str
     id: str
     offset: int
+    tenant: str = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,7 @@ def entry(record: RawRecord) -> AuditEntry | None:
     if not sep or not kind or not entity_id:
         return None
     by = next((v.decode("utf-8", "replace") for k, v in record.headers if k == AUDIT_HEADER), None)
+    tenant = next((v.decode("utf-8", "replace") for k, v in record.headers if k == TENANT_HEADER), "default")
     return AuditEntry(
         at=datetime.fromtimestamp(record.timestamp_ms / 1000, UTC),
         by=by,
@@ -77,12 +83,21 @@ def entry(record: RawRecord) -> AuditEntry | None:
         kind=kind,
         id=entity_id,
         offset=record.offset,
+        tenant=tenant,
     )
 
 
-def trail(records: Iterable[RawRecord], *, limit: int, kind: str | None = None) -> list[AuditEntry]:
-    """The newest `limit` entries (of `kind` when given), newest first."""
-    entries = [e for r in records if (e := entry(r)) is not None and (kind is None or e.kind == kind)]
+def trail(
+    records: Iterable[RawRecord], *, limit: int, kind: str | None = None, tenant: str | None = None
+) -> list[AuditEntry]:
+    """The newest `limit` entries (of `kind`, of `tenant`, when given), newest first."""
+    entries = [
+        e
+        for r in records
+        if (e := entry(r)) is not None
+        and (kind is None or e.kind == kind)
+        and (tenant is None or e.tenant == tenant)
+    ]
     entries.sort(key=lambda e: (e.at, e.offset), reverse=True)
     return entries[:limit]
 
@@ -118,6 +133,7 @@ async def read_config_topic(topic: str, **client: Any) -> list[RawRecord]:
 @router.get("/audit", response_model=list[AuditEntry])
 async def audit(
     svc: Svc,
+    scope: AdminScope,
     kind: Annotated[str | None, Query(pattern=r"^[a-z]{1,64}$", description="e.g. dialplan")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES)] = 200,
 ) -> list[AuditEntry]:
@@ -125,4 +141,4 @@ async def audit(
     which record (`kind` is the key's prefix: dialplan, sipuser, trunk, knowledge, prompt, action,
     webhooksubscription, apitoken)."""
     records = await read_config_topic(svc.config.topics.config, **svc.config.client)
-    return trail(records, limit=limit, kind=kind)
+    return trail(records, limit=limit, kind=kind, tenant=scope.tenant)

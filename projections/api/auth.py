@@ -91,9 +91,15 @@ def make_verifier(app: FastAPI, *, admin_token: str, session_secret: str | None,
         services = getattr(app.state, "services", None)
         return services.view.get(m.ApiToken, token_id) if services is not None else None
 
+    def tenant_enabled(tenant: str) -> bool:
+        services = getattr(app.state, "services", None)
+        record = services.view.get(m.Tenant, tenant) if services is not None else None
+        return record is None or bool(record.enabled)  # "default" (and any tenant without a record) is
+
     return Verifier(
         admin_token=admin_token,
         lookup=lookup,
+        tenant_enabled=tenant_enabled,
         session_key=derive_session_key(admin_token, session_secret),
         session_ttl_s=ttl_s,
     )

@@ -16,6 +16,7 @@ from projections import queries
 from projections.api.errors import ApiError
 from projections.api.models import CallDetail, CallPage, ErrorBody
 from projections.api.services import Services, services
+from projections.api.tenancy import Scope
 from projections.cdr import DISPOSITIONS
 from projections.timeline import call_timeline, timeline_json
 
@@ -36,6 +37,7 @@ def utc(value: datetime | None) -> datetime | None:
 @router.get("", response_model=CallPage, responses={422: {"model": ErrorBody}})
 async def list_calls(
     svc: Annotated[Services, Depends(services)],
+    scope: Scope,
     start: Annotated[datetime | None, Query(alias="from", description="INVITE at or after")] = None,
     end: Annotated[datetime | None, Query(alias="to", description="INVITE before")] = None,
     caller: Party = None,
@@ -44,7 +46,7 @@ async def list_calls(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=512, pattern=NO_NUL)] = None,
 ) -> dict[str, Any]:
-    where = queries.CallFilter(utc(start), utc(end), caller, callee, disposition)
+    where = queries.CallFilter(utc(start), utc(end), caller, callee, disposition, scope.tenant)
     try:
         async with svc.pool.acquire() as conn:
             items, next_cursor = await queries.list_calls(conn, where, limit=limit, cursor=cursor)
@@ -54,9 +56,11 @@ async def list_calls(
 
 
 @router.get("/{call_id}", response_model=CallDetail, responses=NOT_FOUND)
-async def get_call(call_id: CallId, svc: Annotated[Services, Depends(services)]) -> dict[str, Any]:
+async def get_call(
+    call_id: CallId, svc: Annotated[Services, Depends(services)], scope: Scope
+) -> dict[str, Any]:
     async with svc.pool.acquire() as conn:
-        call = await queries.get_call(conn, call_id)
+        call = await queries.get_call(conn, call_id, scope.tenant)
     if call is None:
         raise ApiError(404, "call not found", {"call_id": call_id})
     return call
@@ -66,13 +70,14 @@ async def get_call(call_id: CallId, svc: Annotated[Services, Depends(services)])
 async def call_events(
     call_id: CallId,
     svc: Annotated[Services, Depends(services)],
+    scope: Scope,
     commands: Annotated[bool, Query(description="include the commands sent to the edge")] = True,
     audio: Annotated[bool, Query(description="include PCM as base64")] = False,
 ) -> list[dict[str, Any]]:
     """The call's decoded timeline read from the log at the stored partition and offsets — the same
     objects `sentiric replay call --json` prints."""
     async with svc.pool.acquire() as conn:
-        position = await queries.call_position(conn, call_id)
+        position = await queries.call_position(conn, call_id, scope.tenant)
     if position is None:
         raise ApiError(404, "call not found", {"call_id": call_id})
     prefix = svc.config.topics.commands_prefix if commands else None
@@ -85,11 +90,11 @@ async def call_events(
     response_class=FileResponse,
     responses={**NOT_FOUND, 307: {"description": "Redirect to the object store"}},
 )
-async def call_recording(call_id: CallId, svc: Annotated[Services, Depends(services)]) -> Any:
+async def call_recording(call_id: CallId, svc: Annotated[Services, Depends(services)], scope: Scope) -> Any:
     """file:// recordings under the recordings root are served; s3:// and http(s):// ones are
     redirected to (s3 as the bucket's virtual-hosted HTTPS URL; signing is the store's business)."""
     async with svc.pool.acquire() as conn:
-        exists, uri = await queries.recording_uri(conn, call_id)
+        exists, uri = await queries.recording_uri(conn, call_id, scope.tenant)
     if not exists:
         raise ApiError(404, "call not found", {"call_id": call_id})
     if uri is None:

@@ -28,9 +28,9 @@ from projections.api.calls import CallId
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
 from projections.api.services import Services, services
+from projections.api.tenancy import AdminScope, Tenancy
 from projections.api.writes import acknowledged
 from schemas import models as m
-from sentiric.auth import Principal
 
 router = APIRouter(
     prefix="/api/calls",
@@ -79,16 +79,18 @@ class Accepted(BaseModel):
 
 
 Svc = Annotated[Services, Depends(services)]
-Operator = Annotated[Principal, Depends(require_admin)]
+Operator = AdminScope
 
 
-async def live_call(svc: Services, call_id: str, *, answered: bool) -> str:
-    """The edge node owning ``call_id``, if the call is live (404 unknown, 409 ended/unanswered)."""
+async def live_call(svc: Services, call_id: str, scope: Tenancy, *, answered: bool) -> tuple[str, str]:
+    """The edge node owning ``call_id`` and the call's tenant, if the call is live and the scope's
+    (404 unknown or another tenant's, 409 ended/unanswered)."""
     async with svc.pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT edge_node, answered_at, ended_at, rejected_at, cancelled_at FROM calls "
-            "WHERE call_id = $1",
+            "SELECT edge_node, answered_at, ended_at, rejected_at, cancelled_at, tenant FROM calls "
+            "WHERE call_id = $1 AND ($2::text IS NULL OR tenant = $2)",
             call_id,
+            scope.tenant,
         )
     if row is None or row["edge_node"] is None:
         raise ApiError(404, "call not found", {"call_id": call_id})
@@ -97,18 +99,20 @@ async def live_call(svc: Services, call_id: str, *, answered: bool) -> str:
     if answered and row["answered_at"] is None:
         raise ApiError(409, "call is not answered yet", {"call_id": call_id})
     node: str = row["edge_node"]
-    return node
+    return node, row["tenant"]
 
 
-def envelope(call_id: str, operator: Principal) -> dict[str, Any]:
+def envelope(call_id: str, operator: Tenancy, tenant: str) -> dict[str, Any]:
+    """The command's common fields: it carries the call's tenant and who asked."""
     return {
+        "tenant": tenant,
         "event_id": uuid.uuid4(),
         "call_id": call_id,
         "seq": 0,
         "occurred_at": datetime.now(UTC),
         "source": "api",
         "trace_id": call_id,
-        "requested_by": operator.name,
+        "requested_by": operator.principal.name,
     }
 
 
@@ -127,17 +131,17 @@ async def send(svc: Services, node: str, command: Any, **detail: Any) -> Accepte
 @router.post("/{call_id}/hangup", status_code=202, response_model=Accepted)
 async def hangup(call_id: CallId, body: HangupBody, svc: Svc, operator: Operator) -> Accepted:
     """End the call: the edge sends BYE (or 480 to a call still ringing)."""
-    node = await live_call(svc, call_id, answered=False)
-    return await send(svc, node, m.Hangup(**envelope(call_id, operator), reason=body.reason))
+    node, tenant = await live_call(svc, call_id, operator, answered=False)
+    return await send(svc, node, m.Hangup(**envelope(call_id, operator, tenant), reason=body.reason))
 
 
 @router.post("/{call_id}/say", status_code=202, response_model=Accepted)
 async def say(call_id: CallId, body: SayBody, svc: Svc, operator: Operator) -> Accepted:
     """Say ``text`` to the caller (synthesized by the edge)."""
-    node = await live_call(svc, call_id, answered=True)
+    node, tenant = await live_call(svc, call_id, operator, answered=True)
     playback_id = f"operator-{uuid.uuid4()}"
     command = m.PlayAudio(
-        **envelope(call_id, operator), playback_id=playback_id, text=body.text, barge_in=body.barge_in
+        **envelope(call_id, operator, tenant), playback_id=playback_id, text=body.text, barge_in=body.barge_in
     )
     return await send(svc, node, command, playback_id=playback_id)
 
@@ -148,38 +152,40 @@ async def start_recording(call_id: CallId, body: RecordingBody, svc: Svc, operat
     root = svc.config.recordings_root
     if root is None:
         raise ApiError(409, "no recordings root is configured", {"call_id": call_id})
-    node = await live_call(svc, call_id, answered=True)
+    node, tenant = await live_call(svc, call_id, operator, answered=True)
     recording_id = f"operator-{uuid.uuid4().hex[:12]}"
     uri = (root / f"{call_id}-{recording_id}.{body.format}").resolve().as_uri()
     command = m.StartRecording(
-        **envelope(call_id, operator), recording_id=recording_id, output_uri=uri, format=body.format
+        **envelope(call_id, operator, tenant), recording_id=recording_id, output_uri=uri, format=body.format
     )
     return await send(svc, node, command, recording_id=recording_id, output_uri=uri)
 
 
 @router.post("/{call_id}/recording/stop", status_code=202, response_model=Accepted)
 async def stop_recording(call_id: CallId, body: StopRecordingBody, svc: Svc, operator: Operator) -> Accepted:
-    node = await live_call(svc, call_id, answered=True)
-    command = m.StopRecording(**envelope(call_id, operator), recording_id=body.recording_id)
+    node, tenant = await live_call(svc, call_id, operator, answered=True)
+    command = m.StopRecording(**envelope(call_id, operator, tenant), recording_id=body.recording_id)
     return await send(svc, node, command, recording_id=body.recording_id)
 
 
 @router.post("/{call_id}/transfer", status_code=202, response_model=Accepted)
 async def transfer(call_id: CallId, body: TransferBody, svc: Svc, operator: Operator) -> Accepted:
     """Blind transfer: the edge REFERs the caller to ``target``."""
-    node = await live_call(svc, call_id, answered=True)
-    return await send(svc, node, m.TransferCall(**envelope(call_id, operator), target_uri=body.target))
+    node, tenant = await live_call(svc, call_id, operator, answered=True)
+    return await send(
+        svc, node, m.TransferCall(**envelope(call_id, operator, tenant), target_uri=body.target)
+    )
 
 
 @router.post("/{call_id}/mute", status_code=202, response_model=Accepted)
 async def mute(call_id: CallId, svc: Svc, operator: Operator) -> Accepted:
     """Mute the AI agent: its current prompt stops and its next ones play as silence (the operator's
     own words, `say`, are still heard)."""
-    node = await live_call(svc, call_id, answered=True)
-    return await send(svc, node, m.MuteAgent(**envelope(call_id, operator), muted=True))
+    node, tenant = await live_call(svc, call_id, operator, answered=True)
+    return await send(svc, node, m.MuteAgent(**envelope(call_id, operator, tenant), muted=True))
 
 
 @router.post("/{call_id}/unmute", status_code=202, response_model=Accepted)
 async def unmute(call_id: CallId, svc: Svc, operator: Operator) -> Accepted:
-    node = await live_call(svc, call_id, answered=True)
-    return await send(svc, node, m.MuteAgent(**envelope(call_id, operator), muted=False))
+    node, tenant = await live_call(svc, call_id, operator, answered=True)
+    return await send(svc, node, m.MuteAgent(**envelope(call_id, operator, tenant), muted=False))

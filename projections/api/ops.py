@@ -9,8 +9,11 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from projections.api.errors import ApiError
 from projections.api.models import Health
 from projections.api.services import Services, services
+from projections.api.tenancy import Scope
+from sentiric.auth import DEFAULT_TENANT
 
 router = APIRouter(tags=["operations"])
 
@@ -24,7 +27,11 @@ async def healthz(svc: Annotated[Services, Depends(services)]) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics() -> Response:
+async def metrics(scope: Scope) -> Response:
+    """The process's metrics count every tenant's calls: a platform principal, or a token of the
+    "default" tenant (what a scraper's token was before tenants), reads them; another tenant's 403."""
+    if not scope.principal.platform and scope.principal.tenant != DEFAULT_TENANT:
+        raise ApiError(403, "the platform's metrics are not a tenant's to read")
     return Response(generate_latest() + _supervisor_metrics(), media_type=CONTENT_TYPE_LATEST)
 
 

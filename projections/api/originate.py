@@ -25,6 +25,7 @@ from projections.api.auth import require_admin
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
 from projections.api.services import Services, services
+from projections.api.tenancy import AdminScope, Tenancy, same_tenant
 from projections.api.writes import acknowledged
 from schemas import models as m
 
@@ -92,9 +93,9 @@ class Bucket:
 BUCKETS: dict[str, Bucket] = {}
 
 
-def _trunk(svc: Services, trunk_id: str) -> m.Trunk:
+def _trunk(svc: Services, trunk_id: str, scope: Tenancy) -> m.Trunk:
     trunk = svc.view.get(m.Trunk, trunk_id)
-    if trunk is None or not trunk.enabled:
+    if trunk is None or not trunk.enabled or not scope.sees(trunk.tenant):
         raise ApiError(422, "no such trunk", trunk_id)
     return trunk
 
@@ -110,9 +111,15 @@ def _trunk(svc: Services, trunk_id: str) -> m.Trunk:
         503: {"model": ErrorBody, "description": "log unavailable: the command was not acknowledged"},
     },
 )  # fmt: skip
-async def originate(body: OriginateIn, svc: Annotated[Services, Depends(services)]) -> dict[str, Any]:
-    """Place an outbound call; once answered the agent greets the callee as on an inbound call."""
-    trunk = _trunk(svc, body.trunk) if body.trunk is not None else None
+async def originate(
+    body: OriginateIn, svc: Annotated[Services, Depends(services)], scope: AdminScope
+) -> dict[str, Any]:
+    """Place an outbound call; once answered the agent greets the callee as on an inbound call. The
+    call is the acting tenant's: its trunk, dialplan and knowledge must be that tenant's (422)."""
+    trunk = _trunk(svc, body.trunk, scope) if body.trunk is not None else None
+    tenant = scope.owner(trunk.tenant if trunk is not None else None)
+    same_tenant(svc.view, m.Dialplan, [body.dialplan] if body.dialplan else [], tenant, "dialplan")
+    same_tenant(svc.view, m.KnowledgeEntry, body.knowledge, tenant, "knowledge")
     if body.to.lower().startswith("sip:"):
         to_uri = body.to
     elif trunk is None:
@@ -138,7 +145,7 @@ async def originate(body: OriginateIn, svc: Annotated[Services, Depends(services
         event_id=event_id, call_id=call_id, seq=0, occurred_at=datetime.now(UTC), source="api",
         trace_id=str(event_id), to_uri=to_uri, to=body.to, trunk_id=body.trunk, from_user=body.from_user,
         dialplan_id=body.dialplan, language=body.language, knowledge=tuple(body.knowledge),
-        ring_timeout_s=body.ring_timeout_s,
+        ring_timeout_s=body.ring_timeout_s, tenant=tenant,
     )  # fmt: skip
     topic = f"{svc.config.topics.commands_prefix}{node}"
     await acknowledged(svc, lambda: svc.producer.publish(command, topic=topic))

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from projections.api.errors import ApiError
 from projections.api.services import Services, services
+from projections.api.tenancy import Scope
 from projections.webhooks import SIGNATURE_HEADER, verify
 from schemas import models as m
 
@@ -144,8 +145,11 @@ async def book(request: Request, svc: Svc) -> dict[str, Any]:
     at = time.fromisoformat(args.time)
     async with svc.pool.acquire() as conn:
         row = await conn.fetchrow(
-            "INSERT INTO sample_bookings (booking_id, request_id, call_id, day, at, name) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING RETURNING booking_id",
+            # the booking belongs to the tenant of the call that made it (issue 15)
+            "INSERT INTO sample_bookings (booking_id, request_id, call_id, day, at, name, tenant) "
+            "VALUES ($1, $2, $3, $4, $5, $6, "
+            "coalesce((SELECT tenant FROM calls WHERE call_id = $3), 'default')) "
+            "ON CONFLICT (request_id) DO NOTHING RETURNING booking_id",
             booking_id, req.request_id, req.call_id, args.date, at, args.name,
         )  # fmt: skip
         if row is None:  # this request booked already: the same booking again
@@ -171,12 +175,16 @@ class BookingRow(BaseModel):
 
 
 @router.get("/bookings", response_model=list[BookingRow])
-async def list_bookings(svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
-    """The sample bookings, newest first (read scope)."""
+async def list_bookings(
+    svc: Svc, scope: Scope, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[dict[str, Any]]:
+    """The sample bookings of the tenant, newest first (read scope)."""
     async with svc.pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT booking_id, call_id, day, at, name FROM sample_bookings ORDER BY booked_at DESC LIMIT $1",
+            "SELECT booking_id, call_id, day, at, name FROM sample_bookings "
+            "WHERE ($2::text IS NULL OR tenant = $2) ORDER BY booked_at DESC LIMIT $1",
             limit,
+            scope.tenant,
         )
     return [
         {"booking_id": r["booking_id"], "call_id": r["call_id"], "date": r["day"].isoformat(),

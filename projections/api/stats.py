@@ -1,4 +1,6 @@
-"""`/api/stats`: telecom KPIs over a time range (see `projections.kpi` for the definitions)."""
+"""`/api/stats`: telecom KPIs over a time range (see `projections.kpi` for the definitions), of the
+tenant the request acts in: its calls and its analytics windows; a platform admin acting in no tenant
+gets every call and the platform's windows (tenant "*")."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from projections.api.calls import utc
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody, Stats
 from projections.api.services import Services, services
+from projections.api.tenancy import Scope
 
 router = APIRouter(prefix="/api", tags=["stats"])
 
@@ -19,6 +22,7 @@ router = APIRouter(prefix="/api", tags=["stats"])
 @router.get("/stats", response_model=Stats, responses={422: {"model": ErrorBody}})
 async def get_stats(
     svc: Annotated[Services, Depends(services)],
+    scope: Scope,
     start: Annotated[datetime | None, Query(alias="from", description="default: `to` minus 24 h")] = None,
     end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
 ) -> dict[str, Any]:
@@ -31,5 +35,5 @@ async def get_stats(
     if begin >= stop:
         raise ApiError(422, "empty time range: 'from' must be before 'to'", {"from": begin, "to": stop})
     async with svc.pool.acquire() as conn:
-        result = await kpi.stats(conn, begin, stop)
+        result = await kpi.stats(conn, begin, stop, scope.tenant)
     return result

@@ -22,16 +22,15 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel
 
 from projections import queries
-from projections.api.auth import require_admin
 from projections.api.calls import NOT_FOUND, CallId
 from projections.api.errors import ApiError
 from projections.api.models import ErrorBody
 from projections.api.services import Services, services
+from projections.api.tenancy import AdminScope, Scope, Tenancy
 from projections.golden import GoldenError, export_call, wav_bytes
 from projections.story import AUDIO_FACTS, story
 from projections.timeline import call_timeline, read_record
 from schemas import models as m
-from sentiric.auth import Principal
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 Svc = Annotated[Services, Depends(services)]
@@ -46,9 +45,9 @@ class GoldenExport(BaseModel):
     utterances: int
 
 
-async def _position(svc: Services, call_id: str) -> Any:
+async def _position(svc: Services, call_id: str, scope: Tenancy) -> Any:
     async with svc.pool.acquire() as conn:
-        position = await queries.call_position(conn, call_id)
+        position = await queries.call_position(conn, call_id, scope.tenant)
     if position is None:
         raise ApiError(404, "call not found", {"call_id": call_id})
     return position
@@ -62,11 +61,11 @@ async def _from_log(what: str, step: Any) -> Any:
 
 
 @router.get("/{call_id}/story", responses=NOT_FOUND)
-async def call_story(call_id: CallId, svc: Svc) -> dict[str, Any]:
+async def call_story(call_id: CallId, svc: Svc, scope: Scope) -> dict[str, Any]:
     """The call's SIP ladder, turns (transcripts, decisions, links to each utterance's and reply's
     audio), the latency of each stage of each answer, media quality over time, and every record of
     its timeline (the objects `/events` returns), from one read of the log."""
-    position = await _position(svc, call_id)
+    position = await _position(svc, call_id, scope)
     prefix = svc.config.topics.commands_prefix
     records = await _from_log(
         "the call", call_timeline(position, client=svc.config.client, commands_prefix=prefix)
@@ -79,8 +78,8 @@ async def call_story(call_id: CallId, svc: Svc) -> dict[str, Any]:
     response_class=Response,
     responses={**NOT_FOUND, 200: {"content": {"audio/wav": {}}, "description": "mono 16-bit PCM WAV"}},
 )
-async def call_audio(call_id: CallId, offset: Offset, svc: Svc) -> Response:
-    position = await _position(svc, call_id)
+async def call_audio(call_id: CallId, offset: Offset, svc: Svc, scope: Scope) -> Response:
+    position = await _position(svc, call_id, scope)
     first, last = position["first_offset"], position["last_offset"]
     if position["log_topic"] is None or first is None or not first <= offset <= last:
         raise ApiError(404, "no audio of this call at that offset", {"offset": offset})
@@ -109,12 +108,10 @@ async def call_audio(call_id: CallId, offset: Offset, svc: Svc) -> Response:
         503: {"model": ErrorBody, "description": "No golden directory configured, or the log did not answer"},
     },
 )
-async def call_golden(
-    call_id: CallId, svc: Svc, _admin: Annotated[Principal, Depends(require_admin)]
-) -> dict[str, Any]:
+async def call_golden(call_id: CallId, svc: Svc, scope: AdminScope) -> dict[str, Any]:
     """Export the ended call (its facts and the caller's audio) as a golden call; returns its directory
     on the server. Exporting again rewrites the same files byte for byte."""
-    position = await _position(svc, call_id)
+    position = await _position(svc, call_id, scope)
     if position["finished_at"] is None:
         raise ApiError(409, "the call has not ended", {"call_id": call_id})
     root = svc.config.golden_root

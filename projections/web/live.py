@@ -9,6 +9,10 @@ subscriber that falls behind is dropped; its EventSource reconnects and gets a f
 decodes only the facts it folds: the Avro single-object header names the schema (bytes 2-10, the
 fingerprint), so the audio-carrying facts of every call are skipped without being parsed.
 
+Tenants (issue 15): each live call carries its tenant (from its facts, or the CDR row it was seeded
+from), and a subscriber sees only the calls of the tenant it acts in (a platform admin acting in none:
+every call).
+
 SSE wire format: ``event: <snapshot|call>\\ndata: <json>\\n\\n``; a ``: keep-alive`` comment every
 15 s keeps proxies from closing an idle stream.
 """
@@ -63,6 +67,7 @@ class LiveCall:
     last_caller_text: str | None = None
     last_agent_text: str | None = None
     updated_at: str | None = None
+    tenant: str = "default"
 
 
 def _iso(at: datetime) -> str:
@@ -89,6 +94,7 @@ class LiveCalls:
                 invite_at=_iso(invite) if invite else None,
                 answered_at=_iso(answered) if answered else None,
                 updated_at=_iso(invite) if invite else None,
+                tenant=row.get("tenant") or "default",
             )
 
     def apply(self, fact: Any) -> dict[str, Any] | None:
@@ -96,7 +102,16 @@ class LiveCalls:
         at = _iso(fact.occurred_at)
         current = self.calls.get(call_id)
         if isinstance(fact, m.CallInviteReceived):
-            call = LiveCall(call_id, fact.channel, fact.caller, fact.callee, "ringing", at, updated_at=at)
+            call = LiveCall(
+                call_id,
+                fact.channel,
+                fact.caller,
+                fact.callee,
+                "ringing",
+                at,
+                updated_at=at,
+                tenant=fact.tenant,
+            )
         elif current is None:
             return None  # a call that started before we looked, and is not in the snapshot
         elif isinstance(fact, m.CallAnswered):
@@ -130,8 +145,10 @@ class LiveCalls:
             if len(self.calls) <= MAX_LIVE // 2:
                 break
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        return [asdict(c) for c in sorted(self.calls.values(), key=lambda c: c.invite_at or "", reverse=True)]
+    def snapshot(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The live calls (of ``tenant``; None: all), newest first."""
+        calls = [c for c in self.calls.values() if tenant is None or c.tenant == tenant]
+        return [asdict(c) for c in sorted(calls, key=lambda c: c.invite_at or "", reverse=True)]
 
 
 def sse(event: str, data: Any) -> bytes:
@@ -144,7 +161,7 @@ class LiveFeed:
         self.client = client
         self.dead_letters = DeadLetters(dead_letters, "web-live")  # a fact it cannot fold is set aside
         self.live = LiveCalls()
-        self.subscribers: set[asyncio.Queue[bytes | None]] = set()
+        self.subscribers: dict[asyncio.Queue[bytes | None], str | None] = {}  # → the tenant it sees
         self._codec = default_codec()
         self._wanted = frozenset(self._codec.fingerprint_of(model) for model in FOLDED)
         self._task: asyncio.Task[None] | None = None
@@ -184,23 +201,26 @@ class LiveFeed:
             return  # the CDR projector dead-letters corrupt facts
         change = self.live.apply(fact)
         if change is not None:
-            self._publish(sse("call", change))
+            self._publish(sse("call", change), change["tenant"])
 
-    def _publish(self, event: bytes) -> None:
-        for queue in list(self.subscribers):
+    def _publish(self, event: bytes, tenant: str) -> None:
+        for queue, sees in list(self.subscribers.items()):
+            if sees is not None and sees != tenant:
+                continue
             try:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
-                self.subscribers.discard(queue)  # too slow: its stream ends, the browser reconnects
+                self.subscribers.pop(queue, None)  # too slow: its stream ends, the browser reconnects
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.get_nowait()
                     queue.put_nowait(None)
 
-    async def stream(self) -> AsyncIterator[bytes]:
+    async def stream(self, tenant: str | None = None) -> AsyncIterator[bytes]:
+        """The snapshot and the changes of ``tenant``'s calls (None: every tenant's)."""
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
-        self.subscribers.add(queue)
+        self.subscribers[queue] = tenant
         try:
-            yield b"retry: 2000\n\n" + sse("snapshot", self.live.snapshot())
+            yield b"retry: 2000\n\n" + sse("snapshot", self.live.snapshot(tenant))
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
@@ -211,7 +231,7 @@ class LiveFeed:
                     return
                 yield event
         finally:
-            self.subscribers.discard(queue)
+            self.subscribers.pop(queue, None)
 
     async def stop(self) -> None:
         if self._task is not None:

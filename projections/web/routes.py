@@ -40,6 +40,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from projections.api.auth import authenticate
 from projections.api.calls import utc
 from projections.api.errors import ApiError, error_response
+from projections.api.tenancy import Scope
 from projections.web import signin
 from projections.web.live import LiveFeed
 from sentiric.auth import AuthError, Principal
@@ -67,7 +68,7 @@ PAGE_HEADERS: Final = {
     "Content-Security-Policy": "frame-ancestors 'none'",
 }
 SEED_SQL: Final = (
-    "SELECT call_id, channel, caller, callee, invite_at, answered_at FROM calls "
+    "SELECT call_id, channel, caller, callee, invite_at, answered_at, tenant FROM calls "
     "WHERE finished_at IS NULL AND invite_at > $1 ORDER BY invite_at DESC LIMIT 500"
 )
 SERIES_SQL: Final = """
@@ -78,7 +79,7 @@ SELECT date_bin($3::interval, invite_at, $1) AS bucket,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY pdd_ms) AS pdd_ms_p50,
        avg(mos) AS mos
 FROM calls
-WHERE invite_at >= $1 AND invite_at < $2
+WHERE invite_at >= $1 AND invite_at < $2 AND ($4::text IS NULL OR tenant = $4)
 GROUP BY 1 ORDER BY 1
 """
 
@@ -170,16 +171,24 @@ async def web_config(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/web/session")
-async def web_session(request: Request) -> dict[str, Any]:
-    """Who this request is signed in as."""
+async def web_session(request: Request, scope: Scope) -> dict[str, Any]:
+    """Who this request is signed in as: its tenant, and the tenant it acts in (None: a platform admin
+    acting in every tenant)."""
     principal: Principal = request.state.principal
-    return {"name": principal.name, "scopes": sorted(principal.scopes), "via": principal.via}
+    return {
+        "name": principal.name,
+        "scopes": sorted(principal.scopes),
+        "via": principal.via,
+        "tenant": principal.tenant,
+        "acting_tenant": scope.tenant,
+        "platform": principal.platform,
+    }
 
 
 # An endless server-sent event stream: documented in the module docstring, not in the OpenAPI schema
 # (a schema-driven client or fuzzer would wait on it forever).
 @router.get("/api/live", response_class=StreamingResponse, include_in_schema=False)
-async def live(request: Request) -> StreamingResponse:
+async def live(request: Request, scope: Scope) -> StreamingResponse:
     """``text/event-stream``: one ``snapshot`` event (the calls in progress), then a ``call`` event for
     every change (status, dialog state, last words either side); ``status: "ended"`` removes a call."""
     feed: LiveFeed | None = getattr(request.app.state, "web_live", None)
@@ -194,7 +203,7 @@ async def live(request: Request) -> StreamingResponse:
         await feed.ensure_started(seed)
     headers = {**NO_CACHE, "X-Accel-Buffering": "no"}
     return StreamingResponse(
-        _while_authorized(request, feed.stream()), media_type="text/event-stream", headers=headers
+        _while_authorized(request, feed.stream(scope.tenant)), media_type="text/event-stream", headers=headers
     )
 
 
@@ -216,6 +225,7 @@ async def _while_authorized(request: Request, events: AsyncIterator[bytes]) -> A
 @router.get("/api/web/series")
 async def series(
     request: Request,
+    scope: Scope,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
     buckets: Annotated[int, Query(ge=1, le=500)] = 24,
@@ -233,7 +243,7 @@ async def series(
     if pool is None:
         return error_response(503, "no CDR database in this process")
     width = max(timedelta(seconds=1), (stop - begin) / buckets)
-    rows = {r["bucket"]: r for r in await pool.fetch(SERIES_SQL, begin, stop, width)}
+    rows = {r["bucket"]: r for r in await pool.fetch(SERIES_SQL, begin, stop, width, scope.tenant)}
     points = []
     for i in range(buckets):
         at = begin + width * i

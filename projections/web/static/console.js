@@ -22,7 +22,9 @@ const KINDS = [
 const CONTACTS = { path: "contacts", label: "Contacts", columns: ["name", "numbers", "language", "enabled"] };
 // Admin only: API tokens are issued by POST (the id is drawn by the API, the token shown once) and
 // revoked by DELETE; never edited.
-const TOKENS = { path: "tokens", label: "Tokens", columns: ["name", "scopes", "expires_at", "revoked"], issued: true };
+const TOKENS = { path: "tokens", label: "Tokens", columns: ["name", "tenant", "scopes", "expires_at", "revoked"], issued: true };
+// Platform admins only: the businesses the platform serves (the tenants issue).
+const TENANTS = { path: "tenants", label: "Tenants", columns: ["name", "domains", "language", "enabled"] };
 const AUDIT = { path: "audit", label: "Audit", columns: ["at", "by", "action", "kind", "id"] };
 const ENTITY_ID = /^[A-Za-z0-9._@+-]{1,128}$/; // the API's path pattern for ids
 let openapi = null;
@@ -295,9 +297,11 @@ function pick(kind) {
 async function start() {
   const [me, doc] = await Promise.all([api("/api/web/session"), api("/openapi.json")]);
   openapi = doc.body;
-  canWrite = me.ok && me.body.scopes.includes("admin");
-  $("mode").textContent = canWrite ? "admin: changes go to the config topic" : "read-only: the admin scope is needed to change";
-  const tabs = canWrite ? [...KINDS, CONTACTS, TOKENS, AUDIT] : KINDS;
+  const platform = me.ok && me.body.platform;
+  canWrite = me.ok && (platform || me.body.scopes.includes("admin"));
+  const where = me.ok ? (me.body.acting_tenant === null ? "every tenant" : "tenant " + me.body.acting_tenant) : "";
+  $("mode").textContent = (canWrite ? "admin: changes go to the config topic" : "read-only: the admin scope is needed to change") + " — " + where;
+  const tabs = canWrite ? [...KINDS, CONTACTS, TOKENS, AUDIT, ...(platform ? [TENANTS] : [])] : KINDS;
   for (const kind of tabs) {
     const b = button(kind.label, () => pick(kind));
     b.dataset.kind = kind.path;

@@ -27,12 +27,42 @@ const session = {
       return false;
     }
   },
+  // The signed-in principal (name, scopes, tenant) in the header, and the tenant the page shows: a
+  // tenant's token sees its own tenant only; a platform admin picks one (or all) with the tenant picker,
+  // which the API reads from the sentiric_tenant cookie (projections/api/tenancy.py).
   async show() {
     try {
       const me = await (await session.fetch("/api/web/session")).json();
+      session.me = me;
       const who = document.getElementById("who");
       if (who) who.textContent = me.name + " (" + me.scopes.join(", ") + ")";
+      const header = document.querySelector("header h1");
+      if (!header) return;
+      const tenant = document.createElement("span");
+      tenant.id = "tenant";
+      tenant.className = "pill";
+      tenant.title = "the tenant this page shows";
+      tenant.textContent = me.acting_tenant === null ? "all tenants" : "tenant: " + me.acting_tenant;
+      header.after(tenant);
+      if (me.platform) tenant.after(await session.picker(me.acting_tenant));
     } catch (err) { /* going to the sign-in page */ }
+  },
+  async picker(acting) {
+    const select = document.createElement("select");
+    select.id = "tenant-pick";
+    select.setAttribute("aria-label", "act in tenant");
+    select.add(new Option("all tenants", ""));
+    const listed = await (await session.fetch("/api/admin/tenants")).json().catch(() => []);
+    const ids = new Set(["default", ...(Array.isArray(listed) ? listed.map((t) => t.id) : [])]);
+    if (acting) ids.add(acting);
+    for (const id of [...ids].sort()) select.add(new Option(id, id));
+    select.value = acting || "";
+    select.addEventListener("change", () => {
+      const value = select.value;
+      document.cookie = "sentiric_tenant=" + (value ? encodeURIComponent(value) : "; max-age=0") + "; path=/; samesite=strict";
+      location.reload();
+    });
+    return select;
   },
 };
 document.addEventListener("DOMContentLoaded", () => session.show());

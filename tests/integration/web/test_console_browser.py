@@ -279,3 +279,70 @@ async def test_console_changes_what_the_next_call_does_and_audits_who(
         finally:
             await browser.close()
     assert not errors, errors
+
+
+async def test_tenants_in_the_console_and_the_dashboard(web_stack: WebStack, api_url: str) -> None:
+    """The platform admin (the bootstrap token) creates a tenant in the Tenants tab, picks it in the
+    header, writes a knowledge entry into it and issues that tenant's admin token; signed in with it,
+    the header names the tenant, there is no tenant picker and no Tenants tab, and the lists hold only
+    the tenant's own records."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tenant = f"acme{RUN}"
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        try:
+            page = await sign_in(browser, api_url, ADMIN_TOKEN, errors)
+            await expect(page.locator("#tenant")).to_have_text("all tenants")
+            await page.click("#tab-tenants")
+            await page.click("#new")
+            await page.fill("#f-id", tenant)
+            await page.fill("#f-name", "Acme Ltd")
+            await page.fill("#f-domains", f"{tenant}.example")
+            await page.click("#save")
+            await expect(page.locator(f'#records tr[data-id="{tenant}"]')).to_contain_text("Acme Ltd")
+
+            # Act in the tenant: the header says so, and what the console writes is the tenant's.
+            await page.reload()
+            await page.select_option("#tenant-pick", tenant)
+            await expect(page.locator("#tenant")).to_have_text(f"tenant: {tenant}")
+            await expect(page.locator("#mode")).to_contain_text(f"tenant {tenant}")
+            await page.click("#tab-knowledge")
+            await page.click("#new")
+            await page.fill("#f-id", f"{tenant}-hours")
+            await page.fill("#f-title", "Hours")
+            await page.fill("#f-phrasings", "when are you open")
+            await page.fill("#f-answer", "Nine to five.")
+            await page.click("#save")
+            await expect(page.locator(f'#records tr[data-id="{tenant}-hours"]')).to_be_visible()
+            await page.click("#tab-tokens")
+            await page.click("#new")
+            await page.fill("#f-name", f"{tenant}-admin")
+            await page.select_option("#f-scopes", ["admin"])
+            await page.click("#save")
+            token = await page.locator("#issued-token").inner_text()
+            row = page.locator("#records tbody tr").filter(has_text=f"{tenant}-admin")
+            await expect(row).to_contain_text(tenant)  # the token's tenant column
+            await page.screenshot(path=str(ARTIFACTS / "console-tenants.png"), full_page=True)
+            async with httpx.AsyncClient(base_url=api_url, headers=AUTH) as http:
+                entry = (await http.get(f"/api/admin/knowledge/{tenant}-hours")).json()
+                assert entry["title"] == "Hours"
+                mine = await http.get("/api/admin/knowledge", params={"tenant": tenant})
+                assert [k["id"] for k in mine.json()] == [f"{tenant}-hours"]
+
+            # The tenant's own admin: its tenant in the header, no picker, no Tenants tab, its records.
+            own = await sign_in(browser, api_url, token, errors)
+            await expect(own.locator("#tenant")).to_have_text(f"tenant: {tenant}")
+            await expect(own.locator("#tenant-pick")).to_have_count(0)
+            await expect(own.locator("#tab-tenants")).to_have_count(0)
+            await own.click("#tab-knowledge")
+            await expect(own.locator("#records tbody tr")).to_have_count(1)
+            await expect(own.locator(f'#records tr[data-id="{tenant}-hours"]')).to_be_visible()
+            await own.goto(f"{api_url}/")
+            await expect(own.locator("#tenant")).to_have_text(f"tenant: {tenant}")
+            await own.screenshot(path=str(ARTIFACTS / "dashboard-tenant.png"), full_page=True)
+        finally:
+            await browser.close()
+    assert not errors, errors

@@ -32,3 +32,16 @@ def test_parser_builds_the_body_and_the_request_carries_the_admin_token() -> Non
 
 def test_api_base_for_a_wildcard_host() -> None:
     assert api_base(Settings(api_host="0.0.0.0", api_port=9000)) == "http://127.0.0.1:9000"
+
+
+def test_a_call_for_a_tenant_names_it() -> None:
+    args = build_parser().parse_args(["call", "sip:100@192.0.2.9", "--tenant", "acme"])
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(202, json={"call_id": "c2", "to_uri": "sip:100@192.0.2.9", "edge": "edge-1"})
+
+    settings = Settings(admin_token="tok-0123456789abcdef")
+    originate(settings, request_body(args), transport=httpx.MockTransport(handler), tenant=args.tenant)
+    assert seen[0].headers["x-sentiric-tenant"] == "acme"

@@ -12,8 +12,15 @@ from projections.logtopics import LogTopics
 from projections.webhooks import RetryPolicy, SubscriptionWorker, headers, matches, payload, sign, verify
 from schemas import models as m
 from schemas.codec import default_codec, encode
-from schemas.samples import sample
+from schemas.samples import sample as any_sample
 from sentiric.eventlog.topics import DEADLETTER, DLQ_CONSUMER, DLQ_OFFSET
+
+
+def sample(model, *args):
+    """A sample record of the "default" tenant (the samples name a tenant per type)."""
+    record = any_sample(model, *args)
+    return replace(record, tenant="default") if hasattr(record, "tenant") else record
+
 
 SUB = replace(sample(m.WebhookSubscription), event_types=("CallEnded",), secret="s3cret", enabled=True)
 
@@ -32,6 +39,12 @@ def test_matching_by_type_wildcard_and_enabled():
     assert matches(replace(SUB, event_types=("*",)), answered)
     assert not matches(replace(SUB, enabled=False), ended)
     assert not matches(replace(SUB, event_types=("*",)), sample(m.Dialplan))
+
+
+def test_a_subscription_gets_only_its_own_tenants_facts():
+    ended = sample(m.CallEnded)
+    assert not matches(replace(SUB, tenant="acme"), ended)
+    assert matches(replace(SUB, tenant="acme"), replace(ended, tenant="acme"))
 
 
 def test_payload_has_no_audio_and_the_log_position():

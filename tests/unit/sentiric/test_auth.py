@@ -173,3 +173,41 @@ def test_nothing_random_authenticates(text: str) -> None:
         v.bearer(text, NOW)
     with pytest.raises(AuthError):
         v.session(text, NOW)
+
+
+# --- tenants (issue 15) ---
+
+
+def test_a_token_stands_for_its_tenant_and_sessions_keep_it() -> None:
+    issued = new_token()
+    rec = dataclasses.replace(record(issued, scopes=("admin",)), tenant="acme")
+    v = verifier(rec)
+    principal = v.bearer(issued.token, NOW)
+    assert principal.tenant == "acme" and not principal.platform
+    cookie, _ = v.issue_session(principal, NOW)
+    assert v.session(cookie, NOW).tenant == "acme"
+
+
+def test_platform_includes_admin_and_read_and_admin_never_gives_platform() -> None:
+    from sentiric.auth import ADMIN as ADMIN_SCOPE
+    from sentiric.auth import PLATFORM, READ, Principal
+
+    admin = Principal("t", "n", frozenset({ADMIN_SCOPE}), "bearer", "acme")
+    assert admin.allows(READ) and admin.allows(ADMIN_SCOPE) and not admin.allows(PLATFORM)
+    platform = Principal("t", "n", frozenset({PLATFORM}), "bearer")
+    assert platform.allows(READ) and platform.allows(ADMIN_SCOPE) and platform.allows(PLATFORM)
+    bootstrap = verifier().bearer(ADMIN, NOW)
+    assert bootstrap.platform and bootstrap.tenant == "default"
+
+
+def test_a_disabled_tenants_token_is_refused() -> None:
+    issued = new_token()
+    rec = dataclasses.replace(record(issued), tenant="acme")
+    v = Verifier(
+        admin_token=ADMIN,
+        lookup={rec.entity_id: rec}.get,
+        session_key=derive_session_key(ADMIN),
+        tenant_enabled=lambda tenant: tenant != "acme",
+    )
+    with pytest.raises(AuthError, match="tenant is disabled"):
+        v.bearer(issued.token, NOW)

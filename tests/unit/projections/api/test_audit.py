@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from projections.api.audit import AUDIT_HEADER, RawRecord, audit_headers, entry, trail
+from projections.api.audit import AUDIT_HEADER, TENANT_HEADER, RawRecord, audit_headers, entry, trail
 from sentiric.auth import Principal
 
 T0 = 1_796_000_000_000  # ms
@@ -52,4 +52,16 @@ def test_trail_is_newest_first_filtered_and_limited() -> None:
 
 def test_the_subject_goes_in_the_header() -> None:
     who = Principal(token_id="t1", name="ops-team", scopes=frozenset({"admin"}), via="session")
-    assert audit_headers(who) == ((AUDIT_HEADER, b"ops-team"),)
+    assert audit_headers(who) == ((AUDIT_HEADER, b"ops-team"), (TENANT_HEADER, b"default"))
+    assert audit_headers(who, "acme")[1] == (TENANT_HEADER, b"acme")
+
+
+def test_the_trail_of_one_tenant() -> None:
+    def raw(offset: int, tenant: bytes | None) -> RawRecord:
+        headers = ((AUDIT_HEADER, b"x"),) + (((TENANT_HEADER, tenant),) if tenant is not None else ())
+        return RawRecord(b"dialplan:d", b"v", headers, 1_700_000_000_000 + offset, offset)
+
+    records = [raw(0, None), raw(1, b"acme"), raw(2, b"globex")]
+    assert [e.offset for e in trail(records, limit=10, tenant="acme")] == [1]
+    assert [e.offset for e in trail(records, limit=10, tenant="default")] == [0]  # before tenants
+    assert len(trail(records, limit=10)) == 3

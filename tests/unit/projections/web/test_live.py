@@ -63,3 +63,31 @@ def test_sse_framing() -> None:
     head, data, end = frame.split(b"\n", 2)
     assert head == b"event: call" and end == b"\n"
     assert json.loads(data.removeprefix(b"data: ")) == {"call_id": "c1", "at": "2026-01-02 03:04:05+00:00"}
+
+
+async def test_each_subscriber_sees_only_its_tenants_calls() -> None:
+    import asyncio
+
+    from projections.web.live import LiveFeed
+
+    feed = LiveFeed({"bootstrap_servers": "127.0.0.1:1"})  # never started: the fold and fan-out only
+    feed.live.seed([{"call_id": "seeded", "invite_at": T0, "tenant": "globex"}])
+    change = feed.live.apply(fact(m.CallInviteReceived, "a1", tenant="acme"))
+    assert change is not None and change["tenant"] == "acme"
+    assert [c["call_id"] for c in feed.live.snapshot("acme")] == ["a1"]
+    assert [c["call_id"] for c in feed.live.snapshot("globex")] == ["seeded"]
+    assert len(feed.live.snapshot()) == 2
+    acme, globex, everyone = feed.stream("acme"), feed.stream("globex"), feed.stream(None)
+    first = [await anext(s) for s in (acme, globex, everyone)]
+    assert b'"a1"' in first[0] and b"seeded" not in first[0]
+    assert b"seeded" in first[1] and b'"a1"' not in first[1]
+    assert b'"a1"' in first[2] and b"seeded" in first[2]
+    feed._publish(sse("call", change), "acme")
+    assert b'"a1"' in await asyncio.wait_for(anext(acme), 1)
+    assert b'"a1"' in await asyncio.wait_for(anext(everyone), 1)
+    pending = asyncio.ensure_future(anext(globex))
+    await asyncio.sleep(0.05)
+    assert not pending.done()  # globex's subscriber got nothing of acme's
+    pending.cancel()
+    for s in (acme, everyone):
+        await s.aclose()
