@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import httpx
 import structlog
@@ -105,6 +105,13 @@ class CallResult:
     error: str
     attempts: int
     latency_ms: float
+
+
+class ActionCaller(Protocol):
+    """What calls an action's endpoint: the live `Executor`, or a re-run's stub answering from a
+    recorded call (`streams.replay_actions.RecordedActions`)."""
+
+    async def call(self, action: m.Action, body: bytes, request_id: str) -> CallResult: ...
 
 
 class Executor:
@@ -191,7 +198,7 @@ def reply(
     return m.AgentReplied(
         **speech._derived(cause, speech.ENGINE_SOURCE), reply_id=f"{cause.utterance_id}:reply",
         utterance_id=cause.utterance_id, text=safe_field("text", text), intent=intent,
-        end_conversation=end, engine=name, latency_ms=ms,
+        end_conversation=end, engine=name, latency_ms=ms, language=cause.language,
     )  # fmt: skip
 
 
@@ -207,7 +214,7 @@ async def take_turn(
     cause: m.UtteranceTranscribed,
     pending: bytes | None,
     actions: Sequence[m.Action],
-    executor: Executor,
+    executor: ActionCaller,
     context: CallContext | None = None,
 ) -> Turn:
     """Advance the call's action conversation by one caller turn and do what it says."""
@@ -231,7 +238,7 @@ async def execute(
     cause: m.UtteranceTranscribed,
     action: m.Action,
     arguments: Mapping[str, Any],
-    executor: Executor,
+    executor: ActionCaller,
     context: CallContext | None = None,
 ) -> tuple[list[Any], CallResult]:
     """Call the action's endpoint: its facts (ActionRequested, then ActionCompleted or ActionFailed,
@@ -283,7 +290,7 @@ async def run(
     cause: m.UtteranceTranscribed,
     action: m.Action,
     arguments: Mapping[str, str],
-    executor: Executor,
+    executor: ActionCaller,
     today: date,
     start: float,
     context: CallContext | None = None,
@@ -319,7 +326,7 @@ async def llm_turn(
     history: Sequence[DialogTurn],
     knowledge: Sequence[m.KnowledgeEntry],
     actions: Sequence[m.Action],
-    executor: Executor,
+    executor: ActionCaller,
     context: CallContext | None = None,
 ) -> list[Any]:
     """One caller turn answered by a model with the actions as tools: the model's reply, or its tool
@@ -382,7 +389,7 @@ async def action_turn(
     raw_history: bytes | None,
     knowledge: Sequence[m.KnowledgeEntry],
     actions: Sequence[m.Action],
-    executor: Executor,
+    executor: ActionCaller,
     context: CallContext | None = None,
 ) -> Turn:
     """The worker's entry: with a tool-calling model as the dialog engine and actions configured, the

@@ -1,6 +1,7 @@
 """The replay command shell without a log: call selection, times, engine choice, `replay check`."""
 
 import argparse
+import asyncio
 import dataclasses
 import io
 import json
@@ -68,10 +69,12 @@ def golden(tmp_path):
     return tmp_path / "golden"
 
 
-def check(directory, knowledge=None) -> tuple[int, str]:
-    args = argparse.Namespace(dir=directory, stt="recorded", dialog=None, knowledge=knowledge, report=None)
+def check(directory, knowledge=None, actions=None) -> tuple[int, str]:
+    args = argparse.Namespace(
+        dir=directory, stt="recorded", dialog=None, knowledge=knowledge, actions=actions, report=None
+    )
     out = io.StringIO()
-    return check_cmd(Settings(), args, out), out.getvalue()
+    return asyncio.run(check_cmd(Settings(), args, out)), out.getvalue()
 
 
 def test_check_passes_then_fails_after_a_knowledge_change(tmp_path):
@@ -82,7 +85,7 @@ def test_check_passes_then_fails_after_a_knowledge_change(tmp_path):
     data["entries"][0]["answer"] = "Always open."
     (tmp_path / "k.json").write_text(json.dumps(data))
     code, out = check(directory, tmp_path / "k.json")
-    assert code == 1 and "FAILED: a decision or reply changed in 1 golden calls: call-g" in out, out
+    assert code == 1 and "FAILED: a decision, reply or action changed in 1 golden calls: call-g" in out, out
     assert "reply: " in out and "'Always open.'" in out
 
 
