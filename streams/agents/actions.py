@@ -222,8 +222,9 @@ async def take_turn(
     today = cause.occurred_at.date()
     ctx = context or CallContext()
     step = engine.advance(
-        engine.Pending.from_json(pending), cause.text, today, actions, ctx.slot_values(), ctx.lookup()
-    )
+        engine.Pending.from_json(pending), cause.text, today, actions, ctx.slot_values(), ctx.lookup(),
+        cause.language,
+    )  # fmt: skip
     if step is None:
         return Turn([], None)
     if isinstance(step, engine.Say):
@@ -301,9 +302,10 @@ async def run(
         after = context or CallContext()
         for fact in facts:
             after = after.apply(fact)  # the done text may name what the result just wrote back
-        said = engine.done_text(action, arguments, result.result, today, after.lookup())
+        said = engine.done_text(action, arguments, result.result, today, after.lookup(), cause.language)
         return [*facts, reply(cause, said, f"action:{action.entity_id}:done", ms)]
-    return [*facts, reply(cause, engine.failed_text(action), f"action:{action.entity_id}:failed", ms)]
+    apology = engine.failed_text(action, cause.language)
+    return [*facts, reply(cause, apology, f"action:{action.entity_id}:failed", ms)]
 
 
 def checked_arguments(action: m.Action, raw: str) -> dict[str, Any]:
@@ -372,9 +374,11 @@ async def llm_turn(
         log.warning("model failed after a tool call", call_id=cause.call_id, error=str(exc))
         end = False
         if action is not None and outcome["ok"]:
-            text = engine.done_text(action, {}, outcome["result"], cause.occurred_at.date())
+            text = engine.done_text(
+                action, {}, outcome["result"], cause.occurred_at.date(), language=cause.language
+            )
         elif action is not None:
-            text = engine.failed_text(action)
+            text = engine.failed_text(action, cause.language)
         else:
             text = "Sorry, I can't do that. What else can I help with?"
     ms = (time.perf_counter() - start) * 1000.0
