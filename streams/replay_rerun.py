@@ -139,7 +139,11 @@ async def rerun_turns(
         pending = turn.pending
         for made in turn.facts:
             context = context.apply(made)
-        out = turn.facts[-1] if turn.facts else speech.reply(fact, dialog, history, knowledge)
+        out = (
+            turn.facts[-1]
+            if turn.facts
+            else speech.reply(fact, dialog, history, knowledge, context.prompt_facts())
+        )
         history = [*history, Turn("caller", fact.text), Turn("agent", out.text)][-speech.HISTORY_TURNS :]
         turn_result = turns.get(fact.utterance_id) or TurnResult(fact.utterance_id, fact.text)
         called = actions_of(turn.facts).get(fact.utterance_id, ())

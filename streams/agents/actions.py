@@ -335,7 +335,10 @@ async def llm_turn(
     call run once (facts) and the model's answer to the result. Raises EngineError when the model
     cannot be reached for the first answer (the worker logs it; the dialog's no-reply timer speaks)."""
     start = time.perf_counter()
-    first = await asyncio.to_thread(llm.reply_with_tools, cause.text, history, knowledge, actions)
+    facts_of_call = context.prompt_facts() if context is not None else None  # data in the prompt
+    first = await asyncio.to_thread(
+        llm.reply_with_tools, cause.text, history, knowledge, actions, facts_of_call
+    )
     if first.call is None:
         assert first.reply is not None
         ms = (time.perf_counter() - start) * 1000.0
@@ -367,7 +370,7 @@ async def llm_turn(
             )
     try:
         said = await asyncio.to_thread(
-            llm.answer_tool, cause.text, history, knowledge, actions, call, outcome
+            llm.answer_tool, cause.text, history, knowledge, actions, call, outcome, facts_of_call
         )
         text, end = said.text, said.end_conversation
     except EngineError as exc:  # the model is gone after the action ran: say the outcome ourselves
