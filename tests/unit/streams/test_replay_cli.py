@@ -98,3 +98,19 @@ def test_check_refuses_what_it_cannot_read(tmp_path, capsys):
     assert "facts.jsonl:1:" in capsys.readouterr().err
     assert check(golden(tmp_path / "again"), tmp_path / "missing.json")[0] == 2
     assert "cannot read knowledge file" in capsys.readouterr().err
+
+
+def test_check_a_golden_booking_call_with_its_actions_from_a_file(tmp_path):
+    from projections.api.admin_actions import action_out
+    from tests.unit.streams.test_replay_actions import BOOK, Endpoint, booking_call
+
+    facts = asyncio.run(booking_call(Endpoint()))
+    export_call(facts, tmp_path / "golden")
+    actions = tmp_path / "actions.json"
+    actions.write_text(json.dumps([action_out(BOOK)]))  # as GET /api/admin/actions lists it
+    code, out = check(tmp_path / "golden", actions=actions)
+    assert code == 0 and "OK: 1 golden calls answer as recorded" in out, out
+    code, out = check(tmp_path / "golden")  # without the action the booking turns change
+    assert code == 1 and "action 1 re-run:   (none)" in out, out
+    (tmp_path / "bad.json").write_text('{"not": "a list"}')
+    assert check(tmp_path / "golden", actions=tmp_path / "bad.json")[0] == 2
