@@ -144,8 +144,11 @@ async def ensure_sample_action(svc: Services) -> None:
     await svc.view.wait_ready(within_s=60.0)
     if svc.view.all(m.Action):
         return
-    for record in (sample_action(url, secrets.token_hex(24)), sample_action_tr(url, secrets.token_hex(24))):
-        await svc.producer.publish_and_wait(record, topic=svc.config.topics.config)
+    records = (sample_action(url, secrets.token_hex(24)), sample_action_tr(url, secrets.token_hex(24)))
+    for record in records:  # both, then one flush: one burst on the log, as one record was
+        svc.producer.publish(record, topic=svc.config.topics.config)
+    await svc.producer.flush()
+    for record in records:
         svc.view.put(record)
         log.info("sample booking action created", action=record.entity_id, url=url)
 
