@@ -309,7 +309,8 @@ def parse_name(text: str, *, asked: bool = False) -> str | None:
     if adina := _NAME_BEFORE_ADINA.search(t):
         return _name_before(_original(text, t, 0, adina.start()))
     if asked:
-        start = len(_NAME_FILLERS.match(t)[0]) if _NAME_FILLERS.match(t) else 0  # type: ignore[index]  # checked
+        fillers = _NAME_FILLERS.match(t)
+        start = fillers.end() if fillers else 0
         trailer = _NAME_TRAILERS.search(t[start:])
         end = start + trailer.start() if trailer else len(t)
         return _clean_name(_original(text, t, start, end))

@@ -27,8 +27,9 @@ The caller's words are read in the call's language (`language`, a BCP 47 tag; `S
 English (`streams.dialog.slots`) or Turkish (`streams.dialog.slots_tr`: "yarın saat onda", "adım
 Ayşe Yılmaz", "evet"), and so are the agent's own texts (questions without an `x-ask`, the generic
 confirmation, "okay, cancelled", the fallback without a `fallback_text`) and slot values as said
-("yarın, 7 Aralık Pazartesi"). Actions in the call's language are offered first
-(`streams.dialog.language.for_language`); the texts an admin wrote are said as written.
+("yarın, 7 Aralık Pazartesi"). When some actions are in the call's language, only those are offered
+(`streams.dialog.language.for_language`; none: all of them); the texts an admin wrote are said as
+written.
 """
 
 from __future__ import annotations
