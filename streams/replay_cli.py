@@ -6,8 +6,9 @@
 The live system is never touched: the log is read by a consumer without a group (assigned partitions,
 no commits), nothing is produced, and the engines run in this process.
 
-Exit codes: 0 done (for `check`: no decision or reply changed), 1 `check` found a changed decision or
-reply, 2 nothing to do or bad input (no such call, unreadable golden directory, unknown engine).
+Exit codes: 0 done (for `check`: no decision, reply or action call changed), 1 `check` found a changed
+decision, reply or action call, 2 nothing to do or bad input (no such call, unreadable golden
+directory, unknown engine, unreadable actions file).
 """
 
 from __future__ import annotations
