@@ -226,12 +226,11 @@ def reply_streamed(
             on_piece(piece)
             parts += 1
 
+    def on_text(piece: str) -> None:
+        hand_out(splitter.feed(piece))
+
     start = time.perf_counter()
     try:
-
-        def on_text(piece: str) -> None:
-            hand_out(splitter.feed(piece))
-
         if context and isinstance(engine, OpenAIChatEngine):
             answer = engine.reply_streaming(fact.text, history, own, on_text, context)
         else:
