@@ -18,6 +18,7 @@ Run:  .venv/bin/python bench/replay_bench.py [--calls 5] [--engines recorded,poc
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import statistics
 import time
@@ -73,6 +74,15 @@ def a_call(i: int, knowledge: list[m.KnowledgeEntry]) -> list[Any]:
     return facts
 
 
+async def rerun_all(calls: list[list[Any]], stt: Any, dialog: Any, knowledge: Any) -> list[Any]:
+    diffs = []
+    for facts in calls:
+        rec = recording(facts[0].call_id, facts)
+        made = await rerun_turns(rec, stt, dialog, knowledge)
+        diffs.append(compare(rec.call_id, recorded_turns(rec), made))
+    return diffs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -87,12 +97,9 @@ def main() -> None:
     for spec in args.engines.split(","):
         stt = build_stt(settings, spec, knowledge)
         dialog = KnowledgeEngine()
-        rerun_turns(recording("warm", calls[0]), stt, dialog, knowledge)  # model load, caches
-        diffs = []
+        asyncio.run(rerun_turns(recording("warm", calls[0]), stt, dialog, knowledge))  # model load, caches
         start = time.perf_counter()
-        for facts in calls:
-            rec = recording(facts[0].call_id, facts)
-            diffs.append(compare(rec.call_id, recorded_turns(rec), rerun_turns(rec, stt, dialog, knowledge)))
+        diffs = asyncio.run(rerun_all(calls, stt, dialog, knowledge))  # one loop, as the CLI's
         seconds = time.perf_counter() - start
         turns = sum(len(d.turns) for d in diffs)
         rate = f"{turns / seconds:8.1f} turns/s  {len(calls) / seconds * 60:8.1f} calls/min"

@@ -424,11 +424,13 @@ def create_app(
                             out = await reply_streaming(
                                 fact, engines.dialog, history, knowledge.entries(),
                                 partial(emit_piece, key, spans.passed_on(event.headers)),
+                                context.prompt_facts(),
                             )  # fmt: skip
                         else:
                             out = await asyncio.to_thread(
-                                speech.reply, fact, engines.dialog, history, knowledge.entries()
-                            )
+                                speech.reply, fact, engines.dialog, history, knowledge.entries(),
+                                context.prompt_facts(),
+                            )  # fmt: skip
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
                         spans.failed("dialog", fact, event.headers, began, exc)

@@ -6,16 +6,19 @@
 The live system is never touched: the log is read by a consumer without a group (assigned partitions,
 no commits), nothing is produced, and the engines run in this process.
 
-Exit codes: 0 done (for `check`: no decision or reply changed), 1 `check` found a changed decision or
-reply, 2 nothing to do or bad input (no such call, unreadable golden directory, unknown engine).
+Exit codes: 0 done (for `check`: no decision, reply or action call changed), 1 `check` found a changed
+decision, reply or action call, 2 nothing to do or bad input (no such call, unreadable golden
+directory, unknown engine, unreadable actions file).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,12 +45,15 @@ class RerunEngines:
     knowledge: tuple[m.KnowledgeEntry, ...]
     by_decision: bool
     """Compare replies by decision only: a generative engine (openai, remote) words them anew."""
+    actions: tuple[m.Action, ...] = ()
+    """The agent actions; their endpoints are never called (`streams.replay_actions`)."""
 
     def describe(self) -> dict[str, str]:
         return {
             "stt": self.stt.name if self.stt is not None else RECORDED,
             "dialog": self.dialog.name,
             "knowledge": f"{len(self.knowledge)} entries",
+            "actions": f"{len(self.actions)} (answered from the recordings)",
             "compared": "by decision" if self.by_decision else "by decision and reply text",
         }
 
@@ -75,7 +81,11 @@ def build_stt(settings: Settings, spec: str, knowledge: Sequence[m.KnowledgeEntr
 
 
 def build_engines(
-    settings: Settings, stt: str | None, dialog: str | None, knowledge: Sequence[m.KnowledgeEntry]
+    settings: Settings,
+    stt: str | None,
+    dialog: str | None,
+    knowledge: Sequence[m.KnowledgeEntry],
+    actions: Sequence[m.Action] = (),
 ) -> RerunEngines:
     from streams.engines.factory import build_dialog
 
@@ -89,6 +99,7 @@ def build_engines(
         engine,
         tuple(knowledge),
         by_decision=not isinstance(engine, KnowledgeEngine),
+        actions=tuple(actions),
     )
 
 
@@ -101,23 +112,52 @@ def knowledge_from_file(settings: Settings, path: Path | None) -> list[m.Knowled
         raise EngineError(f"cannot read knowledge file {path}: {exc}") from None
 
 
-async def knowledge_from_log(settings: Settings) -> list[m.KnowledgeEntry]:
-    """The knowledge the live workers use now: `sentiric.config` read to its end (no group), else the
-    configured file."""
+async def config_from_log(settings: Settings) -> tuple[list[m.KnowledgeEntry], list[m.Action]]:
+    """The knowledge and the actions the live workers use now: `sentiric.config` read to its end (no
+    group); without a config topic, the configured knowledge file and no actions."""
     from sentiric.eventlog.config_view import ConfigView
     from sentiric.eventlog.connection import client_options
+    from streams.agents.actions import ActionStore
     from streams.agents.config import KnowledgeStore
 
     store = KnowledgeStore(settings.knowledge_file)
+    action_store = ActionStore()
     view = ConfigView(name="replay-knowledge")
     view.subscribe(store.apply)
+    view.subscribe(action_store.apply)
     try:
         await view.start(**client_options(settings))
     except Exception as exc:  # no config topic yet: the workers use the file too
         print(f"config topic not readable ({exc!r}); using the knowledge file", file=sys.stderr)
     finally:
         await view.stop()
-    return list(store.entries())
+    return list(store.entries()), list(action_store.actions())
+
+
+def actions_from_file(path: Path) -> list[m.Action]:
+    """Actions as `GET /api/admin/actions` lists them (a JSON array of objects with `id`, `name`,
+    `description`, `parameters`, `triggers`, ...): the stub answers their calls, so no URL or
+    secret is needed."""
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(items, list):
+            raise ValueError("not a JSON array of actions")
+        out = []
+        for item in items:
+            event_id = uuid.uuid4()
+            out.append(m.Action(
+                event_id=event_id, entity_id=str(item["id"]), occurred_at=datetime.now(UTC), source="replay",
+                trace_id=str(event_id), name=str(item["name"]), description=str(item["description"]),
+                parameters=json.dumps(item["parameters"]), url=str(item.get("url", "")), secret="",
+                timeout_s=float(item.get("timeout_s", 5.0)), retries=int(item.get("retries", 1)),
+                triggers=tuple(str(t) for t in item["triggers"]),
+                confirm_text=str(item.get("confirm_text", "")), done_text=str(item.get("done_text", "")),
+                fallback_text=str(item.get("fallback_text", "")),
+                language=str(item.get("language", "en-US")), enabled=bool(item.get("enabled", True)),
+            ))  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EngineError(f"cannot read actions file {path}: {exc}") from None
+    return out
 
 
 def parse_time(text: str) -> datetime:
@@ -196,7 +236,7 @@ async def read_calls(settings: Settings, args: argparse.Namespace) -> dict[str, 
     return by_call
 
 
-def rerun_calls(
+async def rerun_calls(
     calls: dict[str, list[Any]], engines: RerunEngines, language: str, out: TextIO
 ) -> tuple[list[CallDiff], float, int]:
     """(the differences per call, seconds taken, turns re-run), printing each call as it is done."""
@@ -204,7 +244,7 @@ def rerun_calls(
     start = time.perf_counter()
     for call_id, facts in calls.items():
         rec = recording(call_id, facts, language)
-        made = rerun_turns(rec, engines.stt, engines.dialog, engines.knowledge)
+        made = await rerun_turns(rec, engines.stt, engines.dialog, engines.knowledge, actions=engines.actions)
         diff = compare(call_id, recorded_turns(rec), made, by_decision=engines.by_decision)
         diffs.append(diff)
         for line in call_lines(diff):
@@ -222,12 +262,13 @@ async def rerun_cmd(settings: Settings, args: argparse.Namespace, out: TextIO = 
         print(f"no records for call(s) {', '.join(missing) or '(none selected)'}", file=sys.stderr)
         return 2
     try:
+        knowledge, actions = await config_from_log(settings)
         if args.knowledge is not None:
             knowledge = knowledge_from_file(settings, args.knowledge)
-        else:
-            knowledge = await knowledge_from_log(settings)
-        engines = build_engines(settings, args.stt, args.dialog, knowledge)
-        diffs, seconds, turns = rerun_calls(calls, engines, settings.language, out)
+        if args.actions is not None:
+            actions = actions_from_file(args.actions)
+        engines = build_engines(settings, args.stt, args.dialog, knowledge, actions)
+        diffs, seconds, turns = await rerun_calls(calls, engines, settings.language, out)
     except EngineError as exc:
         print(f"replay rerun: {exc}", file=sys.stderr)
         return 2
@@ -280,8 +321,8 @@ async def export_cmd(settings: Settings, args: argparse.Namespace, out: TextIO =
     return 0
 
 
-def check_cmd(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Re-run every golden call of a directory; 1 when a decision or a reply changed."""
+async def check_cmd(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Re-run every golden call of a directory; 1 when a decision, a reply or an action call changed."""
     dirs = golden_calls(args.dir)
     if not dirs:
         print(f"no golden calls in {args.dir}", file=sys.stderr)
@@ -289,17 +330,23 @@ def check_cmd(settings: Settings, args: argparse.Namespace, out: TextIO = sys.st
     try:
         calls = {d.name: load_call(d) for d in dirs}
         knowledge = knowledge_from_file(settings, args.knowledge)
-        engines = build_engines(settings, args.stt, args.dialog, knowledge)
-        diffs, _seconds, _turns = rerun_calls(calls, engines, settings.language, out)
+        actions = actions_from_file(args.actions) if args.actions is not None else []
+        engines = build_engines(settings, args.stt, args.dialog, knowledge, actions)
+        diffs, _seconds, _turns = await rerun_calls(calls, engines, settings.language, out)
     except (GoldenError, EngineError) as exc:
         print(f"replay check: {exc}", file=sys.stderr)
         return 2
     print(summarize(diffs), file=out)
     if args.report:
         write_report(args.report, diffs, engines.describe())
-    failed = [d.call_id for d in diffs if any(t.decision_changed or t.reply_changed for t in d.turns)]
+    failed = [
+        d.call_id
+        for d in diffs
+        if any(t.decision_changed or t.reply_changed or t.actions_changed for t in d.turns)
+    ]
     if failed:
-        print(f"FAILED: a decision or reply changed in {len(failed)} golden calls:", *failed, file=out)
+        what = "a decision, reply or action changed"
+        print(f"FAILED: {what} in {len(failed)} golden calls:", *failed, file=out)
         return 1
     print(f"OK: {len(diffs)} golden calls answer as recorded", file=out)
     return 0
@@ -313,6 +360,9 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
                         "SENTIRIC_DIALOG_ENGINE")  # fmt: skip
     parser.add_argument("--knowledge", type=Path, metavar="FILE",
                         help="knowledge JSON file instead of the live config")  # fmt: skip
+    parser.add_argument("--actions", type=Path, metavar="FILE",
+                        help="actions JSON file (as GET /api/admin/actions lists them) instead of the "
+                        "live config; their calls are answered from the recording")  # fmt: skip
     parser.add_argument("--report", metavar="OUT.json|OUT.html", help="write a report")
 
 
@@ -345,4 +395,4 @@ def add_replay_commands(replay: Any) -> None:
     check = replay.add_parser("check", help="re-run golden calls without a log; exit 1 if a reply changed")
     check.add_argument("dir", type=Path, metavar="DIR")
     _engine_options(check)
-    check.set_defaults(func=lambda args: check_cmd(get_settings(), args))
+    check.set_defaults(func=run(check_cmd))

@@ -4,7 +4,10 @@ A turn is one caller utterance and what the platform made of it: the transcript,
 decision (its `intent`, which names the knowledge entry it answered from, `fallback`, or an action),
 the reply text and whether it ended the conversation, and the latency of each stage. Two turns
 differ when the transcript, the decision, the reply or the end flag differ; latencies, event ids and
-engine names are shown but never count as a change (they are expected to vary between runs).
+engine names are shown but never count as a change (they are expected to vary between runs). A
+turn's agent actions (`ActionCall`: name, arguments, outcome) are compared too: the re-run's come
+from a stub answering with the recorded results (`streams.replay_actions`), so another action, other
+arguments or a call the recording cannot answer is a change.
 
 The transcript is also scored: word error rate (WER) of the re-run against the recorded transcript,
 `(substitutions + deletions + insertions) / words of the recorded one`, on lower-cased word tokens
@@ -18,7 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
+NO_RECORDING: Final = "no recording for this action call"
+"""The error a re-run's action call gets when the recorded call has no result for it."""
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
 
@@ -48,6 +54,23 @@ def wer(reference: str, hypothesis: str) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionCall:
+    """One action call of a turn: its name, arguments (canonical JSON) and outcome."""
+
+    name: str
+    arguments: str
+    outcome: str
+    """`completed`, `failed`, `no recording` (a re-run's call the record cannot answer) or `no
+    result` (requested, but no outcome recorded: the worker died mid-call)."""
+    result: str = ""
+    """The result (JSON text) or the error."""
+
+    def __str__(self) -> str:
+        told = f": {self.result}" if self.result and self.result != NO_RECORDING else ""
+        return f"{self.name}({self.arguments}) → {self.outcome}{told}"
+
+
+@dataclass(frozen=True, slots=True)
 class TurnResult:
     """What one run made of one utterance. `reply` is None when the engine was not asked (the dialog
     held an unfinished sentence, an empty transcript)."""
@@ -61,6 +84,8 @@ class TurnResult:
     dialog_engine: str = ""
     stt_ms: float | None = None
     dialog_ms: float | None = None
+    actions: tuple[ActionCall, ...] = ()
+    """The action calls the turn made (`streams.replay_actions`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +128,16 @@ class TurnDiff:
         return not self.by_decision and self.recorded.reply != self.rerun.reply
 
     @property
+    def actions_changed(self) -> bool:
+        """Another action called, with other arguments, or with another outcome (a call the
+        recording cannot answer is one)."""
+        old = self.recorded.actions if self.recorded is not None else ()
+        new = self.rerun.actions if self.rerun is not None else ()
+        return old != new
+
+    @property
     def changed(self) -> bool:
-        return self.transcript_changed or self.decision_changed or self.reply_changed
+        return self.transcript_changed or self.decision_changed or self.reply_changed or self.actions_changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +172,9 @@ class Summary:
     reference_words: int = 0
     calls_changed: int = 0
     changed_calls: tuple[str, ...] = field(default=())
+    actions_changed: int = 0
+    unrecorded_actions: int = 0
+    """Action calls of the re-run no recording answered (`streams.replay_actions.NO_RECORDING`)."""
 
     @property
     def wer(self) -> float:
@@ -150,12 +186,19 @@ class Summary:
         return (
             f"{self.calls} calls, {self.turns} turns re-run: {self.changed} turns changed in "
             f"{self.calls_changed} calls ({self.transcript_changed} transcripts, {self.decision_changed} "
-            f"decisions, {self.reply_changed} replies); WER {self.wer:.1%}"
+            f"decisions, {self.reply_changed} replies{self._actions()}); WER {self.wer:.1%}"
         )
+
+    def _actions(self) -> str:
+        if not self.actions_changed:
+            return ""
+        unrecorded = f", {self.unrecorded_actions} with no recording" if self.unrecorded_actions else ""
+        return f", {self.actions_changed} action calls{unrecorded}"
 
 
 def summarize(diffs: Iterable[CallDiff]) -> Summary:
     calls = turns = changed = transcripts = decisions = replies = errors = ref_words = 0
+    actions = unrecorded = 0
     changed_calls: list[str] = []
     for diff in diffs:
         calls += 1
@@ -167,10 +210,13 @@ def summarize(diffs: Iterable[CallDiff]) -> Summary:
             transcripts += turn.transcript_changed
             decisions += turn.decision_changed
             replies += turn.reply_changed
+            actions += turn.actions_changed
+            if turn.rerun is not None:
+                unrecorded += sum(a.outcome == "no recording" for a in turn.rerun.actions)
             if turn.recorded is not None and turn.rerun is not None:
                 e, n = word_errors(turn.recorded.transcript, turn.rerun.transcript)
                 errors, ref_words = errors + e, ref_words + n
     return Summary(
         calls, turns, changed, transcripts, decisions, replies, errors, ref_words,
-        len(changed_calls), tuple(changed_calls),
+        len(changed_calls), tuple(changed_calls), actions, unrecorded,
     )  # fmt: skip

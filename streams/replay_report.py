@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from streams.replay_diff import CallDiff, Summary, TurnDiff, TurnResult, summarize
+from streams.replay_diff import NO_RECORDING, CallDiff, Summary, TurnDiff, TurnResult, summarize
 
 
 def _ms(value: float | None) -> str:
@@ -25,7 +25,8 @@ def turn_lines(turn: TurnDiff) -> list[str]:
         return [f"  {turn.utterance_id}: recorded, the re-run has no such turn"]
     latency = f"stt {_ms(old.stt_ms)} → {_ms(new.stt_ms)}, dialog {_ms(old.dialog_ms)} → {_ms(new.dialog_ms)}"
     if not turn.changed:
-        return [f"  {turn.utterance_id} unchanged: {old.transcript!r} → {old.intent} ({latency})"]
+        called = "".join(f" [{a.name} {a.outcome}]" for a in old.actions)
+        return [f"  {turn.utterance_id} unchanged: {old.transcript!r} → {old.intent}{called} ({latency})"]
     lines = [f"  {turn.utterance_id} changed ({latency}):"]
     if turn.transcript_changed:
         lines.append(f"    transcript (WER {turn.wer or 0:.1%}): {old.transcript!r} → {new.transcript!r}")
@@ -36,6 +37,22 @@ def turn_lines(turn: TurnDiff) -> list[str]:
         )
     if turn.reply_changed:
         lines.append(f"    reply: {old.reply!r} → {new.reply!r}")
+    if turn.actions_changed:
+        lines += action_lines(old, new)
+    return lines
+
+
+def action_lines(old: TurnResult, new: TurnResult) -> list[str]:
+    """The turn's action calls side by side, recorded then re-run, one pair per call."""
+    lines = []
+    for i in range(max(len(old.actions), len(new.actions))):
+        a = old.actions[i] if i < len(old.actions) else None
+        b = new.actions[i] if i < len(new.actions) else None
+        lines.append(f"    action {i + 1} recorded: {a if a else '(none)'}")
+        rerun = f"{b}" if b else "(none)"
+        if b is not None and b.outcome == "no recording":
+            rerun += f" ({NO_RECORDING}; answered as a failure)"
+        lines.append(f"    action {i + 1} re-run:   {rerun}")
     return lines
 
 
@@ -58,6 +75,8 @@ def report_json(diffs: Sequence[CallDiff], engines: dict[str, str]) -> dict[str,
         "transcripts_changed": s.transcript_changed,
         "decisions_changed": s.decision_changed,
         "replies_changed": s.reply_changed,
+        "actions_changed": s.actions_changed,
+        "unrecorded_actions": s.unrecorded_actions,
         "wer": s.wer,
         "word_errors": s.word_errors,
         "reference_words": s.reference_words,
@@ -74,6 +93,7 @@ def report_json(diffs: Sequence[CallDiff], engines: dict[str, str]) -> dict[str,
                     "transcript_changed": t.transcript_changed,
                     "decision_changed": t.decision_changed,
                     "reply_changed": t.reply_changed,
+                    "actions_changed": t.actions_changed,
                     "recorded": _turn_json(t.recorded),
                     "rerun": _turn_json(t.rerun),
                 }
@@ -100,7 +120,8 @@ def report_html(diffs: Sequence[CallDiff], engines: dict[str, str]) -> str:
         out.append(f"<h2>Call {e(diff.call_id)}: {len(diff.changed)} of {len(diff.turns)} turns changed</h2>")
         out.append(
             "<table><tr><th>utterance</th><th>transcript (recorded / re-run)</th><th>WER</th>"
-            "<th>decision</th><th>reply (recorded / re-run)</th><th>latency STT, dialog</th></tr>"
+            "<th>decision</th><th>reply (recorded / re-run)</th><th>actions (recorded / re-run)</th>"
+            "<th>latency STT, dialog</th></tr>"
         )
         for t in diff.turns:
             a, b = t.recorded, t.rerun
@@ -116,7 +137,9 @@ def report_html(diffs: Sequence[CallDiff], engines: dict[str, str]) -> str:
                 f"<tr class='{'changed' if t.changed else ''}'><td>{e(t.utterance_id)}</td>"
                 f"<td>{pair(lambda x: x.transcript, t.transcript_changed)}</td><td>{wer}</td>"
                 f"<td>{pair(lambda x: x.intent, t.decision_changed)}</td>"
-                f"<td>{pair(lambda x: x.reply, t.reply_changed)}</td><td>{latency}</td></tr>"
+                f"<td>{pair(lambda x: x.reply, t.reply_changed)}</td>"
+                f"<td>{pair(lambda x: '; '.join(map(str, x.actions)) or '—', t.actions_changed)}</td>"
+                f"<td>{latency}</td></tr>"
             )
         out.append("</table>")
     out.append("</body></html>")

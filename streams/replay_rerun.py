@@ -12,7 +12,18 @@ Transcripts the dialog made itself (a DTMF digit, a held sentence joined with it
 its recorded decisions and are fed to the engine as recorded: the reducer is not re-run here (`sentiric
 replay dialog` does that), so a changed transcript of a held sentence's first half is not joined anew.
 
+Agent actions run as the worker runs them (`streams.agents.actions.action_turn`: slot filling and
+confirmation in the embedded engine, tool calls with an LLM), with the call's context folded from its
+facts, but every endpoint call is answered by `streams.replay_actions.RecordedActions` from the
+call's recorded results: a re-run never books anything.
+
 Nothing is produced and nothing is committed: the engines' outputs stay in memory.
+
+Why async: the action turn is the worker's own coroutine, and the CLI already runs in one event loop
+(`asyncio.run` around each `replay` command), so the re-run awaits it there. A synchronous re-run
+would need a second loop per call, which `asyncio.run` refuses inside a running one (a thread just
+for that). The speech engines stay synchronous calls in the coroutine: nothing else shares the
+CLI's loop, so blocking it costs nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +34,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas import models as m
+from streams.agents import actions as agent_actions
 from streams.agents import speech
+from streams.dialog.context import CallContext
 from streams.dialog.machine import DEFAULT_POLICY, Policy
 from streams.engines.dialog import DialogEngine, Turn
 from streams.engines.stt import SpeechToText
+from streams.replay_actions import RecordedActions, actions_of
 from streams.replay_diff import TurnResult
 
 
@@ -66,6 +80,7 @@ def _is_stt(fact: Any) -> bool:
 def recorded_turns(rec: Recording, policy: Policy = DEFAULT_POLICY) -> list[TurnResult]:
     """The turns as the record has them: each utterance's recorded transcript and the engine's reply."""
     turns: dict[str, TurnResult] = {}
+    called = actions_of(rec.facts)
     for fact in rec.facts:
         if isinstance(fact, m.UtteranceCaptured):
             turns.setdefault(fact.utterance_id, TurnResult(fact.utterance_id, ""))
@@ -84,7 +99,7 @@ def recorded_turns(rec: Recording, policy: Policy = DEFAULT_POLICY) -> list[Turn
         ):  # a streamed reply's sentences (final false) are in its final fact's text
             old = turns.get(fact.utterance_id) or TurnResult(fact.utterance_id, "")
             turns[fact.utterance_id] = _with_reply(old, fact)
-    return list(turns.values())
+    return [dataclasses.replace(t, actions=called.get(t.utterance_id, ())) for t in turns.values()]
 
 
 def _with_reply(turn: TurnResult, fact: m.AgentReplied) -> TurnResult:
@@ -94,33 +109,50 @@ def _with_reply(turn: TurnResult, fact: m.AgentReplied) -> TurnResult:
     )  # fmt: skip
 
 
-def rerun_turns(
+async def rerun_turns(
     rec: Recording,
     stt: SpeechToText | None,
     dialog: DialogEngine,
     knowledge: Sequence[m.KnowledgeEntry],
     policy: Policy = DEFAULT_POLICY,
+    actions: Sequence[m.Action] = (),
 ) -> list[TurnResult]:
-    """The turns as these engines make them. `stt=None` keeps the recorded transcripts."""
+    """The turns as these engines make them. `stt=None` keeps the recorded transcripts. `actions`:
+    the agent actions configured now; their calls are answered from the recording."""
     recorded_stt = {f.utterance_id: f for f in rec.facts if _is_stt(f)}
+    stub = RecordedActions(rec.facts)
     turns: dict[str, TurnResult] = {}
     history: list[Turn] = []
     holding = False
+    pending: bytes | None = None
+    context = CallContext()
 
-    def answer(fact: m.UtteranceTranscribed) -> None:
-        nonlocal holding, history
+    async def answer(fact: m.UtteranceTranscribed) -> None:
+        nonlocal holding, history, pending, context
         was_holding = holding
         holding = speech.holding_after(fact, policy, holding=was_holding)
         if not speech.wants_reply(fact, policy, holding=was_holding):
             return
-        out = speech.reply(fact, dialog, history, knowledge)
-        history = [*history, Turn("caller", fact.text), Turn("agent", out.text)][-speech.HISTORY_TURNS :]
-        turns[fact.utterance_id] = _with_reply(
-            turns.get(fact.utterance_id) or TurnResult(fact.utterance_id, fact.text), out
+        turn = await agent_actions.action_turn(
+            fact, pending, dialog, speech.dump_history(history), knowledge, actions, stub, context
         )
+        pending = turn.pending
+        for made in turn.facts:
+            context = context.apply(made)
+        out = (
+            turn.facts[-1]
+            if turn.facts
+            else speech.reply(fact, dialog, history, knowledge, context.prompt_facts())
+        )
+        history = [*history, Turn("caller", fact.text), Turn("agent", out.text)][-speech.HISTORY_TURNS :]
+        turn_result = turns.get(fact.utterance_id) or TurnResult(fact.utterance_id, fact.text)
+        called = actions_of(turn.facts).get(fact.utterance_id, ())
+        turns[fact.utterance_id] = dataclasses.replace(_with_reply(turn_result, out), actions=called)
 
     for fact in rec.facts:
-        if isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
+        if isinstance(fact, m.DialplanResolved):
+            context = context.apply(fact)  # the caller's identity; actions' own facts are re-made
+        elif isinstance(fact, m.AgentReplied) and fact.source != speech.ENGINE_SOURCE:
             history = [*history, Turn("agent", fact.text)][-speech.HISTORY_TURNS :]
         elif isinstance(fact, m.UtteranceCaptured):
             if stt is not None:
@@ -133,8 +165,8 @@ def rerun_turns(
             turns[fact.utterance_id] = TurnResult(
                 fact.utterance_id, heard.text, stt_engine=heard.engine, stt_ms=heard.latency_ms
             )
-            answer(heard)
+            await answer(heard)
         elif isinstance(fact, m.UtteranceTranscribed) and fact.source == policy.source:
             turns.setdefault(fact.utterance_id, TurnResult(fact.utterance_id, fact.text))
-            answer(fact)
+            await answer(fact)
     return list(turns.values())

@@ -1,11 +1,15 @@
 """The sample business's booking endpoint, and its "book a service appointment" action.
 
 `sentiric up` points `sample_action_url` at `POST /api/sample/bookings` on this API (loopback), and
-the first API to start with it set creates the sample `Action` (`book-service`) when the config
-topic holds no action yet, with a fresh random secret. The endpoint takes no bearer token: the
-dialog worker authenticates the way action endpoints do, by the request's HMAC signature
-(`X-Sentiric-Signature`, `streams.agents.actions`) under that action's secret, so it answers 401 to
-anything else. Bookings land in `sample_bookings` (PostgreSQL), once per request id (a retried or
+the first API to start with it set creates the sample `Action`s when the config topic holds no
+action yet, each with a fresh random secret: `book-service` in English and `book-service-tr` in
+Turkish (for the Turkish sample business on extension 2000: "yarın saat onda servis randevusu almak
+istiyorum"). The endpoint takes no bearer token: the dialog worker authenticates the way action
+endpoints do, by the request's HMAC signature (`X-Sentiric-Signature`, `streams.agents.actions`)
+under the secret of the action it names (`X-Sentiric-Action`; `book-service` when absent), which
+must be an action pointed at this endpoint — so an admin may configure more of them (another
+language, other triggers) — and it answers 401 to anything else.
+Bookings land in `sample_bookings` (PostgreSQL), once per request id (a retried or
 redelivered request gets the same booking back). `GET /api/sample/bookings` (read scope) lists them.
 
 Request body: `{"action", "request_id", "call_id", "arguments": {"date": "YYYY-MM-DD", "time":
@@ -33,6 +37,8 @@ from schemas import models as m
 
 log = structlog.get_logger(__name__)
 SAMPLE_ACTION_ID: Final = "book-service"
+SAMPLE_ACTION_TR_ID: Final = "book-service-tr"
+ACTION_HEADER: Final = "X-Sentiric-Action"
 BOOKINGS_PATH: Final = "/api/sample/bookings"
 MAX_BODY: Final = 16_384
 SAMPLE_PARAMETERS: Final = {
@@ -102,18 +108,50 @@ def sample_action(url: str, secret: str) -> m.Action:
     )  # fmt: skip
 
 
+SAMPLE_PARAMETERS_TR: Final = {
+    "type": "object",
+    "properties": {
+        "date": {"type": "string", "format": "date", "description": "gün", "x-ask": "Hangi gün istersiniz?"},
+        "time": {"type": "string", "format": "time", "description": "saat", "x-ask": "Saat kaçta olsun?"},
+        "name": {"type": "string", "description": "isim", "x-ask": "Randevuyu kimin adına oluşturayım?"},
+    },
+    "required": ["date", "time", "name"],
+}  # fmt: skip
+
+
+def sample_action_tr(url: str, secret: str) -> m.Action:
+    """The sample action in Turkish: the same endpoint, Turkish triggers and texts (slots read by
+    `streams.dialog.slots_tr`, digits said in Turkish by `streams.engines.spoken`)."""
+    event_id = uuid.uuid4()
+    return m.Action(
+        event_id=event_id, entity_id=SAMPLE_ACTION_TR_ID, occurred_at=datetime.now(UTC), source="api",
+        trace_id=str(event_id), name="servis_randevusu_olustur",
+        description="servis randevusu oluşturma", parameters=json.dumps(SAMPLE_PARAMETERS_TR), url=url,
+        secret=secret, timeout_s=3.0, retries=1,
+        triggers=("servis randevusu", "randevu almak", "randevu oluşturmak", "bisikletimi servise"),
+        confirm_text="{name} adına {date} saat {time} için servis randevusu oluşturayım mı?",
+        done_text="Randevunuz oluşturuldu, {name}: {date} saat {time}. Randevu numaranız {spoken_id}.",
+        fallback_text="Üzgünüm, şu anda randevu oluşturamıyorum. Lütfen birkaç dakika sonra tekrar "
+        "deneyin ya da çalışma saatlerimizde dükkâna uğrayın.",
+        language="tr-TR", enabled=True,
+    )  # fmt: skip
+
+
 async def ensure_sample_action(svc: Services) -> None:
-    """On first run (no action on the config topic): create the sample booking action."""
+    """On first run (no action on the config topic): create the sample booking actions."""
     url = svc.config.sample_action_url
     if url is None:
         return
     await svc.view.wait_ready(within_s=60.0)
     if svc.view.all(m.Action):
         return
-    record = sample_action(url, secrets.token_hex(24))
-    await svc.producer.publish_and_wait(record, topic=svc.config.topics.config)
-    svc.view.put(record)
-    log.info("sample booking action created", action=SAMPLE_ACTION_ID, url=url)
+    records = (sample_action(url, secrets.token_hex(24)), sample_action_tr(url, secrets.token_hex(24)))
+    for record in records:  # both, then one flush: one burst on the log, as one record was
+        svc.producer.publish(record, topic=svc.config.topics.config)
+    await svc.producer.flush()
+    for record in records:
+        svc.view.put(record)
+        log.info("sample booking action created", action=record.entity_id, url=url)
 
 
 def start(svc: Services) -> None:
@@ -127,10 +165,12 @@ def _spoken_id(n: int) -> str:
 
 @router.post("/bookings", response_model=BookingOut, responses={401: {}, 404: {}, 422: {}})
 async def book(request: Request, svc: Svc) -> dict[str, Any]:
-    """Book a service appointment (signed by the sample action's secret; no bearer token)."""
-    action = svc.view.get(m.Action, SAMPLE_ACTION_ID)
-    if action is None or svc.config.sample_action_url is None:
-        raise ApiError(404, "the sample booking action is not configured", {})
+    """Book a service appointment (signed by the secret of the action it names, one pointed at this
+    endpoint; no bearer token)."""
+    named = request.headers.get(ACTION_HEADER, SAMPLE_ACTION_ID)
+    action = svc.view.get(m.Action, named)
+    if action is None or svc.config.sample_action_url is None or action.url != svc.config.sample_action_url:
+        raise ApiError(404, "no sample booking action of that name is configured", {"action": named})
     body = await request.body()
     if len(body) > MAX_BODY:
         raise ApiError(422, "body too large", {"max": MAX_BODY})

@@ -267,14 +267,21 @@ class EventProducer:
         Raises `SenderStopped` as soon as the sender task is not running (it would wait for ever), and
         `FlushTimeout` after `within_s` seconds (None: no limit, for background loops that must not move
         on before the log has their records)."""
-        if self._idle.is_set():
-            return
-        sender = self._running_sender()
-        idle = asyncio.ensure_future(self._idle.wait())
-        try:
-            await asyncio.wait({idle, sender}, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            idle.cancel()
+        loop = asyncio.get_running_loop()
+        deadline = None if within_s is None else loop.time() + within_s
+        while not self._idle.is_set():
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                break
+            sender = self._running_sender()
+            idle = asyncio.ensure_future(self._idle.wait())
+            try:
+                await asyncio.wait({idle, sender}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                idle.cancel()
+            # Woken with the log idle, another task may have published before this one resumed (the
+            # idle flag is cleared again): what this flush waited for is acknowledged, the newer
+            # records are waited for too, until the deadline — never a timeout reported early.
         if self._idle.is_set():
             return
         self._running_sender()  # raises if it died while we waited

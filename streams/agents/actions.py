@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import httpx
 import structlog
@@ -105,6 +105,13 @@ class CallResult:
     error: str
     attempts: int
     latency_ms: float
+
+
+class ActionCaller(Protocol):
+    """What calls an action's endpoint: the live `Executor`, or a re-run's stub answering from a
+    recorded call (`streams.replay_actions.RecordedActions`)."""
+
+    async def call(self, action: m.Action, body: bytes, request_id: str) -> CallResult: ...
 
 
 class Executor:
@@ -191,7 +198,7 @@ def reply(
     return m.AgentReplied(
         **speech._derived(cause, speech.ENGINE_SOURCE), reply_id=f"{cause.utterance_id}:reply",
         utterance_id=cause.utterance_id, text=safe_field("text", text), intent=intent,
-        end_conversation=end, engine=name, latency_ms=ms,
+        end_conversation=end, engine=name, latency_ms=ms, language=cause.language,
     )  # fmt: skip
 
 
@@ -207,7 +214,7 @@ async def take_turn(
     cause: m.UtteranceTranscribed,
     pending: bytes | None,
     actions: Sequence[m.Action],
-    executor: Executor,
+    executor: ActionCaller,
     context: CallContext | None = None,
 ) -> Turn:
     """Advance the call's action conversation by one caller turn and do what it says."""
@@ -215,8 +222,9 @@ async def take_turn(
     today = cause.occurred_at.date()
     ctx = context or CallContext()
     step = engine.advance(
-        engine.Pending.from_json(pending), cause.text, today, actions, ctx.slot_values(), ctx.lookup()
-    )
+        engine.Pending.from_json(pending), cause.text, today, actions, ctx.slot_values(), ctx.lookup(),
+        cause.language,
+    )  # fmt: skip
     if step is None:
         return Turn([], None)
     if isinstance(step, engine.Say):
@@ -231,7 +239,7 @@ async def execute(
     cause: m.UtteranceTranscribed,
     action: m.Action,
     arguments: Mapping[str, Any],
-    executor: Executor,
+    executor: ActionCaller,
     context: CallContext | None = None,
 ) -> tuple[list[Any], CallResult]:
     """Call the action's endpoint: its facts (ActionRequested, then ActionCompleted or ActionFailed,
@@ -283,7 +291,7 @@ async def run(
     cause: m.UtteranceTranscribed,
     action: m.Action,
     arguments: Mapping[str, str],
-    executor: Executor,
+    executor: ActionCaller,
     today: date,
     start: float,
     context: CallContext | None = None,
@@ -294,9 +302,10 @@ async def run(
         after = context or CallContext()
         for fact in facts:
             after = after.apply(fact)  # the done text may name what the result just wrote back
-        said = engine.done_text(action, arguments, result.result, today, after.lookup())
+        said = engine.done_text(action, arguments, result.result, today, after.lookup(), cause.language)
         return [*facts, reply(cause, said, f"action:{action.entity_id}:done", ms)]
-    return [*facts, reply(cause, engine.failed_text(action), f"action:{action.entity_id}:failed", ms)]
+    apology = engine.failed_text(action, cause.language)
+    return [*facts, reply(cause, apology, f"action:{action.entity_id}:failed", ms)]
 
 
 def checked_arguments(action: m.Action, raw: str) -> dict[str, Any]:
@@ -319,14 +328,17 @@ async def llm_turn(
     history: Sequence[DialogTurn],
     knowledge: Sequence[m.KnowledgeEntry],
     actions: Sequence[m.Action],
-    executor: Executor,
+    executor: ActionCaller,
     context: CallContext | None = None,
 ) -> list[Any]:
     """One caller turn answered by a model with the actions as tools: the model's reply, or its tool
     call run once (facts) and the model's answer to the result. Raises EngineError when the model
     cannot be reached for the first answer (the worker logs it; the dialog's no-reply timer speaks)."""
     start = time.perf_counter()
-    first = await asyncio.to_thread(llm.reply_with_tools, cause.text, history, knowledge, actions)
+    facts_of_call = context.prompt_facts() if context is not None else None  # data in the prompt
+    first = await asyncio.to_thread(
+        llm.reply_with_tools, cause.text, history, knowledge, actions, facts_of_call
+    )
     if first.call is None:
         assert first.reply is not None
         ms = (time.perf_counter() - start) * 1000.0
@@ -358,16 +370,18 @@ async def llm_turn(
             )
     try:
         said = await asyncio.to_thread(
-            llm.answer_tool, cause.text, history, knowledge, actions, call, outcome
+            llm.answer_tool, cause.text, history, knowledge, actions, call, outcome, facts_of_call
         )
         text, end = said.text, said.end_conversation
     except EngineError as exc:  # the model is gone after the action ran: say the outcome ourselves
         log.warning("model failed after a tool call", call_id=cause.call_id, error=str(exc))
         end = False
         if action is not None and outcome["ok"]:
-            text = engine.done_text(action, {}, outcome["result"], cause.occurred_at.date())
+            text = engine.done_text(
+                action, {}, outcome["result"], cause.occurred_at.date(), language=cause.language
+            )
         elif action is not None:
-            text = engine.failed_text(action)
+            text = engine.failed_text(action, cause.language)
         else:
             text = "Sorry, I can't do that. What else can I help with?"
     ms = (time.perf_counter() - start) * 1000.0
@@ -382,7 +396,7 @@ async def action_turn(
     raw_history: bytes | None,
     knowledge: Sequence[m.KnowledgeEntry],
     actions: Sequence[m.Action],
-    executor: Executor,
+    executor: ActionCaller,
     context: CallContext | None = None,
 ) -> Turn:
     """The worker's entry: with a tool-calling model as the dialog engine and actions configured, the

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -35,7 +35,7 @@ from streams.dialog.machine import DEFAULT_POLICY, Policy, holds
 from streams.dialog.state import StateError
 from streams.engines.dialog import FALLBACK_INTENT, DialogEngine, Reply, StreamingDialogEngine, Turn
 from streams.engines.errors import EngineError
-from streams.engines.openai_chat import END_MARKER
+from streams.engines.openai_chat import END_MARKER, OpenAIChatEngine
 from streams.engines.sentences import DEFAULT_MIN_CHARS, SentenceSplitter
 from streams.engines.spoken import spoken_text
 from streams.engines.stt import SpeechToText
@@ -149,14 +149,29 @@ def holding_after(fact: m.UtteranceTranscribed, policy: Policy = DEFAULT_POLICY,
     return holding or holds(policy, fact)
 
 
+def _answer(
+    engine: DialogEngine,
+    text: str,
+    history: Sequence[Turn],
+    knowledge: Sequence[m.KnowledgeEntry],
+    context: Mapping[str, Any] | None,
+) -> Reply:
+    """The engine's reply; an LLM engine is also given the call's context (as data in its prompt)."""
+    if context and isinstance(engine, OpenAIChatEngine):
+        return engine.reply(text, history, knowledge, context)
+    return engine.reply(text, history, knowledge)
+
+
 def reply(
     fact: m.UtteranceTranscribed,
     engine: DialogEngine,
     history: Sequence[Turn],
     knowledge: Sequence[m.KnowledgeEntry],
+    context: Mapping[str, Any] | None = None,
 ) -> m.AgentReplied:
+    """`context`: the call's (`CallContext.prompt_facts`), for an engine that reads it."""
     own = for_language(knowledge, fact.language)  # the call's language's entries, if it has any
-    answer, ms = _timed(lambda: engine.reply(fact.text, history, own))
+    answer, ms = _timed(lambda: _answer(engine, fact.text, history, own, context))
     return m.AgentReplied(
         **_derived(fact, ENGINE_SOURCE), reply_id=f"{fact.utterance_id}:reply",
         utterance_id=fact.utterance_id, text=safe_field("text", answer.text), intent=answer.intent,
@@ -180,6 +195,7 @@ def reply_streamed(
     knowledge: Sequence[m.KnowledgeEntry],
     on_piece: Callable[[m.AgentReplied], None],
     min_chars: int = DEFAULT_MIN_CHARS,
+    context: Mapping[str, Any] | None = None,
 ) -> m.AgentReplied:
     """`reply`, handing each finished sentence of the engine's text to `on_piece` at once (a fact with
     ``final=False`` and its index in `part`, for TTS to voice while the engine writes on). The fact
@@ -210,9 +226,15 @@ def reply_streamed(
             on_piece(piece)
             parts += 1
 
+    def on_text(piece: str) -> None:
+        hand_out(splitter.feed(piece))
+
     start = time.perf_counter()
     try:
-        answer = engine.reply_streaming(fact.text, history, own, lambda piece: hand_out(splitter.feed(piece)))
+        if context and isinstance(engine, OpenAIChatEngine):
+            answer = engine.reply_streaming(fact.text, history, own, on_text, context)
+        else:
+            answer = engine.reply_streaming(fact.text, history, own, on_text)
     except EngineError as exc:
         if not parts:
             raise

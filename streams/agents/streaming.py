@@ -4,7 +4,8 @@ finishes are published from the event loop while it writes on (`speech.reply_str
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from schemas import models as m
 from streams.agents import speech
@@ -17,6 +18,7 @@ async def reply_streaming(
     history: Sequence[Turn],
     knowledge: Sequence[m.KnowledgeEntry],
     publish: Callable[[m.AgentReplied], Awaitable[None]],
+    context: Mapping[str, Any] | None = None,
 ) -> m.AgentReplied:
     """Answer `fact`, awaiting `publish` for each piece (in order) as soon as the engine finished its
     sentence; returns the whole reply (not published: the caller publishes it, as for `speech.reply`).
@@ -29,7 +31,7 @@ async def reply_streaming(
 
     def write() -> m.AgentReplied:
         try:
-            return speech.reply_streamed(fact, engine, history, knowledge, hand_over)
+            return speech.reply_streamed(fact, engine, history, knowledge, hand_over, context=context)
         finally:
             hand_over(None)  # the end of the pieces, however the engine ended
 

@@ -118,6 +118,18 @@ class CallContext:
             out["name"] = self.display_name
         return out
 
+    def prompt_facts(self) -> dict[str, Any]:
+        """What an LLM's prompt is told about the call (`streams.engines.openai_chat.context_message`,
+        which marks it as data): the caller's number, whether they are known, their name, language and
+        profile, earlier answers and written values; empty ones left out."""
+        facts: dict[str, Any] = {"caller": self.caller, "known_caller": self.matched_by != "none",
+                                 "name": self.display_name, "language": self.language,
+                                 "profile": dict(self.profile), "earlier_answers": dict(self.answers),
+                                 "values": dict(self.values)}  # fmt: skip
+        if not self.caller and facts["known_caller"] is False:
+            del facts["known_caller"]  # nothing is known of the call at all
+        return {k: v for k, v in facts.items() if v or v is False}
+
     def slot_values(self) -> dict[str, str]:
         """What may fill a new action's slots: profile fields and written values, and the name — not
         earlier answers (a second booking is not for the first one's date)."""

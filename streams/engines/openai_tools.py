@@ -17,7 +17,7 @@ asking for several gets its first run and the others answered "not run".
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,8 +131,9 @@ class OpenAIToolsEngine(OpenAIChatEngine):
         history: Sequence[Turn],
         knowledge: Sequence[KnowledgeEntry],
         actions: Sequence[Action],
+        context: Mapping[str, Any] | None = None,
     ) -> ToolReply:
-        msgs: list[dict[str, Any]] = list(messages(text, history, knowledge))
+        msgs: list[dict[str, Any]] = list(messages(text, history, knowledge, context))
         answer, calls = self._post(self._body(msgs, actions))
         if calls:
             return ToolReply(None, calls[0])
@@ -146,8 +147,9 @@ class OpenAIToolsEngine(OpenAIChatEngine):
         actions: Sequence[Action],
         call: ToolCall,
         result: Any,
+        context: Mapping[str, Any] | None = None,
     ) -> Reply:
-        msgs: list[dict[str, Any]] = list(messages(text, history, knowledge))
+        msgs: list[dict[str, Any]] = list(messages(text, history, knowledge, context))
         function = {"name": call.name, "arguments": call.arguments}
         msgs.append({"role": "assistant", "content": None,
                      "tool_calls": [{"id": call.id, "type": "function", "function": function}]})  # fmt: skip

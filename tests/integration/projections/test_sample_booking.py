@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from projections.api.sample import SAMPLE_ACTION_ID
+from projections.api.sample import ACTION_HEADER, SAMPLE_ACTION_ID, SAMPLE_ACTION_TR_ID
 from projections.webhooks import SIGNATURE_HEADER, sign
 from schemas import models as m
 from tests.integration.projections.test_api import anonymous, api, read_config, wait_for
@@ -46,12 +46,31 @@ async def test_first_run_creates_the_sample_action_and_bookings_are_signed_and_i
             "/api/sample/bookings", content=bad, headers={SIGNATURE_HEADER: sign(bad, action.secret)}
         )
         assert r.status_code == 422 and r.json()["detail"]
+        # the Turkish sample action, created with it: requests naming it are signed with its own secret
+        tr = await wait_for(lambda: _found(view, SAMPLE_ACTION_TR_ID))
+        assert tr.language == "tr-TR" and tr.url == URL and tr.secret != action.secret
+        tr_body = booking("call-1:u-5:book-service-tr")
+        named = {ACTION_HEADER: SAMPLE_ACTION_TR_ID, "Content-Type": "application/json"}
+        other = await anon.post(
+            "/api/sample/bookings",
+            content=tr_body,
+            headers={**named, SIGNATURE_HEADER: sign(tr_body, action.secret)},
+        )
+        assert other.status_code == 401  # the English action's secret does not sign for the Turkish one
+        ok = await anon.post(
+            "/api/sample/bookings",
+            content=tr_body,
+            headers={**named, SIGNATURE_HEADER: sign(tr_body, tr.secret)},
+        )
+        assert ok.status_code == 200, ok.text
+        unknown = {ACTION_HEADER: "no-such-action", SIGNATURE_HEADER: sign(tr_body, tr.secret)}
+        assert (await anon.post("/api/sample/bookings", content=tr_body, headers=unknown)).status_code == 404
         # the list needs the read scope
         assert (await anon.get("/api/sample/bookings")).status_code == 401
         rows = (await client.get("/api/sample/bookings")).json()
-        assert [(b["booking_id"], b["name"], b["call_id"]) for b in rows] == [
-            (out["booking_id"], "Alice Smith", "call-1")
-        ]
+        assert sorted((b["booking_id"], b["name"], b["call_id"]) for b in rows) == sorted(
+            [(out["booking_id"], "Alice Smith", "call-1"), (ok.json()["booking_id"], "Alice Smith", "call-1")]
+        )
     # a restart finds the action on the config topic and creates none
     async with api(env, sample_action_url=URL) as client:
         view = client.app.state.services.view  # type: ignore[attr-defined]
@@ -61,5 +80,5 @@ async def test_first_run_creates_the_sample_action_and_bookings_are_signed_and_i
     assert records.count(f"action:{SAMPLE_ACTION_ID}") == 1
 
 
-async def _found(view) -> m.Action | None:
-    return view.get(m.Action, SAMPLE_ACTION_ID)
+async def _found(view, entity_id: str = SAMPLE_ACTION_ID) -> m.Action | None:
+    return view.get(m.Action, entity_id)

@@ -196,7 +196,7 @@ async def test_golden_check_passes_unchanged_and_fails_after_a_knowledge_change(
     knowledge = changed_knowledge(tmp_path / "knowledge.json")
     code, out = await replay(offline, "check", str(golden), "--stt", "whisper", "--knowledge", str(knowledge))
     assert code == 1, out
-    assert f"FAILED: a decision or reply changed in 1 golden calls: {recorded.call_id}" in out
+    assert f"FAILED: a decision, reply or action changed in 1 golden calls: {recorded.call_id}" in out
 
 
 def tshark(*args: str) -> list[str]:

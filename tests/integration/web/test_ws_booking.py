@@ -94,8 +94,10 @@ async def say_and_hear(ws: Any, talk: Conversation, stack: WebStack, text: str) 
     return reply
 
 
-async def conversation(stack: WebStack) -> AsyncIterator[tuple[Any, Conversation]]:
-    async with connect(stack.ws_url + "?caller=it-book&to=help", additional_headers=AUTH) as ws:
+async def conversation(
+    stack: WebStack, query: str = "?caller=it-book&to=help"
+) -> AsyncIterator[tuple[Any, Conversation]]:
+    async with connect(stack.ws_url + query, additional_headers=AUTH) as ws:
         p.SessionInfo.parse(await ws.recv())
         talk = Conversation(ws)
         greeting = await wait_until(lambda: talk.find(p.Reply), "the greeting", WAIT_S, stack.alive)

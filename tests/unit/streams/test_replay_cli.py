@@ -1,6 +1,7 @@
 """The replay command shell without a log: call selection, times, engine choice, `replay check`."""
 
 import argparse
+import asyncio
 import dataclasses
 import io
 import json
@@ -68,10 +69,12 @@ def golden(tmp_path):
     return tmp_path / "golden"
 
 
-def check(directory, knowledge=None) -> tuple[int, str]:
-    args = argparse.Namespace(dir=directory, stt="recorded", dialog=None, knowledge=knowledge, report=None)
+def check(directory, knowledge=None, actions=None) -> tuple[int, str]:
+    args = argparse.Namespace(
+        dir=directory, stt="recorded", dialog=None, knowledge=knowledge, actions=actions, report=None
+    )
     out = io.StringIO()
-    return check_cmd(Settings(), args, out), out.getvalue()
+    return asyncio.run(check_cmd(Settings(), args, out)), out.getvalue()
 
 
 def test_check_passes_then_fails_after_a_knowledge_change(tmp_path):
@@ -82,7 +85,7 @@ def test_check_passes_then_fails_after_a_knowledge_change(tmp_path):
     data["entries"][0]["answer"] = "Always open."
     (tmp_path / "k.json").write_text(json.dumps(data))
     code, out = check(directory, tmp_path / "k.json")
-    assert code == 1 and "FAILED: a decision or reply changed in 1 golden calls: call-g" in out, out
+    assert code == 1 and "FAILED: a decision, reply or action changed in 1 golden calls: call-g" in out, out
     assert "reply: " in out and "'Always open.'" in out
 
 
@@ -95,3 +98,19 @@ def test_check_refuses_what_it_cannot_read(tmp_path, capsys):
     assert "facts.jsonl:1:" in capsys.readouterr().err
     assert check(golden(tmp_path / "again"), tmp_path / "missing.json")[0] == 2
     assert "cannot read knowledge file" in capsys.readouterr().err
+
+
+def test_check_a_golden_booking_call_with_its_actions_from_a_file(tmp_path):
+    from projections.api.admin_actions import action_out
+    from tests.unit.streams.test_replay_actions import BOOK, Endpoint, booking_call
+
+    facts = asyncio.run(booking_call(Endpoint()))
+    export_call(facts, tmp_path / "golden")
+    actions = tmp_path / "actions.json"
+    actions.write_text(json.dumps([action_out(BOOK)]))  # as GET /api/admin/actions lists it
+    code, out = check(tmp_path / "golden", actions=actions)
+    assert code == 0 and "OK: 1 golden calls answer as recorded" in out, out
+    code, out = check(tmp_path / "golden")  # without the action the booking turns change
+    assert code == 1 and "action 1 re-run:   (none)" in out, out
+    (tmp_path / "bad.json").write_text('{"not": "a list"}')
+    assert check(tmp_path / "golden", actions=tmp_path / "bad.json")[0] == 2

@@ -48,9 +48,9 @@ def a_call(questions: list[str]) -> list:
     return facts
 
 
-def test_the_same_engines_reproduce_every_turn():
+async def test_the_same_engines_reproduce_every_turn():
     rec = recording("call-r", a_call(["what are your opening hours", "where are you located"]))
-    made = rerun_turns(rec, ScriptedSTT(), KnowledgeEngine(), KNOWLEDGE)
+    made = await rerun_turns(rec, ScriptedSTT(), KnowledgeEngine(), KNOWLEDGE)
     recorded = recorded_turns(rec)
     assert [t.intent for t in recorded] == ["hours", "address"]
     assert [t.stt_engine for t in made] == ["scripted", "scripted"]
@@ -58,33 +58,33 @@ def test_the_same_engines_reproduce_every_turn():
     assert len(diff.turns) == 2 and not diff.changed
 
 
-def test_recorded_transcripts_kept_without_stt():
+async def test_recorded_transcripts_kept_without_stt():
     rec = recording("call-r", a_call(["what are your opening hours"]))
-    (t,) = rerun_turns(rec, None, KnowledgeEngine(), KNOWLEDGE)
+    (t,) = await rerun_turns(rec, None, KnowledgeEngine(), KNOWLEDGE)
     assert (t.transcript, t.intent, t.stt_engine) == ("what are your opening hours", "hours", "whisper")
 
 
-def test_a_changed_knowledge_entry_changes_exactly_its_reply():
+async def test_a_changed_knowledge_entry_changes_exactly_its_reply():
     rec = recording("call-r", a_call(["what are your opening hours", "where are you located"]))
     changed = [
         dataclasses.replace(e, answer="We are open every day.") if e is HOURS else e for e in KNOWLEDGE
     ]
-    diff = compare("call-r", recorded_turns(rec), rerun_turns(rec, None, KnowledgeEngine(), changed))
+    diff = compare("call-r", recorded_turns(rec), await rerun_turns(rec, None, KnowledgeEngine(), changed))
     (turn,) = diff.changed
     assert turn.utterance_id == "u0" and turn.reply_changed and not turn.decision_changed
     assert turn.rerun is not None and turn.rerun.reply == "We are open every day."
 
 
-def test_another_transcript_is_scored_and_answered_anew():
+async def test_another_transcript_is_scored_and_answered_anew():
     rec = recording("call-r", a_call(["what are your opening hours"]))
     stt = ScriptedSTT({"what are your opening hours": "what are you opening ours"})
     (turn,) = compare(
-        "call-r", recorded_turns(rec), rerun_turns(rec, stt, KnowledgeEngine(), KNOWLEDGE)
+        "call-r", recorded_turns(rec), await rerun_turns(rec, stt, KnowledgeEngine(), KNOWLEDGE)
     ).turns
     assert turn.transcript_changed and turn.wer == 0.4
 
 
-def test_duplicates_and_commands_are_left_out():
+async def test_duplicates_and_commands_are_left_out():
     facts = a_call(["what are your opening hours"])
     hangup = m.Hangup(**envelope("call-r", seq=1, source="dialog"))
     rec = recording("call-r", [*facts[:6], facts[5], hangup, *facts[6:]])

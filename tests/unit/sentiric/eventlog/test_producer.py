@@ -233,3 +233,28 @@ async def test_stop_is_bounded_when_the_log_never_acknowledges() -> None:
     producer.publish(hangup("c1"), topic="t")
     await asyncio.wait_for(producer.stop(flush_timeout=0.2, close_timeout=0.2), 10)
     assert fake.log == [] and producer.buffered == 1
+
+
+async def test_two_flushes_and_a_publish_in_between_never_time_out_early() -> None:
+    """Two writers wait for the log; the first woken publishes again (clearing the idle flag) before the
+    second resumes: the second waits on until the log is idle, instead of reporting a timeout at once
+    (the API's admin write failing 503 while the sample actions were being created)."""
+    fake = FakeKafka(failing=set(), times=0, error=KafkaConnectionError())
+    producer = started(fake)  # type: ignore[arg-type]
+    order: list[str] = []
+
+    async def first() -> None:
+        producer.publish(hangup("a1"), topic="t")
+        await producer.flush()
+        producer.publish(hangup("a2"), topic="t")  # woken first: publishes again at once
+        order.append("first")
+
+    async def second() -> None:
+        producer.publish(hangup("b1"), topic="t")
+        await producer.flush(within_s=5)  # raised FlushTimeout at once before the fix
+        order.append("second")
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), 10)
+    await asyncio.wait_for(producer.flush(), 10)
+    assert sorted(order) == ["first", "second"] and len(fake.log) == 3
+    await producer.stop()
