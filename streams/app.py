@@ -43,6 +43,7 @@ from sentiric import tracing
 from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options, faust_brokers, faust_credentials
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
+from sentiric.eventlog.producer import record_key
 from sentiric.eventlog.topics import CALLS, CDR, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, WORKERS, TopicSpec
 from sentiric.settings import Settings, get_settings
 from streams.agents import actions, spans, speech
@@ -507,8 +508,7 @@ def create_app(
     @app.timer(interval=KPI_CLOSE_S)
     async def close_kpi_windows() -> None:
         for report in windows.close(time.time()):
-            key = report.window_start.isoformat().encode()
-            await emit(METRICS, key, encode(report))
+            await emit(METRICS, record_key(report).encode(), encode(report))
 
     @app.task
     async def materialize_config() -> None:

@@ -228,10 +228,13 @@ class WsServer:
             call_id,
             peer,
             plan=plan,
-            known=self.gateway.caller_for(peer.caller),
+            known=self.gateway.caller_for(peer.caller, plan.tenant),
             limits=self.limits,
             vad=vad_config(**self.vad),
         )
+        set_tenant = getattr(self.gateway.facts, "set_tenant", None)
+        if set_tenant is not None:  # every fact of the call carries its tenant (the plan's)
+            set_tenant(call_id, plan.tenant)
         continue_trace = getattr(self.gateway.facts, "continue_trace", None)
         if continue_trace is not None:  # a client's own trace (sentiric.tracing; a no-op when off)
             continue_trace(call_id, ws.request.headers.get("traceparent"))

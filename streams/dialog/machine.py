@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from schemas import models as m
+from schemas.envelope import DEFAULT_TENANT
 from schemas.playback_ids import family_of, piece_playback_id
 from streams.dialog.completeness import join, looks_unfinished
 from streams.dialog.context import context_values
@@ -179,6 +180,7 @@ class _Step:
             "occurred_at": self.fact.occurred_at,
             "source": self.policy.source,
             "trace_id": self.s.trace_id or self.fact.trace_id,
+            "tenant": self.s.tenant,
         }
 
     def record(self, cls: type[Any], **fields: Any) -> Any:
@@ -237,6 +239,8 @@ class _Step:
 def _note_edge(st: _Step) -> None:
     f = st.fact
     st.set(edge=st.s.edge or f.source, trace_id=st.s.trace_id or f.trace_id)
+    if f.tenant != DEFAULT_TENANT:  # the edge stamps the call's tenant on its every fact
+        st.set(tenant=f.tenant)
 
 
 def _configure(st: _Step) -> None:

@@ -1,0 +1,131 @@
+"""Which tenant a call belongs to, and which of the dialplans are its to choose from. Pure, local.
+
+A tenant is a business the platform serves (the ``Tenant`` config record); ``default`` needs no record
+(everything that predates tenants is in it). Entity ids are global across tenants: a record names its
+tenant in its ``tenant`` field, and ``dialplan:hours`` cannot exist twice.
+
+An INVITE is routed in this order (:func:`route`):
+
+1. **SIP domain.** The Request-URI host (lower-case, without port) listed in a tenant's ``domains``:
+   the call is that tenant's, and only that tenant's dialplans are eligible for the called number
+   (none matching: the default agent plan, in the tenant's language). Two tenants listing the same
+   domain is a configuration error: the default tenant wins, then the smallest tenant id (warned).
+2. **Called number.** No domain matched: the best dialplan for the number among every tenant's
+   (:func:`edge.uas.dialplan.resolve`'s order) decides, and the call is its tenant's. Plans of
+   different tenants that tie on that order (the same number, as specific, at the same priority) are
+   ambiguous: the default tenant's wins, then the smallest tenant id — a warning is logged, once per
+   number and choice.
+3. Nothing matched: the default tenant, the default agent plan.
+
+The tenant's ``language`` is the call's language when the chosen plan names none (the default agent
+plan, or a plan whose ``language`` is empty). A disabled tenant's calls are refused (the SIP core
+answers 403, ``CallRejected``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+import structlog
+
+from edge.uas.dialplan import DEFAULT_PLAN, SAMPLE_PLANS, Plan
+from schemas.envelope import DEFAULT_TENANT
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """A ``Tenant`` config record as the edge uses it."""
+
+    tenant_id: str
+    name: str = ""
+    domains: tuple[str, ...] = ()
+    language: str = "en"
+    enabled: bool = True
+
+    @classmethod
+    def from_record(cls, record: object) -> Tenant:
+        """From a ``schemas.models.Tenant`` config record."""
+        get = record.__getattribute__
+        return cls(
+            tenant_id=get("entity_id"),
+            name=get("name"),
+            domains=tuple(sorted({host_of(d) for d in get("domains") if host_of(d)})),
+            language=get("language") or "en",
+            enabled=bool(get("enabled")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where an INVITE goes: its tenant, the plan for its number, and the plans that plan's
+    ``out_of_hours`` may name (the tenant's)."""
+
+    tenant: str
+    plan: Plan
+    plans: tuple[Plan, ...]
+    enabled: bool = True
+
+
+def host_of(value: str) -> str:
+    """A Request-URI host (or a configured domain) as compared: lower-case, without port or brackets."""
+    host = value.strip().lower()
+    if host.startswith("["):  # an IPv6 literal, maybe with a port: [::1]:5060
+        return host[1 : host.find("]")] if "]" in host else host[1:]
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def _tenant_rank(tenant: str) -> tuple[int, str]:
+    """The default tenant before every other, then by id: how ties between tenants are broken."""
+    return (0, "") if tenant == DEFAULT_TENANT else (1, tenant)
+
+
+def _by_domain(tenants: Iterable[Tenant], host: str) -> str | None:
+    claiming = sorted((t.tenant_id for t in tenants if host in t.domains), key=_tenant_rank)
+    if len(claiming) > 1:
+        log.warning("SIP domain claimed by several tenants", domain=host, tenants=claiming, chose=claiming[0])
+    return claiming[0] if claiming else None
+
+
+_warned: set[tuple[str, str]] = set()  # (number, chosen plan id): each ambiguity logged once
+
+
+def best_plan(plans: Iterable[Plan], number: str) -> Plan | None:
+    """The best plan for ``number`` (no sample plans, no default); ties across tenants broken by
+    :func:`_tenant_rank`, and warned about."""
+    matching = [p for p in plans if p.matches(number)]
+    if not matching:
+        return None
+    matching.sort(key=lambda p: (p.sort_key()[:3], _tenant_rank(p.tenant), p.dialplan_id))
+    best = matching[0]
+    rivals = sorted({p.tenant for p in matching if p.sort_key()[:3] == best.sort_key()[:3]} - {best.tenant})
+    if rivals and (number, best.dialplan_id) not in _warned:
+        _warned.add((number, best.dialplan_id))
+        log.warning(
+            "several tenants' dialplans match the number equally: the default tenant's (else the "
+            "smallest tenant id's) is used",
+            number=number, chosen=best.dialplan_id, tenant=best.tenant, other_tenants=rivals,
+        )  # fmt: skip
+    return best
+
+
+def route(configured: Iterable[Plan], tenants: Mapping[str, Tenant], host: str, number: str) -> Route:
+    """Route an INVITE to ``number`` at Request-URI host ``host`` (module docstring)."""
+    plans = tuple(configured) or SAMPLE_PLANS  # the sample business until any dialplan is configured
+    tenant_id = _by_domain(tenants.values(), host_of(host)) if host else None
+    if tenant_id is not None:
+        own = tuple(p for p in plans if p.tenant == tenant_id)
+        plan = best_plan(own, number) or DEFAULT_PLAN
+    else:
+        found = best_plan(plans, number)
+        plan = found or DEFAULT_PLAN
+        tenant_id = found.tenant if found is not None else DEFAULT_TENANT
+        own = tuple(p for p in plans if p.tenant == tenant_id)
+    tenant = tenants.get(tenant_id)
+    if tenant is not None and (plan is DEFAULT_PLAN or not plan.language):
+        plan = replace(plan, language=tenant.language)
+    return Route(tenant_id, plan, own, enabled=tenant is None or tenant.enabled)
