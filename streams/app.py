@@ -165,8 +165,8 @@ def create_app(
         """The policy with the prompts configured now (a call greeted before an edit keeps its words
         on the log; later prompts speak the new ones)."""
         nonlocal policy
-        if policy.prompts is not prompts.book():
-            policy = replace(policy, prompts=prompts.book())
+        if policy.prompts is not prompts.book() or policy.tenant_prompts is not prompts.books():
+            policy = replace(policy, prompts=prompts.book(), tenant_prompts=prompts.books())
         return policy
 
     action_store = ActionStore()
@@ -398,7 +398,8 @@ def create_app(
                         context = CallContext.from_json(contexts.get(key))
                         turn = await actions.action_turn(
                             fact, pending_actions.get(key), engines.dialog, histories.get(key),
-                            knowledge.entries(), action_store.actions(), executor, context,
+                            knowledge.entries(fact.tenant), action_store.actions(fact.tenant), executor,
+                            context,
                         )  # fmt: skip
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
@@ -423,12 +424,12 @@ def create_app(
                     try:
                         if settings.stream_replies and isinstance(engines.dialog, StreamingDialogEngine):
                             out = await reply_streaming(
-                                fact, engines.dialog, history, knowledge.entries(),
+                                fact, engines.dialog, history, knowledge.entries(fact.tenant),
                                 partial(emit_piece, key, spans.passed_on(event.headers)),
                             )  # fmt: skip
                         else:
                             out = await asyncio.to_thread(
-                                speech.reply, fact, engines.dialog, history, knowledge.entries()
+                                speech.reply, fact, engines.dialog, history, knowledge.entries(fact.tenant)
                             )
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from schemas.envelope import DEFAULT_TENANT
 from sentiric.hours import Span, is_open, parse_hours, zone
+from sentiric.sample_business import SAMPLE_TENANT
 
 UTC_ZONE = ZoneInfo("UTC")
 ACTIONS = ("agent", "prompt_hangup", "transfer", "reject")
@@ -112,8 +113,6 @@ class Plan:
 DEFAULT_PLAN = Plan(dialplan_id="default", pattern="*", action="agent", priority=2**31 - 1)
 CLOSED_PLAN = Plan(dialplan_id="closed", pattern="*", action="prompt_hangup", priority=2**31 - 1)
 """Outside a plan's hours with no (known) ``out_of_hours`` plan: the default closing prompt, then BYE."""
-SAMPLE_TENANT = "ornek"
-"""The Turkish sample business's tenant (its knowledge entries and prompts carry it too)."""
 SAMPLE_PLANS = (
     Plan(dialplan_id="sample-tr", pattern="2000", action="agent", language="tr-TR", tenant=SAMPLE_TENANT),
 )

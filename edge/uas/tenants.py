@@ -26,11 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Final
 
 import structlog
 
 from edge.uas.dialplan import DEFAULT_PLAN, SAMPLE_PLANS, Plan
 from schemas.envelope import DEFAULT_TENANT
+from sentiric.sample_business import SAMPLE_TENANT, sample_tenant
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +69,10 @@ class Route:
     plan: Plan
     plans: tuple[Plan, ...]
     enabled: bool = True
+
+
+SAMPLE_TENANTS: Final = {SAMPLE_TENANT: Tenant.from_record(sample_tenant())}
+"""The sample tenants until the config topic has a record of them (`sentiric.sample_business`)."""
 
 
 def host_of(value: str) -> str:
@@ -125,7 +131,7 @@ def route(configured: Iterable[Plan], tenants: Mapping[str, Tenant], host: str, 
         plan = found or DEFAULT_PLAN
         tenant_id = found.tenant if found is not None else DEFAULT_TENANT
         own = tuple(p for p in plans if p.tenant == tenant_id)
-    tenant = tenants.get(tenant_id)
+    tenant = tenants.get(tenant_id) or SAMPLE_TENANTS.get(tenant_id)
     if tenant is not None and (plan is DEFAULT_PLAN or not plan.language):
         plan = replace(plan, language=tenant.language)
     return Route(tenant_id, plan, own, enabled=tenant is None or tenant.enabled)

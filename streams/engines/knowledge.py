@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import snowballstemmer
 
+from schemas.envelope import DEFAULT_TENANT
 from schemas.models import KnowledgeEntry
 from streams.dialog.language import primary_language
 from streams.engines import turkish
@@ -197,6 +198,7 @@ def load_knowledge(path: Path = SAMPLE_PATH, *, source: str = "sample") -> list[
             answer=e["answer"],
             language=e.get("language", "en-US"),
             end_conversation=e.get("end_conversation", False),
+            tenant=e.get("tenant", DEFAULT_TENANT),
         )
         for e in data["entries"]
     ]

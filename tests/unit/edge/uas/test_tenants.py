@@ -9,9 +9,10 @@ from typing import Any
 
 from edge import call_facts as cf
 from edge.uas.callerid import CallerBook
-from edge.uas.dialplan import DEFAULT_PLAN, SAMPLE_TENANT, Plan
+from edge.uas.dialplan import DEFAULT_PLAN, Plan
 from edge.uas.tenants import Tenant, host_of, route
 from schemas import models as m
+from sentiric.sample_business import SAMPLE_TENANT
 from streams.agents import actions, speech
 from streams.dialog.decisions import Record, Send
 from streams.dialog.machine import decide, new_state
