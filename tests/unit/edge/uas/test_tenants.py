@@ -191,3 +191,33 @@ class _Silence:
         from streams.engines.tts import Speech
 
         return Speech(b"\0\0" * 1600, 16000)
+
+
+def test_a_web_call_is_routed_by_its_number_and_a_disabled_tenant_refuses() -> None:
+    from edge.facts import FactRecorder, ListPublisher
+    from edge.uas.directory import StaticDirectory
+    from edge.ws.gateway import WebGateway
+
+    directory = StaticDirectory([plan("a-desk", "7101", "acme")], tenant_records={"acme": ACME})
+    gateway = WebGateway(FactRecorder(ListPublisher(), "edge-test"), directory=directory)
+    got = gateway.plan_for("7101")
+    assert (got.tenant, got.action) == ("acme", "agent")
+    assert gateway.plan_for("9999").tenant == "default"
+    directory.tenant_records["acme"] = Tenant("acme", enabled=False)
+    refused = gateway.plan_for("7101")
+    assert (refused.tenant, refused.action, refused.reject_status) == ("acme", "reject", 403)
+
+
+def test_digest_users_of_another_tenant_are_unknown() -> None:
+    from edge.sip.digest import DigestAuthenticator
+    from edge.uas.directory import DigestGate, StaticDirectory, UserCredentials
+
+    directory = StaticDirectory(
+        users={("alice", "sentiric"): UserCredentials("alice", "sentiric", "m", "s", True, "acme")}
+    )
+    gate = DigestGate(DigestAuthenticator("sentiric", b"k" * 32), directory)
+    phone = Phone(make_edge())
+    auth = 'Digest username="alice", realm="sentiric", nonce="x", uri="sip:1000@192.0.2.1", response="0"'
+    req = phone.request("INVITE", headers=[("Authorization", auth)])
+    assert gate.check(req, 0.0, "beta").reason == "unknown_user"
+    assert gate.check(req, 0.0, "acme").reason != "unknown_user"  # found: its (wrong) answer is judged
