@@ -90,6 +90,12 @@ def _tenant_rank(tenant: str) -> tuple[int, str]:
     return (0, "") if tenant == DEFAULT_TENANT else (1, tenant)
 
 
+def tenant_of_domain(tenants: Iterable[Tenant], host: str) -> str | None:
+    """The tenant whose ``domains`` list ``host`` (a REGISTER's: its users are that tenant's); None: no
+    tenant claims it."""
+    return _by_domain(tenants, host_of(host))
+
+
 def _by_domain(tenants: Iterable[Tenant], host: str) -> str | None:
     claiming = sorted((t.tenant_id for t in tenants if host in t.domains), key=_tenant_rank)
     if len(claiming) > 1:

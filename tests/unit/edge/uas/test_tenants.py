@@ -221,3 +221,25 @@ def test_digest_users_of_another_tenant_are_unknown() -> None:
     req = phone.request("INVITE", headers=[("Authorization", auth)])
     assert gate.check(req, 0.0, "beta").reason == "unknown_user"
     assert gate.check(req, 0.0, "acme").reason != "unknown_user"  # found: its (wrong) answer is judged
+
+
+def test_a_register_to_a_tenants_domain_admits_only_its_users() -> None:
+    from tests.support.uas_harness import responses
+    from tests.unit.edge.uas.test_core import _add_user, _digest
+
+    def register(edge: Any) -> list[int]:
+        phone = Phone(edge)
+        first = phone.send(phone.request("REGISTER", uri="sip:192.0.2.1", headers=[("Expires", "600")]), 0.0)
+        challenge = responses(first)[0].get_headers("www-authenticate")[1].value
+        retry = phone.request("REGISTER", uri="sip:192.0.2.1", headers=[("Expires", "600")])
+        auth = _digest(edge, challenge, retry, "alice", "secret")
+        raw = bytes(retry).replace(b"To: <sip:1000@", b"To: <sip:alice@")
+        raw = raw.replace(b"Content-Length: 0", f"Authorization: {auth}\r\nContent-Length: 0".encode())
+        return statuses(phone.send(raw, 1.0))
+
+    edge = make_edge()
+    _add_user(edge)  # a user of the default tenant
+    edge.directory.tenant_records["acme"] = Tenant("acme", domains=("192.0.2.1",))
+    assert register(edge) == [403]  # the host is acme's: alice is not one of its users
+    del edge.directory.tenant_records["acme"]
+    assert register(edge) == [200]
