@@ -93,15 +93,18 @@ class CallerBook:
         business never greets a caller by what another business knows of them)."""
         if not caller_id:
             return None
-        ids = self._by_number.get(caller_key(caller_id), ())
-        contacts = [self._contacts[i] for i in sorted(ids)]
-        c = next((c for c in contacts if tenant is None or c.tenant == tenant), None)
-        if c is not None:
-            return Caller("contact", c.entity_id, c.name.strip() or None, c.language, c.profile)
-        users = [self._users[i] for i in sorted(self._by_user.get(caller_id, ()))]
-        u = next((u for u in users if tenant is None or u.tenant == tenant), None)
-        if u is not None:
-            return Caller("sip_user", u.entity_id, (u.display_name or "").strip() or None)
+        ids = self._by_number.get(caller_key(caller_id))
+        if ids:
+            for entity_id in sorted(ids):
+                c = self._contacts[entity_id]
+                if tenant is None or c.tenant == tenant:
+                    return Caller("contact", c.entity_id, c.name.strip() or None, c.language, c.profile)
+        ids = self._by_user.get(caller_id)
+        if ids:
+            for entity_id in sorted(ids):
+                u = self._users[entity_id]
+                if tenant is None or u.tenant == tenant:
+                    return Caller("sip_user", u.entity_id, (u.display_name or "").strip() or None)
         return None
 
     def __len__(self) -> int:

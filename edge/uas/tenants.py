@@ -24,7 +24,7 @@ answers 403, ``CallRejected``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -62,13 +62,17 @@ class Tenant:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where an INVITE goes: its tenant, the plan for its number, and the plans that plan's
-    ``out_of_hours`` may name (the tenant's)."""
+    """Where an INVITE goes: its tenant and the plan for its number."""
 
     tenant: str
     plan: Plan
-    plans: tuple[Plan, ...]
+    every_plan: tuple[Plan, ...]
     enabled: bool = True
+
+    @property
+    def plans(self) -> Iterator[Plan]:
+        """The plans the plan's ``out_of_hours`` may name: the tenant's (looked at only off hours)."""
+        return (p for p in self.every_plan if p.tenant == self.tenant)
 
 
 SAMPLE_TENANTS: Final = {SAMPLE_TENANT: Tenant.from_record(sample_tenant())}
@@ -97,24 +101,33 @@ def tenant_of_domain(tenants: Iterable[Tenant], host: str) -> str | None:
 
 
 def _by_domain(tenants: Iterable[Tenant], host: str) -> str | None:
-    claiming = sorted((t.tenant_id for t in tenants if host in t.domains), key=_tenant_rank)
-    if len(claiming) > 1:
-        log.warning("SIP domain claimed by several tenants", domain=host, tenants=claiming, chose=claiming[0])
-    return claiming[0] if claiming else None
+    claiming = [t.tenant_id for t in tenants if host in t.domains]
+    if len(claiming) < 2:
+        return claiming[0] if claiming else None
+    claiming.sort(key=_tenant_rank)
+    log.warning("SIP domain claimed by several tenants", domain=host, tenants=claiming, chose=claiming[0])
+    return claiming[0]
 
 
 _warned: set[tuple[str, str]] = set()  # (number, chosen plan id): each ambiguity logged once
 
 
-def best_plan(plans: Iterable[Plan], number: str) -> Plan | None:
-    """The best plan for ``number`` (no sample plans, no default); ties across tenants broken by
-    :func:`_tenant_rank`, and warned about."""
-    matching = [p for p in plans if p.matches(number)]
+def _order(plan: Plan) -> tuple[int, int, int, tuple[int, str], str]:
+    priority, exact, longer, _ = plan.sort_key()
+    return (priority, exact, longer, _tenant_rank(plan.tenant), plan.dialplan_id)
+
+
+def best_plan(plans: Iterable[Plan], number: str, tenant: str | None = None) -> Plan | None:
+    """The best plan for ``number`` (no sample plans, no default), among ``tenant``'s when given; ties
+    across tenants broken by :func:`_tenant_rank`, and warned about."""
+    matching = [p for p in plans if (tenant is None or p.tenant == tenant) and p.matches(number)]
     if not matching:
         return None
-    matching.sort(key=lambda p: (p.sort_key()[:3], _tenant_rank(p.tenant), p.dialplan_id))
-    best = matching[0]
-    rivals = sorted({p.tenant for p in matching if p.sort_key()[:3] == best.sort_key()[:3]} - {best.tenant})
+    if len(matching) == 1:
+        return matching[0]
+    best = min(matching, key=_order)
+    spec = best.sort_key()[:3]
+    rivals = sorted({p.tenant for p in matching if p.sort_key()[:3] == spec} - {best.tenant})
     if rivals and (number, best.dialplan_id) not in _warned:
         _warned.add((number, best.dialplan_id))
         log.warning(
@@ -130,14 +143,12 @@ def route(configured: Iterable[Plan], tenants: Mapping[str, Tenant], host: str, 
     plans = tuple(configured) or SAMPLE_PLANS  # the sample business until any dialplan is configured
     tenant_id = _by_domain(tenants.values(), host_of(host)) if host else None
     if tenant_id is not None:
-        own = tuple(p for p in plans if p.tenant == tenant_id)
-        plan = best_plan(own, number) or DEFAULT_PLAN
+        plan = best_plan(plans, number, tenant_id) or DEFAULT_PLAN
     else:
         found = best_plan(plans, number)
         plan = found or DEFAULT_PLAN
         tenant_id = found.tenant if found is not None else DEFAULT_TENANT
-        own = tuple(p for p in plans if p.tenant == tenant_id)
     tenant = tenants.get(tenant_id) or SAMPLE_TENANTS.get(tenant_id)
     if tenant is not None and (plan is DEFAULT_PLAN or not plan.language):
         plan = replace(plan, language=tenant.language)
-    return Route(tenant_id, plan, own, enabled=tenant is None or tenant.enabled)
+    return Route(tenant_id, plan, plans, enabled=tenant is None or tenant.enabled)
