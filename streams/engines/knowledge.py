@@ -37,7 +37,7 @@ SAMPLE_PATH: Final = Path(__file__).with_name("sample_knowledge.json")
 K1: Final = 1.2
 B: Final = 0.75
 DEFAULT_MIN_SCORE: Final = 1.0
-MAX_INDEXES: Final = 8
+MAX_INDEXES: Final = 64  # one per tenant and language in use: a few tenants must not evict each other
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
