@@ -243,3 +243,14 @@ def test_a_register_to_a_tenants_domain_admits_only_its_users() -> None:
     assert register(edge) == [403]  # the host is acme's: alice is not one of its users
     del edge.directory.tenant_records["acme"]
     assert register(edge) == [200]
+
+
+def test_a_tenants_token_calls_only_its_tenants_numbers_over_ws() -> None:
+    from types import SimpleNamespace
+
+    from edge.ws.server import may_call
+
+    assert may_call(SimpleNamespace(tenant="acme", platform=False), "acme")
+    assert not may_call(SimpleNamespace(tenant="acme", platform=False), "ornek")
+    assert may_call(SimpleNamespace(tenant="default", platform=True), "ornek")  # the platform admin
+    assert may_call(SimpleNamespace(name="no tenant field"), "ornek")  # principals before tenants
