@@ -1,23 +1,22 @@
 """The edge's local copy of dialplans, SIP users and API tokens, materialized from the compacted config
 topic.
 
-``sentiric.config`` holds one record per entity under the key ``<kind>:<entity_id>``
-(``dialplan:<id>``, ``sipuser:<id>``, ``trunk:<id>``, ``apitoken:<id>``, ``prompt:<id>``,
-``contact:<id>``: who callers are, ``edge.uas.callerid``); a tombstone
-(null value) deletes the entity.  At start the follower reads the topic from the beginning up to its
-current end before the edge takes calls, then keeps applying changes in the background.  A record that
-does not decode or fails to apply is set aside (logged with its offset, counted, dead-lettered) and the entity
-keeps its previous value; the follower's read loop restarts itself after a broker error
-(`sentiric.eventlog.follower`).  The table is an index fed by the one config view every process
-reads (`sentiric.eventlog.config_view`): same topic, same follower, its own lookups
-(:meth:`ConfigTable.dialplans`, :meth:`ConfigTable.user`, :meth:`ConfigTable.trunk_for`,
-:meth:`ConfigTable.api_token`), which are plain dictionary reads: call setup and the token checks of
-``/ws`` and gRPC never wait on the broker.
+``sentiric.config`` holds one record per entity under the key ``<kind>:<entity_id>`` (``dialplan:<id>``,
+``sipuser:<id>``, ``trunk:<id>``, ``apitoken:<id>``, ``prompt:<id>``, ``contact:<id>``: who callers are,
+``edge.uas.callerid``; ``tenant:<id>``: whose calls, ``edge.uas.tenants``); a tombstone (null value) deletes
+the entity. At start the follower reads the topic from the beginning up to its current end before the edge
+takes calls, then keeps applying changes in the background. A record that does not decode or fails to apply is
+set aside (logged with its offset, counted, dead-lettered) and the entity keeps its previous value; the
+follower's read loop restarts itself after a broker error (`sentiric.eventlog.follower`). The table is an
+index fed by the one config view every process reads (`sentiric.eventlog.config_view`): same topic, same
+follower, its own lookups (:meth:`ConfigTable.dialplans`, :meth:`ConfigTable.user`,
+:meth:`ConfigTable.trunk_for`, :meth:`ConfigTable.api_token`), which are plain dictionary reads: call setup
+and the token checks of ``/ws`` and gRPC never wait on the broker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -26,6 +25,8 @@ from edge.uas.access import Trunk, TrunkSet
 from edge.uas.callerid import Caller, CallerBook
 from edge.uas.dialplan import Plan
 from edge.uas.directory import UserCredentials
+from edge.uas.tenants import Tenant
+from schemas.envelope import DEFAULT_TENANT
 from sentiric.eventlog import topics
 from sentiric.eventlog.config_view import ConfigView
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
@@ -46,6 +47,7 @@ class ConfigTable:
         self._tokens: dict[str, Any] = {}  # ApiToken records by token id (sentiric.auth checks them)
         self._prompts: dict[str, Any] = {}  # Prompt records by id (dialplan prompt_hangup says them)
         self._callers = CallerBook()  # contacts and SIP users' names by caller id
+        self._tenants: dict[str, Tenant] = {}  # Tenant records by tenant id
 
     def apply(self, key: str, record: Any | None) -> None:
         """Apply one config record (None = tombstone) under its topic key."""
@@ -69,7 +71,12 @@ class ConfigTable:
                 self._by_name.pop((old.username, old.realm), None)
             if record is not None:
                 user = UserCredentials(
-                    record.username, record.realm, record.ha1_md5, record.ha1_sha256, record.enabled
+                    record.username,
+                    record.realm,
+                    record.ha1_md5,
+                    record.ha1_sha256,
+                    record.enabled,
+                    getattr(record, "tenant", None) or DEFAULT_TENANT,
                 )
                 self._users[entity_id] = user
                 self._by_name[(user.username, user.realm)] = user
@@ -91,6 +98,11 @@ class ConfigTable:
                 self._prompts.pop(entity_id, None)
             else:
                 self._prompts[entity_id] = record
+        elif kind == "tenant":
+            if record is None:
+                self._tenants.pop(entity_id, None)
+            else:
+                self._tenants[entity_id] = Tenant.from_record(record)
 
     def dialplans(self) -> Iterable[Plan]:
         return self._plan_list
@@ -116,8 +128,11 @@ class ConfigTable:
     def prompt(self, prompt_id: str) -> Any | None:
         return self._prompts.get(prompt_id)
 
-    def caller(self, caller_id: str) -> Caller | None:
-        return self._callers.lookup(caller_id)
+    def caller(self, caller_id: str, tenant: str | None = None) -> Caller | None:
+        return self._callers.lookup(caller_id, tenant)
+
+    def tenants(self) -> Mapping[str, Tenant]:
+        return self._tenants
 
     def __len__(self) -> int:
         return (
@@ -127,6 +142,7 @@ class ConfigTable:
             + len(self._tokens)
             + len(self._prompts)
             + len(self._callers)
+            + len(self._tenants)
         )
 
 

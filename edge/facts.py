@@ -4,8 +4,10 @@ Everything in the edge that observes something about a call — the SIP core, th
 WebSocket gateway — builds the fact with its typed function in :mod:`edge.call_facts` and hands it
 to `FactRecorder.record(fact)` (the sans-IO engines return it as ``edge.effects.Emit(fact)`` and their
 drivers record it).  The recorder fills the envelope (event id, per-call seq, time, node id, trace
-id) here and nowhere else.  Publishing never blocks: the producer buffers (see
-`sentiric.eventlog.producer`).
+id, tenant) here and nowhere else.  A call's tenant is told once (`FactRecorder.set_tenant`, when the
+SIP core has resolved the INVITE, a /ws session its dialplan, an outbound call its command) and every
+fact of the call carries it from then on, whichever part of the edge records it.  Publishing never
+blocks: the producer buffers (see `sentiric.eventlog.producer`).
 
 With tracing on (`sentiric.tracing`) a call's trace id is a W3C trace id, chosen at its first fact (or
 a /ws client's own, `continue_trace`), instead of the call id; the turn's edge spans are made from the
@@ -29,7 +31,7 @@ from opentelemetry.trace import NonRecordingSpan
 
 from edge.redact import scrub_raw, scrub_sdp
 from edge.turn_spans import TurnSpans
-from schemas.envelope import CallSequencer, envelope
+from schemas.envelope import DEFAULT_TENANT, CallSequencer, envelope
 from schemas.wiretext import safe_field
 from sentiric import tracing
 
@@ -79,6 +81,7 @@ class FactRecorder:
         self._node_id = node_id
         self._seq = CallSequencer()
         self._trace: dict[str, str] = {}
+        self._tenant: dict[str, str] = {}  # calls of a tenant other than the default
         self._spans = TurnSpans()  # used only while tracing is on (sentiric.tracing)
 
     @property
@@ -87,6 +90,17 @@ class FactRecorder:
 
     def set_trace(self, call_id: str, trace_id: str) -> None:
         self._trace[call_id] = trace_id
+
+    def set_tenant(self, call_id: str, tenant: str) -> None:
+        """The call belongs to ``tenant``: every fact recorded for it from now on carries it."""
+        if tenant == DEFAULT_TENANT:
+            self._tenant.pop(call_id, None)
+        else:
+            self._tenant[call_id] = tenant
+
+    def tenant(self, call_id: str) -> str:
+        """The tenant the call's facts carry (the default until told otherwise)."""
+        return self._tenant.get(call_id, DEFAULT_TENANT)
 
     def continue_trace(self, call_id: str, traceparent: str | bytes | None) -> None:
         """Before the call's first fact, with tracing on: a caller's ``traceparent`` (W3C) makes the
@@ -121,6 +135,7 @@ class FactRecorder:
                 seq=self._seq.next(call_id),
                 source=self._node_id,
                 trace_id=self._trace.get(call_id, call_id),
+                tenant=self._tenant.get(call_id, DEFAULT_TENANT),
             )
         )
         record = type(fact)(**fields)
@@ -134,6 +149,7 @@ class FactRecorder:
     def forget(self, call_id: str) -> None:
         self._seq.forget(call_id)
         self._trace.pop(call_id, None)
+        self._tenant.pop(call_id, None)
         self._spans.forget(call_id)
 
 

@@ -43,7 +43,7 @@ from edge.media.storage import StorageError
 from edge.media.taps import AudioInjector, AudioTap, TapDirection
 from edge.media_port import MediaOptions
 from protos import media_pb2, media_pb2_grpc
-from schemas.envelope import CallSequencer, Envelope, envelope
+from schemas.envelope import DEFAULT_TENANT, CallSequencer, Envelope, envelope
 from schemas.models import PlayAudio, StartRecording, StopRecording
 from sentiric.auth import settings_verifier
 from sentiric.exposure import check_bind, is_loopback
@@ -135,7 +135,12 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         trace_id = metadata.get("trace_id") or metadata.get("x-trace-id")
         if isinstance(trace_id, bytes):  # only "-bin" keys carry bytes; these two never do
             trace_id = trace_id.decode()
-        return envelope(call_id, seq=self._seq.next(call_id), source=self.source, trace_id=trace_id)
+        # the call's tenant, as the edge's recorder stamps its facts (a media session of this edge's)
+        tenant_of = getattr(getattr(self.engine, "facts", None), "tenant", None)
+        tenant = tenant_of(call_id) if callable(tenant_of) else DEFAULT_TENANT
+        return envelope(
+            call_id, seq=self._seq.next(call_id), source=self.source, trace_id=trace_id, tenant=tenant
+        )
 
     def _record(self, command: C) -> C:
         """Publish ``command`` to the commands topic (recorded like the dialog's commands), return it."""

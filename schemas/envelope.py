@@ -15,9 +15,14 @@ def new_call_id() -> str:
     return str(uuid.uuid4())
 
 
+DEFAULT_TENANT = "default"
+"""The tenant of a record that names none: every record written before tenants existed decodes into it."""
+
+
 class Envelope(TypedDict):
-    """The six fields every call record starts with, typed: unpacked into a model's constructor, the
-    type checker checks them and every other field named beside them (a misspelt one is an error)."""
+    """The fields every call record carries (the six it starts with and its last, ``tenant``), typed:
+    unpacked into a model's constructor, the type checker checks them and every other field named
+    beside them (a misspelt one is an error)."""
 
     event_id: uuid.UUID
     call_id: str
@@ -25,6 +30,7 @@ class Envelope(TypedDict):
     occurred_at: datetime
     source: str
     trace_id: str
+    tenant: str
 
 
 def envelope(
@@ -34,6 +40,7 @@ def envelope(
     source: str,
     trace_id: str | None = None,
     occurred_at: datetime | None = None,
+    tenant: str = DEFAULT_TENANT,
 ) -> Envelope:
     """Envelope fields as keyword arguments for a model: `CallEnded(**envelope(...), reason=...)`."""
     return {
@@ -43,6 +50,7 @@ def envelope(
         "occurred_at": occurred_at or utc_now(),
         "source": source,
         "trace_id": trace_id or call_id,
+        "tenant": tenant,
     }
 
 

@@ -43,6 +43,7 @@ from sentiric import tracing
 from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options, faust_brokers, faust_credentials
 from sentiric.eventlog.consumer import DeadLetters, RawPublisher
+from sentiric.eventlog.producer import record_key
 from sentiric.eventlog.topics import CALLS, CDR, DEADLETTER, MAX_MESSAGE_BYTES, METRICS, WORKERS, TopicSpec
 from sentiric.settings import Settings, get_settings
 from streams.agents import actions, spans, speech
@@ -164,8 +165,8 @@ def create_app(
         """The policy with the prompts configured now (a call greeted before an edit keeps its words
         on the log; later prompts speak the new ones)."""
         nonlocal policy
-        if policy.prompts is not prompts.book():
-            policy = replace(policy, prompts=prompts.book())
+        if policy.prompts is not prompts.book() or policy.tenant_prompts is not prompts.books():
+            policy = replace(policy, prompts=prompts.book(), tenant_prompts=prompts.books())
         return policy
 
     action_store = ActionStore()
@@ -397,7 +398,8 @@ def create_app(
                         context = CallContext.from_json(contexts.get(key))
                         turn = await actions.action_turn(
                             fact, pending_actions.get(key), engines.dialog, histories.get(key),
-                            knowledge.entries(), action_store.actions(), executor, context,
+                            knowledge.entries(fact.tenant), action_store.actions(fact.tenant), executor,
+                            context,
                         )  # fmt: skip
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
@@ -422,13 +424,13 @@ def create_app(
                     try:
                         if settings.stream_replies and isinstance(engines.dialog, StreamingDialogEngine):
                             out = await reply_streaming(
-                                fact, engines.dialog, history, knowledge.entries(),
+                                fact, engines.dialog, history, knowledge.entries(fact.tenant),
                                 partial(emit_piece, key, spans.passed_on(event.headers)),
                                 context.prompt_facts(),
                             )  # fmt: skip
                         else:
                             out = await asyncio.to_thread(
-                                speech.reply, fact, engines.dialog, history, knowledge.entries(),
+                                speech.reply, fact, engines.dialog, history, knowledge.entries(fact.tenant),
                                 context.prompt_facts(),
                             )  # fmt: skip
                     except EngineError as exc:
@@ -509,8 +511,7 @@ def create_app(
     @app.timer(interval=KPI_CLOSE_S)
     async def close_kpi_windows() -> None:
         for report in windows.close(time.time()):
-            key = report.window_start.isoformat().encode()
-            await emit(METRICS, key, encode(report))
+            await emit(METRICS, record_key(report).encode(), encode(report))
 
     @app.task
     async def materialize_config() -> None:

@@ -13,6 +13,11 @@ def user_of(uri: Any) -> str:
     return getattr(uri, "user", None) or ""
 
 
+def host_of(uri: Any) -> str:
+    """A SIP URI's host (an absolute URI has none: "")."""
+    return getattr(uri, "host", None) or ""
+
+
 def wants_sips(req: SipRequest) -> bool:
     """The dialog must be secure end to end (RFC 3261 §12.1.1, RFC 5630 §4.1): the Request-URI is
     ``sips:``, or the top Record-Route is, or — with no Record-Route — the caller's Contact is."""

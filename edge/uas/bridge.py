@@ -71,7 +71,9 @@ class TransferBridges:
             )
         )
         out.append(Ringback(call.call_id, on=True))
-        self.originator.originate_leg(leg_id, target, self.ring_s, LEG_PLAN, _caller_of(call), now, out)
+        self.originator.originate_leg(
+            leg_id, target, self.ring_s, LEG_PLAN, _caller_of(call), now, out, tenant=call.tenant
+        )
         return True
 
     def answered(self, leg: Call, now: float, out: list[Effect]) -> None:

@@ -25,6 +25,7 @@ from edge.sip.message import SipRequest
 from edge.sip.transaction import InviteOkRetransmitter
 from edge.uas.access import Trunk
 from edge.uas.dialplan import Plan
+from schemas.envelope import DEFAULT_TENANT
 
 
 class CallStateError(ValueError):
@@ -162,6 +163,7 @@ class Call:
         "ring_until",
         "sip_call_id",
         "state",
+        "tenant",
         "timer_at",
         "transfer_target",
         "trunk",
@@ -201,6 +203,7 @@ class Call:
         self.direction = "inbound"  # "outbound": the edge sent the INVITE (edge.uas.outbound)
         self.disposition: str | None = None  # an outbound call's: answered, busy, no_answer, failed…
         self.early_media = False  # an outbound call got a 183 with SDP
+        self.tenant = DEFAULT_TENANT  # whose call (edge.uas.tenants), known once the INVITE is routed
 
     def fire(self, event: str) -> CallState:
         try:

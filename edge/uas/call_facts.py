@@ -36,6 +36,12 @@ class CallFacts:
             m.FACT_ERRORS.inc()
             log.error("call fact refused", fact=type(fact).__name__, error=str(exc), call_id=fact.call_id)
 
+    def set_tenant(self, call_id: str, tenant: str) -> None:
+        """The call's tenant is known: the sink stamps it on every fact of the call from now on."""
+        set_tenant = getattr(self.sink, "set_tenant", None)
+        if set_tenant is not None:  # a stand-in sink of a test may not keep tenants
+            set_tenant(call_id, tenant)
+
     def forget(self, call_id: str) -> None:
         """The call's last fact is recorded: the sink may drop its per-call state (at ``settle``)."""
         self.held.append(call_id)

@@ -5,7 +5,9 @@ trunk, or a SIP user name from a phone. It is looked up, in this order, among
 
 1. the enabled ``Contact`` config records' ``numbers`` (a number matches whatever separators it was
    written with: ``+49 30 123-456``, ``004930123456`` and ``+4930123456`` are one number);
-2. the enabled ``SipUser`` records by user name, which name the caller by their ``display_name``.
+2. the enabled ``SipUser`` records by user name, which name the caller by their ``display_name``;
+
+both only among the records of the call's tenant (``edge.uas.tenants``).
 
 The edge does this, not the worker, because the answer must be on the log before the greeting: it
 rides on ``DialplanResolved`` (its ``caller_*`` fields), which the dialog reducer reads before
@@ -86,17 +88,23 @@ class CallerBook:
                 if record.enabled:
                     _index(self._by_user, {record.username}, entity_id)
 
-    def lookup(self, caller_id: str) -> Caller | None:
+    def lookup(self, caller_id: str, tenant: str | None = None) -> Caller | None:
+        """The caller ``caller_id`` names; with ``tenant``, only among that tenant's records (a
+        business never greets a caller by what another business knows of them)."""
         if not caller_id:
             return None
         ids = self._by_number.get(caller_key(caller_id))
         if ids:
-            c = self._contacts[min(ids)]
-            return Caller("contact", c.entity_id, c.name.strip() or None, c.language, c.profile)
+            for entity_id in sorted(ids):
+                c = self._contacts[entity_id]
+                if tenant is None or c.tenant == tenant:
+                    return Caller("contact", c.entity_id, c.name.strip() or None, c.language, c.profile)
         ids = self._by_user.get(caller_id)
         if ids:
-            u = self._users[min(ids)]
-            return Caller("sip_user", u.entity_id, (u.display_name or "").strip() or None)
+            for entity_id in sorted(ids):
+                u = self._users[entity_id]
+                if tenant is None or u.tenant == tenant:
+                    return Caller("sip_user", u.entity_id, (u.display_name or "").strip() or None)
         return None
 
     def __len__(self) -> int:

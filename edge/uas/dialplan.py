@@ -12,8 +12,9 @@ plan matches, :data:`DEFAULT_PLAN` applies: every number goes to the AI agent.  
 ``hours`` gives way outside them to its ``out_of_hours`` plan (:func:`within_hours`).
 
 Until any dialplan is configured, the sample plans apply (as the sample knowledge base does until any
-knowledge entry is): extension 2000 reaches the Turkish sample business (language ``tr-TR``: Turkish
-prompts, voice, transcription and knowledge entries), every other number the English one.
+knowledge entry is): extension 2000 reaches the Turkish sample business, tenant ``ornek`` (language
+``tr-TR``: Turkish prompts, voice, transcription and knowledge entries), every other number the English
+one, tenant ``default``.  Which tenant's plans are eligible for a call is :mod:`edge.uas.tenants`' choice.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from schemas.envelope import DEFAULT_TENANT
 from sentiric.hours import Span, is_open, parse_hours, zone
+from sentiric.sample_business import SAMPLE_TENANT
 
 UTC_ZONE = ZoneInfo("UTC")
 ACTIONS = ("agent", "prompt_hangup", "transfer", "reject")
@@ -53,6 +56,7 @@ class Plan:
     timezone: ZoneInfo = UTC_ZONE
     out_of_hours: str | None = None  # the dialplan id applied outside hours
     transfer_mode: str = "refer"  # refer: REFER the caller (bridge if refused); bridge: the edge bridges
+    tenant: str = DEFAULT_TENANT  # whose plan it is (edge.uas.tenants): its calls are that tenant's
 
     def matches(self, number: str) -> bool:
         if self.pattern == "*":
@@ -102,14 +106,19 @@ class Plan:
             out_of_hours=getattr(record, "out_of_hours", None),
             transfer_mode=transfer_mode,
             record_retention_days=int(getattr(record, "record_retention_days", 0) or 0),
+            tenant=getattr(record, "tenant", None) or DEFAULT_TENANT,
         )
 
 
 DEFAULT_PLAN = Plan(dialplan_id="default", pattern="*", action="agent", priority=2**31 - 1)
 CLOSED_PLAN = Plan(dialplan_id="closed", pattern="*", action="prompt_hangup", priority=2**31 - 1)
 """Outside a plan's hours with no (known) ``out_of_hours`` plan: the default closing prompt, then BYE."""
-SAMPLE_PLANS = (Plan(dialplan_id="sample-tr", pattern="2000", action="agent", language="tr-TR"),)
-"""The plans of a platform with no dialplan configured: the Turkish sample business on 2000."""
+SAMPLE_PLANS = (
+    Plan(dialplan_id="sample-tr", pattern="2000", action="agent", language="tr-TR", tenant=SAMPLE_TENANT),
+)
+"""The plans of a platform with no dialplan configured: the Turkish sample business on 2000 (tenant
+``ornek``); every other number reaches the default plan, the English sample business (tenant
+``default``)."""
 
 
 def resolve(plans: Iterable[Plan], number: str, default: Plan = DEFAULT_PLAN) -> Plan:

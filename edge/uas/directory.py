@@ -10,7 +10,7 @@ and REGISTER: no credentials or a stale nonce gives a challenge, wrong ones a fa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,6 +25,8 @@ from edge.uas.access import Trunk, TrunkSet
 from edge.uas.callerid import Caller, CallerBook
 from edge.uas.dialplan import Plan
 from edge.uas.ratelimit import SourceGuard
+from edge.uas.tenants import Tenant
+from schemas.envelope import DEFAULT_TENANT
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +38,7 @@ class UserCredentials:
     ha1_md5: str
     ha1_sha256: str
     enabled: bool = True
+    tenant: str = DEFAULT_TENANT
 
     @property
     def ha1(self) -> dict[str, str]:
@@ -59,8 +62,13 @@ class Directory(Protocol):
         """Every configured trunk (the registrations with trunks are kept in step with them)."""
         ...
 
-    def caller(self, caller_id: str) -> Caller | None:
-        """The contact or SIP user a From user part names (``edge.uas.callerid``); None: unknown."""
+    def caller(self, caller_id: str, tenant: str | None = None) -> Caller | None:
+        """The contact or SIP user a From user part names (``edge.uas.callerid``), among ``tenant``'s
+        records when given; None: unknown."""
+        ...
+
+    def tenants(self) -> Mapping[str, Tenant]:
+        """The ``Tenant`` records by tenant id (``edge.uas.tenants``)."""
         ...
 
 
@@ -70,6 +78,7 @@ class StaticDirectory:
     users: dict[tuple[str, str], UserCredentials] = field(default_factory=dict)
     trunks: list[Trunk] = field(default_factory=list)
     callers: CallerBook = field(default_factory=CallerBook)
+    tenant_records: dict[str, Tenant] = field(default_factory=dict)
 
     def dialplans(self) -> Iterable[Plan]:
         return self.plans
@@ -86,8 +95,11 @@ class StaticDirectory:
     def all_trunks(self) -> Iterable[Trunk]:
         return self.trunks
 
-    def caller(self, caller_id: str) -> Caller | None:
-        return self.callers.lookup(caller_id)
+    def caller(self, caller_id: str, tenant: str | None = None) -> Caller | None:
+        return self.callers.lookup(caller_id, tenant)
+
+    def tenants(self) -> Mapping[str, Tenant]:
+        return self.tenant_records
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +132,8 @@ class DigestGate:
         values = self.authenticator.challenges(now, stale=stale)
         return AuthOutcome(False, challenge=tuple(("WWW-Authenticate", v) for v in values), reason=reason)
 
-    def check(self, request: SipRequest, now: float) -> AuthOutcome:
+    def check(self, request: SipRequest, now: float, tenant: str | None = None) -> AuthOutcome:
+        """``tenant``: the call's; a user of another tenant is as unknown as one that does not exist."""
         value = request.header("authorization")
         if value is None:
             return self._challenge(now)
@@ -132,7 +145,7 @@ class DigestGate:
             return self._challenge(now)  # credentials for another realm: ask for ours
         username = creds.get("username") or ""
         user = self.directory.user(username, self.realm)
-        if user is None or not user.enabled:
+        if user is None or not user.enabled or (tenant is not None and user.tenant != tenant):
             return AuthOutcome(False, username=username, reason="unknown_user")
         result = self.authenticator.verify(creds, method=request.method, now=now, ha1=user.ha1)
         if result is AuthResult.OK:

@@ -48,6 +48,7 @@ from edge.uas.directory import Directory
 from edge.uas.setup import CallSetup
 from edge.uas.teardown import Teardown
 from edge.uas.timers import CallDue, CoreTimers, OutboundDue
+from schemas.envelope import DEFAULT_TENANT
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +99,7 @@ class LegOrder:
     trunk_id: str | None = None
     dialplan_id: str | None = None
     language: str | None = None
+    tenant: str = DEFAULT_TENANT
 
 
 _DEFAULT_PORT: Final = {"udp": 5060, "tcp": 5060, "tls": 5061}
@@ -151,9 +153,11 @@ class Originator:
         from_user: str | None,
         now: float,
         out: list[Effect],
+        tenant: str = DEFAULT_TENANT,
     ) -> None:
-        """A call the edge places for itself (a bridged transfer's leg to ``target``), under ``plan``."""
-        order = LegOrder(call_id, target, target, ring_s, from_user or "sentiric")
+        """A call the edge places for itself (a bridged transfer's leg to ``target``), under ``plan``,
+        in ``tenant`` (the bridged call's)."""
+        order = LegOrder(call_id, target, target, ring_s, from_user or "sentiric", tenant=tenant)
         self.originate(order, now, out, plan=plan)
 
     def originate(self, command: Any, now: float, out: list[Effect], *, plan: Plan | None = None) -> None:
@@ -169,7 +173,10 @@ class Originator:
                 trunk = self._trunk(command.trunk_id, now)
         except OriginateRefused as exc:
             refused, peer = str(exc), Peer("udp", ("0.0.0.0", 0))
-        plan = plan or self._plan(command.dialplan_id, command.language)
+        # The command's tenant (set by the authenticated API; a leg: the bridged call's): the call runs
+        # in it, its facts carry it, and only its dialplans may be named.
+        tenant = getattr(command, "tenant", None) or DEFAULT_TENANT
+        plan = plan or self._plan(command.dialplan_id, command.language, tenant)
         from_user = command.from_user or "sentiric"
         if from_user == "sentiric" and trunk is not None and trunk.outbound_from_user:
             from_user = trunk.outbound_from_user  # the schema's default: the trunk's caller id wins
@@ -188,6 +195,8 @@ class Originator:
         )
         call = Call(call_id, uac.invite, peer, uac.from_tag, now)
         call.direction, call.plan, call.trunk, call.proven = "outbound", plan, trunk, True
+        call.tenant = tenant
+        self.facts.set_tenant(call_id, tenant)
         self.table.add(call, None)
         m.CALLS_ACTIVE.inc()
         to_user = getattr(_uri_or_none(command.to_uri), "user", None) or command.to
@@ -280,10 +289,11 @@ class Originator:
                 raise OriginateRefused(f"trunk {trunk_id} over {rate:g} calls per second")
         return trunk
 
-    def _plan(self, dialplan_id: str | None, language: str | None) -> Plan:
+    def _plan(self, dialplan_id: str | None, language: str | None, tenant: str) -> Plan:
         plan = OUTBOUND_PLAN
         if dialplan_id is not None:
-            plan = next((p for p in self.directory.dialplans() if p.dialplan_id == dialplan_id), plan)
+            own = (p for p in self.directory.dialplans() if p.tenant == tenant)
+            plan = next((p for p in own if p.dialplan_id == dialplan_id), plan)
         if plan.action != "agent":  # an outbound call always runs the agent, whatever the plan routes
             plan = Plan(**{**_fields(plan), "action": "agent"})
         if language:

@@ -35,6 +35,7 @@ from edge import call_facts as cf
 from edge.uas.call_facts import CallFacts
 from edge.uas.watcher_driver import WatcherDriver, wait_for_media_session
 from schemas import models as f
+from schemas.envelope import DEFAULT_TENANT
 
 log = structlog.get_logger(__name__)
 
@@ -105,12 +106,17 @@ class Resolved:
     text: str | None = None
 
 
-def resolve_prompt(prompt_uri: str | None, prompts: Callable[[str], Any | None]) -> Resolved:
-    """What a ``prompt_hangup`` plan says: a WAV to play, or a text to synthesize."""
+def resolve_prompt(
+    prompt_uri: str | None, prompts: Callable[[str], Any | None], tenant: str | None = None
+) -> Resolved:
+    """What a ``prompt_hangup`` plan says: a WAV to play, or a text to synthesize. With ``tenant`` (the
+    call's), another tenant's ``Prompt`` record is as absent as one that does not exist."""
     if prompt_uri and prompt_uri.startswith("file://"):
         return Resolved(audio_uri=prompt_uri)
     if prompt_uri:
         record = prompts(prompt_uri.removeprefix("prompt:"))
+        if record is not None and tenant is not None and getattr(record, "tenant", DEFAULT_TENANT) != tenant:
+            record = None
         if record is not None and record.uri:
             return Resolved(audio_uri=record.uri)
         if record is not None and record.text:
@@ -155,7 +161,9 @@ class PromptPlayer:
 
     async def _play(self, action: PlayPrompt) -> None:
         try:
-            what = resolve_prompt(action.prompt_uri, self.prompts)
+            tenant_of = getattr(self.recorder, "tenant", None)  # the call's (edge.facts.FactRecorder)
+            tenant = tenant_of(action.call_id) if callable(tenant_of) else None
+            what = resolve_prompt(action.prompt_uri, self.prompts, tenant)
             command = f.PlayAudio(
                 event_id=uuid.uuid4(), call_id=action.call_id, seq=0, occurred_at=datetime.now(UTC),
                 source=getattr(self.recorder, "node_id", "edge"), trace_id=action.call_id,

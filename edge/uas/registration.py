@@ -1,7 +1,8 @@
 """REGISTER (RFC 3261 §10): a registrar with digest authentication, bindings and expiry.
 
 The To URI's user is the account: the authenticated username must match it (403 otherwise), so one
-user cannot register another's address of record.
+user cannot register another's address of record. A To URI host that a tenant lists in its ``domains``
+(``edge.uas.tenants``) admits only that tenant's SIP users.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from edge.uas.addresses import user_of
 from edge.uas.call import Effect, Peer
 from edge.uas.directory import DigestGate, count_auth_failure
 from edge.uas.ratelimit import SourceGuard
+from edge.uas.tenants import tenant_of_domain
 from edge.uas.transactions import Transactions
 
 
@@ -37,7 +39,10 @@ class Registration:
     def register(self, req: SipRequest, peer: Peer, now: float, out: list[Effect]) -> None:
         to_uri = req.to_addr.uri
         if self.require_auth:
-            outcome = self.gate.check(req, now)
+            host = getattr(to_uri, "host", "") or ""
+            outcome = self.gate.check(
+                req, now, tenant_of_domain(self.gate.directory.tenants().values(), host)
+            )
             if not outcome.ok:
                 if outcome.challenge:
                     if outcome.reason:

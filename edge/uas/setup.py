@@ -1,11 +1,11 @@
 """Call setup (RFC 3261 §13.3, RFC 3264): INVITE to 200 OK to ACK, and CANCEL (§9.2).
 
-INVITE ─▶ CallInviteReceived ─▶ admission (503 + Retry-After; per-source cap) ─▶ dialplan ─▶ access
-(403 trunks only / digest 401) ─▶ [dialplan reject] ─▶ SDP dry run (488/415/400, before any port is
-taken) ─▶ dialog worker check for agent calls (503 + Retry-After, or the busy prompt per the
-dialplan's ``busy_action``) ─▶ port (503) ─▶ [180] ─▶ 200 + SDP answer (or our offer for a late-offer
-INVITE) ─▶ ACK.  A call answered only to hear the busy prompt records ``CallDegraded`` at its answer;
-the edge's fallback player (``edge.uas.fallback``) plays the prompt and hangs up.
+INVITE ─▶ tenant (``edge.uas.tenants``) ─▶ CallInviteReceived ─▶ admission (503 + Retry-After; per-source cap)
+─▶ [disabled tenant: 403] ─▶ dialplan ─▶ access (403 trunks only / digest 401) ─▶ [dialplan reject] ─▶ SDP dry
+run (488/415/400, before any port is taken) ─▶ dialog worker check for agent calls (503 + Retry-After, or the
+busy prompt per the dialplan's ``busy_action``) ─▶ port (503) ─▶ [180] ─▶ 200 + SDP answer (or our offer for a
+late-offer INVITE) ─▶ ACK. A call answered only to hear the busy prompt records ``CallDegraded`` at its
+answer; the edge's fallback player (``edge.uas.fallback``) plays the prompt and hangs up.
 The access check comes before a dialplan's own refusal, so an unauthenticated scanner gets the same
 401 (or 403) for every number and cannot tell the numbers that exist from those that do not.  Every
 one of these answers at once, so no ``100 Trying`` precedes them (§17.2.1 needs it only for a TU
@@ -42,20 +42,21 @@ from edge.sdp import (
 from edge.sip.dialog import Dialog
 from edge.sip.message import SipRequest
 from edge.uas.access import decide, effective_access
-from edge.uas.addresses import LocalAddresses, user_of
+from edge.uas.addresses import LocalAddresses, host_of, user_of
 from edge.uas.admission import Admission
 from edge.uas.call import Call, CallState, CloseMedia, ConfirmMedia, Effect, OpenMedia, Peer, UpdateMedia
 from edge.uas.call_facts import CallFacts
 from edge.uas.call_table import CallTable
 from edge.uas.callerid import caller_fields
 from edge.uas.config import UasConfig
-from edge.uas.dialplan import resolve, within_hours
+from edge.uas.dialplan import within_hours
 from edge.uas.directory import DigestGate, Directory, count_auth_failure
 from edge.uas.in_dialog import InDialog
 from edge.uas.ladder import Ladder
 from edge.uas.ratelimit import SourceGuard
 from edge.uas.sdp_policy import SdpPolicy, check_same_keys, media_addr
 from edge.uas.teardown import Teardown
+from edge.uas.tenants import route
 from edge.uas.timers import CallDue, CoreTimers
 from edge.uas.transactions import Transactions
 
@@ -173,6 +174,10 @@ class CallSetup:
     def admit_and_route(self, call: Call, req: SipRequest, raw: bytes, now: float, out: list[Effect]) -> bool:
         """CallInviteReceived, admission (503) and the dialplan; False when the call was refused."""
         ruri = req.request_uri
+        # The call's tenant first (edge.uas.tenants): its every fact carries it, this one too.
+        routed = route(self.directory.dialplans(), self.directory.tenants(), host_of(ruri), user_of(ruri))
+        call.tenant = routed.tenant
+        self.facts.set_tenant(call.call_id, routed.tenant)
         self.facts.record(
             cf.call_invite_received(
                 call.call_id,
@@ -203,8 +208,10 @@ class CallSetup:
             retry = str(self.admission.limits.retry_after_s)
             self.teardown.reject(call, 503, refused, "overload", now, out, headers=[("Retry-After", retry)])
             return False
-        plans = self.directory.dialplans()
-        plan = within_hours(resolve(plans, user_of(ruri)), plans, self.config.wall_clock())
+        if not routed.enabled:
+            self.teardown.reject(call, 403, "tenant_disabled", "dialplan", now, out)
+            return False
+        plan = within_hours(routed.plan, routed.plans, self.config.wall_clock())
         call.plan = plan
         if plan.action == "reject":
             return True  # refused in setup, after the access check: a number's fate is no oracle
@@ -218,7 +225,9 @@ class CallSetup:
                 target=plan.target,
                 prompt_uri=plan.prompt_uri,
                 language=plan.language,
-                **caller_fields(caller_id, self.directory.caller(caller_id), req.from_addr.display_name),
+                **caller_fields(
+                    caller_id, self.directory.caller(caller_id, call.tenant), req.from_addr.display_name
+                ),
             )
         )
         return True
@@ -234,7 +243,7 @@ class CallSetup:
             self.teardown.reject(call, 403, "not_a_trunk", "auth", now, out)
             return
         if decision == "challenge":
-            outcome = self.gate.check(req, now)
+            outcome = self.gate.check(req, now, call.tenant)
             if not outcome.ok:
                 if outcome.reason:
                     m.AUTH_FAILURES.labels(outcome.reason).inc()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import wave
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -29,7 +30,8 @@ import structlog
 
 from edge.facts import FactSink
 from edge.uas.callerid import Caller
-from edge.uas.dialplan import Plan, resolve
+from edge.uas.dialplan import Plan
+from edge.uas.tenants import route
 from edge.ws.session import Effect, WebCall
 from schemas import models as m
 from schemas.codec import default_codec, type_name
@@ -53,7 +55,7 @@ class Dialplans(Protocol):
 
 
 class Callers(Protocol):
-    def caller(self, caller_id: str) -> Caller | None: ...
+    def caller(self, caller_id: str, tenant: str | None = None) -> Caller | None: ...
 
 
 def load_wav(uri: str) -> tuple[bytes, int]:
@@ -125,12 +127,19 @@ class WebGateway:
     # --- for the connection adapter ---
 
     def plan_for(self, callee: str) -> Plan:
-        return resolve(() if self.directory is None else self.directory.dialplans(), callee)
+        """The plan for a web call to ``callee``, its ``tenant`` the call's: routed by the number as a
+        SIP call without a domain match is (``edge.uas.tenants``); a disabled tenant's plan refuses (403)."""
+        plans = () if self.directory is None else self.directory.dialplans()
+        tenants = getattr(self.directory, "tenants", None)
+        routed = route(plans, tenants() if tenants is not None else {}, "", callee)
+        plan = replace(routed.plan, tenant=routed.tenant)
+        return plan if routed.enabled else replace(plan, action="reject", reject_status=403)
 
-    def caller_for(self, caller: str) -> Caller | None:
-        """The contact or SIP user the ``caller`` query parameter names (``edge.uas.callerid``): a
-        claim of the client's, like a From number — a greeting and a profile, never an authorization."""
-        return self.callers.caller(caller) if self.callers is not None else None
+    def caller_for(self, caller: str, tenant: str | None = None) -> Caller | None:
+        """The contact or SIP user the ``caller`` query parameter names (``edge.uas.callerid``), among
+        ``tenant``'s: a claim of the client's, like a From number — a greeting and a profile, never an
+        authorization."""
+        return self.callers.caller(caller, tenant) if self.callers is not None else None
 
     def register(self, link: Link) -> None:
         self.links[link.call.call_id] = link

@@ -70,6 +70,14 @@ def _name(query: dict[str, list[str]], key: str) -> str:
     return value if _NAME.fullmatch(value) else "web"
 
 
+def may_call(principal: object, tenant: str) -> bool:
+    """Whether ``principal`` may call a number of ``tenant`` (the tenant it routes to,
+    ``edge.uas.tenants``): a tenant's principal its own tenant's only, a platform principal any. A
+    principal that names no tenant (an API before tenants) is not restricted."""
+    own = getattr(principal, "tenant", None)
+    return own is None or bool(getattr(principal, "platform", False)) or own == tenant
+
+
 class WsConnection:
     def __init__(self, ws: ServerConnection, call: WebCall, gateway: WebGateway) -> None:
         self.ws = ws
@@ -205,6 +213,10 @@ class WsServer:
             response = connection.respond(outcome.status, f"{outcome.reason}\n")
             response.headers.update(outcome.headers)
             return response
+        callee = _name(parse_qs(target.query), "to")
+        if not may_call(outcome, self.gateway.plan_for(callee).tenant):
+            REFUSED.labels("403").inc()
+            return connection.respond(403, "the number is another tenant's\n")
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -228,10 +240,13 @@ class WsServer:
             call_id,
             peer,
             plan=plan,
-            known=self.gateway.caller_for(peer.caller),
+            known=self.gateway.caller_for(peer.caller, plan.tenant),
             limits=self.limits,
             vad=vad_config(**self.vad),
         )
+        set_tenant = getattr(self.gateway.facts, "set_tenant", None)
+        if set_tenant is not None:  # every fact of the call carries its tenant (the plan's)
+            set_tenant(call_id, plan.tenant)
         continue_trace = getattr(self.gateway.facts, "continue_trace", None)
         if continue_trace is not None:  # a client's own trace (sentiric.tracing; a no-op when off)
             continue_trace(call_id, ws.request.headers.get("traceparent"))

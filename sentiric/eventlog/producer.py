@@ -91,7 +91,8 @@ class _Pending:
 
 def record_key(record: Any) -> str:
     """The Kafka key of a record: call_id for call records, `<kind>:<entity_id>` for config, the worker
-    id for a worker heartbeat, the window start for a KPI window."""
+    id for a worker heartbeat, the window start for a KPI window (the platform's; ``<start>/<tenant>`` for
+    a tenant's)."""
     call_id = getattr(record, "call_id", None)
     if call_id is not None:
         return call_id  # type: ignore[no-any-return]  # records are typed Any here; call_id is a str field
@@ -101,7 +102,9 @@ def record_key(record: Any) -> str:
     worker_id = getattr(record, "worker_id", None)
     if worker_id is not None:
         return str(worker_id)
-    return str(record.window_start.isoformat())
+    start = str(record.window_start.isoformat())
+    tenant = getattr(record, "tenant", "*")
+    return start if tenant == "*" else f"{start}/{tenant}"  # a tenant's window beside the platform's
 
 
 class EventProducer:

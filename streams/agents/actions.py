@@ -93,8 +93,11 @@ class ActionStore:
             return
         self._snapshot = tuple(self._by_key[k] for k in sorted(self._by_key))
 
-    def actions(self) -> Sequence[m.Action]:
-        return self._snapshot
+    def actions(self, tenant: str | None = None) -> Sequence[m.Action]:
+        """The actions (``tenant``'s only, when given: a call may trigger its own tenant's alone)."""
+        if tenant is None:
+            return self._snapshot
+        return tuple(a for a in self._snapshot if a.tenant == tenant)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,19 @@ application raises, is set aside (logged with its offset, counted, dead-lettered
 its read loop restarts itself after a broker error, resuming after the last record it handled.
 
 `PromptStore` keeps the `Prompt` records of the same view: the texts the dialog says by itself, by
-language and kind (`streams.dialog.prompts`); the dialog agent's policy carries its current book.
+tenant, language and kind (`streams.dialog.prompts`); the dialog agent's policy carries its current
+books. Knowledge and prompts are per tenant: a call uses its own tenant's records only (its facts name
+it), then the code defaults in its language.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+from schemas.envelope import DEFAULT_TENANT
 from schemas.models import KnowledgeEntry, Prompt
 from sentiric.eventlog.config_view import ConfigView
 from sentiric.eventlog.consumer import DeadLetters
@@ -33,6 +37,7 @@ class KnowledgeStore:
         self._fallback = tuple(load_knowledge(fallback_file or SAMPLE_PATH))
         self._entries: dict[str, KnowledgeEntry] = {}  # by config key
         self._snapshot: tuple[KnowledgeEntry, ...] | None = None
+        self._by_tenant: dict[str, tuple[KnowledgeEntry, ...]] = {}  # of the snapshot
 
     def apply(self, key: str, record: Any | None) -> None:
         """A `ConfigView` listener: one decoded config record (None = tombstone) under its key."""
@@ -42,17 +47,26 @@ class KnowledgeStore:
             return
         self._snapshot = None
 
-    def entries(self) -> Sequence[KnowledgeEntry]:
+    def entries(self, tenant: str | None = None) -> Sequence[KnowledgeEntry]:
+        """The entries (``tenant``'s only, when given: a call is answered from its tenant's knowledge
+        alone, whatever another tenant wrote)."""
         if self._snapshot is None:
             live = tuple(self._entries[k] for k in sorted(self._entries))
             self._snapshot = live or self._fallback
-        return self._snapshot
+            self._by_tenant = {}
+        if tenant is None:
+            return self._snapshot
+        own = self._by_tenant.get(tenant)
+        if own is None:
+            own = self._by_tenant[tenant] = tuple(e for e in self._snapshot if e.tenant == tenant)
+        return own
 
 
 class PromptStore:
     def __init__(self) -> None:
         self._prompts: dict[str, Prompt] = {}  # by config key
         self._book: PromptBook | None = EMPTY_BOOK
+        self._books: Mapping[str, PromptBook] | None = MappingProxyType({})
 
     def apply(self, key: str, record: Any | None) -> None:
         """A `ConfigView` listener, as `KnowledgeStore.apply`."""
@@ -60,12 +74,22 @@ class PromptStore:
             self._prompts[key] = record
         elif self._prompts.pop(key, None) is None:
             return
-        self._book = None
+        self._book = self._books = None
 
     def book(self) -> PromptBook:
+        """The default tenant's prompts."""
         if self._book is None:
-            self._book = book_of(self._prompts.values())
+            self._book = book_of(p for p in self._prompts.values() if p.tenant == DEFAULT_TENANT)
         return self._book
+
+    def books(self) -> Mapping[str, PromptBook]:
+        """Every other tenant's prompts, by tenant (a call hears its own tenant's only)."""
+        if self._books is None:
+            tenants = sorted({p.tenant for p in self._prompts.values()} - {DEFAULT_TENANT})
+            self._books = MappingProxyType(
+                {t: book_of(p for p in self._prompts.values() if p.tenant == t) for t in tenants}
+            )
+        return self._books
 
 
 async def follow_config(

@@ -133,6 +133,7 @@ def due_timers(
             occurred_at=datetime.fromtimestamp(now, UTC),
             source=source,
             trace_id=stored.state.trace_id or call_id,
+            tenant=stored.state.tenant,
             timer=str(timer.name),
             armed_seq=timer.armed_seq,
         )

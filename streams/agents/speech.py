@@ -63,6 +63,7 @@ def _derived(cause: Any, source: str) -> dict[str, Any]:
         "occurred_at": cause.occurred_at,
         "source": source,
         "trace_id": cause.trace_id,
+        "tenant": cause.tenant,  # a call's records are all its tenant's
     }
 
 

@@ -28,11 +28,12 @@ says itself (greeting, reprompt, goodbye) are `AgentReplied` facts it records, f
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from schemas import models as m
+from schemas.envelope import DEFAULT_TENANT
 from schemas.playback_ids import family_of, piece_playback_id
 from streams.dialog.completeness import join, looks_unfinished
 from streams.dialog.context import context_values
@@ -92,16 +93,21 @@ class Policy:
     default_language: str = "en-US"
     """The language an `auto` call is greeted in, before its caller is heard."""
     prompts: PromptBook = field(default_factory=lambda: EMPTY_BOOK, hash=False)
-    """Configured prompt texts by (primary language, kind); the fields above are the English defaults."""
+    """The default tenant's configured prompt texts by (primary language, kind); the fields above are
+    the English defaults."""
+    tenant_prompts: Mapping[str, PromptBook] = field(default_factory=dict, hash=False)
+    """Every other tenant's configured prompts, by tenant id: a call hears its own tenant's only."""
 
-    def prompt(self, kind: str, language: str) -> str:
-        """The `kind` prompt (`streams.dialog.prompts.KINDS`) for a call speaking `language`."""
+    def prompt(self, kind: str, language: str, tenant: str = DEFAULT_TENANT) -> str:
+        """The `kind` prompt (`streams.dialog.prompts.KINDS`) for a call of `tenant` speaking `language`:
+        the tenant's configured text, else the built-in one in the language, else English."""
         english = {
             "greeting": self.greeting, "reprompt": self.reprompt, "goodbye_no_input": self.goodbye_no_input,
             "goodbye_dtmf": self.goodbye_dtmf, "sorry": self.sorry, "handoff_hold": self.handoff_hold,
             "handoff_unavailable": self.handoff_unavailable, "handoff_failed": self.handoff_failed,
         }  # fmt: skip
-        return prompt_text(self.prompts, kind, spoken_language(language, self.default_language), english)
+        book = self.prompts if tenant == DEFAULT_TENANT else self.tenant_prompts.get(tenant, EMPTY_BOOK)
+        return prompt_text(book, kind, spoken_language(language, self.default_language), english)
 
 
 DEFAULT_POLICY: Final = Policy()
@@ -179,6 +185,7 @@ class _Step:
             "occurred_at": self.fact.occurred_at,
             "source": self.policy.source,
             "trace_id": self.s.trace_id or self.fact.trace_id,
+            "tenant": self.s.tenant,
         }
 
     def record(self, cls: type[Any], **fields: Any) -> Any:
@@ -203,7 +210,7 @@ class _Step:
         return spoken_language(self.s.language, self.policy.default_language)
 
     def prompt(self, kind: str) -> str:
-        return with_caller(self.policy.prompt(kind, self.s.language), self.s.caller_name)
+        return with_caller(self.policy.prompt(kind, self.s.language, self.s.tenant), self.s.caller_name)
 
     def arm(self, name: TimerName, delay_s: float) -> None:
         seq = self.s.out_seq + 1
@@ -237,6 +244,8 @@ class _Step:
 def _note_edge(st: _Step) -> None:
     f = st.fact
     st.set(edge=st.s.edge or f.source, trace_id=st.s.trace_id or f.trace_id)
+    if f.tenant != DEFAULT_TENANT:  # the edge stamps the call's tenant on its every fact
+        st.set(tenant=f.tenant)
 
 
 def _configure(st: _Step) -> None:

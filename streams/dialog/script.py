@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import models as m
+from schemas.envelope import DEFAULT_TENANT
 from streams.dialog.decisions import Record, Send
 from streams.dialog.machine import DEFAULT_POLICY, decide, new_state
 
@@ -92,9 +93,10 @@ PRODUCER: dict[type[Any], str] = {
 
 
 class CallScript:
-    def __init__(self, call_id: str = "call-1", edge: str = EDGE) -> None:
+    def __init__(self, call_id: str = "call-1", edge: str = EDGE, tenant: str = DEFAULT_TENANT) -> None:
         self.call_id = call_id
         self.edge = edge
+        self.tenant = tenant  # every fact's (a field given to `fact` wins)
         self._seq: dict[str, int] = {}
         self._clock = 0
 
@@ -111,7 +113,7 @@ class CallScript:
             "source": source,
             "trace_id": f"trace-{self.call_id}",
         }
-        return cls(**envelope, **{**DEFAULTS[cls], **fields})
+        return cls(**envelope, **{**DEFAULTS[cls], "tenant": self.tenant, **fields})
 
     # The usual facts of a call, in the order an edge records them.
 

@@ -113,6 +113,9 @@ class DialogState:
     """The reply being said is the handoff's "please hold": the transfer follows when it has played."""
     misunderstood: int = 0
     """Consecutive replies that did not understand the caller (intent `fallback`)."""
+    tenant: str = "default"
+    """The call's tenant, as the edge's facts name it (`schemas.envelope.DEFAULT_TENANT` until one
+    does): every record the machine makes carries it."""
     caller_name: str | None = None
     """The caller's configured name (`DialplanResolved.caller_name`) or the one an action wrote back
     (`CallContextUpdated`); prompts say it for `{caller_name}`. None: unknown."""

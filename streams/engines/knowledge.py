@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import snowballstemmer
 
+from schemas.envelope import DEFAULT_TENANT
 from schemas.models import KnowledgeEntry
 from streams.dialog.language import primary_language
 from streams.engines import turkish
@@ -36,7 +37,7 @@ SAMPLE_PATH: Final = Path(__file__).with_name("sample_knowledge.json")
 K1: Final = 1.2
 B: Final = 0.75
 DEFAULT_MIN_SCORE: Final = 1.0
-MAX_INDEXES: Final = 8
+MAX_INDEXES: Final = 64  # one per tenant and language in use: a few tenants must not evict each other
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
@@ -197,6 +198,7 @@ def load_knowledge(path: Path = SAMPLE_PATH, *, source: str = "sample") -> list[
             answer=e["answer"],
             language=e.get("language", "en-US"),
             end_conversation=e.get("end_conversation", False),
+            tenant=e.get("tenant", DEFAULT_TENANT),
         )
         for e in data["entries"]
     ]

@@ -20,7 +20,9 @@ from edge.ws import protocol as p
 from schemas import models as m
 from sentiric.eventlog import topics
 from sentiric.eventlog.connection import client_options
+from sentiric.eventlog.consumer import read_call
 from sentiric.eventlog.producer import EventProducer, record_key
+from sentiric.sample_business import SAMPLE_TENANT
 from streams.dialog.prompts import BUILT_IN, with_caller
 from streams.engines.espeak import EspeakTTS
 from streams.engines.knowledge import load_knowledge
@@ -82,6 +84,8 @@ async def test_typed_turkish_to_2000_gets_the_turkish_hours_answer_for_every_spe
         await asyncio.wait_for(talk.closed.wait(), 10)
     lines = (await timeline(web_stack, call_id)).splitlines()
     assert any(" DialplanResolved " in line and "tr-TR" in line for line in lines), lines
+    records = [d.record for d in await read_call(call_id, **client_options(web_stack.settings))]
+    assert records and {r.tenant for r in records} == {SAMPLE_TENANT}  # facts and commands alike
 
 
 @pytest.fixture
@@ -89,7 +93,10 @@ def auto_plan(web_stack: WebStack) -> Iterator[None]:
     """The gateway resolves 3000 by a dialplan with language `auto` for the test's duration."""
     gateway = web_stack.service.gateway
     before = gateway.directory
-    gateway.directory = StaticDirectory([Plan("auto", "3000", "agent", language="auto")])
+    # the Turkish sample business's (its knowledge is the tenant's): a plan that follows the caller
+    gateway.directory = StaticDirectory(
+        [Plan("auto", "3000", "agent", language="auto", tenant=SAMPLE_TENANT)]
+    )
     yield
     gateway.directory = before
 
@@ -135,7 +142,7 @@ async def test_a_configured_turkish_greeting_is_said_on_2000(web_stack: WebStack
     record = m.Prompt(
         event_id=uuid.uuid4(), entity_id="it-tr-greeting", occurred_at=datetime.now(UTC), source="test",
         trace_id="it", uri=None, text="Liman Bisiklet'e hoş geldiniz, buyurun.", kind="greeting",
-        language="tr-TR",
+        language="tr-TR", tenant=SAMPLE_TENANT,  # 2000 is the Turkish sample tenant's: its prompts speak
     )  # fmt: skip
 
     async def greeting() -> str:

@@ -81,3 +81,26 @@ def test_api_tokens_by_id_and_revocation() -> None:
     assert table.api_token("0123456789abcdef").revoked
     table.apply("apitoken:0123456789abcdef", None)
     assert table.api_token("0123456789abcdef") is None
+
+
+def test_tenants_and_the_tenant_of_plans_users_and_contacts() -> None:
+    table = ConfigTable()
+    table.apply("dialplan:a", dialplan("a", pattern="1*", tenant="acme"))
+    table.apply("dialplan:old", dialplan("old"))  # written before tenants: the default tenant's
+    assert {p.dialplan_id: p.tenant for p in table.dialplans()} == {"a": "acme", "old": "default"}
+    acme = models.Tenant(
+        event_id=uuid.uuid4(), entity_id="acme", name="Acme", domains=["Acme.Example"], language="de",
+        **COMMON,
+    )  # fmt: skip
+    table.apply("tenant:acme", acme)
+    got = table.tenants()["acme"]
+    assert (got.name, got.domains, got.language, got.enabled) == ("Acme", ("acme.example",), "de", True)
+    user = models.SipUser(
+        event_id=uuid.uuid4(), entity_id="u1", username="alice", realm="sentiric",
+        ha1_md5="m", ha1_sha256="s", tenant="acme", display_name="Alice", **COMMON,
+    )  # fmt: skip
+    table.apply("sipuser:u1", user)
+    assert table.user("alice", "sentiric").tenant == "acme"  # type: ignore[union-attr]
+    assert table.caller("alice", "acme") is not None and table.caller("alice", "beta") is None
+    table.apply("tenant:acme", None)
+    assert dict(table.tenants()) == {}

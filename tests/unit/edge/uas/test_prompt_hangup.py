@@ -52,3 +52,9 @@ def test_resolve_prompt() -> None:
     assert resolve_prompt("file:///x.wav", prompts.get).audio_uri == "file:///x.wav"
     assert resolve_prompt("prompt:missing", prompts.get).text == DEFAULT_TEXT
     assert resolve_prompt(None, prompts.get).text == DEFAULT_TEXT
+
+
+def test_a_prompt_of_another_tenant_is_not_said() -> None:
+    prompts = {"closed": SimpleNamespace(uri=None, text="B is closed.", tenant="b")}
+    assert resolve_prompt("prompt:closed", prompts.get, "b").text == "B is closed."
+    assert resolve_prompt("prompt:closed", prompts.get, "a").text == DEFAULT_TEXT

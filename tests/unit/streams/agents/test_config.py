@@ -42,3 +42,48 @@ def test_prompt_store_books_the_configured_prompts_by_language_and_kind() -> Non
     assert store.book() is book  # unchanged config: the same book (the dialog's policy is kept)
     view.apply("prompt:tr-greeting", None)
     assert dict(store.book()) == {}
+
+
+def test_a_tenant_is_answered_from_its_own_knowledge_only() -> None:
+    """Entries with the same question in two tenants: each tenant's calls get its own, never the other's."""
+    store = KnowledgeStore()
+    view = ConfigView(name="knowledge")
+    view.subscribe(store.apply)
+    sample = load_knowledge()
+    # the sample businesses: the English shop is the default tenant, its Turkish twin the tenant ornek
+    assert {e.entity_id for e in store.entries("ornek")} == {
+        e.entity_id for e in sample if e.language == "tr-TR"
+    }
+    assert {e.language for e in store.entries("default")} == {"en-US"}
+    assert store.entries("nobody") == ()
+    a = dataclasses.replace(sample[0], entity_id="a-hours", answer="A: nine to five.", tenant="a")
+    b = dataclasses.replace(sample[0], entity_id="b-hours", answer="B: always open.", tenant="b")
+    view.put(a)
+    view.put(b)
+    assert list(store.entries("a")) == [a] and list(store.entries("b")) == [b]
+    assert list(store.entries()) == [a, b]  # every tenant's (replay tools)
+    view.apply("knowledgeentry:b-hours", None)
+    assert list(store.entries("b")) == [] and list(store.entries("a")) == [a]
+
+
+def test_prompt_books_per_tenant() -> None:
+    store = PromptStore()
+    view = ConfigView(name="knowledge")
+    view.subscribe(store.apply)
+
+    def prompt(entity_id: str, text: str, tenant: str) -> Prompt:
+        return Prompt(
+            event_id="00000000-0000-0000-0000-000000000002", entity_id=entity_id, occurred_at=0, source="api",
+            trace_id="t", uri=None, text=text, kind="greeting", language="tr-TR", tenant=tenant,
+        )  # fmt: skip
+
+    view.put(prompt("d", "Varsayılan.", "default"))
+    view.put(prompt("o", "Liman Bisiklet, buyurun.", "ornek"))
+    assert dict(store.book()) == {("tr", "greeting"): "Varsayılan."}
+    books = store.books()
+    assert {t: dict(b) for t, b in books.items()} == {
+        "ornek": {("tr", "greeting"): "Liman Bisiklet, buyurun."}
+    }
+    assert store.books() is books
+    view.apply("prompt:o", None)
+    assert dict(store.books()) == {}

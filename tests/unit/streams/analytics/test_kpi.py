@@ -38,7 +38,10 @@ def test_one_window_of_calls_and_speech() -> None:
             windows.observe(Measurement.parse(bytes(x)))
     start = T0.timestamp()
     assert windows.close(start + 69) == []  # grace not over
-    (r,) = windows.close(start + 70)
+    own, r = windows.close(start + 70)  # the default tenant's window, then the platform's
+    assert (own.tenant, r.tenant) == ("default", "*")
+    assert own.to_record() | {"event_id": None, "tenant": "*"} == r.to_record() | {"event_id": None}
+    assert own.event_id != r.event_id
     assert (r.window_start, r.window_end) == (T0, T0 + timedelta(seconds=60))
     assert (r.calls_offered, r.calls_answered, r.calls_rejected, r.calls_ended) == (2, 1, 1, 1)
     assert r.asr == 0.5 and r.acd_ms == 30_000 and r.pdd_ms_p50 == 120.0
@@ -52,7 +55,7 @@ def test_one_window_of_calls_and_speech() -> None:
 def test_empty_window_values_are_none() -> None:
     windows = KpiWindows(window_s=60, grace_s=0)
     windows.observe(Measurement("offered", T0.timestamp()))
-    (r,) = windows.close(T0.timestamp() + 60)
+    _, r = windows.close(T0.timestamp() + 60)
     assert r.asr == 0.0 and r.acd_ms is None and r.v2v_ms_p95 is None
 
 
@@ -76,3 +79,42 @@ def test_a_joined_turn_is_heard_not_transcribed() -> None:
     assert measure(joined) == [
         Measurement("heard", joined.occurred_at.timestamp(), key="call-1:turn:9:reply")
     ]
+
+
+def test_windows_per_tenant_and_for_the_platform() -> None:
+    """One report per tenant seen in the window, with only its calls, and one for every call (`*`)."""
+    s = CallScript()
+    facts = [
+        at(s.fact(m.CallInviteReceived, tenant="acme"), 1),
+        at(s.fact(m.CallAnswered, tenant="acme"), 2),
+        at(s.fact(m.CallEnded, tenant="acme", talk_ms=10_000, setup_ms=100.0), 20),
+        at(s.fact(m.CallInviteReceived, tenant="ornek"), 3),
+        at(s.fact(m.CallRejected, tenant="ornek"), 3.5),
+        at(s.fact(m.CallInviteReceived, tenant="ornek"), 4),
+        at(s.fact(m.CallAnswered, tenant="ornek"), 5),
+        at(s.fact(m.CallEnded, tenant="ornek", talk_ms=30_000, setup_ms=300.0), 30),
+        at(s.fact(m.UtteranceCaptured, tenant="ornek", utterance_id="u1"), 10),
+        at(s.fact(m.PlaybackStarted, tenant="ornek", playback_id="u1:reply"), 11),
+    ]
+    windows = KpiWindows(window_s=60, grace_s=0)
+    for f in facts:
+        for x in measure(f):
+            windows.observe(Measurement.parse(bytes(x)))
+    acme, ornek, platform = windows.close(T0.timestamp() + 60)
+    assert [r.tenant for r in (acme, ornek, platform)] == ["acme", "ornek", "*"]
+    assert (acme.calls_offered, acme.calls_answered, acme.calls_rejected, acme.asr) == (1, 1, 0, 1.0)
+    assert (acme.acd_ms, acme.pdd_ms_p50, acme.v2v_ms_p50) == (10_000, 100.0, None)
+    assert (ornek.calls_offered, ornek.calls_answered, ornek.calls_rejected, ornek.asr) == (2, 1, 1, 0.5)
+    assert (ornek.acd_ms, ornek.pdd_ms_p50, ornek.v2v_ms_p50) == (30_000, 300.0, pytest.approx(1000.0))
+    assert (platform.calls_offered, platform.calls_answered, platform.calls_ended) == (3, 2, 2)
+    assert platform.acd_ms == 20_000 and platform.v2v_ms_p50 == pytest.approx(1000.0)
+    assert len({acme.event_id, ornek.event_id, platform.event_id}) == 3
+    assert windows.close(T0.timestamp() + 1000) == []
+
+
+def test_a_measurement_keeps_its_tenant_on_the_wire() -> None:
+    x = Measurement("offered", 1.5, tenant="acme")
+    assert Measurement.parse(bytes(x)) == x
+    assert Measurement.parse(b'["offered", 1.5, null, null]').tenant == "default"  # written before tenants
+    with pytest.raises(ValueError, match=r"^invalid measurement: "):
+        Measurement.parse(b'["offered", 1.5, null, null, 7]')

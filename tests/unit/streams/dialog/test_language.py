@@ -89,8 +89,10 @@ def test_prompt_configured_else_built_in_else_english() -> None:
 # -- the reducer speaks the call's language --------------------------------------------------------
 
 
-def _run(language: str, policy: Policy = DEFAULT_POLICY) -> tuple[CallScript, Any, list[m.AgentReplied]]:
-    s = CallScript("call-lang")
+def _run(
+    language: str, policy: Policy = DEFAULT_POLICY, tenant: str = "default"
+) -> tuple[CallScript, Any, list[m.AgentReplied]]:
+    s = CallScript("call-lang", tenant=tenant)
     facts = [s.fact(m.CallInviteReceived), s.fact(m.DialplanResolved, action="agent", language=language)]
     facts += [s.fact(m.MediaPortAllocated), s.fact(m.CallAnswered), s.established()]
     state, said = new_state("call-lang"), []
@@ -110,6 +112,22 @@ def test_configured_prompt_is_said() -> None:
     book = book_of([_prompt("greeting", "tr-TR", "Harbour Bisiklet, buyurun.", "g")])
     _, _, said = _run("tr-TR", Policy(prompts=book))
     assert said[0].text == "Harbour Bisiklet, buyurun."
+
+
+def test_a_call_hears_its_own_tenants_prompts_only() -> None:
+    """Tenant ornek's greeting for ornek's calls; another tenant's calls (and the default tenant's) hear
+    their own configured text, else the built-in one in their language — never ornek's."""
+    ornek = book_of([_prompt("greeting", "tr-TR", "Liman Bisiklet, buyurun.", "o")])
+    mine = book_of([_prompt("greeting", "tr-TR", "Varsayılan işletme.", "d")])
+    policy = Policy(prompts=mine, tenant_prompts={"ornek": ornek})
+    _, state, said = _run("tr-TR", policy, tenant="ornek")
+    assert (
+        state.tenant == "ornek" and said[0].text == "Liman Bisiklet, buyurun." and said[0].tenant == "ornek"
+    )
+    _, _, said = _run("tr-TR", policy, tenant="acme")
+    assert said[0].text == with_caller(BUILT_IN["tr"]["greeting"], None) and said[0].tenant == "acme"
+    _, _, said = _run("tr-TR", policy)
+    assert said[0].text == "Varsayılan işletme." and said[0].tenant == "default"
 
 
 def test_auto_call_greets_in_the_default_then_follows_the_caller() -> None:
