@@ -1721,6 +1721,7 @@ class Dialplan:
     out_of_hours: str | None = None
     transfer_mode: str = "refer"
     tenant: str = "default"
+    transfer_ring_s: float | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1748,6 +1749,7 @@ class Dialplan:
             "out_of_hours": self.out_of_hours,
             "transfer_mode": self.transfer_mode,
             "tenant": self.tenant,
+            "transfer_ring_s": self.transfer_ring_s,
         }
 
     @classmethod

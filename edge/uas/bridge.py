@@ -54,12 +54,13 @@ class TransferBridges:
     facts: CallFacts
     originator: Originator
     teardown: Teardown
-    ring_s: float  # how long the target may ring (0: never bridge, a refused REFER fails)
+    ring_s: float  # how long the target may ring (0: never bridge), unless the call's plan says
     by_call: dict[str, Bridging] = field(default_factory=dict)  # by either call's platform id
 
     def start(self, call: Call, target: str, refused: int | None, now: float, out: list[Effect]) -> bool:
         """Call ``target`` for ``call`` (its REFER was refused with ``refused``); False: not bridging."""
-        if self.ring_s <= 0 or call.call_id in self.by_call or not call.live:
+        ring_s = self.ring_s_for(call)
+        if ring_s <= 0 or call.call_id in self.by_call or not call.live:
             return False
         leg_id = str(uuid.uuid4())
         bridging = Bridging(call.call_id, leg_id, target)
@@ -71,8 +72,13 @@ class TransferBridges:
             )
         )
         out.append(Ringback(call.call_id, on=True))
-        self.originator.originate_leg(leg_id, target, self.ring_s, LEG_PLAN, _caller_of(call), now, out)
+        self.originator.originate_leg(leg_id, target, ring_s, LEG_PLAN, _caller_of(call), now, out)
         return True
+
+    def ring_s_for(self, call: Call) -> float:
+        """The call's dialplan ring time for the target, else the edge's ``transfer_ring_s``."""
+        plan_ring = call.plan.transfer_ring_s if call.plan is not None else None
+        return self.ring_s if plan_ring is None else plan_ring
 
     def answered(self, leg: Call, now: float, out: list[Effect]) -> None:
         """The target answered (its media is open): join the legs' media."""

@@ -29,7 +29,7 @@ UTC_ZONE = ZoneInfo("UTC")
 ACTIONS = ("agent", "prompt_hangup", "transfer", "reject")
 BUSY_ACTIONS = ("reject", "busy_prompt")
 RECORD_FORMATS = ("wav", "mp3")
-TRANSFER_MODES = ("refer", "bridge")  # edge.uas.bridge: bridge when REFER is refused, or always
+TRANSFER_MODES = ("refer", "bridge", "attended")  # edge.uas.bridge: bridge if REFER refused, or always
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,7 @@ class Plan:
     timezone: ZoneInfo = UTC_ZONE
     out_of_hours: str | None = None  # the dialplan id applied outside hours
     transfer_mode: str = "refer"  # refer: REFER the caller (bridge if refused); bridge: the edge bridges
+    transfer_ring_s: float | None = None  # how long a bridged target may ring; None: the edge's setting
 
     def matches(self, number: str) -> bool:
         if self.pattern == "*":
@@ -101,8 +102,17 @@ class Plan:
             timezone=zone(getattr(record, "timezone", None) or "UTC"),
             out_of_hours=getattr(record, "out_of_hours", None),
             transfer_mode=transfer_mode,
+            transfer_ring_s=_ring_s(getattr(record, "transfer_ring_s", None)),
             record_retention_days=int(getattr(record, "record_retention_days", 0) or 0),
         )
+
+
+def _ring_s(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not 0 <= value <= 600:  # the admin API allows 0-600; a record written around it is refused
+        raise ValueError(f"dialplan transfer_ring_s {value!r} out of range 0-600")
+    return float(value)
 
 
 DEFAULT_PLAN = Plan(dialplan_id="default", pattern="*", action="agent", priority=2**31 - 1)

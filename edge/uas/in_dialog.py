@@ -69,7 +69,7 @@ class InDialog:
             return out
         call.transfer_target = target
         self.facts.record(cf.call_transferred(call.call_id, target_uri=target, status="requested"))
-        if call.plan is not None and call.plan.transfer_mode == "bridge" and self.bridge is not None:
+        if call.plan is not None and call.plan.transfer_mode != "refer" and self.bridge is not None:
             if self.bridge(call, target, None, now, out):  # the dialplan says: no REFER, the edge calls
                 return out
         hop = call_hop(call)

@@ -175,3 +175,18 @@ def test_a_target_answering_with_unusable_sdp_is_hung_up_and_the_caller_taken_ba
     assert not any(isinstance(e, JoinMedia) for e in out)
     assert transferred(edge, call_id)[-1][0] == "failed"
     assert edge.core.calls[call_id].live
+
+
+def test_the_dialplan_ring_time_overrides_the_edges() -> None:
+    edge = make_edge(transfer_ring_s=30.0)
+    edge.directory.plans = [
+        Plan("p", "*", "agent", target=TARGET, transfer_mode="bridge", transfer_ring_s=2.0)
+    ]
+    phone = Phone(edge)
+    call_id = phone.call()
+    (invite,) = [r for r in requests(edge.core.transfer(call_id, TARGET, 1.0)) if r.method == "INVITE"]
+    human_reply(edge, invite, 180, 1.5)
+    out = edge.run_timers(3.1)  # 2 s after the INVITE, not the edge's 30
+    assert "CANCEL" in {r.method for r in requests(out)}
+    human_reply(edge, invite, 487, 3.2)
+    assert transferred(edge, call_id)[-1] == ("failed", 408)
