@@ -50,6 +50,7 @@ def call_invite_received(
     user_agent: str | None = None,
     raw_invite: bytes | None = None,
     direction: str = "inbound",
+    parent_call_id: str | None = None,
 ) -> m.CallInviteReceived:
     """An INVITE for a new call reached the edge."""
     return m.CallInviteReceived(
@@ -66,6 +67,7 @@ def call_invite_received(
         user_agent=user_agent,
         raw_invite=raw_invite,
         direction=direction,
+        parent_call_id=parent_call_id,
     )
 
 

@@ -440,6 +440,7 @@ class CallInviteReceived:
     raw_invite: bytes | None = None
     direction: str = "inbound"
     tenant: str = "default"
+    parent_call_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -462,6 +463,7 @@ class CallInviteReceived:
             "raw_invite": self.raw_invite,
             "direction": self.direction,
             "tenant": self.tenant,
+            "parent_call_id": self.parent_call_id,
         }
 
     @classmethod
@@ -2162,6 +2164,7 @@ class CallDetailRecord:
     finished_at: datetime | None = None
     transfer_leg_call_id: str | None = None
     tenant: str = "default"
+    parent_call_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -2229,6 +2232,7 @@ class CallDetailRecord:
             "finished_at": self.finished_at,
             "transfer_leg_call_id": self.transfer_leg_call_id,
             "tenant": self.tenant,
+            "parent_call_id": self.parent_call_id,
         }
 
     @classmethod

@@ -72,7 +72,9 @@ class TransferBridges:
             )
         )
         out.append(Ringback(call.call_id, on=True))
-        self.originator.originate_leg(leg_id, target, ring_s, LEG_PLAN, _caller_of(call), now, out)
+        self.originator.originate_leg(
+            leg_id, target, ring_s, LEG_PLAN, _caller_of(call), now, out, parent_call_id=call.call_id
+        )
         return True
 
     def ring_s_for(self, call: Call) -> float:

@@ -155,6 +155,7 @@ class Call:
         "ok",
         "ok_cseq",
         "on_hold",
+        "parent_call_id",
         "peer",
         "plan",
         "port",
@@ -201,6 +202,7 @@ class Call:
         self.direction = "inbound"  # "outbound": the edge sent the INVITE (edge.uas.outbound)
         self.disposition: str | None = None  # an outbound call's: answered, busy, no_answer, failed…
         self.early_media = False  # an outbound call got a 183 with SDP
+        self.parent_call_id: str | None = None  # a transfer's leg: the caller's call (edge.uas.bridge)
 
     def fire(self, event: str) -> CallState:
         try:

@@ -99,7 +99,10 @@ class InDialog:
                     call.ok.ack_received()
                     call.ok = None
                 call.fire("end")
-                self.teardown.finish(call, "caller_bye", "caller", 200, now, out)
+                if call.parent_call_id is not None:  # a transfer's leg: the transferred-to party left
+                    self.teardown.finish(call, "callee_bye", "callee", 200, now, out)
+                else:
+                    self.teardown.finish(call, "caller_bye", "caller", 200, now, out)
         elif method == "INVITE":
             self._reinvite(call, req, peer, now, out)
         elif method == "INFO":

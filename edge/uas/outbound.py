@@ -96,6 +96,7 @@ class LegOrder:
     trunk_id: str | None = None
     dialplan_id: str | None = None
     language: str | None = None
+    parent_call_id: str | None = None  # the caller's call this leg carries out a transfer for
 
 
 def target_peer(uri: str) -> Peer:
@@ -141,9 +142,13 @@ class Originator:
         from_user: str | None,
         now: float,
         out: list[Effect],
+        parent_call_id: str | None = None,
     ) -> None:
-        """A call the edge places for itself (a bridged transfer's leg to ``target``), under ``plan``."""
-        order = LegOrder(call_id, target, target, ring_s, from_user or "sentiric")
+        """A call the edge places for itself (a bridged transfer's leg to ``target``, for the caller's
+        call ``parent_call_id``), under ``plan``."""
+        order = LegOrder(
+            call_id, target, target, ring_s, from_user or "sentiric", parent_call_id=parent_call_id
+        )
         self.originate(order, now, out, plan=plan)
 
     def originate(self, command: Any, now: float, out: list[Effect], *, plan: Plan | None = None) -> None:
@@ -175,6 +180,7 @@ class Originator:
         uac = OutboundCall(spec, peer, timers=self.config.timers, call_id=new_call_id(self.local.host))
         call = Call(call_id, uac.invite, peer, uac.from_tag, now)
         call.direction, call.plan, call.trunk, call.proven = "outbound", plan, trunk, True
+        call.parent_call_id = getattr(command, "parent_call_id", None)
         self.table.add(call, None)
         m.CALLS_ACTIVE.inc()
         to_user = getattr(_uri_or_none(command.to_uri), "user", None) or command.to
@@ -182,7 +188,7 @@ class Originator:
             cf.call_invite_received(
                 call_id, sip_call_id=uac.call_id, from_uri=spec.from_uri, to_uri=command.to_uri,
                 caller=from_user, callee=to_user, remote_addr=str(peer), transport="udp",
-                direction="outbound",
+                direction="outbound", parent_call_id=call.parent_call_id,
             )
         )  # fmt: skip
         self.facts.record(
