@@ -1539,6 +1539,8 @@ class TransferCall:
     target_uri: str
     requested_by: str | None = None
     tenant: str = "default"
+    mode: str | None = None
+    brief: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1551,6 +1553,8 @@ class TransferCall:
             "target_uri": self.target_uri,
             "requested_by": self.requested_by,
             "tenant": self.tenant,
+            "mode": self.mode,
+            "brief": self.brief,
         }
 
     @classmethod

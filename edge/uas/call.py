@@ -114,8 +114,19 @@ class JoinMedia:
     leg_call_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class BriefTarget:
+    """Attended transfer: say ``text`` to the target on ``leg_call_id`` (the caller holds); once it
+    has played, the driver reports ``UasCore.briefed`` and the core joins the calls."""
+
+    call_id: str
+    leg_call_id: str
+    text: str
+    language: str
+
+
 Effect = (
-    Send | OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia | Ringback | JoinMedia
+    Send | OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia | Ringback | JoinMedia | BriefTarget
 )  # what the core returns
 
 
