@@ -85,6 +85,8 @@ class CommandDispatcher:
                 self.sip.transfer(command.call_id, command.target_uri, mode, command.brief)
             elif name == "OriginateCall":
                 self.sip.originate(command)
+            elif name == "ListenCall":  # the audit record of an operator listening (the audio: gRPC)
+                log.info("operator listening", by=command.requested_by, listening=command.listening)
             elif name == "MuteAgent":
                 return await self._mute(command)
             elif name == "PlayAudio" and self.speaker is not None and _text_only(command):

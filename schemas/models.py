@@ -1262,6 +1262,42 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListenCall:
+    """An operator listens to a live call (audit); the audio goes over gRPC, never the log."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.ListenCall"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    listening: bool = True
+    direction: str = "mixed"
+    requested_by: str | None = None
+    tenant: str = "default"
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "listening": self.listening,
+            "direction": self.direction,
+            "requested_by": self.requested_by,
+            "tenant": self.tenant,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ListenCall:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MuteAgent:
     """Mute or unmute the AI agent on a call (an operator's action): muted, its prompts play as silence."""
 
@@ -2279,6 +2315,7 @@ Fact = (
 
 Command = (
     Hangup
+    | ListenCall
     | MuteAgent
     | OriginateCall
     | PlayAudio
@@ -2338,6 +2375,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     UtteranceChunkCaptured,
     UtteranceTranscribed,
     Hangup,
+    ListenCall,
     MuteAgent,
     OriginateCall,
     PlayAudio,
