@@ -86,6 +86,7 @@ def dialplan_resolved(
     caller_language: str | None = None,
     caller_profile: str = "{}",
     caller_claimed_name: str | None = None,
+    knowledge: tuple[str, ...] = (),
 ) -> m.DialplanResolved:
     """The local dialplan decided what to do with the call; ``caller`` (the From user part) was looked
     up (``edge.uas.callerid.caller_fields``). ``caller_claimed_name``, the From display name, is wire
@@ -104,6 +105,7 @@ def dialplan_resolved(
         caller_language=caller_language,
         caller_profile=caller_profile,
         caller_claimed_name=caller_claimed_name,
+        knowledge=knowledge,
     )
 
 

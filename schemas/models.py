@@ -678,6 +678,7 @@ class DialplanResolved:
     caller_profile: str = "{}"
     caller_claimed_name: str | None = None
     tenant: str = "default"
+    knowledge: tuple[str, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -700,10 +701,12 @@ class DialplanResolved:
             "caller_profile": self.caller_profile,
             "caller_claimed_name": self.caller_claimed_name,
             "tenant": self.tenant,
+            "knowledge": self.knowledge,
         }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> DialplanResolved:
+        record["knowledge"] = tuple(record["knowledge"])
         return cls(**record)
 
 

@@ -397,7 +397,7 @@ def create_app(
                         context = CallContext.from_json(contexts.get(key))
                         turn = await actions.action_turn(
                             fact, pending_actions.get(key), engines.dialog, histories.get(key),
-                            knowledge.entries(), action_store.actions(), executor, context,
+                            context.chosen(knowledge.entries()), action_store.actions(), executor, context,
                         )  # fmt: skip
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
@@ -422,12 +422,16 @@ def create_app(
                     try:
                         if settings.stream_replies and isinstance(engines.dialog, StreamingDialogEngine):
                             out = await reply_streaming(
-                                fact, engines.dialog, history, knowledge.entries(),
+                                fact, engines.dialog, history, context.chosen(knowledge.entries()),
                                 partial(emit_piece, key, spans.passed_on(event.headers)),
                             )  # fmt: skip
                         else:
                             out = await asyncio.to_thread(
-                                speech.reply, fact, engines.dialog, history, knowledge.entries()
+                                speech.reply,
+                                fact,
+                                engines.dialog,
+                                history,
+                                context.chosen(knowledge.entries()),
                             )
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))

@@ -193,7 +193,11 @@ class Originator:
         )  # fmt: skip
         self.facts.record(
             cf.dialplan_resolved(
-                call_id, dialplan_id=plan.dialplan_id, action=plan.action, language=plan.language
+                call_id,
+                dialplan_id=plan.dialplan_id,
+                action=plan.action,
+                language=plan.language,
+                knowledge=tuple(getattr(command, "knowledge", ()) or ()),  # the request's entries only
             )
         )
         if refused is None:
