@@ -46,7 +46,7 @@ log = structlog.get_logger(__name__)
 LEG_PLAN = Plan(dialplan_id="transfer-bridge", pattern="*", action="bridge")  # no agent on the leg
 DEFAULT_REASON = "a caller asked to speak to a person"  # an attended transfer with no brief
 DECLINED = 603  # the person hung up during the brief: the transfer failed as if declined
-MAX_BRIEF_CHARS = 600  # the brief is spoken while the caller holds: keep it short
+MAX_BRIEF_CHARS = 300  # spoken while the caller holds (~20 s at most): keep it short
 
 
 @dataclass(slots=True)

@@ -26,8 +26,8 @@ from schemas import models as f
 
 log = structlog.get_logger(__name__)
 
-MAX_BRIEF_S: Final = 30.0
-"""A brief whose end never shows (a lost fact, a stuck synthesis) joins the calls after this long."""
+MAX_BRIEF_S: Final = 45.0
+"""A brief not synthesized and played by then (a stuck synthesis, a lost fact) joins the calls anyway."""
 
 Say = Callable[[f.PlayAudio, str], Awaitable[None]]
 
@@ -67,9 +67,7 @@ class Briefer:
                 source=self.node_id, trace_id=e.call_id, playback_id=playback_id, barge_in=False,
                 text=e.text,
             )  # fmt: skip
-            await wait_for_media_session(self.engine, e.leg_call_id)
-            await self.say(command, e.language)
-            await asyncio.wait_for(finished, self.max_brief_s)
+            await asyncio.wait_for(self._say(command, e.language, finished), self.max_brief_s)
         except TimeoutError:
             log.warning("brief did not finish in time; joining", call_id=e.call_id, leg=e.leg_call_id)
         except Exception as exc:  # the person still gets the caller, unannounced
@@ -77,6 +75,11 @@ class Briefer:
         finally:
             self._playing.pop(playback_id, None)
         self.done(e.leg_call_id)
+
+    async def _say(self, command: f.PlayAudio, language: str, finished: asyncio.Future[None]) -> None:
+        await wait_for_media_session(self.engine, command.call_id)
+        await self.say(command, language)  # synthesized (first use builds the TTS), then queued
+        await finished
 
     async def stop(self) -> None:
         for task in list(self._tasks):

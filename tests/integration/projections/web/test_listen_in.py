@@ -125,6 +125,11 @@ async def test_the_listen_button_plays_the_live_calls_audio(
                 await page.fill("#token", TOKEN)
                 await page.click("#submit")
                 await expect(page).to_have_url(f"{api_url}/")
+                # the signed-in browser's cookie, sent by a page of another site: refused (no CORS for
+                # WebSockets, so the API checks the Origin itself)
+                cookie = "; ".join(f"{c['name']}={c['value']}" for c in await page.context.cookies())
+                foreign = {"Cookie": cookie, "Origin": "https://evil.example"}
+                assert await refused(ws_url, foreign) == 403
                 await page.goto(f"{api_url}/#call={call_id}")
                 await page.reload()  # a hash change alone does not load the page again
                 await expect(page.locator("#op-listen")).to_be_visible(timeout=30_000)

@@ -284,3 +284,11 @@ def test_a_dialplan_in_attended_mode_briefs_with_a_known_callers_name() -> None:
     out = answer(edge, invite, 3.0)
     (brief,) = [e for e in out if type(e).__name__ == "BriefTarget"]
     assert brief.text.startswith("Transferring Alice Smith: ")
+
+
+def test_a_long_or_multiline_brief_is_one_short_line() -> None:
+    edge = make_edge()
+    phone = Phone(edge)
+    _, invite = attended(edge, phone, brief="line one\nline two  " + "x" * 1000)
+    (brief,) = [e for e in answer(edge, invite, 3.0) if type(e).__name__ == "BriefTarget"]
+    assert brief.text.startswith("Transferring alice: line one line two x") and len(brief.text) == 300
