@@ -107,11 +107,16 @@ class Plan:
         )
 
 
+MAX_TRANSFER_RING_S = 40.0
+"""The dialog waits 45 s (`transfer_timeout_s`) after the edge starts calling a target: a longer ring
+would have the agent take the caller back while the target still rings."""
+
+
 def _ring_s(value: float | None) -> float | None:
     if value is None:
         return None
-    if not 0 <= value <= 600:  # the admin API allows 0-600; a record written around it is refused
-        raise ValueError(f"dialplan transfer_ring_s {value!r} out of range 0-600")
+    if not 0 <= value <= MAX_TRANSFER_RING_S:  # as the admin API checks; a record written around it
+        raise ValueError(f"dialplan transfer_ring_s {value!r} out of range 0-{MAX_TRANSFER_RING_S:g}")
     return float(value)
 
 

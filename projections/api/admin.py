@@ -104,10 +104,10 @@ class DialplanIn(Strict):
         "refused), bridge (the edge calls the target and joins the calls) or attended (the edge calls "
         "the target, the agent briefs whoever answers, then joins the calls).",
     )
-    transfer_ring_s: Annotated[float | None, Field(ge=0, le=600)] = Field(
+    transfer_ring_s: Annotated[float | None, Field(ge=0, le=40)] = Field(
         default=None,
-        description="Seconds the target may ring when the edge calls it; unset: the edge's "
-        "SENTIRIC_TRANSFER_RING_S.",
+        description="Seconds (at most 40: the agent takes the caller back after 45) the target may ring "
+        "when the edge calls it; unset: the edge's SENTIRIC_TRANSFER_RING_S.",
     )
 
     @field_validator("hours")

@@ -512,7 +512,11 @@ def _transferred(st: _Step) -> None:
         _take_back(st)
     elif f.status == "bridged":
         st.set(timer=None)  # the edge joined the caller to the person: no taking back, the agent is silent
-    # requested/accepted/bridging: the target is being called; completed: the edge hangs up (CallEnded)
+    elif f.status in ("bridging", "briefing"):
+        # the edge calls the person (its ring time at most MAX_TRANSFER_RING_S), then briefs them: each
+        # step restarts the wait, so a slow answer and then a brief are not both within one window
+        st.arm(TimerName.TRANSFER, st.policy.transfer_timeout_s)
+    # requested/accepted: the caller's phone is calling; completed: the edge hangs up (CallEnded)
 
 
 def _timer_fired(st: _Step) -> None:

@@ -78,5 +78,6 @@ def test_transfer_ring_time_comes_from_the_config_record_and_is_checked() -> Non
     assert Plan.from_record(record()).transfer_ring_s is None  # the edge's SENTIRIC_TRANSFER_RING_S
     assert Plan.from_record(record(transfer_ring_s=12.5)).transfer_ring_s == 12.5
     assert Plan.from_record(record(transfer_mode="attended")).transfer_mode == "attended"
-    with pytest.raises(ValueError, match="transfer_ring_s"):
-        Plan.from_record(record(transfer_ring_s=-1.0))
+    for bad in (-1.0, 41.0):
+        with pytest.raises(ValueError, match="transfer_ring_s"):
+            Plan.from_record(record(transfer_ring_s=bad))

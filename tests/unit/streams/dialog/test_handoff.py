@@ -135,7 +135,7 @@ def test_a_bridged_transfer_keeps_the_agent_silent_past_the_transfer_timeout() -
     r.speak_pending()
     timer = r.armed()
     # the caller's side refused REFER: the edge calls the person itself, then joins the two calls
-    assert r.feed(r.s.transferred(PERSON, "bridging", 603)) == []
+    assert not commands(r.feed(r.s.transferred(PERSON, "bridging", 603)))  # the wait restarts, nothing sent
     assert r.state.phase == Phase.TRANSFERRING and r.state.timer is not None
     r.feed(r.s.transferred(PERSON, "bridged", 200))
     assert r.state.phase == Phase.TRANSFERRING and r.state.timer is None
@@ -160,7 +160,13 @@ def test_the_transfer_brief_says_why_and_an_attended_briefing_waits_for_the_brid
     r.speak_pending()
     (transfer,) = transfers(r.decisions)
     assert transfer.brief == "the caller pressed 0 for a person"
-    assert r.feed(r.s.transferred(PERSON, "bridging", None), r.s.transferred(PERSON, "briefing", 200)) == []
-    assert r.state.phase == Phase.TRANSFERRING and r.armed().timer == TimerName.TRANSFER
+    armed = r.state.timer
+    assert armed is not None
+    assert not commands(
+        r.feed(r.s.transferred(PERSON, "bridging", None), r.s.transferred(PERSON, "briefing", 200))
+    )
+    again = r.state.timer  # each step of the edge's own call restarts the wait for the outcome
+    assert again is not None and again.name == TimerName.TRANSFER and again.armed_seq > armed.armed_seq
+    assert r.state.phase == Phase.TRANSFERRING
     r.feed(r.s.transferred(PERSON, "bridged", 200))
     assert r.state.timer is None  # joined: no taking back
