@@ -40,6 +40,7 @@ from edge.transport import (
 )
 from edge.uas.access import default_access, exposure_error
 from edge.uas.admission import Admission, AdmissionLimits
+from edge.uas.briefing import Briefer
 from edge.uas.config import LadderLimits
 from edge.uas.core import UasConfig, UasCore
 from edge.uas.fallback import FallbackPlayer, GreetingWatchdog, ObservedPublisher
@@ -218,12 +219,15 @@ class EdgeApp:
         self._metrics: asyncio.Server | None = None
         self._grpc: Any = None  # grpc.aio.Server once the MediaService listens
         self._lag_task: asyncio.Task[None] | None = None
+        self.briefer: Briefer | None = None  # attended transfers' briefs (edge.uas.briefing)
         self._registrations_task: asyncio.Task[None] | None = None
 
     def _observe(self, record: Any) -> None:
         """Every fact the edge records, shown to the players that act on facts."""
         self.fallback.observe(record)
         self.announcer.observe(record)
+        if self.briefer is not None:
+            self.briefer.observe(record)
         self.policy_recorder.observe(record)
 
     async def start(self) -> None:
@@ -282,6 +286,8 @@ class EdgeApp:
             on_failed=lambda call_id: endpoint.hangup(call_id, "media_error"),
         )
         endpoint.media = self.media
+        self.briefer = Briefer(self.announcer.say, endpoint.briefed, engine=self.engine, node_id=s.node_id)
+        endpoint.briefer = self.briefer.brief
         self.fallback.start(self.recorder, self.engine, endpoint.hangup)
         self.announcer.start(self.recorder, self.engine, endpoint.hangup)
         self.policy_recorder.start(self.engine, s.node_id)
@@ -381,6 +387,8 @@ class EdgeApp:
             self.endpoint.run(lambda now: core.sync_registrations(now, stop=True))  # unREGISTER, best effort
         await self.fallback.stop()
         await self.announcer.stop()
+        if self.briefer is not None:
+            await self.briefer.stop()
         await self.policy_recorder.stop()
         for closer in (self.commands, self.follower, self.worker_follower):
             if closer is not None:

@@ -50,6 +50,7 @@ def call_invite_received(
     user_agent: str | None = None,
     raw_invite: bytes | None = None,
     direction: str = "inbound",
+    parent_call_id: str | None = None,
 ) -> m.CallInviteReceived:
     """An INVITE for a new call reached the edge."""
     return m.CallInviteReceived(
@@ -66,6 +67,7 @@ def call_invite_received(
         user_agent=user_agent,
         raw_invite=raw_invite,
         direction=direction,
+        parent_call_id=parent_call_id,
     )
 
 
@@ -84,6 +86,7 @@ def dialplan_resolved(
     caller_language: str | None = None,
     caller_profile: str = "{}",
     caller_claimed_name: str | None = None,
+    knowledge: tuple[str, ...] = (),
 ) -> m.DialplanResolved:
     """The local dialplan decided what to do with the call; ``caller`` (the From user part) was looked
     up (``edge.uas.callerid.caller_fields``). ``caller_claimed_name``, the From display name, is wire
@@ -102,6 +105,7 @@ def dialplan_resolved(
         caller_language=caller_language,
         caller_profile=caller_profile,
         caller_claimed_name=caller_claimed_name,
+        knowledge=knowledge,
     )
 
 

@@ -35,10 +35,15 @@ from sentiric.logs import bind_call, unbind_call
 log = structlog.get_logger(__name__)
 
 
+TRANSFER_MODES = (None, "refer", "bridge", "attended")  # None: the call's dialplan transfer_mode
+
+
 class SignallingCommands(Protocol):
     def hangup(self, call_id: str, reason: str, by: str = "agent") -> None: ...
 
-    def transfer(self, call_id: str, target: str) -> None: ...
+    def transfer(
+        self, call_id: str, target: str, mode: str | None = None, brief: str | None = None
+    ) -> None: ...
 
     def originate(self, command: Any) -> None: ...
 
@@ -74,9 +79,14 @@ class CommandDispatcher:
                 by = "operator" if command.requested_by else "agent"  # an operator's, from the REST API
                 self.sip.hangup(command.call_id, command.reason, by)
             elif name == "TransferCall":
-                self.sip.transfer(command.call_id, command.target_uri)
+                mode = "refer" if command.mode == "blind" else command.mode
+                if mode not in TRANSFER_MODES:  # set aside (dead letter) with this reason
+                    raise ValueError(f"unknown transfer mode {command.mode!r}")
+                self.sip.transfer(command.call_id, command.target_uri, mode, command.brief)
             elif name == "OriginateCall":
                 self.sip.originate(command)
+            elif name == "ListenCall":  # the audit record of an operator listening (the audio: gRPC)
+                log.info("operator listening", by=command.requested_by, listening=command.listening)
             elif name == "MuteAgent":
                 return await self._mute(command)
             elif name == "PlayAudio" and self.speaker is not None and _text_only(command):

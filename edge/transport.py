@@ -39,7 +39,16 @@ from edge.media.bridge import Ringback as RingbackTone
 from edge.media_port import MediaHandle, MediaPort
 from edge.sip.errors import SipParseError
 from edge.sip.framing import PONG, KeepAlivePing, StreamFramer
-from edge.uas.call import CloseMedia, ConfirmMedia, JoinMedia, OpenMedia, Peer, Ringback, UpdateMedia
+from edge.uas.call import (
+    BriefTarget,
+    CloseMedia,
+    ConfirmMedia,
+    JoinMedia,
+    OpenMedia,
+    Peer,
+    Ringback,
+    UpdateMedia,
+)
 from edge.uas.core import Effect, UasCore
 from sentiric.logs import bind_call, unbind_call
 
@@ -238,6 +247,8 @@ class SipEndpoint:
         self.tcp_limits = tcp_limits or TcpLimits()
         self.tls = tls
         self.media: MediaDriver | None = None
+        # an attended transfer's brief (edge.uas.briefing); unset: no TTS here, the calls join at once
+        self.briefer: Callable[[BriefTarget], None] = self._join_unbriefed
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: dict[Peer, asyncio.Transport] = {}  # open TCP and TLS flows by (transport, address)
         self.tcp_inbound = 0
@@ -257,8 +268,14 @@ class SipEndpoint:
     def hangup(self, call_id: str, reason: str, by: str = "agent") -> None:
         self.run(lambda now: self.core.hangup(call_id, reason, now, by))
 
-    def transfer(self, call_id: str, target: str) -> None:
-        self.run(lambda now: self.core.transfer(call_id, target, now))
+    def transfer(self, call_id: str, target: str, mode: str | None = None, brief: str | None = None) -> None:
+        self.run(lambda now: self.core.transfer(call_id, target, now, mode, brief))
+
+    def briefed(self, leg_call_id: str) -> None:
+        self.run(lambda now: self.core.briefed(leg_call_id, now))
+
+    def _join_unbriefed(self, e: BriefTarget) -> None:
+        self.loop.call_soon(self.briefed, e.leg_call_id)  # later: not inside the dispatch of the answer
 
     def originate(self, command: Any) -> None:
         self.run(lambda now: self.core.originate(command, now))
@@ -267,6 +284,8 @@ class SipEndpoint:
         for e in effects:
             if isinstance(e, Send):
                 self._send(e.data, e.addr)
+            elif isinstance(e, BriefTarget):
+                self.briefer(e)
             elif self.media is not None:
                 self.media.apply(e)
             elif isinstance(e, CloseMedia):

@@ -131,6 +131,7 @@ class CallRow:
     duration_ms: int | None = None
     finished_at: datetime | None = None
     tenant: str = "default"  # the business the call belongs to (issue 15); older facts: "default"
+    parent_call_id: str | None = None  # a transfer's leg (the edge's call to the target): the caller's
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +309,7 @@ def _call_changes(row: CallRow, fact: Any) -> dict[str, Any]:
                 "user_agent": fact.user_agent,
                 "edge_node": fact.source,
                 "invite_at": at,
+                "parent_call_id": fact.parent_call_id,
             }
         case m.DialplanResolved():
             return {

@@ -78,6 +78,7 @@ def run_api(args: argparse.Namespace) -> int:
         write_timeout_s=settings.api_write_timeout_s,
         originate_edge=settings.node_id,
         sample_action_url=settings.sample_action_url,
+        listen_grpc=settings.listen_grpc or f"127.0.0.1:{settings.grpc_port}",
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -440,6 +440,7 @@ class CallInviteReceived:
     raw_invite: bytes | None = None
     direction: str = "inbound"
     tenant: str = "default"
+    parent_call_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -462,6 +463,7 @@ class CallInviteReceived:
             "raw_invite": self.raw_invite,
             "direction": self.direction,
             "tenant": self.tenant,
+            "parent_call_id": self.parent_call_id,
         }
 
     @classmethod
@@ -676,6 +678,7 @@ class DialplanResolved:
     caller_profile: str = "{}"
     caller_claimed_name: str | None = None
     tenant: str = "default"
+    knowledge: tuple[str, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -698,10 +701,12 @@ class DialplanResolved:
             "caller_profile": self.caller_profile,
             "caller_claimed_name": self.caller_claimed_name,
             "tenant": self.tenant,
+            "knowledge": self.knowledge,
         }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> DialplanResolved:
+        record["knowledge"] = tuple(record["knowledge"])
         return cls(**record)
 
 
@@ -1260,6 +1265,42 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListenCall:
+    """An operator listens to a live call (audit); the audio goes over gRPC, never the log."""
+
+    SCHEMA_NAME: ClassVar[str] = "sentiric.commands.ListenCall"
+    FAMILY: ClassVar[str] = "commands"
+    event_id: UUID
+    call_id: str
+    seq: int
+    occurred_at: datetime
+    source: str
+    trace_id: str
+    listening: bool = True
+    direction: str = "mixed"
+    requested_by: str | None = None
+    tenant: str = "default"
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "trace_id": self.trace_id,
+            "listening": self.listening,
+            "direction": self.direction,
+            "requested_by": self.requested_by,
+            "tenant": self.tenant,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ListenCall:
+        return cls(**record)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MuteAgent:
     """Mute or unmute the AI agent on a call (an operator's action): muted, its prompts play as silence."""
 
@@ -1537,6 +1578,8 @@ class TransferCall:
     target_uri: str
     requested_by: str | None = None
     tenant: str = "default"
+    mode: str | None = None
+    brief: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1549,6 +1592,8 @@ class TransferCall:
             "target_uri": self.target_uri,
             "requested_by": self.requested_by,
             "tenant": self.tenant,
+            "mode": self.mode,
+            "brief": self.brief,
         }
 
     @classmethod
@@ -1721,6 +1766,7 @@ class Dialplan:
     out_of_hours: str | None = None
     transfer_mode: str = "refer"
     tenant: str = "default"
+    transfer_ring_s: float | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1748,6 +1794,7 @@ class Dialplan:
             "out_of_hours": self.out_of_hours,
             "transfer_mode": self.transfer_mode,
             "tenant": self.tenant,
+            "transfer_ring_s": self.transfer_ring_s,
         }
 
     @classmethod
@@ -2160,6 +2207,7 @@ class CallDetailRecord:
     finished_at: datetime | None = None
     transfer_leg_call_id: str | None = None
     tenant: str = "default"
+    parent_call_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -2227,6 +2275,7 @@ class CallDetailRecord:
             "finished_at": self.finished_at,
             "transfer_leg_call_id": self.transfer_leg_call_id,
             "tenant": self.tenant,
+            "parent_call_id": self.parent_call_id,
         }
 
     @classmethod
@@ -2269,6 +2318,7 @@ Fact = (
 
 Command = (
     Hangup
+    | ListenCall
     | MuteAgent
     | OriginateCall
     | PlayAudio
@@ -2328,6 +2378,7 @@ ALL_MODELS: tuple[type[Any], ...] = (
     UtteranceChunkCaptured,
     UtteranceTranscribed,
     Hangup,
+    ListenCall,
     MuteAgent,
     OriginateCall,
     PlayAudio,

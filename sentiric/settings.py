@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     rtp_port_max: int = 20998
     ws_port: int = 8081
     grpc_port: int = 50051
+    listen_grpc: str | None = Field(
+        default=None,
+        description="host:port of the edge MediaService the API relays listen-in audio from "
+        "(StreamAudio); unset: the local edge, 127.0.0.1:<grpc_port>.",
+    )
     # Edge media engine (edge.media.engine).
     rtp_port_quarantine_s: float = Field(default=5.0, description="Released RTP ports wait this long.")
     media_timeout_s: float = Field(default=30.0, description="No RTP for this long ends the call.")

@@ -398,8 +398,8 @@ def create_app(
                         context = CallContext.from_json(contexts.get(key))
                         turn = await actions.action_turn(
                             fact, pending_actions.get(key), engines.dialog, histories.get(key),
-                            knowledge.entries(fact.tenant), action_store.actions(fact.tenant), executor,
-                            context,
+                            context.chosen(knowledge.entries(fact.tenant)), action_store.actions(fact.tenant),
+                            executor, context,
                         )  # fmt: skip
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))
@@ -424,14 +424,14 @@ def create_app(
                     try:
                         if settings.stream_replies and isinstance(engines.dialog, StreamingDialogEngine):
                             out = await reply_streaming(
-                                fact, engines.dialog, history, knowledge.entries(fact.tenant),
+                                fact, engines.dialog, history, context.chosen(knowledge.entries(fact.tenant)),
                                 partial(emit_piece, key, spans.passed_on(event.headers)),
                                 context.prompt_facts(),
                             )  # fmt: skip
                         else:
                             out = await asyncio.to_thread(
-                                speech.reply, fact, engines.dialog, history, knowledge.entries(fact.tenant),
-                                context.prompt_facts(),
+                                speech.reply, fact, engines.dialog, history,
+                                context.chosen(knowledge.entries(fact.tenant)), context.prompt_facts(),
                             )  # fmt: skip
                     except EngineError as exc:
                         log.warning("dialog engine failed", call_id=fact.call_id, error=str(exc))

@@ -115,8 +115,19 @@ class JoinMedia:
     leg_call_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class BriefTarget:
+    """Attended transfer: say ``text`` to the target on ``leg_call_id`` (the caller holds); once it
+    has played, the driver reports ``UasCore.briefed`` and the core joins the calls."""
+
+    call_id: str
+    leg_call_id: str
+    text: str
+    language: str
+
+
 Effect = (
-    Send | OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia | Ringback | JoinMedia
+    Send | OpenMedia | UpdateMedia | ConfirmMedia | CloseMedia | Ringback | JoinMedia | BriefTarget
 )  # what the core returns
 
 
@@ -156,6 +167,7 @@ class Call:
         "ok",
         "ok_cseq",
         "on_hold",
+        "parent_call_id",
         "peer",
         "plan",
         "port",
@@ -204,6 +216,7 @@ class Call:
         self.disposition: str | None = None  # an outbound call's: answered, busy, no_answer, failed…
         self.early_media = False  # an outbound call got a 183 with SDP
         self.tenant = DEFAULT_TENANT  # whose call (edge.uas.tenants), known once the INVITE is routed
+        self.parent_call_id: str | None = None  # a transfer's leg: the caller's call (edge.uas.bridge)
 
     def fire(self, event: str) -> CallState:
         try:

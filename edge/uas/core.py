@@ -218,9 +218,18 @@ class UasCore:
             log.exception("originating a call failed", call_id=getattr(command, "call_id", None))
         return self._settle(out)
 
-    def transfer(self, call_id: str, target: str, now: float) -> list[Effect]:
-        """Blind transfer (RFC 3515): REFER the caller to ``target``."""
-        return self._settle(self.in_dialog.transfer(call_id, target, now))
+    def transfer(
+        self, call_id: str, target: str, now: float, mode: str | None = None, brief: str | None = None
+    ) -> list[Effect]:
+        """The ``TransferCall`` command: REFER the caller to ``target`` (blind, RFC 3515), or call the
+        target and join the calls (``bridge``, ``attended``: see :mod:`edge.uas.bridge`)."""
+        return self._settle(self.in_dialog.transfer(call_id, target, now, mode, brief))
+
+    def briefed(self, leg_call_id: str, now: float) -> list[Effect]:
+        """An attended transfer's brief has played to the person on ``leg_call_id``: join the calls."""
+        out: list[Effect] = []
+        self.bridges.briefed(leg_call_id, now, out)
+        return self._settle(out)
 
     def media_closed(self, call_id: str, now: float) -> None:
         """The media session of an ended call has stopped: give its port back."""

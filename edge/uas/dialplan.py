@@ -32,7 +32,7 @@ UTC_ZONE = ZoneInfo("UTC")
 ACTIONS = ("agent", "prompt_hangup", "transfer", "reject")
 BUSY_ACTIONS = ("reject", "busy_prompt")
 RECORD_FORMATS = ("wav", "mp3")
-TRANSFER_MODES = ("refer", "bridge")  # edge.uas.bridge: bridge when REFER is refused, or always
+TRANSFER_MODES = ("refer", "bridge", "attended")  # edge.uas.bridge: bridge if REFER refused, or always
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,7 @@ class Plan:
     out_of_hours: str | None = None  # the dialplan id applied outside hours
     transfer_mode: str = "refer"  # refer: REFER the caller (bridge if refused); bridge: the edge bridges
     tenant: str = DEFAULT_TENANT  # whose plan it is (edge.uas.tenants): its calls are that tenant's
+    transfer_ring_s: float | None = None  # how long a bridged target may ring; None: the edge's setting
 
     def matches(self, number: str) -> bool:
         if self.pattern == "*":
@@ -105,9 +106,23 @@ class Plan:
             timezone=zone(getattr(record, "timezone", None) or "UTC"),
             out_of_hours=getattr(record, "out_of_hours", None),
             transfer_mode=transfer_mode,
+            transfer_ring_s=_ring_s(getattr(record, "transfer_ring_s", None)),
             record_retention_days=int(getattr(record, "record_retention_days", 0) or 0),
             tenant=getattr(record, "tenant", None) or DEFAULT_TENANT,
         )
+
+
+MAX_TRANSFER_RING_S = 40.0
+"""The dialog waits 45 s (`transfer_timeout_s`) after the edge starts calling a target: a longer ring
+would have the agent take the caller back while the target still rings."""
+
+
+def _ring_s(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not 0 <= value <= MAX_TRANSFER_RING_S:  # as the admin API checks; a record written around it
+        raise ValueError(f"dialplan transfer_ring_s {value!r} out of range 0-{MAX_TRANSFER_RING_S:g}")
+    return float(value)
 
 
 DEFAULT_PLAN = Plan(dialplan_id="default", pattern="*", action="agent", priority=2**31 - 1)

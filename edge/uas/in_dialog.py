@@ -8,7 +8,7 @@ the dialog asks for (REFER, CallTransferred requested/accepted/completed/failed)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import structlog
 
@@ -37,6 +37,15 @@ from edge.uas.transactions import ClientKey, Transactions
 log = structlog.get_logger(__name__)
 
 
+class BridgeStart(Protocol):
+    """``edge.uas.bridge.TransferBridges.start``: True when the edge took the transfer over."""
+
+    def __call__(
+        self, call: Call, target: str, refused: int | None, now: float, out: list[Effect],
+        *, attended: bool = False, brief: str | None = None,
+    ) -> bool: ...  # fmt: skip
+
+
 class InDialog:
     """In-dialog requests and the results of the BYE/REFER transactions the edge started."""
 
@@ -57,10 +66,14 @@ class InDialog:
         self.local = local
         self.teardown = teardown
         # the edge's own transfer when REFER is refused (edge.uas.bridge): True when it took over
-        self.bridge: Callable[[Call, str, int | None, float, list[Effect]], bool] | None = None
+        self.bridge: BridgeStart | None = None
 
-    def transfer(self, call_id: str, target: str, now: float) -> list[Effect]:
-        """Blind transfer (RFC 3515): REFER the caller to ``target``."""
+    def transfer(
+        self, call_id: str, target: str, now: float, mode: str | None = None, brief: str | None = None
+    ) -> list[Effect]:
+        """Transfer the caller to ``target``: blind (RFC 3515: REFER the caller), or the edge calls the
+        target itself (``bridge``; ``attended``: the target hears ``brief`` first).  ``mode`` None:
+        the call's dialplan ``transfer_mode``."""
         out: list[Effect] = []
         call = self.table.get(call_id)
         if call is None or call.state is not CallState.ESTABLISHED or call.dialog is None:
@@ -69,8 +82,10 @@ class InDialog:
             return out
         call.transfer_target = target
         self.facts.record(cf.call_transferred(call.call_id, target_uri=target, status="requested"))
-        if call.plan is not None and call.plan.transfer_mode == "bridge" and self.bridge is not None:
-            if self.bridge(call, target, None, now, out):  # the dialplan says: no REFER, the edge calls
+        mode = mode or (call.plan.transfer_mode if call.plan is not None else "refer")
+        if mode in ("bridge", "attended") and self.bridge is not None:
+            attended = mode == "attended"
+            if self.bridge(call, target, None, now, out, attended=attended, brief=brief):  # no REFER
                 return out
         hop = call_hop(call)
         refer = call.dialog.make_request(
@@ -99,7 +114,10 @@ class InDialog:
                     call.ok.ack_received()
                     call.ok = None
                 call.fire("end")
-                self.teardown.finish(call, "caller_bye", "caller", 200, now, out)
+                if call.parent_call_id is not None:  # a transfer's leg: the transferred-to party left
+                    self.teardown.finish(call, "callee_bye", "callee", 200, now, out)
+                else:
+                    self.teardown.finish(call, "caller_bye", "caller", 200, now, out)
         elif method == "INVITE":
             self._reinvite(call, req, peer, now, out)
         elif method == "INFO":

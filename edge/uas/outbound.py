@@ -12,8 +12,9 @@ greeting work as for an inbound call.  Facts, in the order an inbound call recor
 The target's transport is the URI's (:func:`target_peer`): UDP, TCP (``;transport=tcp``) or TLS
 (``sips:`` / ``;transport=tls``); the transport layer opens the TCP or TLS connection on the first send.
 Refused before any INVITE (``failed``): a target that is not a SIP URI with an IP address (the
-sans-IO core makes no DNS lookup), a transport other than those three, TLS without the edge's TLS settings, an unknown or disabled trunk, the trunk's concurrency cap or rate
-limit, no free RTP port.  The CDR shows the disposition; the caller of the API sees it in the call.
+sans-IO core makes no DNS lookup), a transport other than those three, TLS without the edge's TLS
+settings, an unknown or disabled trunk, the trunk's concurrency cap or rate limit, no free RTP port.
+The CDR shows the disposition; the caller of the API sees it in the call.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class LegOrder:
     dialplan_id: str | None = None
     language: str | None = None
     tenant: str = DEFAULT_TENANT
+    parent_call_id: str | None = None  # the caller's call this leg carries out a transfer for
 
 
 _DEFAULT_PORT: Final = {"udp": 5060, "tcp": 5060, "tls": 5061}
@@ -154,10 +156,19 @@ class Originator:
         now: float,
         out: list[Effect],
         tenant: str = DEFAULT_TENANT,
+        parent_call_id: str | None = None,
     ) -> None:
-        """A call the edge places for itself (a bridged transfer's leg to ``target``), under ``plan``,
-        in ``tenant`` (the bridged call's)."""
-        order = LegOrder(call_id, target, target, ring_s, from_user or "sentiric", tenant=tenant)
+        """A call the edge places for itself (a bridged transfer's leg to ``target``, for the caller's
+        call ``parent_call_id``), under ``plan``, in ``tenant`` (the bridged call's)."""
+        order = LegOrder(
+            call_id,
+            target,
+            target,
+            ring_s,
+            from_user or "sentiric",
+            tenant=tenant,
+            parent_call_id=parent_call_id,
+        )
         self.originate(order, now, out, plan=plan)
 
     def originate(self, command: Any, now: float, out: list[Effect], *, plan: Plan | None = None) -> None:
@@ -197,6 +208,7 @@ class Originator:
         call.direction, call.plan, call.trunk, call.proven = "outbound", plan, trunk, True
         call.tenant = tenant
         self.facts.set_tenant(call_id, tenant)
+        call.parent_call_id = getattr(command, "parent_call_id", None)
         self.table.add(call, None)
         m.CALLS_ACTIVE.inc()
         to_user = getattr(_uri_or_none(command.to_uri), "user", None) or command.to
@@ -204,12 +216,16 @@ class Originator:
             cf.call_invite_received(
                 call_id, sip_call_id=uac.call_id, from_uri=spec.from_uri, to_uri=command.to_uri,
                 caller=from_user, callee=to_user, remote_addr=str(peer), transport=peer.transport,
-                direction="outbound",
+                direction="outbound", parent_call_id=call.parent_call_id,
             )
         )  # fmt: skip
         self.facts.record(
             cf.dialplan_resolved(
-                call_id, dialplan_id=plan.dialplan_id, action=plan.action, language=plan.language
+                call_id,
+                dialplan_id=plan.dialplan_id,
+                action=plan.action,
+                language=plan.language,
+                knowledge=tuple(getattr(command, "knowledge", ()) or ()),  # the request's entries only
             )
         )
         if refused is None:

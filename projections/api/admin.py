@@ -97,6 +97,17 @@ class DialplanIn(Strict):
     )
     timezone: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)] = "UTC"
     out_of_hours: Text | None = Field(default=None, description="Dialplan id applied outside hours.")
+    transfer_mode: Literal["refer", "bridge", "attended"] = Field(
+        default="refer",
+        description="How a handoff reaches the target: refer (REFER the caller; the edge bridges if "
+        "refused), bridge (the edge calls the target and joins the calls) or attended (the edge calls "
+        "the target, the agent briefs whoever answers, then joins the calls).",
+    )
+    transfer_ring_s: Annotated[float | None, Field(ge=0, le=40)] = Field(
+        default=None,
+        description="Seconds (at most 40: the agent takes the caller back after 45) the target may ring "
+        "when the edge calls it; unset: the edge's SENTIRIC_TRANSFER_RING_S.",
+    )
 
     @field_validator("hours")
     @classmethod

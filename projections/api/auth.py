@@ -28,9 +28,10 @@ from typing import Annotated, Any, Final
 from urllib.parse import quote, urlsplit
 
 import structlog
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, WebSocketException, status
 from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from projections.api.errors import ApiError
 from schemas import models as m
@@ -65,6 +66,7 @@ OPEN_ROUTES: Final = frozenset(
 # HTML: redirect to the sign-in page
 PAGES: Final = frozenset({"/", "/call", "/talk", "/console", "/docs", "/redoc"})
 UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+WEBSOCKET: Final = "WEBSOCKET"  # the method of a WebSocket handshake here (its scope has none)
 VIEW_WAIT_S: Final = 5.0  # a token issued before this process started is on the config topic
 MISSING: Final = {"WWW-Authenticate": 'Bearer realm="sentiric"'}
 INVALID: Final = {"WWW-Authenticate": 'Bearer realm="sentiric", error="invalid_token"'}
@@ -105,7 +107,7 @@ def make_verifier(app: FastAPI, *, admin_token: str, session_secret: str | None,
     )
 
 
-def verifier_of(request: Request) -> Verifier:
+def verifier_of(request: HTTPConnection) -> Verifier:
     verifier: Verifier = request.app.state.verifier
     return verifier
 
@@ -119,7 +121,7 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def same_origin(request: Request) -> bool:
+def same_origin(request: HTTPConnection) -> bool:
     """The request comes from a page of this API's own origin (CSRF check for cookie requests)."""
     origin = request.headers.get("origin")
     if origin is not None:
@@ -136,7 +138,7 @@ async def _view_loaded(services: Any) -> bool:
     return True
 
 
-def _verify(request: Request) -> Principal:
+def _verify(request: HTTPConnection) -> Principal:
     verifier = verifier_of(request)
     authorization = request.headers.get("authorization")
     if authorization is not None:
@@ -150,7 +152,7 @@ def _verify(request: Request) -> Principal:
     return verifier.session(cookie, time.time())
 
 
-async def authenticate(request: Request) -> Principal:
+async def authenticate(request: HTTPConnection) -> Principal:
     """The caller's principal from the Authorization header or the session cookie; raises AuthError.
 
     A token issued before this process started is on the config topic: while the view is still loading
@@ -168,12 +170,25 @@ async def authenticate(request: Request) -> Principal:
 
 
 async def guard(
-    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+    request: HTTPConnection, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> Principal | None:
-    """The app-wide dependency: None on an open route, else the authenticated principal with ``read``."""
+    """The app-wide dependency: None on an open route, else the authenticated principal with ``read``.
+    WebSocket routes too: a refusal closes the handshake before it is accepted (HTTP 403 to the
+    client), with the refusal's message as the close reason."""
+    if request.scope.get("type") != "websocket":
+        return await _guard(request)
+    try:
+        return await _guard(request)
+    except (ApiError, SignInRequired) as exc:
+        reason = exc.message if isinstance(exc, ApiError) else "unauthorized"
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=reason) from None
+
+
+async def _guard(request: HTTPConnection) -> Principal | None:
     route = request.scope.get("route")
     path = getattr(route, "path", None)
-    if (request.method, path) in OPEN_ROUTES:
+    method = request.scope.get("method") or WEBSOCKET
+    if (method, path) in OPEN_ROUTES:
         return None
     try:
         principal = await authenticate(request)
@@ -183,9 +198,16 @@ async def guard(
             raise SignInRequired(target) from None
         missing = "authorization" not in request.headers and SESSION_COOKIE not in request.cookies
         raise ApiError(401, "unauthorized", exc.reason, MISSING if missing else INVALID) from None
-    if principal.via == "session" and request.method in UNSAFE and not same_origin(request):
+    if principal.via == "session" and method in UNSAFE and not same_origin(request):
         raise ApiError(
             403, "cross-origin request refused", "a cookie-authenticated write must come from this origin"
+        )
+    if principal.via == "session" and method == WEBSOCKET and not same_origin(request):
+        # browsers send cookies with any site's WebSocket handshake (no CORS): cross-site hijacking
+        raise ApiError(
+            403,
+            "cross-origin WebSocket refused",
+            "a cookie-authenticated WebSocket must come from this origin",
         )
     if not principal.allows(READ):
         raise ApiError(403, "the read scope is required", None, _insufficient(READ))

@@ -68,6 +68,17 @@ class StopRecordingBody(BaseModel):
 
 class TransferBody(BaseModel):
     target: str = Field(pattern=SIP_TARGET, description="sip:, sips: or tel: URI")
+    mode: Literal["blind", "bridge", "attended"] | None = Field(
+        default=None,
+        description="blind: REFER the caller (the edge bridges if refused); bridge: the edge calls the "
+        "target and joins the calls; attended: the edge calls the target, briefs whoever answers, then "
+        "joins the calls. Unset: the call's dialplan transfer_mode.",
+    )
+    brief: str | None = Field(
+        default=None, min_length=1, max_length=400, pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="attended: why the caller is handed over, said to the person after "
+        "'Transferring <caller>:'",
+    )  # fmt: skip
 
 
 class Accepted(BaseModel):
@@ -170,11 +181,12 @@ async def stop_recording(call_id: CallId, body: StopRecordingBody, svc: Svc, ope
 
 @router.post("/{call_id}/transfer", status_code=202, response_model=Accepted)
 async def transfer(call_id: CallId, body: TransferBody, svc: Svc, operator: Operator) -> Accepted:
-    """Blind transfer: the edge REFERs the caller to ``target``."""
+    """Transfer the caller to ``target``: blind (REFER), bridged or attended (``mode``)."""
     node, tenant = await live_call(svc, call_id, operator, answered=True)
-    return await send(
-        svc, node, m.TransferCall(**envelope(call_id, operator, tenant), target_uri=body.target)
+    command = m.TransferCall(
+        **envelope(call_id, operator, tenant), target_uri=body.target, mode=body.mode, brief=body.brief
     )
+    return await send(svc, node, command, mode=body.mode)
 
 
 @router.post("/{call_id}/mute", status_code=202, response_model=Accepted)

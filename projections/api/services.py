@@ -66,6 +66,7 @@ class ApiConfig:
     originate_edge: str = "edge-1"  # the edge node POST /api/calls sends OriginateCall to by default
     sample_action_url: str | None = None  # the built-in sample booking endpoint, allowed on loopback
     write_timeout_s: float = 10.0  # an admin write not acknowledged by the log by then: 503 (writes.py)
+    listen_grpc: str = "127.0.0.1:50051"  # the edge's MediaService, relayed by listen-in (listen.py)
 
 
 @dataclass

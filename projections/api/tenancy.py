@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from projections.api.auth import guard, require_admin
 from projections.api.errors import ApiError
@@ -61,7 +62,7 @@ class Tenancy:
         return [r for r in records if self.sees(getattr(r, "tenant", DEFAULT_TENANT))]
 
 
-def acting_tenant(request: Request, principal: Principal) -> str | None:
+def acting_tenant(request: HTTPConnection, principal: Principal) -> str | None:
     """The tenant the request names (query parameter, else header), checked against the principal."""
     named = request.query_params.get(TENANT_PARAM) or request.headers.get(TENANT_HEADER) or None
     if named is not None and not TENANT_ID.fullmatch(named):

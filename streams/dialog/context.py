@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -74,6 +74,8 @@ class CallContext:
     profile: Mapping[str, str] = field(default_factory=dict)
     answers: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, str] = field(default_factory=dict)
+    knowledge: tuple[str, ...] = ()
+    """Knowledge entry ids this call's agent answers from (an outbound call's request); (): all."""
 
     @property
     def display_name(self) -> str | None:
@@ -85,7 +87,7 @@ class CallContext:
             return replace(
                 self, caller=fact.caller, matched_by=fact.caller_matched_by,
                 contact_id=fact.caller_contact_id, name=fact.caller_name, language=fact.caller_language,
-                profile=context_values(fact.caller_profile),
+                profile=context_values(fact.caller_profile), knowledge=tuple(fact.knowledge),
             )  # fmt: skip
         if isinstance(fact, m.ActionRequested):
             given = {k: v for k, v in context_values(fact.arguments).items() if NAME_RE.fullmatch(k)}
@@ -94,6 +96,15 @@ class CallContext:
             written = context_values(fact.values)
             return replace(self, values=_bounded({**self.values, **written})) if written else self
         return self
+
+    def chosen(self, entries: Sequence[m.KnowledgeEntry]) -> Sequence[m.KnowledgeEntry]:
+        """The knowledge entries this call may use: the ones it names, else all of them (also when none
+        of the named ones exists any more: the agent still answers rather than knowing nothing)."""
+        if not self.knowledge:
+            return entries
+        ids = set(self.knowledge)
+        named = [e for e in entries if e.entity_id in ids]
+        return named or entries
 
     def as_request(self) -> dict[str, Any]:
         """The `context` object of an action request."""
@@ -142,7 +153,7 @@ class CallContext:
         return json.dumps(
             {"caller": self.caller, "matched_by": self.matched_by, "contact_id": self.contact_id,
              "name": self.name, "language": self.language, "profile": dict(self.profile),
-             "answers": dict(self.answers), "values": dict(self.values)},
+             "answers": dict(self.answers), "values": dict(self.values), "knowledge": list(self.knowledge)},
             sort_keys=True, separators=(",", ":"),
         ).encode()  # fmt: skip
 
@@ -158,6 +169,7 @@ class CallContext:
                 contact_id=obj.get("contact_id"), name=obj.get("name"), language=obj.get("language"),
                 profile=_strings(obj.get("profile")), answers=_strings(obj.get("answers")),
                 values=_strings(obj.get("values")),
+                knowledge=tuple(str(k) for k in obj.get("knowledge") or () if isinstance(k, str)),
             )  # fmt: skip
         except (ValueError, TypeError, AttributeError):
             return cls()

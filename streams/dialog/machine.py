@@ -421,7 +421,7 @@ def _close(st: _Step, text: str) -> None:
 def _dtmf(st: _Step) -> None:
     f: m.DtmfReceived = st.fact
     if f.digit == st.policy.handoff_digit and st.s.handoff_target:
-        _hand_off(st, st.prompt("handoff_hold"))
+        _hand_off(st, st.prompt("handoff_hold"), f"the caller pressed {f.digit} for a person")
         return
     if f.digit == st.policy.exit_digit:
         st.stop_playback()
@@ -464,7 +464,8 @@ def _replied(st: _Step) -> None:
     st.set(misunderstood=misunderstood)
     if f.intent == HANDOFF_INTENT:
         if st.s.handoff_target:
-            st.set(handoff=True, barge_in=False)  # the engine's own words ("let me connect you")
+            # the engine's own words ("let me connect you")
+            st.set(handoff=True, barge_in=False, handoff_reason="the caller asked to speak to a person")
             st.arm(TimerName.NO_REPLY, p.no_reply_timeout_s)
             st.go(Phase.SPEAKING)
         else:
@@ -474,7 +475,9 @@ def _replied(st: _Step) -> None:
             st.go(Phase.SPEAKING)
         return
     if st.s.handoff_target and p.max_misunderstood and misunderstood >= p.max_misunderstood:
-        _hand_off(st, st.prompt("handoff_hold"))
+        _hand_off(
+            st, st.prompt("handoff_hold"), f"the agent did not understand the caller {misunderstood} times"
+        )
         return
     if f.end_conversation:
         st.set(barge_in=False)
@@ -486,10 +489,10 @@ def _replied(st: _Step) -> None:
         st.go(Phase.SPEAKING)
 
 
-def _hand_off(st: _Step, text: str) -> None:
+def _hand_off(st: _Step, text: str, reason: str) -> None:
     """Say `text` ("please hold"), then transfer the caller to the dialplan's target."""
     st.stop_playback()
-    st.set(pending_utterance=None, held_text=None, misunderstood=0)
+    st.set(pending_utterance=None, held_text=None, misunderstood=0, handoff_reason=reason)
     st.say(text, HANDOFF_INTENT, barge_in=False)
     st.set(handoff=True)
     st.arm(TimerName.NO_REPLY, st.policy.no_reply_timeout_s)
@@ -498,7 +501,7 @@ def _hand_off(st: _Step, text: str) -> None:
 
 def _transfer(st: _Step) -> None:
     st.set(handoff=False)
-    st.send(m.TransferCall, target_uri=st.s.handoff_target)
+    st.send(m.TransferCall, target_uri=st.s.handoff_target, brief=st.s.handoff_reason)
     st.arm(TimerName.TRANSFER, st.policy.transfer_timeout_s)
     st.go(Phase.TRANSFERRING)
 
@@ -518,7 +521,11 @@ def _transferred(st: _Step) -> None:
         _take_back(st)
     elif f.status == "bridged":
         st.set(timer=None)  # the edge joined the caller to the person: no taking back, the agent is silent
-    # requested/accepted/bridging: the target is being called; completed: the edge hangs up (CallEnded)
+    elif f.status in ("bridging", "briefing"):
+        # the edge calls the person (its ring time at most MAX_TRANSFER_RING_S), then briefs them: each
+        # step restarts the wait, so a slow answer and then a brief are not both within one window
+        st.arm(TimerName.TRANSFER, st.policy.transfer_timeout_s)
+    # requested/accepted: the caller's phone is calling; completed: the edge hangs up (CallEnded)
 
 
 def _timer_fired(st: _Step) -> None:

@@ -119,6 +119,9 @@ class DialogState:
     caller_name: str | None = None
     """The caller's configured name (`DialplanResolved.caller_name`) or the one an action wrote back
     (`CallContextUpdated`); prompts say it for `{caller_name}`. None: unknown."""
+    handoff_reason: str | None = None
+    """Why the caller is being handed to a person; the `TransferCall`'s brief (an attended transfer
+    says it to the person before joining them)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
     """Fields written by newer versions, kept so a round trip through an older worker loses nothing."""
 

@@ -208,10 +208,96 @@ function operatorPanel(callId) {
     if (say.value.trim() && await operatorAction(callId, "say", { text: say.value.trim() })) say.value = "";
   });
   box.appendChild(Object.assign(document.createElement("span"), { id: "op-status", className: "muted small" }));
+  const heard = Object.assign(document.createElement("span"), { id: "op-listen-status", className: "muted small" });
+  const listen = button("op-listen", listening && listening.callId === callId ? "Stop listening" : "Listen", () => {
+    if (listening && listening.callId === callId) stopListening();
+    else startListening(callId, listen);
+  });
+  box.appendChild(heard);
+  if (listening && listening.callId === callId) {  // the panel was drawn again while listening
+    listening.button = listen;
+    showListening(listening.state);
+  }
   return box;
 }
 
+// --- listen-in: the call's live audio in the browser, the caller and the agent (or the person a
+// transfer joined) mixed: WS /api/calls/{id}/listen (admin scope) relays the edge's StreamAudio as
+// 8 kHz 16-bit PCM frames, played through Web Audio with a short jitter buffer ---
+
+let listening = null;
+
+function stopListening() {
+  if (!listening) return;
+  const { ws, ctx, button } = listening;
+  listening = null;
+  ws.close(1000, "operator stopped listening");
+  ctx.close().catch(() => {});
+  button.textContent = "Listen";
+}
+
+function showListening(text) {
+  const status = $("op-listen-status");
+  if (!status) return;
+  status.textContent = text;
+  if (listening) {  // what was heard, for the operator (and the browser test)
+    status.dataset.frames = String(listening.frames);
+    status.dataset.peak = String(listening.peak);
+  }
+}
+
+function startListening(callId, button) {
+  stopListening();
+  const ctx = new AudioContext();
+  ctx.resume().catch(() => {});  // the click is the user gesture that lets it play
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(scheme + "//" + location.host + "/api/calls/" + encodeURIComponent(callId) + "/listen");
+  ws.binaryType = "arraybuffer";
+  const state = listening = { callId, ws, ctx, button, frames: 0, peak: 0, state: "connecting…" };
+  button.textContent = "Stop listening";
+  showListening(state.state);
+  let rate = 8000, playAt = 0;
+  ws.onmessage = (event) => {
+    if (typeof event.data === "string") {
+      const head = JSON.parse(event.data);
+      rate = head.sample_rate || 8000;
+      state.state = "listening (" + head.direction + ")";
+      showListening(state.state);
+      return;
+    }
+    const pcm = new Int16Array(event.data);
+    if (!pcm.length) return;
+    const buffer = ctx.createBuffer(1, pcm.length, rate);
+    const samples = buffer.getChannelData(0);
+    for (let i = 0; i < pcm.length; i++) {
+      samples[i] = pcm[i] / 32768;
+      const level = Math.abs(pcm[i]);
+      if (level > state.peak) state.peak = level;
+    }
+    state.frames += 1;
+    if (state.frames % 10 === 1) showListening(state.state);
+    const source = ctx.createBufferSource();
+    source.buffer = buffer;
+    source.connect(ctx.destination);
+    const now = ctx.currentTime;
+    if (playAt < now + 0.02 || playAt > now + 1.0) playAt = now + 0.12;  // (re)start behind a 120 ms buffer
+    source.start(playAt);
+    playAt += buffer.duration;
+  };
+  ws.onclose = (event) => {
+    state.state = "not listening: " + (event.reason || (event.code === 1006 ? "refused" : "closed " + event.code));
+    const mine = listening === state;
+    showListening(state.state);
+    if (mine) {
+      listening = null;
+      ctx.close().catch(() => {});
+      state.button.textContent = "Listen";
+    }
+  };
+}
+
 async function openCall(callId) {
+  if (listening && listening.callId !== callId) stopListening();
   selected = callId;
   location.hash = "call=" + encodeURIComponent(callId);
   for (const tr of document.querySelectorAll("tr[data-call-id]")) tr.classList.toggle("selected", tr.dataset.callId === callId);

@@ -46,6 +46,7 @@ from tests.integration.e2e.stack import (
 from tests.support.sipp import SippResult, run_sipp
 
 ANSWERS, BUSY = "4100", "4101"  # extensions whose agent hands callers to an answering / a busy person
+ATTENDED = "4102"  # its plan's transfer_mode is attended: the person is briefed before the join
 PERSON_MS = 3000  # the pcap: 0.2 s silence, ~1.3 s of speech, 1.5 s silence
 PERSON_HOST = "127.0.0.2"
 
@@ -56,16 +57,18 @@ class Stack:
     log: CallLog
     answering: int  # the person's phone: its SIP port on PERSON_HOST
     busy: int
+    briefed: int  # the person of the attended extension
 
     @property
     def node(self) -> str:
         return self.edge.settings.node_id
 
 
-def dialplan(extension: str, target: str) -> m.Dialplan:
+def dialplan(extension: str, target: str, transfer_mode: str = "refer") -> m.Dialplan:
     return m.Dialplan(
         event_id=uuid.uuid4(), entity_id=f"bridge-{extension}", occurred_at=datetime.now(UTC), source="test",
         trace_id="test", pattern=extension, priority=1, action="agent", target=target,
+        transfer_mode=transfer_mode,
     )  # fmt: skip
 
 
@@ -75,11 +78,14 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     home = tmp_path_factory.mktemp("bridge")
     answering, busy = free_port_for_both(host=PERSON_HOST), free_port_for_both(host=PERSON_HOST)
+    briefed = free_port_for_both(host=PERSON_HOST)
     async with EventProducer(bootstrap_servers=fresh_kafka) as producer:
         for extension, port in ((ANSWERS, answering), (BUSY, busy)):
             await producer.publish_and_wait(
                 dialplan(extension, f"sip:person@{PERSON_HOST}:{port}"), topic=topics.CONFIG
             )
+        attended = dialplan(ATTENDED, f"sip:person@{PERSON_HOST}:{briefed}", transfer_mode="attended")
+        await producer.publish_and_wait(attended, topic=topics.CONFIG)
     edge = await start_edge(fresh_kafka, home / "edge", require_worker=True, transfer_ring_s=20.0)
     worker = Worker(fresh_kafka, home / "worker", machine_cache_dir)
     log = CallLog(fresh_kafka, edge.settings.node_id, alive=worker.alive)
@@ -88,7 +94,7 @@ async def stack(
         await log.start()
         await worker.ready()
         await served(edge)
-        yield Stack(edge, log, answering, busy)
+        yield Stack(edge, log, answering, busy, briefed)
     finally:
         await log.stop()
         await edge.stop()
@@ -202,3 +208,62 @@ async def test_a_busy_person_hands_the_caller_back_to_the_agent(stack: Stack, tm
     assert not played.interrupted
     (ended,) = the(records, m.CallEnded)
     assert ended.hangup_by == "caller"
+
+
+async def test_an_attended_handoff_briefs_the_person_before_the_caller_is_joined(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The caller asks for a person; the plan says attended: the person hears the agent's brief (why the
+    caller comes) before any of the caller's audio, then the two talk through the edge both ways."""
+    settings = stack.edge.settings
+    capture = Capture(tmp_path / "wire.pcap", settings.rtp_port_min, settings.rtp_port_max)
+    # the caller keeps saying it, 10 times: the later ones reach the person
+    caller = caller_scenario(
+        tmp_path / "caller", PERSON_PCAP, before_ms=5000, pcap_ms=PERSON_MS, after_ms=1000,
+        template=FIXTURES / "uac_caller_talks.xml",
+    )  # fmt: skip
+    person = caller_scenario(
+        tmp_path / "person", QUESTION_PCAP, before_ms=12000, pcap_ms=0, after_ms=0,
+        template=FIXTURES / "uas_person_listens.xml",
+    )  # fmt: skip
+    start = len(stack.log.records)
+    await settled(stack.edge)
+    await capture.start()
+    try:
+        phone = asyncio.create_task(
+            run_sipp(
+                0, tmp_path / "person-run", scenario=person, local_ip=PERSON_HOST, local_port=stack.briefed,
+                timeout_s=120,
+            )
+        )  # fmt: skip
+        await asyncio.sleep(0.5)
+        result = await run_sipp(
+            stack.edge.sip_port, tmp_path, scenario=caller, service=ATTENDED, timeout_s=120
+        )
+        person_result = await phone
+    finally:
+        packets = await capture.stop()
+    invites = [r for r in stack.log.records[start:] if is_(m.CallInviteReceived, source=stack.node)(r.record)]
+    (inbound,) = [r for r in invites if r.record.direction == "inbound"]
+    call_id = str(inbound.record.call_id)
+    await stack.log.wait_for(is_(m.MediaPortReleased, call_id=call_id), "MediaPortReleased")
+    records = [r.record for r in stack.log.of(call_id)]
+    story = [(type(r).__name__, getattr(r, "text", None) or getattr(r, "status", None)) for r in records]
+    assert result.returncode == 0, f"{story}\n{result.describe()}"
+    assert person_result.returncode == 0, f"{story}\n{person_result.describe()}"
+    target = f"sip:person@{PERSON_HOST}:{stack.briefed}"
+    progress = [(t.status, t.sip_status) for t in the(records, m.CallTransferred, target_uri=target)]
+    assert progress == [("requested", None), ("bridging", None), ("briefing", 200), ("bridged", 200)], story
+    (bridged,) = the(records, m.CallTransferred, status="bridged")
+    leg = [r.record for r in stack.log.of(bridged.leg_call_id)]
+    (said,) = the(leg, m.SpeechSynthesized)
+    assert said.text == "Transferring sipp: the caller asked to speak to a person.", said.text
+    (leg_port,) = [f.rtp_port for f in the(leg, m.MediaPortAllocated)]
+    (caller_port,) = [f.rtp_port for f in the(records, m.MediaPortAllocated)]
+    to_person = sorted((p for p in packets if p.src[1] == leg_port), key=lambda p: p.at)
+    loud = [p.at for p in to_person if np.abs(pcm_of([p])).max(initial=0) > 500]
+    assert loud and loud[0] < bridged.occurred_at.timestamp(), "the brief came first"
+    callers_words = speech(pcap_pcm(PERSON_PCAP))
+    after_join = [p for p in to_person if p.at > bridged.occurred_at.timestamp()]
+    assert likeness(pcm_of(after_join), callers_words) > 0.8  # the caller's words, through the bridge
+    assert likeness(sent_from(packets, caller_port), speech(pcap_pcm(QUESTION_PCAP))) > 0.8

@@ -25,7 +25,7 @@ import httpx
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -180,9 +180,26 @@ def concrete(path: str) -> str:
 def every_route(app: Any) -> list[tuple[str, str]]:
     routes = []
     for rc in iter_route_contexts(app.routes):
+        if isinstance(rc.original_route, APIWebSocketRoute):
+            continue  # the guard reaches these too: every_websocket_route
         assert isinstance(rc.original_route, APIRoute), f"{rc.path}: a plain route no dependency reaches"
         routes += [(method, rc.path) for method in sorted(rc.methods)]
     return routes
+
+
+def every_websocket_route(app: Any) -> list[str]:
+    return [
+        rc.path for rc in iter_route_contexts(app.routes) if isinstance(rc.original_route, APIWebSocketRoute)
+    ]
+
+
+async def api_ws_status(url: str, headers: dict[str, str]) -> int:
+    """The HTTP status of a WebSocket handshake on an API route (101: accepted)."""
+    try:
+        async with connect(url, additional_headers=headers):
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
 
 
 async def attempt(http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
@@ -242,6 +259,14 @@ async def test_every_route_refuses_strangers(platform: Platform) -> None:
                 assert as_reader.status_code not in (401, 403), (method, path, as_reader.text)
             checked += 1
     assert checked == len(routes) - len(OPEN) >= 37  # every API, admin, dashboard and docs route
+    # The API's own WebSocket routes (listen-in): refused at the handshake, admin scope only.
+    sockets = every_websocket_route(platform.app)
+    assert sockets == ["/api/calls/{call_id}/listen"], sockets
+    for path in sockets:
+        url = platform.api.replace("http://", "ws://") + concrete(path)
+        assert await api_ws_status(url, {}) == 403, path
+        for authorization in [*wrong, f"Bearer {reader['token']}"]:
+            assert await api_ws_status(url, {"Authorization": authorization}) == 403, (path, authorization)
     # /ws: the same strangers, plus browsers from elsewhere.
     assert await platform.ws_status() == 401
     for authorization in wrong:

@@ -80,6 +80,10 @@ async def test_operator_says_a_text_then_hangs_up_the_live_call(
         assert (await api.post(f"/api/calls/{call_id}/say", json={"text": ""})).status_code == 422
         bad = await api.post(f"/api/calls/{call_id}/transfer", json={"target": "http://x"})
         assert bad.status_code == 422
+        bad = await api.post(
+            f"/api/calls/{call_id}/transfer", json={"target": "sip:a@127.0.0.1", "mode": "x"}
+        )
+        assert bad.status_code == 422
         assert (await api.post(f"/api/calls/{uuid.uuid4()}/hangup", json={})).status_code == 404
 
         started_rec = await api.post(f"/api/calls/{call_id}/recording/start", json={"format": "wav"})

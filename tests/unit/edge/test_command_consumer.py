@@ -26,11 +26,13 @@ class Engine:
 class Sip:
     def __init__(self) -> None:
         self.hung: list[tuple[str, str, str]] = []
+        self.transfers: list[tuple[str, str, str | None, str | None]] = []
 
     def hangup(self, call_id: str, reason: str, by: str = "agent") -> None:
         self.hung.append((call_id, reason, by))
 
-    def transfer(self, call_id: str, target: str) -> None: ...
+    def transfer(self, call_id: str, target: str, mode: str | None = None, brief: str | None = None) -> None:
+        self.transfers.append((call_id, target, mode, brief))
 
 
 def env(call_id: str = "c1") -> dict[str, Any]:
@@ -88,3 +90,21 @@ async def test_an_operators_hangup_is_recorded_as_the_operators() -> None:
     await d.dispatch(m.Hangup(**env(), reason="done"))
     await d.dispatch(m.Hangup(**env(), reason="operator_hangup", requested_by="op"))
     assert sip.hung == [("c1", "done", "agent"), ("c1", "operator_hangup", "operator")]
+
+
+async def test_a_transfer_carries_its_mode_and_brief_and_an_unknown_mode_is_refused() -> None:
+    import pytest
+
+    sip = Sip()
+    d = CommandDispatcher(sip, Engine())
+    target = "sip:person@192.0.2.9"
+    await d.dispatch(m.TransferCall(**env(), target_uri=target))
+    await d.dispatch(m.TransferCall(**env(), target_uri=target, mode="blind"))
+    await d.dispatch(m.TransferCall(**env(), target_uri=target, mode="attended", brief="wants a refund"))
+    assert sip.transfers == [
+        ("c1", target, None, None),
+        ("c1", target, "refer", None),
+        ("c1", target, "attended", "wants a refund"),
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="unknown transfer mode 'teleport'"):
+        await d.dispatch(m.TransferCall(**env(), target_uri=target, mode="teleport"))

@@ -16,7 +16,7 @@ class Sip:
     def hangup(self, call_id: str, reason: str) -> None:
         self.seen.append(("hangup", call_id))
 
-    def transfer(self, call_id: str, target: str) -> None:
+    def transfer(self, call_id: str, target: str, mode: str | None = None, brief: str | None = None) -> None:
         self.seen.append(("transfer", target))
 
     def originate(self, command: Any) -> None:

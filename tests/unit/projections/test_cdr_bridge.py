@@ -29,3 +29,28 @@ def test_a_busy_target_leaves_a_failed_transfer_and_a_busy_leg() -> None:
     row = calls[call_id]
     assert row.transfer_status == "failed" and row.transfer_leg_call_id is not None
     assert calls[row.transfer_leg_call_id].disposition == "busy"
+
+
+def test_the_legs_row_points_back_to_the_caller_and_the_target_hanging_up_is_the_callee() -> None:
+    from edge.sip.builders import make_request
+    from tests.unit.edge.uas.test_bridge import HUMAN, TARGET
+
+    edge = make_edge()
+    phone = Phone(edge)
+    call_id, invite, _ = refused(edge, phone)
+    answer(edge, invite, 3.0)
+    leg_id = fold(edge.facts()).calls[call_id].transfer_leg_call_id
+    assert leg_id is not None
+    dialog = edge.core.calls[leg_id].dialog
+    assert dialog is not None
+    bye = make_request(
+        "BYE", "sip:192.0.2.1:5060", via="SIP/2.0/UDP 192.0.2.50:5070;branch=z9hG4bKbye9",
+        from_=f"<{TARGET}>;tag=human", to=f"<{dialog.local_uri}>;tag={dialog.local_tag}",
+        call_id=invite.call_id, cseq=1,
+    )  # fmt: skip
+    edge.core.receive(bytes(bye), HUMAN, 9.0)
+    calls = fold(edge.facts()).calls
+    leg, row = calls[leg_id], calls[call_id]
+    assert leg.parent_call_id == call_id and row.parent_call_id is None
+    assert (leg.hangup_by, leg.end_reason) == ("callee", "callee_bye")
+    assert (row.hangup_by, row.end_reason) == ("callee", "transferred")

@@ -175,3 +175,120 @@ def test_a_target_answering_with_unusable_sdp_is_hung_up_and_the_caller_taken_ba
     assert not any(isinstance(e, JoinMedia) for e in out)
     assert transferred(edge, call_id)[-1][0] == "failed"
     assert edge.core.calls[call_id].live
+
+
+def test_the_dialplan_ring_time_overrides_the_edges() -> None:
+    edge = make_edge(transfer_ring_s=30.0)
+    edge.directory.plans = [
+        Plan("p", "*", "agent", target=TARGET, transfer_mode="bridge", transfer_ring_s=2.0)
+    ]
+    phone = Phone(edge)
+    call_id = phone.call()
+    (invite,) = [r for r in requests(edge.core.transfer(call_id, TARGET, 1.0)) if r.method == "INVITE"]
+    human_reply(edge, invite, 180, 1.5)
+    out = edge.run_timers(3.1)  # 2 s after the INVITE, not the edge's 30
+    assert "CANCEL" in {r.method for r in requests(out)}
+    human_reply(edge, invite, 487, 3.2)
+    assert transferred(edge, call_id)[-1] == ("failed", 408)
+
+
+def attended(
+    edge: Edge, phone: Phone, brief: str | None = "wants to change a booking"
+) -> tuple[str, SipRequest]:
+    call_id = phone.call()
+    out = edge.core.transfer(call_id, TARGET, 1.0, "attended", brief)
+    (invite,) = [r for r in requests(out) if r.method == "INVITE"]  # no REFER: the edge calls the person
+    assert Ringback(call_id, on=True) in out  # the caller holds
+    return call_id, invite
+
+
+def leg_bye(edge: Edge, invite: SipRequest, leg_id: str, now: float) -> list[Any]:
+    dialog = edge.core.calls[leg_id].dialog
+    assert dialog is not None
+    req = make_request(
+        "BYE", "sip:192.0.2.1:5060", via="SIP/2.0/UDP 192.0.2.50:5070;branch=z9hG4bKbyeA",
+        from_=f"<{TARGET}>;tag=human", to=f"<{dialog.local_uri}>;tag={dialog.local_tag}",
+        call_id=invite.call_id, cseq=1,
+    )  # fmt: skip
+    return edge.core.receive(bytes(req), HUMAN, now)
+
+
+def test_an_attended_transfer_briefs_the_person_then_joins_the_calls() -> None:
+    from edge.uas.call import BriefTarget
+
+    edge = make_edge()
+    phone = Phone(edge)
+    call_id, invite = attended(edge, phone)
+    out = answer(edge, invite, 3.0)
+    (brief,) = [e for e in out if isinstance(e, BriefTarget)]
+    leg_id = brief.leg_call_id
+    assert brief.call_id == call_id and brief.text == "Transferring alice: wants to change a booking."
+    assert not any(isinstance(e, JoinMedia) for e in out)  # not before the person heard the brief
+    assert transferred(edge, call_id) == [("requested", None), ("bridging", None), ("briefing", 200)]
+    out = edge.core.briefed(leg_id, 6.0)
+    assert out == [JoinMedia(call_id, leg_id)]
+    assert transferred(edge, call_id)[-1] == ("bridged", 200)
+    assert edge.core.briefed(leg_id, 6.5) == []  # once
+
+
+def test_the_person_hanging_up_during_the_brief_hands_the_caller_back() -> None:
+    edge = make_edge()
+    phone = Phone(edge)
+    call_id, invite = attended(edge, phone, brief=None)
+    out = answer(edge, invite, 3.0)
+    (brief,) = [e for e in out if type(e).__name__ == "BriefTarget"]
+    assert brief.text == "Transferring alice: a caller asked to speak to a person."
+    out = leg_bye(edge, invite, brief.leg_call_id, 4.0)
+    assert statuses(out) == [200] and not [r for r in requests(out) if r.method == "BYE"]
+    assert Ringback(call_id, on=False) in out
+    assert transferred(edge, call_id)[-1] == ("failed", 603)
+    assert edge.core.calls[call_id].live  # back to the agent
+    assert edge.core.briefed(brief.leg_call_id, 5.0) == []  # a brief finishing late joins nothing
+
+
+def test_an_attended_transfer_to_a_busy_person_fails_like_a_bridge() -> None:
+    edge = make_edge()
+    phone = Phone(edge)
+    call_id, invite = attended(edge, phone)
+    human_reply(edge, invite, 486, 2.0)
+    assert transferred(edge, call_id)[-1] == ("failed", 486)
+    assert edge.core.calls[call_id].live
+
+
+def test_the_callers_bye_during_the_brief_byes_the_person() -> None:
+    edge = make_edge()
+    phone = Phone(edge)
+    _, invite = attended(edge, phone)
+    answer(edge, invite, 3.0)
+    out = phone.send(phone.request("BYE"), 4.0)
+    (bye,) = [r for r in requests(out) if r.method == "BYE"]
+    assert bye.call_id == invite.call_id
+
+
+def test_a_dialplan_in_attended_mode_briefs_with_a_known_callers_name() -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    from schemas import models as m
+
+    edge = make_edge()
+    edge.directory.plans = [Plan("p", "*", "agent", target=TARGET, transfer_mode="attended")]
+    contact = m.Contact(
+        event_id=uuid.uuid4(), entity_id="c1", occurred_at=datetime.now(UTC), source="t", trace_id="t",
+        name="Alice Smith", numbers=["alice"],
+    )  # fmt: skip
+    edge.directory.callers.apply("contact", "c1", contact)
+    phone = Phone(edge)
+    call_id = phone.call()
+    (invite,) = [r for r in requests(edge.core.transfer(call_id, TARGET, 1.0)) if r.method == "INVITE"]
+    out = answer(edge, invite, 3.0)
+    (brief,) = [e for e in out if type(e).__name__ == "BriefTarget"]
+    assert brief.text.startswith("Transferring Alice Smith: ")
+
+
+def test_a_long_or_multiline_brief_is_one_short_line() -> None:
+    edge = make_edge()
+    phone = Phone(edge)
+    _, invite = attended(edge, phone, brief="line one\nline two  " + "x" * 1000)
+    (brief,) = [e for e in answer(edge, invite, 3.0) if type(e).__name__ == "BriefTarget"]
+    assert brief.text.startswith("Transferring alice: line one line two x") and len(brief.text) == 300

@@ -59,3 +59,25 @@ def test_transfer_mode_comes_from_the_config_record_and_is_checked() -> None:
     assert Plan.from_record(record(transfer_mode="bridge")).transfer_mode == "bridge"
     with pytest.raises(ValueError, match="transfer_mode"):
         Plan.from_record(record(transfer_mode="teleport"))
+
+
+def test_transfer_ring_time_comes_from_the_config_record_and_is_checked() -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from schemas import models as m
+
+    def record(**kw: object) -> m.Dialplan:
+        return m.Dialplan(
+            event_id=uuid.uuid4(), entity_id="p", occurred_at=datetime.now(UTC), source="t", trace_id="t",
+            pattern="*", action="agent", target="sip:human@192.0.2.50", **kw,
+        )  # fmt: skip
+
+    assert Plan.from_record(record()).transfer_ring_s is None  # the edge's SENTIRIC_TRANSFER_RING_S
+    assert Plan.from_record(record(transfer_ring_s=12.5)).transfer_ring_s == 12.5
+    assert Plan.from_record(record(transfer_mode="attended")).transfer_mode == "attended"
+    for bad in (-1.0, 41.0):
+        with pytest.raises(ValueError, match="transfer_ring_s"):
+            Plan.from_record(record(transfer_ring_s=bad))

@@ -40,7 +40,7 @@ def reply(edge: Edge, invite: SipRequest, status: int, now: float, **kw: Any) ->
 
 def test_answered_outbound_call_records_inbound_like_facts_and_opens_media() -> None:
     edge = make_edge()
-    cmd = originate(language="tr-TR")
+    cmd = originate(language="tr-TR", knowledge=["hours", "refunds"])
     invite = start(edge, cmd)
     assert invite.uri == "sip:1000@192.0.2.20:5080" and invite.content_type == "application/sdp"
     assert b"m=audio 3000" in invite.body  # our offer names the allocated port
@@ -59,6 +59,7 @@ def test_answered_outbound_call_records_inbound_like_facts_and_opens_media() -> 
     invited, resolved = edge.facts(cmd.call_id)[:2]
     assert invited.direction == "outbound" and invited.callee == "1000"
     assert resolved.action == "agent" and resolved.language == "tr-TR"
+    assert resolved.knowledge == ("hours", "refunds")  # the request's knowledge entries, for the agent
     # the callee hangs up: an ordinary in-dialog BYE, CallEnded(disposition=answered)
     bye = make_request(
         "BYE", "sip:192.0.2.1:5060", via="SIP/2.0/UDP 192.0.2.20:5080;branch=z9hG4bKb1",
@@ -68,6 +69,9 @@ def test_answered_outbound_call_records_inbound_like_facts_and_opens_media() -> 
     out = edge.core.receive(bytes(bye), CALLEE, 5.0)
     ended = [f for f in edge.facts(cmd.call_id) if type(f).__name__ == "CallEnded"]
     assert len(ended) == 1 and ended[0].disposition == "answered" and ended[0].hangup_by == "caller"
+    plain = make_edge()
+    start(plain, originate())
+    assert plain.facts(cmd.call_id)[1].knowledge == ()  # none named: every entry
 
 
 def test_busy_and_failed_dispositions() -> None:

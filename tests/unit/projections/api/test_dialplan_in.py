@@ -31,3 +31,16 @@ def test_a_plan_with_hours_recording_and_ring_time() -> None:
 def test_malformed_values_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         DialplanIn(pattern="1", action="agent", **bad)
+
+
+def test_transfer_mode_and_ring_time_are_part_of_the_form() -> None:
+    plan = DialplanIn(pattern="1", action="agent", transfer_mode="attended", transfer_ring_s=15)
+    assert (plan.transfer_mode, plan.transfer_ring_s) == ("attended", 15)
+    defaults = DialplanIn(pattern="1", action="agent")
+    assert (defaults.transfer_mode, defaults.transfer_ring_s) == ("refer", None)
+    schema = DialplanIn.model_json_schema()["properties"]  # the console's form is built from it
+    assert schema["transfer_mode"]["enum"] == ["refer", "bridge", "attended"]
+    assert "transfer_ring_s" in schema
+    for bad in ({"transfer_mode": "teleport"}, {"transfer_ring_s": -1}, {"transfer_ring_s": 41}):
+        with pytest.raises(ValidationError):
+            DialplanIn(pattern="1", action="agent", **bad)

@@ -112,3 +112,23 @@ def test_written_values_are_checked_names_and_safe_bounded_text() -> None:
     assert written_values({"context": ["name"]}) == {} and written_values("text") == {}
     assert context_values('{"a": "b", "n": 1, "t": true, "o": {}}') == {"a": "b", "n": "1"}
     assert context_values("[1]") == {} and context_values("{bad") == {}
+
+
+def test_an_outbound_calls_knowledge_ids_choose_the_entries_the_agent_answers_from() -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    def entry(entity_id: str) -> m.KnowledgeEntry:
+        return m.KnowledgeEntry(
+            event_id=uuid.uuid4(), entity_id=entity_id, occurred_at=datetime.now(UTC), source="t",
+            trace_id="t", title=entity_id, phrasings=[entity_id], answer=entity_id,
+        )  # fmt: skip
+
+    entries = [entry("hours"), entry("refunds"), entry("parking")]
+    s = CallScript("call-kb")
+    assert CallContext().chosen(entries) == entries  # an inbound call: every entry
+    ctx = CallContext().apply(s.fact(m.DialplanResolved, action="agent", knowledge=("refunds", "hours")))
+    assert [e.entity_id for e in ctx.chosen(entries)] == ["hours", "refunds"]
+    assert CallContext.from_json(ctx.to_json()) == ctx  # kept in the worker's table
+    gone = CallContext().apply(s.fact(m.DialplanResolved, action="agent", knowledge=("deleted",)))
+    assert gone.chosen(entries) == entries  # none of them exists any more: the agent still answers

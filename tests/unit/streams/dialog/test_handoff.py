@@ -42,6 +42,8 @@ def test_asking_for_a_person_plays_the_reply_then_transfers() -> None:
     done = r.feed(*r.s.played(reply_id))
     (transfer,) = transfers(done)
     assert transfer.target_uri == PERSON and transfer.source == P.source
+    assert transfer.brief == "the caller asked to speak to a person"  # what an attended transfer says
+    assert transfer.mode is None  # the dialplan's transfer_mode decides
     assert r.state.phase == Phase.TRANSFERRING and r.armed().timer == TimerName.TRANSFER
     assert not transfers(r.decisions[:before])
     # the transfer completes: the edge hangs up its leg; the dialog just waits for CallEnded
@@ -133,7 +135,7 @@ def test_a_bridged_transfer_keeps_the_agent_silent_past_the_transfer_timeout() -
     r.speak_pending()
     timer = r.armed()
     # the caller's side refused REFER: the edge calls the person itself, then joins the two calls
-    assert r.feed(r.s.transferred(PERSON, "bridging", 603)) == []
+    assert not commands(r.feed(r.s.transferred(PERSON, "bridging", 603)))  # the wait restarts, nothing sent
     assert r.state.phase == Phase.TRANSFERRING and r.state.timer is not None
     r.feed(r.s.transferred(PERSON, "bridged", 200))
     assert r.state.phase == Phase.TRANSFERRING and r.state.timer is None
@@ -150,3 +152,21 @@ def test_a_bridged_transfer_whose_target_is_busy_takes_the_caller_back() -> None
     r.speak_pending()
     r.feed(r.s.transferred(PERSON, "bridging", 603), r.s.transferred(PERSON, "failed", 486))
     assert r.state.phase == Phase.SPEAKING and r.said().text == P.handoff_failed
+
+
+def test_the_transfer_brief_says_why_and_an_attended_briefing_waits_for_the_bridge() -> None:
+    r = listening()
+    r.feed(r.s.dtmf("0"))
+    r.speak_pending()
+    (transfer,) = transfers(r.decisions)
+    assert transfer.brief == "the caller pressed 0 for a person"
+    armed = r.state.timer
+    assert armed is not None
+    assert not commands(
+        r.feed(r.s.transferred(PERSON, "bridging", None), r.s.transferred(PERSON, "briefing", 200))
+    )
+    again = r.state.timer  # each step of the edge's own call restarts the wait for the outcome
+    assert again is not None and again.name == TimerName.TRANSFER and again.armed_seq > armed.armed_seq
+    assert r.state.phase == Phase.TRANSFERRING
+    r.feed(r.s.transferred(PERSON, "bridged", 200))
+    assert r.state.timer is None  # joined: no taking back
