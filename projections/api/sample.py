@@ -34,6 +34,7 @@ from projections.api.services import Services, services
 from projections.api.tenancy import Scope
 from projections.webhooks import SIGNATURE_HEADER, verify
 from schemas import models as m
+from sentiric.sample_business import SAMPLE_TENANT, sample_tenant
 
 log = structlog.get_logger(__name__)
 SAMPLE_ACTION_ID: Final = "book-service"
@@ -133,16 +134,23 @@ def sample_action_tr(url: str, secret: str) -> m.Action:
         done_text="Randevunuz oluşturuldu, {name}: {date} saat {time}. Randevu numaranız {spoken_id}.",
         fallback_text="Üzgünüm, şu anda randevu oluşturamıyorum. Lütfen birkaç dakika sonra tekrar "
         "deneyin ya da çalışma saatlerimizde dükkâna uğrayın.",
-        language="tr-TR", enabled=True,
+        language="tr-TR", enabled=True, tenant=SAMPLE_TENANT,  # the Turkish sample business's own
     )  # fmt: skip
 
 
 async def ensure_sample_action(svc: Services) -> None:
-    """On first run (no action on the config topic): create the sample booking actions."""
+    """On first run (no action on the config topic): create the sample booking actions, and (no
+    tenant on it) the Turkish sample business's tenant record, so it is listed and can be edited."""
     url = svc.config.sample_action_url
     if url is None:
         return
     await svc.view.wait_ready(within_s=60.0)
+    if not svc.view.all(m.Tenant):
+        tenant = sample_tenant(source="api")
+        svc.producer.publish(tenant, topic=svc.config.topics.config)
+        await svc.producer.flush()
+        svc.view.put(tenant)
+        log.info("sample tenant created", tenant=tenant.entity_id)
     if svc.view.all(m.Action):
         return
     records = (sample_action(url, secrets.token_hex(24)), sample_action_tr(url, secrets.token_hex(24)))

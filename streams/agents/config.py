@@ -49,7 +49,9 @@ class KnowledgeStore:
 
     def entries(self, tenant: str | None = None) -> Sequence[KnowledgeEntry]:
         """The entries (``tenant``'s only, when given: a call is answered from its tenant's knowledge
-        alone, whatever another tenant wrote)."""
+        alone, whatever another tenant wrote). The file's entries stand in per tenant: a tenant that
+        has written none of its own keeps its sample entries (the ``default`` and ``ornek`` sample
+        businesses), whatever the other tenants wrote."""
         if self._snapshot is None:
             live = tuple(self._entries[k] for k in sorted(self._entries))
             self._snapshot = live or self._fallback
@@ -58,7 +60,10 @@ class KnowledgeStore:
             return self._snapshot
         own = self._by_tenant.get(tenant)
         if own is None:
-            own = self._by_tenant[tenant] = tuple(e for e in self._snapshot if e.tenant == tenant)
+            own = tuple(e for e in self._snapshot if e.tenant == tenant)
+            if not own:
+                own = tuple(e for e in self._fallback if e.tenant == tenant)
+            self._by_tenant[tenant] = own
         return own
 
 

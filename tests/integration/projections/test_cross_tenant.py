@@ -37,7 +37,8 @@ from sentiric.net import free_port
 
 from .conftest import Env
 from .test_api import wait_for
-from .test_auth import OPEN, every_route, serve
+from .test_auth import OPEN, every_route, every_websocket_route, serve
+from .web.test_listen_in import refused
 
 ADMIN = "tenant-it-admin-token-0123456789"
 BOOT = {"Authorization": f"Bearer {ADMIN}"}
@@ -91,9 +92,8 @@ def tenant_facts(tenant: str, start: datetime, seed: int) -> tuple[list[Any], li
         event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), tenant=tenant, caller=f"{tenant}-caller",
     )  # fmt: skip
     utterance = m.UtteranceCaptured(
-        **envelope(live_id, seq=2, source="edge-1"), utterance_id="u1", start_ms=0, end_ms=400,
-        pcm=b"\x00\x01" * 400, sample_rate=16000, end_reason="silence", text=f"{tenant} says hi",
-        tenant=tenant,
+        **envelope(live_id, seq=2, source="edge-1", tenant=tenant), utterance_id="u1", start_ms=0,
+        end_ms=400, pcm=b"\x00\x01" * 400, sample_rate=16000, end_reason="silence", text=f"{tenant} says hi",
     )  # fmt: skip
     call_ids = [*dict.fromkeys(f.call_id for f in facts), live_id]
     return [*facts, invite, utterance], call_ids
@@ -357,3 +357,14 @@ async def test_a_tenant_admin_acts_only_in_its_own_tenant(world: World) -> None:
     async with world.client("A-read") as http:
         assert (await http.get("/api/calls")).status_code == 401
     await asyncio.sleep(0)
+
+
+async def test_a_tenant_cannot_listen_to_another_tenants_call(world: World) -> None:
+    """The WebSocket routes: every one is known here (a new one fails this test until it has a case),
+    and tenant A's admin token cannot open B's live call's listen-in: the handshake is refused."""
+    assert every_websocket_route(world.app) == ["/api/calls/{call_id}/listen"]
+    ws = world.api.replace("http://", "ws://", 1)
+    live_b = world.calls[B][-1]
+    for who in ("A-read", "A-admin"):
+        headers = {"Authorization": f"Bearer {world.tokens[who]['token']}"}
+        assert await refused(f"{ws}/api/calls/{live_b}/listen", headers) == 403, who

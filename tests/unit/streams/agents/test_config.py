@@ -87,3 +87,18 @@ def test_prompt_books_per_tenant() -> None:
     assert store.books() is books
     view.apply("prompt:o", None)
     assert dict(store.books()) == {}
+
+
+def test_a_tenant_without_entries_of_its_own_keeps_its_sample_entries() -> None:
+    """The English sample tenant writing its own knowledge leaves the Turkish sample tenant's alone."""
+    store = KnowledgeStore()
+    view = ConfigView(name="knowledge")
+    view.subscribe(store.apply)
+    sample = load_knowledge()
+    turkish = {e.entity_id for e in sample if e.tenant == "ornek"}
+    own = dataclasses.replace(sample[0], entity_id="menu", answer="Pizza.", tenant="default")
+    view.put(own)
+    assert list(store.entries("default")) == [own]
+    assert {e.entity_id for e in store.entries("ornek")} == turkish
+    view.apply("knowledgeentry:menu", None)
+    assert {e.tenant for e in store.entries("default")} == {"default"} and store.entries("default") != (own,)
