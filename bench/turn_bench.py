@@ -21,7 +21,10 @@ worker). Figures per end silence:
   premature turn end for a dialog that answers every utterance, as before this bench);
 - premature with the completeness rule (``streams.dialog.completeness.looks_unfinished``): a cut whose
   first part's transcript reads finished, or whose continuation starts later than ``--hold`` s after
-  the first part's transcript (the reducer's fallback; STT time counted as measured);
+  the first part's transcript (the reducer's fallback; STT time counted as measured); in all, and
+  split into the sentences whose first part the rule can judge (a value or clause must follow) and
+  those whose first part is a sentence by itself ("I need help" … "with my bill": no text rule can
+  tell; a turn model on the audio might);
 - held finished sentences: of the sentences said without a pause, the share whose final transcript
   the rule calls unfinished (the caller then waits ``--hold`` s more for the reply);
 - turn delay with the rule: the end-of-turn delay plus ``--hold`` when the final transcript reads
@@ -79,6 +82,8 @@ SENTENCES: list[tuple[str, str]] = [
     ("The order arrived yesterday", "but it was broken"),
     ("I'd like to speak to someone", "about my contract"),
 ]
+WHOLE_HEADS: frozenset[int] = frozenset({12, 13, 14})
+"""The sentences whose first part is a sentence by itself: premature there is the text rule's limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +220,7 @@ def main() -> None:
     )
     print(
         "end_silence voice | end-of-turn delay ms p50/p95/max | split (no rule) | premature with rule |"
-        " finished held | turn delay with rule (+ hold) p50/p95 ms"
+        " (judgeable + whole heads) | finished held | turn delay with rule (+ hold) p50/p95 ms"
     )
     for silence in silences:
         for voice in voices:
@@ -232,6 +237,7 @@ def row(
 ) -> None:
     delays, turn_delays = [], []
     paused = split = premature = 0
+    whole_heads = premature_whole_heads = 0  # sentences whose first part is a sentence by itself
     whole = held_whole = 0
     examples: list[str] = []
     for clip in clips:
@@ -252,6 +258,7 @@ def row(
                 print(f"   held finished: {final_text!r}")
             continue
         paused += 1
+        whole_heads += clip.sentence in WHOLE_HEADS
         if len(cuts) == 1:
             continue
         split += 1
@@ -266,11 +273,14 @@ def row(
                 mark = "premature" if early else "held"
                 examples.append(f"{mark} ({clip.pause_ms} ms): {text!r} | {transcribe(after.pcm)[0]!r}")
         premature += cut_premature
+        premature_whole_heads += cut_premature and clip.sentence in WHOLE_HEADS
     print(
         f"{silence:8d} ms {voice:6} | {np.median(delays):5.0f} / {pct(delays, 0.95):5.0f}"
         f" / {max(delays):5.0f}"
         f"            | {split:3d}/{paused} = {100 * split / paused:5.1f} %"
         f" | {premature:3d}/{paused} = {100 * premature / paused:5.1f} %"
+        f" ({premature - premature_whole_heads}/{paused - whole_heads}"
+        f" + {premature_whole_heads}/{whole_heads} whole heads)"
         f" | {held_whole:2d}/{whole}"
         f" | {statistics.median(turn_delays):5.0f} / {pct(turn_delays, 0.95):5.0f}"
     )
