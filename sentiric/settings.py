@@ -216,7 +216,13 @@ class Settings(BaseSettings):
         description="Silero: speech probability that starts speech; it ends below this minus 0.15.",
     )
     vad_aggressiveness: int = Field(default=2, ge=0, le=3, description="webrtcvad only: mode 0..3.")
-    vad_end_silence_ms: int = 700
+    vad_end_silence_ms: int = Field(
+        default=500,
+        ge=20,
+        description="Silence after the caller's last voiced frame that ends an utterance (a turn, unless "
+        "the dialog holds it: turn_hold_s). bench/turn_bench.py chose it: 200 ms sooner than 700 with no "
+        "more premature turn ends; 350 or less cuts mid-sentence pauses a text rule cannot judge.",
+    )
     vad_min_utterance_ms: int = 200
     vad_max_utterance_ms: int = 15_000
     stt_batch_window_ms: int = Field(

@@ -361,6 +361,14 @@ def _hold(st: _Step, text: str) -> None:
     st.go(Phase.LISTENING)
 
 
+def _speaking_again(st: _Step) -> bool:
+    """The caller started a new utterance before this one's final transcript came: a short end
+    silence (``vad_end_silence_ms``) cut a pause mid-sentence ("I need help" … "with my bill"), which
+    no text rule can tell from a finished sentence. The words are held for the rest, as an unfinished
+    transcript is, instead of answering the first half while the caller is talking."""
+    return st.policy.turn_hold_s > 0 and st.s.speech_open is not None
+
+
 def _answer_held(st: _Step, text: str) -> None:
     """Record the caller's whole turn (the held words, joined with what completed them) as one
     transcript, for the dialog engine to answer, and think about it."""
@@ -394,7 +402,7 @@ def _transcribed(st: _Step) -> None:
             # (it skips every caller transcript from an unfinished one until the machine records one).
             st.set(held_text=text)
         return
-    if holds(st.policy, f):
+    if holds(st.policy, f) or _speaking_again(st):
         _hold(st, text)
     elif held is not None:
         _answer_held(st, text)

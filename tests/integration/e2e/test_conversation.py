@@ -274,7 +274,7 @@ async def test_the_worker_killed_between_greeting_and_question(stack: Stack, tmp
 async def test_a_caller_who_pauses_mid_sentence_is_answered_once_after_the_whole_sentence(
     stack: Stack, tmp_path: Path
 ) -> None:
-    """ "My order number is" … 1 s … "four five six": the edge ends an utterance after 700 ms of
+    """ "My order number is" … 1 s … "four five six": the edge ends an utterance after 500 ms of
     silence, so it captures two; the dialog holds the first (it reads unfinished), joins the second,
     and the engine answers the whole sentence once."""
     scenario = caller_scenario(tmp_path, ORDER_PCAP, before_ms=5000, pcap_ms=ORDER_MS, after_ms=120000)
