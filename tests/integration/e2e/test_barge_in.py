@@ -161,4 +161,4 @@ async def test_the_caller_talks_over_a_streamed_reply_and_the_agent_stops_at_onc
         if isinstance(r, m.PlaybackStarted) and family_of(r.playback_id) == family
         and r.occurred_at.timestamp() > onset
     ]  # fmt: skip
-    print(f"the agent's last voiced packet, from the caller's onset (SpeechStarted): {1000 * (last - onset):.1f} ms")
+    print(f"agent voice, last packet after the onset (SpeechStarted): {1000 * (last - onset):.1f} ms")
