@@ -300,6 +300,11 @@ class Settings(BaseSettings):
         "answers the whole sentence (or what was said, when nothing came). 0: answer every "
         "transcript at once.",
     )
+    early_answer: bool = Field(
+        default=False,
+        description="Start the answer when two partial transcripts in a row say the same finished-looking "
+        "words, before the final transcript (which confirms it, or stops it and is answered instead).",
+    )
     streams_offset_reset: Literal["earliest", "latest"] = "latest"
     streams_max_call_age_s: float = Field(
         default=900.0,

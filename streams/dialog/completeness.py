@@ -71,6 +71,12 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("’", "'"))
 
 
+def normalized(text: str) -> str:
+    """The words of a transcript, lower case, one space between: what two transcripts of the same words
+    share whatever Whisper's casing and punctuation ("Opening hours?" = "opening hours")."""
+    return " ".join(_words(text))
+
+
 def looks_unfinished(text: str, language: str = "en-US") -> bool:
     """True when ``text`` (a final transcript) reads like the start of a sentence the caller has not
     finished; False for a finished-looking one and for empty text."""
