@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from schemas import models as m
+from sentiric.settings import Settings
 from streams.agents import speech
 from streams.agents.streaming import reply_streaming
 from streams.dialog.script import CallScript
 from streams.engines.dialog import Reply, StreamingDialogEngine, Turn
 from streams.engines.errors import EngineError
+from streams.engines.factory import build_dialog
 from streams.engines.knowledge import KnowledgeEngine, load_knowledge
 from streams.engines.openai_chat import OpenAIChatEngine
 from streams.engines.tts import Speech
@@ -194,3 +197,20 @@ def test_a_knowledge_goodbye_or_handoff_is_said_whole(question: str, intent: str
         CallScript().transcribed("u1", question), KnowledgeEngine(), [], load_knowledge(), pieces.append
     )
     assert pieces == [] and final.intent == intent and final.part == 0 and final.rest is None
+
+
+def test_the_knowledge_engine_streams_only_when_configured(tmp_path: Path) -> None:
+    """`stream_knowledge_replies` (off by default): the engine the worker builds says answers whole."""
+    whole = build_dialog(Settings(home=tmp_path))
+    assert isinstance(whole, KnowledgeEngine) and not whole.stream
+    pieces: list[m.AgentReplied] = []
+    final = speech.reply_streamed(
+        CallScript().transcribed("u1", "what are your opening hours"),
+        whole,
+        [],
+        load_knowledge(),
+        pieces.append,
+    )
+    assert pieces == [] and final.part == 0 and final.intent == "hours"
+    streaming = build_dialog(Settings(home=tmp_path, stream_knowledge_replies=True))
+    assert isinstance(streaming, KnowledgeEngine) and streaming.stream
