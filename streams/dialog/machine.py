@@ -78,6 +78,9 @@ class Policy:
     turn_hold_s: float = 0.8
     """How long a transcript that looks unfinished (`streams.dialog.completeness`) is held for the
     caller's next words before it is answered as it is; 0: answer every transcript at once."""
+    resume_wait_s: float = 3.0
+    """How long a finished-looking transcript, held because the caller was already speaking again,
+    waits for that speech's transcript before it is answered alone."""
     early_answer: bool = False
     """Answer a caller's words before their final transcript, once two partial transcripts in a row
     say the same finished-looking words; the final transcript confirms the answer, or (other words)
@@ -355,16 +358,20 @@ def _take_turn(st: _Step, utterance_id: str) -> None:
     st.go(Phase.THINKING)
 
 
-def _hold(st: _Step, text: str) -> None:
+def _hold(st: _Step, text: str, *, finished: bool = False) -> None:
     """The caller seems to be mid-sentence: keep their words and listen on (barge-in included: the
     agent's audio stops, as for any caller turn; a reply being thought about is superseded).
 
     If they are already speaking again (a slow transcript arrives after the next `SpeechStarted`),
     the short hold would run out mid-word: wait for that speech's transcript instead, up to the
-    no-input timeout, as when they start speaking during the hold."""
+    no-input timeout, as when they start speaking during the hold; words that read `finished`, held
+    only because the caller spoke again, wait at most `resume_wait_s` (that speech may have been a
+    breath the edge dropped: no transcript would come)."""
     st.stop_playback()
     st.set(held_text=text, pending_utterance=None)
-    if st.s.speech_open is not None:
+    if finished:
+        st.arm(TimerName.TURN_HOLD, st.policy.resume_wait_s)
+    elif st.s.speech_open is not None:
         st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
     else:
         st.arm(TimerName.TURN_HOLD, st.policy.turn_hold_s)
@@ -461,8 +468,10 @@ def _transcribed(st: _Step) -> None:
             # (it skips every caller transcript from an unfinished one until the machine records one).
             st.set(held_text=text)
         return
-    if holds(st.policy, f) or _speaking_again(st):
+    if holds(st.policy, f):
         _hold(st, text)
+    elif _speaking_again(st):
+        _hold(st, text, finished=held is None)
     elif held is not None:
         _answer_held(st, text)
     else:

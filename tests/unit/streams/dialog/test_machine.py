@@ -750,11 +750,22 @@ def test_a_finished_transcript_after_the_caller_spoke_again_is_joined_with_their
     run.feed(run.s.speech("u2"))
     out = run.feed(run.s.transcribed("u1", "I need help."))
     assert changes(out) == [] and commands(out) == [] and run.state.pending_utterance is None
-    assert run.state.held_text == "I need help." and run.armed().timer == TimerName.NO_INPUT
+    assert run.state.held_text == "I need help."
+    assert run.armed() == ArmTimer(TimerName.TURN_HOLD, run.state.out_seq, P.resume_wait_s)
     assert run.feed(run.s.replied("u1", "How can I help?")) == []  # an answer to the half: not played
     [turn] = _turns(run.feed(run.s.captured("u2"), run.s.transcribed("u2", "with my bill.")))
     assert turn.text == "I need help. with my bill." and run.state.pending_utterance == turn.utterance_id
     assert run.feed(run.s.replied("u2", "Sorry?")) == []
+
+
+def test_speech_that_never_becomes_a_transcript_releases_the_finished_words_soon() -> None:
+    run = Run()
+    run.to_listening()
+    run.feed(run.s.speech("u1"), run.s.captured("u1"), run.s.speech("u2"))  # u2: a breath, dropped
+    run.feed(run.s.transcribed("u1", "I need help."))
+    wait = run.armed()
+    [turn] = _turns(run.feed(run.s.timer(str(wait.timer), wait.armed_seq)))
+    assert turn.text == "I need help." and run.state.phase == Phase.THINKING
 
 
 def test_a_finished_transcript_with_nobody_speaking_is_answered_at_once() -> None:
