@@ -19,9 +19,13 @@ worker). Figures per end silence:
   endpointer emits its utterance (the frame it ends on), median / p95 / max, ms;
 - split: the share of paused sentences the endpointer cut into more than one utterance (each cut is a
   premature turn end for a dialog that answers every utterance, as before this bench);
-- premature with the completeness rule (``streams.dialog.completeness.looks_unfinished``): a cut whose
-  first part's transcript reads finished, or whose continuation starts later than ``--hold`` s after
-  the first part's transcript (the reducer's fallback; STT time counted as measured);
+- premature with the completeness rule (``streams.dialog.completeness.looks_unfinished``) and the
+  reducer's holds: a cut whose continuation starts (its ``SpeechStarted``) after the first part's
+  final transcript reached the dialog (``--stt-ms`` after the cut) if that transcript reads
+  finished, or more than ``--hold`` s after it if it reads unfinished; in all, and
+  split into the sentences whose first part the rule can judge (a value or clause must follow) and
+  those whose first part is a sentence by itself ("I need help" … "with my bill": no text rule can
+  tell; a turn model on the audio might);
 - held finished sentences: of the sentences said without a pause, the share whose final transcript
   the rule calls unfinished (the caller then waits ``--hold`` s more for the reply);
 - turn delay with the rule: the end-of-turn delay plus ``--hold`` when the final transcript reads
@@ -79,6 +83,8 @@ SENTENCES: list[tuple[str, str]] = [
     ("The order arrived yesterday", "but it was broken"),
     ("I'd like to speak to someone", "about my contract"),
 ]
+WHOLE_HEADS: frozenset[int] = frozenset({12, 13, 14})
+"""The sentences whose first part is a sentence by itself: premature there is the text rule's limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +184,13 @@ def main() -> None:
     parser.add_argument(
         "--hold", type=float, default=0.8, help="the reducer's hold after an unfinished transcript, s"
     )
+    parser.add_argument(
+        "--stt-ms",
+        type=float,
+        default=150.0,
+        help="from an utterance's end to its final transcript at the dialog (the streaming STT's final"
+        " result, issue 13: ~121 ms p50; not this bench's own Whisper time, which is noisy when shared)",
+    )
     parser.add_argument("--voices", default="espeak,hibari")
     parser.add_argument("--show", action="store_true", help="print every cut's transcript")
     args = parser.parse_args()
@@ -215,11 +228,19 @@ def main() -> None:
     )
     print(
         "end_silence voice | end-of-turn delay ms p50/p95/max | split (no rule) | premature with rule |"
-        " finished held | turn delay with rule (+ hold) p50/p95 ms"
+        " (judgeable + whole heads) | finished held | turn delay with rule (+ hold) p50/p95 ms"
     )
     for silence in silences:
         for voice in voices:
-            row(silence, voice, [c for c in clips if c.voice == voice], transcribe, args.hold, args.show)
+            row(
+                silence,
+                voice,
+                [c for c in clips if c.voice == voice],
+                transcribe,
+                args.hold,
+                args.stt_ms,
+                args.show,
+            )
 
 
 def row(
@@ -228,10 +249,12 @@ def row(
     clips: list[Clip],
     transcribe: Callable[[bytes], tuple[str, float]],
     hold_s: float,
+    stt_ms: float,
     show: bool,
 ) -> None:
     delays, turn_delays = [], []
     paused = split = premature = 0
+    whole_heads = premature_whole_heads = 0  # sentences whose first part is a sentence by itself
     whole = held_whole = 0
     examples: list[str] = []
     for clip in clips:
@@ -252,25 +275,32 @@ def row(
                 print(f"   held finished: {final_text!r}")
             continue
         paused += 1
+        whole_heads += clip.sentence in WHOLE_HEADS
         if len(cuts) == 1:
             continue
         split += 1
         cut_premature = False
         for cut, after in itertools.pairwise(cuts):
-            text, ms = transcribe(cut.pcm)
+            text, _ = transcribe(cut.pcm)
             resumed = [t for t in onsets if t > cut.emitted_ms]
-            in_time = bool(resumed) and resumed[0] <= cut.emitted_ms + ms + hold_s * 1000
-            early = not looks_unfinished(text) or not in_time
+            transcript_at = cut.emitted_ms + stt_ms
+            # The reducer holds a transcript that reads unfinished for ``hold`` s, and any transcript
+            # that comes after the caller started speaking again (``machine._speaking_again``).
+            wait = hold_s * 1000 if looks_unfinished(text) else 0.0
+            early = not resumed or resumed[0] > transcript_at + wait
             cut_premature = cut_premature or early
             if show or (early and len(examples) < 4):
                 mark = "premature" if early else "held"
                 examples.append(f"{mark} ({clip.pause_ms} ms): {text!r} | {transcribe(after.pcm)[0]!r}")
         premature += cut_premature
+        premature_whole_heads += cut_premature and clip.sentence in WHOLE_HEADS
     print(
         f"{silence:8d} ms {voice:6} | {np.median(delays):5.0f} / {pct(delays, 0.95):5.0f}"
         f" / {max(delays):5.0f}"
         f"            | {split:3d}/{paused} = {100 * split / paused:5.1f} %"
         f" | {premature:3d}/{paused} = {100 * premature / paused:5.1f} %"
+        f" ({premature - premature_whole_heads}/{paused - whole_heads}"
+        f" + {premature_whole_heads}/{whole_heads} whole heads)"
         f" | {held_whole:2d}/{whole}"
         f" | {statistics.median(turn_delays):5.0f} / {pct(turn_delays, 0.95):5.0f}"
     )

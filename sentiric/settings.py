@@ -221,7 +221,13 @@ class Settings(BaseSettings):
         description="Silero: speech probability that starts speech; it ends below this minus 0.15.",
     )
     vad_aggressiveness: int = Field(default=2, ge=0, le=3, description="webrtcvad only: mode 0..3.")
-    vad_end_silence_ms: int = 700
+    vad_end_silence_ms: int = Field(
+        default=500,
+        ge=20,
+        description="Silence after the caller's last voiced frame that ends an utterance (a turn, unless "
+        "the dialog holds it: turn_hold_s). bench/turn_bench.py chose it: 200 ms sooner than 700 with no "
+        "more premature turn ends; 350 or less cuts mid-sentence pauses a text rule cannot judge.",
+    )
     vad_min_utterance_ms: int = 200
     vad_max_utterance_ms: int = 15_000
     stt_batch_window_ms: int = Field(
@@ -281,6 +287,12 @@ class Settings(BaseSettings):
         description="Speak an LLM's reply sentence by sentence while it writes (README, streamed replies); "
         "false: wait for the whole reply.",
     )
+    stream_knowledge_replies: bool = Field(
+        default=False,
+        description="With stream_replies, the knowledge engine's answers too: a multi-sentence answer's "
+        "first sentence is voiced and played while TTS voices the rest (about 40 ms sooner with hibari); "
+        "off by default until every test and dashboard reading replies expects pieces.",
+    )
     llm_api_key: SecretStr | None = None
     knowledge_file: Path | None = Field(default=None, description="Knowledge JSON until config has entries.")
     # Engine "remote": a speech server (streams.engines.speech_server) at host:port, grpcs:// for TLS.
@@ -298,6 +310,11 @@ class Settings(BaseSettings):
         "once: the dialog waits this long after it for the caller's next words, joins them, and "
         "answers the whole sentence (or what was said, when nothing came). 0: answer every "
         "transcript at once.",
+    )
+    early_answer: bool = Field(
+        default=False,
+        description="Start the answer when two partial transcripts in a row say the same finished-looking "
+        "words, before the final transcript (which confirms it, or stops it and is answered instead).",
     )
     streams_offset_reset: Literal["earliest", "latest"] = "latest"
     streams_max_call_age_s: float = Field(

@@ -83,6 +83,7 @@ def policy_from(settings: Settings) -> Policy:
     return Policy(
         no_input_timeout_s=settings.no_input_timeout_s,
         turn_hold_s=settings.turn_hold_s,
+        early_answer=settings.early_answer,
         default_language=default,
     )
 

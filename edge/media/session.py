@@ -262,6 +262,9 @@ class MediaSession:
         self._utterance_id: str | None = None
         self._barged_reply: str | None = None
         """The streamed reply the caller last talked over: its pieces still on their way are not played."""
+        self._last_piece: tuple[str, bool] | None = None
+        """(reply id, barge-in allowed) of the last streamed piece queued: a caller who speaks after it
+        played out, before the next piece came, talks over that reply too (pieces in flight)."""
         self._caller: deque[Int16Array] = deque()
         self._caller_samples = 0
         self._rx_started = False
@@ -610,6 +613,10 @@ class MediaSession:
                 if report is not None:
                     self._barged_reply = family_of(report.prompt_id) if report.prompt_id else None
                     self._finish_playbacks("barge_in")
+                elif not self.player.playing and self._last_piece is not None and self._last_piece[1]:
+                    # Between two pieces of a streamed reply (the next one still being written or
+                    # voiced): the caller talks over the reply all the same.
+                    self._barged_reply = self._last_piece[0]
             elif isinstance(event, SpeechDiscarded):
                 self._utterance_id = None
             else:
@@ -728,6 +735,8 @@ class MediaSession:
             )
             return self._take()
         self._playbacks[playback_id] = (pcm.size * 1000 // self.pcm_rate, source_uri)
+        family = family_of(playback_id)
+        self._last_piece = (family, barge_in) if family != playback_id else None
         idle = not self.player.playing
         self.player.play(pcm, prompt_id=playback_id, barge_in=barge_in)
         if idle:

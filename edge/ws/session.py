@@ -115,6 +115,9 @@ class WebCall:
         self._utterance_id: str | None = None
         self._barged_reply: str | None = None
         """The streamed reply the caller last talked over: its pieces still on their way are not played."""
+        self._last_piece: tuple[str, bool] | None = None
+        """(reply id, barge-in allowed) of the last streamed piece queued: speech after it played out,
+        before the next piece came, talks over that reply too (as `edge.media.session`)."""
         self._hangup: str | None = None
         self._errors = 0
 
@@ -246,6 +249,8 @@ class WebCall:
                 stopped = self.playout.barge_in(now)
                 if stopped:
                     self._barged_reply = family_of(stopped[0].playback_id)
+                elif not self.playout.playing and self._last_piece is not None and self._last_piece[1]:
+                    self._barged_reply = self._last_piece[0]  # between two pieces of a streamed reply
                 out += self._finished(stopped, notify=True)
             elif isinstance(event, SpeechDiscarded):
                 self._utterance_id = None
@@ -320,6 +325,8 @@ class WebCall:
         if rate != p.AUDIO_RATE:
             samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
             pcm = resample(samples, rate, p.AUDIO_RATE).astype("<i2").tobytes()
+        family = family_of(playback_id)
+        self._last_piece = (family, barge_in) if family != playback_id else None
         self.playout.enqueue(playback_id, pcm, barge_in=barge_in, source_uri=source_uri)
         return self.tick(now)
 

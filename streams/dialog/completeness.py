@@ -16,7 +16,10 @@ hold time (``turn_hold_s``) on top of the reply, while a wrong "finished" costs 
   ("where are you from?"); or, unless a question mark ends the text, a copula after a noun ("my
   order number is", "the address was": a value must follow). A copula after a pronoun ("yes it is",
   "there is") or inside a wh-clause ("where the nearest shop is") ends sentences, so those are
-  finished.
+  finished;
+- a verb that takes two objects with only the person said ("can you tell me", "could you send us"):
+  what to tell or send must follow, question mark or not (not "help me", "call me", "excuse me":
+  they are finished).
 
 Other languages get only the punctuation rules (their word lists are not written yet).
 """
@@ -55,6 +58,9 @@ COPULAS: Final = frozenset({"is", "are", "was", "were", "am", "be", "being", "be
 COPULA_ENDS_AFTER: Final = frozenset(
     "it that this there here he she they we you who what which where how why yes no so".split()
 )
+TELLING_VERBS: Final = frozenset("tell show give send bring remind teach email text".split())
+"""Verbs that, ending the text with only their person ("tell me", "send us"), still owe their thing."""
+PERSONS: Final = frozenset({"me", "us"})
 WH_WORDS: Final = frozenset("what where when who whom which how why whatever wherever".split())
 """A copula that closes a wh-clause ("tell me where the shop is") ends the sentence."""
 
@@ -63,6 +69,12 @@ _WORD: Final = re.compile(r"[a-z0-9']+")
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("’", "'"))
+
+
+def normalized(text: str) -> str:
+    """The words of a transcript, lower case, one space between: what two transcripts of the same words
+    share whatever Whisper's casing and punctuation ("Opening hours?" = "opening hours")."""
+    return " ".join(_words(text))
 
 
 def looks_unfinished(text: str, language: str = "en-US") -> bool:
@@ -81,6 +93,8 @@ def looks_unfinished(text: str, language: str = "en-US") -> bool:
     last = words[-1]
     if last in DANGLING:
         return True
+    if last in PERSONS and len(words) > 1 and words[-2] in TELLING_VERBS:
+        return True  # "Can you tell me?": Whisper's question mark on a voice that paused before the what
     fronted = bool(WH_WORDS.intersection(words[:-1]))
     if last in PREPOSITIONS:
         # A question strands its preposition only after a fronted wh-word ("Where are you from?");

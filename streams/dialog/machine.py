@@ -35,7 +35,7 @@ from typing import Any, Final
 from schemas import models as m
 from schemas.envelope import DEFAULT_TENANT
 from schemas.playback_ids import family_of, piece_playback_id
-from streams.dialog.completeness import join, looks_unfinished
+from streams.dialog.completeness import join, looks_unfinished, normalized
 from streams.dialog.context import context_values
 from streams.dialog.decisions import ArmTimer, CancelTimer, Decision, DropState, Record, Send
 from streams.dialog.language import is_auto, settled_language, spoken_language
@@ -47,6 +47,8 @@ ID_NAMESPACE: Final = uuid.UUID("5b0e2f3c-8a41-4c7e-9d2a-6f1e3c0b7a55")
 MACHINE_ENGINE: Final = "dialog-machine"
 DTMF_ENGINE: Final = "dtmf"
 TURN_ENGINE: Final = "turn"
+EARLY_ENGINE: Final = "partial"
+"""`engine` of the transcript the machine records when it answers a stable partial transcript early."""
 
 """`engine` of the transcript the machine records for a caller's turn it held: the joined text."""
 IGNORE: Final = "ignore"
@@ -77,6 +79,13 @@ class Policy:
     turn_hold_s: float = 0.8
     """How long a transcript that looks unfinished (`streams.dialog.completeness`) is held for the
     caller's next words before it is answered as it is; 0: answer every transcript at once."""
+    resume_wait_s: float = 3.0
+    """How long a finished-looking transcript, held because the caller was already speaking again,
+    waits for that speech's transcript before it is answered alone."""
+    early_answer: bool = False
+    """Answer a caller's words before their final transcript, once two partial transcripts in a row
+    say the same finished-looking words; the final transcript confirms the answer, or (other words)
+    stops it and is answered instead."""
     handoff_digit: str = "0"
     """With a handoff target, this key asks for a person (before `exit_digit` is considered)."""
     max_misunderstood: int = 2
@@ -128,6 +137,10 @@ def reply_id_for(call_id: str, seq: int) -> str:
 
 def turn_utterance_id(call_id: str, seq: int) -> str:
     return f"{call_id}:turn:{seq}"
+
+
+def early_utterance_id(call_id: str, seq: int) -> str:
+    return f"{call_id}:early:{seq}"
 
 
 def holds(policy: Policy, fact: m.UtteranceTranscribed) -> bool:
@@ -354,20 +367,32 @@ def _take_turn(st: _Step, utterance_id: str) -> None:
     st.go(Phase.THINKING)
 
 
-def _hold(st: _Step, text: str) -> None:
+def _hold(st: _Step, text: str, *, finished: bool = False) -> None:
     """The caller seems to be mid-sentence: keep their words and listen on (barge-in included: the
     agent's audio stops, as for any caller turn; a reply being thought about is superseded).
 
     If they are already speaking again (a slow transcript arrives after the next `SpeechStarted`),
     the short hold would run out mid-word: wait for that speech's transcript instead, up to the
-    no-input timeout, as when they start speaking during the hold."""
+    no-input timeout, as when they start speaking during the hold; words that read `finished`, held
+    only because the caller spoke again, wait at most `resume_wait_s` (that speech may have been a
+    breath the edge dropped: no transcript would come)."""
     st.stop_playback()
     st.set(held_text=text, pending_utterance=None)
-    if st.s.speech_open is not None:
+    if finished:
+        st.arm(TimerName.TURN_HOLD, st.policy.resume_wait_s)
+    elif st.s.speech_open is not None:
         st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
     else:
         st.arm(TimerName.TURN_HOLD, st.policy.turn_hold_s)
     st.go(Phase.LISTENING)
+
+
+def _speaking_again(st: _Step) -> bool:
+    """The caller started a new utterance before this one's final transcript came: a short end
+    silence (``vad_end_silence_ms``) cut a pause mid-sentence ("I need help" … "with my bill"), which
+    no text rule can tell from a finished sentence. The words are held for the rest, as an unfinished
+    transcript is, instead of answering the first half while the caller is talking."""
+    return st.policy.turn_hold_s > 0 and st.s.speech_open is not None
 
 
 def _answer_held(st: _Step, text: str) -> None:
@@ -381,12 +406,61 @@ def _answer_held(st: _Step, text: str) -> None:
     _take_turn(st, utterance_id)
 
 
+def _partial(st: _Step) -> None:
+    """A partial transcript (the words so far of an utterance still being spoken). With
+    `early_answer`, the same finished-looking words twice in a row, the caller listening to nothing,
+    start the answer now: the machine records them as a caller turn (engine `partial`) and thinks
+    about it, as for a final transcript. Later words of that utterance discard the early answer."""
+    f: m.UtteranceTranscribed = st.fact
+    if not st.policy.early_answer:
+        return
+    words = normalized(f.text)
+    if st.s.early_of == f.utterance_id:
+        if words != st.s.early_text:
+            _discard_early(st)  # the caller is saying more than what is being answered
+            st.go(Phase.LISTENING)
+            st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
+        return
+    stable = st.s.partial_of == f.utterance_id and st.s.partial == words
+    st.set(partial_of=f.utterance_id, partial=words)
+    if (
+        not stable
+        or not words
+        or st.s.phase != Phase.LISTENING
+        or st.s.held_text is not None
+        or st.s.speech_open != f.utterance_id
+        or looks_unfinished(f.text, f.language)
+    ):
+        return
+    utterance_id = early_utterance_id(st.s.call_id, st.s.out_seq + 1)
+    st.record(
+        m.UtteranceTranscribed, utterance_id=utterance_id, text=f.text, language=st.language(),
+        confidence=f.confidence, is_final=True, engine=EARLY_ENGINE, latency_ms=0.0,
+    )  # fmt: skip
+    _take_turn(st, utterance_id)
+    st.set(early_of=f.utterance_id, early_text=words)
+
+
+def _discard_early(st: _Step) -> None:
+    """The early answer is not the caller's turn: stop its audio (queued or playing) and forget it."""
+    st.stop_playback()
+    st.set(pending_utterance=None, early_of=None, early_text=None)
+
+
 def _transcribed(st: _Step) -> None:
     f: m.UtteranceTranscribed = st.fact
     if not f.is_final:
+        _partial(st)
         return
     if f.utterance_id == st.s.speech_open:
         st.set(speech_open=None)
+    if f.utterance_id == st.s.partial_of:
+        st.set(partial_of=None, partial=None)
+    if f.utterance_id == st.s.early_of:
+        if normalized(f.text) == st.s.early_text:
+            st.set(early_of=None, early_text=None)
+            return  # the early answer was this turn's: it goes on
+        _discard_early(st)  # other words: answer them instead (below), never the early answer
     held = st.s.held_text
     if not f.text.strip():
         if held is not None:
@@ -405,6 +479,8 @@ def _transcribed(st: _Step) -> None:
         return
     if holds(st.policy, f):
         _hold(st, text)
+    elif _speaking_again(st):
+        _hold(st, text, finished=held is None)
     elif held is not None:
         _answer_held(st, text)
     else:

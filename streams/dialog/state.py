@@ -105,6 +105,16 @@ class DialogState:
     held_text: str | None = None
     """LISTENING: what the caller said so far of a sentence that looks unfinished ("My order number
     is"), not answered yet; their next utterance is joined to it (`streams.dialog.completeness`)."""
+    partial_of: str | None = None
+    """With `Policy.early_answer`: the utterance whose latest partial transcript is `partial`."""
+    partial: str | None = None
+    """Its text, normalized (`streams.dialog.completeness.normalized`): the next partial equal to it
+    is stable."""
+    early_of: str | None = None
+    """The utterance an early answer was started from (a stable partial), until its final transcript
+    confirms (the same words) or discards it."""
+    early_text: str | None = None
+    """The normalized words the early answer answers."""
     timer: Timer | None = None
     hangup_sent: bool = False
     handoff_target: str | None = None

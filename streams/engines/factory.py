@@ -62,7 +62,7 @@ def build_dialog(settings: Settings) -> DialogEngine:
     if settings.dialog_engine == "knowledge":
         from streams.engines.knowledge import KnowledgeEngine
 
-        return KnowledgeEngine(language=settings.language)
+        return KnowledgeEngine(language=settings.language, stream=settings.stream_knowledge_replies)
     raise EngineError(f"unknown dialog_engine {settings.dialog_engine!r} (known: knowledge, openai, remote)")
 
 

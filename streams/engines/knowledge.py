@@ -18,7 +18,7 @@ import math
 import re
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -153,9 +153,13 @@ class KnowledgeEngine:
 
     name = "knowledge-base"
 
-    def __init__(self, min_score: float = DEFAULT_MIN_SCORE, language: str = "en-US") -> None:
+    def __init__(
+        self, min_score: float = DEFAULT_MIN_SCORE, language: str = "en-US", *, stream: bool = True
+    ) -> None:
         self.min_score = min_score
         self.language = language
+        self.stream = stream
+        """Hand answers out for streaming (`reply_streaming`); False: every answer is said whole."""
         self._index: KnowledgeIndex | None = None
         # One index per knowledge base seen (a call's language picks its entries: one set per language).
         self._indexes: dict[tuple[KnowledgeEntry, ...], KnowledgeIndex] = {}
@@ -180,6 +184,23 @@ class KnowledgeEngine:
             )
         top = matches[0].entry
         return Reply(top.answer, intent=top.entity_id, end_conversation=top.end_conversation)
+
+    def reply_streaming(
+        self,
+        text: str,
+        history: Sequence[Turn],
+        knowledge: Sequence[KnowledgeEntry],
+        on_text: Callable[[str], None],
+    ) -> Reply:
+        """`reply`, its text handed to `on_text` (`StreamingDialogEngine`, with `stream_replies`).
+        Retrieval is instant, but a multi-sentence answer is then voiced sentence by sentence
+        (`streams.agents.speech.reply_streamed`): the caller hears the first while TTS voices the rest,
+        as with an LLM. A goodbye or a handoff is handed out whole: the dialog says those without
+        barge-in, or before it transfers the call, which a piece already playing would not know."""
+        answer = self.reply(text, history, knowledge)
+        if self.stream and answer.intent != HANDOFF_INTENT and not answer.end_conversation:
+            on_text(answer.text)
+        return answer
 
 
 def load_knowledge(path: Path = SAMPLE_PATH, *, source: str = "sample") -> list[KnowledgeEntry]:

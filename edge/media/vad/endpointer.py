@@ -103,7 +103,7 @@ class EndpointerConfig:
     threshold: float = 0.5  # Silero: speech probability that starts speech (leaves 0.15 lower)
     aggressiveness: int = 2  # webrtcvad mode 0 (least) .. 3 (most aggressive in rejecting non-speech)
     start_ms: int = 60  # consecutive speech needed to declare an onset
-    end_silence_ms: int = 700  # trailing non-speech that ends an utterance
+    end_silence_ms: int = 700  # trailing non-speech that ends an utterance (the edge: its settings, 500)
     min_utterance_ms: int = 200  # shorter speech (onset → last speech frame) is discarded
     max_utterance_ms: int = 15_000
     pre_roll_ms: int = 200  # audio kept before the onset

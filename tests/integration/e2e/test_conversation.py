@@ -22,6 +22,7 @@ import pytest
 
 from edge.app import EdgeApp
 from schemas import models as m
+from schemas.playback_ids import family_of, in_family, piece_playback_id
 from sentiric.eventlog.producer import EventProducer
 from sentiric.eventlog.topics import commands_topic
 from streams.agents.speech import ENGINE_SOURCE
@@ -90,7 +91,8 @@ async def stack(
     home = tmp_path_factory.mktemp("e2e")
     # creates the topics the worker joins; admits agent calls only while the worker serves them
     edge = await start_edge(fresh_kafka, home / "edge", require_worker=True)
-    worker = Worker(fresh_kafka, home / "worker", machine_cache_dir)
+    # the knowledge engine's answers streamed sentence by sentence, as with an LLM
+    worker = Worker(fresh_kafka, home / "worker", machine_cache_dir, SENTIRIC_STREAM_KNOWLEDGE_REPLIES="true")
     log = CallLog(fresh_kafka, edge.settings.node_id, alive=worker.alive)
     try:
         worker.start()
@@ -129,6 +131,19 @@ async def replay_timeline(stack: Stack, call_id: str) -> list[tuple[str, str, st
     assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
     lines = [line for line in out.decode().splitlines() if line.strip()]
     return [(line.split()[1], line.split()[3], line) for line in lines]
+
+
+async def answer_played(stack: Stack, reply_id: str, within_s: float = 90.0) -> Logged:
+    """Until the reply's last piece (or the reply, voiced whole) has played at the edge."""
+    last = await stack.log.wait_for(
+        is_(m.SpeechSynthesized, reply_id=reply_id, last=True), "the answer voiced", within_s
+    )
+    playback_id = piece_playback_id(reply_id, last.record.part, True)
+    if not last.record.pcm:  # the pieces said everything: the one before is the last heard
+        playback_id = piece_playback_id(reply_id, last.record.part - 1, False)
+    return await stack.log.wait_for(
+        is_(m.PlaybackFinished, playback_id=playback_id), "the answer played", within_s
+    )
 
 
 def is_subsequence(wanted: list[tuple[str, str]], seen: list[tuple[str, str]]) -> bool:
@@ -177,15 +192,20 @@ async def test_a_caller_asks_for_the_opening_hours(stack: Stack, tmp_path: Path)
     assert partials and all(p.text.strip() for p in partials), [p.text for p in partials]
     assert order.index(partials[-1]) < order.index(heard)
     assert any(words(p.text) & {"what", "your", "opening"} for p in partials), [p.text for p in partials]
-    answer = one(records, m.AgentReplied, utterance_id=captured.utterance_id)
+    answer = one(records, m.AgentReplied, utterance_id=captured.utterance_id, final=True)
     assert (answer.text, answer.intent, answer.engine) == (HOURS.answer, "hours", "knowledge-base")
-    voiced = one(records, m.SpeechSynthesized, reply_id=answer.reply_id)
-    assert voiced.engine == "hibari"  # the default English voice
-    play = one(records, m.PlayAudio, playback_id=answer.reply_id)
-    assert play.pcm == voiced.pcm
-    started = one(records, m.PlaybackStarted, playback_id=answer.reply_id)
-    finished = one(records, m.PlaybackFinished, playback_id=answer.reply_id)
-    assert not finished.interrupted and finished.reason == "completed"
+    # The two-sentence answer is streamed (`stream_replies`): its first sentence is voiced and played
+    # on its own while TTS voices the rest (the final fact's `rest`).
+    first = one(records, m.AgentReplied, utterance_id=captured.utterance_id, final=False)
+    assert (first.part, answer.part) == (0, 1) and f"{first.text} {answer.rest}" == HOURS.answer
+    voiced = [r for r in order if is_(m.SpeechSynthesized, reply_id=answer.reply_id)(r)]
+    assert [(v.engine, v.part, v.last) for v in voiced] == [("hibari", 0, False), ("hibari", 1, True)]
+    plays = [one(records, m.PlayAudio, playback_id=f"{answer.reply_id}#{v.part}") for v in voiced]
+    assert [p.pcm for p in plays] == [v.pcm for v in voiced]
+    starts = [one(records, m.PlaybackStarted, playback_id=p.playback_id) for p in plays]
+    ends = [one(records, m.PlaybackFinished, playback_id=p.playback_id) for p in plays]
+    assert all(not f.interrupted and f.reason == "completed" for f in ends)
+    started, finished = starts[0], ends[-1]
     ended = one(records, m.CallEnded)
     assert (ended.reason, ended.hangup_by) == ("caller_bye", "caller")
 
@@ -198,7 +218,7 @@ async def test_a_caller_asks_for_the_opening_hours(stack: Stack, tmp_path: Path)
         (sent[0].rtp.sequence_number + i) & 0xFFFF for i in range(len(sent))
     ]  # continuous, across the greeting, the silences and the answer
     pcm = pcm_of(reply)
-    assert abs(pcm.size / 8000 - started.duration_ms / 1000) < 0.3
+    assert abs(pcm.size / 8000 - sum(x.duration_ms for x in starts) / 1000) < 0.3
     assert rms(pcm) > 300  # speech, not the silence the edge sends between prompts
     transcript = await asyncio.to_thread(stack.stt.transcribe, pcm.astype("<i2").tobytes(), 8000, "en-US")
     got = words(transcript.text)
@@ -209,7 +229,7 @@ async def test_a_caller_asks_for_the_opening_hours(stack: Stack, tmp_path: Path)
     timeline = await replay_timeline(stack, call_id)
     assert is_subsequence(WHOLE_CONVERSATION, [(kind, type_) for kind, type_, _ in timeline]), timeline
     # the answer's playback line carries the latency of each of its stages
-    (timed,) = [line for _, type_, line in timeline if type_ == "PlaybackStarted" and answer.reply_id in line]
+    timed = next(line for _, kind, line in timeline if kind == "PlaybackStarted" and answer.reply_id in line)
     assert re.search(
         r"\| stt \d+ ms .* dialog \d+ ms .* tts \d+ ms .* playout \d+ ms  voice-to-voice \d+ ms$", timed
     ), timed
@@ -242,7 +262,7 @@ async def test_the_worker_killed_between_greeting_and_question(stack: Stack, tmp
         captured = await stack.log.wait_for(is_(m.UtteranceCaptured, call_id=call_id), "the question")
         assert captured.record.occurred_at.timestamp() > killed_at  # asked after the kill
         reply_id = f"{captured.record.utterance_id}:reply"
-        await stack.log.wait_for(is_(m.PlaybackFinished, playback_id=reply_id), "the answer played", 150)
+        await answer_played(stack, reply_id, 150)
         async with EventProducer(bootstrap_servers=stack.bootstrap) as producer:
             hangup = m.Hangup(
                 event_id=uuid.uuid4(), call_id=call_id, seq=1, occurred_at=datetime.now(UTC),
@@ -257,14 +277,19 @@ async def test_the_worker_killed_between_greeting_and_question(stack: Stack, tmp
     assert new_call(stack, start) == call_id
     await stack.log.wait_for(is_(m.MediaPortReleased, call_id=call_id), "MediaPortReleased")
     records = stack.log.of(call_id)
-    answer = one(records, m.AgentReplied, utterance_id=captured.record.utterance_id)
+    answer = one(records, m.AgentReplied, utterance_id=captured.record.utterance_id, final=True)
     assert answer.intent == "hours" and answer.text == HOURS.answer
     logged = next(r for r in records if r.record is answer)
     assert logged.timestamp_ms / 1000 > killed_at  # answered by the restarted worker
     assert stack.worker.starts == 2
-    play = one(records, m.PlayAudio, playback_id=reply_id)
-    assert play.call_id == call_id and play.pcm
-    assert not one(records, m.PlaybackFinished, playback_id=reply_id).interrupted
+    plays = [
+        r.record
+        for r in records
+        if isinstance(r.record, m.PlayAudio) and in_family(r.record.playback_id, reply_id)
+    ]
+    assert plays and all(p.call_id == call_id and p.pcm for p in plays)
+    ends = [one(records, m.PlaybackFinished, playback_id=p.playback_id) for p in plays]
+    assert not any(f.interrupted for f in ends)
     # The restarted worker resumed the same dialog: it spoke and went back to listening.
     states = [(r.record.from_state, r.record.to_state) for r in records if r.kind == "DialogStateChanged"]
     assert ("THINKING", "SPEAKING") in states and states[-1][1] in ("LISTENING", "ENDED"), states
@@ -274,7 +299,7 @@ async def test_the_worker_killed_between_greeting_and_question(stack: Stack, tmp
 async def test_a_caller_who_pauses_mid_sentence_is_answered_once_after_the_whole_sentence(
     stack: Stack, tmp_path: Path
 ) -> None:
-    """ "My order number is" … 1 s … "four five six": the edge ends an utterance after 700 ms of
+    """ "My order number is" … 1 s … "four five six": the edge ends an utterance after 500 ms of
     silence, so it captures two; the dialog holds the first (it reads unfinished), joins the second,
     and the engine answers the whole sentence once."""
     scenario = caller_scenario(tmp_path, ORDER_PCAP, before_ms=5000, pcap_ms=ORDER_MS, after_ms=120000)
@@ -291,11 +316,12 @@ async def test_a_caller_who_pauses_mid_sentence_is_answered_once_after_the_whole
         )
         call_id = invite.record.call_id
         reply = await stack.log.wait_for(
-            lambda r: is_(m.AgentReplied, call_id=call_id, source=ENGINE_SOURCE)(r), "the answer", 120
+            lambda r: is_(m.AgentReplied, call_id=call_id, source=ENGINE_SOURCE, final=True)(r),
+            "the answer",
+            120,
         )
         # sipp takes the BYE only once its pcap has been sent: hang up when the answer has played
-        played = is_(m.PlaybackFinished, playback_id=reply.record.reply_id)
-        await stack.log.wait_for(played, "the answer played")
+        await answer_played(stack, reply.record.reply_id)
         async with EventProducer(bootstrap_servers=stack.bootstrap) as producer:
             hangup = m.Hangup(
                 event_id=uuid.uuid4(), call_id=call_id, seq=1, occurred_at=datetime.now(UTC),
@@ -326,7 +352,7 @@ async def test_a_caller_who_pauses_mid_sentence_is_answered_once_after_the_whole
         w for w in re.findall(r"[a-z]+", turn.text.lower()) if w in ("four", "five", "six")
     )
     assert digits in ("456", "four five six"), turn.text
-    answers = [r.record for r in records if is_(m.AgentReplied, source=ENGINE_SOURCE)(r.record)]
+    answers = [r.record for r in records if is_(m.AgentReplied, source=ENGINE_SOURCE, final=True)(r.record)]
     assert [a.utterance_id for a in answers] == [turn.utterance_id], [
         (a.utterance_id, a.text) for a in answers
     ]
@@ -339,4 +365,6 @@ async def test_a_caller_who_pauses_mid_sentence_is_answered_once_after_the_whole
     second_logged = next(r for r in records if r.record is captured[1])
     assert thinking[0].timestamp_ms >= second_logged.timestamp_ms
     plays = [r.record for r in records if isinstance(r.record, m.PlayAudio)]
-    assert [p.playback_id for p in plays[1:]] == [answers[0].reply_id]  # the greeting, then the answer
+    assert plays[1:] and {family_of(p.playback_id) for p in plays[1:]} == {
+        answers[0].reply_id
+    }  # the greeting, then the answer

@@ -472,3 +472,41 @@ def test_pieces_of_a_streamed_reply_talked_over_are_not_played() -> None:
     assert not session.player.playing
     run(session.play(tone, "r2", barge_in=True, source_uri=None))  # the next reply plays
     assert session.player.current_id == "r2"
+
+
+def test_a_caller_who_speaks_between_two_pieces_talks_over_the_reply() -> None:
+    """The first piece played out and the next is still being written when the caller speaks: the
+    edge has nothing to stop, but the next piece, arriving before the dialog's StopPlayback, is
+    refused (the agent stays silent from the caller's onset on)."""
+    speech = load_wav(SPEECH)
+    frames = ulaw_frames(np.concatenate([speech, np.zeros(8000, dtype=np.int16)]))
+    session = make_session()
+    run = Run(session)
+    run(session.play(np.full(800, 500, dtype=np.int16), "r1#0", barge_in=True, source_uri=None))
+    silence = ulaw_frames(np.zeros(8000, dtype=np.int16))
+    for i in range(10):  # 100 ms of piece, then 100 ms of nothing queued
+        run(session.receive_rtp(audio_packet(i, silence[i]), CALLER, T0 + i * TICK))
+        run(session.tick(T0 + i * TICK))
+    assert run.fields(PlaybackFinished)[-1]["reason"] == "completed" and not session.player.playing
+    for i, frame in enumerate(frames[:60], start=10):
+        run(session.receive_rtp(audio_packet(i, frame), CALLER, T0 + i * TICK))
+        run(session.tick(T0 + i * TICK))
+    assert run.fields(SpeechStarted)
+    run(session.play(np.full(8000, 500, dtype=np.int16), "r1#1", barge_in=True, source_uri=None))
+    assert run.fields(PlaybackFinished)[-1] == {
+        "playback_id": "r1#1", "interrupted": True, "played_ms": 0, "duration_ms": 0, "reason": "barge_in",
+    }  # fmt: skip
+    assert not session.player.playing
+
+
+def test_speech_after_a_reply_voiced_whole_refuses_nothing() -> None:
+    speech = load_wav(SPEECH)
+    frames = ulaw_frames(np.concatenate([speech, np.zeros(8000, dtype=np.int16)]))
+    session = make_session()
+    run = Run(session)
+    run(session.play(np.full(800, 500, dtype=np.int16), "r1", barge_in=True, source_uri=None))
+    for i, frame in enumerate(frames[:60]):
+        run(session.receive_rtp(audio_packet(i, frame), CALLER, T0 + (i + 10) * TICK))
+        run(session.tick(T0 + (i + 10) * TICK))
+    run(session.play(np.full(8000, 500, dtype=np.int16), "r2#0", barge_in=True, source_uri=None))
+    assert session.player.current_id == "r2#0"

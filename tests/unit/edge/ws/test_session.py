@@ -322,3 +322,22 @@ def test_pieces_of_a_streamed_reply_talked_over_are_not_played() -> None:
     assert not any(isinstance(e, SendAudio) for e in out + run_until_quiet(call, 110.6, 111.0))
     out = piece("r2", 111.0)  # the next reply plays
     assert facts(out) == ["PlaybackStarted"]
+
+
+def test_speech_between_two_pieces_of_a_streamed_reply_talks_over_it() -> None:
+    """The first piece played out and the next is still being written when the caller speaks: the
+    next piece, sent before the dialog heard them, is refused."""
+    call = opened()
+    short = (np.ones(1600, dtype=np.int16) * 1000).astype("<i2").tobytes()  # 100 ms
+    call.execute(command(m.PlayAudio, call.call_id, playback_id="r1#0", pcm=short, sample_rate=16000), 110.0)
+    out = run_until_quiet(call, 110.0, 110.5)
+    assert emitted(out, m.PlaybackFinished)["reason"] == "completed"
+    speech = question()
+    for i in range(0, 16000, 640):
+        out += call.receive(speech[i : i + 640], 110.6)
+    assert "SpeechStarted" in facts(out)
+    out = call.execute(
+        command(m.PlayAudio, call.call_id, playback_id="r1#1", pcm=short, sample_rate=16000), 110.7
+    )
+    assert emitted(out, m.PlaybackFinished)["reason"] == "barge_in"
+    assert not any(isinstance(e, SendAudio) for e in out + run_until_quiet(call, 110.7, 111.0))

@@ -6,16 +6,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from schemas import models as m
+from sentiric.settings import Settings
 from streams.agents import speech
 from streams.agents.streaming import reply_streaming
 from streams.dialog.script import CallScript
 from streams.engines.dialog import Reply, StreamingDialogEngine, Turn
 from streams.engines.errors import EngineError
+from streams.engines.factory import build_dialog
+from streams.engines.knowledge import KnowledgeEngine, load_knowledge
 from streams.engines.openai_chat import OpenAIChatEngine
 from streams.engines.tts import Speech
 from tests.support.fake_chat import FakeChatServer
@@ -159,3 +163,54 @@ async def test_a_model_that_fails_before_any_sentence_raises() -> None:
         engine.close()
         server.stop()
     await asyncio.sleep(0)
+
+
+def test_the_knowledge_engines_multi_sentence_answer_is_voiced_sentence_by_sentence() -> None:
+    """The embedded engine streams too (with `stream_replies`): its first sentence is a piece of its
+    own, so the caller hears it while TTS voices the rest."""
+    engine = KnowledgeEngine()
+    assert isinstance(engine, StreamingDialogEngine)
+    hours = next(e for e in load_knowledge() if e.entity_id == "hours")
+    pieces: list[m.AgentReplied] = []
+    final = speech.reply_streamed(
+        CallScript().transcribed("u1", "what are your opening hours"),
+        engine,
+        [],
+        load_knowledge(),
+        pieces.append,
+    )
+    assert [(p.text, p.part, p.final, p.engine) for p in pieces] == [
+        (hours.answer.split(". ")[0] + ".", 0, False, "knowledge-base")
+    ]
+    assert final.final and final.part == 1 and final.rest == "We are closed on Sundays."
+    assert (final.text, final.intent) == (hours.answer, "hours")
+    tts = LengthTTS()
+    speech.synthesize(pieces[0], tts, "en-US")
+    speech.synthesize(final, tts, "en-US")
+    assert len(tts.texts) == 2 and tts.texts[1].startswith("We are closed")  # each piece voiced once
+
+
+@pytest.mark.parametrize(("question", "intent"), [("goodbye", "goodbye"), ("talk to a person", "handoff")])
+def test_a_knowledge_goodbye_or_handoff_is_said_whole(question: str, intent: str) -> None:
+    pieces: list[m.AgentReplied] = []
+    final = speech.reply_streamed(
+        CallScript().transcribed("u1", question), KnowledgeEngine(), [], load_knowledge(), pieces.append
+    )
+    assert pieces == [] and final.intent == intent and final.part == 0 and final.rest is None
+
+
+def test_the_knowledge_engine_streams_only_when_configured(tmp_path: Path) -> None:
+    """`stream_knowledge_replies` (off by default): the engine the worker builds says answers whole."""
+    whole = build_dialog(Settings(home=tmp_path))
+    assert isinstance(whole, KnowledgeEngine) and not whole.stream
+    pieces: list[m.AgentReplied] = []
+    final = speech.reply_streamed(
+        CallScript().transcribed("u1", "what are your opening hours"),
+        whole,
+        [],
+        load_knowledge(),
+        pieces.append,
+    )
+    assert pieces == [] and final.part == 0 and final.intent == "hours"
+    streaming = build_dialog(Settings(home=tmp_path, stream_knowledge_replies=True))
+    assert isinstance(streaming, KnowledgeEngine) and streaming.stream

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from streams.dialog.completeness import join, looks_unfinished
 
@@ -29,6 +31,9 @@ from streams.dialog.completeness import join, looks_unfinished
         "Could you send it to the?",  # a question mark does not finish an article
         "Could you send it to?",  # nor a preposition without a wh-word before it
         "  My phone number is  ",
+        "Can you tell me?",  # what to tell must follow (turn_bench: hibari paused after it)
+        "Could you send us",
+        "Please remind me.",
     ],
 )
 def test_unfinished(text: str) -> None:
@@ -52,6 +57,10 @@ def test_unfinished(text: str) -> None:
         "Where are you from?",  # a wh-question may end in a preposition
         "Who am I speaking with?",
         "Hold on.",
+        "Can you help me?",
+        "Please call me.",
+        "Excuse me.",
+        "Tell me where the nearest shop is.",
         "I need help.",  # a sentence by itself: the rule cannot know more is coming
         "and on sundays",
         "",
@@ -60,6 +69,21 @@ def test_unfinished(text: str) -> None:
 )
 def test_finished(text: str) -> None:
     assert not looks_unfinished(text)
+
+
+UNFINISHED_HEADS = ["My order number is", "I would like to", "Can you tell me", "I want a refund and"]
+
+
+@given(
+    head=st.sampled_from(UNFINISHED_HEADS),
+    value=st.sampled_from(["4 5 6", "456", "check my order", "where the shop is", "John Smith"]),
+    mark=st.sampled_from(["", ".", "?", "!"]),
+)
+def test_a_held_head_joined_with_its_value_reads_finished(head: str, value: str, mark: str) -> None:
+    """What the reducer answers after a hold (the head joined with its continuation) is never held
+    again: the caller is answered, not asked to wait twice."""
+    assert looks_unfinished(head)
+    assert not looks_unfinished(join(head + mark, value + mark))
 
 
 def test_a_lone_ellipsis_trails_off() -> None:

@@ -741,6 +741,49 @@ def test_a_slow_transcript_while_the_caller_speaks_again_waits_for_their_words()
     assert turn.text == "My order number is 456." and run.state.speech_open is None
 
 
+def test_a_finished_transcript_after_the_caller_spoke_again_is_joined_with_their_words() -> None:
+    """ "I need help" … "with my bill": the endpointer cut a pause that the text cannot tell from a
+    finished sentence, but the caller was speaking again before its transcript came."""
+    run = Run()
+    run.to_listening()
+    run.feed(run.s.speech("u1"), run.s.captured("u1"))
+    run.feed(run.s.speech("u2"))
+    out = run.feed(run.s.transcribed("u1", "I need help."))
+    assert changes(out) == [] and commands(out) == [] and run.state.pending_utterance is None
+    assert run.state.held_text == "I need help."
+    assert run.armed() == ArmTimer(TimerName.TURN_HOLD, run.state.out_seq, P.resume_wait_s)
+    assert run.feed(run.s.replied("u1", "How can I help?")) == []  # an answer to the half: not played
+    [turn] = _turns(run.feed(run.s.captured("u2"), run.s.transcribed("u2", "with my bill.")))
+    assert turn.text == "I need help. with my bill." and run.state.pending_utterance == turn.utterance_id
+    assert run.feed(run.s.replied("u2", "Sorry?")) == []
+
+
+def test_speech_that_never_becomes_a_transcript_releases_the_finished_words_soon() -> None:
+    run = Run()
+    run.to_listening()
+    run.feed(run.s.speech("u1"), run.s.captured("u1"), run.s.speech("u2"))  # u2: a breath, dropped
+    run.feed(run.s.transcribed("u1", "I need help."))
+    wait = run.armed()
+    [turn] = _turns(run.feed(run.s.timer(str(wait.timer), wait.armed_seq)))
+    assert turn.text == "I need help." and run.state.phase == Phase.THINKING
+
+
+def test_a_finished_transcript_with_nobody_speaking_is_answered_at_once() -> None:
+    run = Run()
+    run.to_listening()
+    run.feed(run.s.speech("u1"), run.s.captured("u1"))
+    out = run.feed(run.s.transcribed("u1", "I need help."))
+    assert changes(out) == [("LISTENING", "THINKING")] and run.state.pending_utterance == "u1"
+
+
+def test_without_a_hold_a_caller_speaking_again_does_not_delay_the_answer() -> None:
+    run = Run(policy=Policy(turn_hold_s=0))
+    run.to_listening()
+    run.feed(run.s.speech("u1"), run.s.captured("u1"), run.s.speech("u2"))
+    run.feed(run.s.transcribed("u1", "I need help."))
+    assert run.state.pending_utterance == "u1" and run.state.phase == Phase.THINKING
+
+
 # -- streamed replies: pieces of one reply spoken while the engine writes on ------------------------
 
 

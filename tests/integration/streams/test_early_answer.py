@@ -1,0 +1,140 @@
+"""The early answer through a real streams worker on the real broker (SENTIRIC_EARLY_ANSWER=true).
+
+The test plays the edge (as `test_turn_hold` does) and the STT's partial transcripts (the words so far
+of an utterance still being spoken, as `streams.agents.partials` publishes them), so the words are
+exact; the worker's STT agent passes the final transcript on from `UtteranceCaptured.text`. It checks
+what the worker's agents make of them together: two equal partials start the answer (a caller turn the
+dialog records, engine `partial`, answered by the knowledge engine, voiced, played) before the final;
+an equal final keeps it (nothing stopped, nothing answered twice); a different final stops the early
+answer's audio at the edge and is answered instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from schemas import models as m
+from schemas.codec import encode
+from schemas.playback_ids import family_of
+from sentiric.eventlog.topics import CALLS
+from streams.agents.speech import ENGINE_SOURCE
+from streams.dialog.machine import EARLY_ENGINE
+from streams.dialog.script import CallScript
+from tests.integration.e2e.stack import CallLog, Worker, is_
+from tests.integration.streams.test_dialog_pipeline import EDGE, PARTITIONS, topics
+
+__all__ = ["topics"]  # the fixture, shared with the pipeline test
+
+
+async def test_a_stable_partial_is_answered_early_and_the_final_keeps_or_replaces_it(
+    topics: str, tmp_path: Path, machine_cache_dir: Path
+) -> None:
+    bootstrap = topics
+    worker = Worker(
+        bootstrap, tmp_path, machine_cache_dir,
+        SENTIRIC_TOPIC_PARTITIONS=str(PARTITIONS), SENTIRIC_EARLY_ANSWER="true",
+    )  # fmt: skip
+    log = CallLog(bootstrap, EDGE, alive=worker.alive)
+    await log.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    script = CallScript("call-early-1", edge=EDGE)
+    key = script.call_id.encode()
+
+    async def send(*facts: Any) -> None:
+        for fact in facts:
+            await producer.send_and_wait(CALLS, encode(fact), key=key)
+
+    def partial(uid: str, text: str) -> Any:
+        return script.fact(m.UtteranceTranscribed, utterance_id=uid, text=text, is_final=False)
+
+    def captured(uid: str, text: str) -> Any:
+        return script.fact(
+            m.UtteranceCaptured, utterance_id=uid, sample_rate=8000, pcm=b"\x00\x00" * 800, start_ms=0,
+            end_ms=100, text=text,
+        )  # fmt: skip
+
+    async def early(after: int) -> m.UtteranceTranscribed:
+        turn = await log.wait_for(
+            lambda r: (
+                is_(m.UtteranceTranscribed, engine=EARLY_ENGINE)(r)
+                and not any(x.record is r for x in log.records[:after])
+            ),
+            "the early turn",
+        )
+        return turn.record  # type: ignore[no-any-return]
+
+    worker.start()
+    try:
+        await send(*script.setup(), script.established())
+        greeting = (await log.wait_for(is_(m.PlayAudio), "greeting PlayAudio")).record
+        await send(*script.played(greeting.playback_id))
+        await log.wait_for(is_(m.DialogStateChanged, to_state="LISTENING"), "LISTENING")
+
+        # "Where is your shop" twice while the caller is still in their end silence.
+        start = len(log.records)
+        await send(script.speech("u1"), partial("u1", "Where is your"))
+        await send(partial("u1", "Where is your shop?"), partial("u1", "where is your shop"))
+        turn = await early(start)
+        assert turn.text == "where is your shop" and turn.source == "dialog"
+        answer = (
+            await log.wait_for(
+                is_(m.AgentReplied, source=ENGINE_SOURCE, utterance_id=turn.utterance_id, final=True),
+                "answer",
+            )
+        ).record
+        assert answer.intent == "address"  # one sentence: said whole
+        play = await log.wait_for(
+            lambda r: isinstance(r, m.PlayAudio) and family_of(r.playback_id) == answer.reply_id, "its audio"
+        )
+        # Only now the utterance ends: its final transcript says the same words and keeps the answer.
+        await send(captured("u1", "Where is your shop?"))
+        final = await log.wait_for(is_(m.UtteranceTranscribed, utterance_id="u1", is_final=True), "final")
+        await log.wait_for(
+            is_(m.AgentReplied, source=ENGINE_SOURCE, utterance_id="u1"), "the engine's answer"
+        )
+        await send(*script.played(play.record.playback_id))
+        await log.wait_for(
+            is_(m.DialogStateChanged, trigger="PlaybackFinished", to_state="LISTENING", turn=1), "LISTENING"
+        )
+        kept = [r.record for r in log.records[start:]]
+        assert not [r for r in kept if isinstance(r, m.StopPlayback)]
+        plays = [r for r in kept if isinstance(r, m.PlayAudio)]
+        assert {family_of(p.playback_id) for p in plays} == {answer.reply_id}  # the answer to u1: not again
+        assert play.timestamp_ms <= final.timestamp_ms  # the answer played before the final came
+
+        # "What are your opening hours" twice, but the caller ends on other words: the early answer stops.
+        start = len(log.records)
+        await send(
+            script.speech("u2"),
+            partial("u2", "What are your opening hours"),
+            partial("u2", "What are your opening hours."),
+        )
+        turn2 = await early(start)
+        answer2 = (
+            await log.wait_for(
+                is_(m.AgentReplied, source=ENGINE_SOURCE, utterance_id=turn2.utterance_id, final=True), "2nd"
+            )
+        ).record
+        await log.wait_for(
+            lambda r: isinstance(r, m.PlayAudio) and family_of(r.playback_id) == answer2.reply_id, "its audio"
+        )
+        await send(captured("u2", "How much does a repair cost?"))
+        stop = await log.wait_for(is_(m.StopPlayback), "the early answer stopped")
+        assert family_of(stop.record.playback_id) == answer2.reply_id
+        replaced = await log.wait_for(
+            lambda r: isinstance(r, m.PlayAudio) and family_of(r.playback_id) == "u2:reply", "the real answer"
+        )
+        reply = next(
+            r.record
+            for r in log.records
+            if is_(m.AgentReplied, source=ENGINE_SOURCE, utterance_id="u2", final=True)(r.record)
+        )
+        assert reply.intent == "prices" and replaced.timestamp_ms >= stop.timestamp_ms
+    finally:
+        worker.stop()
+        await producer.stop()
+        await log.stop()
