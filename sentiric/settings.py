@@ -189,7 +189,8 @@ class Settings(BaseSettings):
     listen_grpc: str | None = Field(
         default=None,
         description="host:port of the edge MediaService the API relays listen-in audio from "
-        "(StreamAudio); unset: the local edge, 127.0.0.1:<grpc_port>.",
+        "(StreamAudio), or per edge node 'edge-1=10.0.0.5:50051,edge-2=10.0.0.6:50051' (a call is "
+        "heard through the edge that owns it); unset: the local edge, 127.0.0.1:<grpc_port>.",
     )
     # Edge media engine (edge.media.engine).
     rtp_port_quarantine_s: float = Field(default=5.0, description="Released RTP ports wait this long.")

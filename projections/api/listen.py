@@ -64,6 +64,7 @@ async def listen(websocket: WebSocket, call_id: CallId) -> None:
     try:
         scope = Tenancy(principal, acting_tenant(websocket, principal))
         node, tenant = await live_call(svc, call_id, scope, answered=True)
+        address = media_service(svc.config.listen_grpc, node)
         await send(svc, node, _listen_command(call_id, scope, tenant, listening=True))
     except ApiError as exc:
         raise _refuse(exc.message) from None
@@ -73,7 +74,7 @@ async def listen(websocket: WebSocket, call_id: CallId) -> None:
         await websocket.send_text(
             json.dumps({"call_id": call_id, "sample_rate": SAMPLE_RATE, "direction": DIRECTION})
         )
-        reason = await _relay(websocket, svc, call_id)
+        reason = await _relay(websocket, svc, call_id, address)
     except WebSocketDisconnect:
         reason = "listener left"
     finally:
@@ -88,13 +89,26 @@ def _listen_command(call_id: str, scope: Tenancy, tenant: str, *, listening: boo
     return m.ListenCall(**envelope(call_id, scope, tenant), listening=listening, direction=DIRECTION)
 
 
-async def _relay(websocket: WebSocket, svc: Services, call_id: str) -> str:
-    """Frames from the edge to the browser until one side ends; returns why it ended."""
+def media_service(setting: str, node: str) -> str:
+    """The MediaService address of edge ``node``: ``setting`` is one ``host:port`` (every call: one
+    edge, or one address in front of them) or ``node=host:port`` pairs separated by commas (several
+    edges; a call is heard through the edge that owns it). A node the map lacks: refused."""
+    if "=" not in setting:
+        return setting.strip()
+    pairs = dict(part.split("=", 1) for part in setting.split(",") if "=" in part)
+    address = {name.strip(): value for name, value in pairs.items()}.get(node)
+    if not address:
+        raise ApiError(409, "no listen-in address for the call's edge", {"edge": node})
+    return address.strip()
+
+
+async def _relay(websocket: WebSocket, svc: Services, call_id: str, address: str) -> str:
+    """Frames from the edge at ``address`` to the browser until one side ends; returns why it ended."""
     metadata = (("authorization", f"Bearer {svc.config.admin_token}"),)
     request = media_pb2.StreamAudioRequest(
         call_id=call_id, direction=media_pb2.AUDIO_DIRECTION_MIXED, sample_rate=SAMPLE_RATE
     )
-    async with grpc.aio.insecure_channel(svc.config.listen_grpc) as channel:
+    async with grpc.aio.insecure_channel(address) as channel:
         stream = media_pb2_grpc.MediaServiceStub(channel).StreamAudio(request, metadata=metadata)
         closed = asyncio.ensure_future(_closed_by_browser(websocket))
         try:
