@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from edge.app import EdgeApp
 from sentiric.eventlog import topics
-from sentiric.eventlog.consumer import read_partition_until_end
+from sentiric.eventlog.consumer import partition_counts, read_partition_until_end
 from sentiric.eventlog.producer import EventProducer
 from tests.support.sipp import edge_settings
 
@@ -85,12 +85,12 @@ async def node_facts(
     """This edge's SIP facts on the log, per call, in log order; waits for every call to end."""
     await app.producer.flush()
     deadline = asyncio.get_running_loop().time() + wait_s
+    # the topic's own partition count: a test of another package may have created it with another one
+    counts = await partition_counts(lambda names: [topics.CALLS], bootstrap_servers=kafka)
+    partitions = counts.get(topics.CALLS, app.settings.topic_partitions)
     while True:
         parts = await asyncio.gather(
-            *(
-                read_partition_until_end(topics.CALLS, p, bootstrap_servers=kafka)
-                for p in range(app.settings.topic_partitions)
-            )
+            *(read_partition_until_end(topics.CALLS, p, bootstrap_servers=kafka) for p in range(partitions))
         )
         calls: dict[str, list[Any]] = {}
         for part in parts:
