@@ -17,6 +17,7 @@ from edge.uas.dialplan import Plan
 from edge.uas.directory import StaticDirectory
 from projections.api.sample import SAMPLE_ACTION_TR_ID
 from sentiric.eventlog.connection import client_options
+from sentiric.sample_business import SAMPLE_TENANT
 from streams.dialog.slots_tr import MONTHS
 from tests.integration.web.conftest import AUTH, WebStack
 from tests.integration.web.test_ws_booking import Api, booking_db, conversation, say_and_hear
@@ -26,10 +27,12 @@ __all__ = ["booking_db"]  # the fixture, imported for this module's test
 
 @pytest.fixture
 def turkish_2000(web_stack: WebStack) -> Iterator[None]:
-    """Extension 2000 is the Turkish sample business whatever dialplans earlier tests configured."""
+    """Extension 2000 is the Turkish sample business (the tenant ``ornek``, whose knowledge and
+    booking action the call may use) whatever dialplans earlier tests configured."""
     gateway = web_stack.service.gateway
     before = gateway.directory
-    gateway.directory = StaticDirectory([Plan("sample-tr", "2000", "agent", language="tr-TR")])
+    plan = Plan("sample-tr", "2000", "agent", language="tr-TR", tenant=SAMPLE_TENANT)
+    gateway.directory = StaticDirectory([plan])
     yield
     gateway.directory = before
 
