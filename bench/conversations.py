@@ -7,8 +7,9 @@ every call waits for its greeting, asks "what are your opening hours" and listen
 each caller asks at a random moment of that window after its greeting (real traffic), else all at
 once. Voice-to-voice per call = the caller's last voiced packet → the first audible reply packet, on the wire.
 
-Prints p50/p95 per level with the median STT compute and the time the utterance waited before the
-STT agent took it; stops after the first level whose p50 is more than twice level 1's.
+Prints p50/p95 per level with the median STT compute, the time the utterance waited before the
+STT agent took it, and how many answers were prepared at the caller's pause (``early``); stops after
+the first level whose p50 is more than twice level 1's.
 
     .venv/bin/python bench/conversations.py [--levels 1,2,4,8] [--rounds 2] [--spread-ms 10000]
 """
@@ -29,11 +30,13 @@ async def main(args: argparse.Namespace) -> None:
     levels = [int(x) for x in args.levels.split(",")]
     with tempfile.TemporaryDirectory(prefix="sentiric-conv-") as tmp:
         workdir = Path(tmp)
-        async with bench_stack(workdir, vad_silence_ms=args.vad_silence_ms, workers=args.workers) as bench:
+        async with bench_stack(
+            workdir, vad_silence_ms=args.vad_silence_ms, workers=args.workers, pause_ms=args.pause_ms
+        ) as bench:
             await bench.calls(1, 1, before_ms=args.greeting_ms, after_ms=args.listen_ms)  # warm-up
             baseline: float | None = None
-            head = ("calls at once", "measured", "p50 ms", "p95 ms", "stt ms", "stt wait")
-            print("".join(f"{h:>{w}}" for h, w in zip(head, (13, 10, 9, 9, 9, 10), strict=True)))
+            head = ("calls at once", "measured", "p50 ms", "p95 ms", "stt ms", "stt wait", "early")
+            print("".join(f"{h:>{w}}" for h, w in zip(head, (13, 10, 9, 9, 9, 10, 7), strict=True)))
             for level in levels:
                 capture = Capture(workdir / f"wire-{level}.pcap", *bench.rtp)
                 await capture.start()
@@ -53,9 +56,10 @@ async def main(args: argparse.Namespace) -> None:
                 p50 = statistics.median(totals)
                 stt = statistics.median(r["stt"] for r in rows)
                 wait = statistics.median(r["stt hop"] for r in rows)
+                early = sum(int(r["early"]) for r in rows)
                 print(
                     f"{level:>13}{len(rows):>7}/{count:<2}{p50:>9.0f}{pct(totals, 0.95):>9.0f}"
-                    f"{stt:>9.0f}{wait:>10.0f}",
+                    f"{stt:>9.0f}{wait:>10.0f}{early:>7}",
                     flush=True,
                 )
                 baseline = baseline or p50
@@ -68,6 +72,7 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `timeout` too stops what we started
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--levels", default="1,2,4,8")
+    parser.add_argument("--pause-ms", type=int, default=0, help="SENTIRIC_VAD_PAUSE_MS (0: off)")
     parser.add_argument(
         "--workers", type=int, default=1, help="streams workers in the group (≤ 3 partitions)"
     )

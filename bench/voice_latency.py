@@ -26,7 +26,7 @@ without the configured end-of-speech silence (a policy, not a cost), and without
 stage (what is left is the log hops, the agents and the edge's command path). The facts-only estimate of
 voice-to-voice is PlaybackStarted.occurred_at - (UtteranceCaptured.occurred_at - vad_end_silence_ms).
 
-    .venv/bin/python bench/voice_latency.py [--calls 10] [--warmup 1] [--vad-silence-ms 500]
+    .venv/bin/python bench/voice_latency.py [--calls 10] [--warmup 1] [--vad-silence-ms 500] [--pause-ms 160]
 
 `Bench` (the stack) and `measure` (one call's breakdown) are reused by bench/conversations.py.
 """
@@ -49,6 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the e2e harness lives with the tests
 
 from edge.media.codecs.g711 import PCMU_SILENCE, ulaw_decode  # noqa: E402 - after the path set-up
+from schemas.playback_ids import family_of  # noqa: E402
+from schemas.turn_ids import answered_utterance  # noqa: E402
 from sentiric.broker.local_kafka import LocalKafka  # noqa: E402
 from sentiric.settings import Settings  # noqa: E402
 from tests.integration.e2e.stack import (  # noqa: E402
@@ -77,6 +79,7 @@ STAGES = (
     "tts hop",
     "tts",
     "dialog machine",
+    "held at edge",
     "edge command",
     "→ wire",
 )
@@ -135,7 +138,9 @@ class Bench:
 
 
 @asynccontextmanager
-async def bench_stack(workdir: Path, *, vad_silence_ms: int, workers: int = 1) -> Iterator[Bench]:
+async def bench_stack(
+    workdir: Path, *, vad_silence_ms: int, workers: int = 1, pause_ms: int = 0
+) -> Iterator[Bench]:
     cache = machine_cache()
     broker = LocalKafka(
         Settings(
@@ -167,6 +172,7 @@ async def bench_stack(workdir: Path, *, vad_silence_ms: int, workers: int = 1) -
             "SENTIRIC_WS_PORT": "0",
             "SENTIRIC_TOPIC_PARTITIONS": str(PARTITIONS),
             "SENTIRIC_VAD_END_SILENCE_MS": str(vad_silence_ms),
+            "SENTIRIC_VAD_PAUSE_MS": str(pause_ms),
             "SENTIRIC_LOG_LEVEL": "INFO",  # its "edge ready" line says when to start
         }
         edge_log = workdir / "edge.log"
@@ -212,21 +218,49 @@ def audible(packet: WirePacket) -> bool:
 
 
 def measure(records: list[Logged], wire: list[WirePacket], vad_silence_ms: int) -> dict[str, float] | None:
-    """One call's first question → answer, by stage (ms); None when the call has no complete turn."""
+    """One call's first question → answer, by stage (ms); None when the call has no complete turn.
+
+    An answer prepared at the caller's pause (the dialog's early turn, ``early`` = 1 in the row) is
+    timed from the pause chunk: its stages ran while the end silence was still being waited for, so
+    they do not add up to the total; ``held at edge`` is how long its audio waited for the utterance
+    to end, and ``edge command`` counts from the later of the PlayAudio and the capture."""
     by_kind: dict[str, list[Logged]] = {}
     for r in records:
         by_kind.setdefault(r.kind, []).append(r)
     try:
         captured = by_kind["UtteranceCaptured"][0]
         uid = captured.record.utterance_id
-        reply_id = f"{uid}:reply"
-        heard = next(r for r in by_kind["UtteranceTranscribed"] if r.record.utterance_id == uid)
-        replied = next(r for r in by_kind["AgentReplied"] if r.record.reply_id == reply_id)
+        started = next(
+            r
+            for r in by_kind["PlaybackStarted"]
+            if answered_utterance(family_of(r.record.playback_id).removesuffix(":reply")) == uid
+        )
+        reply_id = family_of(started.record.playback_id)
+        turn_id = reply_id.removesuffix(":reply")
+        early = turn_id != uid
+        replied = next(r for r in by_kind["AgentReplied"] if r.record.reply_id == reply_id and r.record.final)
         voiced = next(r for r in by_kind["SpeechSynthesized"] if r.record.reply_id == reply_id)
-        play = next(r for r in by_kind["PlayAudio"] if r.record.playback_id == reply_id)
-        started = next(r for r in by_kind["PlaybackStarted"] if r.record.playback_id == reply_id)
+        play = next(r for r in by_kind["PlayAudio"] if family_of(r.record.playback_id) == reply_id)
+        if early:
+            chunk = [
+                r
+                for r in by_kind["UtteranceChunkCaptured"]
+                if r.record.utterance_id == uid and r.record.pause
+            ]
+            said = next(r for r in by_kind["UtteranceTranscribed"] if r.record.utterance_id == turn_id)
+            heard = next(
+                r
+                for r in reversed(by_kind["UtteranceTranscribed"])
+                if r.record.utterance_id == uid and r.record.pause and r.timestamp_ms <= said.timestamp_ms
+            )
+            source = max(
+                (c for c in chunk if c.timestamp_ms <= heard.timestamp_ms), key=lambda c: c.timestamp_ms
+            )
+        else:
+            heard = next(r for r in by_kind["UtteranceTranscribed"] if r.record.utterance_id == uid)
+            source = captured
         port = by_kind["MediaPortAllocated"][0].record.rtp_port
-    except (KeyError, StopIteration, IndexError):
+    except (KeyError, StopIteration, IndexError, ValueError):
         return None
     captured_at = captured.record.occurred_at.timestamp()
     started_at = started.record.occurred_at.timestamp()
@@ -239,12 +273,12 @@ def measure(records: list[Logged], wire: list[WirePacket], vad_silence_ms: int) 
     if not spoken or not reply:
         return None
     eos, first = spoken[-1].at, reply[0].at
-    ts = {name: r.timestamp_ms / 1000 for name, r in {"c": captured, "h": heard, "r": replied}.items()}
+    ts = {name: r.timestamp_ms / 1000 for name, r in {"c": source, "h": heard, "r": replied}.items()}
     ts |= {"v": voiced.timestamp_ms / 1000, "p": play.timestamp_ms / 1000}
     stt, dialog, tts = heard.record.latency_ms, replied.record.latency_ms, voiced.record.latency_ms
     out = {
         "endpointing": _ms(captured_at - eos),
-        "edge→log": _ms(ts["c"] - captured_at),
+        "edge→log": _ms(ts["c"] - source.record.occurred_at.timestamp()),
         "stt hop": _ms(ts["h"] - ts["c"]) - stt,
         "stt": stt,
         "dialog hop": _ms(ts["r"] - ts["h"]) - dialog,
@@ -252,7 +286,8 @@ def measure(records: list[Logged], wire: list[WirePacket], vad_silence_ms: int) 
         "tts hop": _ms(ts["v"] - ts["r"]) - tts,
         "tts": tts,
         "dialog machine": _ms(ts["p"] - ts["v"]),
-        "edge command": _ms(started_at - ts["p"]),
+        "held at edge": max(0.0, _ms(captured_at - ts["p"])),
+        "edge command": _ms(started_at - max(ts["p"], captured_at)),
         "→ wire": _ms(first - started_at),
     }
     out["total (wire)"] = _ms(first - eos)
@@ -261,6 +296,7 @@ def measure(records: list[Logged], wire: list[WirePacket], vad_silence_ms: int) 
     out["overhead"] = out["total (wire)"] - out["engines"]
     out["overhead - vad silence"] = out["overhead"] - vad_silence_ms
     out["overhead - endpointing"] = out["overhead"] - out["endpointing"]  # the log hops and the edge
+    out["early"] = 1.0 if early else 0.0
     return out
 
 
@@ -286,7 +322,7 @@ def report(rows: list[dict[str, float]]) -> None:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="sentiric-v2v-") as tmp:
         workdir = Path(tmp)
-        async with bench_stack(workdir, vad_silence_ms=args.vad_silence_ms) as bench:
+        async with bench_stack(workdir, vad_silence_ms=args.vad_silence_ms, pause_ms=args.pause_ms) as bench:
             capture = Capture(workdir / "wire.pcap", *bench.rtp)
             await capture.start()
             start = len(bench.log.records)
@@ -304,9 +340,12 @@ async def main(args: argparse.Namespace) -> None:
             print(
                 f"sipp rc={result.returncode} ok={result.last('SuccessfulCall(C)')} "
                 f"failed={result.last('FailedCall(C)')}; {len(rows)} calls measured "
-                f"(after {args.warmup} warm-up), vad_end_silence_ms={args.vad_silence_ms}"
+                f"(after {args.warmup} warm-up), vad_end_silence_ms={args.vad_silence_ms}, "
+                f"vad_pause_ms={args.pause_ms}"
             )
             if rows:
+                early = sum(int(r["early"]) for r in rows)
+                print(f"answered from the words up to the pause (prepared early): {early} of {len(rows)}")
                 report(rows)
 
 
@@ -316,6 +355,12 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=1, help="first calls not counted")
     parser.add_argument("--vad-silence-ms", type=int, default=500, help="the edge's end-of-speech silence")
+    parser.add_argument(
+        "--pause-ms",
+        type=int,
+        default=0,
+        help="SENTIRIC_VAD_PAUSE_MS: prepare the answer at the caller's pause",
+    )
     parser.add_argument("--greeting-ms", type=int, default=4500, help="the caller waits this before asking")
     parser.add_argument("--listen-ms", type=int, default=5000, help="the caller hangs up after this")
     asyncio.run(main(parser.parse_args()))

@@ -374,8 +374,10 @@ def utterance_chunk_captured(
     pcm: bytes,
     start_ms: int,
     end_ms: int,
+    pause: bool = False,
 ) -> m.UtteranceChunkCaptured:
-    """The audio of an utterance in progress since its previous chunk, for partial transcripts."""
+    """The audio of an utterance in progress since its previous chunk, for partial transcripts;
+    ``pause``: the chunk ends where the caller paused."""
     return m.UtteranceChunkCaptured(
         **_unstamped(call_id),
         utterance_id=utterance_id,
@@ -384,6 +386,7 @@ def utterance_chunk_captured(
         pcm=pcm,
         start_ms=start_ms,
         end_ms=end_ms,
+        pause=pause,
     )
 
 

@@ -39,6 +39,7 @@ from typing import Any, Final
 from uuid import UUID
 
 from schemas import models as m
+from schemas.turn_ids import EARLY_ENGINE
 
 IN_PROGRESS: Final = "in-progress"
 DISPOSITIONS: Final = (
@@ -406,6 +407,8 @@ def tenant_change(row: Any, fact: Any) -> dict[str, Any]:
 def turn_key(fact: Any) -> str | None:
     """The transcript turn a fact belongs to: the utterance id (caller) or the reply id (agent)."""
     match fact:
+        case m.UtteranceTranscribed() if fact.engine == EARLY_ENGINE:
+            return None  # the dialog's early turn: the caller's turn is the utterance it was taken from
         case m.UtteranceCaptured() | m.UtteranceTranscribed():
             return fact.utterance_id
         case m.AgentReplied() | m.SpeechSynthesized():

@@ -81,7 +81,8 @@ SELECT percentile_cont($3::float8[]) WITHIN GROUP (
        AS v2v,
        count(*) AS n
 FROM transcript_turns a
-JOIN transcript_turns c ON c.call_id = a.call_id AND c.turn_id = a.utterance_id
+JOIN transcript_turns c ON c.call_id = a.call_id
+  AND c.turn_id = split_part(a.utterance_id, ':early:', 1)  -- an early turn answers its utterance
 LEFT JOIN playbacks p ON p.call_id = a.call_id
   AND (p.playback_id = a.turn_id OR p.playback_id = a.turn_id || '#0')  -- a streamed reply's first piece
 WHERE a.speaker = 'agent' AND c.captured_at >= $1 AND c.captured_at < $2

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from projections.timeline import timeline_json
 from schemas import models as m
 from schemas.codec import type_name
+from schemas.turn_ids import EARLY_ENGINE
 from sentiric.eventlog.consumer import Decoded
 from sentiric.turn_stages import StageIndex, answer_stages, logged_at
 
@@ -148,7 +149,7 @@ def story(call_id: str, records: Sequence[Decoded]) -> dict[str, Any]:
             heard = by.final.get(f.utterance_id)
             turns.append(_caller_turn(call_id, d, heard.record if heard is not None else None))
         elif isinstance(f, m.UtteranceTranscribed) and f.is_final and f.utterance_id not in shown:
-            if f.utterance_id not in by.captured:
+            if f.utterance_id not in by.captured and f.engine != EARLY_ENGINE:  # early: not a turn of its own
                 shown.add(f.utterance_id)
                 turns.append(_typed_turn(d))
         elif isinstance(f, m.AgentReplied) and f.final and f.reply_id not in shown:  # a streamed one: whole

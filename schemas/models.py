@@ -1163,6 +1163,7 @@ class UtteranceChunkCaptured:
     start_ms: int
     end_ms: int
     tenant: str = "default"
+    pause: bool = False
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1179,6 +1180,7 @@ class UtteranceChunkCaptured:
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
             "tenant": self.tenant,
+            "pause": self.pause,
         }
 
     @classmethod
@@ -1206,6 +1208,7 @@ class UtteranceTranscribed:
     engine: str
     latency_ms: float
     tenant: str = "default"
+    pause: bool = False
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1223,6 +1226,7 @@ class UtteranceTranscribed:
             "engine": self.engine,
             "latency_ms": self.latency_ms,
             "tenant": self.tenant,
+            "pause": self.pause,
         }
 
     @classmethod
@@ -1401,6 +1405,7 @@ class PlayAudio:
     text: str | None = None
     requested_by: str | None = None
     tenant: str = "default"
+    after_utterance: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1418,6 +1423,7 @@ class PlayAudio:
             "text": self.text,
             "requested_by": self.requested_by,
             "tenant": self.tenant,
+            "after_utterance": self.after_utterance,
         }
 
     @classmethod

@@ -246,6 +246,16 @@ class Settings(BaseSettings):
         description="While the caller speaks, the edge records the new audio this often "
         "(UtteranceChunkCaptured) so workers can publish partial transcripts; 0 turns partials off.",
     )
+    vad_pause_ms: int = Field(
+        default=0,
+        ge=0,
+        le=200,
+        description="The caller silent this long mid-utterance: the edge records the audio so far as a "
+        "pause chunk, the worker transcribes it at once and the dialog prepares the answer to finished-"
+        "looking words (pause_answer), which the edge plays only if the end silence then ends the "
+        "utterance; more speech drops it. 0 (the default until replay rerun and the stage reports read early "
+        "turns as the caller's): off; 160 is what bench/voice_latency.py --pause-ms measures.",
+    )
     srtp_policy: Literal["off", "optional", "required"] = "optional"
     grpc_tls_cert: Path | None = Field(default=None, description="gRPC server certificate (PEM).")
     grpc_tls_key: Path | None = None
@@ -311,6 +321,12 @@ class Settings(BaseSettings):
         "once: the dialog waits this long after it for the caller's next words, joins them, and "
         "answers the whole sentence (or what was said, when nothing came). 0: answer every "
         "transcript at once.",
+    )
+    pause_answer: bool = Field(
+        default=True,
+        description="Prepare the answer to the words said up to a pause of the caller (vad_pause_ms) "
+        "when they read finished: the edge plays it the moment the end silence ends the turn, and drops "
+        "it if the caller speaks on, so a turn is answered ~STT time sooner and never cut shorter.",
     )
     early_answer: bool = Field(
         default=False,

@@ -8,7 +8,12 @@ cannot time the worker), end of speech being the endpointer's `UtteranceCaptured
     UtteranceCaptured ─stt→ UtteranceTranscribed (final) ─dialog→ AgentReplied ─tts→ SpeechSynthesized
         ─playout→ PlaybackStarted
 
-so a stage includes the log hops and any queueing, as the caller lives it; the engine's own compute time
+An early answer (the dialog's turn from the words up to the caller's pause, `schemas.turn_ids`) is
+timed from that pause: stt from the pause chunk to its partial transcript, dialog from the early turn,
+and its playout includes the edge holding the audio until the end silence ended the utterance;
+voice-to-voice is still from the utterance's capture.
+
+So a stage includes the log hops and any queueing, as the caller lives it; the engine's own compute time
 is beside it (the facts' `latency_ms`). `voice_to_voice` is the edge's own clock from the utterance's
 capture to the answer's playback start (the KPI of the same name). A stage whose facts are missing is
 None.
@@ -23,6 +28,7 @@ from typing import Final
 
 from schemas import models as m
 from schemas.playback_ids import family_of
+from schemas.turn_ids import answered_utterance
 from sentiric.eventlog.consumer import Decoded
 
 STAGES: Final = ("stt", "dialog", "tts", "playout")
@@ -55,6 +61,11 @@ class StageIndex:
     synthesized: dict[str, Decoded] = field(default_factory=dict)
     started: dict[str, Decoded] = field(default_factory=dict)
     finished: dict[str, Decoded] = field(default_factory=dict)
+    paused: dict[str, Decoded] = field(default_factory=dict)
+    """An utterance's latest pause chunk, then its partial transcript (by utterance id)."""
+    pause_text: dict[str, Decoded] = field(default_factory=dict)
+    early_cause: dict[str, tuple[Decoded, Decoded | None]] = field(default_factory=dict)
+    """An early turn's pause chunk and partial transcript (by the early turn's utterance id)."""
 
     @classmethod
     def of(cls, records: Iterable[Decoded]) -> StageIndex:
@@ -67,8 +78,15 @@ class StageIndex:
         f = d.record
         if isinstance(f, m.UtteranceCaptured):
             self.captured.setdefault(f.utterance_id, d)
+        elif isinstance(f, m.UtteranceChunkCaptured) and f.pause:
+            self.paused[f.utterance_id] = d
+        elif isinstance(f, m.UtteranceTranscribed) and not f.is_final and f.pause:
+            self.pause_text[f.utterance_id] = d
         elif isinstance(f, m.UtteranceTranscribed) and f.is_final:
             self.final.setdefault(f.utterance_id, d)
+            cause = answered_utterance(f.utterance_id)
+            if cause != f.utterance_id and cause in self.paused:
+                self.early_cause[f.utterance_id] = (self.paused[cause], self.pause_text.get(cause))
         elif isinstance(f, m.SpeechSynthesized):
             self.synthesized.setdefault(f.reply_id, d)
         elif isinstance(f, m.PlaybackStarted):
@@ -96,10 +114,14 @@ def answer_stages(replied: Decoded, by: StageIndex) -> AnswerStages | None:
         return None
     speech = by.synthesized.get(r.reply_id)
     play = by.started.get(r.reply_id)
-    heard = by.captured.get(r.utterance_id)
+    heard = by.captured.get(answered_utterance(r.utterance_id))
     text = by.final.get(r.utterance_id)
+    stt_from, stt_to, stt_fact = heard, text, text
+    if r.utterance_id in by.early_cause:  # the STT that started it is the pause's partial
+        stt_from, stt_fact = by.early_cause[r.utterance_id]
+        stt_to = stt_fact
     latency = {
-        "stt": ms_between(_logged(text), _logged(heard)),
+        "stt": ms_between(_logged(stt_to), _logged(stt_from)),
         "dialog": ms_between(logged_at(replied), _logged(text)),
         "tts": ms_between(_logged(speech), logged_at(replied)),
         "playout": ms_between(_logged(play), _logged(speech)),
@@ -109,7 +131,7 @@ def answer_stages(replied: Decoded, by: StageIndex) -> AnswerStages | None:
         ),
     }
     engine = {
-        "stt": text.record.latency_ms if text is not None else None,
+        "stt": stt_fact.record.latency_ms if stt_fact is not None else None,
         "dialog": r.latency_ms,
         "tts": speech.record.latency_ms if speech is not None else None,
     }

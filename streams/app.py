@@ -84,6 +84,7 @@ def policy_from(settings: Settings) -> Policy:
         no_input_timeout_s=settings.no_input_timeout_s,
         turn_hold_s=settings.turn_hold_s,
         early_answer=settings.early_answer,
+        pause_answer=settings.pause_answer,
         default_language=default,
     )
 
@@ -361,6 +362,10 @@ def create_app(
     # to the dialog, which records the whole turn. In memory: a restarted worker forgets it and at worst
     # answers a continuation the dialog ignores (it waits for the joined turn's reply).
     held: dict[bytes, None] = {}
+    # Calls with an early answer the dialog may keep (`speech.early_words_after`): the caller's final
+    # transcript with those words is not answered again. In memory, like `held`: a restarted worker
+    # answers it again, and the dialog ignores that second reply.
+    early: dict[bytes, str] = {}
 
     async def emit_piece(key: bytes, headers: tracing.Headers, piece: m.AgentReplied) -> None:
         await emit(CALLS, key, encode(piece), headers)  # a streamed reply's sentence, for TTS at once
@@ -377,6 +382,10 @@ def create_app(
                     pending_actions.pop(key, None)
                     contexts.pop(key, None)
                     held.pop(key, None)
+                    early.pop(key, None)
+                elif isinstance(fact, m.PlaybackFinished):
+                    if speech.early_words_after(fact, early.get(key), policy) is None:
+                        early.pop(key, None)
                 elif isinstance(fact, m.DialplanResolved | m.ActionRequested | m.CallContextUpdated):
                     before = contexts.get(key)
                     after = CallContext.from_json(before).apply(fact).to_json()
@@ -392,6 +401,15 @@ def create_app(
                             del held[next(iter(held))]  # calls whose end this worker never saw
                     else:
                         held.pop(key, None)
+                    early_words = early.get(key)
+                    if (still_early := speech.early_words_after(fact, early_words, policy)) is None:
+                        early.pop(key, None)
+                    else:
+                        early[key] = still_early
+                        while len(early) > MAX_HELD:
+                            del early[next(iter(early))]
+                    if speech.answered_early(fact, early_words, policy):
+                        continue
                     if not speech.wants_reply(fact, policy, holding=holding) or ended("dialog-engine", key):
                         continue
                     began = spans.started()

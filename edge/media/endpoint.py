@@ -218,11 +218,27 @@ class RtpEndpoint:
         self.receive_tick(now)
         self.settle_tick(now)
 
-    def play(self, pcm: Any, playback_id: str, *, barge_in: bool, source_uri: str | None) -> None:
-        """Queue a prompt; if nothing was playing, its first packet leaves now as the next tick's."""
+    def play(
+        self,
+        pcm: Any,
+        playback_id: str,
+        *,
+        barge_in: bool,
+        source_uri: str | None,
+        after_utterance: str | None = None,
+    ) -> None:
+        """Queue a prompt; if nothing was playing, its first packet leaves now as the next tick's.
+        ``after_utterance``: an answer prepared at the caller's pause (``MediaSession.play``)."""
         next_tick = None if self.failed else self._clock.next_deadline
         self._carry(
-            self.session.play(pcm, playback_id, barge_in=barge_in, source_uri=source_uri, next_tick=next_tick)
+            self.session.play(
+                pcm,
+                playback_id,
+                barge_in=barge_in,
+                source_uri=source_uri,
+                next_tick=next_tick,
+                after_utterance=after_utterance,
+            )
         )
 
     def stop_playback(self, playback_id: str | None = None, reason: str = "stopped") -> None:

@@ -79,6 +79,15 @@ ACTIVE_SESSIONS = Gauge("sentiric_media_active_sessions", "Media sessions open o
 EXECUTED_HISTORY = 4096
 
 
+def pause_ms(settings: Settings) -> int:
+    """The endpointer's pause (``vad_pause_ms``): off without partials, and always shorter than the
+    end silence (a pause chunk is news only while the utterance may still go on)."""
+    if not settings.partial_audio_ms:
+        return 0
+    pause = min(settings.vad_pause_ms, settings.vad_end_silence_ms - 20)
+    return pause if pause >= 20 else 0
+
+
 class MediaCommandError(ValueError):
     """A media command that cannot be carried out (bad audio, unknown recording, unsupported codec …)."""
 
@@ -123,6 +132,7 @@ class MediaEngine:
             model=settings.vad_model,
             threshold=settings.vad_threshold,
             chunk_ms=settings.partial_audio_ms,
+            pause_ms=pause_ms(settings),
         )
         self.jitter_delay_s = settings.jitter_buffer_ms / 1000
         self.jitter_max_delay_s = settings.jitter_buffer_max_ms / 1000
@@ -318,7 +328,13 @@ class MediaEngine:
             )
             raise
         if not session.closed:
-            session.play(pcm, command.playback_id, barge_in=command.barge_in, source_uri=command.audio_uri)
+            session.play(
+                pcm,
+                command.playback_id,
+                barge_in=command.barge_in,
+                source_uri=command.audio_uri,
+                after_utterance=command.after_utterance,
+            )
 
     def release_port(self, port: int) -> None:
         """Give a port back to the pool (quarantined); for callers outside SIP (gRPC ReleasePort)."""

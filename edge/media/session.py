@@ -117,6 +117,7 @@ from edge.media.vad.endpointer import (
     Endpointer,
     EndpointerConfig,
     SpeechDiscarded,
+    SpeechResumed,
     UtteranceEnded,
     UtteranceGrew,
 )
@@ -265,6 +266,13 @@ class MediaSession:
         self._last_piece: tuple[str, bool] | None = None
         """(reply id, barge-in allowed) of the last streamed piece queued: a caller who speaks after it
         played out, before the next piece came, talks over that reply too (pieces in flight)."""
+        self._paused: str | None = None
+        """The utterance whose caller is pausing (a pause chunk sent, no speech since)."""
+        self._resumed: OrderedDict[str, None] = OrderedDict()
+        """Utterances whose caller spoke on after a pause: answers prepared at the pause are dropped."""
+        self._held: list[tuple[Int16Array, str, bool, str | None, str]] = []
+        """Answers prepared while the caller paused (pcm, playback id, barge-in, uri, utterance),
+        played when that utterance ends."""
         self._caller: deque[Int16Array] = deque()
         self._caller_samples = 0
         self._rx_started = False
@@ -618,9 +626,25 @@ class MediaSession:
                     # voiced): the caller talks over the reply all the same.
                     self._barged_reply = self._last_piece[0]
             elif isinstance(event, SpeechDiscarded):
-                self._utterance_id = None
+                if self._utterance_id is not None:
+                    self._drop_held(self._utterance_id, "caller_resumed")
+                self._utterance_id = self._paused = None
+            elif isinstance(event, SpeechResumed):
+                if self._utterance_id is not None:
+                    self._resumed[self._utterance_id] = None
+                    while len(self._resumed) > 16:
+                        self._resumed.popitem(last=False)
+                    self._drop_held(self._utterance_id, "caller_resumed")
+                self._paused = None
             else:
+                utterance_id = self._utterance_id
                 self._emit_utterance(event)
+                if event.pause if isinstance(event, UtteranceGrew) else False:
+                    self._paused = utterance_id
+                elif isinstance(event, UtteranceEnded):
+                    self._paused = None
+                    if utterance_id is not None:
+                        self._release_held(utterance_id)
         out = self._out
         if not out:
             return NOTHING
@@ -699,9 +723,63 @@ class MediaSession:
         barge_in: bool,
         source_uri: str | None,
         next_tick: float | None = None,
+        after_utterance: str | None = None,
     ) -> Sequence[Effect]:
         """Queue a prompt (8 kHz int16) behind any playing one. If nothing was playing and
-        ``next_tick`` (the clock's next grid time) is given, its first packet is that tick's, sent now."""
+        ``next_tick`` (the clock's next grid time) is given, its first packet is that tick's, sent now.
+
+        ``after_utterance``: an answer prepared while the caller paused in that utterance. It waits
+        until the utterance ends, and is dropped (``caller_resumed``) if the caller speaks on: the
+        caller never hears an answer to half a sentence, and a finished one is answered the moment
+        the end silence decides the turn."""
+        if after_utterance is not None:
+            if after_utterance in self._resumed:
+                self._never_played(playback_id, "caller_resumed")
+                return self._take()
+            if after_utterance == self._utterance_id:
+                self._held.append((pcm, playback_id, barge_in, source_uri, after_utterance))
+                return self._take()
+        self._queue(pcm, playback_id, barge_in=barge_in, source_uri=source_uri, next_tick=next_tick)
+        return self._take()
+
+    def _never_played(self, playback_id: str, reason: str) -> None:
+        self._out.append(
+            Emit(
+                cf.playback_finished(
+                    self.call_id, playback_id=playback_id, interrupted=True, played_ms=0, duration_ms=0,
+                    reason=reason,
+                )
+            )
+        )  # fmt: skip
+
+    def _drop_held(self, utterance_id: str, reason: str) -> None:
+        keep = []
+        for held in self._held:
+            if held[4] != utterance_id:
+                keep.append(held)
+                continue
+            self._never_played(held[1], reason)
+        self._held = keep
+
+    def _release_held(self, utterance_id: str) -> None:
+        """The utterance ended without more speech: its prepared answer plays now."""
+        keep = []
+        for pcm, playback_id, barge_in, source_uri, held_for in self._held:
+            if held_for == utterance_id:
+                self._queue(pcm, playback_id, barge_in=barge_in, source_uri=source_uri, next_tick=None)
+            else:
+                keep.append((pcm, playback_id, barge_in, source_uri, held_for))
+        self._held = keep
+
+    def _queue(
+        self,
+        pcm: Int16Array,
+        playback_id: str,
+        *,
+        barge_in: bool,
+        source_uri: str | None,
+        next_tick: float | None,
+    ) -> None:
         if playback_id != self._barged_reply and family_of(playback_id) == self._barged_reply:
             # A piece of the reply the caller just talked over, sent before the dialog heard them.
             self._out.append(
@@ -712,7 +790,7 @@ class MediaSession:
                     )
                 )
             )  # fmt: skip
-            return self._take()
+            return
         if not pcm.size:
             self._out.append(
                 Emit(
@@ -733,7 +811,7 @@ class MediaSession:
                     )
                 )
             )
-            return self._take()
+            return
         self._playbacks[playback_id] = (pcm.size * 1000 // self.pcm_rate, source_uri)
         family = family_of(playback_id)
         self._last_piece = (family, barge_in) if family != playback_id else None
@@ -741,9 +819,11 @@ class MediaSession:
         self.player.play(pcm, prompt_id=playback_id, barge_in=barge_in)
         if idle:
             self._send_ahead(next_tick)
-        return self._take()
 
     def stop_playback(self, playback_id: str | None = None, reason: str = "stopped") -> Sequence[Effect]:
+        for held in [h for h in self._held if playback_id is None or in_family(h[1], playback_id)]:
+            self._held.remove(held)
+            self._never_played(held[1], reason)
         if playback_id is not None and not in_family(self.player.current_id, playback_id):
             for dropped in self.player.cancel(playback_id):  # a reply's queued pieces go together
                 duration, _ = self._playbacks.pop(dropped, (0, None))
@@ -874,8 +954,10 @@ class MediaSession:
             if self.player.playing:
                 self.player.stop()
                 self._finish_playbacks("hangup")
+            for held in self._held:
+                self._drop_held(held[4], "hangup")
             for event in self._endpointer.flush(self._stream_ms):
-                if not isinstance(event, VadSpeechStarted | SpeechDiscarded):
+                if not isinstance(event, VadSpeechStarted | SpeechDiscarded | SpeechResumed):
                     self._emit_utterance(event)
             self._emit_digits(self._dtmf_rx.poll(math.inf))
             try:

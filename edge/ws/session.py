@@ -37,6 +37,7 @@ from edge.media.vad.endpointer import (
     EndpointerConfig,
     EndpointerEvent,
     SpeechDiscarded,
+    SpeechResumed,
     UtteranceEnded,
 )
 from edge.media.vad.endpointer import SpeechStarted as VadSpeechStarted
@@ -254,6 +255,8 @@ class WebCall:
                 out += self._finished(stopped, notify=True)
             elif isinstance(event, SpeechDiscarded):
                 self._utterance_id = None
+            elif isinstance(event, SpeechResumed):
+                continue  # no pause chunks on /ws (its endpointer has no pause_ms): nothing prepared
             else:
                 if self._utterance_id is None:  # speech carried over a reset: still the caller's words
                     self._utterance_id = str(uuid.uuid4())

@@ -1,13 +1,14 @@
 """Partial transcripts while the caller speaks: the growing audio of each utterance in progress.
 
-The edge records the audio of an utterance in progress every ~500 ms of new speech
-(``UtteranceChunkCaptured``); the STT worker joins a call's chunks and, when its partial decoder is
-free, decodes the newest audio of each utterance into an ``UtteranceTranscribed`` with
-``is_final=False``. Partials are a preview: the dialog acts only on the final transcript of the
-``UtteranceCaptured``, so a partial may be skipped (the decoder was busy: only the newest audio of an
-utterance is decoded), lost (a worker restarted mid-utterance: its chunks are not replayed into
-memory) or dropped (the final came first). What a partial must never do is delay a final by more than
-one partial decode, or outlive its utterance.
+The edge records the audio of an utterance in progress every ~500 ms of new speech, and when the
+caller pauses (``UtteranceChunkCaptured``; ``pause``: decoded before the others, its transcript marked
+``pause``); the STT worker joins a call's chunks and, when its partial decoder is free, decodes the
+newest audio of each utterance into an ``UtteranceTranscribed`` with ``is_final=False``. Partials are
+a preview: the turn is the final transcript of the ``UtteranceCaptured``, and an answer the dialog
+prepares from a partial is heard only if the final confirms it. So a partial may be skipped (the
+decoder was busy: only the newest audio of an utterance is decoded), lost (a worker restarted
+mid-utterance: its chunks are not replayed into memory) or dropped (the final came first). What a
+partial must never do is delay a final by more than one partial decode, or outlive its utterance.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ class Partials:
         growing.pcm += chunk.pcm
         self._waiting.pop(uid, None)
         self._waiting[uid] = PartialAudio(key, chunk, bytes(growing.pcm))
+        if chunk.pause:  # the caller paused: this decode may answer the turn, so it goes first
+            self._waiting.move_to_end(uid, last=False)
 
     def next(self) -> PartialAudio | None:
         """The audio waiting longest for a partial decode, if any."""

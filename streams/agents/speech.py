@@ -26,12 +26,14 @@ import soxr
 import structlog
 
 from schemas import models as m
+from schemas.turn_ids import EARLY_ENGINE
 from schemas.wiretext import safe_field
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
 from streams.agents import dialog as dialog_step
 from streams.agents.partials import PartialAudio
+from streams.dialog.completeness import normalized
 from streams.dialog.language import detect_text_language, for_language, is_auto, same_language
-from streams.dialog.machine import DEFAULT_POLICY, Policy, holds
+from streams.dialog.machine import CALLER_RESUMED, DEFAULT_POLICY, Policy, holds
 from streams.dialog.state import StateError
 from streams.engines.dialog import FALLBACK_INTENT, DialogEngine, Reply, StreamingDialogEngine, Turn
 from streams.engines.errors import EngineError
@@ -122,7 +124,7 @@ def transcribe_partial(audio: PartialAudio, stt: SpeechToText, language: str) ->
     return m.UtteranceTranscribed(
         **_derived(chunk, STT_SOURCE), utterance_id=chunk.utterance_id, is_final=False,
         text=safe_field("text", result.text), language=result.language, confidence=result.confidence,
-        engine=stt.name, latency_ms=ms,
+        engine=stt.name, latency_ms=ms, pause=chunk.pause,
     )  # fmt: skip
 
 
@@ -148,6 +150,32 @@ def holding_after(fact: m.UtteranceTranscribed, policy: Policy = DEFAULT_POLICY,
     if not fact.is_final:  # a partial (streams.agents.partials): the dialog records none of them
         return holding
     return holding or holds(policy, fact)
+
+
+def early_words_after(fact: Any, words: str | None, policy: Policy = DEFAULT_POLICY) -> str | None:
+    """The engine's mirror of the reducer's early answer (`early_text`): the words of the last early
+    turn the dialog recorded (engine `partial`) until a fact ends it — the caller's final transcript,
+    a partial with other words, or the edge dropping the prepared answer (`caller_resumed`)."""
+    if isinstance(fact, m.UtteranceTranscribed):
+        if fact.source == policy.source:
+            return normalized(fact.text) if fact.engine == EARLY_ENGINE else words
+        if fact.is_final or normalized(fact.text) != words:
+            return None
+        return words
+    if isinstance(fact, m.PlaybackFinished) and fact.reason == CALLER_RESUMED:
+        return None
+    return words
+
+
+def answered_early(fact: m.UtteranceTranscribed, words: str | None, policy: Policy = DEFAULT_POLICY) -> bool:
+    """Whether this caller's final transcript says the words the dialog already answered early: the
+    dialog keeps that answer, so the engine does not answer (or act on) the same turn twice."""
+    return (
+        words is not None
+        and fact.is_final
+        and fact.source != policy.source
+        and normalized(fact.text) == words
+    )
 
 
 def _answer(

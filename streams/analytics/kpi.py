@@ -23,6 +23,7 @@ from typing import Any, Final
 from schemas import models as m
 from schemas.envelope import DEFAULT_TENANT
 from schemas.playback_ids import family_of
+from schemas.turn_ids import EARLY_ENGINE, answered_utterance
 
 MAX_PENDING_UTTERANCES: Final = 10_000
 _NS: Final = uuid.UUID("3f6b1a2e-7c8d-4e9f-a0b1-c2d3e4f5a6b7")
@@ -82,7 +83,13 @@ def _measure(fact: Any) -> list[Measurement]:
             # reply answers it, and its time is the last part's capture (or, when the hold ran out,
             # the hold timer's: the reply delay then leaves the hold out).
             return [Measurement("heard", t, key=f"{fact.utterance_id}:reply")]
-        case m.UtteranceTranscribed() if fact.engine not in ("dtmf", "provided"):
+        case m.UtteranceTranscribed() if not fact.is_final or fact.engine in (
+            EARLY_ENGINE,
+            "dtmf",
+            "provided",
+        ):
+            return []  # previews, and turns with no STT work of their own (an early turn's is its partial's)
+        case m.UtteranceTranscribed():
             return [Measurement("stt", t, fact.latency_ms)]
         case m.AgentReplied() if fact.utterance_id is not None and fact.final:
             return [Measurement("dialog", t, fact.latency_ms)]
@@ -91,7 +98,10 @@ def _measure(fact: Any) -> list[Measurement]:
         case m.UtteranceCaptured():
             return [Measurement("heard", t, key=f"{fact.utterance_id}:reply")]
         case m.PlaybackStarted():
-            return [Measurement("spoke", t, key=family_of(fact.playback_id))]  # a reply's first piece
+            # a reply's first piece; an early turn's reply answers the utterance it was taken from
+            reply = family_of(fact.playback_id)
+            key = f"{answered_utterance(reply.removesuffix(':reply'))}:reply"
+            return [Measurement("spoke", t, key=key)]
     return []
 
 

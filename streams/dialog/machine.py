@@ -35,6 +35,7 @@ from typing import Any, Final
 from schemas import models as m
 from schemas.envelope import DEFAULT_TENANT
 from schemas.playback_ids import family_of, piece_playback_id
+from schemas.turn_ids import EARLY_ENGINE, early_utterance_id
 from streams.dialog.completeness import join, looks_unfinished, normalized
 from streams.dialog.context import context_values
 from streams.dialog.decisions import ArmTimer, CancelTimer, Decision, DropState, Record, Send
@@ -47,8 +48,8 @@ ID_NAMESPACE: Final = uuid.UUID("5b0e2f3c-8a41-4c7e-9d2a-6f1e3c0b7a55")
 MACHINE_ENGINE: Final = "dialog-machine"
 DTMF_ENGINE: Final = "dtmf"
 TURN_ENGINE: Final = "turn"
-EARLY_ENGINE: Final = "partial"
-"""`engine` of the transcript the machine records when it answers a stable partial transcript early."""
+CALLER_RESUMED: Final = "caller_resumed"
+"""`PlaybackFinished.reason` of an early answer the edge dropped: the caller spoke on after the pause."""
 
 """`engine` of the transcript the machine records for a caller's turn it held: the joined text."""
 IGNORE: Final = "ignore"
@@ -86,6 +87,10 @@ class Policy:
     """Answer a caller's words before their final transcript, once two partial transcripts in a row
     say the same finished-looking words; the final transcript confirms the answer, or (other words)
     stops it and is answered instead."""
+    pause_answer: bool = True
+    """Prepare the answer to a partial transcript of the words up to a pause of the caller (`pause`)
+    when they read finished, as an early answer whose audio the edge holds until the utterance ends
+    (`PlayAudio.after_utterance`) and drops if the caller speaks on."""
     handoff_digit: str = "0"
     """With a handoff target, this key asks for a person (before `exit_digit` is considered)."""
     max_misunderstood: int = 2
@@ -137,10 +142,6 @@ def reply_id_for(call_id: str, seq: int) -> str:
 
 def turn_utterance_id(call_id: str, seq: int) -> str:
     return f"{call_id}:turn:{seq}"
-
-
-def early_utterance_id(call_id: str, seq: int) -> str:
-    return f"{call_id}:early:{seq}"
 
 
 def holds(policy: Policy, fact: m.UtteranceTranscribed) -> bool:
@@ -312,6 +313,7 @@ def _synthesized(st: _Step) -> None:
     st.send(
         m.PlayAudio, playback_id=playback_id, pcm=f.pcm, sample_rate=f.sample_rate,
         barge_in=st.s.barge_in, text=f.text,
+        after_utterance=st.s.early_of,  # an early answer: heard only if the caller's utterance ends
     )  # fmt: skip
     st.set(playing=playback_id)
 
@@ -321,6 +323,13 @@ def _playback_finished(st: _Step) -> None:
     if f.playback_id != st.s.playing:
         return  # an interrupted or foreign playback, or a piece with another queued behind it
     st.set(playing=None)
+    if f.reason == CALLER_RESUMED and st.s.early_of is not None:
+        # The caller spoke on after the pause the early answer was prepared at: it was never heard,
+        # and the utterance's final transcript is the turn (answered even if its words are the same).
+        st.set(pending_utterance=None, pending_reply=None, streaming=False, early_of=None, early_text=None)
+        st.go(Phase.LISTENING)
+        st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
+        return
     if st.s.streaming:
         return  # a streamed reply played faster than it is written: its next piece is on its way
     _reply_played(st)
@@ -408,20 +417,22 @@ def _answer_held(st: _Step, text: str) -> None:
 
 def _partial(st: _Step) -> None:
     """A partial transcript (the words so far of an utterance still being spoken). With
-    `early_answer`, the same finished-looking words twice in a row, the caller listening to nothing,
-    start the answer now: the machine records them as a caller turn (engine `partial`) and thinks
-    about it, as for a final transcript. Later words of that utterance discard the early answer."""
+    `early_answer`, the same finished-looking words twice in a row, and with `pause_answer` such words
+    up to a pause of the caller (`pause`), the caller listening to nothing, start the answer now: the
+    machine records them as a caller turn (engine `partial`) and thinks about it, as for a final
+    transcript. Later words of that utterance discard the early answer."""
     f: m.UtteranceTranscribed = st.fact
-    if not st.policy.early_answer:
-        return
-    words = normalized(f.text)
+    at_pause = f.pause and st.policy.pause_answer
     if st.s.early_of == f.utterance_id:
-        if words != st.s.early_text:
+        if normalized(f.text) != st.s.early_text:
             _discard_early(st)  # the caller is saying more than what is being answered
             st.go(Phase.LISTENING)
             st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
         return
-    stable = st.s.partial_of == f.utterance_id and st.s.partial == words
+    if not st.policy.early_answer and not at_pause:
+        return
+    words = normalized(f.text)
+    stable = at_pause or (st.s.partial_of == f.utterance_id and st.s.partial == words)
     st.set(partial_of=f.utterance_id, partial=words)
     if (
         not stable
@@ -432,7 +443,7 @@ def _partial(st: _Step) -> None:
         or looks_unfinished(f.text, f.language)
     ):
         return
-    utterance_id = early_utterance_id(st.s.call_id, st.s.out_seq + 1)
+    utterance_id = early_utterance_id(f.utterance_id, st.s.out_seq + 1)
     st.record(
         m.UtteranceTranscribed, utterance_id=utterance_id, text=f.text, language=st.language(),
         confidence=f.confidence, is_final=True, engine=EARLY_ENGINE, latency_ms=0.0,

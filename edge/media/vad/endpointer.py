@@ -20,6 +20,11 @@ VAD by default, webrtcvad at an aggressiveness of 0-3 if configured) and runs a 
   less than ``min_utterance_ms`` (a cough, a click, a burst of line noise before the floor is known;
   measured onset → last frame both voiced and audible), which emits ``SpeechDiscarded`` instead.
 - Reaching ``max_utterance_ms`` emits ``UtteranceEnded(reason="max_length")`` with everything so far.
+- With ``pause_ms`` (and ``chunk_ms``), the caller falling silent for ``pause_ms`` in SPEECH emits an
+  ``UtteranceGrew`` with ``pause=True`` (the audio since the last chunk, up to now): the words so far
+  can be transcribed and answered while the endpointer still waits for ``end_silence_ms``. Speech
+  after such a pause emits ``SpeechResumed`` (the prepared answer is not the caller's turn). A pause
+  shorter than ``post_roll_ms`` keeps the chunks a prefix of the utterance's pcm.
 - ``flush(now_ms)`` at the end of the stream (hang-up) closes an utterance in progress with
   ``reason="stream_end"``.
 - ``feed`` in two steps, for many streams sharing one batched Silero inference: ``push(frame, now_ms)``
@@ -83,6 +88,15 @@ class UtteranceGrew:
     start_ms: int  # stream offset of this chunk's first sample
     end_ms: int
     sample_rate: int
+    pause: bool = False  # the chunk ends in a pause of the caller (``pause_ms`` of silence)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechResumed:
+    """The caller spoke again after a pause that emitted an ``UtteranceGrew(pause=True)``: the
+    utterance goes on, and whatever was prepared for the words up to the pause is not the turn."""
+
+    at_ms: int  # start of the frame heard as speech again
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +107,7 @@ class SpeechDiscarded:
     end_ms: int
 
 
-EndpointerEvent = SpeechStarted | UtteranceGrew | UtteranceEnded | SpeechDiscarded
+EndpointerEvent = SpeechStarted | UtteranceGrew | SpeechResumed | UtteranceEnded | SpeechDiscarded
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,7 @@ class EndpointerConfig:
     end_floor_dbfs: float = -50.0  # ... nor one quieter than this (a line of digital silence)
     unvoiced_tail_ms: int = 200  # loud frames this soon after VAD speech are speech too
     chunk_ms: int = 0  # > 0: an UtteranceGrew at least this often while the caller speaks (partials)
+    pause_ms: int = 0  # > 0 (with chunk_ms): an UtteranceGrew(pause=True) after this much silence
 
     def __post_init__(self) -> None:
         if self.sample_rate not in SUPPORTED_RATES:
@@ -124,6 +139,13 @@ class EndpointerConfig:
             raise ValueError(f"VAD aggressiveness must be 0..3, got {self.aggressiveness}")
         if self.chunk_ms and self.chunk_ms < FRAME_MS:
             raise ValueError(f"chunk_ms must be 0 (off) or at least {FRAME_MS} ms")
+        if self.pause_ms and not FRAME_MS <= self.pause_ms <= min(
+            self.post_roll_ms, self.end_silence_ms - FRAME_MS
+        ):
+            raise ValueError(
+                f"pause_ms must be 0 (off) or from {FRAME_MS} ms to the lesser of post_roll_ms and "
+                f"end_silence_ms - {FRAME_MS}"
+            )
         for name in ("start_ms", "end_silence_ms", "max_utterance_ms"):
             if getattr(self, name) < FRAME_MS:
                 raise ValueError(f"{name} must be at least {FRAME_MS} ms")
@@ -152,6 +174,8 @@ class Endpointer:
         "_late",
         "_min_energy",
         "_onset_ms",
+        "_pause_frames",
+        "_paused",
         "_pending",
         "_pre_roll",
         "_silence_frames",
@@ -194,6 +218,10 @@ class Endpointer:
         self._chunk_frames = _frames(self.config.chunk_ms) if self.config.chunk_ms else 0
         self._chunked = 0  # frames of the utterance already sent in UtteranceGrew chunks
         self._chunks = 0
+        self._pause_frames = (
+            _frames(self.config.pause_ms) if self._chunk_frames and self.config.pause_ms else 0
+        )
+        self._paused = False  # a pause chunk was sent and no speech came since
 
     @property
     def in_speech(self) -> bool:
@@ -208,6 +236,7 @@ class Endpointer:
         self._utterance = None
         self._speech_run = 0
         self._silence_frames = 0
+        self._paused = False
 
     def _as_bytes(self, frame: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> bytes:
         if isinstance(frame, np.ndarray):
@@ -291,6 +320,7 @@ class Endpointer:
         self._silence_frames = 0
         self._speech_run = 0
         self._chunked = self._chunks = 0
+        self._paused = False
         return [SpeechStarted(self._onset_ms)]
 
     def _speaking(self, data: bytes, now_ms: int, is_speech: bool) -> list[EndpointerEvent]:
@@ -300,28 +330,39 @@ class Endpointer:
         end_ms = now_ms + FRAME_MS
         if is_speech:
             self._last_vad_speech = end_ms
+        resumed: list[EndpointerEvent] = []
         if self._audible(data) and end_ms - self._last_vad_speech <= self.config.unvoiced_tail_ms:
             self._silence_frames = 0
             self._last_speech_end = end_ms
             if is_speech:
                 self._last_voiced_end = end_ms
+            if self._paused and is_speech:
+                # Only a voiced frame resumes: the unvoiced tail of the last word is not new speech.
+                self._paused = False
+                resumed.append(SpeechResumed(now_ms))
         else:
             self._silence_frames += 1
         if self._silence_frames >= _frames(self.config.end_silence_ms):
-            return [self._finish_on_silence()]
+            return [*resumed, self._finish_on_silence()]
         if end_ms - self._utterance_start >= self.config.max_utterance_ms:
-            return [self._emit(utterance, end_ms, "max_length")]
+            return [*resumed, self._emit(utterance, end_ms, "max_length")]
+        if self._pause_frames and self._silence_frames == self._pause_frames and not self._paused:
+            if self._last_voiced_end - self._onset_ms >= self.config.min_utterance_ms:
+                self._paused = True
+                return [*resumed, self._chunk(utterance, end_ms, pause=True)]
         if self._chunk_frames and self._silence_frames == 0:
             if len(utterance) - self._chunked >= self._chunk_frames:
-                return [self._chunk(utterance, end_ms)]
-        return []
+                return [*resumed, self._chunk(utterance, end_ms)]
+        return resumed
 
-    def _chunk(self, utterance: list[bytes], end_ms: int) -> UtteranceGrew:
+    def _chunk(self, utterance: list[bytes], end_ms: int, *, pause: bool = False) -> UtteranceGrew:
         new = utterance[self._chunked :]
         self._chunked = len(utterance)
         self._chunks += 1
         start_ms = end_ms - len(new) * FRAME_MS
-        return UtteranceGrew(b"".join(new), self._chunks - 1, start_ms, end_ms, self.config.sample_rate)
+        return UtteranceGrew(
+            b"".join(new), self._chunks - 1, start_ms, end_ms, self.config.sample_rate, pause=pause
+        )
 
     def _finish_on_silence(self) -> EndpointerEvent:
         utterance = self._utterance

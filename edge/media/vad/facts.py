@@ -20,6 +20,7 @@ def utterance_fact(
             pcm=event.pcm,
             start_ms=event.start_ms,
             end_ms=event.end_ms,
+            pause=event.pause,
         )
     return cf.utterance_captured(
         call_id,

@@ -23,10 +23,11 @@ import pytest
 from edge.app import EdgeApp
 from schemas import models as m
 from schemas.playback_ids import family_of, in_family, piece_playback_id
+from schemas.turn_ids import EARLY_ENGINE
 from sentiric.eventlog.producer import EventProducer
 from sentiric.eventlog.topics import commands_topic
 from streams.agents.speech import ENGINE_SOURCE
-from streams.dialog.completeness import looks_unfinished
+from streams.dialog.completeness import looks_unfinished, normalized
 from streams.dialog.machine import TURN_ENGINE
 from streams.engines.knowledge import load_knowledge
 from streams.engines.whisper import WhisperSTT
@@ -59,11 +60,11 @@ WHOLE_CONVERSATION = [
     ("fact", "PlaybackStarted"),
     ("fact", "PlaybackFinished"),
     ("fact", "SpeechStarted"),
-    ("fact", "UtteranceCaptured"),
-    ("fact", "UtteranceTranscribed"),
+    ("fact", "UtteranceTranscribed"),  # the words up to the caller's pause
     ("fact", "AgentReplied"),
     ("fact", "SpeechSynthesized"),
-    ("cmd", "PlayAudio"),  # the answer
+    # the answer's PlayAudio: prepared at the pause, before or after the end silence ends the utterance
+    # (the command's place among the facts varies; it is asserted in the test, as is its start after)
     ("fact", "PlaybackStarted"),
     ("fact", "PlaybackFinished"),
     ("fact", "CallEnded"),
@@ -90,7 +91,8 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     home = tmp_path_factory.mktemp("e2e")
     # creates the topics the worker joins; admits agent calls only while the worker serves them
-    edge = await start_edge(fresh_kafka, home / "edge", require_worker=True)
+    # The answer prepared at the caller's pause (SENTIRIC_VAD_PAUSE_MS, off by default) is on here.
+    edge = await start_edge(fresh_kafka, home / "edge", require_worker=True, vad_pause_ms=160)
     # the knowledge engine's answers streamed sentence by sentence, as with an LLM
     worker = Worker(fresh_kafka, home / "worker", machine_cache_dir, SENTIRIC_STREAM_KNOWLEDGE_REPLIES="true")
     log = CallLog(fresh_kafka, edge.settings.node_id, alive=worker.alive)
@@ -192,17 +194,38 @@ async def test_a_caller_asks_for_the_opening_hours(stack: Stack, tmp_path: Path)
     assert partials and all(p.text.strip() for p in partials), [p.text for p in partials]
     assert order.index(partials[-1]) < order.index(heard)
     assert any(words(p.text) & {"what", "your", "opening"} for p in partials), [p.text for p in partials]
-    answer = one(records, m.AgentReplied, utterance_id=captured.utterance_id, final=True)
+
+    # The caller fell silent after the question: the edge sent the audio up to that pause at once (a
+    # pause chunk), the worker transcribed it before the others, and the dialog prepared the answer
+    # from those words (an early turn), all before the end silence ended the utterance.
+    pause = [c for c in chunks if c.pause]
+    assert len(pause) == 1 and pause[0] is chunks[-1], [(c.index, c.pause) for c in chunks]
+    at_pause = [p for p in partials if p.pause]
+    assert at_pause and {"opening", "hours"} <= words(at_pause[-1].text), [p.text for p in partials]
+    (early,) = [r for r in order if is_(m.UtteranceTranscribed, engine=EARLY_ENGINE)(r)]
+    assert early.text == at_pause[-1].text and order.index(at_pause[-1]) < order.index(early)
+    # The final transcript said the same words, so the prepared answer is the turn's, answered once:
+    # its audio waited at the edge (after_utterance) and started once the utterance had ended.
+    kept = normalized(early.text) == normalized(heard.text)
+    turn_id = early.utterance_id if kept else captured.utterance_id
+    engine_replies = [r for r in order if is_(m.AgentReplied, source=ENGINE_SOURCE, final=True)(r)]
+    assert [r.utterance_id for r in engine_replies] == (
+        [early.utterance_id] if kept else [early.utterance_id, captured.utterance_id]
+    ), (early.text, heard.text)
+    answer = one(records, m.AgentReplied, utterance_id=turn_id, final=True)
     assert (answer.text, answer.intent, answer.engine) == (HOURS.answer, "hours", "knowledge-base")
     # The two-sentence answer is streamed (`stream_replies`): its first sentence is voiced and played
     # on its own while TTS voices the rest (the final fact's `rest`).
-    first = one(records, m.AgentReplied, utterance_id=captured.utterance_id, final=False)
+    first = one(records, m.AgentReplied, utterance_id=turn_id, final=False)
     assert (first.part, answer.part) == (0, 1) and f"{first.text} {answer.rest}" == HOURS.answer
     voiced = [r for r in order if is_(m.SpeechSynthesized, reply_id=answer.reply_id)(r)]
     assert [(v.engine, v.part, v.last) for v in voiced] == [("hibari", 0, False), ("hibari", 1, True)]
     plays = [one(records, m.PlayAudio, playback_id=f"{answer.reply_id}#{v.part}") for v in voiced]
     assert [p.pcm for p in plays] == [v.pcm for v in voiced]
+    if kept:
+        assert plays[0].after_utterance == captured.utterance_id or order.index(plays[0]) > order.index(heard)
     starts = [one(records, m.PlaybackStarted, playback_id=p.playback_id) for p in plays]
+    assert order.index(starts[0]) > order.index(captured)  # never while the caller might go on
     ends = [one(records, m.PlaybackFinished, playback_id=p.playback_id) for p in plays]
     assert all(not f.interrupted and f.reason == "completed" for f in ends)
     started, finished = starts[0], ends[-1]
@@ -227,7 +250,9 @@ async def test_a_caller_asks_for_the_opening_hours(stack: Stack, tmp_path: Path)
 
     # The whole conversation, in order, as `sentiric replay call` prints it.
     timeline = await replay_timeline(stack, call_id)
-    assert is_subsequence(WHOLE_CONVERSATION, [(kind, type_) for kind, type_, _ in timeline]), timeline
+    assert is_subsequence(WHOLE_CONVERSATION, [(kind, type_) for kind, type_, _ in timeline]), [
+        (kind, type_) for kind, type_, _ in timeline if type_ != "SipMessageObserved"
+    ]
     # the answer's playback line carries the latency of each of its stages
     timed = next(line for _, kind, line in timeline if kind == "PlaybackStarted" and answer.reply_id in line)
     assert re.search(

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from projections.cdr import DISPOSITIONS, CallRow, LogPosition, Projection, fold_call
+from projections.cdr import DISPOSITIONS, CallRow, LogPosition, Projection, fold_call, turn_key
 from projections.synthetic import SCENARIOS, day_of_calls
 from schemas import models as m
+from streams.dialog.script import CallScript
 
 CALLS = day_of_calls(len(SCENARIOS) * 3, seed=11)
 
@@ -159,3 +160,14 @@ def test_a_streamed_reply_is_one_turn_with_its_whole_text_and_first_audio_in_any
         (turn,) = project(shuffled).turns.values()
         assert turn.text == "We open at nine. We close at six." and turn.dialog_latency_ms == 900.0
         assert turn.synthesized_at == facts[1].occurred_at and turn.tts_latency_ms == 40.0
+
+
+def test_the_dialogs_early_turn_is_not_a_transcript_turn_of_its_own() -> None:
+    """The caller's turn is the utterance an early answer was taken from (capture and final
+    transcript); the dialog's early turn only carries the answer."""
+    s = CallScript()
+    early = s.fact(
+        m.UtteranceTranscribed, utterance_id="u1:early:3", text="Hours?", engine="partial", source="dialog"
+    )
+    assert turn_key(early) is None
+    assert turn_key(s.fact(m.UtteranceTranscribed, utterance_id="u1", text="Hours?")) == "u1"

@@ -50,3 +50,28 @@ def test_a_missing_stage_is_none_and_shown_as_a_dash() -> None:
     line = stages_line(stages)
     assert line.startswith("stt 100 ms (engine 1)  dialog 100 ms (engine 1)  tts 100 ms")
     assert line.endswith("playout —  voice-to-voice —")
+
+
+def test_an_early_answer_is_timed_from_the_pause_it_was_prepared_at() -> None:
+    """Prepared at the caller's pause: stt is the pause chunk's partial decode, dialog counts from the
+    dialog's early turn, and voice-to-voice from the capture of the utterance it answers."""
+    s = CallScript("call-t")
+    records = logged([
+        s.fact(m.UtteranceChunkCaptured, utterance_id="u1", index=2, pause=True),
+        s.fact(m.UtteranceTranscribed, utterance_id="u1", text="opening hours", is_final=False, pause=True,
+               latency_ms=90.0),
+        s.fact(m.UtteranceTranscribed, utterance_id="u1:early:5", text="opening hours", engine="partial",
+               latency_ms=0.0, source="dialog"),
+        s.replied("u1:early:5", "We are open.", intent="hours"),
+        s.synthesized("u1:early:5:reply", "We are open."),
+        s.fact(m.UtteranceCaptured, utterance_id="u1", start_ms=0, end_ms=900),
+        s.transcribed("u1", "opening hours"),
+        *s.played("u1:early:5:reply"),
+    ])  # fmt: skip
+    answer = next(d for d in records if isinstance(d.record, m.AgentReplied))
+    stages = answer_stages(answer, StageIndex.of(records))
+    assert stages is not None
+    assert stages.latency_ms["stt"] == 100.0 and stages.engine_ms["stt"] == 90.0
+    assert stages.latency_ms["dialog"] == 100.0 and stages.latency_ms["tts"] == 100.0
+    assert stages.latency_ms["playout"] == 300.0  # held at the edge until the utterance ended
+    assert stages.latency_ms["voice_to_voice"] is not None

@@ -33,6 +33,7 @@ from edge.media.rtp.rtcp import (
 from edge.media.rtp.sender import RtpSender
 from edge.media.rtp.source_policy import TRUSTED, MediaTrust
 from edge.media.session import Effect, MediaSession, SendRtcp, StoreRecording
+from edge.media.vad.endpointer import EndpointerConfig
 from schemas.models import (
     DtmfReceived,
     MediaQualityReported,
@@ -40,6 +41,7 @@ from schemas.models import (
     PlaybackStarted,
     SpeechStarted,
     UtteranceCaptured,
+    UtteranceChunkCaptured,
 )
 
 T0 = 100.0
@@ -55,6 +57,7 @@ def make_session(
     trust: MediaTrust = TRUSTED,
     remote: tuple[str, int] | None = CALLER,
     wall_offset: float = 0.0,
+    vad: EndpointerConfig | None = None,
 ) -> MediaSession:
     codec = default_registry().by_name(codec_name)
     transcoder = None if codec_name == "PCMU" else Transcoder(Binding(codec, pt), pcm_rate=8000)
@@ -71,6 +74,7 @@ def make_session(
         wall_offset=wall_offset,
         quality_interval_s=1.0,
         trust=trust,
+        vad=vad,
     )
 
 
@@ -510,3 +514,110 @@ def test_speech_after_a_reply_voiced_whole_refuses_nothing() -> None:
         run(session.tick(T0 + (i + 10) * TICK))
     run(session.play(np.full(8000, 500, dtype=np.int16), "r2#0", barge_in=True, source_uri=None))
     assert session.player.current_id == "r2#0"
+
+
+# --- answers prepared at a pause of the caller ----------------------------------------------------------
+
+PAUSING = EndpointerConfig(chunk_ms=500, pause_ms=160, end_silence_ms=500)
+SECOND = load_wav(Path(__file__).parents[3] / "fixtures" / "speech" / "where_are_you_16k.wav")[::2]
+
+
+class Caller:
+    """The caller's audio, fed to a session tick by tick from where it stopped last."""
+
+    def __init__(self, run: Run, pcm: np.ndarray) -> None:
+        self.run, self.frames, self.i = run, ulaw_frames(pcm), 0
+
+    def until(self, done: Any) -> None:
+        session = self.run.session
+        while self.i < len(self.frames):
+            now = T0 + self.i * TICK
+            self.run(session.receive_rtp(audio_packet(self.i, self.frames[self.i]), CALLER, now))
+            self.run(session.tick(now))
+            self.i += 1
+            if done(self.run):
+                return
+        raise AssertionError("the caller's audio ended first")
+
+
+def pause_chunks(run: Run) -> list[dict[str, Any]]:
+    return [c for c in run.fields(UtteranceChunkCaptured) if c["pause"]]
+
+
+def test_an_answer_prepared_at_a_pause_plays_the_moment_the_utterance_ends() -> None:
+    session = make_session(vad=PAUSING)
+    run = Run(session)
+    caller = Caller(run, np.concatenate([load_wav(SPEECH), np.zeros(8000, dtype=np.int16)]))
+    caller.until(lambda r: pause_chunks(r))
+    (chunk,) = pause_chunks(run)
+    answer = np.full(8000, 500, dtype=np.int16)
+    run(session.play(answer, "r1", barge_in=True, source_uri=None, after_utterance=chunk["utterance_id"]))
+    assert not session.player.playing and not run.fields(PlaybackStarted)  # held: the turn may go on
+    caller.until(lambda r: r.fields(UtteranceCaptured))
+    assert session.player.current_id == "r1"  # released on the tick that ends the utterance
+    (captured,) = run.fields(UtteranceCaptured)
+    assert captured["utterance_id"] == chunk["utterance_id"]
+    caller.until(lambda r: r.fields(PlaybackStarted))
+    assert run.fields(PlaybackStarted)[0]["playback_id"] == "r1"
+
+
+def test_an_answer_prepared_at_a_pause_is_dropped_when_the_caller_speaks_on() -> None:
+    session = make_session(vad=PAUSING)
+    run = Run(session)
+    gap = np.zeros(8 * 400, dtype=np.int16)
+    caller = Caller(
+        run, np.concatenate([load_wav(SPEECH)[: 1460 * 8], gap, SECOND, np.zeros(8000, dtype=np.int16)])
+    )
+    caller.until(lambda r: pause_chunks(r))
+    (chunk,) = pause_chunks(run)
+    uid = chunk["utterance_id"]
+    answer = np.full(8000, 500, dtype=np.int16)
+    run(session.play(answer, "r1#0", barge_in=True, source_uri=None, after_utterance=uid))
+    caller.until(lambda r: r.fields(PlaybackFinished))
+    assert run.fields(PlaybackFinished) == [
+        {
+            "playback_id": "r1#0",
+            "interrupted": True,
+            "played_ms": 0,
+            "duration_ms": 0,
+            "reason": "caller_resumed",
+        }
+    ]
+    assert not run.fields(UtteranceCaptured)  # dropped while the caller speaks on, not at the end
+    # a later piece of that answer, still on its way: dropped at once
+    run(session.play(answer, "r1#1", barge_in=True, source_uri=None, after_utterance=uid))
+    assert run.fields(PlaybackFinished)[-1]["playback_id"] == "r1#1"
+    assert run.fields(PlaybackFinished)[-1]["reason"] == "caller_resumed"
+    caller.until(lambda r: r.fields(UtteranceCaptured))
+    assert run.fields(UtteranceCaptured)[0]["utterance_id"] == uid  # one utterance, both phrases
+    assert not session.player.playing and not run.fields(PlaybackStarted)
+
+
+def test_a_stop_or_a_hangup_drops_a_held_answer() -> None:
+    session = make_session(vad=PAUSING)
+    run = Run(session)
+    caller = Caller(run, np.concatenate([load_wav(SPEECH), np.zeros(8000, dtype=np.int16)]))
+    caller.until(lambda r: pause_chunks(r))
+    uid = pause_chunks(run)[0]["utterance_id"]
+    tone = np.full(800, 500, dtype=np.int16)
+    run(session.play(tone, "r1#0", barge_in=True, source_uri=None, after_utterance=uid))
+    run(session.play(tone, "r2", barge_in=True, source_uri=None, after_utterance=uid))
+    run(session.stop_playback("r1"))
+    assert [(f["playback_id"], f["reason"]) for f in run.fields(PlaybackFinished)] == [("r1#0", "stopped")]
+    run(session.close(T0 + caller.i * TICK))
+    assert [(f["playback_id"], f["reason"]) for f in run.fields(PlaybackFinished)][-1] == ("r2", "hangup")
+    assert not run.fields(PlaybackStarted)
+
+
+def test_an_answer_for_an_utterance_that_already_ended_plays_at_once() -> None:
+    session = make_session(vad=PAUSING)
+    run = Run(session)
+    caller = Caller(run, np.concatenate([load_wav(SPEECH), np.zeros(8000, dtype=np.int16)]))
+    caller.until(lambda r: r.fields(UtteranceCaptured))
+    uid = run.fields(UtteranceCaptured)[0]["utterance_id"]
+    run(
+        session.play(
+            np.full(800, 500, dtype=np.int16), "r1", barge_in=True, source_uri=None, after_utterance=uid
+        )
+    )
+    assert session.player.current_id == "r1"

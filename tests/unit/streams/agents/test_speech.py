@@ -279,3 +279,28 @@ def test_an_engine_without_batches_or_a_lone_utterance_goes_one_by_one() -> None
     plain = FakeSTT()
     two = [*one, (s.fact(m.UtteranceCaptured, utterance_id="u2", sample_rate=8000, pcm=b"\0\0"), "en-US")]
     assert len(speech.transcribe_batch(two, plain)) == 2 and len(plain.calls) == 2
+
+
+def test_the_engine_does_not_answer_again_a_final_the_dialog_answered_early() -> None:
+    """The engine's mirror of the early answer: the final transcript with the early turn's words is
+    the same turn (the dialog keeps its answer); other words, a partial saying more, or the edge
+    dropping the prepared answer (the caller spoke on) mean the final is to be answered."""
+    s = CallScript()
+    early = s.fact(m.UtteranceTranscribed, utterance_id="c:early:1", text="Opening hours?", engine="partial",
+                   source="dialog", is_final=True)  # fmt: skip
+    words = speech.early_words_after(early, None)
+    assert words == "opening hours"
+    same = s.transcribed("u1", "opening hours.")
+    assert speech.answered_early(same, words) and speech.early_words_after(same, words) is None
+    assert not speech.answered_early(s.transcribed("u1", "Opening hours on Sunday?"), words)
+    assert not speech.answered_early(same, None)
+    more = s.fact(m.UtteranceTranscribed, utterance_id="u1", text="opening hours on", is_final=False)
+    assert speech.early_words_after(more, words) is None
+    again = s.fact(m.UtteranceTranscribed, utterance_id="u1", text="Opening hours", is_final=False)
+    assert speech.early_words_after(again, words) == words
+    dropped = s.fact(
+        m.PlaybackFinished, playback_id="c:early:1:reply", interrupted=True, reason="caller_resumed"
+    )
+    assert speech.early_words_after(dropped, words) is None
+    played = s.fact(m.PlaybackFinished, playback_id="c:early:1:reply", reason="completed")
+    assert speech.early_words_after(played, words) == words

@@ -118,3 +118,17 @@ def test_a_measurement_keeps_its_tenant_on_the_wire() -> None:
     assert Measurement.parse(b'["offered", 1.5, null, null]').tenant == "default"  # written before tenants
     with pytest.raises(ValueError, match=r"^invalid measurement: "):
         Measurement.parse(b'["offered", 1.5, null, null, 7]')
+
+
+def test_an_early_answer_is_timed_from_the_utterance_it_answers_and_costs_no_stt() -> None:
+    """The dialog's early turn (words up to the caller's pause) is no STT work of its own, and its
+    reply's playback pairs with the capture of the utterance it answers (voice-to-voice)."""
+    s = CallScript()
+    early = s.fact(m.UtteranceTranscribed, utterance_id="u1:early:7", text="Opening hours?", engine="partial",
+                   latency_ms=0.0, source="dialog")  # fmt: skip
+    partial = s.fact(m.UtteranceTranscribed, utterance_id="u1", text="Opening", is_final=False, pause=True)
+    assert measure(early) == [] and measure(partial) == []
+    captured = s.fact(m.UtteranceCaptured, utterance_id="u1")
+    started = s.fact(m.PlaybackStarted, playback_id="u1:early:7:reply")
+    [heard], [spoke] = measure(captured), measure(started)
+    assert heard.key == spoke.key == "u1:reply"

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from schemas import models as m
+from schemas.turn_ids import EARLY_ENGINE
 from streams.dialog.decisions import Decision
-from streams.dialog.machine import EARLY_ENGINE, Policy, decide, new_state
+from streams.dialog.machine import Policy, decide, new_state
 from streams.dialog.script import CallScript
 from streams.dialog.state import DialogState, Phase
 from tests.unit.streams.dialog.test_machine import Run, changes, commands, records

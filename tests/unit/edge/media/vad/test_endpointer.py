@@ -19,6 +19,7 @@ from edge.media.vad.endpointer import (
     EndpointerConfig,
     EndpointerEvent,
     SpeechDiscarded,
+    SpeechResumed,
     SpeechStarted,
     UtteranceEnded,
     UtteranceGrew,
@@ -354,3 +355,49 @@ def test_a_loud_neural_voice_whose_onset_silero_flags_late_is_heard_whole() -> N
     ended = events[1][1]
     assert isinstance(ended, UtteranceEnded) and ended.reason == "silence"
     assert ended.start_ms <= 200 and ended.end_ms >= 200 + len(person) // 8  # every word, post-roll
+
+
+# --- pauses: answers prepared while the caller may still go on ---------------------------------------
+
+
+def test_a_pause_sends_a_pause_chunk_and_speech_after_it_resumes() -> None:
+    """Two phrases 400 ms apart: a pause chunk 150 ms into the pause, SpeechResumed when the second
+    phrase starts, another pause chunk 150 ms after it ends, then the utterance (700 ms end silence)."""
+    second = load_wav(FIXTURES / "speech" / "where_are_you_16k.wav")[::2]
+    first_end = 500 + AUDIBLE_MS
+    pcm = np.concatenate([silence(500), SPEECH[: AUDIBLE_MS * 8], silence(400), second, silence(1500)])
+    events = run(Endpointer(EndpointerConfig(chunk_ms=500, pause_ms=150)), pcm)
+    assert kinds(events)[0] is SpeechStarted and kinds(events)[-1] is UtteranceEnded
+    assert kinds(events).count(SpeechStarted) == 1 and kinds(events).count(UtteranceEnded) == 1
+    marks = [(at, e) for at, e in events if isinstance(e, SpeechResumed) or getattr(e, "pause", False)]
+    # pause, resumed, pause, resumed, ...: strictly alternating, ending on the pause that ends the turn
+    assert [isinstance(e, SpeechResumed) for _, e in marks] == [i % 2 == 1 for i in range(len(marks))]
+    assert isinstance(marks[-1][1], UtteranceGrew)
+    at_gap = [(at, e) for at, e in marks if first_end < at + 20 <= first_end + 400 + 120]
+    assert [type(e) for _, e in at_gap] == [UtteranceGrew, SpeechResumed]
+    (pause_at, pause), (_, resumed) = at_gap
+    assert isinstance(pause, UtteranceGrew) and isinstance(resumed, SpeechResumed)
+    assert first_end + 150 <= pause_at + 20 <= first_end + 150 + 60  # 150 ms after the last audible frame
+    assert pause.end_ms == pause_at + 20  # the audio up to now, silence included
+    assert first_end + 400 <= resumed.at_ms <= first_end + 400 + 120
+    ended = events[-1][1]
+    assert isinstance(ended, UtteranceEnded)
+    last_pause_at = marks[-1][0]
+    assert ended.end_ms - 200 + 160 == last_pause_at + 20  # 150 ms, counted in whole 20 ms frames: 160
+    joined = b"".join(c.pcm for c in _chunks(events))
+    assert ended.pcm.startswith(joined)  # a pause chunk keeps the chunks a prefix of the utterance
+
+
+def test_no_pause_chunks_without_pause_ms_or_without_chunks() -> None:
+    pcm = np.concatenate([silence(500), SPEECH, silence(1500)])
+    for config in (EndpointerConfig(chunk_ms=500), EndpointerConfig(pause_ms=150)):
+        events = run(Endpointer(config), pcm)
+        assert not any(getattr(e, "pause", False) or isinstance(e, SpeechResumed) for _, e in events)
+
+
+def test_pause_ms_must_end_before_the_utterance_and_inside_its_post_roll() -> None:
+    with pytest.raises(ValueError, match="pause_ms"):
+        EndpointerConfig(chunk_ms=500, pause_ms=250)  # longer than the 200 ms post-roll
+    with pytest.raises(ValueError, match="pause_ms"):
+        EndpointerConfig(chunk_ms=500, pause_ms=100, end_silence_ms=100)
+    assert EndpointerConfig(chunk_ms=500, pause_ms=150, end_silence_ms=200).pause_ms == 150
