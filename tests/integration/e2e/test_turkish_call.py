@@ -35,6 +35,7 @@ from tests.integration.e2e.stack import (
     start_edge,
 )
 from tests.integration.e2e.test_conversation import Stack, new_call, one
+from tests.support.audio import correlation
 from tests.support.sipp import run_sipp
 
 QUESTION = "Çalışma saatleriniz nedir?"
@@ -128,15 +129,4 @@ async def test_a_turkish_caller_on_2000_is_greeted_and_answered_in_turkish(
             said = np.frombuffer(voiced.pcm, dtype="<i2")
             if voiced.sample_rate != 8000:
                 said = resample(said, voiced.sample_rate, 8000)
-            assert wire_correlation(pcm, said[: 2 * 8000]) > 0.8, back.text
-
-
-def wire_correlation(received: np.ndarray, reference: np.ndarray) -> float:
-    """Peak normalised cross-correlation of ``reference`` inside ``received`` (G.711 keeps it > 0.9)."""
-    x, y = received.astype(np.float64), reference.astype(np.float64)
-    if x.size < y.size:
-        x = np.concatenate([x, np.zeros(y.size - x.size)])
-    n = 1 << int(np.ceil(np.log2(x.size + y.size)))
-    corr = np.fft.irfft(np.fft.rfft(x, n) * np.conj(np.fft.rfft(y, n)), n)[: x.size - y.size + 1]
-    lag = int(np.argmax(corr))
-    return float(np.corrcoef(x[lag : lag + y.size], y)[0, 1])
+            assert correlation(pcm, said[: 2 * 8000]) > 0.8, back.text

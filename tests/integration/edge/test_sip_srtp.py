@@ -25,6 +25,7 @@ from edge.redact import REDACTED
 from schemas.codec import encode
 from schemas.envelope import envelope
 from schemas.models import PlayAudio
+from tests.support.audio import correlation
 from tests.support.sipp import run_sipp
 
 from .conftest import BASIC, StartEdge, node_facts, sip_names, sip_only
@@ -40,17 +41,6 @@ class Wire(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.packets.append(data)
-
-
-def correlation(received: np.ndarray, reference: np.ndarray) -> float:
-    """Peak normalised cross-correlation of ``reference`` inside ``received`` (both int16)."""
-    x, y = received.astype(np.float64), reference.astype(np.float64)
-    if x.size < y.size:
-        x = np.concatenate([x, np.zeros(y.size - x.size)])
-    n = 1 << int(np.ceil(np.log2(x.size + y.size)))
-    corr = np.fft.irfft(np.fft.rfft(x, n) * np.conj(np.fft.rfft(y, n)), n)[: x.size - y.size + 1]
-    lag = int(np.argmax(corr))
-    return float(np.corrcoef(x[lag : lag + y.size], y)[0, 1])
 
 
 @pytest.mark.parametrize("suite", ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"])

@@ -25,9 +25,10 @@ from schemas.envelope import envelope
 from schemas.models import PlayAudio
 from sentiric.cert import LocalCertificate
 from sentiric.net import free_port
+from tests.support.audio import correlation
 
 from .conftest import BASIC, StartEdge, node_facts, sip_names, sip_only
-from .test_sip_srtp import PROMPT, correlation
+from .test_sip_srtp import PROMPT
 
 MODULES = ("g711.so", "aufile.so", "aubridge.so", "sndfile.so", "srtp.so", "menu.so", "account.so")
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from edge.facts import FactRecorder, ListPublisher
@@ -162,19 +161,6 @@ async def make_caller() -> AsyncIterator[Callable[[], Any]]:
     for caller in callers:
         if caller.transport is not None:
             caller.transport.close()
-
-
-def correlation(received: np.ndarray, reference: np.ndarray) -> float:
-    """Peak normalised cross-correlation of ``reference`` inside ``received`` (both int16)."""
-    x = received.astype(np.float64)
-    y = reference.astype(np.float64)
-    if x.size < y.size:
-        x = np.concatenate([x, np.zeros(y.size - x.size)])
-    n = 1 << int(np.ceil(np.log2(x.size + y.size)))
-    corr = np.fft.irfft(np.fft.rfft(x, n) * np.conj(np.fft.rfft(y, n)), n)[: x.size - y.size + 1]
-    lag = int(np.argmax(corr))
-    window = x[lag : lag + y.size]
-    return float(np.corrcoef(window, y)[0, 1])
 
 
 async def send_rtp_stream(

@@ -23,8 +23,9 @@ from schemas.models import ApiToken, PlayAudio, PlaybackFinished
 from sentiric.auth import new_token
 from sentiric.exposure import ExposedDefaultSecret
 from tests.integration.edge.conftest import Authed
+from tests.support.audio import correlation
 
-from .conftest import ADMIN_TOKEN, FIXTURES, correlation, media_settings, send_rtp_stream
+from .conftest import ADMIN_TOKEN, FIXTURES, media_settings, send_rtp_stream
 
 
 class TopicPublisher:

@@ -12,8 +12,9 @@ from edge.media.codecs.g711 import PCMU
 from edge.media.playback import load_wav
 from schemas.envelope import envelope
 from schemas.models import PlayAudio, PlaybackFinished, PlaybackStarted, StopPlayback
+from tests.support.audio import correlation
 
-from .conftest import FIXTURES, correlation
+from .conftest import FIXTURES
 
 
 def play(call_id: str, pcm: np.ndarray, rate: int = 8000, **kw: object) -> PlayAudio:

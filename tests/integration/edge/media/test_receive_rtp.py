@@ -23,8 +23,9 @@ from schemas.models import (
     SpeechStarted,
     UtteranceCaptured,
 )
+from tests.support.audio import correlation
 
-from .conftest import FIXTURES, correlation, send_rtp_stream
+from .conftest import FIXTURES, send_rtp_stream
 
 
 def ulaw_frames(pcm: np.ndarray) -> list[bytes]:

@@ -22,8 +22,9 @@ from edge.media.playback import load_wav
 from edge.media.storage import S3Store, UriStore
 from schemas.envelope import envelope
 from schemas.models import PlayAudio, RecordingFinished, StartRecording, StopRecording
+from tests.support.audio import correlation
 
-from .conftest import FIXTURES, correlation, send_rtp_stream
+from .conftest import FIXTURES, send_rtp_stream
 
 S3_CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
 

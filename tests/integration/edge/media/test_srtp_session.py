@@ -14,8 +14,9 @@ from edge.media.rtp.rtcp import Bye, ReceiverReport, SenderReport, parse_compoun
 from edge.media.srtp import AES_CM_128_HMAC_SHA1_32, CryptoAttribute, SrtpContext
 from schemas.envelope import envelope
 from schemas.models import PlayAudio, PlaybackFinished, UtteranceCaptured
+from tests.support.audio import correlation
 
-from .conftest import FIXTURES, correlation, send_rtp_stream
+from .conftest import FIXTURES, send_rtp_stream
 
 
 async def test_srtp_prompt_is_opaque_on_the_wire_and_decrypts_at_the_peer(harness, make_caller) -> None:

@@ -13,8 +13,9 @@ from edge.media.codecs.registry import Transcoder, default_registry
 from edge.media.playback import load_wav
 from schemas.envelope import envelope
 from schemas.models import PlayAudio, PlaybackFinished
+from tests.support.audio import correlation
 
-from .conftest import FIXTURES, correlation
+from .conftest import FIXTURES
 
 
 @pytest.mark.parametrize(
