@@ -639,7 +639,7 @@ class MediaSession:
             else:
                 utterance_id = self._utterance_id
                 self._emit_utterance(event)
-                if event.pause if isinstance(event, UtteranceGrew) else False:
+                if isinstance(event, UtteranceGrew) and event.pause:
                     self._paused = utterance_id
                 elif isinstance(event, UtteranceEnded):
                     self._paused = None
@@ -782,14 +782,7 @@ class MediaSession:
     ) -> None:
         if playback_id != self._barged_reply and family_of(playback_id) == self._barged_reply:
             # A piece of the reply the caller just talked over, sent before the dialog heard them.
-            self._out.append(
-                Emit(
-                    cf.playback_finished(
-                        self.call_id, playback_id=playback_id, interrupted=True, played_ms=0, duration_ms=0,
-                        reason="barge_in",
-                    )
-                )
-            )  # fmt: skip
+            self._never_played(playback_id, "barge_in")
             return
         if not pcm.size:
             self._out.append(
