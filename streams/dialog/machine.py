@@ -48,10 +48,9 @@ ID_NAMESPACE: Final = uuid.UUID("5b0e2f3c-8a41-4c7e-9d2a-6f1e3c0b7a55")
 MACHINE_ENGINE: Final = "dialog-machine"
 DTMF_ENGINE: Final = "dtmf"
 TURN_ENGINE: Final = "turn"
+"""`engine` of the transcript the machine records for a caller's turn it held: the joined text."""
 CALLER_RESUMED: Final = "caller_resumed"
 """`PlaybackFinished.reason` of an early answer the edge dropped: the caller spoke on after the pause."""
-
-"""`engine` of the transcript the machine records for a caller's turn it held: the joined text."""
 IGNORE: Final = "ignore"
 ILLEGAL: Final = "illegal"
 
