@@ -8,6 +8,12 @@ have answered goes through the dialog engine with the knowledge given, exactly a
 history of turns, the same rule for unfinished sentences the dialog holds (`wants_reply`,
 `holding_after`), prompts the dialog said itself (`AgentReplied` not from the engine) in the history.
 
+An early turn (`schemas.turn_ids`: the answer the dialog prepared at a pause of the caller, or from a
+stable partial) belongs to the utterance it answers: the recorded turn is that utterance's, with the
+early reply as its reply unless a later one replaced it (the caller spoke on), and a re-run answers the
+utterance once, from its whole transcript, as the worker answers a final whose words it did not answer
+early. How early a reply was prepared is latency, which a re-run does not measure.
+
 Transcripts the dialog made itself (a DTMF digit, a held sentence joined with its continuation) are
 its recorded decisions and are fed to the engine as recorded: the reducer is not re-run here (`sentiric
 replay dialog` does that), so a changed transcript of a held sentence's first half is not joined anew.
@@ -34,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas import models as m
+from schemas.turn_ids import answered_utterance, is_early
 from streams.agents import actions as agent_actions
 from streams.agents import speech
 from streams.dialog.context import CallContext
@@ -41,7 +48,7 @@ from streams.dialog.machine import DEFAULT_POLICY, Policy
 from streams.engines.dialog import DialogEngine, Turn
 from streams.engines.stt import SpeechToText
 from streams.replay_actions import RecordedActions, actions_of
-from streams.replay_diff import TurnResult
+from streams.replay_diff import ActionCall, TurnResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +87,19 @@ def _is_stt(fact: Any) -> bool:
 def recorded_turns(rec: Recording, policy: Policy = DEFAULT_POLICY) -> list[TurnResult]:
     """The turns as the record has them: each utterance's recorded transcript and the engine's reply."""
     turns: dict[str, TurnResult] = {}
-    called = actions_of(rec.facts)
+    called: dict[str, tuple[ActionCall, ...]] = {}
+    for uid, calls in actions_of(rec.facts).items():
+        called[answered_utterance(uid)] = called.get(answered_utterance(uid), ()) + calls
     for fact in rec.facts:
         if isinstance(fact, m.UtteranceCaptured):
             turns.setdefault(fact.utterance_id, TurnResult(fact.utterance_id, ""))
         elif _is_stt(fact) or (isinstance(fact, m.UtteranceTranscribed) and fact.source == policy.source):
-            old = turns.get(fact.utterance_id)
+            uid = answered_utterance(fact.utterance_id)
+            old = turns.get(uid)
             if old is None or not old.transcript or _is_stt(fact):
-                turns[fact.utterance_id] = dataclasses.replace(
-                    old or TurnResult(fact.utterance_id, ""), transcript=fact.text,
-                    stt_engine=fact.engine, stt_ms=fact.latency_ms,
+                turns[uid] = dataclasses.replace(
+                    old or TurnResult(uid, ""), transcript=fact.text, stt_engine=fact.engine,
+                    stt_ms=fact.latency_ms,
                 )  # fmt: skip
         elif (
             isinstance(fact, m.AgentReplied)
@@ -97,8 +107,8 @@ def recorded_turns(rec: Recording, policy: Policy = DEFAULT_POLICY) -> list[Turn
             and fact.utterance_id
             and fact.final
         ):  # a streamed reply's sentences (final false) are in its final fact's text
-            old = turns.get(fact.utterance_id) or TurnResult(fact.utterance_id, "")
-            turns[fact.utterance_id] = _with_reply(old, fact)
+            uid = answered_utterance(fact.utterance_id)
+            turns[uid] = _with_reply(turns.get(uid) or TurnResult(uid, ""), fact)
     return [dataclasses.replace(t, actions=called.get(t.utterance_id, ())) for t in turns.values()]
 
 
@@ -166,7 +176,11 @@ async def rerun_turns(
                 fact.utterance_id, heard.text, stt_engine=heard.engine, stt_ms=heard.latency_ms
             )
             await answer(heard)
-        elif isinstance(fact, m.UtteranceTranscribed) and fact.source == policy.source:
+        elif (
+            isinstance(fact, m.UtteranceTranscribed)
+            and fact.source == policy.source
+            and not is_early(fact.utterance_id)
+        ):
             turns.setdefault(fact.utterance_id, TurnResult(fact.utterance_id, fact.text))
             await answer(fact)
     return list(turns.values())

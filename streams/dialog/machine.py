@@ -325,7 +325,11 @@ def _playback_finished(st: _Step) -> None:
     if f.reason == CALLER_RESUMED and st.s.early_of is not None:
         # The caller spoke on after the pause the early answer was prepared at: it was never heard,
         # and the utterance's final transcript is the turn (answered even if its words are the same).
-        st.set(pending_utterance=None, pending_reply=None, streaming=False, early_of=None, early_text=None)
+        # What the unheard answer would have led to (a transfer, the end of the call) is off too.
+        st.set(
+            pending_utterance=None, pending_reply=None, streaming=False, early_of=None, early_text=None,
+            handoff=False, handoff_reason=None, barge_in=True,
+        )  # fmt: skip
         st.go(Phase.LISTENING)
         st.arm(TimerName.NO_INPUT, st.policy.no_input_timeout_s)
         return

@@ -6,6 +6,7 @@ import json
 
 from schemas import models as m
 from schemas.envelope import envelope
+from schemas.turn_ids import EARLY_ENGINE, early_utterance_id
 from streams.dialog.script import CallScript
 from streams.engines.knowledge import KnowledgeEngine, load_knowledge
 from streams.engines.stt import Transcript
@@ -82,6 +83,55 @@ async def test_another_transcript_is_scored_and_answered_anew():
         "call-r", recorded_turns(rec), await rerun_turns(rec, stt, KnowledgeEngine(), KNOWLEDGE)
     ).turns
     assert turn.transcript_changed and turn.wer == 0.4
+
+
+def an_early_answered_call(question: str, *, spoke_on: str | None = None) -> list:
+    """A call whose question was answered at the caller's pause (`schemas.turn_ids`): the pause
+    partial, the dialog's early turn and its reply, then the utterance's capture and final. With
+    `spoke_on`, the caller said more after the pause: the early answer was dropped, the final answered."""
+    s = CallScript("call-r")
+    engine = KnowledgeEngine()
+    early = early_utterance_id("u0", 7)
+    heard = f"{question} {spoke_on}" if spoke_on else question
+    answer = engine.reply(question, [], KNOWLEDGE)
+    facts = [*s.setup(), s.established()]
+    facts.append(s.fact(m.UtteranceTranscribed, utterance_id="u0", text=question, is_final=False, pause=True))
+    facts.append(s.fact(m.UtteranceTranscribed, source="dialog", utterance_id=early, text=question,
+                        engine=EARLY_ENGINE))  # fmt: skip
+    said = answer.text if not spoke_on else "An answer the caller never heard."
+    facts.append(dataclasses.replace(
+        s.replied(early, said, intent=answer.intent or ""), engine="knowledge-base", intent=answer.intent
+    ))  # fmt: skip
+    facts.append(s.fact(m.UtteranceCaptured, utterance_id="u0", pcm=heard.encode()))
+    facts.append(s.transcribed("u0", heard))
+    if spoke_on:
+        later = engine.reply(heard, [], KNOWLEDGE)
+        replied = s.replied("u0", later.text, intent=later.intent or "")
+        facts.append(dataclasses.replace(replied, engine="knowledge-base", intent=later.intent))
+    facts.append(s.ended())
+    return facts
+
+
+async def test_an_early_answer_is_the_turn_of_the_utterance_it_answers():
+    rec = recording("call-r", an_early_answered_call("what are your opening hours"))
+    (turn,) = recorded_turns(rec)
+    assert (turn.utterance_id, turn.transcript, turn.intent) == ("u0", "what are your opening hours", "hours")
+    assert turn.stt_engine == "whisper"  # the final's, not the early turn's `partial`
+    for stt in (None, ScriptedSTT()):
+        made = await rerun_turns(rec, stt, KnowledgeEngine(), KNOWLEDGE)
+        assert [t.utterance_id for t in made] == ["u0"]  # answered once, from the whole utterance
+        assert not compare("call-r", recorded_turns(rec), made).changed
+
+
+async def test_a_dropped_early_answer_gives_way_to_the_finals_reply():
+    facts = an_early_answered_call("what are your opening hours", spoke_on="and where are you located")
+    rec = recording("call-r", facts)
+    (turn,) = recorded_turns(rec)
+    early_reply, final_reply = [f for f in facts if isinstance(f, m.AgentReplied)]
+    assert turn.transcript == "what are your opening hours and where are you located"
+    assert turn.reply == final_reply.text and turn.reply != early_reply.text
+    (made,) = await rerun_turns(rec, None, KnowledgeEngine(), KNOWLEDGE)
+    assert made.reply == final_reply.text
 
 
 async def test_duplicates_and_commands_are_left_out():

@@ -6,12 +6,14 @@ transcript to be answered. On by default (`Policy.pause_answer`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from schemas import models as m
 from schemas.turn_ids import EARLY_ENGINE
 from streams.dialog.machine import CALLER_RESUMED, Policy
 from streams.dialog.state import Phase
+from streams.engines.dialog import HANDOFF_INTENT
 from tests.unit.streams.dialog.test_machine import Run, changes, commands, records
 
 
@@ -98,3 +100,26 @@ def test_more_words_after_the_pause_discard_the_prepared_answer() -> None:
     assert run.feed(run.s.synthesized(f"{turn}:reply")) == []  # its audio is no longer wanted
     out = run.feed(run.s.transcribed("u1", "I need help with my bill."))
     assert run.state.pending_utterance == "u1" and changes(out) == [("LISTENING", "THINKING")]
+
+
+def test_a_dropped_early_goodbye_or_handoff_leads_nowhere() -> None:
+    for intent, end in ((HANDOFF_INTENT, False), ("goodbye", True)):
+        run = listening()
+        run.state = dataclasses.replace(run.state, handoff_target="sip:desk@example.com")
+        run.feed(run.s.speech("u1"))
+        [turn] = records(run.feed(pause_partial(run, "u1", "Thanks, bye.")), m.UtteranceTranscribed)
+        run.feed(run.s.replied(turn.utterance_id, "Goodbye!", intent=intent, end=end))
+        assert run.state.handoff or run.state.phase == Phase.CLOSING
+        run.feed(run.s.synthesized(f"{turn.utterance_id}:reply"))
+        dropped = run.s.fact(
+            m.PlaybackFinished, playback_id=f"{turn.utterance_id}:reply", interrupted=True, played_ms=0,
+            reason=CALLER_RESUMED,
+        )  # fmt: skip
+        run.feed(dropped)
+        assert run.state.phase == Phase.LISTENING and not run.state.handoff and run.state.barge_in
+        # the caller's whole turn is answered as any other: no transfer, no hang-up after it
+        run.feed(run.s.captured("u1"), run.s.transcribed("u1", "Thanks, bye. Oh, and one more thing?"))
+        run.feed(run.s.replied("u1", "Yes?"))
+        out = run.feed(run.s.synthesized("u1:reply"), *run.s.played("u1:reply"))
+        assert not [c for c in commands(out) if isinstance(c, m.TransferCall | m.Hangup)]
+        assert run.state.phase == Phase.LISTENING
