@@ -25,6 +25,8 @@ from pathlib import Path
 
 from voice_latency import Capture, bench_stack, measure, pct  # bench/ is the script's directory
 
+from sentiric.settings import Settings
+
 
 async def main(args: argparse.Namespace) -> None:
     levels = [int(x) for x in args.levels.split(",")]
@@ -72,7 +74,9 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `timeout` too stops what we started
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--levels", default="1,2,4,8")
-    parser.add_argument("--pause-ms", type=int, default=0, help="SENTIRIC_VAD_PAUSE_MS (0: off)")
+    defaults = Settings.model_fields  # the platform's own defaults: what `make run` does
+    pause = defaults["vad_pause_ms"].default
+    parser.add_argument("--pause-ms", type=int, default=pause, help="SENTIRIC_VAD_PAUSE_MS (0: off)")
     parser.add_argument(
         "--workers", type=int, default=1, help="streams workers in the group (≤ 3 partitions)"
     )
@@ -84,7 +88,7 @@ if __name__ == "__main__":
         help="each caller asks at a uniformly random moment within this long after the greeting "
         "(0: all of a level's callers ask together, the worst case)",
     )
-    parser.add_argument("--vad-silence-ms", type=int, default=700)
+    parser.add_argument("--vad-silence-ms", type=int, default=defaults["vad_end_silence_ms"].default)
     parser.add_argument("--greeting-ms", type=int, default=4500)
     parser.add_argument("--listen-ms", type=int, default=8000)
     asyncio.run(main(parser.parse_args()))

@@ -26,7 +26,7 @@ without the configured end-of-speech silence (a policy, not a cost), and without
 stage (what is left is the log hops, the agents and the edge's command path). The facts-only estimate of
 voice-to-voice is PlaybackStarted.occurred_at - (UtteranceCaptured.occurred_at - vad_end_silence_ms).
 
-    .venv/bin/python bench/voice_latency.py [--calls 10] [--warmup 1] [--vad-silence-ms 500] [--pause-ms 160]
+    .venv/bin/python bench/voice_latency.py [--calls 10] [--warmup 1] [--vad-silence-ms 500] [--pause-ms 0]
 
 `Bench` (the stack) and `measure` (one call's breakdown) are reused by bench/conversations.py.
 """
@@ -354,12 +354,18 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=1, help="first calls not counted")
-    parser.add_argument("--vad-silence-ms", type=int, default=500, help="the edge's end-of-speech silence")
+    defaults = Settings.model_fields  # the platform's own defaults: what `make run` does
+    parser.add_argument(
+        "--vad-silence-ms",
+        type=int,
+        default=defaults["vad_end_silence_ms"].default,
+        help="the edge's end-of-speech silence",
+    )
     parser.add_argument(
         "--pause-ms",
         type=int,
-        default=0,
-        help="SENTIRIC_VAD_PAUSE_MS: prepare the answer at the caller's pause",
+        default=defaults["vad_pause_ms"].default,
+        help="SENTIRIC_VAD_PAUSE_MS: prepare the answer at the caller's pause (0: off)",
     )
     parser.add_argument("--greeting-ms", type=int, default=4500, help="the caller waits this before asking")
     parser.add_argument("--listen-ms", type=int, default=5000, help="the caller hangs up after this")

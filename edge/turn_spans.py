@@ -3,6 +3,10 @@
 - ``utterance``: from the caller's speech onset (`SpeechStarted`) to the utterance captured
   (`UtteranceCaptured`, the endpointer's end-of-speech silence included). Its ``traceparent`` goes on the
   `UtteranceCaptured` record, so the worker's ``stt`` span is its child.
+- ``pause``: from the caller's speech onset to the pause chunk (`UtteranceChunkCaptured.pause`: the
+  caller silent ``vad_pause_ms`` mid-utterance). Its ``traceparent`` goes on the chunk, so the worker's
+  ``stt`` of it is its child, then the ``dialog`` of the early turn answering it (the answer prepared at
+  the pause; the ``utterance`` span still follows when the utterance ends).
 - ``playback``: from `PlaybackStarted` to `PlaybackFinished` of one playback, under the span named in
   the ``traceparent`` header of the `PlayAudio` command that asked for it (the worker's ``tts``; the
   command consumer hands it over with `expect_playback`). A prompt the edge plays on its own has none
@@ -71,6 +75,8 @@ class TurnSpans:
             _bounded_put(self._onsets, (record.call_id, record.utterance_id), self._clock_ns())
         elif isinstance(record, m.UtteranceCaptured):
             return tracing.headers_of(self._utterance(record))
+        elif isinstance(record, m.UtteranceChunkCaptured) and record.pause:
+            return tracing.headers_of(self._pause(record))
         elif isinstance(record, m.PlaybackStarted):
             self._playback_started(record)
         elif isinstance(record, m.PlaybackFinished):
@@ -104,6 +110,25 @@ class TurnSpans:
                 "sentiric.utterance.speech_ms": speech_ms,
                 "sentiric.utterance.end_reason": record.end_reason,
                 "sentiric.utterance.typed": record.text is not None,
+            },
+        )
+        if span is not None:
+            span.end(end_time=now)
+        return span
+
+    def _pause(self, record: m.UtteranceChunkCaptured) -> Span | None:
+        now = self._clock_ns()
+        onset = self._onsets.get((record.call_id, record.utterance_id))  # the utterance's span needs it too
+        span = tracing.start_span(
+            "pause",
+            record.trace_id,
+            parent=self._callers.get(record.call_id),
+            start_ns=onset if onset is not None else now,
+            attributes={
+                "sentiric.call_id": record.call_id,
+                "sentiric.utterance_id": record.utterance_id,
+                "sentiric.node": record.source,
+                "sentiric.chunk.index": record.index,
             },
         )
         if span is not None:

@@ -247,14 +247,14 @@ class Settings(BaseSettings):
         "(UtteranceChunkCaptured) so workers can publish partial transcripts; 0 turns partials off.",
     )
     vad_pause_ms: int = Field(
-        default=0,
+        default=160,
         ge=0,
         le=200,
         description="The caller silent this long mid-utterance: the edge records the audio so far as a "
         "pause chunk, the worker transcribes it at once and the dialog prepares the answer to finished-"
         "looking words (pause_answer), which the edge plays only if the end silence then ends the "
-        "utterance; more speech drops it. 0 (the default until replay rerun and the stage reports read early "
-        "turns as the caller's): off; 160 is what bench/voice_latency.py --pause-ms measures.",
+        "utterance; more speech drops it. Words that would act (an agent action) are answered once the "
+        "final transcript confirms them. 0: off (bench/voice_latency.py --pause-ms 0 measures it).",
     )
     srtp_policy: Literal["off", "optional", "required"] = "optional"
     grpc_tls_cert: Path | None = Field(default=None, description="gRPC server certificate (PEM).")

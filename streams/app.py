@@ -39,6 +39,7 @@ import structlog
 from projections.cdr import LogPosition
 from schemas import models as m
 from schemas.codec import CodecError, decode, encode
+from schemas.turn_ids import is_early
 from sentiric import tracing
 from sentiric.eventlog.admin import prepare_topics
 from sentiric.eventlog.connection import client_options, faust_brokers, faust_credentials
@@ -290,15 +291,19 @@ def create_app(
     async def decode_partials() -> None:
         while (audio := partials.next()) is not None:
             try:
+                began = spans.started()
                 spoken = speech.call_language(dialogs.get(audio.key), language)
                 out = await asyncio.to_thread(speech.transcribe_partial, audio, engines.stt, spoken)
                 if partials.current(audio.chunk.utterance_id) and out.text.strip():
-                    await emit(CALLS, audio.key, encode(out))
+                    # a pause's decode may answer the turn (the early answer's chain: edge pause → stt →
+                    # dialog → tts → playback); the other partials are previews, untraced
+                    traced = spans.stage("stt", out, audio.headers, began) if audio.chunk.pause else ()
+                    await emit(CALLS, audio.key, encode(out), traced)
             except Exception as exc:  # a preview lost, never the worker
                 log.warning("partial transcription failed", call_id=audio.chunk.call_id, error=str(exc))
 
-    def want_partial(key: bytes, chunk: m.UtteranceChunkCaptured) -> None:
-        partials.add(key, chunk)
+    def want_partial(key: bytes, chunk: m.UtteranceChunkCaptured, headers: tracing.Headers) -> None:
+        partials.add(key, chunk, headers)
         if not partial_decoder or partial_decoder[0].done():
             partial_decoder[:] = [asyncio.ensure_future(decode_partials())]
 
@@ -349,7 +354,7 @@ def create_app(
                 fact = _decode(event.value)
                 if isinstance(fact, m.UtteranceChunkCaptured) and not ended("stt", event.key):
                     with dead.guard(event.message):
-                        want_partial(event.key, fact)
+                        want_partial(event.key, fact, spans.passed_on(event.headers))
                     continue
                 if not isinstance(fact, m.UtteranceCaptured) or ended("stt", event.key):
                     continue
@@ -366,6 +371,9 @@ def create_app(
     # transcript with those words is not answered again. In memory, like `held`: a restarted worker
     # answers it again, and the dialog ignores that second reply.
     early: dict[bytes, str] = {}
+    # Early turns that would act (`actions.acts`): answered when the final confirms their words (the
+    # dialog still waits for the early turn's reply), forgotten with the early words otherwise.
+    deferred: dict[bytes, m.UtteranceTranscribed] = {}
 
     async def emit_piece(key: bytes, headers: tracing.Headers, piece: m.AgentReplied) -> None:
         await emit(CALLS, key, encode(piece), headers)  # a streamed reply's sentence, for TTS at once
@@ -383,9 +391,11 @@ def create_app(
                     contexts.pop(key, None)
                     held.pop(key, None)
                     early.pop(key, None)
+                    deferred.pop(key, None)
                 elif isinstance(fact, m.PlaybackFinished):
                     if speech.early_words_after(fact, early.get(key), policy) is None:
                         early.pop(key, None)
+                        deferred.pop(key, None)
                 elif isinstance(fact, m.DialplanResolved | m.ActionRequested | m.CallContextUpdated):
                     before = contexts.get(key)
                     after = CallContext.from_json(before).apply(fact).to_json()
@@ -408,13 +418,31 @@ def create_app(
                         early[key] = still_early
                         while len(early) > MAX_HELD:
                             del early[next(iter(early))]
+                    # the early words are over: confirmed by this final (answered now), or dropped
+                    confirmed = deferred.pop(key, None) if key not in early else None
                     if speech.answered_early(fact, early_words, policy):
-                        continue
+                        if confirmed is None:
+                            continue
+                        fact = confirmed  # the early turn the dialog waits for, its words now final
+                    else:
+                        confirmed = None
                     if not speech.wants_reply(fact, policy, holding=holding) or ended("dialog-engine", key):
+                        continue
+                    context = CallContext.from_json(contexts.get(key))
+                    if (
+                        confirmed is None
+                        and is_early(fact.utterance_id)
+                        and actions.acts(
+                            fact, pending_actions.get(key), engines.dialog,
+                            action_store.actions(fact.tenant), context,
+                        )
+                    ):  # fmt: skip
+                        deferred[key] = fact
+                        while len(deferred) > MAX_HELD:
+                            del deferred[next(iter(deferred))]
                         continue
                     began = spans.started()
                     try:
-                        context = CallContext.from_json(contexts.get(key))
                         turn = await actions.action_turn(
                             fact, pending_actions.get(key), engines.dialog, histories.get(key),
                             context.chosen(knowledge.entries(fact.tenant)), action_store.actions(fact.tenant),

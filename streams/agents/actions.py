@@ -392,6 +392,28 @@ async def llm_turn(
     return [*facts, reply(cause, text, intent, ms, llm.name, end)]
 
 
+def acts(
+    cause: m.UtteranceTranscribed,
+    pending: bytes | None,
+    dialog: Any,
+    actions: Sequence[m.Action],
+    context: CallContext | None = None,
+) -> bool:
+    """Whether answering `cause` may call an action's endpoint or move the call's action conversation
+    (a slot asked for, a booking confirmed): a tool-calling model with actions, an action conversation
+    under way, or words that start one. The worker answers such an early turn (the caller's words at a
+    pause) only once the final transcript confirms them: the caller may yet say "no, wait"."""
+    if isinstance(dialog, OpenAIToolsEngine):
+        return bool(actions)
+    if pending is not None:
+        return True
+    ctx = context or CallContext()
+    step = engine.advance(
+        None, cause.text, cause.occurred_at.date(), actions, ctx.slot_values(), ctx.lookup(), cause.language
+    )
+    return step is not None
+
+
 async def action_turn(
     cause: m.UtteranceTranscribed,
     pending: bytes | None,

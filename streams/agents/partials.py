@@ -40,6 +40,7 @@ class PartialAudio:
     key: bytes  # the call's key on the log
     chunk: m.UtteranceChunkCaptured
     pcm: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()  # the chunk's ``traceparent`` (a pause chunk's span)
 
 
 class Partials:
@@ -51,7 +52,9 @@ class Partials:
         self._done: OrderedDict[str, None] = OrderedDict()  # finals seen: their partials are stale
         self._max = max_utterances
 
-    def add(self, key: bytes, chunk: m.UtteranceChunkCaptured) -> None:
+    def add(
+        self, key: bytes, chunk: m.UtteranceChunkCaptured, headers: tuple[tuple[str, bytes], ...] = ()
+    ) -> None:
         """Join a chunk; its utterance's audio so far waits for a decode (replacing older audio)."""
         uid = chunk.utterance_id
         if uid in self._done:
@@ -72,7 +75,7 @@ class Partials:
         growing.next_index += 1
         growing.pcm += chunk.pcm
         self._waiting.pop(uid, None)
-        self._waiting[uid] = PartialAudio(key, chunk, bytes(growing.pcm))
+        self._waiting[uid] = PartialAudio(key, chunk, bytes(growing.pcm), headers)
         if chunk.pause:  # the caller paused: this decode may answer the turn, so it goes first
             self._waiting.move_to_end(uid, last=False)
 

@@ -36,6 +36,7 @@ from edge.media.codecs.g711 import ulaw_decode
 from edge.media.rtp.packet import RtpPacket, RtpParseError
 from schemas import models as m
 from schemas.codec import CodecError, decode
+from schemas.turn_ids import answered_utterance
 from sentiric.eventlog.topics import CALLS, WORKERS, commands_topic
 from tests.support.sipp import edge_settings
 
@@ -262,6 +263,14 @@ class CallLog:
 
 def is_(cls: type[Any], **fields: Any) -> Callable[[Any], bool]:
     return lambda r: isinstance(r, cls) and all(getattr(r, k) == v for k, v in fields.items())
+
+
+def answering(utterance_id: str, **fields: Any) -> Callable[[Any], bool]:
+    """An `AgentReplied` to the caller's utterance: its own turn's, or the early turn prepared at the
+    caller's pause (`schemas.turn_ids`), which is that utterance's answer when it was kept."""
+    return lambda r: (
+        is_(m.AgentReplied, **fields)(r) and answered_utterance(r.utterance_id or "") == utterance_id
+    )
 
 
 # --- sipp ----------------------------------------------------------------------------------------------

@@ -1,21 +1,23 @@
 """A SIP caller's turn traced end to end: sipp speaks a question to the edge (in this process), a streams
 worker (a subprocess, the embedded engines) answers, both export their spans over OTLP/HTTP to a
 receiver in this test (`tests.support.otlp`). The spoken turn's spans — edge ``utterance`` (the RTP
-endpointer's onset to the captured utterance) → worker ``stt`` → ``dialog`` → ``tts`` → edge ``playback``
+endpointer's onset to the captured utterance), or edge ``pause`` (onset to the pause chunk) for an answer
+prepared at the caller's pause, the default → worker ``stt`` → ``dialog`` → ``tts`` → edge ``playback``
 (the media session's RTP playout) — form one chain in the call's trace, whose id every fact carries."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from pathlib import Path
 
 from schemas import models as m
+from schemas.turn_ids import is_early
 from sentiric import tracing
 from tests.integration.e2e.stack import (
     QUESTION_PCAP,
     CallLog,
     Worker,
+    answering,
     caller_scenario,
     is_,
     served,
@@ -64,10 +66,9 @@ async def test_a_sip_callers_turn_is_one_chain_of_spans_in_the_calls_trace(
         trace_id = invite.trace_id
         assert len(trace_id) == 32 and {r.trace_id for r in records} == {trace_id}
         captured = next(r for r in records if isinstance(r, m.UtteranceCaptured))
-        answer = next(
-            r for r in records if isinstance(r, m.AgentReplied) and r.utterance_id == captured.utterance_id
-        )
+        answer = next(r for r in records if answering(captured.utterance_id)(r))
         spans = got.of_call(call_id)
+        by_id = {s.span_id: s for s in spans}
 
         def one(name: str, **attributes: object) -> ReceivedSpan:
             found = [
@@ -78,20 +79,27 @@ async def test_a_sip_callers_turn_is_one_chain_of_spans_in_the_calls_trace(
             assert len(found) == 1, (name, attributes, spans)
             return found[0]
 
-        chain = [
-            one("utterance", **{"sentiric.utterance_id": captured.utterance_id}),
-            one("stt", **{"sentiric.utterance_id": captured.utterance_id}),
-            one("dialog", **{"sentiric.utterance_id": captured.utterance_id}),
-            one("tts", **{"sentiric.reply_id": answer.reply_id}),
-            one("playback", **{"sentiric.playback_id": answer.reply_id}),
-        ]
+        # The chain, walked up from the answer's playback to its root. An answer prepared at the caller's
+        # pause (the default) starts at the edge's pause chunk; one made after the utterance ended, at it.
+        chain = [one("playback", **{"sentiric.playback_id": answer.reply_id})]
+        while chain[0].parent_span_id:
+            chain.insert(0, by_id[chain[0].parent_span_id])
+        first = "pause" if is_early(answer.utterance_id) else "utterance"
+        print(f"the answer's chain starts at the edge's {first!r}: {answer.utterance_id}")
+        assert [s.name for s in chain] == [first, "stt", "dialog", "tts", "playback"], chain
         assert [s.service for s in chain] == ["sentiric-edge", *["sentiric-worker"] * 3, "sentiric-edge"]
-        assert {s.trace_id for s in chain} == {trace_id} and chain[0].parent_span_id == ""
-        for parent, child in itertools.pairwise(chain):
-            assert child.parent_span_id == parent.span_id, (parent.name, child.name)
-        utterance, stt, _, _, playback = chain
+        assert {s.trace_id for s in chain} == {trace_id}
+        start, stt, dialog, tts, playback = chain
+        assert start.attributes["sentiric.utterance_id"] == stt.attributes["sentiric.utterance_id"]
+        assert stt.attributes["sentiric.utterance_id"] == captured.utterance_id
+        assert dialog.attributes["sentiric.utterance_id"] == answer.utterance_id
+        assert tts.attributes["sentiric.reply_id"] == answer.reply_id
+        assert stt.attributes["sentiric.engine"] == "faster-whisper-base"
+        assert playback.attributes["sentiric.playback.played_ms"] > 1000
+        # the utterance's own span, from the onset to the end silence, and its final transcript's stt
+        utterance = one("utterance", **{"sentiric.utterance_id": captured.utterance_id})
         speech_ms = captured.end_ms - captured.start_ms
         assert utterance.attributes["sentiric.utterance.speech_ms"] == speech_ms
         assert utterance.duration_ns > speech_ms * 1_000_000  # onset → captured: the end silence too
-        assert stt.attributes["sentiric.engine"] == "faster-whisper-base"
-        assert playback.attributes["sentiric.playback.played_ms"] > 1000
+        assert utterance.trace_id == trace_id and utterance.parent_span_id == ""
+        assert [s.name for s in spans if s.parent_span_id == utterance.span_id] == ["stt"]

@@ -27,6 +27,7 @@ from tests.integration.e2e.stack import (
     QUESTION_PCAP,
     CallLog,
     Worker,
+    answering,
     caller_scenario,
     is_,
     settled,
@@ -121,7 +122,7 @@ async def test_the_other_worker_answers_the_next_question_after_the_serving_one_
             takeover = time.monotonic() - killed
             question = await log.wait_for(is_(m.UtteranceCaptured, call_id=call_id), "the question", 90)
             answer = await log.wait_for(
-                is_(m.AgentReplied, call_id=call_id, utterance_id=question.record.utterance_id),
+                answering(question.record.utterance_id, call_id=call_id),
                 "the answer",
                 120,
             )

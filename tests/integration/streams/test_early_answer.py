@@ -6,11 +6,17 @@ exact; the worker's STT agent passes the final transcript on from `UtteranceCapt
 what the worker's agents make of them together: two equal partials start the answer (a caller turn the
 dialog records, engine `partial`, answered by the knowledge engine, voiced, played) before the final;
 an equal final keeps it (nothing stopped, nothing answered twice); a different final stops the early
-answer's audio at the edge and is answered instead.
+answer's audio at the edge and is answered instead. Words that would act (an agent action configured on
+the config topic) are answered only once the final confirms them, under the early turn's id; other
+final words are answered instead, and the early turn never acts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +26,7 @@ from schemas import models as m
 from schemas.codec import encode
 from schemas.playback_ids import family_of
 from schemas.turn_ids import EARLY_ENGINE
-from sentiric.eventlog.topics import CALLS
+from sentiric.eventlog.topics import CALLS, CONFIG, config_key
 from streams.agents.speech import ENGINE_SOURCE
 from streams.dialog.script import CallScript
 from tests.integration.e2e.stack import CallLog, Worker, is_
@@ -133,6 +139,110 @@ async def test_a_stable_partial_is_answered_early_and_the_final_keeps_or_replace
             if is_(m.AgentReplied, source=ENGINE_SOURCE, utterance_id="u2", final=True)(r.record)
         )
         assert reply.intent == "prices" and replaced.timestamp_ms >= stop.timestamp_ms
+    finally:
+        worker.stop()
+        await producer.stop()
+        await log.stop()
+
+
+async def test_words_that_would_act_are_answered_early_only_once_the_final_confirms_them(
+    topics: str, tmp_path: Path, machine_cache_dir: Path
+) -> None:
+    bootstrap = topics
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    parameters = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    account = m.Action(
+        event_id=uuid.uuid4(), entity_id="it-account", occurred_at=datetime.now(UTC), source="test",
+        trace_id="test", name="check_account", description="check the account",
+        url="https://accounts.invalid/check", parameters=json.dumps(parameters), secret="it-secret-01234567",
+        timeout_s=2.0, retries=0, triggers=("check my account",), confirm_text="Shall I check {name}?",
+        done_text="Done.", fallback_text="", language="en-US", enabled=True,
+    )  # fmt: skip
+    await producer.send_and_wait(CONFIG, encode(account), key=config_key("action", "it-account").encode())
+    worker = Worker(
+        bootstrap, tmp_path, machine_cache_dir,
+        SENTIRIC_TOPIC_PARTITIONS=str(PARTITIONS), SENTIRIC_EARLY_ANSWER="true",
+    )  # fmt: skip
+    log = CallLog(bootstrap, EDGE, alive=worker.alive)
+    await log.start()
+    script = CallScript("call-early-acts", edge=EDGE)
+    key = script.call_id.encode()
+
+    def mine(cls: type[Any], **fields: Any) -> Any:  # the log holds the other test's call too
+        return is_(cls, call_id=script.call_id, **fields)
+
+    async def send(*facts: Any) -> None:
+        for fact in facts:
+            await producer.send_and_wait(CALLS, encode(fact), key=key)
+
+    def partial(uid: str, text: str) -> Any:
+        return script.fact(m.UtteranceTranscribed, utterance_id=uid, text=text, is_final=False)
+
+    def captured(uid: str, text: str) -> Any:
+        return script.fact(
+            m.UtteranceCaptured, utterance_id=uid, sample_rate=8000, pcm=b"\x00\x00" * 800, start_ms=0,
+            end_ms=100, text=text,
+        )  # fmt: skip
+
+    worker.start()
+    try:
+        await send(*script.setup(), script.established())
+        greeting = (await log.wait_for(mine(m.PlayAudio), "greeting PlayAudio")).record
+        await send(*script.played(greeting.playback_id))
+        await log.wait_for(mine(m.DialogStateChanged, to_state="LISTENING"), "LISTENING")
+
+        # "Check my account" twice: the dialog takes the early turn, the engine waits for the final.
+        await send(script.speech("u1"), partial("u1", "Check my account."), partial("u1", "check my account"))
+        turn = (
+            await log.wait_for(mine(m.UtteranceTranscribed, engine=EARLY_ENGINE), "the early turn")
+        ).record
+        # the first test's early answer is on the log within a few hundred ms of its turn: none comes here
+        await asyncio.sleep(3.0)
+        assert not [r for r in log.records if mine(m.AgentReplied, source=ENGINE_SOURCE)(r.record)]
+        await send(captured("u1", "Check my account."))
+        final = await log.wait_for(mine(m.UtteranceTranscribed, utterance_id="u1", is_final=True), "final")
+        asked = await log.wait_for(
+            mine(m.AgentReplied, source=ENGINE_SOURCE, utterance_id=turn.utterance_id, final=True), "answer"
+        )
+        assert asked.record.engine == "actions" and asked.timestamp_ms >= final.timestamp_ms
+        assert not [
+            r for r in log.records if mine(m.AgentReplied, source=ENGINE_SOURCE, utterance_id="u1")(r.record)
+        ]
+        play = await log.wait_for(
+            lambda r: mine(m.PlayAudio)(r) and family_of(r.playback_id) == asked.record.reply_id,
+            "its audio",
+        )
+        await send(*script.played(play.record.playback_id))
+        await log.wait_for(
+            mine(m.DialogStateChanged, trigger="PlaybackFinished", to_state="LISTENING", turn=1), "LISTENING"
+        )
+
+        # The action now waits for a name: any early turn would move it (even words the knowledge base
+        # answers), so it waits for the final too; here the final has other words and is answered instead.
+        start = len(log.records)
+        await send(
+            script.speech("u2"),
+            partial("u2", "What are your opening hours"),
+            partial("u2", "what are your opening hours"),
+        )
+        turn2 = (
+            await log.wait_for(
+                lambda r: (
+                    mine(m.UtteranceTranscribed, engine=EARLY_ENGINE)(r)
+                    and r.utterance_id != turn.utterance_id
+                ),
+                "2nd early turn",
+            )
+        ).record
+        await send(captured("u2", "What are your opening hours, Alice?"))
+        reply = await log.wait_for(
+            mine(m.AgentReplied, source=ENGINE_SOURCE, utterance_id="u2", final=True), "the final's answer"
+        )
+        assert reply.record.engine == "actions"  # the action conversation took the name
+        later = [r.record for r in log.records[start:]]
+        assert not [r for r in later if mine(m.AgentReplied, utterance_id=turn2.utterance_id)(r)]
+        assert not [r for r in later if mine(m.ActionRequested)(r)]  # it asks to confirm: nothing ran
     finally:
         worker.stop()
         await producer.stop()

@@ -110,3 +110,27 @@ def test_a_callers_traceparent_is_ignored_with_tracing_off() -> None:
     recorder.continue_trace("c1", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
     _turn(recorder)
     assert {r.trace_id for r in out.records} == {"c1"}
+
+
+def test_a_pause_chunk_gets_a_span_from_the_onset_and_the_utterance_still_gets_its_own(
+    spans: InMemorySpanExporter,
+) -> None:
+    out = ListPublisher()
+    recorder = FactRecorder(out, "edge-1")
+    recorder.record(cf.speech_started("c1", utterance_id="u1", stream_ms=100))
+    chunk = {"utterance_id": "u1", "sample_rate": 8000, "pcm": b"\0\0" * 80, "start_ms": 100, "end_ms": 500}
+    recorder.record(cf.utterance_chunk_captured("c1", index=0, **chunk))  # a plain partial's: no span
+    recorder.record(cf.utterance_chunk_captured("c1", index=1, pause=True, **chunk))
+    recorder.record(
+        cf.utterance_captured(
+            "c1", utterance_id="u1", sample_rate=8000, pcm=b"\0\0" * 80, start_ms=100, end_ms=900
+        )
+    )
+    pause, utterance = spans.get_finished_spans()
+    assert (pause.name, utterance.name) == ("pause", "utterance")
+    assert pause.attributes is not None and pause.attributes["sentiric.utterance_id"] == "u1"
+    assert pause.start_time == utterance.start_time  # both from the caller's onset
+    assert pause.end_time is not None and utterance.end_time is not None
+    assert pause.end_time <= utterance.end_time
+    assert out.headers[1] == () and out.headers[2] == tracing.headers_of(_as_span(pause))
+    assert out.headers[3] == tracing.headers_of(_as_span(utterance))

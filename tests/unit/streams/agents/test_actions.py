@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas import models as m
-from streams.agents.actions import ActionStore, Executor, take_turn, verify
+from streams.agents.actions import ActionStore, Executor, acts, take_turn, verify
 from streams.engines.actions import Pending
+from streams.engines.knowledge import KnowledgeEngine
+from streams.engines.openai_tools import OpenAIToolsEngine
 from tests.unit.streams.agents.conftest import Endpoint
 
 SECRET = "sample-secret-0123456789"
@@ -117,6 +119,20 @@ async def test_questions_keep_the_pending_action_and_other_turns_pass() -> None:
         assert other.facts == [] and other.pending is None
     finally:
         await executor.aclose()
+
+
+def test_an_answer_acts_when_it_starts_or_moves_an_action_conversation_or_a_model_may_call_tools() -> None:
+    # what the worker asks before answering a caller's words at a pause (an early turn): it waits for
+    # the final transcript when the answer would act, since the caller may yet say "no, wait"
+    book = [action("https://example.com/book")]
+    knowledge = KnowledgeEngine()
+    assert acts(transcript("I would like to book a service tomorrow"), None, knowledge, book)
+    assert not acts(transcript("when are you open"), None, knowledge, book)
+    assert acts(transcript("yes"), CONFIRMING, knowledge, book)  # a confirmation under way
+    assert not acts(transcript("I would like to book a service"), None, knowledge, [])
+    tools = OpenAIToolsEngine("http://127.0.0.1:9/v1", "tiny")  # never called: deciding is local
+    assert acts(transcript("when are you open"), None, tools, book)
+    assert not acts(transcript("when are you open"), None, tools, [])
 
 
 def test_action_store_follows_config_records_and_tombstones() -> None:
