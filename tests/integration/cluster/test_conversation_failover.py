@@ -38,6 +38,7 @@ from tests.integration.e2e.stack import (
     CallLog,
     Logged,
     Worker,
+    answering,
     caller_scenario,
     is_,
     settled,
@@ -127,7 +128,10 @@ async def converse(stack: Stack, workdir: Path, *, kill_leader: bool) -> tuple[s
         if kill_leader:  # the question is on the log; its transcription, answer and audio are not yet
             killed = await leader_of(topics.CALLS, partition_for(call_id, PARTITIONS), stack.client)
             assert await asyncio.to_thread(stack.cluster.kill, killed) is not None
-        reply_id = f"{question.record.utterance_id}:reply"
+        answered = await stack.log.wait_for(
+            answering(question.record.utterance_id, call_id=call_id, final=True), "the answer", 120
+        )  # its own turn's, or the one prepared at the caller's pause
+        reply_id = answered.record.reply_id
         await stack.log.wait_for(is_(m.PlaybackFinished, playback_id=reply_id), "the answer played", 120)
         async with EventProducer(**stack.client) as producer:
             hangup = m.Hangup(
@@ -143,7 +147,7 @@ async def converse(stack: Stack, workdir: Path, *, kill_leader: bool) -> tuple[s
     await stack.log.wait_for(is_(m.MediaPortReleased, call_id=call_id), "MediaPortReleased", 60)
     records = stack.log.of(call_id)
     captured = one(records, m.UtteranceCaptured)
-    answer = one(records, m.AgentReplied, utterance_id=captured.utterance_id)
+    (answer,) = [r.record for r in records if answering(captured.utterance_id)(r.record)]
     assert (answer.intent, answer.text) == ("hours", HOURS.answer)
     started = one(records, m.PlaybackStarted, playback_id=answer.reply_id)
     finished = one(records, m.PlaybackFinished, playback_id=answer.reply_id)

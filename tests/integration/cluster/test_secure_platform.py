@@ -34,7 +34,7 @@ from sentiric.eventlog.connection import EXIT_LOG_ACCESS, client_options
 from sentiric.eventlog.producer import EventProducer
 from sentiric.net import free_port, free_rtp_range
 from streams.engines.knowledge import load_knowledge
-from tests.integration.e2e.stack import QUESTION_PCAP, CallLog, caller_scenario, is_
+from tests.integration.e2e.stack import QUESTION_PCAP, CallLog, answering, caller_scenario, is_
 from tests.support.sipp import run_sipp
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -127,7 +127,10 @@ async def test_a_conversation_on_a_sasl_ssl_cluster_with_a_private_ca(
         )
         question = await log.wait_for(is_(m.UtteranceCaptured, call_id=call_id), "the question", 60)
         assert question.record.occurred_at > greeting.record.occurred_at
-        reply_id = f"{question.record.utterance_id}:reply"
+        answered = await log.wait_for(
+            answering(question.record.utterance_id, call_id=call_id, final=True), "the answer", 120
+        )  # its own turn's, or the one prepared at the caller's pause
+        reply_id = answered.record.reply_id
         await log.wait_for(is_(m.PlaybackFinished, playback_id=reply_id), "the answer played", 120)
         async with EventProducer(**client) as producer:
             hangup = m.Hangup(

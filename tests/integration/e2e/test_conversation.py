@@ -39,6 +39,7 @@ from tests.integration.e2e.stack import (
     Capture,
     Logged,
     Worker,
+    answering,
     caller_scenario,
     is_,
     pcm_of,
@@ -286,7 +287,10 @@ async def test_the_worker_killed_between_greeting_and_question(stack: Stack, tmp
 
         captured = await stack.log.wait_for(is_(m.UtteranceCaptured, call_id=call_id), "the question")
         assert captured.record.occurred_at.timestamp() > killed_at  # asked after the kill
-        reply_id = f"{captured.record.utterance_id}:reply"
+        answered = await stack.log.wait_for(
+            answering(captured.record.utterance_id, call_id=call_id, final=True), "the answer", 150
+        )  # its own turn's, or the one prepared at the caller's pause
+        reply_id = answered.record.reply_id
         await answer_played(stack, reply_id, 150)
         async with EventProducer(bootstrap_servers=stack.bootstrap) as producer:
             hangup = m.Hangup(
@@ -302,7 +306,7 @@ async def test_the_worker_killed_between_greeting_and_question(stack: Stack, tmp
     assert new_call(stack, start) == call_id
     await stack.log.wait_for(is_(m.MediaPortReleased, call_id=call_id), "MediaPortReleased")
     records = stack.log.of(call_id)
-    answer = one(records, m.AgentReplied, utterance_id=captured.record.utterance_id, final=True)
+    answer = answered.record
     assert answer.intent == "hours" and answer.text == HOURS.answer
     logged = next(r for r in records if r.record is answer)
     assert logged.timestamp_ms / 1000 > killed_at  # answered by the restarted worker
