@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,29 @@ from tests.integration.streams.test_dialog_pipeline import EDGE, PARTITIONS, top
 __all__ = ["topics"]  # the fixture, shared with the pipeline test
 
 
+@dataclass(frozen=True, slots=True)
+class PlayedCall:
+    """One call's facts as the edge and the STT's partials publish them, sent to the call topic."""
+
+    producer: AIOKafkaProducer
+    script: CallScript
+
+    async def send(self, *facts: Any) -> None:
+        for fact in facts:
+            await self.producer.send_and_wait(CALLS, encode(fact), key=self.script.call_id.encode())
+
+    def partial(self, uid: str, text: str) -> Any:
+        """The words so far of an utterance still being spoken."""
+        return self.script.fact(m.UtteranceTranscribed, utterance_id=uid, text=text, is_final=False)
+
+    def captured(self, uid: str, text: str) -> Any:
+        """The utterance ended; the worker's STT agent passes `text` on as its final transcript."""
+        return self.script.fact(
+            m.UtteranceCaptured, utterance_id=uid, sample_rate=8000, pcm=b"\x00\x00" * 800, start_ms=0,
+            end_ms=100, text=text,
+        )  # fmt: skip
+
+
 async def test_a_stable_partial_is_answered_early_and_the_final_keeps_or_replaces_it(
     topics: str, tmp_path: Path, machine_cache_dir: Path
 ) -> None:
@@ -48,20 +72,8 @@ async def test_a_stable_partial_is_answered_early_and_the_final_keeps_or_replace
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     script = CallScript("call-early-1", edge=EDGE)
-    key = script.call_id.encode()
-
-    async def send(*facts: Any) -> None:
-        for fact in facts:
-            await producer.send_and_wait(CALLS, encode(fact), key=key)
-
-    def partial(uid: str, text: str) -> Any:
-        return script.fact(m.UtteranceTranscribed, utterance_id=uid, text=text, is_final=False)
-
-    def captured(uid: str, text: str) -> Any:
-        return script.fact(
-            m.UtteranceCaptured, utterance_id=uid, sample_rate=8000, pcm=b"\x00\x00" * 800, start_ms=0,
-            end_ms=100, text=text,
-        )  # fmt: skip
+    call = PlayedCall(producer, script)
+    send, partial, captured = call.send, call.partial, call.captured
 
     async def early(after: int) -> m.UtteranceTranscribed:
         turn = await log.wait_for(
@@ -167,23 +179,12 @@ async def test_words_that_would_act_are_answered_early_only_once_the_final_confi
     log = CallLog(bootstrap, EDGE, alive=worker.alive)
     await log.start()
     script = CallScript("call-early-acts", edge=EDGE)
-    key = script.call_id.encode()
 
     def mine(cls: type[Any], **fields: Any) -> Any:  # the log holds the other test's call too
         return is_(cls, call_id=script.call_id, **fields)
 
-    async def send(*facts: Any) -> None:
-        for fact in facts:
-            await producer.send_and_wait(CALLS, encode(fact), key=key)
-
-    def partial(uid: str, text: str) -> Any:
-        return script.fact(m.UtteranceTranscribed, utterance_id=uid, text=text, is_final=False)
-
-    def captured(uid: str, text: str) -> Any:
-        return script.fact(
-            m.UtteranceCaptured, utterance_id=uid, sample_rate=8000, pcm=b"\x00\x00" * 800, start_ms=0,
-            end_ms=100, text=text,
-        )  # fmt: skip
+    call = PlayedCall(producer, script)
+    send, partial, captured = call.send, call.partial, call.captured
 
     worker.start()
     try:
