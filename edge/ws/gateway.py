@@ -110,6 +110,7 @@ class WebGateway:
                     barge_in=command.barge_in,
                     source_uri=command.audio_uri,
                     now=now,
+                    after_utterance=command.after_utterance,
                 )
             )
             return True

@@ -40,6 +40,7 @@ from edge.command_consumer import CommandConsumer
 from edge.config_table import ConfigFollower, ConfigTable
 from edge.effects import Emit
 from edge.facts import FactRecorder
+from edge.media.engine import pause_ms
 from edge.uas.admission import Workers
 from edge.ws import protocol as p
 from edge.ws.auth import Refusal, WsAuth
@@ -313,6 +314,7 @@ class WebService:
             "min_utterance_ms": settings.vad_min_utterance_ms,
             "max_utterance_ms": settings.vad_max_utterance_ms,
             "chunk_ms": settings.partial_audio_ms,
+            "pause_ms": pause_ms(settings),  # the answer prepared at the caller's pause, as on SIP
         }
         self.server = WsServer(
             self.gateway,

@@ -10,20 +10,31 @@ Facts, in the order a SIP call records them (DESIGN.md, "The life of a call"):
 
     open         CallInviteReceived(channel="web", transport="ws") → DialplanResolved (or CallRejected
                  → CallEnded) → CallAnswered(codec="L16/16000") → CallEstablished
-    audio        20 ms frames through the VAD endpointer → SpeechStarted (+ barge-in) / UtteranceCaptured
+    audio        20 ms frames through the VAD endpointer → SpeechStarted (+ barge-in) →
+                 UtteranceChunkCaptured (partials; ``pause=True`` at a caller's pause) → UtteranceCaptured
     text         UtteranceCaptured(text=…, pcm=b"", end_reason="typed")
     PlayAudio    PlaybackStarted → binary frames, paced (``edge.ws.playout``) → PlaybackFinished
+                 (``after_utterance``: held until that utterance ends, or PlaybackFinished(caller_resumed))
     end          [UtteranceCaptured(stream_end)] [PlaybackFinished(interrupted)] CallEnded
 
 Who ends the call: the client closing or sending ``hangup`` (``hangup_by="caller"``, reason
 ``caller_close`` / ``caller_hangup``); a ``Hangup`` command after the audio queued before it has
 played (``agent``); idle, oversized, too fast, too many bad frames, shutdown (``system``).
 There is no media port and no RTP, so ``MediaPortAllocated``/``MediaPortReleased`` do not occur.
+
+The answer prepared at the caller's pause, as on a SIP call (``edge.media.session.MediaSession.play``): a
+``PlayAudio`` with ``after_utterance`` naming the utterance still in progress is held, played the moment
+that utterance ends, and dropped (``PlaybackFinished(interrupted, played_ms=0, reason="caller_resumed")``)
+if the caller speaks on or the speech is discarded; ``stopped`` by a ``StopPlayback`` naming it, ``hangup``
+when the call ends. One for an utterance the caller spoke on in is never played; one for an utterance
+that has ended plays at once. The client hears nothing of a held answer until it plays.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +58,12 @@ from edge.uas.dialplan import DEFAULT_PLAN, Plan
 from edge.ws import protocol as p
 from edge.ws.playout import Chunk, Finished, Playout, PlayoutEvent, Started
 from schemas import models as m
-from schemas.playback_ids import family_of
+from schemas.playback_ids import family_of, in_family
+from schemas.turn_ids import is_early
 
 WEB_CODEC = "L16/16000"
 WEB_PAYLOAD_TYPE = 96  # nominal (dynamic range): a web call has no RTP; the CDR wants a value
+RESUMED_KEPT = 16  # utterances remembered as spoken on after a pause (as edge.media.session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +99,17 @@ def vad_config(**overrides: Any) -> EndpointerConfig:
     return EndpointerConfig(sample_rate=p.AUDIO_RATE, **overrides)
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An answer prepared while the caller paused in ``utterance_id`` (PCM at 16 kHz)."""
+
+    playback_id: str
+    pcm: bytes
+    barge_in: bool
+    source_uri: str | None
+    utterance_id: str
+
+
 class WebCall:
     def __init__(
         self,
@@ -119,6 +143,10 @@ class WebCall:
         self._last_piece: tuple[str, bool] | None = None
         """(reply id, barge-in allowed) of the last streamed piece queued: speech after it played out,
         before the next piece came, talks over that reply too (as `edge.media.session`)."""
+        self._resumed: OrderedDict[str, None] = OrderedDict()
+        """Utterances whose caller spoke on after a pause: answers prepared at the pause are dropped."""
+        self._held: list[_Held] = []
+        """Answers prepared while the caller paused, played when their utterance ends."""
         self._hangup: str | None = None
         self._errors = 0
 
@@ -254,14 +282,21 @@ class WebCall:
                     self._barged_reply = self._last_piece[0]  # between two pieces of a streamed reply
                 out += self._finished(stopped, notify=True)
             elif isinstance(event, SpeechDiscarded):
+                if self._utterance_id is not None:
+                    out += self._drop_held(self._utterance_id)
                 self._utterance_id = None
             elif isinstance(event, SpeechResumed):
-                continue  # no pause chunks on /ws (its endpointer has no pause_ms): nothing prepared
+                if self._utterance_id is not None:
+                    self._resumed[self._utterance_id] = None
+                    while len(self._resumed) > RESUMED_KEPT:
+                        self._resumed.popitem(last=False)
+                    out += self._drop_held(self._utterance_id)
             else:
                 if self._utterance_id is None:  # speech carried over a reset: still the caller's words
                     self._utterance_id = str(uuid.uuid4())
                 out.append(Emit(utterance_fact(self.call_id, self._utterance_id, event)))
                 if isinstance(event, UtteranceEnded):
+                    out += self._release_held(self._utterance_id, now)
                     self._utterance_id = None
         return out
 
@@ -288,6 +323,10 @@ class WebCall:
         if self.ended or getattr(fact, "call_id", None) != self.call_id:
             return []
         if isinstance(fact, m.UtteranceTranscribed):
+            if is_early(fact.utterance_id):
+                # The dialog's turn answering the words up to a pause (`schemas.turn_ids`): the caller's
+                # words are the utterance's own transcripts, already shown; this one would show them twice.
+                return []
             return [SendText(p.Transcript(fact.utterance_id, fact.text, fact.is_final))]
         if isinstance(fact, m.AgentReplied) and fact.final:  # a streamed reply's text once, whole
             return [SendText(p.Reply(fact.reply_id, fact.text, fact.end_conversation))]
@@ -309,29 +348,74 @@ class WebCall:
                 barge_in=command.barge_in,
                 source_uri=command.audio_uri,
                 now=now,
+                after_utterance=command.after_utterance,
             )
         if isinstance(command, m.StopPlayback):
-            return self._finished(self.playout.stop(now, "stopped", command.playback_id), notify=True)
+            named = command.playback_id
+            held = self._take_held(lambda h: named is None or in_family(h.playback_id, named))
+            out = self._never_played(held, "stopped")
+            return out + self._finished(self.playout.stop(now, "stopped", named), notify=True)
         if isinstance(command, m.Hangup):
             self._hangup = command.reason or "hangup"
             return self.tick(now)
         raise ValueError(f"a web call cannot carry out {type(command).__name__}")
 
     def play(
-        self, playback_id: str, pcm: bytes, rate: int, *, barge_in: bool, source_uri: str | None, now: float
+        self,
+        playback_id: str,
+        pcm: bytes,
+        rate: int,
+        *,
+        barge_in: bool,
+        source_uri: str | None,
+        now: float,
+        after_utterance: str | None = None,
     ) -> list[Effect]:
+        """Queue a prompt behind any playing one. ``after_utterance``: an answer prepared while the
+        caller paused in that utterance, which waits for its end (see the module's docstring): the
+        caller never hears an answer to half a sentence, and hears a finished one at once."""
         if self._hangup is not None:
             return self.play_failed(playback_id)
-        if playback_id != self._barged_reply and family_of(playback_id) == self._barged_reply:
-            # A piece of the reply the caller just talked over, sent before the dialog heard them.
-            return self.play_failed(playback_id, reason="barge_in")
+        if after_utterance is not None and after_utterance in self._resumed:
+            return self.play_failed(playback_id, reason="caller_resumed")
         if rate != p.AUDIO_RATE:
             samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
             pcm = resample(samples, rate, p.AUDIO_RATE).astype("<i2").tobytes()
+        if after_utterance is not None and after_utterance == self._utterance_id:
+            self._held.append(_Held(playback_id, pcm, barge_in, source_uri, after_utterance))
+            return []
+        return self._queue(playback_id, pcm, barge_in=barge_in, source_uri=source_uri) + self.tick(now)
+
+    def _queue(self, playback_id: str, pcm: bytes, *, barge_in: bool, source_uri: str | None) -> list[Effect]:
+        if playback_id != self._barged_reply and family_of(playback_id) == self._barged_reply:
+            # A piece of the reply the caller just talked over, sent before the dialog heard them.
+            return self.play_failed(playback_id, reason="barge_in")
         family = family_of(playback_id)
         self._last_piece = (family, barge_in) if family != playback_id else None
         self.playout.enqueue(playback_id, pcm, barge_in=barge_in, source_uri=source_uri)
-        return self.tick(now)
+        return []
+
+    def _take_held(self, taken: Callable[[_Held], bool]) -> list[_Held]:
+        out = [h for h in self._held if taken(h)]
+        self._held = [h for h in self._held if not taken(h)]
+        return out
+
+    def _never_played(self, held: list[_Held], reason: str) -> list[Effect]:
+        return [e for h in held for e in self.play_failed(h.playback_id, reason=reason)]
+
+    def _drop_held(self, utterance_id: str) -> list[Effect]:
+        """The caller spoke on (or the speech was discarded): the answer to half a sentence goes."""
+        return self._never_played(self._take_held(lambda h: h.utterance_id == utterance_id), "caller_resumed")
+
+    def _release_held(self, utterance_id: str, now: float) -> list[Effect]:
+        """The utterance ended without more speech: its prepared answer plays now."""
+        released = self._take_held(lambda h: h.utterance_id == utterance_id)
+        if not released:
+            return []
+        out: list[Effect] = []
+        for h in released:
+            out += self._queue(h.playback_id, h.pcm, barge_in=h.barge_in, source_uri=h.source_uri)
+        return out + self._playout(self.playout.due(now))
 
     def play_failed(self, playback_id: str, reason: str = "error") -> list[Effect]:
         """A PlayAudio that cannot play: say so, so the dialog does not wait for it."""
@@ -440,7 +524,8 @@ class WebCall:
     def _end(self, now: float, reason: str, hangup_by: str, code: int | None, why: str) -> list[Effect]:
         self.ended = True
         self.end_reason = reason
-        out = self._vad(self.endpointer.flush(self._stream_ms), now)
+        out = self._never_played(self._take_held(lambda h: True), "hangup")  # before the flush releases any
+        out += self._vad(self.endpointer.flush(self._stream_ms), now)
         out += self._finished(self.playout.stop(now, "hangup"), notify=False)
         answered = self._answered_at
         out.append(

@@ -1,5 +1,8 @@
 """A spoken question over /ws on the real stack: Kafka, a streams worker (Whisper STT, knowledge-base
-dialog, espeak-ng TTS) and the gateway. The browser's part is played by a `websockets` client."""
+dialog, espeak-ng TTS) and the gateway. The browser's part is played by a `websockets` client.
+
+The platform's defaults are on: partial transcripts, and the answer prepared at the caller's pause
+(`vad_pause_ms`, `pause_answer`), which the gateway holds until the utterance ends, as a SIP call does."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from edge.ws import protocol as p
+from schemas.turn_ids import answered_utterance, is_early
 from streams.engines.knowledge import load_knowledge
 from tests.integration.web.conftest import AUTH, WebStack, wait_until
 
@@ -54,6 +58,11 @@ class Conversation:
         return None
 
 
+def reply_turn(reply: p.Reply) -> str:
+    """The turn a reply answers (an engine's reply id is ``<turn>:reply``)."""
+    return reply.reply_id.removesuffix(":reply")
+
+
 def question_pcm() -> bytes:
     with wave.open(str(SPEECH)) as w:
         assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (16000, 2, 1)
@@ -91,15 +100,61 @@ async def test_spoken_question_gets_transcript_answer_and_audio(web_stack: WebSt
         assert first_partial is not None and first_partial.text.strip(), transcripts
         assert transcripts.index(first_partial) < transcripts.index(heard)
 
-        def the_answer() -> Any:
-            return next((m for m in talk.messages if isinstance(m, p.Reply) and m != greeting), None)
+        def answers_the_question(playback_id: str) -> bool:
+            return answered_utterance(playback_id.removesuffix(":reply")) == speech.utterance_id
 
-        answer = await wait_until(the_answer, "the answer", WAIT_S, web_stack.alive)
+        # The caller fell silent after the question: the gateway sent the words so far as a pause chunk
+        # and the dialog prepared the answer to them, an early turn (`<utterance>:early:<n>`), before
+        # the final transcript. Its transcript is the dialog's, not sent: the caller's words are shown once.
+        early = await wait_until(
+            lambda: next(
+                (m for m in talk.messages if isinstance(m, p.Reply) and is_early(reply_turn(m))), None
+            ),
+            "the answer prepared at the pause",
+            WAIT_S,
+            web_stack.alive,
+        )
+        assert answered_utterance(reply_turn(early)) == speech.utterance_id
+        assert not [m for m in talk.messages if isinstance(m, p.Transcript) and is_early(m.utterance_id)]
+        # Its audio waited for the end of the utterance, then played; had the final transcript said other
+        # words, it would have been stopped and theirs answered instead.
+        heard_early = await wait_until(
+            lambda: next(
+                (
+                    m
+                    for m in talk.messages
+                    if isinstance(m, p.PlaybackEvent)
+                    and m.playback_id == early.reply_id
+                    and m.event in ("finished", "stopped")
+                ),
+                None,
+            ),
+            "the prepared answer played or stopped",
+            WAIT_S,
+            web_stack.alive,
+        )
+        kept = heard_early.event == "finished"
+        answer = early if kept else await wait(p.Reply, "the answer", reply_id=f"{speech.utterance_id}:reply")
         assert answer.text == hours.answer and not answer.end
         done = await wait(p.PlaybackEvent, "the answer played", playback_id=answer.reply_id, event="finished")
         audio = np.frombuffer(bytes(talk.audio[answer.reply_id]), dtype="<i2").astype(np.float64)
         assert len(audio) // 16 == done.duration_ms > 1000  # all of it, whole milliseconds
         assert np.sqrt(np.mean(audio**2)) > 300  # speech, not silence
+        # Heard once: one answer to the question played, whole (kept: the one prepared at the pause;
+        # else the prepared one was stopped and the final transcript's answer played).
+        played = [
+            m.playback_id
+            for m in talk.messages
+            if isinstance(m, p.PlaybackEvent)
+            and m.event == "finished"
+            and answers_the_question(m.playback_id)
+        ]
+        assert played == [answer.reply_id], (heard.text, played)
+        if kept:  # and nothing else was said or sent for it
+            assert [m.reply_id for m in talk.messages if isinstance(m, p.Reply) and m != greeting] == [
+                answer.reply_id
+            ]
+            assert [k for k in talk.audio if answers_the_question(k)] == [answer.reply_id]
         assert talk.find(p.Pong) is not None
         assert [m.to_state for m in talk.messages if isinstance(m, p.StateChange)][:2] == [
             "GREETING",
@@ -127,10 +182,16 @@ async def test_spoken_question_gets_transcript_answer_and_audio(web_stack: WebSt
     )
     assert "channel=web" in lines[0] and "transport=ws" in lines[0] and "caller=it-web" in lines[0]
     assert "codec=L16/16000" in lines[2]
-    expected = ["SpeechStarted", "UtteranceCaptured", "UtteranceTranscribed", "AgentReplied"]
-    expected += ["SpeechSynthesized", "PlayAudio", "PlaybackStarted", "PlaybackFinished", "CallEnded"]
-    for kind in expected:
+    expected = ["SpeechStarted", "UtteranceChunkCaptured", "UtteranceCaptured", "UtteranceTranscribed"]
+    expected += ["AgentReplied", "SpeechSynthesized", "PlayAudio", "PlaybackStarted", "PlaybackFinished"]
+    for kind in [*expected, "CallEnded"]:
         assert kind in kinds, kind
+    # The answer prepared at the pause waited at the gateway: it started once the utterance had ended.
+    captured_at = kinds.index("UtteranceCaptured")
+    started_at = next(
+        i for i, line in enumerate(lines) if " PlaybackStarted " in line and answer.reply_id in line
+    )
+    assert started_at > captured_at, timeline
     ended = next(line for line in lines if " CallEnded " in line)
     assert "hangup_by=caller" in ended and "reason=caller_hangup" in ended
     assert any(" cmd " in line and "PlayAudio" in line and answer.reply_id in line for line in lines)

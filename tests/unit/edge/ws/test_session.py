@@ -13,9 +13,10 @@ import pytest
 
 from edge.effects import Emit
 from edge.facts import FactRecorder, ListPublisher, own_fields
+from edge.media.vad.endpointer import EndpointerConfig
 from edge.uas.dialplan import Plan
 from edge.ws import protocol as p
-from edge.ws.session import Close, Peer, SendAudio, SendText, WebCall
+from edge.ws.session import Close, Peer, SendAudio, SendText, WebCall, vad_config
 from schemas import models as m
 from schemas.codec import decode, encode
 
@@ -50,8 +51,8 @@ def command(cls: type[Any], call_id: str, **fields: Any) -> Any:
                trace_id="t", **fields)  # fmt: skip
 
 
-def opened(limits: p.Limits | None = None) -> WebCall:
-    call = WebCall("c-1", PEER, limits=limits)
+def opened(limits: p.Limits | None = None, vad: EndpointerConfig | None = None) -> WebCall:
+    call = WebCall("c-1", PEER, limits=limits, vad=vad)
     call.open(100.0)
     return call
 
@@ -263,6 +264,9 @@ def test_facts_from_the_log_reach_the_client() -> None:
     heard = fact(m.UtteranceTranscribed, utterance_id="u1", text="opening hours", language="en-US",
                  is_final=True, engine="w", latency_ms=1.0)  # fmt: skip
     assert sent(call.observe(heard)) == [p.Transcript("u1", "opening hours", True)]
+    early = fact(m.UtteranceTranscribed, utterance_id="u1:early:3", text="opening hours", language="en-US",
+                 is_final=True, engine="partial", latency_ms=0.0)  # fmt: skip
+    assert call.observe(early) == []  # the answer's turn, not the caller's words again
     reply = fact(m.AgentReplied, reply_id="r1", text="Nine to five.", engine="kb", latency_ms=1.0,
                  end_conversation=False)  # fmt: skip
     assert sent(call.observe(reply)) == [p.Reply("r1", "Nine to five.", False)]
@@ -341,3 +345,130 @@ def test_speech_between_two_pieces_of_a_streamed_reply_talks_over_it() -> None:
     )
     assert emitted(out, m.PlaybackFinished)["reason"] == "barge_in"
     assert not any(isinstance(e, SendAudio) for e in out + run_until_quiet(call, 110.7, 111.0))
+
+
+# --- answers prepared at a pause of the caller (as edge.media.session) -----------------------------------
+
+PAUSING = vad_config(chunk_ms=500, pause_ms=160, end_silence_ms=500)
+SECOND = SPEECH.with_name("where_are_you_16k.wav")
+TONE = (np.ones(1600, dtype=np.int16) * 1000).astype("<i2").tobytes()  # 100 ms
+
+
+def silence(ms: int) -> bytes:
+    return bytes(ms * p.AUDIO_RATE // 1000 * 2)
+
+
+class Caller:
+    """The caller's audio, fed in 20 ms frames at the pace it was spoken, from where it stopped last
+    (as the media session's tests feed RTP)."""
+
+    def __init__(self, call: WebCall, pcm: bytes) -> None:
+        self.call, self.pcm, self.at = call, pcm, 0
+
+    @property
+    def now(self) -> float:
+        return 100.0 + self.at / (p.AUDIO_RATE * 2)
+
+    def until(self, done: Any) -> list[Any]:
+        """Feed frames until ``done(effects so far)``; returns those effects."""
+        out: list[Any] = []
+        while self.at < len(self.pcm):
+            out += self.call.receive(self.pcm[self.at : self.at + p.FRAME_BYTES], self.now)
+            self.at += p.FRAME_BYTES
+            if done(out):
+                return out
+        raise AssertionError("the caller's audio ended first")
+
+
+def pause_chunks(effects: list[Any]) -> list[m.UtteranceChunkCaptured]:
+    facts = [e.fact for e in effects if isinstance(e, Emit)]
+    return [f for f in facts if isinstance(f, m.UtteranceChunkCaptured) and f.pause]
+
+
+def captured(effects: list[Any]) -> bool:
+    return "UtteranceCaptured" in facts(effects)
+
+
+def answer(call: WebCall, playback_id: str, utterance_id: str, now: float) -> list[Any]:
+    """The dialog's answer prepared at the caller's pause in ``utterance_id``."""
+    play = command(m.PlayAudio, call.call_id, playback_id=playback_id, pcm=TONE, sample_rate=16000,
+                   barge_in=True, after_utterance=utterance_id)  # fmt: skip
+    return call.execute(play, now)
+
+
+def finished(effects: list[Any]) -> list[tuple[str, str]]:
+    return [
+        (e.fact.playback_id, e.fact.reason)
+        for e in effects
+        if isinstance(e, Emit) and isinstance(e.fact, m.PlaybackFinished)
+    ]
+
+
+def test_a_pause_of_the_caller_is_a_pause_chunk_on_the_log() -> None:
+    call = opened(vad=PAUSING)
+    out = Caller(call, question() + silence(1000)).until(pause_chunks)
+    (chunk,) = pause_chunks(out)
+    assert chunk.utterance_id == emitted(out, m.SpeechStarted)["utterance_id"]
+    assert chunk.sample_rate == 16000 and chunk.pcm and chunk.end_ms > chunk.start_ms
+    record = FactRecorder(ListPublisher(), "edge-test").record(chunk)
+    assert decode(encode(record)) == record and record.pause  # the flag survives the codec
+    # partials without a pause: chunks, none of them a pause chunk
+    out = Caller(opened(vad=vad_config(chunk_ms=500)), question() + silence(1000)).until(captured)
+    assert "UtteranceChunkCaptured" in facts(out) and not pause_chunks(out)
+
+
+def test_an_answer_prepared_at_a_pause_plays_the_moment_the_utterance_ends() -> None:
+    call = opened(vad=PAUSING)
+    caller = Caller(call, question() + silence(1000))
+    (chunk,) = pause_chunks(caller.until(pause_chunks))
+    assert answer(call, "r1", chunk.utterance_id, caller.now) == []  # held: the caller may go on
+    assert not call.playout.playing and call.playout.next_deadline is None
+    out = caller.until(captured)
+    assert facts(out)[-2:] == ["UtteranceCaptured", "PlaybackStarted"]  # on the frame that ends it
+    assert emitted(out, m.UtteranceCaptured)["utterance_id"] == chunk.utterance_id
+    assert p.PlaybackEvent("r1", "started", 100) in sent(out) and any(isinstance(e, SendAudio) for e in out)
+    assert finished(run_until_quiet(call, caller.now, caller.now + 1)) == [("r1", "completed")]
+
+
+def test_an_answer_prepared_at_a_pause_is_dropped_when_the_caller_speaks_on() -> None:
+    call = opened(vad=PAUSING)
+    first = question()[: 1460 * 32]  # "what are your opening", then 400 ms of silence
+    caller = Caller(call, first + silence(400) + SECOND.read_bytes()[44:] + silence(1000))
+    (chunk,) = pause_chunks(caller.until(pause_chunks))
+    uid = chunk.utterance_id
+    assert answer(call, "r1#0", uid, caller.now) == []
+    out = caller.until(finished)
+    assert emitted(out, m.PlaybackFinished) == {
+        "playback_id": "r1#0", "interrupted": True, "played_ms": 0, "duration_ms": 0,
+        "reason": "caller_resumed",
+    }  # fmt: skip
+    assert not captured(out)  # dropped while the caller speaks on, not at the end
+    # a later piece of that answer, still on its way: never played
+    assert finished(answer(call, "r1#1", uid, caller.now)) == [("r1#1", "caller_resumed")]
+    out += caller.until(captured)
+    assert emitted(out, m.UtteranceCaptured)["utterance_id"] == uid  # one utterance, both phrases
+    assert finished(answer(call, "r1#2", uid, caller.now)) == [("r1#2", "caller_resumed")]  # even now
+    assert "PlaybackStarted" not in facts(out) and not call.playout.playing
+    assert not any(isinstance(e, SendAudio) or isinstance(getattr(e, "message", None), p.PlaybackEvent)
+                   for e in out)  # the client heard nothing of it  # fmt: skip
+
+
+def test_an_answer_for_an_utterance_that_already_ended_plays_at_once() -> None:
+    call = opened(vad=PAUSING)
+    caller = Caller(call, question() + silence(1000))
+    uid = emitted(caller.until(captured), m.UtteranceCaptured)["utterance_id"]
+    assert facts(answer(call, "r1", uid, caller.now)) == ["PlaybackStarted"]
+
+
+def test_a_stop_or_a_hangup_drops_a_held_answer() -> None:
+    call = opened(vad=PAUSING)
+    caller = Caller(call, question() + silence(1000))
+    (chunk,) = pause_chunks(caller.until(pause_chunks))
+    answer(call, "r1#0", chunk.utterance_id, caller.now)
+    answer(call, "r2", chunk.utterance_id, caller.now)
+    out = call.execute(command(m.StopPlayback, "c-1", playback_id="r1"), caller.now)
+    assert finished(out) == [("r1#0", "stopped")] and sent(out) == []  # the client heard nothing of it
+    out = call.peer_closed(caller.now)
+    assert facts(out) == ["PlaybackFinished", "UtteranceCaptured", "CallEnded"]  # never played
+    assert finished(out) == [("r2", "hangup")]
+    assert emitted(out, m.PlaybackFinished)["played_ms"] == 0
