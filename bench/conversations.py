@@ -21,11 +21,35 @@ import asyncio
 import signal
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from voice_latency import Capture, bench_stack, measure, pct  # bench/ is the script's directory
 
 from sentiric.settings import Settings
+
+
+def timeline(records: list[Any]) -> str:
+    """One call's question on the log, in ms from the caller's pause chunk: the pause partial, the
+    end of the utterance, its final transcript, the reply's PlayAudio and PlaybackStarted — where an
+    answer that was not prepared at the pause lost its time."""
+
+    def at(kind: str, test: Callable[[Any], bool] = lambda r: True) -> int | None:
+        found = [r.timestamp_ms for r in records if r.kind == kind and test(r.record)]
+        return found[0] if found else None
+
+    paused = at("UtteranceChunkCaptured", lambda r: r.pause)
+    if paused is None:
+        return "  no pause chunk"
+    marks = {
+        "pause partial": at("UtteranceTranscribed", lambda r: r.pause and not r.is_final),
+        "captured": at("UtteranceCaptured"),
+        "final": at("UtteranceTranscribed", lambda r: r.is_final and r.source == "stt"),
+        "play": at("PlayAudio", lambda r: ":reply" in r.playback_id),
+        "started": at("PlaybackStarted", lambda r: ":reply" in r.playback_id),
+    }
+    return "  " + "  ".join(f"{k} {'-' if v is None else v - paused:>5}" for k, v in marks.items())
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -64,6 +88,9 @@ async def main(args: argparse.Namespace) -> None:
                     f"{stt:>9.0f}{wait:>10.0f}{early:>7}",
                     flush=True,
                 )
+                if args.timeline:
+                    for i in ids:
+                        print(timeline(bench.log.of(i)))
                 baseline = baseline or p50
                 if p50 > 2 * baseline:
                     print(f"p50 at {level} concurrent conversations is {p50 / baseline:.1f}× that at 1")
@@ -89,6 +116,9 @@ if __name__ == "__main__":
         "(0: all of a level's callers ask together, the worst case)",
     )
     parser.add_argument("--vad-silence-ms", type=int, default=defaults["vad_end_silence_ms"].default)
+    parser.add_argument(
+        "--timeline", action="store_true", help="print each call's pause → answer timeline on the log"
+    )
     parser.add_argument("--greeting-ms", type=int, default=4500)
     parser.add_argument("--listen-ms", type=int, default=8000)
     asyncio.run(main(parser.parse_args()))

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/stt_bench.py [--repeat 1] [--threads 1] [--mode all|padded|window|batch]
         [--batch 4]
+    .venv/bin/python bench/stt_bench.py --mode pause
 
 Clips: the three committed speech fixtures plus 17 more sentences synthesized the same way
 (espeak-ng en-us 150 wpm → 8 kHz → G.711 µ-law → 16 kHz: a phone line), 20 in all, 1.3-8 s, the
@@ -13,6 +14,10 @@ audio ends. Modes:
     window  WhisperSTT.transcribe(): generate() on an 8 s / audio + 2 s window (the engine now)
     batch   WhisperSTT.transcribe_many() on groups of --batch clips, as if that many callers had
             stopped speaking at the same moment (one batch per window size): latency is the group's
+    pause   each clip at 8 kHz with 1 s of silence after it through the edge's endpointer on the
+            platform's defaults: the final's audio and its pause chunk's (joined); where the worker
+            takes the pause chunk's transcript for the final (streams.agents.partials ``final``), how
+            often decoding the final's own audio would have said other words
 
 Prints per mode: latency p50 / max (ms), CPU-seconds per audio-second (process CPU time over
 the clips' total duration) and WER (word edit distance over reference words, lower-case, no
@@ -131,11 +136,69 @@ def run(mode: str, stt: object, data: list[tuple[str, bytes]], repeat: int, batc
         print(f"    {m}")
 
 
+def pause_vs_final(stt: object, data: list[tuple[str, bytes]]) -> None:
+    """Mode ``pause``: is a final that only adds silence to its pause chunk heard as the same words?"""
+    import soxr
+
+    from edge.media.vad.endpointer import Endpointer, EndpointerConfig, UtteranceEnded, UtteranceGrew
+    from schemas import models as m
+    from sentiric.settings import Settings
+    from streams.agents.partials import Partials
+    from streams.dialog.script import CallScript
+    from streams.engines.whisper import WhisperSTT
+
+    assert isinstance(stt, WhisperSTT)
+    settings = Settings()
+    config = EndpointerConfig(
+        end_silence_ms=settings.vad_end_silence_ms,
+        chunk_ms=settings.partial_audio_ms,
+        pause_ms=settings.vad_pause_ms,
+    )
+    taken, same, same_words, misses = 0, 0, 0, []
+    for ref, pcm16 in data:
+        audio = soxr.resample(np.frombuffer(pcm16, dtype="<i2"), 16000, 8000).astype("<i2")
+        audio = np.concatenate([audio, np.zeros(8000, dtype="<i2")])
+        endpointer, partials, script = Endpointer(config), Partials(), CallScript()
+        final: bytes | None = None
+        for i in range(0, audio.size - 159, 160):
+            for event in endpointer.feed(audio[i : i + 160].tobytes(), i // 8):
+                if isinstance(event, UtteranceGrew):
+                    chunk = script.fact(
+                        m.UtteranceChunkCaptured, utterance_id="u", index=event.index, sample_rate=8000,
+                        pcm=event.pcm, pause=event.pause,
+                    )  # fmt: skip
+                    partials.add(b"k", chunk)
+                    for waiting in partials.take(float("inf")):
+                        if waiting.chunk.pause:
+                            text = stt.transcribe(waiting.pcm, 8000, "en-US").text
+                            heard = script.fact(m.UtteranceTranscribed, utterance_id="u", text=text)
+                            partials.heard(waiting, heard)
+                elif isinstance(event, UtteranceEnded) and final is None:
+                    final = event.pcm
+        if final is None:
+            continue
+        at_pause = partials.final("u", final, 8000)
+        if at_pause is None:
+            continue
+        taken += 1
+        own = stt.transcribe(final, 8000, "en-US").text
+        same += own == at_pause.text
+        same_words += words(own) == words(at_pause.text)
+        if own != at_pause.text:
+            misses.append(f"{ref!r}: pause {at_pause.text!r}, final {own!r}")
+    print(
+        f"pause   {len(data)} clips: {taken} finals take their pause chunk's transcript; a decode of the"
+        f" final's own audio says the same text for {same}, the same words for {same_words}"
+    )
+    for miss in misses:
+        print(f"    {miss}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="CTranslate2 cpu_threads (0: its default)")
-    parser.add_argument("--mode", choices=["all", "window", "padded", "batch"], default="all")
+    parser.add_argument("--mode", choices=["all", "window", "padded", "batch", "pause"], default="all")
     parser.add_argument("--batch", type=int, default=4, help="clips per transcribe_many() in mode batch")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -148,8 +211,11 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"{len(data)} clips, {total:.1f} s of audio, cpu_threads={args.threads}, load {load:.1f}")
     stt.transcribe(data[0][1], 16000, "en-US")  # warm-up: first-call allocations
-    for mode in ("padded", "window", "batch") if args.mode == "all" else (args.mode,):
-        run(mode, stt, data, args.repeat, args.batch)
+    for mode in ("padded", "window", "batch", "pause") if args.mode == "all" else (args.mode,):
+        if mode == "pause":
+            pause_vs_final(stt, data)
+        else:
+            run(mode, stt, data, args.repeat, args.batch)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ failures the workers expect (`EngineError`) are still only logged: the dialog re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -52,7 +53,7 @@ from streams.agents import cdr as cdr_step
 from streams.agents import dialog as dialog_step
 from streams.agents.actions import ActionStore, Executor
 from streams.agents.config import KnowledgeStore, PromptStore, follow_config
-from streams.agents.partials import Partials
+from streams.agents.partials import PartialAudio, Partials, same_audio
 from streams.agents.streaming import reply_streaming
 from streams.analytics.kpi import KpiWindows, Measurement, measure
 from streams.changelog_fetch import stop_fetching_changelogs
@@ -284,26 +285,56 @@ def create_app(
         await emit(WORKERS, wid.encode(), encode(beat))
 
     # Partial transcripts (streams.agents.partials): one decode at a time, off the agent's path, so a
-    # final waits behind at most one partial and the agent keeps reading the log meanwhile.
+    # final waits behind at most one partial decode and the agent keeps reading the log meanwhile.
+    # Pause chunks go first, batched across calls; previews get at most their share of the decoder.
     partials = Partials()
     partial_decoder: list[asyncio.Task[None]] = []
+    pause_waiting = asyncio.Event()  # wakes a decoder resting between previews
+    # Pause chunks being decoded, by utterance: a final that comes meanwhile with the same audio
+    # (`partials.same_audio`) takes that decode's words instead of being decoded again behind it.
+    decoding: dict[str, tuple[PartialAudio, asyncio.Future[m.UtteranceTranscribed | None]]] = {}
 
     async def decode_partials() -> None:
-        while (audio := partials.next()) is not None:
+        loop = asyncio.get_running_loop()
+        while (rest := partials.ready_in(loop.time())) is not None:
+            batch = partials.take(loop.time())
+            if not batch:
+                pause_waiting.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(pause_waiting.wait(), rest)
+                continue
+            began, at = spans.started(), loop.time()
+            flights: dict[str, asyncio.Future[m.UtteranceTranscribed | None]] = {}
+            for audio in batch:
+                if audio.chunk.pause:
+                    flight = flights[audio.chunk.utterance_id] = loop.create_future()
+                    decoding[audio.chunk.utterance_id] = (audio, flight)
             try:
-                began = spans.started()
-                spoken = speech.call_language(dialogs.get(audio.key), language)
-                out = await asyncio.to_thread(speech.transcribe_partial, audio, engines.stt, spoken)
-                if partials.current(audio.chunk.utterance_id) and out.text.strip():
-                    # a pause's decode may answer the turn (the early answer's chain: edge pause → stt →
-                    # dialog → tts → playback); the other partials are previews, untraced
-                    traced = spans.stage("stt", out, audio.headers, began) if audio.chunk.pause else ()
-                    await emit(CALLS, audio.key, encode(out), traced)
-            except Exception as exc:  # a preview lost, never the worker
-                log.warning("partial transcription failed", call_id=audio.chunk.call_id, error=str(exc))
+                work = [(a, speech.call_language(dialogs.get(a.key), language)) for a in batch]
+                outs = await asyncio.to_thread(speech.transcribe_partials, work, engines.stt)
+                partials.decoded(batch, at, loop.time())
+                for audio, out in zip(batch, outs, strict=True):
+                    uid = audio.chunk.utterance_id
+                    if uid in flights and out.text.strip():
+                        flights[uid].set_result(out)
+                    if partials.current(uid) and out.text.strip():
+                        # a pause's decode may answer the turn (the early answer's chain: edge pause →
+                        # stt → dialog → tts → playback); the other partials are previews, untraced
+                        traced = spans.stage("stt", out, audio.headers, began) if audio.chunk.pause else ()
+                        await emit(CALLS, audio.key, encode(out), traced)
+                        partials.heard(audio, out)
+            except Exception as exc:  # previews lost, never the worker
+                log.warning("partial transcription failed", utterances=len(batch), error=str(exc))
+            finally:
+                for uid, waited in flights.items():
+                    if not waited.done():
+                        waited.set_result(None)  # no words: a final waiting for them is decoded
+                    decoding.pop(uid, None)
 
     def want_partial(key: bytes, chunk: m.UtteranceChunkCaptured, headers: tracing.Headers) -> None:
         partials.add(key, chunk, headers)
+        if chunk.pause:
+            pause_waiting.set()
         if not partial_decoder or partial_decoder[0].done():
             partial_decoder[:] = [asyncio.ensure_future(decode_partials())]
 
@@ -358,7 +389,16 @@ def create_app(
                     continue
                 if not isinstance(fact, m.UtteranceCaptured) or ended("stt", event.key):
                     continue
-                partials.final(fact.utterance_id)
+                heard = partials.final(fact.utterance_id, fact.pcm, fact.sample_rate)
+                flight = decoding.get(fact.utterance_id)
+                if heard is None and flight is not None and same_audio(flight[0], fact.pcm, fact.sample_rate):
+                    heard = await flight[1]  # being decoded now: sooner than a decode of its own
+                if heard is not None and fact.text is None:  # its pause chunk's decode heard it all
+                    with dead.guard(event.message):
+                        out = speech.transcribed_at_pause(fact, heard)
+                        traced = spans.stage("stt", out, event.headers, spans.started())
+                        await emit(CALLS, event.key, encode(out), traced)
+                    continue
                 finals.append((event, fact))
             if finals:
                 await transcribe_finals(finals, dead)

@@ -19,6 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -40,7 +41,7 @@ from streams.engines.errors import EngineError
 from streams.engines.openai_chat import END_MARKER, OpenAIChatEngine
 from streams.engines.sentences import DEFAULT_MIN_CHARS, SentenceSplitter
 from streams.engines.spoken import spoken_text
-from streams.engines.stt import SpeechToText
+from streams.engines.stt import SpeechToText, Transcript
 from streams.engines.tts import Speech, TextToSpeech
 from streams.skip import is_ended
 
@@ -117,14 +118,40 @@ def transcribe_batch(
     return [t for t in out if t is not None]
 
 
-def transcribe_partial(audio: PartialAudio, stt: SpeechToText, language: str) -> m.UtteranceTranscribed:
-    """A preview of an utterance in progress (``is_final=False``): its audio so far, decoded."""
-    chunk = audio.chunk
-    result, ms = _timed(lambda: stt.transcribe(audio.pcm, chunk.sample_rate, language))
+def transcribe_partials(
+    work: Sequence[tuple[PartialAudio, str]], stt: SpeechToText
+) -> list[m.UtteranceTranscribed]:
+    """Previews of utterances in progress (``is_final=False``), each its audio so far with its call's
+    language, in order; several (pause chunks of different calls: ``Partials.take``) in one batched
+    decode when the engine has ``transcribe_many``, each ``latency_ms`` the batch's."""
+    many = getattr(stt, "transcribe_many", None)
+    asked = [(audio.pcm, audio.chunk.sample_rate, language) for audio, language in work]
+    timed: list[tuple[Transcript, float]]
+    if many is not None and len(work) > 1:
+        results, ms = _timed(lambda: many(asked))
+        timed = [(result, ms) for result in results]
+    else:
+        timed = [_timed(partial(stt.transcribe, *args)) for args in asked]
+    out = []
+    for (audio, _), (result, ms) in zip(work, timed, strict=True):
+        chunk = audio.chunk
+        fact = m.UtteranceTranscribed(
+            **_derived(chunk, STT_SOURCE), utterance_id=chunk.utterance_id, is_final=False,
+            text=safe_field("text", result.text), language=result.language, confidence=result.confidence,
+            engine=stt.name, latency_ms=ms, pause=chunk.pause,
+        )  # fmt: skip
+        out.append(fact)
+    return out
+
+
+def transcribed_at_pause(fact: m.UtteranceCaptured, heard: m.UtteranceTranscribed) -> m.UtteranceTranscribed:
+    """The final transcript of an utterance whose audio its pause chunk's decode already heard
+    (``Partials.final``): those words, as the utterance's own fact (its event id, as ``transcribe``
+    would give); ``latency_ms`` is that decode's, the STT work these words took (the KPIs' stt)."""
     return m.UtteranceTranscribed(
-        **_derived(chunk, STT_SOURCE), utterance_id=chunk.utterance_id, is_final=False,
-        text=safe_field("text", result.text), language=result.language, confidence=result.confidence,
-        engine=stt.name, latency_ms=ms, pause=chunk.pause,
+        **_derived(fact, STT_SOURCE), utterance_id=fact.utterance_id, is_final=True,
+        text=heard.text, language=heard.language, confidence=heard.confidence, engine=heard.engine,
+        latency_ms=heard.latency_ms,
     )  # fmt: skip
 
 

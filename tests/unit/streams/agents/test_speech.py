@@ -156,11 +156,11 @@ def test_a_partial_transcript_is_not_final_and_derives_from_its_chunk() -> None:
     chunk = s.fact(m.UtteranceChunkCaptured, utterance_id="u1", index=2, sample_rate=8000, pcm=b"\0\0" * 800)
     stt = FakeSTT()
     audio = PartialAudio(b"k", chunk, b"\1\0" * 2400)
-    a = speech.transcribe_partial(audio, stt, "en-US")
+    [a] = speech.transcribe_partials([(audio, "en-US")], stt)
     assert stt.calls == [(4800, 8000, "en-US")]  # the utterance so far, not the chunk alone
-    assert (a.utterance_id, a.is_final, a.seq) == ("u1", False, chunk.seq)
+    assert (a.utterance_id, a.is_final, a.seq, a.pause) == ("u1", False, chunk.seq, False)
     assert a.text == "what are your opening hours"
-    assert a.event_id == speech.transcribe_partial(audio, stt, "en-US").event_id
+    assert a.event_id == speech.transcribe_partials([(audio, "en-US")], stt)[0].event_id
     assert not speech.wants_reply(a)  # a preview: nobody answers it
 
 
@@ -279,6 +279,46 @@ def test_an_engine_without_batches_or_a_lone_utterance_goes_one_by_one() -> None
     plain = FakeSTT()
     two = [*one, (s.fact(m.UtteranceCaptured, utterance_id="u2", sample_rate=8000, pcm=b"\0\0"), "en-US")]
     assert len(speech.transcribe_batch(two, plain)) == 2 and len(plain.calls) == 2
+
+
+def test_pause_chunks_of_several_calls_are_decoded_in_one_batch() -> None:
+    a, b = CallScript("call-a"), CallScript("call-b")
+    chunks = [
+        a.fact(m.UtteranceChunkCaptured, utterance_id="a1", index=0, sample_rate=8000, pcm=b"", pause=True),
+        b.fact(m.UtteranceChunkCaptured, utterance_id="b1", index=1, sample_rate=8000, pcm=b"", pause=True),
+    ]
+    work = [
+        (PartialAudio(b"a", chunks[0], b"\0\0" * 10), "en-US"),
+        (PartialAudio(b"b", chunks[1], b"\0\0" * 30), "tr-TR"),
+    ]
+    stt = BatchSTT()
+    out = speech.transcribe_partials(work, stt)
+    assert stt.batches == [["en-US", "tr-TR"]] and stt.calls == []
+    assert [(t.call_id, t.utterance_id, t.text, t.is_final, t.pause) for t in out] == [
+        ("call-a", "a1", "heard 20 bytes", False, True),
+        ("call-b", "b1", "heard 60 bytes", False, True),
+    ]
+    assert out[0].latency_ms == out[1].latency_ms
+    # the same facts as one at a time: a redelivered chunk's partial is still the same fact
+    assert out[1].event_id == speech.transcribe_partials(work[1:], FakeSTT())[0].event_id
+
+
+def test_a_final_heard_at_the_pause_is_the_utterances_own_fact() -> None:
+    s = CallScript()
+    captured = s.fact(m.UtteranceCaptured, utterance_id="u1", sample_rate=8000, pcm=b"\1\0" * 800)
+    chunk = s.fact(m.UtteranceChunkCaptured, utterance_id="u1", index=0, sample_rate=8000, pcm=b"\1\0" * 780,
+                   pause=True)  # fmt: skip
+    [paused] = speech.transcribe_partials([(PartialAudio(b"k", chunk, chunk.pcm), "en-US")], FakeSTT())
+    final = speech.transcribed_at_pause(captured, paused)
+    decoded = speech.transcribe(captured, FakeSTT(), "en-US")
+    assert (final.text, final.language, final.engine) == (decoded.text, decoded.language, decoded.engine)
+    assert (final.event_id, final.seq, final.is_final, final.pause) == (
+        decoded.event_id,
+        decoded.seq,
+        True,
+        False,
+    )
+    assert final.latency_ms == paused.latency_ms and speech.wants_reply(final)
 
 
 def test_the_engine_does_not_answer_again_a_final_the_dialog_answered_early() -> None:
