@@ -433,9 +433,14 @@ def create_app(
                     early.pop(key, None)
                     deferred.pop(key, None)
                 elif isinstance(fact, m.PlaybackFinished):
-                    if speech.early_words_after(fact, early.get(key), policy) is None:
+                    words = early.get(key)
+                    if speech.early_words_after(fact, words, policy) is None:
                         early.pop(key, None)
-                        deferred.pop(key, None)
+                        if deferred.pop(key, None) is None and words is not None:
+                            # answered early, and dropped unheard: not a line of the conversation
+                            kept = speech.forget_answer(histories.get(key), words)
+                            if kept is not None:
+                                histories[key] = kept
                 elif isinstance(fact, m.DialplanResolved | m.ActionRequested | m.CallContextUpdated):
                     before = contexts.get(key)
                     after = CallContext.from_json(before).apply(fact).to_json()

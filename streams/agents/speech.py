@@ -380,3 +380,14 @@ def dump_history(turns: Sequence[Turn]) -> bytes:
 
 def remember(raw: bytes | None, *turns: Turn) -> bytes:
     return dump_history([*load_history(raw), *turns])
+
+
+def forget_answer(raw: bytes | None, words: str) -> bytes | None:
+    """The history without its last exchange if that exchange answered ``words`` (normalized), else
+    None: an answer prepared at the caller's pause and dropped because they spoke on
+    (``caller_resumed``) was never heard, so the engine must not read it as something it said."""
+    turns = load_history(raw)
+    if len(turns) >= 2 and turns[-1].role == "agent" and turns[-2].role == "caller":
+        if normalized(turns[-2].text) == words:
+            return dump_history(turns[:-2])
+    return None

@@ -8,7 +8,8 @@ dialog records, engine `partial`, answered by the knowledge engine, voiced, play
 an equal final keeps it (nothing stopped, nothing answered twice); a different final stops the early
 answer's audio at the edge and is answered instead. Words that would act (an agent action configured on
 the config topic) are answered only once the final confirms them, under the early turn's id; other
-final words are answered instead, and the early turn never acts.
+final words are answered instead, and the early turn never acts. With a chat model, an answer prepared
+at the caller's pause and dropped unheard (the caller spoke on) is not in the model's history.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from streams.agents.speech import ENGINE_SOURCE
 from streams.dialog.script import CallScript
 from tests.integration.e2e.stack import CallLog, Worker, is_
 from tests.integration.streams.test_dialog_pipeline import EDGE, PARTITIONS, topics
+from tests.support.fake_chat import FakeChatServer
 
 __all__ = ["topics"]  # the fixture, shared with the pipeline test
 
@@ -246,5 +248,76 @@ async def test_words_that_would_act_are_answered_early_only_once_the_final_confi
         assert not [r for r in later if mine(m.ActionRequested)(r)]  # it asks to confirm: nothing ran
     finally:
         worker.stop()
+        await producer.stop()
+        await log.stop()
+
+
+async def test_an_answer_dropped_at_the_callers_pause_is_not_in_the_models_history(
+    topics: str, tmp_path: Path, machine_cache_dir: Path
+) -> None:
+    """The default pause answer with a chat model: the caller pauses after "What are your opening
+    hours?", the model answers those words early, the caller speaks on (the edge drops the held answer
+    unheard: `caller_resumed`), and the final words are answered. The model's second request must not
+    carry the first exchange: the caller never heard that answer."""
+    bootstrap = topics
+    chat = FakeChatServer([[{"content": "We are open nine to five."}]])
+    worker = Worker(
+        bootstrap, tmp_path, machine_cache_dir, SENTIRIC_TOPIC_PARTITIONS=str(PARTITIONS),
+        SENTIRIC_DIALOG_ENGINE="openai", SENTIRIC_LLM_URL=chat.url, SENTIRIC_LLM_MODEL="fake",
+    )  # fmt: skip
+    log = CallLog(bootstrap, EDGE, alive=worker.alive)
+    await log.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    script = CallScript("call-early-dropped", edge=EDGE)
+
+    def mine(cls: type[Any], **fields: Any) -> Any:  # the log holds the other tests' calls too
+        return is_(cls, call_id=script.call_id, **fields)
+
+    call = PlayedCall(producer, script)
+    worker.start()
+    try:
+        await call.send(*script.setup(), script.established())
+        greeting = (await log.wait_for(mine(m.PlayAudio), "greeting PlayAudio")).record
+        await call.send(*script.played(greeting.playback_id))
+        await log.wait_for(mine(m.DialogStateChanged, to_state="LISTENING"), "LISTENING")
+
+        paused = script.fact(
+            m.UtteranceTranscribed, utterance_id="u1", text="What are your opening hours?", is_final=False,
+            pause=True,
+        )  # fmt: skip
+        await call.send(script.speech("u1"), paused)
+        turn = (
+            await log.wait_for(mine(m.UtteranceTranscribed, engine=EARLY_ENGINE), "the early turn")
+        ).record
+        early = (
+            await log.wait_for(
+                mine(m.AgentReplied, source=ENGINE_SOURCE, utterance_id=turn.utterance_id, final=True),
+                "the early answer",
+            )
+        ).record
+        play = (
+            await log.wait_for(
+                lambda r: mine(m.PlayAudio)(r) and family_of(r.playback_id) == early.reply_id, "its audio"
+            )
+        ).record
+        assert play.after_utterance == "u1" and len(chat.requests) == 1
+        # The caller speaks on: the edge drops the held answer unheard, and the utterance ends later.
+        dropped = script.fact(
+            m.PlaybackFinished, playback_id=play.playback_id, interrupted=True, played_ms=0, duration_ms=0,
+            reason="caller_resumed",
+        )  # fmt: skip
+        await call.send(dropped)
+        await call.send(call.captured("u1", "What are your opening hours on Sunday?"))
+        await log.wait_for(
+            mine(m.AgentReplied, source=ENGINE_SOURCE, utterance_id="u1", final=True), "the final's answer"
+        )
+        assert len(chat.requests) == 2
+        said = [(msg["role"], msg["content"]) for msg in chat.requests[1].body["messages"]]
+        assert ("user", "What are your opening hours on Sunday?") in said
+        assert not [s for s in said if "opening hours?" in s[1] or s[1] == "We are open nine to five."], said
+    finally:
+        worker.stop()
+        chat.stop()
         await producer.stop()
         await log.stop()

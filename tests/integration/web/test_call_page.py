@@ -23,6 +23,7 @@ from websockets.asyncio.client import connect
 from edge.ws import protocol as p
 from projections.api.app import create_app
 from projections.api.services import ApiConfig
+from schemas.turn_ids import is_early
 from sentiric.eventlog.connection import client_options
 from sentiric.net import free_port
 from streams.engines.knowledge import load_knowledge
@@ -127,7 +128,9 @@ async def test_call_page_plays_the_utterances_and_exports_a_golden_call(
     stages = answer["latency_ms"]
     print("stages of the answer (ms):", stages, "engines (ms):", answer["engine_ms"])
     assert all(stages[k] is not None and stages[k] >= 0 for k in ("stt", "dialog", "tts", "playout")), stages
-    assert stages["stt"] > 0 and stages["voice_to_voice"] >= stages["stt"], stages
+    assert stages["stt"] > 0 and stages["voice_to_voice"] >= 0, stages
+    if not is_early(answer["utterance_id"]):  # prepared at the pause: STT ran before the utterance ended
+        assert stages["voice_to_voice"] >= stages["stt"], stages
     spoken_ms = utterance["end_ms"] - utterance["start_ms"]
 
     args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

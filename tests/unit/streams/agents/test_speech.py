@@ -12,6 +12,7 @@ from schemas import models as m
 from sentiric.eventlog.topics import MAX_MESSAGE_BYTES
 from streams.agents import speech
 from streams.agents.partials import PartialAudio
+from streams.dialog.completeness import normalized
 from streams.dialog.script import CallScript, RecordedCall
 from streams.engines.dialog import Reply, Turn
 from streams.engines.knowledge import load_knowledge
@@ -319,6 +320,18 @@ def test_a_final_heard_at_the_pause_is_the_utterances_own_fact() -> None:
         False,
     )
     assert final.latency_ms == paused.latency_ms and speech.wants_reply(final)
+
+
+def test_an_early_answer_dropped_unheard_leaves_the_history() -> None:
+    raw = speech.remember(None, Turn("caller", "Hello."), Turn("agent", "Hi, how can I help?"))
+    raw = speech.remember(raw, Turn("caller", "What are your opening hours?"), Turn("agent", "9 to 5."))
+    kept = speech.forget_answer(raw, normalized("what are your opening hours"))
+    assert kept is not None and speech.load_history(kept) == [
+        Turn("caller", "Hello."),
+        Turn("agent", "Hi, how can I help?"),
+    ]
+    assert speech.forget_answer(raw, normalized("where is your shop")) is None  # another exchange: kept
+    assert speech.forget_answer(None, normalized("hello")) is None
 
 
 def test_the_engine_does_not_answer_again_a_final_the_dialog_answered_early() -> None:
