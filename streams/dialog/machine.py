@@ -35,7 +35,7 @@ from typing import Any, Final
 from schemas import models as m
 from schemas.envelope import DEFAULT_TENANT
 from schemas.playback_ids import family_of, piece_playback_id
-from schemas.turn_ids import EARLY_ENGINE, early_utterance_id
+from schemas.turn_ids import EARLY_ENGINE, answered_utterance, early_utterance_id, is_early
 from streams.dialog.completeness import join, looks_unfinished, normalized
 from streams.dialog.context import context_values
 from streams.dialog.decisions import ArmTimer, CancelTimer, Decision, DropState, Record, Send
@@ -539,9 +539,22 @@ def _reply_piece(st: _Step) -> None:
     st.go(Phase.SPEAKING)
 
 
+def _answers_pending(st: _Step, utterance_id: str | None) -> bool:
+    """Whether a reply to ``utterance_id`` is the one the machine waits for: the pending turn's, or,
+    for an early turn its utterance's final confirmed (the same words), that utterance's own — what a
+    dialog-engine worker restarted between the two answers (it lost the early words it kept in memory,
+    so it answers the final instead of leaving the turn to the early reply)."""
+    pending = st.s.pending_utterance
+    if utterance_id is None or pending is None:
+        return False
+    if utterance_id == pending:
+        return True
+    return st.s.early_of is None and is_early(pending) and answered_utterance(pending) == utterance_id
+
+
 def _replied(st: _Step) -> None:
     f: m.AgentReplied = st.fact
-    if f.utterance_id is None or f.utterance_id != st.s.pending_utterance:
+    if not _answers_pending(st, f.utterance_id):
         return  # a reply to an utterance the caller has since talked over
     if not f.final:
         _reply_piece(st)

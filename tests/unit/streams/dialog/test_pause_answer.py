@@ -123,3 +123,22 @@ def test_a_dropped_early_goodbye_or_handoff_leads_nowhere() -> None:
         out = run.feed(run.s.synthesized("u1:reply"), *run.s.played("u1:reply"))
         assert not [c for c in commands(out) if isinstance(c, m.TransferCall | m.Hangup)]
         assert run.state.phase == Phase.LISTENING
+
+
+def test_the_utterances_own_reply_stands_for_a_confirmed_early_turns() -> None:
+    """A dialog-engine worker restarted between the early turn and the final forgot the early words,
+    so it answers the final (reply to "u1") and never the early turn: that reply is the turn's."""
+    run = listening()
+    run.feed(run.s.speech("u1"))
+    [turn] = records(
+        run.feed(pause_partial(run, "u1", "What are your opening hours?")), m.UtteranceTranscribed
+    )
+    assert run.feed(run.s.replied("u1", "Too soon.")) == []  # the final has not confirmed the words yet
+    run.feed(run.s.captured("u1"), run.s.transcribed("u1", "What are your opening hours?"))
+    out = run.feed(run.s.replied("u1", "We are open nine to six."))
+    assert run.state.pending_utterance is None and run.state.pending_reply == "u1:reply"
+    [play] = commands(run.feed(run.s.synthesized("u1:reply")))
+    assert isinstance(play, m.PlayAudio) and play.after_utterance is None  # the utterance has ended
+    assert run.feed(run.s.replied(turn.utterance_id, "We are open nine to six.")) == []  # late: not twice
+    run.feed(*run.s.played("u1:reply"))
+    assert changes(out) == [("THINKING", "SPEAKING")] and run.state.phase == Phase.LISTENING
