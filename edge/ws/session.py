@@ -27,7 +27,10 @@ The answer prepared at the caller's pause, as on a SIP call (``edge.media.sessio
 that utterance ends, and dropped (``PlaybackFinished(interrupted, played_ms=0, reason="caller_resumed")``)
 if the caller speaks on or the speech is discarded; ``stopped`` by a ``StopPlayback`` naming it, ``hangup``
 when the call ends. One for an utterance the caller spoke on in is never played; one for an utterance
-that has ended plays at once. The client hears nothing of a held answer until it plays.
+that has ended plays at once. The client hears nothing of a held answer until it plays: not even its
+text, the ``reply`` message of an early turn's reply (``schemas.turn_ids.is_early``), which is sent right
+before the ``playback`` / ``started`` message of its first piece (at once if that piece started before
+the text was written), and never if the answer is dropped unheard.
 """
 
 from __future__ import annotations
@@ -59,11 +62,13 @@ from edge.ws import protocol as p
 from edge.ws.playout import Chunk, Finished, Playout, PlayoutEvent, Started
 from schemas import models as m
 from schemas.playback_ids import family_of, in_family
-from schemas.turn_ids import is_early
+from schemas.turn_ids import answered_utterance, is_early
 
 WEB_CODEC = "L16/16000"
 WEB_PAYLOAD_TYPE = 96  # nominal (dynamic range): a web call has no RTP; the CDR wants a value
 RESUMED_KEPT = 16  # utterances remembered as spoken on after a pause (as edge.media.session)
+STARTED_KEPT = 16  # replies remembered as started: a streamed reply's text is written after its first piece
+EARLY_TEXTS_KEPT = 4  # early replies' texts waiting for their audio (one per pause; the oldest goes first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,10 @@ class WebCall:
         """Utterances whose caller spoke on after a pause: answers prepared at the pause are dropped."""
         self._held: list[_Held] = []
         """Answers prepared while the caller paused, played when their utterance ends."""
+        self._early_texts: OrderedDict[str, p.Reply] = OrderedDict()
+        """Texts of early turns' replies (by reply id) waiting for their audio: sent when it starts."""
+        self._started: OrderedDict[str, None] = OrderedDict()
+        """Replies (playback families) whose audio has started, the last `STARTED_KEPT`."""
         self._hangup: str | None = None
         self._errors = 0
 
@@ -329,9 +338,23 @@ class WebCall:
                 return []
             return [SendText(p.Transcript(fact.utterance_id, fact.text, fact.is_final))]
         if isinstance(fact, m.AgentReplied) and fact.final:  # a streamed reply's text once, whole
-            return [SendText(p.Reply(fact.reply_id, fact.text, fact.end_conversation))]
+            return self._reply(fact)
         if isinstance(fact, m.DialogStateChanged):
             return [SendText(p.StateChange(fact.from_state, fact.to_state, fact.turn))]
+        return []
+
+    def _reply(self, fact: m.AgentReplied) -> list[Effect]:
+        """A reply's text: at once, or for an early turn's reply (`schemas.turn_ids`) with its audio,
+        which may never play (see the module's docstring): the client shows no answer it never heard."""
+        reply = p.Reply(fact.reply_id, fact.text, fact.end_conversation)
+        turn = fact.utterance_id
+        if turn is None or not is_early(turn) or fact.reply_id in self._started:
+            return [SendText(reply)]
+        if answered_utterance(turn) in self._resumed:
+            return []  # the caller spoke on after the pause: its audio is never played
+        self._early_texts[fact.reply_id] = reply
+        while len(self._early_texts) > EARLY_TEXTS_KEPT:
+            self._early_texts.popitem(last=False)
         return []
 
     def execute(self, command: Any, now: float) -> list[Effect]:
@@ -418,7 +441,10 @@ class WebCall:
         return out + self._playout(self.playout.due(now))
 
     def play_failed(self, playback_id: str, reason: str = "error") -> list[Effect]:
-        """A PlayAudio that cannot play: say so, so the dialog does not wait for it."""
+        """A PlayAudio that cannot play: say so, so the dialog does not wait for it. One dropped (not
+        failed: a later piece may still play) takes its reply's waiting text with it."""
+        if reason != "error":
+            self._early_texts.pop(family_of(playback_id), None)
         return [
             Emit(
                 cf.playback_finished(
@@ -467,6 +493,11 @@ class WebCall:
             if isinstance(event, Chunk):
                 out.append(SendAudio(event.pcm))
             elif isinstance(event, Started):
+                family = family_of(event.playback_id)
+                self._started[family] = None
+                self._started.move_to_end(family)
+                while len(self._started) > STARTED_KEPT:
+                    self._started.popitem(last=False)
                 out.append(
                     Emit(
                         cf.playback_started(
@@ -477,6 +508,9 @@ class WebCall:
                         )
                     )
                 )
+                text = self._early_texts.pop(family, None)
+                if text is not None:
+                    out.append(SendText(text))  # an early turn's reply: heard from now on
                 out.append(SendText(p.PlaybackEvent(event.playback_id, "started", event.duration_ms)))
             else:
                 out += self._finished([event], notify=True)
@@ -485,6 +519,8 @@ class WebCall:
     def _finished(self, finished: list[Finished], *, notify: bool) -> list[Effect]:
         out: list[Effect] = []
         for f in finished:
+            if f.interrupted:  # one that never started (queued, stopped) takes its waiting text along
+                self._early_texts.pop(family_of(f.playback_id), None)
             out.append(
                 Emit(
                     cf.playback_finished(
@@ -527,6 +563,8 @@ class WebCall:
         out = self._never_played(self._take_held(lambda h: True), "hangup")  # before the flush releases any
         out += self._vad(self.endpointer.flush(self._stream_ms), now)
         out += self._finished(self.playout.stop(now, "hangup"), notify=False)
+        self._early_texts.clear()
+        self._started.clear()
         answered = self._answered_at
         out.append(
             Emit(

@@ -106,35 +106,41 @@ async def test_spoken_question_gets_transcript_answer_and_audio(web_stack: WebSt
         # The caller fell silent after the question: the gateway sent the words so far as a pause chunk
         # and the dialog prepared the answer to them, an early turn (`<utterance>:early:<n>`), before
         # the final transcript. Its transcript is the dialog's, not sent: the caller's words are shown once.
-        early = await wait_until(
+        # Its text is sent when its audio starts (never if dropped unheard, see the timeline below).
+        first = await wait_until(
             lambda: next(
-                (m for m in talk.messages if isinstance(m, p.Reply) and is_early(reply_turn(m))), None
-            ),
-            "the answer prepared at the pause",
-            WAIT_S,
-            web_stack.alive,
-        )
-        assert answered_utterance(reply_turn(early)) == speech.utterance_id
-        assert not [m for m in talk.messages if isinstance(m, p.Transcript) and is_early(m.utterance_id)]
-        # Its audio waited for the end of the utterance, then played; had the final transcript said other
-        # words, it would have been stopped and theirs answered instead.
-        heard_early = await wait_until(
-            lambda: next(
-                (
-                    m
-                    for m in talk.messages
-                    if isinstance(m, p.PlaybackEvent)
-                    and m.playback_id == early.reply_id
-                    and m.event in ("finished", "stopped")
-                ),
+                (m for m in talk.messages if isinstance(m, p.Reply) and answers_the_question(m.reply_id)),
                 None,
             ),
-            "the prepared answer played or stopped",
+            "the answer",
             WAIT_S,
             web_stack.alive,
         )
-        kept = heard_early.event == "finished"
-        answer = early if kept else await wait(p.Reply, "the answer", reply_id=f"{speech.utterance_id}:reply")
+        assert not [m for m in talk.messages if isinstance(m, p.Transcript) and is_early(m.utterance_id)]
+        kept = False  # the prepared answer stopped before it played: the final transcript said other words
+        if is_early(reply_turn(first)):
+            # Its audio waited for the end of the utterance, then played; had the final transcript said
+            # other words, it would have been stopped and theirs answered instead.
+            heard_early = await wait_until(
+                lambda: next(
+                    (
+                        m
+                        for m in talk.messages
+                        if isinstance(m, p.PlaybackEvent)
+                        and m.playback_id == first.reply_id
+                        and m.event in ("finished", "stopped")
+                    ),
+                    None,
+                ),
+                "the prepared answer played or stopped",
+                WAIT_S,
+                web_stack.alive,
+            )
+            kept = heard_early.event == "finished"
+            # written before its audio was voiced (the knowledge base's reply is not streamed): sent with it
+            after = talk.messages[talk.messages.index(first) + 1]
+            assert after == p.PlaybackEvent(first.reply_id, "started", heard_early.duration_ms), after
+        answer = first if kept else await wait(p.Reply, "the answer", reply_id=f"{speech.utterance_id}:reply")
         assert answer.text == hours.answer and not answer.end
         done = await wait(p.PlaybackEvent, "the answer played", playback_id=answer.reply_id, event="finished")
         audio = np.frombuffer(bytes(talk.audio[answer.reply_id]), dtype="<i2").astype(np.float64)
@@ -186,6 +192,8 @@ async def test_spoken_question_gets_transcript_answer_and_audio(web_stack: WebSt
     expected += ["AgentReplied", "SpeechSynthesized", "PlayAudio", "PlaybackStarted", "PlaybackFinished"]
     for kind in [*expected, "CallEnded"]:
         assert kind in kinds, kind
+    early_turn = f"utterance_id={speech.utterance_id}:early:"  # prepared at the pause, heard or not
+    assert any(" UtteranceTranscribed " in line and early_turn in line for line in lines), timeline
     # The answer prepared at the pause waited at the gateway: it started once the utterance had ended.
     captured_at = kinds.index("UtteranceCaptured")
     started_at = next(

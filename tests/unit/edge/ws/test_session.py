@@ -472,3 +472,99 @@ def test_a_stop_or_a_hangup_drops_a_held_answer() -> None:
     assert facts(out) == ["PlaybackFinished", "UtteranceCaptured", "CallEnded"]  # never played
     assert finished(out) == [("r2", "hangup")]
     assert emitted(out, m.PlaybackFinished)["played_ms"] == 0
+
+
+# --- the text of an answer prepared at a pause: shown when it is heard ------------------------------------
+
+
+def replied(call: WebCall, turn: str) -> Any:
+    """The dialog engine's whole reply to ``turn`` (``<utterance>:early:<n>`` for an early turn)."""
+    return command(m.AgentReplied, call.call_id, reply_id=f"{turn}:reply", utterance_id=turn,
+                   text="Nine to five.", engine="kb", latency_ms=1.0)  # fmt: skip
+
+
+def replies(effects: list[Any]) -> list[str]:
+    return [s.reply_id for s in sent(effects) if isinstance(s, p.Reply)]
+
+
+def test_an_early_reply_is_sent_right_before_its_audio_starts() -> None:
+    call = opened(vad=PAUSING)
+    caller = Caller(call, question() + silence(1000))
+    (chunk,) = pause_chunks(caller.until(pause_chunks))
+    turn = f"{chunk.utterance_id}:early:1"
+    assert call.observe(replied(call, turn)) == []  # written, but not yet known to be heard
+    assert answer(call, f"{turn}:reply", chunk.utterance_id, caller.now) == []  # held
+    out = caller.until(captured)
+    texts = sent(out)
+    started = texts.index(p.PlaybackEvent(f"{turn}:reply", "started", 100))
+    assert texts[started - 1] == p.Reply(f"{turn}:reply", "Nine to five.", False)  # right before it
+    assert replies(out) == [f"{turn}:reply"]  # once
+    assert replies(run_until_quiet(call, caller.now, caller.now + 1)) == []
+
+
+def test_the_text_of_an_early_answer_dropped_unheard_is_never_sent() -> None:
+    # the caller speaks on: the text written while its audio was held, and one written after, go
+    call = opened(vad=PAUSING)
+    first = question()[: 1460 * 32]  # "what are your opening", then 400 ms of silence
+    caller = Caller(call, first + silence(400) + SECOND.read_bytes()[44:] + silence(1000))
+    (chunk,) = pause_chunks(caller.until(pause_chunks))
+    uid = chunk.utterance_id
+    assert call.observe(replied(call, f"{uid}:early:1")) == []
+    answer(call, f"{uid}:early:1:reply#0", uid, caller.now)
+    out = caller.until(finished)
+    assert finished(out) == [(f"{uid}:early:1:reply#0", "caller_resumed")]
+    assert call.observe(replied(call, f"{uid}:early:2")) == []  # an answer to the same half sentence
+    out += caller.until(captured) + answer(call, f"{uid}:early:1:reply#1", uid, caller.now)
+    out += run_until_quiet(call, caller.now, caller.now + 2)
+    assert replies(out) == [] and not call._early_texts  # forgotten, not only unsent
+    # stopped while held, and stopped while queued behind a prompt that plays on: never sent
+    call = opened(vad=PAUSING)
+    call.execute(command(m.PlayAudio, "c-1", playback_id="hold", pcm=silence(8000), sample_rate=16000,
+                         barge_in=False), 100.0)  # fmt: skip
+    caller = Caller(call, question() + silence(1000))
+    (chunk,) = pause_chunks(caller.until(pause_chunks))
+    uid = chunk.utterance_id
+    for n in (1, 2):
+        call.observe(replied(call, f"{uid}:early:{n}"))
+    answer(call, f"{uid}:early:1:reply", uid, caller.now)
+    out = call.execute(command(m.StopPlayback, "c-1", playback_id=f"{uid}:early:1:reply"), caller.now)
+    assert finished(out) == [(f"{uid}:early:1:reply", "stopped")]
+    answer(call, f"{uid}:early:2:reply", uid, caller.now)
+    out = caller.until(captured)  # released: queued behind the prompt playing
+    assert "PlaybackStarted" not in facts(out)
+    out += call.execute(command(m.StopPlayback, "c-1", playback_id=f"{uid}:early:2:reply"), caller.now)
+    assert finished(out) == [(f"{uid}:early:2:reply", "stopped")]
+    assert emitted(out, m.PlaybackFinished)["played_ms"] == 0
+    out += run_until_quiet(call, caller.now, caller.now + 10)
+    assert replies(out) == [] and not call._early_texts
+    # the call ends while one is held: never sent (and nothing is sent after the end)
+    call = opened(vad=PAUSING)
+    caller = Caller(call, question() + silence(1000))
+    (chunk,) = pause_chunks(caller.until(pause_chunks))
+    call.observe(replied(call, f"{chunk.utterance_id}:early:1"))
+    answer(call, f"{chunk.utterance_id}:early:1:reply", chunk.utterance_id, caller.now)
+    out = call.peer_closed(caller.now)
+    assert finished(out) == [(f"{chunk.utterance_id}:early:1:reply", "hangup")] and replies(out) == []
+
+
+def test_an_early_reply_whose_audio_already_started_is_sent_at_once() -> None:
+    """A streamed reply: its first piece plays (the utterance had ended) before its whole text is written."""
+    call = opened(vad=PAUSING)
+    caller = Caller(call, question() + silence(1000))
+    uid = emitted(caller.until(captured), m.UtteranceCaptured)["utterance_id"]
+    turn = f"{uid}:early:1"
+    out = answer(call, f"{turn}:reply#0", uid, caller.now)
+    assert facts(out) == ["PlaybackStarted"] and replies(out) == []
+    assert sent(call.observe(replied(call, turn))) == [p.Reply(f"{turn}:reply", "Nine to five.", False)]
+
+
+def test_an_ordinary_reply_is_sent_at_once_and_waiting_texts_are_few() -> None:
+    call = opened(vad=PAUSING)
+    for turn in ("u1", "u1:reply:early:x"):  # a caller's utterance; not an early turn's id either
+        assert replies(call.observe(replied(call, turn))) == [f"{turn}:reply"]
+    # early texts waiting for audio that may never come: the oldest are forgotten
+    for n in range(1, 7):
+        assert call.observe(replied(call, f"u2:early:{n}")) == []
+    assert replies(answer(call, "u2:early:2:reply", "u2", 110.0)) == []  # forgotten
+    out = answer(call, "u2:early:6:reply", "u2", 110.0) + run_until_quiet(call, 110.0, 112.0)
+    assert replies(out) == ["u2:early:6:reply"]
