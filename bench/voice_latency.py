@@ -165,6 +165,7 @@ async def bench_stack(
             "SENTIRIC_NODE_ID": node,
             "SENTIRIC_SIP_PORT": str(sip_port),
             "SENTIRIC_SIP_TCP": "false",
+            "SENTIRIC_SIP_MAX_CALLS_PER_SOURCE": "0",  # one sipp plays every caller, from one address
             "SENTIRIC_RTP_PORT_MIN": str(low),
             "SENTIRIC_RTP_PORT_MAX": str(high),
             "SENTIRIC_RTP_PORT_QUARANTINE_S": "1",
