@@ -452,8 +452,9 @@ def test_rtcp_that_cannot_be_protected_fails_the_session() -> None:
     session.srtp = BrokenSrtcp()  # type: ignore[assignment]  # a stand-in at the SRTP seam
     run = Run(session)
     run.ticks(0, 200)  # the first report is due within 3.75 s (RFC 3550 §6.3.1 randomisation)
-    (failed,) = [e for e in run.effects if isinstance(e, Failed)]
-    assert failed.stage == "rtcp" and isinstance(failed.error, SrtpError)
+    # the shell closes the session at the first; ticking on, a second report may fall within the 4 s
+    failed = [e for e in run.effects if isinstance(e, Failed)]
+    assert failed and all(f.stage == "rtcp" and isinstance(f.error, SrtpError) for f in failed)
     assert not [e for e in run.effects if isinstance(e, SendRtcp)]
 
 
