@@ -8,7 +8,8 @@ a preview: the turn is the final transcript of the ``UtteranceCaptured``, and an
 prepares from a partial is heard only if the final confirms it. So a partial may be skipped (the
 decoder was busy: only the newest audio of an utterance is decoded), lost (a worker restarted
 mid-utterance: its chunks are not replayed into memory) or dropped (the final came first). What a
-partial must never do is delay a final by more than one partial decode, or outlive its utterance.
+partial must never do is delay a final by more than one partial decode (one preview, or one batch
+of up to ``MAX_PAUSE_BATCH`` pause chunks), or outlive its utterance.
 
 Two kinds of partial share the decoder, and they are not worth the same (``take``):
 - A **pause** chunk's decode may answer the turn: the dialog prepares the answer while the end

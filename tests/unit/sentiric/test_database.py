@@ -70,3 +70,59 @@ def test_a_failed_initdb_is_reported_with_its_cause_and_tried_once_more_on_a_cle
     again.bin_dir = tools
     with pytest.raises(DatabaseError, match=r"initdb failed: .*could not create shared memory segment"):
         again.init()
+
+
+FAKE_PSQL = """#!/bin/sh
+# psql as seen once late in a loaded CI run: the client dies of SIGBUS (before the server answers)
+case "$*" in *"CREATE DATABASE"*) exit 0;; esac
+if [ "{crash}" = always ] || [ ! -e "{marker}" ]; then
+    touch "{marker}"
+    kill -BUS $$
+fi
+if [ "{crash}" = refuse ]; then
+    echo 'psql: error: FATAL:  password authentication failed for user "sentiric"' >&2
+    exit 2
+fi
+echo 1
+"""
+
+
+def fake_psql(tmp_path: Path, crash: str) -> EmbeddedPostgres:
+    tools = tmp_path / f"bin-{crash}"
+    tools.mkdir()
+    shared = tmp_path / f"shared-{crash}"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # the fake runs as the `sentiric` user when the tests run as root
+    psql = tools / "psql"
+    psql.write_text(FAKE_PSQL.format(crash=crash, marker=shared / "crashed-once"))
+    psql.chmod(0o755)
+    db = EmbeddedPostgres(Settings(home=tmp_path / f"home-{crash}"))
+    db.bin_dir = tools
+    db.pgdata.mkdir(parents=True)
+    db.password_file.write_text("secret\n")
+    db._prepare_directory(db._run_as())
+    return db
+
+
+def test_a_psql_that_dies_of_a_signal_is_asked_once_more(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = fake_psql(tmp_path, crash="once")
+    db._ensure_database(5432, db._run_as())
+    said = capsys.readouterr().out
+    assert "psql failed: killed by signal 7" in said and "asking once more" in said
+
+    with pytest.raises(DatabaseError, match=r"psql failed: killed by signal 7") as crashed:
+        fake_psql(tmp_path, crash="always")._ensure_database(5432, db._run_as())
+    assert crashed.value.signal == 7
+
+
+def test_a_refusal_from_the_server_is_reported_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = fake_psql(tmp_path, crash="refuse")
+    (tmp_path / "shared-refuse" / "crashed-once").touch()  # no crash: the server says no
+    with pytest.raises(DatabaseError, match="password authentication failed") as refused:
+        db._ensure_database(5432, db._run_as())
+    assert refused.value.signal is None
+    assert "asking once more" not in capsys.readouterr().out
