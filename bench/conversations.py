@@ -21,13 +21,17 @@ import asyncio
 import signal
 import statistics
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from voice_latency import Capture, bench_stack, measure, pct  # bench/ is the script's directory
 
+from schemas.playback_ids import family_of
+from schemas.turn_ids import answered_utterance
 from sentiric.settings import Settings
+from tests.support.sipp import SippResult
 
 
 def timeline(records: list[Any]) -> str:
@@ -50,6 +54,35 @@ def timeline(records: list[Any]) -> str:
         "started": at("PlaybackStarted", lambda r: ":reply" in r.playback_id),
     }
     return "  " + "  ".join(f"{k} {'-' if v is None else v - paused:>5}" for k, v in marks.items())
+
+
+def outcome(records: list[Any]) -> str:
+    """What one call's caller got: ``refused <status> <reason>`` (never answered), ``answered`` (a
+    reply to the question played), ``fallback`` (the edge's own prompt: no worker could serve the call)
+    or ``silent`` (answered, and nothing answered the question: the failure "never silent" forbids)."""
+    rejected = [r.record for r in records if r.kind == "CallRejected"]
+    if rejected:
+        return f"refused {rejected[0].sip_status} {rejected[0].reason}"
+    if any(r.kind == "CallDegraded" for r in records):
+        return "fallback"
+    asked = {r.record.utterance_id for r in records if r.kind == "UtteranceCaptured"}
+    replies = [
+        answered_utterance(family_of(r.record.playback_id).removesuffix(":reply"))
+        for r in records
+        if r.kind == "PlaybackStarted" and ":reply" in r.record.playback_id
+    ]
+    if not asked:
+        return "no question heard"
+    return "answered" if asked & set(replies) else "silent"
+
+
+def failures(result: SippResult) -> str:
+    """sipp's non-zero failure counters (its -trace_stat CSV), e.g. ``FailedMaxUDPRetrans 16``."""
+    last = result.stats[-1] if result.stats else {}
+    failed = {
+        k.removesuffix("(C)"): v for k, v in last.items() if k.startswith("Failed") and k.endswith("(C)")
+    }
+    return ", ".join(f"{k} {v}" for k, v in failed.items() if v not in ("", "0")) or "none counted"
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -75,8 +108,17 @@ async def main(args: argparse.Namespace) -> None:
                 wire = await capture.stop()
                 ids = await bench.finished(start, count)
                 rows = [r for r in (measure(bench.log.of(i), wire, args.vad_silence_ms) for i in ids) if r]
-                if result.returncode != 0 or not rows:
-                    print(f"{level:>13}  sipp rc={result.returncode}, {len(rows)} of {count} measured")
+                if result.returncode != 0 or len(rows) < count:
+                    # every caller is served or refused: say which, and what sipp counted as failed
+                    seen = [
+                        r.record.call_id for r in bench.log.records[start:] if r.kind == "CallInviteReceived"
+                    ]
+                    got = Counter(outcome(bench.log.of(i)) for i in seen)
+                    print(
+                        f"{level:>13}  sipp rc={result.returncode}, {len(rows)} of {count} measured; "
+                        f"the edge saw {len(seen)} calls: {dict(got)}; sipp's failures: {failures(result)}"
+                    )
+                if not rows:
                     break
                 totals = [r["total (wire)"] for r in rows]
                 p50 = statistics.median(totals)

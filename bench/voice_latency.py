@@ -166,6 +166,7 @@ async def bench_stack(
             "SENTIRIC_SIP_PORT": str(sip_port),
             "SENTIRIC_SIP_TCP": "false",
             "SENTIRIC_SIP_MAX_CALLS_PER_SOURCE": "0",  # one sipp plays every caller, from one address
+            "SENTIRIC_SIP_RATE_INVITE": "0",  # ... so its INVITE flood limit (10/s) would drop them
             "SENTIRIC_RTP_PORT_MIN": str(low),
             "SENTIRIC_RTP_PORT_MAX": str(high),
             "SENTIRIC_RTP_PORT_QUARANTINE_S": "1",
