@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from voice_latency import Capture, bench_stack, measure, pct  # bench/ is the script's directory
 
 from schemas.playback_ids import family_of
@@ -76,6 +77,36 @@ def outcome(records: list[Any]) -> str:
     return "answered" if asked & set(replies) else "silent"
 
 
+def story(records: list[Any]) -> str:
+    """A call's facts in order, ms from its first, for a caller the table leaves out."""
+    if not records:
+        return "no facts"
+    first = records[0].timestamp_ms
+
+    def detail(r: Any) -> str:
+        x = r.record
+        if r.kind == "DialogStateChanged":
+            return f"{x.from_state}>{x.to_state}"
+        if r.kind == "UtteranceTranscribed":
+            return f"{'final' if x.is_final else 'partial'}{' pause' if x.pause else ''} {x.text!r}"
+        if r.kind == "AgentReplied":
+            return f"{x.reply_id} final={x.final} {x.text[:40]!r}"
+        if r.kind in ("UtteranceCaptured", "UtteranceChunkCaptured"):
+            pcm = np.frombuffer(x.pcm, dtype="<i2").astype(np.float64)
+            rms = float(np.sqrt(np.mean(pcm**2))) if pcm.size else 0.0
+            chunk = f"#{x.index}{' pause' if x.pause else ''} " if r.kind == "UtteranceChunkCaptured" else ""
+            return f"{chunk}{x.start_ms}-{x.end_ms} ms, {pcm.size / x.sample_rate:.2f} s, rms {rms:.0f}"
+        if r.kind in ("PlayAudio", "PlaybackStarted", "PlaybackFinished"):
+            return getattr(x, "playback_id", "") + (f" {x.reason}" if r.kind == "PlaybackFinished" else "")
+        return ""
+
+    return " | ".join(
+        f"{r.timestamp_ms - first} {r.kind} {detail(r)}".rstrip()
+        for r in records
+        if r.kind not in ("SipMessageObserved", "MediaQualityReported")
+    )
+
+
 def failures(result: SippResult) -> str:
     """sipp's non-zero failure counters (its -trace_stat CSV), e.g. ``FailedMaxUDPRetrans 16``."""
     last = result.stats[-1] if result.stats else {}
@@ -118,6 +149,9 @@ async def main(args: argparse.Namespace) -> None:
                         f"{level:>13}  sipp rc={result.returncode}, {len(rows)} of {count} measured; "
                         f"the edge saw {len(seen)} calls: {dict(got)}; sipp's failures: {failures(result)}"
                     )
+                    for i in seen:
+                        if outcome(bench.log.of(i)) != "answered":
+                            print(f"  {i}: {story(bench.log.of(i))}")
                 if not rows:
                     break
                 totals = [r["total (wire)"] for r in rows]
